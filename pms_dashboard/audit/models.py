@@ -1,0 +1,37 @@
+"""Audit events: who did what to which tenant's data, and which of it is flagged."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Index
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field
+
+from pms_dashboard.tenancy.models import TenantOwned, created_at_field
+
+
+class AuditEvent(TenantOwned, table=True):
+    """One audited action. actor_id is deliberately not a foreign key: the trail must outlive
+    the users it mentions."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (
+        Index(None, "tenant_id", "occurred_at"),
+        Index(None, "tenant_id", "action", "occurred_at"),
+    )
+
+    occurred_at: datetime = created_at_field()
+    actor_id: uuid.UUID | None = None
+    action: str = Field(max_length=64)
+    entity_type: str = Field(default="", max_length=64)
+    entity_id: uuid.UUID | None = None
+    flagged: bool = Field(default=False, sa_column_kwargs={"server_default": "false"})
+    ip: str = Field(default="", max_length=64)
+    detail: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_type=JSONB,  # type: ignore[call-overload]
+        sa_column_kwargs={"nullable": False},
+    )

@@ -1,0 +1,77 @@
+"""Signed session tokens (JWT, HS256).
+
+Signed with joserfc, the JOSE implementation the Authlib project maintains and to which
+Authlib's own `authlib.jose` module now defers. A token alone grants nothing: its session
+id must also name an unrevoked, unexpired row of `auth_session` (see auth.service).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import OctKey
+
+from pms_dashboard.settings import get_settings
+
+ISSUER = "pms-dashboard"
+ALGORITHM = "HS256"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    user_id: uuid.UUID
+    tenant_id: uuid.UUID
+    role: str
+    session_id: uuid.UUID
+    expires_at: int
+
+
+def _key() -> OctKey:
+    return OctKey.import_key(get_settings().secret_key.encode())
+
+
+def issue(claims: TokenClaims) -> str:
+    """Encode and sign the claims."""
+    payload = {
+        "iss": ISSUER,
+        "sub": str(claims.user_id),
+        "tid": str(claims.tenant_id),
+        "role": claims.role,
+        "sid": str(claims.session_id),
+        "iat": int(time.time()),
+        "exp": claims.expires_at,
+    }
+    return jwt.encode({"alg": ALGORITHM, "typ": "JWT"}, payload, _key(), algorithms=[ALGORITHM])
+
+
+_REGISTRY = jwt.JWTClaimsRegistry(
+    iss={"essential": True, "value": ISSUER},
+    sub={"essential": True},
+    exp={"essential": True},
+    tid={"essential": True},
+    sid={"essential": True},
+    role={"essential": True},
+)
+
+
+def verify(token: str) -> TokenClaims | None:
+    """The claims of a valid, unexpired token signed by us; None for anything else."""
+    if not token or len(token) > 4096:
+        return None
+    try:
+        decoded = jwt.decode(token, _key(), algorithms=[ALGORITHM])
+        _REGISTRY.validate(decoded.claims)
+        c = decoded.claims
+        return TokenClaims(
+            user_id=uuid.UUID(c["sub"]),
+            tenant_id=uuid.UUID(c["tid"]),
+            role=str(c["role"]),
+            session_id=uuid.UUID(c["sid"]),
+            expires_at=int(c["exp"]),
+        )
+    except (JoseError, ValueError, TypeError, KeyError):
+        return None

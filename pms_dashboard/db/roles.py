@@ -1,0 +1,63 @@
+"""Idempotent bootstrap of the runtime roles (DESIGN.md section 2).
+
+`pms_app` and `pms_auditor` can log in, are neither superuser nor BYPASSRLS, and own
+nothing; the migration role (whatever DATABASE_URL connects as) owns every table. Running
+this again only re-asserts the same attributes and passwords.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, text
+
+from pms_dashboard.db.engine import APP_ROLE, AUDITOR_ROLE
+from pms_dashboard.settings import Settings, get_settings
+
+RUNTIME_ROLES = (APP_ROLE, AUDITOR_ROLE)
+# Every dangerous attribute is off by default, and PostgreSQL lets only a role that holds an
+# attribute restate it, so they are verified after CREATE/ALTER instead of asserted.
+_ATTRIBUTES = "LOGIN INHERIT"
+_UNSAFE = "rolsuper OR rolbypassrls OR rolreplication OR rolcreaterole OR rolcreatedb"
+
+
+class UnsafeRoleError(RuntimeError):
+    """A runtime role holds an attribute that could let it escape row-level security."""
+
+
+def ensure_roles(conn: Connection, settings: Settings | None = None) -> None:
+    """Create or re-assert `pms_app` and `pms_auditor` with their fixed attributes."""
+    s = settings or get_settings()
+    passwords = {APP_ROLE: s.app_db_password, AUDITOR_ROLE: s.auditor_db_password}
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    from psycopg import sql
+
+    for role in RUNTIME_ROLES:
+        exists = conn.execute(
+            text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}
+        ).first()
+        stmt = sql.SQL("{} ROLE {} " + _ATTRIBUTES + " PASSWORD {}").format(
+            sql.SQL("ALTER" if exists else "CREATE"),
+            sql.Identifier(role),
+            sql.Literal(passwords[role]),
+        )
+        raw.cursor().execute(stmt)  # type: ignore[attr-defined]
+        database = conn.execute(text("SELECT current_database()")).scalar_one()
+        raw.cursor().execute(  # type: ignore[attr-defined]
+            sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                sql.Identifier(database), sql.Identifier(role)
+            )
+        )
+        # Runtime roles must never create objects (they would own them).
+        raw.cursor().execute(  # type: ignore[attr-defined]
+            sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(sql.Identifier(role))
+        )
+        unsafe = conn.execute(
+            text(f"SELECT {_UNSAFE} FROM pg_roles WHERE rolname = :r"),
+            {"r": role},
+        ).scalar_one()
+        if unsafe:
+            raise UnsafeRoleError(
+                f"role {role} has SUPERUSER, BYPASSRLS, REPLICATION, CREATEROLE or CREATEDB;"
+                f" a superuser must run ALTER ROLE {role} NOSUPERUSER NOBYPASSRLS"
+                " NOREPLICATION NOCREATEROLE NOCREATEDB"
+            )

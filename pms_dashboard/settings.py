@@ -1,0 +1,80 @@
+"""Application settings, read once from the environment (and `.env`).
+
+Every knob is documented in README.md ("Settings"). Secrets left at their development
+defaults are refused outside development, so a production deployment cannot start with a
+key that is published in this repository.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+DEV_SECRET_KEY = "dev-only-secret-key-change-me-0000000000000000"  # noqa: S105 (refused in production)
+DEV_APP_DB_PASSWORD = "dev-only-pms-app"  # noqa: S105
+DEV_AUDITOR_DB_PASSWORD = "dev-only-pms-auditor"  # noqa: S105
+
+
+class Settings(BaseSettings):
+    """Process-wide configuration; one instance per process via `get_settings()`."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    env: Literal["development", "test", "production"] = Field(
+        default="development", alias="PMS_ENV"
+    )
+    # Migration/owner connection. Unset: an embedded PostgreSQL is started in data_dir.
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    # Name of the database inside the embedded server (tests use their own).
+    embedded_db_name: str = Field(default="pms", alias="PMS_EMBEDDED_DB")
+    embedded_port: int = Field(default=54329, alias="PMS_EMBEDDED_PORT")
+    data_dir: Path = Field(default=PROJECT_ROOT / ".pms", alias="PMS_DATA_DIR")
+
+    # Runtime roles: same server and database as DATABASE_URL, these users.
+    app_db_password: str = Field(default=DEV_APP_DB_PASSWORD, alias="PMS_APP_DB_PASSWORD")
+    auditor_db_password: str = Field(
+        default=DEV_AUDITOR_DB_PASSWORD, alias="PMS_AUDITOR_DB_PASSWORD"
+    )
+    app_pool_size: int = Field(default=10, alias="PMS_APP_POOL_SIZE", ge=1, le=200)
+
+    secret_key: str = Field(default=DEV_SECRET_KEY, alias="SECRET_KEY", min_length=32)
+    session_hours: float = Field(default=12.0, alias="PMS_SESSION_HOURS", gt=0, le=24 * 30)
+    # Public address of the app (scheme://host:port), used for redirects and cookie flags.
+    public_url: str = Field(default="http://localhost:3000", alias="PMS_PUBLIC_URL")
+
+    demo_password: str = Field(default="demo-pass-2026", alias="PMS_DEMO_PASSWORD")
+
+    @model_validator(mode="after")
+    def _refuse_dev_secrets_outside_development(self) -> Settings:
+        if self.env != "production":
+            return self
+        defaults = {
+            "SECRET_KEY": (self.secret_key, DEV_SECRET_KEY),
+            "PMS_APP_DB_PASSWORD": (self.app_db_password, DEV_APP_DB_PASSWORD),
+            "PMS_AUDITOR_DB_PASSWORD": (self.auditor_db_password, DEV_AUDITOR_DB_PASSWORD),
+        }
+        left = [name for name, (value, default) in defaults.items() if value == default]
+        if left:
+            raise ValueError(
+                f"{', '.join(left)} must be set to a non-default value when PMS_ENV=production"
+            )
+        if self.database_url is None:
+            raise ValueError("DATABASE_URL must be set when PMS_ENV=production")
+        return self
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies get the Secure flag whenever the app is served over https."""
+        return self.public_url.startswith("https://")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings (read once; tests clear the cache to change them)."""
+    return Settings()

@@ -1,0 +1,98 @@
+"""The tenant registry table and the base every tenant-owned table inherits."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import CheckConstraint, DateTime, ForeignKeyConstraint, func, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+import pms_dashboard.db.metadata  # noqa: F401  (naming convention before any table)
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now, for Python-side defaults."""
+    return datetime.now(UTC)
+
+
+def created_at_field() -> Any:
+    """A `created_at timestamptz NOT NULL DEFAULT now()` column."""
+    return Field(
+        default_factory=utcnow,
+        sa_type=DateTime(timezone=True),  # type: ignore[call-overload]
+        sa_column_kwargs={"server_default": func.now(), "nullable": False},
+    )
+
+
+def check_in(column: str, values: type[StrEnum], name: str | None = None) -> CheckConstraint:
+    """CHECK that a text column holds one of an enum's values (text + CHECK migrates easier
+    than a PostgreSQL enum type)."""
+    allowed = ", ".join(f"'{v.value}'" for v in values)
+    return CheckConstraint(f"{column} IN ({allowed})", name=name or f"{column}_valid")
+
+
+class IsolationTier(StrEnum):
+    pool = "pool"
+    schema = "schema"
+    database = "database"
+
+
+class Tenant(SQLModel, table=True):
+    """An organisation. `pms_app` sees only the row of the tenant in context."""
+
+    __tablename__ = "tenant"
+    __table_args__ = (
+        CheckConstraint("slug ~ '^[a-z0-9][a-z0-9-]{1,62}$'", name="slug_format"),
+        check_in("isolation_tier", IsolationTier),
+    )
+
+    id: uuid.UUID = Field(
+        default_factory=uuid.uuid4,
+        primary_key=True,
+        sa_column_kwargs={"server_default": text("gen_random_uuid()")},
+    )
+    slug: str = Field(unique=True, max_length=63)
+    name: str = Field(max_length=200)
+    isolation_tier: str = Field(
+        default=IsolationTier.pool.value,
+        max_length=16,
+        sa_column_kwargs={"server_default": IsolationTier.pool.value},
+    )
+    region: str = Field(
+        default="eu-central", max_length=32, sa_column_kwargs={"server_default": "eu-central"}
+    )
+    settings: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_type=JSONB,  # type: ignore[call-overload]
+        sa_column_kwargs={"server_default": text("'{}'::jsonb"), "nullable": False},
+    )
+    created_at: datetime = created_at_field()
+
+
+class TenantOwned(SQLModel):
+    """Base of every tenant-owned table: primary key (tenant_id, id), tenant_id -> tenant.
+
+    Subclasses declare foreign keys with `tenant_fk`, so a row can never point into another
+    tenant, and lead every index and unique constraint with tenant_id.
+    """
+
+    # Optional in Python only: the tenant session stamps it at flush; NOT NULL as a key column.
+    tenant_id: uuid.UUID | None = Field(
+        default=None, primary_key=True, foreign_key="tenant.id", ondelete="CASCADE"
+    )
+    id: uuid.UUID = Field(
+        default_factory=uuid.uuid4,
+        primary_key=True,
+        sa_column_kwargs={"server_default": text("gen_random_uuid()")},
+    )
+
+
+def tenant_fk(column: str, table: str, *, ondelete: str | None = None) -> ForeignKeyConstraint:
+    """Composite FK `(tenant_id, column) -> table (tenant_id, id)`."""
+    return ForeignKeyConstraint(
+        ["tenant_id", column], [f"{table}.tenant_id", f"{table}.id"], ondelete=ondelete
+    )

@@ -1,0 +1,74 @@
+"""The tenant registry: platform-level operations (owner role) and slug resolution."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from pms_dashboard.tenancy.models import Tenant
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+
+
+class TenantError(ValueError):
+    """A tenant operation was refused; the message is safe to show."""
+
+
+@dataclass(frozen=True)
+class TenantSummary:
+    id: uuid.UUID
+    slug: str
+    name: str
+    isolation_tier: str
+    region: str
+    users: int
+
+
+def resolve_slug(*, session: Session, slug: str) -> uuid.UUID | None:
+    """Tenant id for an organisation slug typed at sign-in (works without a tenant context)."""
+    slug = slug.strip().lower()
+    if not SLUG_RE.fullmatch(slug):
+        return None
+    return session.execute(
+        text("SELECT app.tenant_id_for_slug(:slug)"), {"slug": slug}
+    ).scalar_one_or_none()
+
+
+def create_tenant(*, session: Session, slug: str, name: str, region: str = "eu-central") -> Tenant:
+    """Register a new organisation (owner session only)."""
+    slug = slug.strip().lower()
+    name = name.strip()
+    if not SLUG_RE.fullmatch(slug):
+        raise TenantError("slug must be 2-63 characters: lower-case letters, digits and hyphens")
+    if not name:
+        raise TenantError("name must not be empty")
+    if session.scalars(select(Tenant).where(col(Tenant.slug) == slug)).first():
+        raise TenantError(f"a tenant with slug {slug!r} already exists")
+    tenant = Tenant(slug=slug, name=name[:200], region=region)
+    session.add(tenant)
+    session.flush()
+    return tenant
+
+
+def list_tenants(*, session: Session) -> list[TenantSummary]:
+    """Every tenant with its user count (owner session only)."""
+    from pms_dashboard.people.models import User
+
+    users = (
+        select(col(User.tenant_id), func.count().label("n"))
+        .group_by(col(User.tenant_id))
+        .subquery()
+    )
+    rows = session.execute(
+        select(Tenant, func.coalesce(users.c.n, 0))
+        .outerjoin(users, users.c.tenant_id == col(Tenant.id))
+        .order_by(col(Tenant.slug))
+    ).all()
+    return [
+        TenantSummary(t.id, t.slug, t.name, t.isolation_tier, t.region, int(n)) for t, n in rows
+    ]

@@ -1,0 +1,101 @@
+"""Test set-up: a fresh database in the embedded PostgreSQL (or DATABASE_URL's server),
+migrated with the real migrations. Isolation tests connect as pms_app, never as the owner."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import pytest
+
+os.environ.setdefault("PMS_ENV", "test")
+os.environ.setdefault("PMS_EMBEDDED_DB", "pms_test")
+
+from pms_dashboard.auth.passwords import hash_password  # noqa: E402
+from pms_dashboard.db import engine as db_engine  # noqa: E402
+from pms_dashboard.db import migrate  # noqa: E402
+from pms_dashboard.people.models import Role, User  # noqa: E402
+from pms_dashboard.settings import get_settings  # noqa: E402
+from pms_dashboard.tenancy.models import Tenant  # noqa: E402
+from pms_dashboard.tenancy.session import owner_session  # noqa: E402
+
+TEST_PASSWORD = "correct horse battery staple"
+_PASSWORD_HASH = hash_password(TEST_PASSWORD)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def database() -> Iterator[str]:
+    """A freshly created, fully migrated test database; yields the owner URL."""
+    settings = get_settings()
+    if settings.database_url is None:
+        from pms_dashboard.db import embedded
+
+        embedded.ensure_database(
+            db_engine.embedded_cluster(settings), settings.embedded_db_name, recreate=True
+        )
+    db_engine.reset_engines()
+    migrate.upgrade()
+    yield db_engine.owner_url()
+    db_engine.reset_engines()
+
+
+@dataclass
+class TenantFixture:
+    """A tenant made for one test: its id, slug and users by key."""
+
+    id: uuid.UUID
+    slug: str
+    users: dict[str, User] = field(default_factory=dict)
+
+    def user_id(self, key: str) -> uuid.UUID:
+        return self.users[key].id
+
+
+@pytest.fixture
+def make_tenant() -> Callable[..., TenantFixture]:
+    """Factory: a new tenant with an admin, a manager and two reports (password TEST_PASSWORD).
+
+    Written as the owner (setup only); tests then act as pms_app through tenant_session.
+    """
+
+    def factory(slug: str | None = None, name: str | None = None) -> TenantFixture:
+        slug = slug or f"t-{uuid.uuid4().hex[:12]}"
+        with owner_session() as s:
+            tenant = Tenant(slug=slug, name=name or slug.title())
+            s.add(tenant)
+            s.flush()
+            admin = User(
+                tenant_id=tenant.id,
+                email=f"admin@{slug}.test",
+                display_name="Admin",
+                role=Role.tenant_admin.value,
+                password_hash=_PASSWORD_HASH,
+            )
+            manager = User(
+                tenant_id=tenant.id,
+                email=f"manager@{slug}.test",
+                display_name="Manager",
+                role=Role.manager.value,
+                password_hash=_PASSWORD_HASH,
+            )
+            s.add_all([admin, manager])
+            s.flush()
+            reports = [
+                User(
+                    tenant_id=tenant.id,
+                    email=f"emp{i}@{slug}.test",
+                    display_name=f"Employee {i}",
+                    role=Role.employee.value,
+                    manager_id=manager.id,
+                    password_hash=_PASSWORD_HASH,
+                )
+                for i in (1, 2)
+            ]
+            s.add_all(reports)
+            s.flush()
+            users = {"admin": admin, "manager": manager, "emp1": reports[0], "emp2": reports[1]}
+            return TenantFixture(id=tenant.id, slug=slug, users=users)
+
+    return factory
