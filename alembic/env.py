@@ -1,9 +1,9 @@
 """Alembic environment: runs as the migration role from the app's settings, bootstraps the
 runtime roles first (idempotent), then applies migrations in one transaction."""
 
+from alembic import context
 from sqlalchemy import create_engine, pool
 
-from alembic import context
 from pms_dashboard import models  # noqa: F401  (complete metadata for autogenerate)
 from pms_dashboard.db.engine import owner_url
 from pms_dashboard.db.metadata import metadata

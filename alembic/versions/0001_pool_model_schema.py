@@ -9,9 +9,9 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 import sqlmodel
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from alembic import op
 from pms_dashboard.tenancy import rls
 
 revision: str = "0001"

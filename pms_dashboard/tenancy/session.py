@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from functools import lru_cache
 from typing import Any, TypeVar
 
 import psycopg
@@ -48,6 +49,14 @@ class TenantSession(Session):
         return self.info.get("ctx")
 
 
+@lru_cache(maxsize=1)
+def _tenant_classes() -> tuple[type[TenantOwned], ...]:
+    """Every mapped tenant-owned class (the criteria must name mapped classes, not the base)."""
+    from pms_dashboard.models import TENANT_MODELS  # all tables, imported once, no cycle
+
+    return TENANT_MODELS
+
+
 @event.listens_for(TenantSession, "do_orm_execute")
 def _scope_to_tenant(state: ORMExecuteState) -> None:
     if not (state.is_select or state.is_update or state.is_delete):
@@ -57,9 +66,12 @@ def _scope_to_tenant(state: ORMExecuteState) -> None:
         if any(issubclass(m.class_, TenantOwned) for m in state.all_mappers):
             raise MissingTenantContext("tenant-owned data queried without a tenant context")
         return
+    # Every tenant class, not only the statement's top-level entities, so correlated
+    # subqueries and joins are scoped too; the lambdas are cached per class by SQLAlchemy.
     state.statement = state.statement.options(
-        with_loader_criteria(
-            TenantOwned, lambda cls: cls.tenant_id == tenant_id, include_aliases=True
+        *(
+            with_loader_criteria(cls, lambda c: c.tenant_id == tenant_id, include_aliases=True)
+            for cls in _tenant_classes()
         )
     )
 

@@ -1,0 +1,20 @@
+"""The session cookie: its name and how a raw Cookie header is read."""
+
+from __future__ import annotations
+
+SESSION_COOKIE = "pms_session"
+
+
+def token_from_cookie_header(header: str | None) -> str | None:
+    """The session token in a raw `Cookie:` header, if any.
+
+    Parsed by hand: `http.cookies` gives up on the whole header at the first cookie of
+    another site that it finds malformed, which would sign the user out.
+    """
+    if not header:
+        return None
+    for part in header.split(";"):
+        name, sep, value = part.strip().partition("=")
+        if sep and name == SESSION_COOKIE and value:
+            return value.strip('"')
+    return None

@@ -1,0 +1,16 @@
+"""The root address sends people to their goals (or, without a session, to sign-in)."""
+
+import reflex as rx
+
+from pms_dashboard.ui.states.session import SessionState
+
+
+class IndexState(SessionState):
+    @rx.event
+    def route(self):
+        return rx.redirect("/goals" if self._principal() else "/signin", replace=True)
+
+
+@rx.page(route="/", title="PMS", on_load=IndexState.route)
+def index() -> rx.Component:
+    return rx.center(rx.spinner(size="3"), height="100vh")

@@ -1,0 +1,52 @@
+"""The signed-in user, re-derived from the session cookie on every event.
+
+Reflex event handlers are callable by any browser with any arguments, so no handler trusts
+a state var for identity: `_principal()` reads the HttpOnly cookie from the websocket's
+request headers and validates it against the database each time. Ids never reach vars.
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from pms_dashboard.auth import service as auth_service
+from pms_dashboard.auth.cookies import token_from_cookie_header
+from pms_dashboard.auth.service import Principal
+
+ROLE_LABELS = {
+    "employee": "Employee",
+    "manager": "Manager",
+    "hr_admin": "HR admin",
+    "tenant_admin": "Tenant admin",
+}
+
+
+class SessionState(rx.State):
+    """Display-only facts about the signed-in user (never used for authorisation)."""
+
+    user_name: str = ""
+    user_email: str = ""
+    role_label: str = ""
+    tenant_name: str = ""
+
+    def _principal(self) -> Principal | None:
+        return auth_service.authenticate(token_from_cookie_header(self.router.headers.cookie))
+
+    def _show(self, principal: Principal) -> None:
+        self.user_name = principal.display_name
+        self.user_email = principal.email
+        self.role_label = ROLE_LABELS.get(principal.role, principal.role)
+        self.tenant_name = principal.tenant_name
+
+    def _forget(self) -> None:
+        self.user_name = self.user_email = self.role_label = self.tenant_name = ""
+
+    @rx.event
+    def require_user(self):
+        """on_load of every signed-in page: no valid session, no page."""
+        principal = self._principal()
+        if principal is None:
+            self._forget()
+            return rx.redirect("/signin", replace=True)
+        self._show(principal)
+        return None

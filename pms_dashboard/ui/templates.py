@@ -1,0 +1,107 @@
+"""The page shell: sidebar, header with tenant and user, sign-out; every page uses it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import reflex as rx
+
+from pms_dashboard.ui.components.native_form import native_form
+from pms_dashboard.ui.states.session import SessionState
+from pms_dashboard.ui.urls import backend_url
+
+NAV = [("My goals", "/goals", "target")]
+ACCENT = "indigo"
+
+
+def _nav_item(label: str, href: str, icon: str) -> rx.Component:
+    active = rx.State.router.page.path == href
+    return rx.link(
+        rx.hstack(rx.icon(icon, size=18), rx.text(label, size="3"), spacing="3", align="center"),
+        href=href,
+        underline="none",
+        padding_x="0.75rem",
+        padding_y="0.5rem",
+        border_radius="8px",
+        width="100%",
+        color=rx.cond(active, rx.color(ACCENT, 11), rx.color("gray", 12)),
+        background=rx.cond(active, rx.color(ACCENT, 3), "transparent"),
+        _hover={"background": rx.color(ACCENT, 4)},
+    )
+
+
+def sidebar() -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.image(src="/logo.svg", width="28px", height="28px", alt=""),
+            rx.heading("PMS", size="5"),
+            align="center",
+            spacing="2",
+            padding_bottom="1rem",
+        ),
+        *[_nav_item(*item) for item in NAV],
+        width="220px",
+        min_width="220px",
+        height="100vh",
+        padding="1.25rem",
+        border_right=f"1px solid {rx.color('gray', 5)}",
+        background=rx.color("gray", 2),
+        position="sticky",
+        top="0",
+        spacing="1",
+    )
+
+
+def sign_out_button() -> rx.Component:
+    """A real form POST: the backend revokes the session and clears the HttpOnly cookie."""
+    return native_form(
+        rx.button(
+            rx.icon("log-out", size=16), "Sign out", variant="soft", type="submit", id="sign-out"
+        ),
+        action=backend_url("/api/auth/signout"),
+        method="post",
+    )
+
+
+def header(title: str) -> rx.Component:
+    return rx.hstack(
+        rx.heading(title, size="6"),
+        rx.spacer(),
+        rx.badge(SessionState.tenant_name, color_scheme=ACCENT, size="2", id="tenant-name"),
+        rx.vstack(
+            rx.text(SessionState.user_name, weight="medium", size="2", id="user-name"),
+            rx.text(SessionState.role_label, size="1", color_scheme="gray"),
+            spacing="0",
+            align="end",
+        ),
+        sign_out_button(),
+        align="center",
+        spacing="4",
+        width="100%",
+        padding_bottom="1rem",
+        border_bottom=f"1px solid {rx.color('gray', 5)}",
+    )
+
+
+def template(
+    *, route: str, title: str, on_load: Any = None
+) -> Callable[[Callable[[], rx.Component]], Callable[[], rx.Component]]:
+    """Register a signed-in page: shell around it, session check before its own on_load."""
+
+    def decorator(body: Callable[[], rx.Component]) -> Callable[[], rx.Component]:
+        loads = [SessionState.require_user, *([on_load] if on_load is not None else [])]
+
+        @rx.page(route=route, title=f"{title} · PMS", on_load=loads)
+        def page() -> rx.Component:
+            return rx.hstack(
+                sidebar(),
+                rx.vstack(header(title), body(), width="100%", padding="1.5rem 2rem", spacing="4"),
+                spacing="0",
+                width="100%",
+                align="start",
+            )
+
+        return page
+
+    return decorator
