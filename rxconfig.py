@@ -1,4 +1,4 @@
-"""Reflex configuration. Settings come from pms_dashboard.settings; telemetry is off."""
+"""Reflex configuration. App settings come from pms_dashboard.settings; telemetry is off."""
 
 import reflex as rx
 
@@ -6,5 +6,10 @@ config = rx.Config(
     app_name="pms_dashboard",
     telemetry_enabled=False,
     show_built_with_reflex=False,
-    plugins=[rx.plugins.RadixThemesPlugin(), rx.plugins.SitemapPlugin()],
+    plugins=[
+        rx.plugins.RadixThemesPlugin(
+            theme=rx.theme(appearance="light", accent_color="indigo", radius="medium")
+        ),
+        rx.plugins.SitemapPlugin(),
+    ],
 )

@@ -5,11 +5,7 @@ from starlette.applications import Starlette
 
 from pms_dashboard.auth.routes import routes as auth_routes
 from pms_dashboard.ui.pages import goals, index, signin  # noqa: F401  (registers pages)
-from pms_dashboard.ui.templates import ACCENT
 
 api = Starlette(routes=[*auth_routes])
 
-app = rx.App(
-    theme=rx.theme(appearance="light", accent_color=ACCENT, radius="medium"),
-    api_transformer=api,
-)
+app = rx.App(api_transformer=api)

@@ -13,13 +13,13 @@ import pytest
 os.environ.setdefault("PMS_ENV", "test")
 os.environ.setdefault("PMS_EMBEDDED_DB", "pms_test")
 
-from pms_dashboard.auth.passwords import hash_password  # noqa: E402
-from pms_dashboard.db import engine as db_engine  # noqa: E402
-from pms_dashboard.db import migrate  # noqa: E402
-from pms_dashboard.people.models import Role, User  # noqa: E402
-from pms_dashboard.settings import get_settings  # noqa: E402
-from pms_dashboard.tenancy.models import Tenant  # noqa: E402
-from pms_dashboard.tenancy.session import owner_session  # noqa: E402
+from pms_dashboard.auth.passwords import hash_password
+from pms_dashboard.db import engine as db_engine
+from pms_dashboard.db import migrate
+from pms_dashboard.people.models import Role, User
+from pms_dashboard.settings import get_settings
+from pms_dashboard.tenancy.models import Tenant
+from pms_dashboard.tenancy.session import owner_session
 
 TEST_PASSWORD = "correct horse battery staple"
 _PASSWORD_HASH = hash_password(TEST_PASSWORD)

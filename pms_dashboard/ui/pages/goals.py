@@ -50,7 +50,7 @@ def _confidence(value: rx.Var) -> rx.Component:
 
 def _row(goal: rx.Var) -> rx.Component:
     return rx.table.row(
-        rx.table.row_header_cell(rx.text(goal["title"], weight="medium")),
+        rx.table.row_header_cell(rx.text(goal["title"], weight="medium", class_name="goal-title")),
         rx.table.cell(goal["period"]),
         rx.table.cell(
             rx.match(
@@ -113,14 +113,16 @@ def _pager() -> rx.Component:
             variant="soft",
             disabled=MyGoalsState.page <= 1,
             on_click=MyGoalsState.previous_page,
+            id="goals-prev",
         ),
-        rx.text("Page ", MyGoalsState.page, " of ", MyGoalsState.pages, size="2"),
+        rx.text("Page ", MyGoalsState.page, " of ", MyGoalsState.pages, size="2", id="goals-page"),
         rx.button(
             "Next",
             rx.icon("chevron-right", size=16),
             variant="soft",
             disabled=MyGoalsState.page >= MyGoalsState.pages,
             on_click=MyGoalsState.next_page,
+            id="goals-next",
         ),
         width="100%",
         align="center",

@@ -1,0 +1,39 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+SHELL := /bin/bash
+PORT ?= 3000
+ENV := source scripts/env.sh &&
+
+.PHONY: run dev test lint bench setup db seed clean-db
+
+setup:
+	@scripts/setup.sh
+
+db: setup
+	@$(ENV) python -m pms_dashboard.cli db upgrade
+
+seed: db
+	@$(ENV) python -m pms_dashboard.cli seed demo
+
+## make run: everything, then the app on http://localhost:$(PORT) (production build, one port)
+run: seed
+	@$(ENV) python -m pms_dashboard.cli demo-signins --url http://localhost:$(PORT)
+	@$(ENV) reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT)
+
+## make dev: the same with hot reload (frontend :3000, backend :8000)
+dev: seed
+	@$(ENV) reflex run --env dev
+
+## make test: the same set-up plus a browser, then the whole suite
+test:
+	@scripts/setup.sh --browser
+	@$(ENV) python -m pytest
+
+lint: setup
+	@$(ENV) ruff check . && ruff format --check . && mypy
+
+bench: db
+	@$(ENV) python -m bench
+
+clean-db:
+	@$(ENV) python -c "from pms_dashboard.db import embedded, engine; embedded.stop(engine.embedded_cluster())" || true
+	rm -rf .pms

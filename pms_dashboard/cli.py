@@ -1,0 +1,194 @@
+"""Command line: `python -m pms_dashboard.cli <group> <command> ...`.
+
+    db upgrade                      roles (idempotent) + migrations to head
+    db url                          the owner connection URL, password hidden
+    seed demo                       the demo organisations acme and globex (once)
+    seed --tenants N [...]          synthetic tenants load-0001… for load tests (COPY)
+    demo-signins [--url URL]        the demo accounts and their password
+    tenants list                    every tenant with its user count
+    tenants create --slug S --name N
+
+Platform administration runs as the owner role, never as a web request. Refused input gets
+a one-line message on stderr, exit status 2, and changes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from sqlalchemy.exc import IntegrityError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def _db_upgrade(_args: argparse.Namespace) -> int:
+    from pms_dashboard.db import migrate
+
+    migrate.upgrade()
+    print(f"database at revision {migrate.current_revision()}")
+    return 0
+
+
+def _db_url(_args: argparse.Namespace) -> int:
+    from sqlalchemy.engine import make_url
+
+    from pms_dashboard.db.engine import owner_url
+
+    print(make_url(owner_url()).render_as_string(hide_password=True))
+    return 0
+
+
+def _seed(args: argparse.Namespace) -> int:
+    from pms_dashboard import seed
+
+    try:
+        if args.what == "demo":
+            result = seed.seed_demo()
+            for slug in result.created:
+                print(f"created demo organisation {slug}")
+            for slug in result.skipped:
+                print(f"demo organisation {slug} already exists, left as it is")
+            print(f"{result.total_rows} rows inserted")
+            return 0
+        if args.tenants is None:
+            return _fail("say what to seed: `seed demo` or `seed --tenants N`")
+        bulk = seed.seed_bulk(
+            tenants=args.tenants,
+            users_per_tenant=args.users_per_tenant,
+            goals_per_user=args.goals_per_user,
+            prefix=args.prefix,
+            key_results_per_goal=args.key_results_per_goal,
+            check_ins_per_goal=args.check_ins_per_goal,
+            workers=args.workers,
+            progress=not args.no_progress,
+        )
+    except seed.SeedError as err:
+        return _fail(str(err))
+    print(
+        f"{bulk.tenants_created} tenants created, {bulk.tenants_skipped} already existed; "
+        f"{bulk.users:,} users, {bulk.goals:,} goals, {bulk.key_results:,} key results, "
+        f"{bulk.check_ins:,} check-ins; {bulk.rows:,} rows in {bulk.seconds:.1f} s "
+        f"({bulk.rows_per_second:,.0f} rows/s)"
+    )
+    return 0
+
+
+def _demo_signins(args: argparse.Namespace) -> int:
+    from pms_dashboard.seed import demo_sign_ins
+    from pms_dashboard.settings import get_settings
+
+    where = f" at {args.url}" if args.url else ""
+    print(f"Demo sign-ins{where} (password: {get_settings().demo_password})")
+    rows = [(s.slug, s.email, s.role, s.display_name) for s in demo_sign_ins()]
+    _print_table(("organisation", "email", "role", "name"), rows)
+    return 0
+
+
+def _tenants_list(_args: argparse.Namespace) -> int:
+    from pms_dashboard.tenancy.registry import list_tenants
+    from pms_dashboard.tenancy.session import owner_session
+
+    with owner_session() as s:
+        tenants = list_tenants(session=s)
+    rows = [(t.slug, t.name, t.isolation_tier, t.region, str(t.users)) for t in tenants]
+    _print_table(("slug", "name", "tier", "region", "users"), rows, right={4})
+    print(f"{len(rows)} tenants")
+    return 0
+
+
+def _tenants_create(args: argparse.Namespace) -> int:
+    from pms_dashboard.tenancy.registry import TenantError, create_tenant
+    from pms_dashboard.tenancy.session import owner_session
+
+    try:
+        with owner_session() as s:
+            tenant = create_tenant(session=s, slug=args.slug, name=args.name, region=args.region)
+            created = (tenant.slug, tenant.id)
+    except TenantError as err:
+        return _fail(str(err))
+    except IntegrityError:  # created concurrently between the check and the insert
+        return _fail(f"a tenant with slug {args.slug.strip().lower()!r} already exists")
+    print(f"created tenant {created[0]} ({created[1]})")
+    return 0
+
+
+def _print_table(
+    header: Sequence[str], rows: Sequence[Sequence[str]], *, right: set[int] | None = None
+) -> None:
+    """Plain aligned columns: readable in a terminal, easy to grep and cut."""
+    right = right or set()
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(header)]
+    for line in (header, *rows):
+        cells = [
+            cell.rjust(w) if i in right else cell.ljust(w)
+            for i, (cell, w) in enumerate(zip(line, widths, strict=True))
+        ]
+        print("  ".join(cells).rstrip())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used by the README's command list)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m pms_dashboard.cli",
+        description="PMS dashboard administration: database, seeding, tenants.",
+    )
+    groups = parser.add_subparsers(dest="group", required=True, metavar="command")
+
+    db = groups.add_parser("db", help="database roles and migrations")
+    db_cmds = db.add_subparsers(dest="command", required=True)
+    db_cmds.add_parser("upgrade", help="bootstrap roles, migrate to head").set_defaults(
+        handler=_db_upgrade
+    )
+    db_cmds.add_parser("url", help="print the owner URL (password hidden)").set_defaults(
+        handler=_db_url
+    )
+
+    seed = groups.add_parser(
+        "seed",
+        help="seed demo or synthetic data",
+        description="`seed demo` for the demo organisations; `seed --tenants N` for load data.",
+    )
+    seed.add_argument("what", nargs="?", choices=["demo"], help="the demo organisations")
+    seed.add_argument("--tenants", type=int, help="synthetic tenants to create")
+    seed.add_argument("--users-per-tenant", type=int, default=10)
+    seed.add_argument("--goals-per-user", type=int, default=100)
+    seed.add_argument("--key-results-per-goal", type=float, default=1.0)
+    seed.add_argument("--check-ins-per-goal", type=float, default=0.5)
+    seed.add_argument("--prefix", default="load", help="slug prefix (default: load)")
+    seed.add_argument("--workers", type=int, help="parallel connections (default: CPUs, max 4)")
+    seed.add_argument("--no-progress", action="store_true", help="no progress bar")
+    seed.set_defaults(handler=_seed)
+
+    signins = groups.add_parser("demo-signins", help="list the demo accounts")
+    signins.add_argument("--url", help="where the app runs, printed with the list")
+    signins.set_defaults(handler=_demo_signins)
+
+    tenants = groups.add_parser("tenants", help="the tenant registry")
+    tenant_cmds = tenants.add_subparsers(dest="command", required=True)
+    tenant_cmds.add_parser("list", help="every tenant with its user count").set_defaults(
+        handler=_tenants_list
+    )
+    create = tenant_cmds.add_parser("create", help="register an organisation")
+    create.add_argument("--slug", required=True, help="lower-case letters, digits, hyphens")
+    create.add_argument("--name", required=True)
+    create.add_argument("--region", default="eu-central")
+    create.set_defaults(handler=_tenants_create)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the process exit status."""
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    return handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

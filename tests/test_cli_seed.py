@@ -1,0 +1,301 @@
+"""Seeding (demo and bulk) and the command line, against the migrated test database."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
+from sqlmodel import col
+
+from pms_dashboard import seed
+from pms_dashboard.auth.service import SignInError, sign_in
+from pms_dashboard.cli import main
+from pms_dashboard.db.engine import owner_url
+from pms_dashboard.goals.models import Goal
+from pms_dashboard.settings import get_settings
+from pms_dashboard.tenancy.context import TenantContext
+from pms_dashboard.tenancy.models import Tenant
+from pms_dashboard.tenancy.session import owner_session, tenant_session
+
+TABLES = (
+    "app_user",
+    "goal",
+    "key_result",
+    "goal_check_in",
+    "review_template",
+    "review_criterion",
+    "review_cycle",
+    "review",
+    "review_rating",
+)
+
+
+def _counts(slug: str) -> dict[str, int]:
+    """Rows per table of one tenant, read as the owner."""
+    with owner_session() as s:
+        return {
+            t: s.execute(
+                text(f"SELECT count(*) FROM {t} JOIN tenant ON tenant.id = {t}.tenant_id "
+                     "WHERE tenant.slug = :slug"),
+                {"slug": slug},
+            ).scalar_one()
+            for t in TABLES
+        }  # fmt: skip
+
+
+def _tenant_count() -> int:
+    with owner_session() as s:
+        return s.execute(select(func.count()).select_from(Tenant)).scalar_one()
+
+
+@pytest.fixture(scope="module")
+def demo() -> None:
+    seed.seed_demo()
+
+
+def test_demo_seed_twice_adds_nothing_the_second_time(demo: None) -> None:
+    before = {slug: _counts(slug) for slug in ("acme", "globex")}
+    again = seed.seed_demo()
+    assert again.created == []
+    assert sorted(again.skipped) == ["acme", "globex"]
+    assert again.total_rows == 0
+    assert {slug: _counts(slug) for slug in ("acme", "globex")} == before
+
+
+@pytest.mark.parametrize(("slug", "goals"), [("acme", 23), ("globex", 24)])
+def test_demo_tenant_has_the_designed_shape(demo: None, slug: str, goals: int) -> None:
+    counts = _counts(slug)
+    assert counts["app_user"] == 10
+    assert counts["goal"] == goals
+    assert counts["key_result"] >= goals  # every goal measured by at least one key result
+    assert counts["goal_check_in"] >= 8
+    assert counts["review_template"] == 1
+    assert 3 <= counts["review_criterion"] <= 4
+    assert counts["review_cycle"] == 1
+    assert counts["review"] == 12  # self + manager review for each of the 6 employees
+    with owner_session() as s:
+        tid = s.scalars(select(col(Tenant.id)).where(col(Tenant.slug) == slug)).one()
+        roles = dict(
+            s.execute(
+                text("SELECT role, count(*) FROM app_user WHERE tenant_id = :t GROUP BY role"),
+                {"t": tid},
+            ).all()
+        )
+        assert roles == {"tenant_admin": 1, "hr_admin": 1, "manager": 2, "employee": 6}
+        # Every employee reports to a manager; managers report to a head, not to nobody.
+        bad_tree = s.execute(
+            text(
+                "SELECT u.email FROM app_user u LEFT JOIN app_user m"
+                " ON m.tenant_id = u.tenant_id AND m.id = u.manager_id"
+                " WHERE u.tenant_id = :t AND ("
+                "  (u.role = 'employee' AND m.role IS DISTINCT FROM 'manager')"
+                "  OR (u.role = 'manager'"
+                "      AND coalesce(m.role, '') NOT IN ('tenant_admin', 'hr_admin')))"
+            ),
+            {"t": tid},
+        ).all()
+        assert bad_tree == []
+        # Each person has 2-4 goals; aligned goals point at a goal of the owner's manager.
+        per_owner = s.execute(
+            select(func.count()).where(col(Goal.tenant_id) == tid).group_by(col(Goal.owner_id))
+        ).scalars()
+        assert all(2 <= n <= 4 for n in per_owner)
+        misaligned = s.execute(
+            text(
+                "SELECT g.title FROM goal g JOIN goal p ON p.tenant_id = g.tenant_id"
+                " AND p.id = g.parent_id JOIN app_user o ON o.tenant_id = g.tenant_id"
+                " AND o.id = g.owner_id WHERE g.tenant_id = :t AND p.owner_id <> o.manager_id"
+            ),
+            {"t": tid},
+        ).all()
+        assert misaligned == []
+        aligned = s.execute(
+            text("SELECT count(*) FROM goal WHERE tenant_id = :t AND parent_id IS NOT NULL"),
+            {"t": tid},
+        ).scalar_one()
+        assert aligned >= goals // 2
+        confidences = set(
+            s.execute(
+                text("SELECT DISTINCT confidence FROM goal_check_in WHERE tenant_id = :t"),
+                {"t": tid},
+            ).scalars()
+        )
+        assert confidences == {"on_track", "at_risk", "off_track"}
+        weights = s.execute(
+            text("SELECT sum(weight) FROM review_criterion WHERE tenant_id = :t"), {"t": tid}
+        ).scalar_one()
+        assert weights == 1
+        assert (
+            s.execute(
+                text("SELECT status FROM review_cycle WHERE tenant_id = :t"), {"t": tid}
+            ).scalar_one()
+            == "active"
+        )
+
+
+def test_demo_titles_differ_between_tenants(demo: None) -> None:
+    with owner_session() as s:
+        titles = {
+            slug: set(
+                s.execute(
+                    text("SELECT g.title FROM goal g JOIN tenant t ON t.id = g.tenant_id"
+                         " WHERE t.slug = :slug"),
+                    {"slug": slug},
+                ).scalars()
+            )
+            for slug in ("acme", "globex")
+        }  # fmt: skip
+    assert "Ship v2 checkout" in titles["acme"]
+    assert "Reduce churn in EMEA" in titles["globex"]
+    assert titles["acme"].isdisjoint(titles["globex"])
+
+
+def test_demo_ids_are_deterministic(demo: None) -> None:
+    with owner_session() as s:
+        tid = s.scalars(select(col(Tenant.id)).where(col(Tenant.slug) == "acme")).one()
+    assert tid == seed.seed_id("tenant", "acme")
+
+
+def test_demo_sign_ins_cover_every_seeded_user(demo: None) -> None:
+    listed = seed.demo_sign_ins()
+    assert len(listed) == 20
+    assert {(d.slug, d.email, d.role) for d in listed} >= {
+        ("acme", "maria.manager@acme.example", "manager"),
+        ("acme", "hana.hr@acme.example", "hr_admin"),
+        ("globex", "gus.manager@globex.example", "manager"),
+    }
+    with owner_session() as s:
+        seeded = {
+            tuple(row)
+            for row in s.execute(
+                text("SELECT t.slug, u.email, u.role FROM app_user u"
+                     " JOIN tenant t ON t.id = u.tenant_id WHERE t.slug IN ('acme', 'globex')")
+            )
+        }  # fmt: skip
+    assert seeded == {(d.slug, d.email, d.role) for d in listed}
+
+
+def test_demo_users_sign_in_with_the_demo_password_in_their_own_tenant_only(demo: None) -> None:
+    password = get_settings().demo_password
+    signed = sign_in(slug="acme", email="maria.manager@acme.example", password=password)
+    assert signed.principal.role == "manager"
+    assert signed.principal.tenant_slug == "acme"
+    # The seeded rows are visible to pms_app under RLS in the user's tenant.
+    with tenant_session(signed.principal.context) as s:
+        own = s.scalars(select(Goal).where(col(Goal.owner_id) == signed.principal.user_id)).all()
+    assert {g.title for g in own} >= {"Ship v2 checkout"}
+    with pytest.raises(SignInError):
+        sign_in(slug="acme", email="gus.manager@globex.example", password=password)
+
+
+def test_bulk_seed_creates_exactly_the_requested_rows_and_is_idempotent() -> None:
+    prefix = f"b{uuid.uuid4().hex[:8]}"
+    # One tenant per transaction, two connections: the parallel path must count exactly too.
+    result = seed.seed_bulk(
+        tenants=3,
+        users_per_tenant=5,
+        goals_per_user=20,
+        prefix=prefix,
+        goals_per_transaction=100,
+        workers=2,
+    )
+    assert (result.tenants_created, result.tenants_skipped) == (3, 0)
+    assert (result.users, result.goals) == (15, 300)
+    assert (result.key_results, result.check_ins) == (300, 150)
+    assert result.rows == 3 + 15 + 300 + 300 + 150
+
+    slugs = seed.bulk_slugs(tenants=3, prefix=prefix)
+    counts = {slug: _counts(slug) for slug in slugs}
+    assert sum(c["goal"] for c in counts.values()) == 300
+    for c in counts.values():
+        assert (c["app_user"], c["goal"], c["key_result"], c["goal_check_in"]) == (5, 100, 100, 50)
+
+    with owner_session() as s:
+        tid = s.scalars(select(col(Tenant.id)).where(col(Tenant.slug) == slugs[0])).one()
+        tree = s.execute(
+            text("SELECT role, manager_id IS NULL, count(*) FROM app_user"
+                 " WHERE tenant_id = :t GROUP BY 1, 2 ORDER BY 1"),
+            {"t": tid},
+        ).all()  # fmt: skip
+        statuses = set(
+            s.execute(text("SELECT status FROM goal WHERE tenant_id = :t"), {"t": tid}).scalars()
+        )
+    assert [tuple(r) for r in tree] == [("employee", False, 4), ("manager", True, 1)]
+    assert statuses >= {"active", "completed"}
+    # Written with COPY as the owner, readable by pms_app through RLS in that tenant only.
+    with tenant_session(TenantContext(tenant_id=tid)) as s:
+        assert s.execute(select(func.count()).select_from(Goal)).scalar_one() == 100
+
+    again = seed.seed_bulk(tenants=3, users_per_tenant=5, goals_per_user=20, prefix=prefix)
+    assert (again.tenants_created, again.tenants_skipped, again.rows) == (0, 3, 0)
+    assert {slug: _counts(slug) for slug in slugs} == counts
+
+
+def test_bulk_seed_refuses_a_prefix_that_makes_bad_slugs() -> None:
+    before = _tenant_count()
+    with pytest.raises(seed.SeedError):
+        seed.seed_bulk(tenants=1, users_per_tenant=1, goals_per_user=1, prefix="Bad Prefix")
+    assert _tenant_count() == before
+
+
+def test_cli_bulk_seed(capsys: pytest.CaptureFixture[str]) -> None:
+    prefix = f"c{uuid.uuid4().hex[:8]}"
+    argv = ["seed", "--tenants", "2", "--users-per-tenant", "3", "--goals-per-user", "4"]
+    assert main([*argv, "--prefix", prefix, "--no-progress"]) == 0
+    assert "2 tenants created" in capsys.readouterr().out
+    assert _counts(f"{prefix}-0002")["goal"] == 12
+
+
+def test_cli_seed_without_a_target_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["seed"]) == 2
+    assert "seed demo" in capsys.readouterr().err
+
+
+def test_cli_tenants_create_refuses_a_bad_slug_and_changes_nothing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    before = _tenant_count()
+    assert main(["tenants", "create", "--slug", "Bad Slug!", "--name", "x"]) == 2
+    captured = capsys.readouterr()
+    assert "slug must be" in captured.err
+    assert captured.out == ""
+    assert _tenant_count() == before
+
+
+def test_cli_tenants_create_refuses_an_existing_slug(
+    demo: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = _tenant_count()
+    assert main(["tenants", "create", "--slug", "acme", "--name", "Another Acme"]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert _tenant_count() == before
+
+
+def test_cli_tenants_create_then_list(demo: None, capsys: pytest.CaptureFixture[str]) -> None:
+    slug = f"initech-{uuid.uuid4().hex[:6]}"
+    assert main(["tenants", "create", "--slug", slug, "--name", "Initech"]) == 0
+    assert slug in capsys.readouterr().out
+    assert main(["tenants", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["slug", "name", "tier", "region", "users"]
+    acme = next(line.split() for line in lines if line.startswith("acme "))
+    assert acme[-1] == "10"  # users column
+    assert any(line.startswith(f"{slug} ") and line.split()[-1] == "0" for line in lines)
+
+
+def test_cli_db_url_hides_the_password(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["db", "url"]) == 0
+    out = capsys.readouterr().out
+    password = make_url(owner_url()).password
+    assert password and password not in out
+    assert "***" in out
+
+
+def test_cli_demo_signins_lists_accounts(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo-signins", "--url", "http://localhost:3000"]) == 0
+    out = capsys.readouterr().out
+    assert "http://localhost:3000" in out
+    assert "maria.manager@acme.example" in out
+    assert get_settings().demo_password in out

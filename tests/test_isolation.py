@@ -1,0 +1,647 @@
+"""Tenant isolation as the runtime role sees it (DESIGN.md §2).
+
+Every assertion runs as `pms_app` (tenant_session / contextless_session or an app engine);
+the owner is used only to set data up and to confirm what really is in the tables. Raw SQL
+(`session.connection().execute(text(...))`) bypasses the ORM's tenant criteria, so those
+checks exercise row-level security alone.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+import psycopg
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Connection, Engine, create_engine, exc, select, text
+from sqlalchemy.orm import Session
+
+from pms_dashboard import models
+from pms_dashboard.audit.models import AuditEvent
+from pms_dashboard.auth.models import AuthSession
+from pms_dashboard.db import engine as db_engine
+from pms_dashboard.goals.models import Goal, GoalCheckIn, KeyResult
+from pms_dashboard.people.models import User
+from pms_dashboard.reviews.models import (
+    Review,
+    ReviewCriterion,
+    ReviewCycle,
+    ReviewRating,
+    ReviewTemplate,
+)
+from pms_dashboard.tenancy.context import CrossTenantWrite, MissingTenantContext, TenantContext
+from pms_dashboard.tenancy.models import utcnow
+from pms_dashboard.tenancy.session import contextless_session, owner_session, tenant_session
+from tests.conftest import TenantFixture
+
+TENANT_TABLES = tuple(m.__tablename__ for m in models.TENANT_MODELS)
+START, DUE = date(2026, 1, 1), date(2026, 6, 30)
+
+
+class Boom(Exception):
+    """Raised by a test in the middle of a request."""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _ctx(t: TenantFixture | uuid.UUID) -> TenantContext:
+    return TenantContext(tenant_id=t if isinstance(t, uuid.UUID) else t.id)
+
+
+def _goal(t: TenantFixture, title: str = "goal", owner: str = "emp1") -> Goal:
+    return Goal(
+        tenant_id=t.id, owner_id=t.user_id(owner), title=title, start_date=START, due_date=DUE
+    )
+
+
+def seed_every_table(t: TenantFixture) -> dict[str, uuid.UUID]:
+    """One row of every tenant-owned table for `t` (as the owner); returns ids by table."""
+    tid = t.id
+    with owner_session() as s:
+        goal = _goal(t, "seeded goal")
+        template = ReviewTemplate(tenant_id=tid, name="Annual")
+        s.add_all([goal, template])
+        s.flush()
+        kr = KeyResult(tenant_id=tid, goal_id=goal.id, title="kr", target_value=Decimal(10))
+        check_in = GoalCheckIn(
+            tenant_id=tid, goal_id=goal.id, author_id=t.user_id("emp1"), progress=Decimal(20)
+        )
+        criterion = ReviewCriterion(tenant_id=tid, template_id=template.id, name="Impact")
+        cycle = ReviewCycle(
+            tenant_id=tid, name="H1", template_id=template.id, period_start=START, period_end=DUE
+        )
+        auth = AuthSession(
+            tenant_id=tid, user_id=t.user_id("emp1"), expires_at=utcnow() + timedelta(hours=1)
+        )
+        audit = AuditEvent(tenant_id=tid, action="test.seed", entity_type="goal")
+        s.add_all([kr, check_in, criterion, cycle, auth, audit])
+        s.flush()
+        review = Review(
+            tenant_id=tid,
+            cycle_id=cycle.id,
+            reviewee_id=t.user_id("emp1"),
+            reviewer_id=t.user_id("manager"),
+            kind="manager",
+        )
+        s.add(review)
+        s.flush()
+        rating = ReviewRating(
+            tenant_id=tid, review_id=review.id, criterion_id=criterion.id, score=Decimal(3)
+        )
+        s.add(rating)
+        s.flush()
+        return {
+            "app_user": t.user_id("emp1"),
+            "goal": goal.id,
+            "key_result": kr.id,
+            "goal_check_in": check_in.id,
+            "review_template": template.id,
+            "review_criterion": criterion.id,
+            "review_cycle": cycle.id,
+            "review": review.id,
+            "review_rating": rating.id,
+            "auth_session": auth.id,
+            "audit_event": audit.id,
+        }
+
+
+def _owner_counts(tenant_id: uuid.UUID) -> dict[str, int]:
+    with owner_session() as s:
+        return {
+            t: s.execute(
+                text(f"SELECT count(*) FROM {t} WHERE tenant_id = :t"), {"t": tenant_id}
+            ).scalar_one()
+            for t in TENANT_TABLES
+        }
+
+
+def _tenant_ids_by_table(conn: Connection) -> dict[str, set[uuid.UUID]]:
+    return {
+        t: set(conn.execute(text(f"SELECT tenant_id FROM {t}")).scalars()) for t in TENANT_TABLES
+    }
+
+
+def _row_counts(conn: Connection) -> dict[str, int]:
+    return {
+        t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
+        for t in (*TENANT_TABLES, "tenant")
+    }
+
+
+def _pid_and_setting(conn: Connection) -> tuple[int, str | None]:
+    row = conn.execute(
+        text("SELECT pg_backend_pid(), current_setting('app.current_tenant_id', true)")
+    ).one()
+    return row[0], row[1]
+
+
+def _pg_error(err: BaseException) -> psycopg.Error:
+    assert isinstance(err, exc.DBAPIError), err
+    assert isinstance(err.orig, psycopg.Error), err.orig
+    return err.orig
+
+
+def _assert_rls_refused(err: BaseException) -> None:
+    orig = _pg_error(err)
+    assert isinstance(orig, psycopg.errors.InsufficientPrivilege), orig
+    assert "row-level security" in str(orig)
+
+
+@pytest.fixture
+def tiny_pool() -> Iterator[Engine]:
+    """A pms_app engine with exactly one connection, so every request reuses it."""
+    engine = create_engine(db_engine.role_url("pms_app"), pool_size=1, max_overflow=0)
+    yield engine
+    engine.dispose()
+
+
+@dataclass
+class Pair:
+    a: TenantFixture
+    b: TenantFixture
+    a_ids: dict[str, uuid.UUID]
+    b_ids: dict[str, uuid.UUID]
+
+
+@pytest.fixture
+def pair(make_tenant: Callable[..., TenantFixture]) -> Pair:
+    a, b = make_tenant(), make_tenant()
+    return Pair(a, b, seed_every_table(a), seed_every_table(b))
+
+
+# ----------------------------------------------------------------- reads under a context
+
+
+def test_seed_covers_every_tenant_table(pair: Pair) -> None:
+    for tenant in (pair.a, pair.b):
+        counts = _owner_counts(tenant.id)
+        assert [t for t, n in counts.items() if n == 0] == []
+    assert set(pair.a_ids) == set(TENANT_TABLES)
+
+
+def test_context_sees_only_its_own_rows_in_every_table(pair: Pair) -> None:
+    with tenant_session(_ctx(pair.a)) as s:
+        conn = s.connection()
+        seen = _tenant_ids_by_table(conn)
+        foreign = {
+            t: conn.execute(
+                text(f"SELECT count(*) FROM {t} WHERE tenant_id = :b"), {"b": pair.b.id}
+            ).scalar_one()
+            for t in TENANT_TABLES
+        }
+        by_id = {
+            t: conn.execute(
+                text(f"SELECT count(*) FROM {t} WHERE id = :id"), {"id": pair.b_ids[t]}
+            ).scalar_one()
+            for t in TENANT_TABLES
+        }
+    assert seen == {t: {pair.a.id} for t in TENANT_TABLES}
+    assert foreign == dict.fromkeys(TENANT_TABLES, 0)
+    assert by_id == dict.fromkeys(TENANT_TABLES, 0)
+
+
+def test_orm_queries_see_only_the_context_tenant(pair: Pair) -> None:
+    with tenant_session(_ctx(pair.b)) as s:
+        seen = {
+            m.__tablename__: {row.tenant_id for row in s.scalars(select(m))}
+            for m in models.TENANT_MODELS
+        }
+        by_pk = s.get(Goal, (pair.a.id, pair.a_ids["goal"]))
+    assert seen == {t: {pair.b.id} for t in TENANT_TABLES}
+    assert by_pk is None
+
+
+def test_tenant_table_shows_only_the_context_tenant(pair: Pair) -> None:
+    with tenant_session(_ctx(pair.a)) as s:
+        ids = s.connection().execute(text("SELECT id FROM tenant")).scalars().all()
+        slugs = s.connection().execute(text("SELECT slug FROM tenant")).scalars().all()
+    assert ids == [pair.a.id]
+    assert slugs == [pair.a.slug]
+
+
+# ------------------------------------------------------------------------ no context
+
+
+def test_no_context_sees_nothing_on_a_fresh_and_on_a_reused_connection(
+    pair: Pair, tiny_pool: Engine
+) -> None:
+    with contextless_session(engine=tiny_pool) as s:
+        pid_fresh, setting_fresh = _pid_and_setting(s.connection())
+        fresh = _row_counts(s.connection())
+    with tenant_session(_ctx(pair.a), engine=tiny_pool) as s:
+        pid_a, setting_a = _pid_and_setting(s.connection())
+        with_ctx = _row_counts(s.connection())
+    with contextless_session(engine=tiny_pool) as s:
+        pid_reused, setting_reused = _pid_and_setting(s.connection())
+        reused = _row_counts(s.connection())
+
+    nothing = dict.fromkeys((*TENANT_TABLES, "tenant"), 0)
+    assert pid_fresh == pid_a == pid_reused  # really the same pooled connection
+    assert setting_fresh is None
+    assert setting_a == str(pair.a.id)
+    assert setting_reused == ""  # reset by COMMIT: the case nullif(..., '') exists for
+    assert fresh == nothing
+    assert reused == nothing
+    assert all(n >= 1 for n in with_ctx.values()), with_ctx
+
+
+def test_no_context_on_the_app_engine_returns_zero_rows_without_error(pair: Pair) -> None:
+    with db_engine.app_engine().connect() as conn:
+        assert conn.execute(text("SELECT current_user")).scalar_one() == "pms_app"
+        counts = _row_counts(conn)
+        goal = conn.execute(
+            text("SELECT * FROM goal WHERE id = :id"), {"id": pair.a_ids["goal"]}
+        ).all()
+        conn.rollback()
+    assert counts == dict.fromkeys((*TENANT_TABLES, "tenant"), 0)
+    assert goal == []
+
+
+@pytest.mark.parametrize("model", models.TENANT_MODELS, ids=lambda m: m.__tablename__)
+def test_orm_query_without_context_raises(model: type, pair: Pair) -> None:
+    with pytest.raises(MissingTenantContext), contextless_session() as s:
+        s.scalars(select(model)).all()
+
+
+def test_orm_get_and_write_without_context_raise(pair: Pair) -> None:
+    with pytest.raises(MissingTenantContext), contextless_session() as s:
+        s.get(Goal, (pair.a.id, pair.a_ids["goal"]))
+    with pytest.raises(MissingTenantContext), contextless_session() as s:
+        s.add(_goal(pair.a, "no context"))
+        s.flush()
+    with owner_session() as s:
+        assert s.scalar(select(Goal).where(Goal.title == "no context")) is None
+
+
+def test_no_context_cannot_insert(pair: Pair) -> None:
+    with pytest.raises(exc.DBAPIError) as err, contextless_session() as s:
+        s.connection().execute(
+            text(
+                "INSERT INTO audit_event (tenant_id, action, entity_type, ip, detail)"
+                " VALUES (:t, 'test.no_ctx', '', '', '{}')"
+            ),
+            {"t": pair.a.id},
+        )
+    _assert_rls_refused(err.value)
+
+
+# ------------------------------------------------------------------ cross-tenant writes
+
+RAW_INSERTS = {
+    "audit_event": (
+        "INSERT INTO audit_event (tenant_id, action, entity_type, ip, detail)"
+        " VALUES (:b, 'test.forged', '', '', '{}')"
+    ),
+    "goal": (
+        "INSERT INTO goal (tenant_id, owner_id, title, start_date, due_date, status)"
+        " VALUES (:b, :b_user, 'test.forged', '2026-01-01', '2026-02-01', 'active')"
+    ),
+}
+
+
+@pytest.mark.parametrize("table", sorted(RAW_INSERTS))
+def test_insert_with_another_tenants_id_is_refused_by_rls(pair: Pair, table: str) -> None:
+    before = _owner_counts(pair.b.id)[table]
+    with pytest.raises(exc.DBAPIError) as err, tenant_session(_ctx(pair.a)) as s:
+        s.connection().execute(
+            text(RAW_INSERTS[table]), {"b": pair.b.id, "b_user": pair.b.user_id("emp1")}
+        )
+    _assert_rls_refused(err.value)
+    assert _owner_counts(pair.b.id)[table] == before
+
+
+def test_orm_refuses_to_write_an_object_of_another_tenant(pair: Pair) -> None:
+    with pytest.raises(CrossTenantWrite), tenant_session(_ctx(pair.a)) as s:
+        s.add(_goal(pair.b, "orm forged"))
+        s.flush()
+    with owner_session() as s:
+        assert s.scalar(select(Goal).where(Goal.title == "orm forged")) is None
+
+
+def test_update_moving_a_row_to_another_tenant_is_refused(pair: Pair) -> None:
+    goal_id = pair.a_ids["goal"]
+    with pytest.raises(exc.DBAPIError) as err, tenant_session(_ctx(pair.a)) as s:
+        s.connection().execute(
+            text("UPDATE goal SET tenant_id = :b WHERE id = :id"), {"b": pair.b.id, "id": goal_id}
+        )
+    _assert_rls_refused(err.value)
+    with pytest.raises(CrossTenantWrite), tenant_session(_ctx(pair.a)) as s:
+        goal = s.scalars(select(Goal).where(Goal.id == goal_id)).one()
+        goal.tenant_id = pair.b.id
+        s.flush()
+    with owner_session() as s:
+        owner_of_goal = s.execute(
+            text("SELECT tenant_id FROM goal WHERE id = :id"), {"id": goal_id}
+        ).scalar_one()
+    assert owner_of_goal == pair.a.id
+
+
+def test_update_and_delete_of_another_tenants_rows_touch_nothing(pair: Pair) -> None:
+    with tenant_session(_ctx(pair.a)) as s:
+        conn = s.connection()
+        updated = conn.execute(
+            text("UPDATE goal SET title = 'hijacked' WHERE id = :id OR tenant_id = :b"),
+            {"id": pair.b_ids["goal"], "b": pair.b.id},
+        ).rowcount
+        deleted = {
+            t: conn.execute(text(f"DELETE FROM {t} WHERE id = :id"), {"id": pair.b_ids[t]}).rowcount
+            for t in TENANT_TABLES
+            if t != "audit_event"  # pms_app has no DELETE on the audit trail
+        }
+    assert updated == 0
+    assert set(deleted.values()) == {0}
+    with owner_session() as s:
+        title = s.execute(
+            text("SELECT title FROM goal WHERE id = :id"), {"id": pair.b_ids["goal"]}
+        ).scalar_one()
+    assert title == "seeded goal"
+    assert all(n >= 1 for n in _owner_counts(pair.b.id).values())
+
+
+def test_audit_trail_is_append_only_for_the_app(pair: Pair) -> None:
+    with pytest.raises(exc.DBAPIError) as err, tenant_session(_ctx(pair.a)) as s:
+        s.connection().execute(text("DELETE FROM audit_event"))
+    assert isinstance(_pg_error(err.value), psycopg.errors.InsufficientPrivilege)
+    assert _owner_counts(pair.a.id)["audit_event"] >= 1
+
+
+def _foreign_reference(pair: Pair, what: str, target: uuid.UUID) -> object:
+    a = pair.a
+    if what == "goal.owner_id":
+        return Goal(owner_id=target, title="fk", start_date=START, due_date=DUE)
+    if what == "goal_check_in.goal_id":
+        return GoalCheckIn(goal_id=target, author_id=a.user_id("emp1"), progress=Decimal(1))
+    if what == "review_rating.criterion_id":
+        return ReviewRating(review_id=pair.a_ids["review"], criterion_id=target)
+    raise AssertionError(what)
+
+
+FOREIGN_REFS = {
+    "goal.owner_id": ("app_user", "fk_goal_tenant_id_owner_id_app_user"),
+    "goal_check_in.goal_id": ("goal", "fk_goal_check_in_tenant_id_goal_id_goal"),
+    "review_rating.criterion_id": (
+        "review_criterion",
+        "fk_review_rating_tenant_id_criterion_id_review_criterion",
+    ),
+}
+
+
+@pytest.mark.parametrize("what", sorted(FOREIGN_REFS))
+def test_composite_fk_refuses_a_reference_into_another_tenant(pair: Pair, what: str) -> None:
+    """FK checks bypass RLS; only the composite key stops a row pointing at B's row — and the
+    error is the same as for an id that exists nowhere (no existence oracle)."""
+    table, constraint = FOREIGN_REFS[what]
+    failures = []
+    for target in (pair.b_ids[table], uuid.uuid4()):
+        with pytest.raises(exc.IntegrityError) as err, tenant_session(_ctx(pair.a)) as s:
+            s.add(_foreign_reference(pair, what, target))
+            s.flush()
+        orig = _pg_error(err.value)
+        failures.append((type(orig), orig.diag.constraint_name))
+    assert failures == [(psycopg.errors.ForeignKeyViolation, constraint)] * 2
+
+
+def test_same_email_in_two_tenants(make_tenant: Callable[..., TenantFixture]) -> None:
+    a, b = make_tenant(), make_tenant()
+    email = f"same-{uuid.uuid4().hex[:8]}@example.test"
+    for t in (a, b):
+        with tenant_session(_ctx(t)) as s:
+            s.add(User(email=email, display_name="Same"))
+    for t in (a, b):
+        with tenant_session(_ctx(t)) as s:
+            users = s.scalars(select(User).where(User.email == email)).all()
+            assert [u.tenant_id for u in users] == [t.id]
+    with owner_session() as s:
+        tenants = set(s.scalars(select(User.tenant_id).where(User.email == email)))
+    assert tenants == {a.id, b.id}
+    # ...while the per-tenant unique still holds inside one tenant
+    with pytest.raises(exc.IntegrityError) as err, tenant_session(_ctx(a)) as s:
+        s.add(User(email=email, display_name="Dup"))
+        s.flush()
+    assert isinstance(_pg_error(err.value), psycopg.errors.UniqueViolation)
+
+
+# ----------------------------------------------------------------- pooled connections
+
+
+def _fail_with(kind: str, s: Session) -> None:
+    if kind == "python":
+        raise Boom
+    s.connection().execute(text("SELECT 1 / 0"))
+
+
+@pytest.mark.parametrize(("kind", "error"), [("python", Boom), ("sql", exc.DataError)])
+def test_failed_request_leaves_nothing_for_the_next_user_of_the_connection(
+    pair: Pair, tiny_pool: Engine, kind: str, error: type[Exception]
+) -> None:
+    with pytest.raises(error), tenant_session(_ctx(pair.a), engine=tiny_pool) as s:
+        s.add(_goal(pair.a, "rolled back"))
+        s.flush()
+        pid_a, setting = _pid_and_setting(s.connection())
+        assert setting == str(pair.a.id)
+        assert s.connection().execute(text("SELECT count(*) FROM goal")).scalar_one() == 2
+        _fail_with(kind, s)
+
+    with contextless_session(engine=tiny_pool) as s:
+        pid_none, setting_none = _pid_and_setting(s.connection())
+        counts = _row_counts(s.connection())
+    assert pid_none == pid_a
+    assert setting_none == ""
+    assert counts == dict.fromkeys((*TENANT_TABLES, "tenant"), 0)
+
+    with tenant_session(_ctx(pair.b), engine=tiny_pool) as s:
+        pid_b, _ = _pid_and_setting(s.connection())
+        seen = _tenant_ids_by_table(s.connection())
+        titles = s.connection().execute(text("SELECT title FROM goal")).scalars().all()
+    assert pid_b == pid_a
+    assert seen == {t: {pair.b.id} for t in TENANT_TABLES}
+    assert titles == ["seeded goal"]
+    with owner_session() as s:
+        assert s.scalar(select(Goal).where(Goal.title == "rolled back")) is None
+
+
+def test_concurrent_requests_never_see_a_foreign_row(
+    make_tenant: Callable[..., TenantFixture],
+) -> None:
+    tenants = [make_tenant() for _ in range(20)]
+    expected = {t.id: i + 1 for i, t in enumerate(tenants)}  # distinct goal counts per tenant
+    with owner_session() as s:
+        s.add_all(_goal(t, f"g{k}") for t in tenants for k in range(expected[t.id]))
+    tenant_ids = list(expected)
+    engine = create_engine(
+        db_engine.role_url("pms_app"), pool_size=4, max_overflow=0, pool_timeout=60
+    )
+    threads, per_thread = 8, 500
+
+    def worker(seed: int) -> tuple[int, list[str]]:
+        rng = random.Random(seed)
+        done, problems = 0, []
+        for i in range(per_thread):
+            if i % 7 == 3:  # a request with no tenant right after someone else's
+                with contextless_session(engine=engine) as s:
+                    n = s.connection().execute(text("SELECT count(*) FROM goal")).scalar_one()
+                if n:
+                    problems.append(f"no context saw {n} goals")
+                done += 1
+                continue
+            tid = rng.choice(tenant_ids)
+            try:
+                with tenant_session(_ctx(tid), engine=engine) as s:
+                    if i % 2:
+                        rows = list(
+                            s.connection().execute(text("SELECT tenant_id FROM goal")).scalars()
+                        )
+                    else:
+                        rows = [g.tenant_id for g in s.scalars(select(Goal))]
+                    if set(rows) != {tid} or len(rows) != expected[tid]:
+                        problems.append(f"context {tid} saw {len(rows)} rows of {set(rows)}")
+                    if i % 10 == 0:
+                        raise Boom  # a failing request: rolled back, connection reused
+            except Boom:
+                pass
+            done += 1
+        return done, problems
+
+    started = time.perf_counter()
+    try:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            results = list(pool.map(worker, range(threads)))
+    finally:
+        engine.dispose()
+    elapsed = time.perf_counter() - started
+    print(f"{threads * per_thread} requests on a pool of 4 in {elapsed:.1f} s")
+    assert sum(done for done, _ in results) == threads * per_thread
+    assert [p for _, problems in results for p in problems] == []
+
+
+# ------------------------------------------------------------------- property-based
+
+_titles = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+    min_size=1,
+    max_size=40,
+)
+_tenant = st.integers(min_value=0, max_value=2)
+_target = st.integers(min_value=0, max_value=10_000)
+_operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("insert"), _tenant, _titles),
+        st.tuples(st.just("update"), _tenant, _target, _titles),
+        st.tuples(st.just("delete"), _tenant, _target),
+        st.tuples(st.just("move"), _tenant, _target, _tenant),
+        st.tuples(st.just("read"), _tenant, st.booleans()),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+def test_random_operations_across_three_tenants_never_leak(
+    make_tenant: Callable[..., TenantFixture],
+) -> None:
+    tenants = [make_tenant() for _ in range(3)]
+    # What each tenant should see: goal id -> title. Shared by all examples, like the DB.
+    model: dict[uuid.UUID, dict[uuid.UUID, str]] = {t.id: {} for t in tenants}
+    known: list[uuid.UUID] = []  # every goal id ever created, in any tenant (some deleted)
+    tried: dict[str, int] = {"foreign target": 0, "refused move": 0}
+
+    def owner_of(goal_id: uuid.UUID) -> uuid.UUID | None:
+        return next((tid for tid, goals in model.items() if goal_id in goals), None)
+
+    def pick(index: int) -> uuid.UUID:
+        return known[index % len(known)] if known and index % 5 else uuid.uuid4()
+
+    def view(tid: uuid.UUID, orm: bool) -> dict[uuid.UUID, str]:
+        with tenant_session(_ctx(tid)) as s:
+            if orm:
+                rows = [(g.tenant_id, g.id, g.title) for g in s.scalars(select(Goal))]
+            else:
+                rows = [
+                    tuple(r)
+                    for r in s.connection().execute(text("SELECT tenant_id, id, title FROM goal"))
+                ]
+        assert {r[0] for r in rows} <= {tid}, "a foreign row leaked"
+        return {r[1]: r[2] for r in rows}
+
+    @settings(
+        max_examples=30,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(_operations)
+    # Always run once: B and C try to change A's goal, then A tries to give it to B.
+    @example([("insert", 0, "a"), ("update", 1, 1, "b"), ("delete", 2, 1), ("move", 0, 1, 1)])
+    def run(operations: list[tuple]) -> None:
+        for op in operations:
+            kind, t = op[0], tenants[op[1]]
+            if kind == "insert":
+                with tenant_session(_ctx(t)) as s:
+                    goal = Goal(
+                        owner_id=t.user_id("emp1"), title=op[2], start_date=START, due_date=DUE
+                    )
+                    s.add(goal)
+                assert goal.tenant_id == t.id
+                model[t.id][goal.id] = op[2]
+                known.append(goal.id)
+            elif kind in ("update", "delete"):
+                target = pick(op[2])
+                with tenant_session(_ctx(t)) as s:
+                    if kind == "update":
+                        sql, params = "UPDATE goal SET title = :v WHERE id = :id", {"v": op[3]}
+                    else:
+                        sql, params = "DELETE FROM goal WHERE id = :id", {}
+                    n = s.connection().execute(text(sql), {**params, "id": target}).rowcount
+                mine = owner_of(target) == t.id
+                tried["foreign target"] += owner_of(target) not in (None, t.id)
+                assert n == (1 if mine else 0), (kind, mine, n)
+                if mine and kind == "update":
+                    model[t.id][target] = op[3]
+                elif mine:
+                    del model[t.id][target]
+            elif kind == "move":
+                own = sorted(model[t.id])
+                target = own[op[2] % len(own)] if own and op[2] % 3 else pick(op[2])
+                dest = tenants[op[3]]
+                mine = owner_of(target) == t.id
+                try:
+                    with tenant_session(_ctx(t)) as s:
+                        n = (
+                            s.connection()
+                            .execute(
+                                text("UPDATE goal SET tenant_id = :d WHERE id = :id"),
+                                {"d": dest.id, "id": target},
+                            )
+                            .rowcount
+                        )
+                except exc.DBAPIError as err:
+                    assert mine and dest.id != t.id, "refused a move it should not see"
+                    tried["refused move"] += 1
+                    _assert_rls_refused(err)
+                else:
+                    assert n == (1 if mine and dest.id == t.id else 0), (mine, n)
+                    assert not (mine and dest.id != t.id), "moved a row to another tenant"
+            else:
+                assert view(t.id, op[2]) == model[t.id]
+            assert view(t.id, orm=False) == model[t.id]
+        for t in tenants:
+            assert view(t.id, orm=True) == model[t.id]
+
+    run()
+    print(f"property test: {tried}")
+    assert all(tried.values()), tried  # the cross-tenant paths were exercised
+    with owner_session() as s:
+        real: dict[uuid.UUID, set[uuid.UUID]] = {t.id: set() for t in tenants}
+        for tid, gid in s.execute(
+            select(Goal.tenant_id, Goal.id).where(Goal.tenant_id.in_(list(real)))
+        ):
+            real[tid].add(gid)
+    assert real == {tid: set(goals) for tid, goals in model.items()}
