@@ -5,9 +5,11 @@ from pms_dashboard.auth.models import AuthSession
 from pms_dashboard.goals.models import Goal, GoalCheckIn, KeyResult
 from pms_dashboard.people.models import User
 from pms_dashboard.reviews.models import (
+    CalibrationChange,
     Review,
     ReviewCriterion,
     ReviewCycle,
+    ReviewOutcome,
     ReviewRating,
     ReviewTemplate,
 )
@@ -24,6 +26,8 @@ TENANT_MODELS: tuple[type[TenantOwned], ...] = (
     ReviewCycle,
     Review,
     ReviewRating,
+    ReviewOutcome,
+    CalibrationChange,
     AuditEvent,
 )
 

@@ -133,8 +133,10 @@ def test_every_tenant_table_has_a_subselect_policy_for_pms_app(
         ]
         assert full, f"{table}: {[(p.cmd, p.qual, p.with_check) for p in mine]}"
     tenant_policies = [p for p in policies if p.tablename == "tenant" and "pms_app" in p.roles]
-    assert [(p.cmd, _unspace(p.qual)) for p in tenant_policies] == [
-        ("SELECT", f"(id = {CTX_SUBSELECT})")
+    own_row = f"(id = {CTX_SUBSELECT})"
+    assert sorted((p.cmd, _unspace(p.qual), _unspace(p.with_check)) for p in tenant_policies) == [
+        ("SELECT", own_row, ""),
+        ("UPDATE", own_row, own_row),
     ]
 
 

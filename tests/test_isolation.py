@@ -31,9 +31,11 @@ from pms_dashboard.db import engine as db_engine
 from pms_dashboard.goals.models import Goal, GoalCheckIn, KeyResult
 from pms_dashboard.people.models import User
 from pms_dashboard.reviews.models import (
+    CalibrationChange,
     Review,
     ReviewCriterion,
     ReviewCycle,
+    ReviewOutcome,
     ReviewRating,
     ReviewTemplate,
 )
@@ -61,6 +63,10 @@ def _goal(t: TenantFixture, title: str = "goal", owner: str = "emp1") -> Goal:
     return Goal(
         tenant_id=t.id, owner_id=t.user_id(owner), title=title, start_date=START, due_date=DUE
     )
+
+
+# pms_app may add to these and read them, never change or remove a row.
+APPEND_ONLY = ("audit_event", "calibration_change")
 
 
 def seed_every_table(t: TenantFixture) -> dict[str, uuid.UUID]:
@@ -97,7 +103,22 @@ def seed_every_table(t: TenantFixture) -> dict[str, uuid.UUID]:
         rating = ReviewRating(
             tenant_id=tid, review_id=review.id, criterion_id=criterion.id, score=Decimal(3)
         )
-        s.add(rating)
+        outcome = ReviewOutcome(
+            tenant_id=tid,
+            cycle_id=cycle.id,
+            reviewee_id=t.user_id("emp1"),
+            manager_id=t.user_id("manager"),
+        )
+        s.add_all([rating, outcome])
+        s.flush()
+        change = CalibrationChange(
+            tenant_id=tid,
+            outcome_id=outcome.id,
+            actor_id=t.user_id("manager"),
+            new_rating=Decimal(3),
+            reason="seeded",
+        )
+        s.add(change)
         s.flush()
         return {
             "app_user": t.user_id("emp1"),
@@ -109,6 +130,8 @@ def seed_every_table(t: TenantFixture) -> dict[str, uuid.UUID]:
             "review_cycle": cycle.id,
             "review": review.id,
             "review_rating": rating.id,
+            "review_outcome": outcome.id,
+            "calibration_change": change.id,
             "auth_session": auth.id,
             "audit_event": audit.id,
         }
@@ -355,7 +378,7 @@ def test_update_and_delete_of_another_tenants_rows_touch_nothing(pair: Pair) -> 
         deleted = {
             t: conn.execute(text(f"DELETE FROM {t} WHERE id = :id"), {"id": pair.b_ids[t]}).rowcount
             for t in TENANT_TABLES
-            if t != "audit_event"  # pms_app has no DELETE on the audit trail
+            if t not in APPEND_ONLY  # pms_app has no DELETE on history tables
         }
     assert updated == 0
     assert set(deleted.values()) == {0}
@@ -367,11 +390,13 @@ def test_update_and_delete_of_another_tenants_rows_touch_nothing(pair: Pair) -> 
     assert all(n >= 1 for n in _owner_counts(pair.b.id).values())
 
 
-def test_audit_trail_is_append_only_for_the_app(pair: Pair) -> None:
+@pytest.mark.parametrize("table", APPEND_ONLY)
+@pytest.mark.parametrize("statement", ["DELETE FROM {t}", "UPDATE {t} SET tenant_id = tenant_id"])
+def test_history_tables_are_append_only_for_the_app(pair: Pair, table: str, statement: str) -> None:
     with pytest.raises(exc.DBAPIError) as err, tenant_session(_ctx(pair.a)) as s:
-        s.connection().execute(text("DELETE FROM audit_event"))
+        s.connection().execute(text(statement.format(t=table)))
     assert isinstance(_pg_error(err.value), psycopg.errors.InsufficientPrivilege)
-    assert _owner_counts(pair.a.id)["audit_event"] >= 1
+    assert _owner_counts(pair.a.id)[table] >= 1
 
 
 def _foreign_reference(pair: Pair, what: str, target: uuid.UUID) -> object:
@@ -645,3 +670,38 @@ def test_random_operations_across_three_tenants_never_leak(
         ):
             real[tid].add(gid)
     assert real == {tid: set(goals) for tid, goals in model.items()}
+
+
+# ------------------------------------------------------------------ the tenant row itself
+
+
+def test_app_may_update_only_its_own_tenants_name_and_settings(pair: Pair) -> None:
+    with tenant_session(_ctx(pair.a)) as s:
+        conn = s.connection()
+        own = conn.execute(
+            text("UPDATE tenant SET name = 'Renamed', settings = '{\"x\": 1}' WHERE true")
+        ).rowcount
+    with tenant_session(_ctx(pair.a)) as s:
+        other = (
+            s.connection()
+            .execute(text("UPDATE tenant SET name = 'hijacked' WHERE id = :b"), {"b": pair.b.id})
+            .rowcount
+        )
+    assert (own, other) == (1, 0)
+    with owner_session() as s:
+        names = dict(
+            s.execute(
+                text("SELECT id, name FROM tenant WHERE id IN (:a, :b)"),
+                {"a": pair.a.id, "b": pair.b.id},
+            ).all()
+        )
+    assert names[pair.a.id] == "Renamed"
+    assert names[pair.b.id] != "hijacked"
+
+
+@pytest.mark.parametrize("column", ["slug", "isolation_tier", "region", "id"])
+def test_app_may_not_change_a_tenants_identity_columns(pair: Pair, column: str) -> None:
+    value = {"id": str(uuid.uuid4())}.get(column, "pool" if column == "isolation_tier" else "x")
+    with pytest.raises(exc.DBAPIError) as err, tenant_session(_ctx(pair.a)) as s:
+        s.connection().execute(text(f"UPDATE tenant SET {column} = :v"), {"v": value})
+    assert isinstance(_pg_error(err.value), psycopg.errors.InsufficientPrivilege)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -161,12 +162,26 @@ def is_running(cluster: EmbeddedCluster) -> bool:
         return False
 
 
+def _refuse_busy_port(cluster: EmbeddedCluster) -> None:
+    """Fail with a useful message when another server (say, a second checkout) has the port."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", cluster.port))
+        except OSError as err:
+            raise RuntimeError(
+                f"port {cluster.port} on 127.0.0.1 is taken by another server (another "
+                "checkout's embedded PostgreSQL?); set PMS_EMBEDDED_PORT to a free port"
+            ) from err
+
+
 def start(cluster: EmbeddedCluster) -> None:
     """Start the server (initialising the cluster the first time) and wait until it accepts."""
     if not (cluster.pgdata / "PG_VERSION").exists():
         _init_cluster(cluster)
     if is_running(cluster):
         return
+    _refuse_busy_port(cluster)
     _prepare_permissions(cluster)
     _run_as_server_user(
         [

@@ -6,8 +6,19 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, Index, Numeric, Text, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    Index,
+    Numeric,
+    SmallInteger,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field
 
 from pms_dashboard.tenancy.models import (
@@ -35,6 +46,16 @@ class ReviewStatus(StrEnum):
     not_started = "not_started"
     in_progress = "in_progress"
     submitted = "submitted"
+
+
+class OutcomeStatus(StrEnum):
+    """Where one reviewee stands in a cycle, in order."""
+
+    not_started = "not_started"
+    self_done = "self_done"
+    manager_done = "manager_done"
+    calibrated = "calibrated"
+    shared = "shared"
 
 
 class ReviewTemplate(TenantOwned, table=True):
@@ -81,6 +102,13 @@ class ReviewCycle(TenantOwned, table=True):
     manager_review_due: date | None = None
     status: str = Field(default=CycleStatus.draft.value, max_length=16)
     launched_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    # Who takes part, as chosen at creation: {"departments": [...], "teams": [...],
+    # "managers": [user ids whose whole subtree is in]}; empty means everyone active.
+    participants: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_type=JSONB,  # type: ignore[call-overload]
+        sa_column_kwargs={"server_default": text("'{}'::jsonb"), "nullable": False},
+    )
     created_at: datetime = created_at_field()
 
 
@@ -105,6 +133,9 @@ class Review(TenantOwned, table=True):
     kind: str = Field(max_length=16)
     status: str = Field(default=ReviewStatus.not_started.value, max_length=16)
     submitted_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    summary: str = Field(default="", sa_type=Text, sa_column_kwargs={"server_default": ""})  # type: ignore[call-overload]
+    # Weighted mean of this review's scores, set when it is submitted.
+    score: Decimal | None = Field(default=None, sa_type=Numeric(4, 2))  # type: ignore[call-overload]
     created_at: datetime = created_at_field()
 
 
@@ -123,3 +154,53 @@ class ReviewRating(TenantOwned, table=True):
     criterion_id: uuid.UUID
     score: Decimal | None = Field(default=None, sa_type=Numeric(4, 2))  # type: ignore[call-overload]
     comment: str = Field(default="", sa_type=Text)  # type: ignore[call-overload]
+
+
+class ReviewOutcome(TenantOwned, table=True):
+    """One reviewee's result in a cycle: computed score, calibrated rating, potential, status."""
+
+    __tablename__ = "review_outcome"
+    __table_args__ = (
+        tenant_fk("cycle_id", "review_cycle", ondelete="CASCADE"),
+        tenant_fk("reviewee_id", "app_user"),
+        tenant_fk("manager_id", "app_user"),
+        UniqueConstraint("tenant_id", "cycle_id", "reviewee_id"),
+        Index(None, "tenant_id", "cycle_id", "status"),
+        Index(None, "tenant_id", "reviewee_id"),
+        check_in("status", OutcomeStatus),
+        CheckConstraint("potential IS NULL OR potential BETWEEN 1 AND 3", name="potential_range"),
+    )
+
+    cycle_id: uuid.UUID
+    reviewee_id: uuid.UUID
+    # The reviewee's manager when the cycle was launched (writes the manager review).
+    manager_id: uuid.UUID | None = None
+    computed_score: Decimal | None = Field(default=None, sa_type=Numeric(4, 2))  # type: ignore[call-overload]
+    final_rating: Decimal | None = Field(default=None, sa_type=Numeric(4, 2))  # type: ignore[call-overload]
+    potential: int | None = Field(default=None, sa_type=SmallInteger)  # type: ignore[call-overload]
+    status: str = Field(default=OutcomeStatus.not_started.value, max_length=16)
+    shared_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    created_at: datetime = created_at_field()
+    updated_at: datetime = created_at_field()
+
+
+class CalibrationChange(TenantOwned, table=True):
+    """History of calibration: who moved a rating or potential, from what to what, and why."""
+
+    __tablename__ = "calibration_change"
+    __table_args__ = (
+        tenant_fk("outcome_id", "review_outcome", ondelete="CASCADE"),
+        tenant_fk("actor_id", "app_user"),
+        Index(None, "tenant_id", "outcome_id", "created_at"),
+        Index(None, "tenant_id", "actor_id"),
+        CheckConstraint("length(btrim(reason)) >= 3", name="reason_given"),
+    )
+
+    outcome_id: uuid.UUID
+    actor_id: uuid.UUID
+    old_rating: Decimal | None = Field(default=None, sa_type=Numeric(4, 2))  # type: ignore[call-overload]
+    new_rating: Decimal | None = Field(default=None, sa_type=Numeric(4, 2))  # type: ignore[call-overload]
+    old_potential: int | None = Field(default=None, sa_type=SmallInteger)  # type: ignore[call-overload]
+    new_potential: int | None = Field(default=None, sa_type=SmallInteger)  # type: ignore[call-overload]
+    reason: str = Field(sa_type=Text)  # type: ignore[call-overload]
+    created_at: datetime = created_at_field()

@@ -1,0 +1,215 @@
+"""Who may do what to whom: the one place every "may X do Y to Z" is decided.
+
+A decision has two parts, kept apart so each can be tested on its own:
+
+* `relation_to` asks the database how the subject person stands to the actor: the actor
+  themself, someone below them in the reports-to tree (transitively), someone above them, or
+  anyone else in the tenant. The tree is read fresh in every transaction, so a manager moved
+  to another team loses access to the old team at once.
+* `decide` is a pure table lookup: (role, resource, action, relation) -> allowed.
+
+Services call `require(...)`, which raises `PermissionDenied` with a message safe to show;
+lists use `visible_user_ids(...)` so paging and counting happen in SQL on the visible rows
+only. Row-level security still confines everything to the actor's tenant underneath.
+"""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+
+from sqlalchemy import Select, literal, select, union
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from pms_dashboard.people.models import Role, User
+from pms_dashboard.tenancy.context import TenantContext
+
+
+class Resource(StrEnum):
+    goal = "goal"
+    person = "person"
+    review = "review"
+    cycle = "cycle"
+    calibration = "calibration"
+    tenant_settings = "tenant_settings"
+    audit_log = "audit_log"
+
+
+class Action(StrEnum):
+    view = "view"
+    create = "create"
+    edit = "edit"
+    archive = "archive"
+    check_in = "check_in"
+    manage = "manage"  # people: invite, deactivate, change role or manager; cycles: run them
+    write = "write"  # reviews: fill in and submit one's own review
+    reopen = "reopen"
+    adjust = "adjust"  # calibration: move a final rating or potential
+
+
+class Relation(StrEnum):
+    """How the subject person stands to the actor, within one tenant."""
+
+    self = "self"
+    report = "report"  # anywhere below the actor in the reports-to tree
+    above = "above"  # anywhere in the actor's management chain
+    other = "other"  # anyone else in the tenant
+    none = "none"  # no such person in the tenant (or another tenant's id)
+
+
+class PermissionDenied(Exception):
+    """The actor may not do this; the message is safe to show and reveals nothing."""
+
+    def __init__(
+        self,
+        resource: Resource,
+        action: Action,
+        message: str = "You do not have access to that.",
+    ) -> None:
+        super().__init__(message)
+        self.resource = resource
+        self.action = action
+        self.message = message
+
+
+ADMINS = frozenset({Role.hr_admin.value, Role.tenant_admin.value})
+EVERY_ROLE = frozenset(r.value for r in Role)
+
+# (resource, action) -> relation -> roles allowed. What is not listed is refused.
+_R, _A, _L = Resource, Action, Relation
+_OWN_AND_TEAM = {_L.self: EVERY_ROLE, _L.report: EVERY_ROLE, _L.other: ADMINS}
+RULES: dict[tuple[Resource, Action], dict[Relation, frozenset[str]]] = {
+    # Goals: your own and your reports' (transitively); your management chain's goals are
+    # readable so you can align to them; HR and tenant admins see and fix any goal.
+    (_R.goal, _A.view): _OWN_AND_TEAM | {_L.above: EVERY_ROLE, _L.other: ADMINS},
+    (_R.goal, _A.create): _OWN_AND_TEAM,
+    (_R.goal, _A.edit): _OWN_AND_TEAM,
+    (_R.goal, _A.archive): _OWN_AND_TEAM,
+    (_R.goal, _A.check_in): _OWN_AND_TEAM,
+    # People: the directory entry of yourself, your chain and your reports; admins see all.
+    (_R.person, _A.view): _OWN_AND_TEAM | {_L.above: EVERY_ROLE},
+    (_R.person, _A.manage): {
+        _L.report: frozenset({Role.tenant_admin.value}),
+        _L.other: frozenset({Role.tenant_admin.value}),
+        _L.above: frozenset({Role.tenant_admin.value}),
+    },
+    # Reviews about a person (the reviewer's own right to write is checked by the reviews
+    # service on the review itself): managers see their reports', admins everyone's.
+    (_R.review, _A.view): _OWN_AND_TEAM,
+    (_R.review, _A.reopen): {_L.report: ADMINS | {Role.manager.value}, _L.other: ADMINS},
+    # Cycles are run by HR; everyone may see that a cycle exists.
+    (_R.cycle, _A.view): {_L.self: EVERY_ROLE},
+    (_R.cycle, _A.manage): {_L.self: ADMINS},
+    # Calibration: never of your own rating.
+    (_R.calibration, _A.view): {_L.report: EVERY_ROLE, _L.other: ADMINS},
+    (_R.calibration, _A.adjust): {_L.report: ADMINS | {Role.manager.value}, _L.other: ADMINS},
+    (_R.tenant_settings, _A.view): {_L.self: EVERY_ROLE},
+    (_R.tenant_settings, _A.edit): {_L.self: frozenset({Role.tenant_admin.value})},
+    (_R.audit_log, _A.view): {_L.self: frozenset({Role.tenant_admin.value})},
+}
+del _R, _A, _L
+
+
+def decide(role: str | None, resource: Resource, action: Action, relation: Relation) -> bool:
+    """Pure decision from the rules table; unknown roles and unlisted cases are refused."""
+    if role is None or relation is Relation.none:
+        return False
+    return role in RULES.get((resource, action), {}).get(relation, frozenset())
+
+
+# ----------------------------------------------------------------------- the reports tree
+
+
+def reports_subtree(manager_id: uuid.UUID) -> Select[tuple[uuid.UUID]]:
+    """Ids of everyone below `manager_id`, at any depth (UNION stops on a cycle)."""
+    tree = (
+        select(col(User.id)).where(col(User.manager_id) == manager_id).cte("tree", recursive=True)
+    )
+    below = select(col(User.id)).join(tree, col(User.manager_id) == tree.c.id)
+    tree = tree.union(below)
+    return select(tree.c.id)
+
+
+def management_chain(user_id: uuid.UUID) -> Select[tuple[uuid.UUID]]:
+    """Ids of everyone above `user_id`: their manager, that manager's manager, and so on."""
+    chain = (
+        select(col(User.manager_id).label("id"))
+        .where(col(User.id) == user_id, col(User.manager_id).is_not(None))
+        .cte("chain", recursive=True)
+    )
+    up = (
+        select(col(User.manager_id))
+        .join(chain, col(User.id) == chain.c.id)
+        .where(col(User.manager_id).is_not(None))
+    )
+    chain = chain.union(up)
+    return select(chain.c.id)
+
+
+def visible_user_ids(actor: TenantContext) -> Select[tuple[uuid.UUID]] | None:
+    """The people whose goals and reviews a list may show the actor: None means the whole
+    tenant (admins); otherwise the actor and everyone below them."""
+    if actor.role in ADMINS:
+        return None
+    if actor.user_id is None:
+        return select(literal(None, type_=User.__table__.c.id.type)).where(literal(False))
+    return select(union(select(literal(actor.user_id)), reports_subtree(actor.user_id)).subquery())
+
+
+def relation_to(*, session: Session, actor: TenantContext, subject_id: uuid.UUID) -> Relation:
+    """How `subject_id` stands to the actor, read from the tenant's current tree."""
+    if actor.user_id is None:
+        return Relation.none
+    exists = session.scalar(select(col(User.id)).where(col(User.id) == subject_id))
+    if exists is None:
+        return Relation.none
+    if subject_id == actor.user_id:
+        return Relation.self
+    below = session.scalar(
+        select(literal(True))
+        .where(col(User.id).in_(reports_subtree(actor.user_id)))
+        .where(col(User.id) == subject_id)
+    )
+    if below:
+        return Relation.report
+    above = session.scalar(
+        select(literal(True))
+        .where(col(User.id).in_(management_chain(actor.user_id)))
+        .where(col(User.id) == subject_id)
+    )
+    return Relation.above if above else Relation.other
+
+
+def may(
+    *,
+    session: Session,
+    actor: TenantContext,
+    resource: Resource,
+    action: Action,
+    subject_id: uuid.UUID | None = None,
+) -> bool:
+    """Whether the actor may do `action` on `resource` about `subject_id` (a person; None
+    for tenant-level things such as settings and cycles)."""
+    if subject_id is None:
+        relation = Relation.self if actor.user_id is not None else Relation.none
+    else:
+        relation = relation_to(session=session, actor=actor, subject_id=subject_id)
+    return decide(actor.role, resource, action, relation)
+
+
+def require(
+    *,
+    session: Session,
+    actor: TenantContext,
+    resource: Resource,
+    action: Action,
+    subject_id: uuid.UUID | None = None,
+    message: str | None = None,
+) -> None:
+    """Raise `PermissionDenied` unless `may(...)`; the same refusal for "not yours" and "does
+    not exist", so ids of other teams or tenants cannot be probed."""
+    if not may(
+        session=session, actor=actor, resource=resource, action=action, subject_id=subject_id
+    ):
+        raise PermissionDenied(resource, action, message or "You do not have access to that.")
