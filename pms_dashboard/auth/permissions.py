@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import uuid
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Select, literal, select, union
+from sqlalchemy import Select, false, literal, select, union
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -121,7 +122,7 @@ def decide(role: str | None, resource: Resource, action: Action, relation: Relat
 # ----------------------------------------------------------------------- the reports tree
 
 
-def reports_subtree(manager_id: uuid.UUID) -> Select[tuple[uuid.UUID]]:
+def reports_subtree(manager_id: uuid.UUID) -> Select[Any]:
     """Ids of everyone below `manager_id`, at any depth (UNION stops on a cycle)."""
     tree = (
         select(col(User.id)).where(col(User.manager_id) == manager_id).cte("tree", recursive=True)
@@ -131,7 +132,7 @@ def reports_subtree(manager_id: uuid.UUID) -> Select[tuple[uuid.UUID]]:
     return select(tree.c.id)
 
 
-def management_chain(user_id: uuid.UUID) -> Select[tuple[uuid.UUID]]:
+def management_chain(user_id: uuid.UUID) -> Select[Any]:
     """Ids of everyone above `user_id`: their manager, that manager's manager, and so on."""
     chain = (
         select(col(User.manager_id).label("id"))
@@ -147,13 +148,13 @@ def management_chain(user_id: uuid.UUID) -> Select[tuple[uuid.UUID]]:
     return select(chain.c.id)
 
 
-def visible_user_ids(actor: TenantContext) -> Select[tuple[uuid.UUID]] | None:
+def visible_user_ids(actor: TenantContext) -> Select[Any] | None:
     """The people whose goals and reviews a list may show the actor: None means the whole
     tenant (admins); otherwise the actor and everyone below them."""
     if actor.role in ADMINS:
         return None
     if actor.user_id is None:
-        return select(literal(None, type_=User.__table__.c.id.type)).where(literal(False))
+        return select(col(User.id)).where(false())
     return select(union(select(literal(actor.user_id)), reports_subtree(actor.user_id)).subquery())
 
 
