@@ -678,7 +678,31 @@ def seed_demo(*, password: str | None = None, now: datetime | None = None) -> Se
             for name, rows in _demo_rows(t, password_hash, now).items():
                 n = _insert_ignoring_existing(s, metadata.tables[name], rows)
                 result.rows[name] = result.rows.get(name, 0) + n
+        _roll_up_demo_goals(seed_id("tenant", t.slug))
     return result
+
+
+def _roll_up_demo_goals(tenant_id: uuid.UUID) -> None:
+    """Give aligned demo goals the progress the app's roll-up rule gives them (deepest
+    goals first, so each parent sees its children's final figures)."""
+    from pms_dashboard.goals.models import Goal
+    from pms_dashboard.goals.service import recompute_progress
+    from pms_dashboard.tenancy.context import TenantContext
+    from pms_dashboard.tenancy.session import tenant_session
+
+    with tenant_session(TenantContext(tenant_id=tenant_id)) as s:
+        parents = {i: p for i, p in s.execute(select(col(Goal.id), col(Goal.parent_id)))}
+
+        def depth(goal_id: uuid.UUID) -> int:
+            chain: list[uuid.UUID] = [goal_id]
+            parent = parents.get(goal_id)
+            while parent is not None and parent not in chain:
+                chain.append(parent)
+                parent = parents.get(parent)
+            return len(chain)
+
+        for goal_id in sorted(parents, key=depth, reverse=True):
+            recompute_progress(session=s, goal_ids=[goal_id])
 
 
 # --------------------------------------------------------------------------------------------

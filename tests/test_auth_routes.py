@@ -31,7 +31,7 @@ def test_sign_in_sets_http_only_lax_cookie_and_redirects_to_goals(client, make_t
     t = make_tenant()
     response = _sign_in(client, t.slug, f"manager@{t.slug}.test", TEST_PASSWORD)
     assert response.status_code == 303
-    assert response.headers["location"].endswith("/goals")
+    assert response.headers["location"].endswith("/overview")
     set_cookie = response.headers["set-cookie"]
     assert set_cookie.startswith(f"{SESSION_COOKIE}=")
     assert "HttpOnly" in set_cookie

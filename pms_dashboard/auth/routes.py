@@ -63,7 +63,7 @@ async def sign_in(request: Request) -> Response:
     except service.SignInError:
         query = urlencode({"error": "invalid", "organisation": slug.strip().lower()[:63]})
         return RedirectResponse(f"{front}/signin?{query}", status_code=303)
-    response = RedirectResponse(f"{front}/goals", status_code=303)
+    response = RedirectResponse(f"{front}/overview", status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         result.token,

@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from pms_dashboard.goals.models import Goal, GoalStatus
+from pms_dashboard.goals.models import Confidence, GoalStatus
 
-SortKey = Literal["due_date", "title", "progress", "status", "created_at"]
+SortKey = Literal["due_date", "title", "progress", "status", "created_at", "owner"]
+Scope = Literal["mine", "team", "all"]
+
+
+class GoalError(ValueError):
+    """A goal change was refused; the message is safe to show and nothing was written."""
+
+
+def first_error(err: ValidationError) -> str:
+    """A short, human message from a pydantic error (the first problem, with its field)."""
+    e = err.errors()[0]
+    where = ".".join(str(p) for p in e["loc"] if not isinstance(p, int))
+    msg = str(e["msg"]).removeprefix("Value error, ")
+    return f"{where.replace('_', ' ')}: {msg}" if where else msg
 
 
 class GoalListQuery(BaseModel):
@@ -21,8 +44,16 @@ class GoalListQuery(BaseModel):
     page_size: int = Field(default=10, ge=1, le=100)
     sort: SortKey = "due_date"
     descending: bool = False
+    scope: Scope = "mine"
     status: str | None = None
     search: str = Field(default="", max_length=100)
+    owner_id: uuid.UUID | None = None
+    department: str = Field(default="", max_length=100)
+    team: str = Field(default="", max_length=100)
+    period: str = Field(default="", max_length=32)
+    stale_only: bool = False
+    due_within_days: int | None = Field(default=None, ge=0, le=366)
+    confidence: str | None = None
 
     @field_validator("status")
     @classmethod
@@ -33,10 +64,106 @@ class GoalListQuery(BaseModel):
             raise ValueError(f"unknown status {value!r}")
         return value
 
-    @field_validator("search")
+    @field_validator("confidence")
+    @classmethod
+    def _known_confidence(cls, value: str | None) -> str | None:
+        if value in (None, "", "all"):
+            return None
+        if value not in {c.value for c in Confidence}:
+            raise ValueError(f"unknown confidence {value!r}")
+        return value
+
+    @field_validator("search", "department", "team", "period")
     @classmethod
     def _strip(cls, value: str) -> str:
         return value.strip()
+
+
+def _clean_text(value: str) -> str:
+    return value.strip()
+
+
+class KeyResultInput(BaseModel):
+    """A measurable result: progress is how far `current` has moved from `start` to `target`
+    (targets below the start, such as "cut incidents to 5", work too)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: uuid.UUID | None = None
+    title: str = Field(min_length=1, max_length=200)
+    start_value: Decimal = Field(default=Decimal(0), ge=-1e12, le=1e12, decimal_places=2)
+    target_value: Decimal = Field(ge=-1e12, le=1e12, decimal_places=2)
+    current_value: Decimal | None = Field(default=None, ge=-1e12, le=1e12, decimal_places=2)
+    unit: str = Field(default="", max_length=32)
+    weight: Decimal = Field(default=Decimal(1), gt=0, le=1000, decimal_places=2)
+
+    _t = field_validator("title", "unit", mode="before")(lambda v: _clean_text(str(v)))
+
+    @model_validator(mode="after")
+    def _target_differs(self) -> KeyResultInput:
+        if not self.title:
+            raise ValueError("every key result needs a title")
+        if self.target_value == self.start_value:
+            raise ValueError(f"key result '{self.title}': the target must differ from the start")
+        return self
+
+
+class GoalInput(BaseModel):
+    """Create or edit a goal (with its key results, when given)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    title: str = Field(min_length=3, max_length=200)
+    description: str = Field(default="", max_length=5000)
+    owner_id: uuid.UUID | None = None  # None: the actor
+    parent_id: uuid.UUID | None = None
+    period: str = Field(default="", max_length=32)
+    start_date: date
+    due_date: date
+    weight: Decimal = Field(default=Decimal(1), gt=0, le=1000, decimal_places=2)
+    status: Literal["draft", "active", "completed"] = "active"
+    key_results: list[KeyResultInput] | None = Field(default=None, max_length=20)
+
+    _t = field_validator("title", "description", "period", mode="before")(
+        lambda v: _clean_text(str(v))
+    )
+
+    @model_validator(mode="after")
+    def _dates(self) -> GoalInput:
+        if self.due_date < self.start_date:
+            raise ValueError("the due date must be on or after the start date")
+        if (self.due_date - self.start_date).days > 3 * 366:
+            raise ValueError("a goal may span at most three years")
+        if self.key_results:
+            titles = [kr.title.lower() for kr in self.key_results]
+            if len(set(titles)) != len(titles):
+                raise ValueError("key result titles must be different from each other")
+        return self
+
+
+class CheckInInput(BaseModel):
+    """A check-in: confidence, a note, and either new key-result values or (for a goal
+    without key results or aligned goals) a progress figure."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    confidence: Confidence
+    note: str = Field(default="", max_length=5000)
+    progress: Decimal | None = Field(default=None, ge=0, le=100, decimal_places=2)
+    key_results: dict[uuid.UUID, Decimal] = Field(default_factory=dict, max_length=20)
+
+    _t = field_validator("note", mode="before")(lambda v: _clean_text(str(v)))
+
+    @field_validator("key_results")
+    @classmethod
+    def _bounded(cls, values: dict[uuid.UUID, Decimal]) -> dict[uuid.UUID, Decimal]:
+        for v in values.values():
+            if abs(v) > Decimal("1e12"):
+                raise ValueError("key result values must be below a trillion")
+        return values
+
+
+# ------------------------------------------------------------------------------- outputs
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,22 +172,105 @@ class GoalRow:
 
     id: str
     title: str
+    owner: str
+    owner_id: str
     status: str
     period: str
-    progress: float
+    progress: int
     due_date: str
     key_results: int
     confidence: str
+    stale: bool
+    overdue: bool
 
-    @classmethod
-    def from_goal(cls, goal: Goal, *, key_results: int, confidence: str | None) -> GoalRow:
-        return cls(
-            id=str(goal.id),
-            title=goal.title,
-            status=goal.status,
-            period=goal.period,
-            progress=float(goal.progress),
-            due_date=goal.due_date.isoformat(),
-            key_results=int(key_results),
-            confidence=confidence or "",
-        )
+
+@dataclass(frozen=True, slots=True)
+class KeyResultView:
+    id: str
+    title: str
+    start_value: float
+    target_value: float
+    current_value: float
+    unit: str
+    weight: float
+    progress: int
+
+
+@dataclass(frozen=True, slots=True)
+class CheckInView:
+    id: str
+    author: str
+    at: str
+    progress: int
+    confidence: str
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class GoalLink:
+    """Another goal as a detail page links to it (parent, child, alignment chain)."""
+
+    id: str
+    title: str
+    owner: str
+    progress: int
+    weight: float
+    status: str
+    visible: bool  # false: exists in the chain but the viewer may not open it
+
+
+@dataclass(frozen=True, slots=True)
+class GoalDetail:
+    id: str
+    title: str
+    description: str
+    owner: str
+    owner_id: str
+    period: str
+    start_date: str
+    due_date: str
+    status: str
+    progress: int
+    weight: float
+    stale: bool
+    overdue: bool
+    progress_source: Literal["key_results", "aligned", "check_ins"]
+    may_edit: bool
+    parent: GoalLink | None
+    ancestors: list[GoalLink] = field(default_factory=list)
+    children: list[GoalLink] = field(default_factory=list)
+    key_results: list[KeyResultView] = field(default_factory=list)
+    check_ins: list[CheckInView] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerOption:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class TreeNode:
+    """A goal in the alignment tree, with its aligned goals below it."""
+
+    id: str
+    title: str
+    owner: str
+    progress: int
+    status: str
+    depth: int
+
+
+@dataclass(frozen=True, slots=True)
+class GoalHealth:
+    """Counts for the overview: how the visible, non-archived goals stand."""
+
+    total: int
+    on_track: int
+    at_risk: int
+    off_track: int
+    no_check_in: int
+    completed: int
+    stale: int
+    overdue: int
+    due_soon: int

@@ -11,13 +11,23 @@ from pms_dashboard.ui.components.native_form import native_form
 from pms_dashboard.ui.states.session import SessionState
 from pms_dashboard.ui.urls import backend_url
 
-NAV = [("My goals", "/goals", "target")]
+EVERYONE = ("employee", "manager", "hr_admin", "tenant_admin")
+# (label, route, icon, roles that see the entry). Pages check access themselves; hiding an
+# entry is only about not offering what would be refused.
+NAV = [
+    ("Overview", "/overview", "layout-dashboard", EVERYONE),
+    ("Goals", "/goals", "target", EVERYONE),
+    ("Reviews", "/reviews", "clipboard-check", EVERYONE),
+    ("Cycles", "/cycles", "calendar-range", ("manager", "hr_admin", "tenant_admin")),
+    ("People", "/people", "users", EVERYONE),
+    ("Settings", "/settings", "settings", ("tenant_admin",)),
+]
 ACCENT = "indigo"
 
 
-def _nav_item(label: str, href: str, icon: str) -> rx.Component:
-    active = rx.State.router.page.path == href
-    return rx.link(
+def _nav_item(label: str, href: str, icon: str, roles: tuple[str, ...]) -> rx.Component:
+    active = rx.State.router.page.path.startswith(href)
+    link = rx.link(
         rx.hstack(rx.icon(icon, size=18), rx.text(label, size="3"), spacing="3", align="center"),
         href=href,
         underline="none",
@@ -28,7 +38,11 @@ def _nav_item(label: str, href: str, icon: str) -> rx.Component:
         color=rx.cond(active, rx.color(ACCENT, 11), rx.color("gray", 12)),
         background=rx.cond(active, rx.color(ACCENT, 3), "transparent"),
         _hover={"background": rx.color(ACCENT, 4)},
+        id=f"nav-{href.strip('/')}",
     )
+    if roles == EVERYONE:
+        return link
+    return rx.cond(rx.Var.create(list(roles)).contains(SessionState.role), link, rx.fragment())
 
 
 def sidebar() -> rx.Component:

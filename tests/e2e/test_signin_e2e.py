@@ -84,7 +84,9 @@ def test_wrong_password_shows_message_and_sets_no_cookie(page, app_url, demo):
 
 def test_manager_sees_only_own_tenant_goals_then_signs_out(page, app_url, demo):
     _sign_in(page, app_url, "acme", MANAGER, get_settings().demo_password)
-    page.wait_for_url("**/goals**")
+    page.wait_for_url("**/overview**")
+    page.wait_for_selector("#chart-health")
+    page.goto(f"{app_url}/goals")
     page.wait_for_selector(".goal-row")
     assert page.inner_text("#tenant-name").strip() == "Acme Corp"
 

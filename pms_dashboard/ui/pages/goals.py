@@ -1,10 +1,11 @@
-"""My goals page: a server-paged, sortable, filterable table of the user's goals."""
+"""Goals: mine, my team's, or everything I may see — server-paged, sortable, filterable."""
 
 from __future__ import annotations
 
 import reflex as rx
 
-from pms_dashboard.ui.states.goals import MyGoalsState
+from pms_dashboard.ui.components.goal_form import goal_fields
+from pms_dashboard.ui.states.goals import GoalFormState, GoalsState
 from pms_dashboard.ui.templates import ACCENT, template
 
 STATUS_COLORS = {"draft": "gray", "active": "blue", "completed": "green", "archived": "gray"}
@@ -15,11 +16,39 @@ CONFIDENCE = {
 }
 
 
+def status_badge(status: rx.Var) -> rx.Component:
+    return rx.match(
+        status,
+        *[(s, rx.badge(s, color_scheme=c)) for s, c in STATUS_COLORS.items()],
+        rx.badge(status),
+    )
+
+
+def confidence_badge(value: rx.Var) -> rx.Component:
+    return rx.match(
+        value,
+        *[
+            (key, rx.badge(label, color_scheme=color, variant="soft"))
+            for key, (label, color) in CONFIDENCE.items()
+        ],
+        rx.text("No check-in", color_scheme="gray", size="1"),
+    )
+
+
+def progress_bar(value: rx.Var, width: str = "120px") -> rx.Component:
+    return rx.hstack(
+        rx.progress(value=value, max=100, width=width, color_scheme=ACCENT),
+        rx.text(value, "%", size="1"),
+        align="center",
+        spacing="2",
+    )
+
+
 def _sortable(label: str, column: str) -> rx.Component:
     arrow = rx.cond(
-        MyGoalsState.sort == column,
+        GoalsState.sort == column,
         rx.cond(
-            MyGoalsState.descending,
+            GoalsState.descending,
             rx.icon("chevron-down", size=14),
             rx.icon("chevron-up", size=14),
         ),
@@ -32,97 +61,195 @@ def _sortable(label: str, column: str) -> rx.Component:
             spacing="1",
             align="center",
             cursor="pointer",
-            on_click=MyGoalsState.sort_by(column),
+            on_click=GoalsState.sort_by(column),
         ),
-    )
-
-
-def _confidence(value: rx.Var) -> rx.Component:
-    return rx.match(
-        value,
-        *[
-            (key, rx.badge(label, color_scheme=color, variant="soft"))
-            for key, (label, color) in CONFIDENCE.items()
-        ],
-        rx.text("No check-in", color_scheme="gray", size="1"),
     )
 
 
 def _row(goal: rx.Var) -> rx.Component:
     return rx.table.row(
-        rx.table.row_header_cell(rx.text(goal["title"], weight="medium", class_name="goal-title")),
-        rx.table.cell(goal["period"]),
-        rx.table.cell(
-            rx.match(
-                goal["status"],
-                *[(s, rx.badge(s, color_scheme=c)) for s, c in STATUS_COLORS.items()],
-                rx.badge(goal["status"]),
-            )
-        ),
-        rx.table.cell(_confidence(goal["confidence"])),
-        rx.table.cell(
-            rx.hstack(
-                rx.progress(
-                    value=goal["progress"].to(int), max=100, width="120px", color_scheme=ACCENT
+        rx.table.row_header_cell(
+            rx.vstack(
+                rx.link(
+                    goal["title"],
+                    href="/goals/" + goal["id"].to(str),
+                    weight="medium",
+                    class_name="goal-title",
                 ),
-                rx.text(goal["progress"].to(int), "%", size="1"),
-                align="center",
-                spacing="2",
+                rx.hstack(
+                    rx.cond(goal["stale"], rx.badge("Stale", color_scheme="orange", size="1")),
+                    rx.cond(goal["overdue"], rx.badge("Overdue", color_scheme="red", size="1")),
+                    spacing="1",
+                ),
+                spacing="1",
             )
         ),
+        rx.table.cell(goal["owner"]),
+        rx.table.cell(goal["period"]),
+        rx.table.cell(status_badge(goal["status"])),
+        rx.table.cell(confidence_badge(goal["confidence"])),
+        rx.table.cell(progress_bar(goal["progress"])),
         rx.table.cell(goal["due_date"]),
         rx.table.cell(goal["key_results"]),
         class_name="goal-row",
     )
 
 
-def _toolbar() -> rx.Component:
-    return rx.hstack(
-        rx.segmented_control.root(
-            rx.segmented_control.item("All", value="all"),
-            rx.segmented_control.item("Active", value="active"),
-            rx.segmented_control.item("Draft", value="draft"),
-            rx.segmented_control.item("Completed", value="completed"),
-            rx.segmented_control.item("Archived", value="archived"),
-            value=MyGoalsState.status,
-            on_change=MyGoalsState.filter_status,
+def new_goal_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.trigger(
+            rx.button(
+                rx.icon("plus", size=16),
+                "New goal",
+                color_scheme=ACCENT,
+                on_click=GoalFormState.open_form,
+                id="goal-new",
+            )
         ),
-        rx.spacer(),
-        rx.form(
-            rx.hstack(
-                rx.input(
-                    name="search", placeholder="Search titles", default_value="", max_length=100
+        rx.dialog.content(
+            rx.dialog.title("New goal"),
+            rx.form(
+                rx.vstack(
+                    goal_fields(parents=GoalFormState.parents, owners=GoalFormState.owners),
+                    rx.cond(
+                        GoalFormState.error != "",
+                        rx.callout(
+                            GoalFormState.error,
+                            icon="triangle-alert",
+                            color_scheme="red",
+                            id="goal-form-error",
+                            width="100%",
+                        ),
+                    ),
+                    rx.hstack(
+                        rx.button(
+                            "Cancel",
+                            variant="soft",
+                            color_scheme="gray",
+                            type="button",
+                            on_click=GoalFormState.close_form,
+                        ),
+                        rx.button("Create goal", type="submit", id="goal-create"),
+                        justify="end",
+                        width="100%",
+                    ),
+                    spacing="4",
                 ),
-                rx.button(rx.icon("search", size=16), variant="soft", type="submit"),
-                spacing="2",
+                on_submit=GoalFormState.create,
+                reset_on_submit=False,
             ),
-            on_submit=MyGoalsState.search_titles,
+            max_width="760px",
         ),
-        width="100%",
-        align="center",
+        open=GoalFormState.open,
+        on_open_change=GoalFormState.set_open,
     )
 
 
-def _pager() -> rx.Component:
+def _toolbar() -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.segmented_control.root(
+                rx.segmented_control.item("Mine", value="mine"),
+                rx.segmented_control.item("My team", value="team"),
+                rx.segmented_control.item("Everything I can see", value="all"),
+                value=GoalsState.scope,
+                on_change=GoalsState.set_scope,
+                id="goal-scope",
+            ),
+            rx.spacer(),
+            new_goal_dialog(),
+            width="100%",
+            align="center",
+        ),
+        rx.hstack(
+            rx.segmented_control.root(
+                rx.segmented_control.item("All", value="all"),
+                rx.segmented_control.item("Active", value="active"),
+                rx.segmented_control.item("Draft", value="draft"),
+                rx.segmented_control.item("Completed", value="completed"),
+                rx.segmented_control.item("Archived", value="archived"),
+                value=GoalsState.status,
+                on_change=GoalsState.filter_status,
+                size="1",
+            ),
+            rx.select.root(
+                rx.select.trigger(placeholder="Any period"),
+                rx.select.content(
+                    rx.select.item("Any period", value="all"),
+                    rx.foreach(GoalsState.periods, lambda p: rx.select.item(p, value=p)),
+                ),
+                value=rx.cond(GoalsState.period == "", "all", GoalsState.period),
+                on_change=GoalsState.filter_period,
+                size="1",
+            ),
+            rx.hstack(
+                rx.switch(
+                    checked=GoalsState.stale_only, on_change=GoalsState.toggle_stale, size="1"
+                ),
+                rx.text("Stale only", size="2"),
+                align="center",
+                spacing="2",
+            ),
+            rx.cond(
+                (GoalsState.due_within != "") | (GoalsState.confidence != ""),
+                rx.button(
+                    rx.cond(
+                        GoalsState.due_within != "",
+                        "Due within " + GoalsState.due_within + " days",
+                        "Confidence: " + GoalsState.confidence,
+                    ),
+                    rx.icon("x", size=12),
+                    size="1",
+                    variant="soft",
+                    on_click=GoalsState.clear_filters,
+                ),
+            ),
+            rx.spacer(),
+            rx.form(
+                rx.hstack(
+                    rx.input(
+                        name="search",
+                        placeholder="Search titles",
+                        default_value=GoalsState.search,
+                        max_length=100,
+                        size="1",
+                    ),
+                    rx.button(rx.icon("search", size=14), variant="soft", type="submit", size="1"),
+                    spacing="2",
+                ),
+                on_submit=GoalsState.search_titles,
+                reset_on_submit=False,
+            ),
+            width="100%",
+            align="center",
+            spacing="3",
+            wrap="wrap",
+        ),
+        width="100%",
+        spacing="3",
+    )
+
+
+def pager(state: type[rx.State], noun: str, prefix: str) -> rx.Component:
     return rx.hstack(
-        rx.text(MyGoalsState.total, " goals", color_scheme="gray", size="2", id="goal-total"),
+        rx.text(state.total, f" {noun}", color_scheme="gray", size="2", id=f"{prefix}-total"),  # type: ignore[attr-defined]
         rx.spacer(),
         rx.button(
             rx.icon("chevron-left", size=16),
             "Previous",
             variant="soft",
-            disabled=MyGoalsState.page <= 1,
-            on_click=MyGoalsState.previous_page,
-            id="goals-prev",
+            disabled=state.page <= 1,  # type: ignore[attr-defined]
+            on_click=state.previous_page,  # type: ignore[attr-defined]
+            id=f"{prefix}s-prev",
         ),
-        rx.text("Page ", MyGoalsState.page, " of ", MyGoalsState.pages, size="2", id="goals-page"),
+        rx.text("Page ", state.page, " of ", state.pages, size="2", id=f"{prefix}s-page"),  # type: ignore[attr-defined]
         rx.button(
             "Next",
             rx.icon("chevron-right", size=16),
             variant="soft",
-            disabled=MyGoalsState.page >= MyGoalsState.pages,
-            on_click=MyGoalsState.next_page,
-            id="goals-next",
+            disabled=state.page >= state.pages,  # type: ignore[attr-defined]
+            on_click=state.next_page,  # type: ignore[attr-defined]
+            id=f"{prefix}s-next",
         ),
         width="100%",
         align="center",
@@ -130,20 +257,21 @@ def _pager() -> rx.Component:
     )
 
 
-@template(route="/goals", title="My goals", on_load=MyGoalsState.load)
+@template(route="/goals", title="Goals", on_load=GoalsState.load)
 def goals() -> rx.Component:
     return rx.vstack(
         _toolbar(),
         rx.cond(
-            MyGoalsState.error != "",
-            rx.callout(MyGoalsState.error, icon="triangle-alert", color_scheme="red"),
+            GoalsState.error != "",
+            rx.callout(GoalsState.error, icon="triangle-alert", color_scheme="red"),
         ),
         rx.cond(
-            MyGoalsState.total > 0,
+            GoalsState.total > 0,
             rx.table.root(
                 rx.table.header(
                     rx.table.row(
                         _sortable("Goal", "title"),
+                        _sortable("Owner", "owner"),
                         rx.table.column_header_cell("Period"),
                         _sortable("Status", "status"),
                         rx.table.column_header_cell("Confidence"),
@@ -152,14 +280,18 @@ def goals() -> rx.Component:
                         rx.table.column_header_cell("Key results"),
                     )
                 ),
-                rx.table.body(rx.foreach(MyGoalsState.rows, _row)),
+                rx.table.body(rx.foreach(GoalsState.rows, _row)),
                 variant="surface",
                 width="100%",
                 id="goals-table",
             ),
-            rx.card(rx.text("No goals match. Goals you own will appear here."), width="100%"),
+            rx.callout(
+                "No goals match. Try another filter, or create one with “New goal”.",
+                icon="info",
+                width="100%",
+            ),
         ),
-        _pager(),
+        pager(GoalsState, "goals", "goal"),
         width="100%",
         spacing="4",
     )

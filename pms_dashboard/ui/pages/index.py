@@ -8,7 +8,7 @@ from pms_dashboard.ui.states.session import SessionState
 class IndexState(SessionState):
     @rx.event
     def route(self):
-        return rx.redirect("/goals" if self._principal() else "/signin", replace=True)
+        return rx.redirect("/overview" if self._principal() else "/signin", replace=True)
 
 
 @rx.page(route="/", title="PMS", on_load=IndexState.route)

@@ -27,6 +27,7 @@ class SessionState(rx.State):
     user_name: str = ""
     user_email: str = ""
     role_label: str = ""
+    role: str = ""  # only to choose which menu entries to offer; services decide access
     tenant_name: str = ""
 
     def _principal(self) -> Principal | None:
@@ -36,10 +37,11 @@ class SessionState(rx.State):
         self.user_name = principal.display_name
         self.user_email = principal.email
         self.role_label = ROLE_LABELS.get(principal.role, principal.role)
+        self.role = principal.role
         self.tenant_name = principal.tenant_name
 
     def _forget(self) -> None:
-        self.user_name = self.user_email = self.role_label = self.tenant_name = ""
+        self.user_name = self.user_email = self.role_label = self.role = self.tenant_name = ""
 
     @rx.event
     def require_user(self):

@@ -1,0 +1,194 @@
+"""Overview dashboard: goal health, what is due soon, what went stale — each links to the
+filtered goal list."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from pms_dashboard.ui.pages.goals import confidence_badge, progress_bar
+from pms_dashboard.ui.states.overview import DUE_SOON_DAYS, OverviewState
+from pms_dashboard.ui.templates import template
+
+
+def stat(label: str, value: rx.Var, href: str, color: str, key: str) -> rx.Component:
+    return rx.link(
+        rx.card(
+            rx.vstack(
+                rx.text(label, size="2", color_scheme="gray"),
+                rx.heading(value, size="7", color=rx.color(color, 11)),
+                spacing="1",
+            ),
+            width="100%",
+            _hover={"box-shadow": f"0 0 0 1px {rx.color(color, 7)}"},
+        ),
+        href=href,
+        underline="none",
+        width="100%",
+        id=f"stat-{key}",
+    )
+
+
+def _health_chart() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading("Goal health", size="3"),
+            rx.text("Latest check-in confidence of active goals", size="1", color_scheme="gray"),
+            rx.recharts.bar_chart(
+                rx.recharts.bar(
+                    rx.foreach(
+                        OverviewState.health_chart,
+                        lambda d: rx.recharts.cell(fill=d["fill"]),
+                    ),
+                    data_key="value",
+                    name="Goals",
+                    radius=[4, 4, 0, 0],
+                ),
+                rx.recharts.x_axis(data_key="name"),
+                rx.recharts.y_axis(allow_decimals=False),
+                rx.recharts.graphing_tooltip(),
+                data=OverviewState.health_chart,
+                height=240,
+                width="100%",
+            ),
+            rx.hstack(
+                rx.foreach(
+                    OverviewState.health_chart,
+                    lambda d: rx.link(
+                        rx.badge(d["name"], ": ", d["value"], variant="soft"),
+                        href=d["href"],
+                        class_name="health-link",
+                    ),
+                ),
+                spacing="2",
+                wrap="wrap",
+            ),
+            width="100%",
+            id="chart-health",
+        ),
+        width="100%",
+    )
+
+
+def _goal_list(title: str, rows: rx.Var, href: str, empty: str, key: str) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.heading(title, size="3"),
+                rx.spacer(),
+                rx.link("See all", href=href, size="2"),
+                width="100%",
+            ),
+            rx.cond(
+                rows.length() > 0,
+                rx.vstack(
+                    rx.foreach(
+                        rows,
+                        lambda g: rx.hstack(
+                            rx.vstack(
+                                rx.link(g["title"], href="/goals/" + g["id"].to(str), size="2"),
+                                rx.text(
+                                    g["owner"],
+                                    " · due ",
+                                    g["due_date"],
+                                    size="1",
+                                    color_scheme="gray",
+                                ),
+                                spacing="0",
+                            ),
+                            rx.spacer(),
+                            confidence_badge(g["confidence"]),
+                            progress_bar(g["progress"], width="80px"),
+                            width="100%",
+                            align="center",
+                            class_name=f"{key}-row",
+                        ),
+                    ),
+                    width="100%",
+                    spacing="3",
+                ),
+                rx.text(empty, size="2", color_scheme="gray"),
+            ),
+            width="100%",
+            id=f"list-{key}",
+        ),
+        width="100%",
+    )
+
+
+def _completion_chart() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading("Active vs completed", size="3"),
+            rx.recharts.pie_chart(
+                rx.recharts.pie(
+                    data=OverviewState.completion_chart,
+                    data_key="value",
+                    name_key="name",
+                    inner_radius="55%",
+                    start_angle=90,
+                    end_angle=-270,
+                    outer_radius="85%",
+                    label=True,
+                ),
+                rx.recharts.graphing_tooltip(),
+                height=240,
+                width="100%",
+            ),
+            width="100%",
+            id="chart-completion",
+        ),
+        width="100%",
+    )
+
+
+ALL = "/goals?scope=all"
+STATS = [
+    ("Goals", "total", ALL, "gray"),
+    ("At risk", "at_risk", f"{ALL}&confidence=at_risk", "amber"),
+    ("Off track", "off_track", f"{ALL}&confidence=off_track", "red"),
+    (f"Due in {DUE_SOON_DAYS} days", "due_soon", f"{ALL}&due={DUE_SOON_DAYS}", "blue"),
+    ("Stale", "stale", f"{ALL}&stale=1", "orange"),
+    ("Overdue", "overdue", f"{ALL}&status=active", "crimson"),
+]
+
+
+@template(route="/overview", title="Overview", on_load=OverviewState.load)
+def overview() -> rx.Component:
+    h = OverviewState.health
+    return rx.vstack(
+        rx.text(OverviewState.scope_label, color_scheme="gray", size="2"),
+        rx.grid(
+            *[stat(label, h[key], href, color, key) for label, key, href, color in STATS],
+            columns="6",
+            spacing="4",
+            width="100%",
+        ),
+        rx.grid(
+            _health_chart(),
+            _completion_chart(),
+            columns="2",
+            spacing="4",
+            width="100%",
+        ),
+        rx.grid(
+            _goal_list(
+                "Due soon",
+                OverviewState.due_soon,
+                f"/goals?scope=all&due={DUE_SOON_DAYS}",
+                "Nothing due in the next two weeks.",
+                "due",
+            ),
+            _goal_list(
+                "Stale goals",
+                OverviewState.stale,
+                "/goals?scope=all&stale=1",
+                "Every active goal has a recent check-in.",
+                "stale",
+            ),
+            columns="2",
+            spacing="4",
+            width="100%",
+        ),
+        width="100%",
+        spacing="4",
+    )

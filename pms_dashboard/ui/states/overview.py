@@ -1,0 +1,81 @@
+"""Overview: what needs attention across the goals (and reviews) the viewer may see."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import reflex as rx
+
+from pms_dashboard.goals import service as goals_service
+from pms_dashboard.goals.schemas import GoalListQuery
+from pms_dashboard.tenancy.session import tenant_session
+from pms_dashboard.ui.states.session import SessionState
+
+DUE_SOON_DAYS = goals_service.DUE_SOON_DAYS
+ALL_GOALS = "/goals?scope=all"
+
+# Chart colours follow the badges used on the lists.
+HEALTH_SLICES = (
+    ("on_track", "On track", "var(--green-9)", "confidence=on_track"),
+    ("at_risk", "At risk", "var(--amber-9)", "confidence=at_risk"),
+    ("off_track", "Off track", "var(--red-9)", "confidence=off_track"),
+    ("no_check_in", "No check-in", "var(--gray-8)", "status=active"),
+)
+
+
+class OverviewState(SessionState):
+    """Counts and short lists only: the overview never holds a whole table."""
+
+    health: dict[str, int] = {}
+    health_chart: list[dict[str, Any]] = []
+    completion_chart: list[dict[str, Any]] = []
+    due_soon: list[dict[str, Any]] = []
+    stale: list[dict[str, Any]] = []
+    scope_label: str = ""
+
+    @rx.event
+    def load(self):
+        principal = self._principal()
+        if principal is None:
+            self._forget()
+            return rx.redirect("/signin", replace=True)
+        actor = principal.context
+        with tenant_session(actor) as session:
+            health = goals_service.goal_health(session=session, actor=actor)
+            soon = goals_service.list_goals(
+                session=session,
+                actor=actor,
+                query=GoalListQuery(
+                    scope="all", due_within_days=DUE_SOON_DAYS, sort="due_date", page_size=5
+                ),
+            )
+            stale = goals_service.list_goals(
+                session=session,
+                actor=actor,
+                query=GoalListQuery(scope="all", stale_only=True, sort="due_date", page_size=5),
+            )
+        self._show(principal)
+        self.health = asdict(health)
+        self.health_chart = [
+            {
+                "name": label,
+                "value": self.health[key],
+                "fill": color,
+                "href": f"/goals?scope=all&{q}",
+            }
+            for key, label, color, q in HEALTH_SLICES
+        ]
+        active = health.on_track + health.at_risk + health.off_track + health.no_check_in
+        self.completion_chart = [
+            {"name": "Active", "value": active, "fill": "var(--accent-9)"},
+            {"name": "Completed", "value": health.completed, "fill": "var(--green-9)"},
+        ]
+        self.due_soon = soon.rows_as_dicts()
+        self.stale = stale.rows_as_dicts()
+        self.scope_label = (
+            "Everyone in your organisation"
+            if principal.role in ("hr_admin", "tenant_admin")
+            else "You and everyone who reports to you"
+        )
+        return None
