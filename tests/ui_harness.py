@@ -24,14 +24,20 @@ def token_for(slug: str, email: str, password: str) -> str:
     return auth_service.sign_in(slug=slug, email=email, password=password).token
 
 
-def state_for(state_cls: type[S], token: str | None, path: str = "/") -> S:
+def state_for(
+    state_cls: type[S],
+    token: str | None,
+    path: str = "/",
+    params: dict[str, str] | None = None,
+) -> S:
     """A fresh instance of `state_cls` (inside a fresh root state) whose websocket request
-    carries `token` as the session cookie."""
+    carries `token` as the session cookie; `params` are the route's dynamic parts (such as
+    `goal_id` of /goals/[goal_id]) — the browser controls them, so tests may send anything."""
     root = rx.State(_reflex_internal_init=True)  # type: ignore[call-arg]
     state = root.get_substate(state_cls.get_full_name().split(".")[1:])
     cookie = f"{SESSION_COOKIE}={token}" if token else ""
     router = RouterData.from_router_data(
-        {"headers": {"cookie": cookie}, "pathname": path, "query": {}}
+        {"headers": {"cookie": cookie}, "pathname": path, "query": dict(params or {})}
     )
     for s in (root, *_all_substates(root)):
         s.router = router
@@ -65,3 +71,8 @@ def redirects_to(events: list[Any]) -> str | None:
         if {"path", "external", "replace"} <= set(args):  # the shape of rx.redirect
             return getattr(args["path"], "_var_value", str(args["path"]))
     return None
+
+
+def vars_text(state: rx.State) -> str:
+    """Every var of the state as one string, to assert that nothing foreign landed in it."""
+    return repr({name: getattr(state, name) for name in state.base_vars})

@@ -1,0 +1,203 @@
+"""Goal event handlers called directly, as any browser could, with other tenants' ids,
+another team's ids, garbage and no cookie: nothing changes and nothing foreign is shown."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from pms_dashboard.goals import service
+from pms_dashboard.goals.models import Goal, GoalCheckIn
+from pms_dashboard.goals.schemas import GoalInput
+from pms_dashboard.people.models import Role, User
+from pms_dashboard.tenancy.context import TenantContext
+from pms_dashboard.tenancy.session import owner_session, tenant_session
+from pms_dashboard.ui.states.goals import GoalDetailState, GoalFormState, GoalsState
+from pms_dashboard.ui.states.overview import OverviewState
+from tests.conftest import TEST_PASSWORD, TenantFixture
+from tests.ui_harness import call, redirects_to, state_for, token_for, vars_text
+
+START, DUE = date.today() - timedelta(days=10), date.today() + timedelta(days=50)
+
+
+def _goal(t: TenantFixture, who: str, title: str, role: str = "employee") -> uuid.UUID:
+    actor = TenantContext(tenant_id=t.id, user_id=t.user_id(who), role=role)
+    with tenant_session(actor) as s:
+        return service.create_goal(
+            session=s,
+            actor=actor,
+            data=GoalInput(title=title, start_date=START, due_date=DUE),
+        )
+
+
+def _snapshot() -> tuple[Any, ...]:
+    with owner_session() as s:
+        goals = sorted(
+            (str(g.id), g.title, g.status, str(g.progress), str(g.parent_id), str(g.owner_id))
+            for g in s.scalars(select(Goal))
+        )
+        check_ins = s.scalar(select(func.count()).select_from(GoalCheckIn))
+    return tuple(goals), check_ins
+
+
+@pytest.fixture
+def world(make_tenant: Callable[..., TenantFixture]) -> dict[str, Any]:
+    a, b = make_tenant(), make_tenant()
+    with owner_session() as s:  # a second team in A: boss2 -> emp3
+        boss2 = User(
+            tenant_id=a.id,
+            email=f"boss2@{a.slug}.test",
+            display_name="Boss Two",
+            role=Role.manager.value,
+        )
+        s.add(boss2)
+        s.flush()
+        emp3 = User(
+            tenant_id=a.id,
+            email=f"emp3@{a.slug}.test",
+            display_name="Emp Three",
+            role=Role.employee.value,
+            manager_id=boss2.id,
+        )
+        s.add(emp3)
+        s.flush()
+        a.users["boss2"], a.users["emp3"] = boss2, emp3
+    return {
+        "a": a,
+        "b": b,
+        "own": _goal(a, "emp1", "Own team goal"),
+        "other_team": _goal(a, "emp3", "Other team secret goal"),
+        "foreign": _goal(b, "emp1", "Globex secret goal"),
+        "token": token_for(a.slug, f"manager@{a.slug}.test", TEST_PASSWORD),
+    }  # fmt: skip
+
+
+SECRETS = ("Other team secret goal", "Globex secret goal")
+
+
+def _bad_ids(w: dict[str, Any]) -> list[str]:
+    return [str(w["foreign"]), str(w["other_team"]), "garbage", str(uuid.uuid4()), "' OR 1=1 --"]
+
+
+def _form(**extra: str) -> dict[str, str]:
+    return {
+        "title": "Hijacked title",
+        "start_date": START.isoformat(),
+        "due_date": DUE.isoformat(),
+        "status": "active",
+        "kr_title_0": "Sneaky KR",
+        "kr_target_0": "10",
+        "confidence": "on_track",
+        "progress": "99",
+        "note": "hijack",
+    } | extra
+
+
+DETAIL_HANDLERS = {
+    "load": lambda st: call(st, GoalDetailState.load),
+    "submit_check_in": lambda st: call(st, GoalDetailState.submit_check_in, _form()),
+    "save_edit": lambda st: call(st, GoalDetailState.save_edit, _form()),
+    "archive": lambda st: call(st, GoalDetailState.archive),
+}
+
+
+@pytest.mark.parametrize("handler", DETAIL_HANDLERS)
+def test_detail_handlers_refuse_foreign_other_team_and_garbage_ids(world, handler) -> None:
+    before = _snapshot()
+    for bad in _bad_ids(world):
+        st = state_for(GoalDetailState, world["token"], "/goals/[goal_id]", {"goal_id": bad})
+        DETAIL_HANDLERS[handler](st)
+        assert not any(secret in vars_text(st) for secret in SECRETS), (handler, bad)
+        assert st.found is False
+    assert _snapshot() == before
+
+
+def test_detail_works_for_an_own_team_goal(world) -> None:
+    st = state_for(
+        GoalDetailState, world["token"], "/goals/[goal_id]", {"goal_id": str(world["own"])}
+    )
+    call(st, GoalDetailState.load)
+    assert st.found and st.goal["title"] == "Own team goal"
+    call(
+        st, GoalDetailState.submit_check_in, {"confidence": "at_risk", "progress": "30", "note": ""}
+    )
+    assert st.check_in_error == "" and st.goal["progress"] == 30
+
+
+@pytest.mark.parametrize("field", ["parent_id", "owner_id"])
+def test_create_refuses_foreign_and_other_team_references(world, field) -> None:
+    before = _snapshot()
+    a, b = world["a"], world["b"]
+    bad_values = {
+        "parent_id": [str(world["foreign"]), str(world["other_team"]), "garbage"],
+        "owner_id": [str(b.user_id("emp1")), str(a.user_id("emp3")), "garbage"],
+    }[field]
+    for bad in bad_values:
+        st = state_for(GoalFormState, world["token"])
+        call(st, GoalFormState.create, _form(**{field: bad}))
+        assert st.error, (field, bad)
+        assert not any(secret in vars_text(st) for secret in SECRETS)
+    assert _snapshot() == before
+
+
+def test_form_options_and_lists_show_only_visible_things(world) -> None:
+    form = state_for(GoalFormState, world["token"])
+    call(form, GoalFormState.open_form)
+    listing = state_for(GoalsState, world["token"], "/goals")
+    call(listing, GoalsState.load)
+    call(listing, GoalsState.set_scope, "all")
+    overview = state_for(OverviewState, world["token"], "/overview")
+    call(overview, OverviewState.load)
+    for st in (form, listing, overview):
+        assert not any(secret in vars_text(st) for secret in SECRETS)
+    assert [r["title"] for r in listing.rows] == ["Own team goal"]
+    names = {o["name"] for o in form.owners}
+    assert names == {"Manager", "Employee 1", "Employee 2"}
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"scope": "everything"}, {"sort": "password_hash"}, {"status": "deleted"}, {"page": -1}],
+)
+def test_list_handlers_refuse_unknown_filters(world, bad) -> None:
+    st = state_for(GoalsState, world["token"], "/goals")
+    call(st, GoalsState.load)
+    rows = list(st.rows)
+    key, value = next(iter(bad.items()))
+    handler = {
+        "scope": GoalsState.set_scope,
+        "sort": GoalsState.sort_by,
+        "status": GoalsState.filter_status,
+    }.get(key)
+    if handler is None:
+        st._load(page=value)
+    else:
+        call(st, handler, value)
+    assert st.error == "That filter or sort is not available."
+    assert st.rows == rows
+
+
+@pytest.mark.parametrize(
+    ("state", "handler", "args"),
+    [
+        (GoalsState, GoalsState.load, ()),
+        (GoalsState, GoalsState.set_scope, ("all",)),
+        (GoalDetailState, GoalDetailState.load, ()),
+        (GoalDetailState, GoalDetailState.submit_check_in, ({"progress": "1"},)),
+        (GoalDetailState, GoalDetailState.archive, ()),
+        (GoalDetailState, GoalDetailState.save_edit, ({},)),
+        (GoalFormState, GoalFormState.open_form, ()),
+        (GoalFormState, GoalFormState.create, ({},)),
+        (OverviewState, OverviewState.load, ()),
+    ],
+)
+def test_no_cookie_redirects_and_changes_nothing(world, state, handler, args) -> None:
+    before = _snapshot()
+    st = state_for(state, None, "/goals/[goal_id]", {"goal_id": str(world["own"])})
+    assert redirects_to(call(st, handler, *args)) == "/signin"
+    assert _snapshot() == before
