@@ -24,6 +24,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import Engine, Table, select
+from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 from sqlmodel import col
@@ -31,7 +32,7 @@ from sqlmodel import col
 import pms_dashboard.models  # noqa: F401  (every table in the metadata)
 from pms_dashboard.auth.passwords import hash_password
 from pms_dashboard.db.metadata import metadata
-from pms_dashboard.goals.models import Confidence, GoalStatus
+from pms_dashboard.goals.models import REFRESH_LATEST_CHECK_IN, Confidence, GoalStatus
 from pms_dashboard.people.models import Role
 from pms_dashboard.reviews.models import CycleStatus, ReviewKind, ReviewStatus
 from pms_dashboard.settings import get_settings
@@ -678,6 +679,9 @@ def seed_demo(*, password: str | None = None, now: datetime | None = None) -> Se
             for name, rows in _demo_rows(t, password_hash, now).items():
                 n = _insert_ignoring_existing(s, metadata.tables[name], rows)
                 result.rows[name] = result.rows.get(name, 0) + n
+            s.execute(
+                sql_text(REFRESH_LATEST_CHECK_IN), {"tenant_ids": [seed_id("tenant", t.slug)]}
+            )
         _roll_up_demo_goals(seed_id("tenant", t.slug))
     return result
 
@@ -970,6 +974,9 @@ def _seed_chunk(engine: Engine, chunk: Sequence[str], shape: _BulkShape) -> Bulk
             _copy_rows(cur, "goal", out["goal"])
             _copy_rows(cur, "key_result", _with_ids(out["key_result"]))
             _copy_rows(cur, "goal_check_in", _with_ids(out["goal_check_in"]))
+            conn.execute(
+                sql_text(REFRESH_LATEST_CHECK_IN), {"tenant_ids": [tid for tid, _ in created]}
+            )
     done.tenants_created = len(created)
     done.tenants_skipped = len(chunk) - len(created)
     done.users = len(out["app_user"])

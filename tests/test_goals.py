@@ -89,6 +89,9 @@ def test_progress_follows_key_results_and_rolls_up_weighted_to_parents(t):
             ),
         )
     assert owner_progress(child_a) == Decimal("50.00")  # (50% + 50%) / 2
+    with tenant_session(ctx(t, "emp1")) as s:
+        rows = service.list_goals(session=s, actor=ctx(t, "emp1"), query=GoalListQuery()).rows
+    assert [(r.title, r.confidence, r.stale) for r in rows] == [("Child A", "at_risk", False)]
     assert owner_progress(parent) == Decimal("12.50")
     with tenant_session(ctx(t, "emp2")) as s:
         service.check_in(
@@ -373,6 +376,7 @@ def test_lists_scope_filters_stale_and_health(t):
     assert titles("manager", scope="all", search="%") == []  # LIKE wildcards are literal
 
     with tenant_session(ctx(t, "manager")) as s:
+        assert service.periods(session=s) == ["2026 H2"]
         health = service.goal_health(session=s, actor=ctx(t, "manager"))
     assert (health.total, health.no_check_in, health.stale, health.due_soon) == (3, 3, 1, 1)
     with tenant_session(ctx(t, "emp2")) as s:

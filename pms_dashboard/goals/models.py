@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Index, Numeric, Text
+from sqlalchemy import CheckConstraint, DateTime, Index, Numeric, Text
 from sqlmodel import Field
 
 from pms_dashboard.tenancy.models import (
@@ -41,7 +41,13 @@ class Goal(TenantOwned, table=True):
         Index(None, "tenant_id", "owner_id", "due_date"),
         Index(None, "tenant_id", "parent_id"),
         Index(None, "tenant_id", "status", "due_date"),
+        Index(None, "tenant_id", "due_date"),
+        Index(None, "tenant_id", "period"),
         check_in("status", GoalStatus),
+        CheckConstraint(
+            "confidence IS NULL OR confidence IN ('on_track', 'at_risk', 'off_track')",
+            name="confidence_valid",
+        ),
         CheckConstraint("progress >= 0 AND progress <= 100", name="progress_range"),
         CheckConstraint("weight > 0", name="weight_positive"),
         CheckConstraint("due_date >= start_date", name="dates_ordered"),
@@ -66,8 +72,26 @@ class Goal(TenantOwned, table=True):
         sa_type=Numeric(6, 2),  # type: ignore[call-overload]
         sa_column_kwargs={"server_default": "1"},
     )
+    # The latest check-in, kept on the goal by the check-in service (same transaction), so
+    # lists, the stale filter and the overview read one row per goal instead of searching
+    # the check-in history of every goal.
+    confidence: str | None = Field(default=None, max_length=16)
+    last_check_in_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
     created_at: datetime = created_at_field()
     updated_at: datetime = created_at_field()
+
+
+# Recomputes goal.confidence / goal.last_check_in_at from the history, for the goals of the
+# tenants in :tenant_ids (used after bulk loads, and by the migration that added them).
+REFRESH_LATEST_CHECK_IN = """
+UPDATE goal AS g
+   SET confidence = c.confidence, last_check_in_at = c.created_at
+  FROM (SELECT DISTINCT ON (tenant_id, goal_id) tenant_id, goal_id, confidence, created_at
+          FROM goal_check_in
+         WHERE tenant_id = ANY(CAST(:tenant_ids AS uuid[]))
+         ORDER BY tenant_id, goal_id, created_at DESC) AS c
+ WHERE g.tenant_id = c.tenant_id AND g.id = c.goal_id
+"""
 
 
 class KeyResult(TenantOwned, table=True):

@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, literal, or_, select
+from sqlalchemy import ColumnElement, and_, func, literal, or_, select, text
 from sqlalchemy.orm import Session, aliased
 from sqlmodel import col
 
@@ -84,23 +84,11 @@ def kr_progress(start: Decimal, target: Decimal, current: Decimal) -> Decimal:
 
 
 def _last_check_in() -> Any:
-    return (
-        select(func.max(GoalCheckIn.created_at))
-        .where(col(GoalCheckIn.goal_id) == Goal.id, col(GoalCheckIn.tenant_id) == Goal.tenant_id)
-        .correlate(Goal)
-        .scalar_subquery()
-    )
+    return col(Goal.last_check_in_at)
 
 
 def _latest_confidence() -> Any:
-    return (
-        select(col(GoalCheckIn.confidence))
-        .where(col(GoalCheckIn.goal_id) == Goal.id, col(GoalCheckIn.tenant_id) == Goal.tenant_id)
-        .order_by(col(GoalCheckIn.created_at).desc())
-        .limit(1)
-        .correlate(Goal)
-        .scalar_subquery()
-    )
+    return col(Goal.confidence)
 
 
 def _stale_condition(stale_before: datetime) -> ColumnElement[bool]:
@@ -289,15 +277,23 @@ def goal_health(*, session: Session, actor: TenantContext, scope: str = "all") -
 
 def periods(*, session: Session) -> list[str]:
     """The periods goals of the tenant use (for filter menus), newest first."""
-    return [
-        p
-        for p in session.scalars(
-            select(col(Goal.period))
-            .where(col(Goal.period) != "")
-            .distinct()
-            .order_by(col(Goal.period).desc())
+    # A skip scan over the (tenant_id, period) index: one probe per distinct period, not a
+    # pass over every goal (RLS supplies the tenant).
+    rows = session.execute(
+        text(
+            """
+            WITH RECURSIVE p(period) AS (
+                (SELECT period FROM goal WHERE period > '' ORDER BY period LIMIT 1)
+                UNION ALL
+                SELECT (SELECT g.period FROM goal AS g WHERE g.period > p.period
+                         ORDER BY g.period LIMIT 1)
+                  FROM p WHERE p.period IS NOT NULL
+            )
+            SELECT period FROM p WHERE period IS NOT NULL ORDER BY period DESC
+            """
         )
-    ]
+    ).scalars()
+    return list(rows)
 
 
 def parent_options(
@@ -772,6 +768,7 @@ def check_in(
         note=data.note,
     )
     goal.updated_at = _now()
+    goal.confidence, goal.last_check_in_at = entry.confidence, entry.created_at
     session.add(entry)
     session.flush()
     audit.record(

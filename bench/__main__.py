@@ -1,0 +1,15 @@
+"""`make bench`: every benchmark, results into BENCHMARKS.md."""
+
+from __future__ import annotations
+
+from bench import common, list_pages
+
+
+def main() -> None:
+    common.write_section("Machine", common.machine())
+    list_pages.run()
+    print(f"results written to {common.RESULTS.name}")
+
+
+if __name__ == "__main__":
+    main()
