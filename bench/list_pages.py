@@ -100,7 +100,8 @@ def run(runs: int = 25) -> list[tuple[Timing, Timing]]:
             )
         )
     rows = "\n".join(
-        f"| {b.name} | {b.median_ms:.1f} | {b.p95_ms:.1f} | {s.median_ms:.1f} | {b.ratio_to(s):.2f} |"
+        f"| {b.name} | {b.median_ms:.1f} | {b.p95_ms:.1f} | {s.median_ms:.1f} "
+        f"| {b.ratio_to(s):.2f} |"
         for b, s in results
     )
     write_section(
@@ -120,5 +121,6 @@ events on a 1,000-goal tenant in the same database and run. {runs} runs each aft
 if __name__ == "__main__":
     for big, small in run():
         print(
-            f"{big.name:45s} {big.median_ms:8.1f} ms  p95 {big.p95_ms:8.1f}  ratio {big.ratio_to(small):.2f}"
+            f"{big.name:45s} {big.median_ms:8.1f} ms  p95 {big.p95_ms:8.1f}  "
+            f"ratio {big.ratio_to(small):.2f}"
         )
