@@ -4,7 +4,17 @@ import reflex as rx
 from starlette.applications import Starlette
 
 from pms_dashboard.auth.routes import routes as auth_routes
-from pms_dashboard.ui.pages import goal_detail, goals, index, overview, signin  # noqa: F401  (registers pages)
+from pms_dashboard.ui.pages import (  # noqa: F401  (registers pages)
+    cycles,
+    goal_detail,
+    goals,
+    index,
+    overview,
+    people,
+    reviews,
+    settings,
+    signin,
+)
 
 api = Starlette(routes=[*auth_routes])
 

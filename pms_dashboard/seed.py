@@ -34,7 +34,6 @@ from pms_dashboard.auth.passwords import hash_password
 from pms_dashboard.db.metadata import metadata
 from pms_dashboard.goals.models import REFRESH_LATEST_CHECK_IN, Confidence, GoalStatus
 from pms_dashboard.people.models import Role
-from pms_dashboard.reviews.models import CycleStatus, ReviewKind, ReviewStatus
 from pms_dashboard.settings import get_settings
 from pms_dashboard.tenancy.models import Tenant
 from pms_dashboard.tenancy.registry import SLUG_RE
@@ -550,89 +549,6 @@ def _demo_rows(t: TenantSpec, password_hash: str, now: datetime) -> dict[str, li
                 }
             )
 
-    template_id = seed_id(t.slug, "review-template")
-    rows["review_template"].append(
-        {
-            "tenant_id": tid,
-            "id": template_id,
-            "name": t.template_name,
-            "description": "Half-yearly review: self review, then manager review. Scores 1-5.",
-        }
-    )
-    criteria = [seed_id(t.slug, "criterion", c.name) for c in t.criteria]
-    for pos, (c, cid) in enumerate(zip(t.criteria, criteria, strict=True)):
-        rows["review_criterion"].append(
-            {
-                "tenant_id": tid,
-                "id": cid,
-                "template_id": template_id,
-                "name": c.name,
-                "description": c.description,
-                "weight": Decimal(c.weight),
-                "position": pos,
-            }
-        )
-    cycle_id = seed_id(t.slug, "review-cycle")
-    rows["review_cycle"].append(
-        {
-            "tenant_id": tid,
-            "id": cycle_id,
-            "name": f"{period} performance review",
-            "template_id": template_id,
-            "period_start": half_start,
-            "period_end": half_end,
-            "self_review_due": today + timedelta(days=14),
-            "manager_review_due": today + timedelta(days=28),
-            "status": CycleStatus.active.value,
-            "launched_at": now - timedelta(days=7),
-        }
-    )
-    # Reviews in every state, chosen from the employee's position so each run is identical.
-    rng = random.Random(t.slug)
-    statuses = (ReviewStatus.submitted, ReviewStatus.in_progress, ReviewStatus.not_started)
-    employees = [p for p in t.people if p.role is Role.employee]
-    for n, p in enumerate(employees):
-        self_status = statuses[n % 3]
-        # Managers start once the self review is in: the first is done, the next under way.
-        manager_status = (
-            (ReviewStatus.submitted if n == 0 else ReviewStatus.in_progress)
-            if self_status is ReviewStatus.submitted
-            else ReviewStatus.not_started
-        )
-        assert p.manager is not None
-        for kind, reviewer, status in (
-            (ReviewKind.self_review, p.local, self_status),
-            (ReviewKind.manager, p.manager, manager_status),
-        ):
-            review_id = seed_id(t.slug, "review", p.local, kind.value)
-            submitted = status is ReviewStatus.submitted
-            rows["review"].append(
-                {
-                    "tenant_id": tid,
-                    "id": review_id,
-                    "cycle_id": cycle_id,
-                    "reviewee_id": uid(p.local),
-                    "reviewer_id": uid(reviewer),
-                    "kind": kind.value,
-                    "status": status.value,
-                    "submitted_at": now - timedelta(days=2) if submitted else None,
-                }
-            )
-            scored = {
-                ReviewStatus.submitted: len(criteria),
-                ReviewStatus.in_progress: 2,
-            }.get(status, 0)
-            for c, cid in list(zip(t.criteria, criteria, strict=True))[:scored]:
-                rows["review_rating"].append(
-                    {
-                        "tenant_id": tid,
-                        "id": seed_id(t.slug, "review", p.local, kind.value, c.name),
-                        "review_id": review_id,
-                        "criterion_id": cid,
-                        "score": Decimal(rng.choice(("3", "3.5", "4", "4", "4.5", "5"))),
-                        "comment": rng.choice(t.comments),
-                    }
-                )
     return rows
 
 
@@ -683,7 +599,147 @@ def seed_demo(*, password: str | None = None, now: datetime | None = None) -> Se
                 sql_text(REFRESH_LATEST_CHECK_IN), {"tenant_ids": [seed_id("tenant", t.slug)]}
             )
         _roll_up_demo_goals(seed_id("tenant", t.slug))
+        result.rows.update(
+            {
+                k: result.rows.get(k, 0) + v
+                for k, v in _seed_demo_reviews(t, today=now.date()).items()
+            }
+        )
     return result
+
+
+# Left with nothing written in the current cycle, for the browser tests and for trying it out.
+DEMO_FRESH_REVIEWEE = "priya.nair"
+
+
+def _seed_demo_reviews(t: TenantSpec, *, today: date) -> dict[str, int]:
+    """The demo's review cycles, made through the review services as the people themselves
+    would: last half-year's cycle fully reviewed, calibrated and shared (so the nine-box
+    and the results pages have data), and the current one under way."""
+    from pms_dashboard.reviews import service as reviews
+    from pms_dashboard.reviews.models import Review, ReviewOutcome
+    from pms_dashboard.tenancy.context import TenantContext
+    from pms_dashboard.tenancy.session import tenant_session
+
+    tid = seed_id("tenant", t.slug)
+    people = {p.local: p for p in t.people}
+    hr = next(p for p in t.people if p.role is Role.hr_admin)
+
+    def actor(local: str) -> TenantContext:
+        return TenantContext(tenant_id=tid, user_id=seed_id(t.slug, "user", local),
+                             role=people[local].role.value)  # fmt: skip
+
+    rng = random.Random(f"{t.slug}-reviews")
+    employees = [p for p in t.people if p.role is Role.employee and p.manager]
+    cur_start, cur_end, cur_name = _half_year(today)
+    prev_end = cur_start - timedelta(days=1)
+    prev_start, _, prev_name = _half_year(prev_end)
+
+    with tenant_session(actor(hr.local)) as s:
+        template = reviews.create_template(
+            session=s,
+            actor=actor(hr.local),
+            data={
+                "name": t.template_name,
+                "description": "Half-yearly review: self review, then manager review.",
+                "criteria": [
+                    {"name": c.name, "description": c.description, "weight": c.weight}
+                    for c in t.criteria
+                ],
+            },
+        )
+        cycles = {}
+        for name, start, end in ((prev_name, prev_start, prev_end), (cur_name, cur_start, cur_end)):
+            due = (
+                (end, end)
+                if end < today
+                else (today + timedelta(days=14), today + timedelta(days=28))
+            )
+            cycles[name] = uuid.UUID(
+                reviews.create_cycle(
+                    session=s,
+                    actor=actor(hr.local),
+                    data={
+                        "name": f"{name} performance review",
+                        "template_id": template.id,
+                        "period_start": start,
+                        "period_end": end,
+                        "self_review_due": due[0],
+                        "manager_review_due": due[1],
+                    },
+                ).id
+            )
+            reviews.launch_cycle(session=s, actor=actor(hr.local), cycle_id=cycles[name])
+    criteria = [c.id for c in template.criteria]
+
+    def review_ids(cycle_id: uuid.UUID) -> dict[tuple[str, str, str], uuid.UUID]:
+        by_id = {seed_id(t.slug, "user", p.local): p.local for p in t.people}
+        with tenant_session(actor(hr.local)) as s:
+            rows = s.scalars(select(Review).where(col(Review.cycle_id) == cycle_id)).all()
+            return {(by_id[r.reviewee_id], r.kind, by_id[r.reviewer_id]): r.id for r in rows}
+
+    def write(cycle_id: uuid.UUID, reviewee: str, kind: str, reviewer: str, base: int) -> None:
+        draft = {
+            "summary": rng.choice(t.comments),
+            "ratings": [
+                {"criterion_id": c, "score": max(1, min(5, base + rng.choice((-1, 0, 0, 1)))),
+                 "comment": rng.choice(t.comments)}
+                for c in criteria
+            ],
+        }  # fmt: skip
+        rid = review_ids(cycle_id)[(reviewee, kind, reviewer)]
+        with tenant_session(actor(reviewer)) as s:
+            reviews.submit_review(session=s, actor=actor(reviewer), review_id=rid, draft=draft)
+
+    # Last half-year: everyone reviewed, two peers each for the first employees, then
+    # calibrated (potential for all, a few ratings moved with a reason), shared and closed.
+    prev = cycles[prev_name]
+    for n, p in enumerate(employees):
+        base = 2 + n % 4
+        write(prev, p.local, "self", p.local, base)
+        if n < 3:
+            peers = [q.local for q in employees if q.local != p.local and q.manager == p.manager][
+                :2
+            ]
+            with tenant_session(actor(hr.local)) as s:
+                reviews.nominate_peers(
+                    session=s, actor=actor(hr.local), cycle_id=prev,
+                    reviewee_id=seed_id(t.slug, "user", p.local),
+                    data={"peer_ids": [seed_id(t.slug, "user", q) for q in peers]},
+                )  # fmt: skip
+            for q in peers:
+                write(prev, p.local, "peer", q, base)
+        write(prev, p.local, "manager", p.manager or "", base)
+    with tenant_session(actor(hr.local)) as s:
+        reviews.start_calibration(session=s, actor=actor(hr.local), cycle_id=prev)
+        outcomes = s.scalars(select(ReviewOutcome).where(col(ReviewOutcome.cycle_id) == prev)).all()
+        reviewed = {seed_id(t.slug, "user", p.local) for p in employees}
+        for n, o in enumerate(o for o in outcomes if o.reviewee_id in reviewed):
+            moved = n % 4 == 0 and o.computed_score is not None
+            reviews.adjust_calibration(
+                session=s,
+                actor=actor(hr.local),
+                outcome_id=o.id,
+                change={
+                    "final_rating": min(5, round(o.computed_score) + 1) if moved else None,  # type: ignore[arg-type]
+                    "potential": 1 + n % 3,
+                    "reason": "Calibration panel: impact beyond the team"
+                    if moved
+                    else "Calibration panel: potential agreed",
+                },
+            )
+        reviews.share_results(session=s, actor=actor(hr.local), cycle_id=prev)
+        reviews.close_cycle(session=s, actor=actor(hr.local), cycle_id=prev)
+
+    # This half-year: under way. Self reviews from two in three, manager reviews for some.
+    cur = cycles[cur_name]
+    for n, p in enumerate(employees):
+        if p.local == DEMO_FRESH_REVIEWEE or n % 3 == 2:
+            continue
+        write(cur, p.local, "self", p.local, 2 + n % 4)
+        if n % 3 == 0:
+            write(cur, p.local, "manager", p.manager or "", 2 + n % 4)
+    return {"review_cycle": 2, "review": len(review_ids(prev)) + len(review_ids(cur))}
 
 
 def _roll_up_demo_goals(tenant_id: uuid.UUID) -> None:

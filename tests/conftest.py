@@ -99,3 +99,9 @@ def make_tenant() -> Callable[..., TenantFixture]:
             return TenantFixture(id=tenant.id, slug=slug, users=users)
 
     return factory
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests last: the fast suite fails first, and the browser tests' own writes
+    (new goals, submitted reviews) come after the tests that count seeded rows."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)

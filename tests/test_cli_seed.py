@@ -73,10 +73,46 @@ def test_demo_tenant_has_the_designed_shape(demo: None, slug: str, goals: int) -
     assert counts["goal_check_in"] >= 8
     assert counts["review_template"] == 1
     assert 3 <= counts["review_criterion"] <= 4
-    assert counts["review_cycle"] == 1
-    assert counts["review"] == 12  # self + manager review for each of the 6 employees
+    assert counts["review_cycle"] == 2
     with owner_session() as s:
         tid = s.scalars(select(col(Tenant.id)).where(col(Tenant.slug) == slug)).one()
+        # Made through the review services: last half-year closed, calibrated and shared for
+        # the six employees (two peers each for three of them); this half-year under way.
+        cycles = dict(
+            s.execute(
+                text("SELECT status, id FROM review_cycle WHERE tenant_id = :t"), {"t": tid}
+            ).all()
+        )
+        assert set(cycles) == {"closed", "active"}
+        shared = s.execute(
+            text(
+                "SELECT count(*) FROM review_outcome WHERE cycle_id = :c AND status = 'shared'"
+                " AND potential IS NOT NULL AND final_rating IS NOT NULL"
+            ),
+            {"c": cycles["closed"]},
+        ).scalar_one()
+        assert shared == 6
+        peers = s.execute(
+            text(
+                "SELECT status, count(*) FROM review WHERE cycle_id = :c AND kind = 'peer'"
+                " GROUP BY status"
+            ),
+            {"c": cycles["closed"]},
+        ).all()
+        assert peers == [("submitted", 6)]
+        fresh = (
+            s.execute(
+                text(
+                    "SELECT r.status FROM review r JOIN app_user u ON u.tenant_id = r.tenant_id"
+                    " AND u.id = r.reviewee_id WHERE r.cycle_id = :c AND r.kind = 'self'"
+                    " AND u.email LIKE 'priya.nair@%'"
+                ),
+                {"c": cycles["active"]},
+            )
+            .scalars()
+            .all()
+        )
+        assert fresh == ([] if slug == "globex" else ["not_started"])
         roles = dict(
             s.execute(
                 text("SELECT role, count(*) FROM app_user WHERE tenant_id = :t GROUP BY role"),
@@ -127,12 +163,6 @@ def test_demo_tenant_has_the_designed_shape(demo: None, slug: str, goals: int) -
             text("SELECT sum(weight) FROM review_criterion WHERE tenant_id = :t"), {"t": tid}
         ).scalar_one()
         assert weights == 1
-        assert (
-            s.execute(
-                text("SELECT status FROM review_cycle WHERE tenant_id = :t"), {"t": tid}
-            ).scalar_one()
-            == "active"
-        )
 
 
 def test_demo_titles_differ_between_tenants(demo: None) -> None:

@@ -43,6 +43,7 @@ EXPECTED: dict[tuple[str, str, str], set[str]] = {
     ("person", "view", "report"): ALL,
     ("person", "view", "above"): ALL,
     ("person", "view", "other"): ADM,
+    ("person", "create", "self"): {T},
     ("person", "manage", "report"): {T},
     ("person", "manage", "above"): {T},
     ("person", "manage", "other"): {T},

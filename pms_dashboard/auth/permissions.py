@@ -90,6 +90,8 @@ RULES: dict[tuple[Resource, Action], dict[Relation, frozenset[str]]] = {
     (_R.goal, _A.check_in): _OWN_AND_TEAM,
     # People: the directory entry of yourself, your chain and your reports; admins see all.
     (_R.person, _A.view): _OWN_AND_TEAM | {_L.above: EVERY_ROLE},
+    # Adding people to the tenant (invitations) is tenant-level: tenant admins only.
+    (_R.person, _A.create): {_L.self: frozenset({Role.tenant_admin.value})},
     (_R.person, _A.manage): {
         _L.report: frozenset({Role.tenant_admin.value}),
         _L.other: frozenset({Role.tenant_admin.value}),

@@ -6,12 +6,26 @@ old key falls back to a default and a bad value can never reach a page.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from sqlalchemy import select
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
+from pms_dashboard.audit import service as audit
+from pms_dashboard.auth.permissions import Action, PermissionDenied, Resource, may, require
+from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.models import Tenant
 
 # Radix theme accent colours that read well on white and in the charts.
@@ -19,6 +33,7 @@ AccentColor = Literal[
     "indigo", "blue", "cyan", "teal", "jade", "green", "grass", "orange", "tomato", "red",
     "ruby", "crimson", "pink", "plum", "purple", "violet", "iris", "bronze", "brown", "gray",
 ]  # fmt: skip
+ACCENT_COLORS: tuple[str, ...] = get_args(AccentColor)
 
 DEFAULT_LABELS = {
     1: "Below expectations",
@@ -69,6 +84,11 @@ class Customization(BaseModel):
     rating_scale: RatingScale = Field(default_factory=RatingScale)
     stale_after_days: int = Field(default=14, ge=1, le=365)
 
+    @field_validator("logo_url")
+    @classmethod
+    def _safe_logo(cls, value: str) -> str:
+        return check_logo_url(value)
+
     @classmethod
     def from_settings(cls, settings: dict[str, Any] | None) -> Customization:
         """Parse stored settings; fields that fail validation fall back to their default."""
@@ -80,7 +100,158 @@ class Customization(BaseModel):
             return cls.model_validate({k: v for k, v in data.items() if k not in bad})
 
 
+# An https URL with a host, or a path on our own site ("/..." but not "//host/..."); only
+# characters that need no escaping in an HTML attribute. Everything else (javascript:, data:,
+# http:, protocol-relative, backslashes, quotes, spaces) is refused.
+_HTTPS_URL = re.compile(
+    r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~!$&()*+,;=:@%/?#-]*)?$"
+)
+_SITE_PATH = re.compile(r"^/(?![/\\])[A-Za-z0-9._~!$&()*+,;=:@%/?#-]*$")
+
+
+def check_logo_url(value: str) -> str:
+    """The logo URL, trimmed, if it is empty, an https:// URL or a path on this site."""
+    value = value.strip()
+    if value and not (_HTTPS_URL.match(value) or _SITE_PATH.match(value)):
+        raise ValueError("the logo must be an https:// address or a path starting with /")
+    return value
+
+
+class CustomizationError(ValueError):
+    """Tenant settings refused; `str(err)` says what to fix and nothing was written."""
+
+
+def validation_message(err: ValidationError, labels: Mapping[str, str] | None = None) -> str:
+    """One readable sentence from a pydantic error: field label and what is wrong."""
+    parts = []
+    for e in err.errors()[:3]:
+        names = [str(p) for p in e["loc"] if not isinstance(p, int)]
+        known = [(labels or {})[n] for n in reversed(names) if n in (labels or {})]
+        label = known[0] if known else (names[-1].replace("_", " ") if names else "")
+        msg = str(e["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        msg = msg.rstrip(".")
+        parts.append(f"{label}: {msg}" if label else msg)
+    return ("; ".join(parts) or "Invalid input") + "."
+
+
+SETTINGS_LABELS = {
+    "name": "Organisation name",
+    "accent": "Accent colour",
+    "logo_url": "Logo URL",
+    "rating_scale": "Rating scale",
+    "stale_after_days": "Stale after (days)",
+    "labels": "Rating labels",
+    "low": "Lowest score",
+    "high": "Highest score",
+}
+
+
+class TenantSettingsInput(BaseModel):
+    """Everything the settings page saves at once: the name plus the customization."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    customization: Customization
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _trim(cls, value: Any) -> Any:
+        return " ".join(value.split()) if isinstance(value, str) else value
+
+
+@dataclass(frozen=True, slots=True)
+class TenantSettings:
+    """The tenant's name and customization, as the settings page shows them."""
+
+    name: str
+    customization: Customization
+    can_edit: bool
+
+
 def get_customization(*, session: Session) -> Customization:
     """The customization of the tenant in context (RLS shows only that tenant's row)."""
     settings = session.scalar(select(Tenant.settings))  # type: ignore[call-overload]
     return Customization.from_settings(settings)
+
+
+def get_tenant_settings(*, session: Session, actor: TenantContext) -> TenantSettings:
+    """Name and customization of the actor's tenant, and whether the actor may change them."""
+    require(session=session, actor=actor, resource=Resource.tenant_settings, action=Action.view)
+    row = session.execute(
+        select(col(Tenant.name), col(Tenant.settings)).where(col(Tenant.id) == actor.tenant_id)
+    ).one()
+    return TenantSettings(
+        name=row.name,
+        customization=Customization.from_settings(row.settings),
+        can_edit=may(
+            session=session, actor=actor, resource=Resource.tenant_settings, action=Action.edit
+        ),
+    )
+
+
+def update_tenant_settings(
+    *, session: Session, actor: TenantContext, changes: Mapping[str, Any]
+) -> TenantSettings:
+    """Change the tenant's name and/or customization (tenant admins only), with an audit event.
+
+    `changes` holds any of: name, accent, logo_url, rating_scale ({low, high, labels}),
+    stale_after_days; keys left out keep their current value. Bad input raises
+    CustomizationError and writes nothing.
+    """
+    message = "Only tenant admins can change the organisation's settings."
+    if session.info.get("tenant_id") != actor.tenant_id:  # a context for another tenant
+        raise PermissionDenied(Resource.tenant_settings, Action.edit, message)
+    require(
+        session=session,
+        actor=actor,
+        resource=Resource.tenant_settings,
+        action=Action.edit,
+        message=message,
+    )
+    # Lock the row: two admins saving at once must not silently merge half of each.
+    row = session.execute(
+        select(col(Tenant.name), col(Tenant.settings))
+        .where(col(Tenant.id) == actor.tenant_id)
+        .with_for_update()
+    ).one()
+    stored: dict[str, Any] = dict(row.settings or {})
+    current = Customization.from_settings(stored)
+    wanted = dict(changes)
+    unknown = set(wanted) - {"name", *Customization.model_fields}
+    if unknown:
+        raise CustomizationError(f"Unknown setting(s): {', '.join(sorted(unknown))}.")
+    name = wanted.pop("name", row.name)
+    try:
+        validated = TenantSettingsInput.model_validate(
+            {"name": name, "customization": current.model_dump() | wanted}
+        )
+    except ValidationError as err:
+        raise CustomizationError(validation_message(err, SETTINGS_LABELS)) from None
+
+    before = {"name": row.name, **current.model_dump(mode="json")}
+    after = {"name": validated.name, **validated.customization.model_dump(mode="json")}
+    changed = sorted(k for k in after if before.get(k) != after[k])
+    if changed:
+        new_settings = stored | validated.customization.model_dump(mode="json")
+        result = session.execute(
+            update(Tenant)
+            .where(col(Tenant.id) == actor.tenant_id)
+            .values(name=validated.name, settings=new_settings)
+        )
+        assert isinstance(result, CursorResult)
+        if result.rowcount != 1:
+            raise PermissionDenied(Resource.tenant_settings, Action.edit, message)
+        audit.record(
+            session=session,
+            action="tenant.update_settings",
+            actor_id=actor.user_id,
+            entity_type="tenant",
+            entity_id=actor.tenant_id,
+            detail={
+                "changed": changed,
+                "before": {k: before.get(k) for k in changed},
+                "after": {k: after[k] for k in changed},
+            },
+        )
+    return TenantSettings(name=validated.name, customization=validated.customization, can_edit=True)

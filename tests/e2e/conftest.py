@@ -63,8 +63,11 @@ def _wait_until_up(url: str, proc: subprocess.Popen, log: Path) -> None:
         if proc.poll() is not None:
             pytest.fail(f"app exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
         try:
-            with urllib.request.urlopen(f"{url}/ping", timeout=2):  # noqa: S310 (loopback)
-                return
+            # the backend answers /ping; the sign-in page proves the frontend is served too
+            for path in ("/ping", "/signin/"):
+                with urllib.request.urlopen(f"{url}{path}", timeout=5):  # noqa: S310 (loopback)
+                    pass
+            return
         except OSError:
             time.sleep(1)
     pytest.fail(f"app did not start in {START_TIMEOUT_S}s:\n{log.read_text()[-4000:]}")
@@ -127,6 +130,6 @@ def page(browser):
     """A fresh browser context (no cookies) and page per test."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     pg = context.new_page()
-    pg.set_default_timeout(20_000)
+    pg.set_default_timeout(30_000)
     yield pg
     context.close()

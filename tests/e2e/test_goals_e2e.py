@@ -3,7 +3,6 @@ results aligned to a parent, a check-in, the roll-up to the parent; Globex sees 
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
@@ -11,29 +10,13 @@ from sqlalchemy import select
 
 from pms_dashboard.goals.models import Goal
 from pms_dashboard.seed import seed_demo
-from pms_dashboard.settings import PROJECT_ROOT, get_settings
 from pms_dashboard.tenancy.session import owner_session
+from tests.e2e.helpers import shoot, sign_in
 
 pytestmark = pytest.mark.e2e
 
-SCREENSHOTS = PROJECT_ROOT / "assets" / "screenshots"
 TITLE = "Launch one-tap refunds"
 PARENT = "Ship v2 checkout"
-
-
-def _shoot(page, name: str) -> None:
-    if os.environ.get("PMS_SCREENSHOTS") == "1":
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
-def _sign_in(page, app_url: str, org: str, email: str) -> None:
-    page.goto(f"{app_url}/signin")
-    page.fill("#organisation", org)
-    page.fill("#email", email)
-    page.fill("#password", get_settings().demo_password)
-    page.click("#sign-in")
-    page.wait_for_url("**/overview**")
 
 
 def _progress(page) -> int:
@@ -52,10 +35,10 @@ def demo() -> None:
 
 
 def test_manager_creates_aligned_goal_checks_in_and_parent_rolls_up(page, app_url, demo, browser):
-    _sign_in(page, app_url, "acme", "maria.manager@acme.example")
+    sign_in(page, app_url, "acme", "maria.manager@acme.example")
     page.wait_for_selector("#chart-health .recharts-bar-rectangle")
     assert int(page.inner_text("#stat-total h1, #stat-total .rt-Heading").strip()) > 0
-    _shoot(page, "overview")
+    shoot(page, "overview")
     parent_before = _db_progress(PARENT)
 
     page.goto(f"{app_url}/goals")
@@ -90,7 +73,7 @@ def test_manager_creates_aligned_goal_checks_in_and_parent_rolls_up(page, app_ur
         "() => document.querySelector('#goal-progress').innerText.startsWith('75')"
     )
     assert page.locator(".checkin-row").count() == 1
-    _shoot(page, "goal")
+    shoot(page, "goal")
 
     # the parent rolled up: the page shows what the database holds, and it moved
     page.locator("#goal-breadcrumb a", has_text=PARENT).click()
@@ -115,7 +98,7 @@ def test_manager_creates_aligned_goal_checks_in_and_parent_rolls_up(page, app_ur
     try:
         gp = other.new_page()
         gp.set_default_timeout(20_000)
-        _sign_in(gp, app_url, "globex", "gus.manager@globex.example")
+        sign_in(gp, app_url, "globex", "gus.manager@globex.example")
         gp.goto(f"{app_url}/goals?scope=all")
         gp.wait_for_selector("#goal-total")
         assert TITLE not in gp.content()

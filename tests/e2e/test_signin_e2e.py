@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import urllib.error
 import urllib.request
 
@@ -13,14 +12,13 @@ from sqlalchemy import select
 from pms_dashboard.goals.models import Goal, GoalStatus
 from pms_dashboard.people.models import User
 from pms_dashboard.seed import seed_demo
-from pms_dashboard.settings import PROJECT_ROOT, get_settings
 from pms_dashboard.tenancy.models import Tenant
 from pms_dashboard.tenancy.session import owner_session
+from tests.e2e.helpers import shoot, sign_in
 
 pytestmark = pytest.mark.e2e
 
 MANAGER = "maria.manager@acme.example"
-SCREENSHOTS = PROJECT_ROOT / "assets" / "screenshots"
 
 
 @pytest.fixture(scope="module")
@@ -35,19 +33,11 @@ def demo() -> dict[str, set[str]]:
         ).all()
     titles: dict[str, set[str]] = {"acme": set(), "globex": set(), "maria": set()}
     for slug, email, title, status in rows:
-        titles[slug].add(title)
+        titles.setdefault(slug, set()).add(title)
         if email == MANAGER and status != GoalStatus.archived.value:
             titles["maria"].add(title)
     assert titles["maria"], "the demo data gives the Acme manager goals"
     return titles
-
-
-def _sign_in(page, app_url: str, org: str, email: str, password: str) -> None:
-    page.goto(f"{app_url}/signin")
-    page.fill("#organisation", org)
-    page.fill("#email", email)
-    page.fill("#password", password)
-    page.click("#sign-in")
 
 
 def _me(app_url: str, token: str | None) -> int:
@@ -62,12 +52,6 @@ def _me(app_url: str, token: str | None) -> int:
         return exc.code
 
 
-def _shoot(page, name: str) -> None:
-    if os.environ.get("PMS_SCREENSHOTS") == "1":
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
 def test_unauthenticated_goals_redirects_to_signin(page, app_url):
     page.goto(f"{app_url}/goals")
     page.wait_for_url("**/signin**")
@@ -75,15 +59,15 @@ def test_unauthenticated_goals_redirects_to_signin(page, app_url):
 
 
 def test_wrong_password_shows_message_and_sets_no_cookie(page, app_url, demo):
-    _sign_in(page, app_url, "acme", MANAGER, "not-the-password")
+    sign_in(page, app_url, "acme", MANAGER, "not-the-password", land=False)
     page.wait_for_selector("#signin-error")
     assert "Sign-in failed" in page.inner_text("#signin-error")
     assert not [c for c in page.context.cookies() if c["name"] == "pms_session"]
-    _shoot(page, "signin")
+    shoot(page, "signin")
 
 
 def test_manager_sees_only_own_tenant_goals_then_signs_out(page, app_url, demo):
-    _sign_in(page, app_url, "acme", MANAGER, get_settings().demo_password)
+    sign_in(page, app_url, "acme", MANAGER, land=False)
     page.wait_for_url("**/overview**")
     page.wait_for_selector("#chart-health")
     page.goto(f"{app_url}/goals")
@@ -105,7 +89,7 @@ def test_manager_sees_only_own_tenant_goals_then_signs_out(page, app_url, demo):
     assert len(seen) == len(set(seen)), "no goal shown twice across pages"
     assert not set(seen) & (demo["globex"] - demo["acme"]), "no Globex goal leaks in"
     assert f"{len(seen)} goals" in page.inner_text("#goal-total")
-    _shoot(page, "goals")
+    shoot(page, "goals")
 
     token = next(c["value"] for c in page.context.cookies() if c["name"] == "pms_session")
     assert _me(app_url, token) == 200

@@ -1,0 +1,587 @@
+"""Review cycles: the list, HR's forms and buttons, and a cycle's status, charts, nine-box
+and calibration dialog."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from pms_dashboard.ui.states.reviews import KEEP, CyclesState
+from pms_dashboard.ui.templates import ACCENT, template
+
+CYCLE_COLORS = {"draft": "gray", "active": "blue", "calibration": "amber", "closed": "green"}
+OUTCOME_COLORS = {
+    "not_started": "gray",
+    "self_done": "blue",
+    "manager_done": "cyan",
+    "calibrated": "amber",
+    "shared": "green",
+}
+PERFORMANCE_LABELS = {
+    "low": "Low performance",
+    "mid": "Solid performance",
+    "high": "High performance",
+}
+POTENTIAL_LABELS = {1: "Low potential", 2: "Medium potential", 3: "High potential"}
+
+
+def _badge(value: rx.Var, colors: dict[str, str]) -> rx.Component:
+    return rx.match(
+        value,
+        *[(k, rx.badge(k.replace("_", " "), color_scheme=c)) for k, c in colors.items()],
+        rx.badge(value),
+    )
+
+
+def _callouts() -> rx.Component:
+    return rx.fragment(
+        rx.cond(
+            CyclesState.error != "",
+            rx.callout(
+                CyclesState.error,
+                icon="triangle-alert",
+                color_scheme="red",
+                width="100%",
+                id="cycles-error",
+            ),
+        ),
+        rx.cond(
+            CyclesState.notice != "",
+            rx.callout(
+                CyclesState.notice,
+                icon="check",
+                color_scheme="green",
+                width="100%",
+                id="cycles-notice",
+            ),
+        ),
+    )
+
+
+def _field(label: str, control: rx.Component) -> rx.Component:
+    return rx.vstack(rx.text(label, size="2", weight="medium"), control, spacing="1", width="100%")
+
+
+# ------------------------------------------------------------------------ admin forms
+
+
+def _create_cycle_form() -> rx.Component:
+    return rx.card(
+        rx.form(
+            rx.vstack(
+                rx.heading("New cycle", size="4"),
+                _field(
+                    "Name", rx.input(name="name", id="cycle-name", required=True, max_length=200)
+                ),
+                _field(
+                    "Template",
+                    rx.select.root(
+                        rx.select.trigger(placeholder="Choose a template", width="100%"),
+                        rx.select.content(
+                            rx.foreach(
+                                CyclesState.templates,
+                                lambda t: rx.select.item(t["name"], value=t["id"]),
+                            )
+                        ),
+                        name="template_id",
+                        id="cycle-template",
+                    ),
+                ),
+                rx.hstack(
+                    _field(
+                        "Period start",
+                        rx.input(type="date", name="period_start", id="cycle-period-start"),
+                    ),
+                    _field(
+                        "Period end",
+                        rx.input(type="date", name="period_end", id="cycle-period-end"),
+                    ),
+                    width="100%",
+                ),
+                rx.hstack(
+                    _field(
+                        "Self reviews due",
+                        rx.input(type="date", name="self_review_due", id="cycle-self-due"),
+                    ),
+                    _field(
+                        "Manager reviews due",
+                        rx.input(type="date", name="manager_review_due", id="cycle-manager-due"),
+                    ),
+                    width="100%",
+                ),
+                rx.text(
+                    "Participants (all empty means everyone active):",
+                    size="2",
+                    color_scheme="gray",
+                ),
+                _field(
+                    "Departments (comma-separated)",
+                    rx.input(name="departments", id="cycle-departments"),
+                ),
+                _field("Teams (comma-separated)", rx.input(name="teams", id="cycle-teams")),
+                _field(
+                    "Whole organisations of managers (emails, comma-separated)",
+                    rx.input(name="manager_emails", id="cycle-managers"),
+                ),
+                rx.button("Create cycle", type="submit", id="cycle-create-submit"),
+                spacing="3",
+                width="100%",
+            ),
+            on_submit=CyclesState.create_cycle,
+            reset_on_submit=False,
+            id="cycle-create",
+        ),
+        width="100%",
+    )
+
+
+def _create_template_form() -> rx.Component:
+    return rx.card(
+        rx.form(
+            rx.vstack(
+                rx.heading("New template", size="4"),
+                _field(
+                    "Name",
+                    rx.input(
+                        name="template_name", id="template-name", required=True, max_length=200
+                    ),
+                ),
+                _field(
+                    "Criteria, one per line: name; weight",
+                    rx.text_area(
+                        name="criteria",
+                        id="template-criteria",
+                        placeholder="Delivery; 2\nCollaboration; 1",
+                        min_height="160px",
+                        width="100%",
+                    ),
+                ),
+                rx.button("Create template", type="submit", id="template-create-submit"),
+                spacing="3",
+                width="100%",
+            ),
+            on_submit=CyclesState.create_template,
+            id="template-create",
+        ),
+        width="100%",
+    )
+
+
+# ------------------------------------------------------------------------- cycle list
+
+
+def _admin_buttons(c: rx.Var) -> rx.Component:
+    return rx.hstack(
+        rx.cond(
+            c["status"] == "draft",
+            rx.button(
+                "Launch", size="1", on_click=CyclesState.launch(c["id"]), class_name="cycle-launch"
+            ),
+        ),
+        rx.cond(
+            c["status"] == "active",
+            rx.button(
+                "Start calibration",
+                size="1",
+                color_scheme="amber",
+                on_click=CyclesState.start_calibration(c["id"]),
+                class_name="cycle-calibrate",
+            ),
+        ),
+        rx.cond(
+            (c["status"] == "calibration") | (c["status"] == "closed"),
+            rx.button(
+                "Share results",
+                size="1",
+                color_scheme="green",
+                on_click=CyclesState.share(c["id"]),
+                class_name="cycle-share",
+            ),
+        ),
+        rx.cond(
+            c["status"] == "calibration",
+            rx.button(
+                "Close",
+                size="1",
+                variant="soft",
+                on_click=CyclesState.close_cycle(c["id"]),
+                class_name="cycle-close",
+            ),
+        ),
+        spacing="2",
+    )
+
+
+def _cycle_row(c: rx.Var) -> rx.Component:
+    return rx.table.row(
+        rx.table.row_header_cell(rx.text(c["name"], weight="medium")),
+        rx.table.cell(c["template_name"]),
+        rx.table.cell(c["period_start"], " – ", c["period_end"]),
+        rx.table.cell(_badge(c["status"], CYCLE_COLORS)),
+        rx.table.cell(rx.text(c["participants"], size="1")),
+        rx.table.cell(
+            rx.hstack(
+                rx.button(
+                    "View",
+                    size="1",
+                    variant="soft",
+                    on_click=CyclesState.select_cycle(c["id"]),
+                    class_name="cycle-view",
+                ),
+                rx.cond(CyclesState.can_manage, _admin_buttons(c)),
+                spacing="2",
+            )
+        ),
+        class_name="cycle-row",
+    )
+
+
+def _cycle_list() -> rx.Component:
+    return rx.cond(
+        CyclesState.cycles.length() > 0,
+        rx.table.root(
+            rx.table.header(
+                rx.table.row(
+                    *[
+                        rx.table.column_header_cell(h)
+                        for h in ("Cycle", "Template", "Period", "Status", "Participants", "")
+                    ]
+                )
+            ),
+            rx.table.body(rx.foreach(CyclesState.cycles, _cycle_row)),
+            variant="surface",
+            width="100%",
+            id="cycles-table",
+        ),
+        rx.card(rx.text("No review cycles yet."), width="100%"),
+    )
+
+
+# ----------------------------------------------------------------------- cycle detail
+
+
+def _chart(title: str, data: rx.Var, chart_id: str) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.text(title, weight="medium"),
+            rx.recharts.bar_chart(
+                rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
+                rx.recharts.x_axis(data_key="name", font_size=11, interval=0),
+                rx.recharts.y_axis(allow_decimals=False, width=30),
+                rx.recharts.graphing_tooltip(),
+                rx.recharts.bar(data_key="count", fill=rx.color(ACCENT, 9)),
+                data=data,
+                width="100%",
+                height=220,
+            ),
+            width="100%",
+        ),
+        width="100%",
+        id=chart_id,
+    )
+
+
+def _status_row(r: rx.Var) -> rx.Component:
+    return rx.table.row(
+        rx.table.row_header_cell(r["reviewee_name"]),
+        rx.table.cell(r["manager_name"]),
+        rx.table.cell(_badge(r["status"], OUTCOME_COLORS)),
+        rx.table.cell(r["computed_score"]),
+        rx.table.cell(rx.cond(r["final_label"] != "", r["final_label"], "—")),
+        rx.table.cell(r["potential"]),
+        rx.table.cell(
+            rx.cond(
+                CyclesState.cycle["status"] == "calibration",
+                rx.button(
+                    "Calibrate",
+                    size="1",
+                    variant="soft",
+                    on_click=CyclesState.open_adjust(r["outcome_id"]),
+                    class_name="status-adjust",
+                ),
+            )
+        ),
+        class_name="status-row",
+    )
+
+
+def _status_table() -> rx.Component:
+    return rx.vstack(
+        rx.table.root(
+            rx.table.header(
+                rx.table.row(
+                    *[
+                        rx.table.column_header_cell(h)
+                        for h in ("Person", "Manager", "Status", "Score", "Final", "Potential", "")
+                    ]
+                )
+            ),
+            rx.table.body(rx.foreach(CyclesState.status_rows, _status_row)),
+            variant="surface",
+            width="100%",
+            id="status-table",
+        ),
+        rx.hstack(
+            rx.text(CyclesState.status_total, " people", size="2", color_scheme="gray"),
+            rx.spacer(),
+            rx.button(
+                "Previous",
+                size="1",
+                variant="soft",
+                disabled=CyclesState.status_page <= 1,
+                on_click=CyclesState.status_prev,
+                id="status-prev",
+            ),
+            rx.text(
+                "Page ",
+                CyclesState.status_page,
+                " of ",
+                CyclesState.status_pages,
+                size="2",
+                id="status-page",
+            ),
+            rx.button(
+                "Next",
+                size="1",
+                variant="soft",
+                disabled=CyclesState.status_page >= CyclesState.status_pages,
+                on_click=CyclesState.status_next,
+                id="status-next",
+            ),
+            width="100%",
+            align="center",
+        ),
+        width="100%",
+    )
+
+
+def _ninebox_cell(cell: rx.Var) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.text(
+                    rx.match(cell["performance"], *PERFORMANCE_LABELS.items(), ""),
+                    " · ",
+                    rx.match(cell["potential"], *POTENTIAL_LABELS.items(), ""),
+                    size="1",
+                    color_scheme="gray",
+                ),
+                rx.spacer(),
+                rx.badge(cell["count"], size="2", color_scheme=ACCENT, class_name="ninebox-count"),
+                width="100%",
+            ),
+            rx.flex(
+                rx.foreach(
+                    cell["people"].to(list[dict[str, Any]]),
+                    lambda p: rx.button(
+                        p["name"],
+                        size="1",
+                        variant="surface",
+                        on_click=CyclesState.open_adjust(p["outcome_id"]),
+                        class_name="ninebox-person",
+                    ),
+                ),
+                wrap="wrap",
+                gap="1",
+            ),
+            spacing="2",
+            width="100%",
+        ),
+        min_height="110px",
+        class_name="ninebox-cell",
+    )
+
+
+def _ninebox() -> rx.Component:
+    return rx.vstack(
+        rx.heading("Nine-box", size="4"),
+        rx.text(
+            "Potential (rows, high at the top) by performance (columns, low to high). ",
+            CyclesState.unplaced,
+            " people are not placed yet (no score or potential).",
+            size="2",
+            color_scheme="gray",
+        ),
+        rx.grid(
+            rx.foreach(CyclesState.ninebox, _ninebox_cell),
+            columns="3",
+            spacing="3",
+            width="100%",
+            id="ninebox",
+        ),
+        width="100%",
+    )
+
+
+def _detail() -> rx.Component:
+    c = CyclesState.cycle
+    return rx.vstack(
+        rx.hstack(
+            rx.heading(c["name"], size="5"),
+            _badge(c["status"], CYCLE_COLORS),
+            rx.spacer(),
+            rx.button(
+                "Close view",
+                variant="ghost",
+                on_click=CyclesState.close_cycle_detail,
+                id="cycle-detail-close",
+            ),
+            width="100%",
+            align="center",
+        ),
+        rx.text(
+            c["period_start"],
+            " – ",
+            c["period_end"],
+            " · self reviews due ",
+            c["self_review_due"],
+            " · manager reviews due ",
+            c["manager_review_due"],
+            size="2",
+            color_scheme="gray",
+        ),
+        rx.grid(
+            _chart("Status funnel", CyclesState.funnel, "cycle-funnel"),
+            _chart("Rating distribution", CyclesState.distribution, "cycle-distribution"),
+            columns="2",
+            spacing="3",
+            width="100%",
+        ),
+        _status_table(),
+        _ninebox(),
+        width="100%",
+        spacing="4",
+        id="cycle-detail",
+    )
+
+
+# --------------------------------------------------------------------- adjust dialog
+
+
+def _history_row(h: rx.Var) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(h["created_at"].to(str)),
+        rx.table.cell(h["actor_name"]),
+        rx.table.cell(h["old_rating"], " → ", h["new_rating"]),
+        rx.table.cell(h["old_potential"], " → ", h["new_potential"]),
+        rx.table.cell(h["reason"]),
+        class_name="calibration-history-row",
+    )
+
+
+def _adjust_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Calibrate ", CyclesState.adjust_name),
+            rx.cond(
+                CyclesState.history.length() > 0,
+                rx.table.root(
+                    rx.table.header(
+                        rx.table.row(
+                            *[
+                                rx.table.column_header_cell(h)
+                                for h in ("When", "Who", "Rating", "Potential", "Why")
+                            ]
+                        )
+                    ),
+                    rx.table.body(rx.foreach(CyclesState.history, _history_row)),
+                    size="1",
+                    width="100%",
+                    id="calibration-history",
+                ),
+                rx.text("No calibration changes yet.", size="2", color_scheme="gray"),
+            ),
+            rx.form(
+                rx.vstack(
+                    _field(
+                        "Final rating",
+                        rx.select.root(
+                            rx.select.trigger(width="100%"),
+                            rx.select.content(
+                                rx.select.item("Keep as is", value=KEEP),
+                                rx.foreach(
+                                    CyclesState.scale_options,
+                                    lambda o: rx.select.item(o["label"], value=o["value"]),
+                                ),
+                            ),
+                            name="final_rating",
+                            default_value=KEEP,
+                            id="calibrate-rating",
+                        ),
+                    ),
+                    _field(
+                        "Potential",
+                        rx.select.root(
+                            rx.select.trigger(width="100%"),
+                            rx.select.content(
+                                rx.select.item("Keep as is", value=KEEP),
+                                *[
+                                    rx.select.item(f"{p} · {label}", value=str(p))
+                                    for p, label in POTENTIAL_LABELS.items()
+                                ],
+                            ),
+                            name="potential",
+                            default_value=KEEP,
+                            id="calibrate-potential",
+                        ),
+                    ),
+                    _field(
+                        "Reason (required, kept in the history)",
+                        rx.text_area(
+                            name="reason",
+                            id="calibrate-reason",
+                            required=True,
+                            min_length=3,
+                            max_length=2000,
+                            width="100%",
+                        ),
+                    ),
+                    rx.cond(
+                        CyclesState.error != "",
+                        rx.callout(
+                            CyclesState.error,
+                            icon="triangle-alert",
+                            color_scheme="red",
+                            id="calibrate-error",
+                        ),
+                    ),
+                    rx.hstack(
+                        rx.dialog.close(rx.button("Cancel", variant="soft", type="button")),
+                        rx.button("Save", type="submit", id="calibrate-save"),
+                        justify="end",
+                        width="100%",
+                    ),
+                    spacing="3",
+                    width="100%",
+                ),
+                on_submit=CyclesState.save_adjust,
+            ),
+            max_width="720px",
+            id="calibrate-dialog",
+        ),
+        open=CyclesState.adjust_open,
+        on_open_change=CyclesState.adjust_open_change,
+    )
+
+
+@template(route="/cycles", title="Review cycles", on_load=CyclesState.load)
+def cycles_page() -> rx.Component:
+    return rx.vstack(
+        _callouts(),
+        rx.cond(
+            CyclesState.can_manage,
+            rx.grid(
+                _create_cycle_form(),
+                _create_template_form(),
+                columns="2",
+                spacing="4",
+                width="100%",
+            ),
+        ),
+        _cycle_list(),
+        rx.cond(CyclesState.cycle_id != "", _detail()),
+        _adjust_dialog(),
+        width="100%",
+        spacing="4",
+    )

@@ -1,0 +1,347 @@
+"""My reviews: the reviews I write (with a form per review) and my shared results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from pms_dashboard.ui.states.reviews import ReviewsState
+from pms_dashboard.ui.templates import ACCENT, template
+
+KIND_LABELS = {"self": "Self review", "manager": "Manager review", "peer": "Peer review"}
+STATUS_COLORS = {"not_started": "gray", "in_progress": "amber", "submitted": "green"}
+
+
+def _kind(kind: rx.Var) -> rx.Component:
+    return rx.match(kind, *KIND_LABELS.items(), kind)
+
+
+def _status(status: rx.Var) -> rx.Component:
+    return rx.match(
+        status,
+        *[(s, rx.badge(s.replace("_", " "), color_scheme=c)) for s, c in STATUS_COLORS.items()],
+        rx.badge(status),
+    )
+
+
+def _callouts() -> rx.Component:
+    return rx.fragment(
+        rx.cond(
+            ReviewsState.error != "",
+            rx.callout(
+                ReviewsState.error,
+                icon="triangle-alert",
+                color_scheme="red",
+                width="100%",
+                id="reviews-error",
+            ),
+        ),
+        rx.cond(
+            ReviewsState.notice != "",
+            rx.callout(
+                ReviewsState.notice,
+                icon="check",
+                color_scheme="green",
+                width="100%",
+                id="reviews-notice",
+            ),
+        ),
+    )
+
+
+# ------------------------------------------------------------------------------- lists
+
+
+def _review_row(r: rx.Var) -> rx.Component:
+    return rx.table.row(
+        rx.table.row_header_cell(r["cycle_name"]),
+        rx.table.cell(rx.text(r["reviewee_name"], weight="medium")),
+        rx.table.cell(_kind(r["kind"])),
+        rx.table.cell(_status(r["status"])),
+        rx.table.cell(rx.cond(r["due"] != "", r["due"], "—")),
+        rx.table.cell(
+            rx.button(
+                rx.cond(
+                    (r["status"] == "submitted") | (r["cycle_status"] != "active"),
+                    "View",
+                    "Write",
+                ),
+                size="1",
+                variant="soft",
+                on_click=ReviewsState.open_review(r["id"]),
+                class_name="review-open",
+            )
+        ),
+        class_name="review-row",
+    )
+
+
+def _result_row(r: rx.Var) -> rx.Component:
+    return rx.table.row(
+        rx.table.row_header_cell(r["cycle_name"]),
+        rx.table.cell(r["shared_at"]),
+        rx.table.cell(
+            rx.button(
+                "Open",
+                size="1",
+                variant="soft",
+                on_click=ReviewsState.open_results(r["cycle_id"]),
+                class_name="results-open",
+            )
+        ),
+        class_name="result-row",
+    )
+
+
+def _lists() -> rx.Component:
+    return rx.vstack(
+        rx.heading("Reviews to write", size="4"),
+        rx.cond(
+            ReviewsState.my_reviews.length() > 0,
+            rx.table.root(
+                rx.table.header(
+                    rx.table.row(
+                        *[
+                            rx.table.column_header_cell(h)
+                            for h in ("Cycle", "About", "Kind", "Status", "Due", "")
+                        ]
+                    )
+                ),
+                rx.table.body(rx.foreach(ReviewsState.my_reviews, _review_row)),
+                variant="surface",
+                width="100%",
+                id="my-reviews",
+            ),
+            rx.card(rx.text("No reviews to write right now."), width="100%"),
+        ),
+        rx.heading("My results", size="4", padding_top="1rem"),
+        rx.cond(
+            ReviewsState.shared.length() > 0,
+            rx.table.root(
+                rx.table.header(
+                    rx.table.row(
+                        *[rx.table.column_header_cell(h) for h in ("Cycle", "Shared on", "")]
+                    )
+                ),
+                rx.table.body(rx.foreach(ReviewsState.shared, _result_row)),
+                variant="surface",
+                width="100%",
+                id="my-results",
+            ),
+            rx.card(rx.text("No results have been shared with you yet."), width="100%"),
+        ),
+        width="100%",
+        spacing="3",
+    )
+
+
+# -------------------------------------------------------------------------------- form
+
+
+def _rating_row(r: rx.Var) -> rx.Component:
+    key = f"{ReviewsState.review_id}-{r['criterion_id']}"
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.text(r["name"], weight="bold"),
+                rx.badge("weight ", r["weight"], variant="soft", color_scheme="gray"),
+                rx.spacer(),
+                rx.select.root(
+                    rx.select.trigger(placeholder="Score", width="260px"),
+                    rx.select.content(
+                        rx.foreach(
+                            ReviewsState.scale_options,
+                            lambda o: rx.select.item(o["label"], value=o["value"]),
+                        )
+                    ),
+                    value=r["score"].to(str),
+                    on_change=lambda v: ReviewsState.set_score(r["criterion_id"], v),
+                    disabled=~ReviewsState.editable,
+                    class_name="rating-score",
+                ),
+                width="100%",
+                align="center",
+            ),
+            rx.cond(
+                r["description"] != "",
+                rx.text(r["description"], size="2", color_scheme="gray"),
+            ),
+            rx.text_area(
+                default_value=r["comment"].to(str),
+                placeholder="Comment (optional)",
+                max_length=5000,
+                on_blur=lambda v: ReviewsState.set_comment(r["criterion_id"], v),
+                read_only=~ReviewsState.editable,
+                key=key,
+                width="100%",
+                class_name="rating-comment",
+            ),
+            width="100%",
+            spacing="2",
+        ),
+        width="100%",
+        class_name="rating-row",
+    )
+
+
+def _review_form() -> rx.Component:
+    review = ReviewsState.review
+    return rx.vstack(
+        rx.hstack(
+            rx.button(
+                rx.icon("arrow-left", size=16),
+                "Back",
+                variant="ghost",
+                on_click=ReviewsState.close_review,
+                id="review-close",
+            ),
+            rx.heading(_kind(review["kind"]), ": ", review["reviewee_name"], size="5"),
+            rx.spacer(),
+            rx.text(review["cycle_name"], color_scheme="gray"),
+            _status(review["status"]),
+            rx.cond(
+                review["score"].to(str) != "",
+                rx.badge("Score ", review["score"], color_scheme=ACCENT, id="review-score"),
+            ),
+            width="100%",
+            align="center",
+        ),
+        rx.foreach(ReviewsState.ratings, _rating_row),
+        rx.text("Summary", weight="medium"),
+        rx.text_area(
+            default_value=ReviewsState.summary,
+            on_blur=ReviewsState.set_summary,
+            read_only=~ReviewsState.editable,
+            key=ReviewsState.review_id,
+            max_length=10000,
+            width="100%",
+            min_height="120px",
+            id="review-summary",
+        ),
+        rx.cond(
+            ReviewsState.editable,
+            rx.hstack(
+                rx.button(
+                    "Save draft", variant="soft", on_click=ReviewsState.save_draft, id="review-save"
+                ),
+                rx.button("Submit", on_click=ReviewsState.submit_review, id="review-submit"),
+                spacing="3",
+            ),
+            rx.text("This review is read-only.", color_scheme="gray", size="2"),
+        ),
+        width="100%",
+        spacing="3",
+        id="review-form",
+    )
+
+
+# ----------------------------------------------------------------------------- results
+
+
+def _review_block(title: str, block: rx.Var, block_id: str) -> rx.Component:
+    review = block.to(dict[str, Any])
+    return rx.cond(
+        review,
+        rx.card(
+            rx.vstack(
+                rx.hstack(
+                    rx.heading(title, size="4"),
+                    rx.spacer(),
+                    rx.badge("Score ", review["score"], color_scheme=ACCENT),
+                    width="100%",
+                ),
+                rx.foreach(
+                    review["ratings"].to(list[dict[str, Any]]),
+                    lambda r: rx.hstack(
+                        rx.text(r["name"], weight="medium", min_width="180px"),
+                        rx.badge(r["score"]),
+                        rx.text(r["comment"], size="2"),
+                        width="100%",
+                    ),
+                ),
+                rx.cond(review["summary"] != "", rx.text(review["summary"], size="2")),
+                width="100%",
+            ),
+            width="100%",
+            id=block_id,
+        ),
+    )
+
+
+def _results() -> rx.Component:
+    res = ReviewsState.results
+    peers = rx.vstack(
+        rx.heading("Peer feedback", size="4"),
+        rx.cond(
+            res["peers_shown"],
+            rx.vstack(
+                rx.text(res["peer_count"], " peer responses, shown without names.", size="2"),
+                rx.foreach(
+                    res["peers"].to(list[dict[str, Any]]),
+                    lambda p: rx.vstack(
+                        rx.hstack(
+                            rx.text(p["name"], weight="medium", min_width="180px"),
+                            rx.badge("mean ", p["mean"]),
+                            rx.text("(", p["count"], " scores)", size="1", color_scheme="gray"),
+                        ),
+                        rx.foreach(
+                            p["comments"].to(list[str]),
+                            lambda c: rx.text("“", c, "”", size="2", class_name="peer-comment"),
+                        ),
+                        class_name="peer-criterion",
+                        spacing="1",
+                    ),
+                ),
+                rx.foreach(
+                    res["peer_summaries"].to(list[str]),
+                    lambda s: rx.text("“", s, "”", size="2", class_name="peer-summary"),
+                ),
+                spacing="2",
+            ),
+            rx.text(res["peer_message"], color_scheme="gray", id="peer-anonymity-note"),
+        ),
+        width="100%",
+        id="peer-feedback",
+    )
+    return rx.vstack(
+        rx.hstack(
+            rx.button(
+                rx.icon("arrow-left", size=16),
+                "Back",
+                variant="ghost",
+                on_click=ReviewsState.close_results,
+                id="results-close",
+            ),
+            rx.heading(res["cycle_name"], size="5"),
+            rx.spacer(),
+            rx.badge(
+                rx.cond(res["final_label"] != "", res["final_label"], "No final rating"),
+                size="3",
+                color_scheme=ACCENT,
+                id="results-final",
+            ),
+            width="100%",
+            align="center",
+        ),
+        _review_block("My self review", res["self_review"], "results-self"),
+        _review_block("Manager review", res["manager_review"], "results-manager"),
+        rx.card(peers, width="100%"),
+        width="100%",
+        spacing="3",
+        id="results",
+    )
+
+
+@template(route="/reviews", title="Reviews", on_load=ReviewsState.load)
+def reviews_page() -> rx.Component:
+    return rx.vstack(
+        _callouts(),
+        rx.cond(
+            ReviewsState.review_id != "",
+            _review_form(),
+            rx.cond(ReviewsState.results.length() > 0, _results(), _lists()),
+        ),
+        width="100%",
+        spacing="4",
+    )

@@ -1,0 +1,195 @@
+"""Settings page (tenant admins): organisation name, logo, accent colour, stale-goal
+threshold and the rating scale; everyone else gets a clear "only tenant admins" message."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from pms_dashboard.tenancy.customization import ACCENT_COLORS
+from pms_dashboard.ui.states.settings import (
+    HIGH_CHOICES,
+    LOW_CHOICES,
+    ONLY_ADMINS,
+    SettingsState,
+)
+from pms_dashboard.ui.templates import template
+
+
+def _field(label: str, control: rx.Component, hint: str = "") -> rx.Component:
+    return rx.vstack(
+        rx.text(label, weight="medium", size="2"),
+        control,
+        rx.text(hint, size="1", color_scheme="gray") if hint else rx.fragment(),
+        spacing="1",
+        width="100%",
+    )
+
+
+def _accent() -> rx.Component:
+    return rx.hstack(
+        rx.select.root(
+            rx.select.trigger(id="settings-accent"),
+            rx.select.content(*[rx.select.item(c, value=c) for c in ACCENT_COLORS]),
+            value=SettingsState.accent,
+            on_change=SettingsState.set_accent,
+        ),
+        rx.box(
+            width="2rem",
+            height="2rem",
+            border_radius="6px",
+            background="var(--" + SettingsState.accent.to(str) + "-9)",
+            id="settings-accent-swatch",
+        ),
+        rx.button(
+            "Preview",
+            type="button",
+            color_scheme=SettingsState.accent,  # type: ignore[arg-type]
+            id="settings-accent-preview",
+        ),
+        rx.badge("Badge", color_scheme=SettingsState.accent, variant="soft"),  # type: ignore[arg-type]
+        align="center",
+        spacing="3",
+    )
+
+
+def _label_input(row: rx.Var) -> rx.Component:
+    return rx.hstack(
+        rx.badge(row["score"], variant="outline", min_width="2.5rem", justify="center"),
+        rx.input(
+            name=row["name"],
+            default_value=row["label"],
+            key=row["key"],
+            max_length=40,
+            placeholder="Label",
+            width="100%",
+            class_name="settings-label",
+            custom_attrs={"data-score": row["score"]},
+        ),
+        align="center",
+        width="100%",
+    )
+
+
+def _scale() -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.text("From", size="2"),
+            rx.select(
+                LOW_CHOICES,
+                value=SettingsState.rating_low,
+                on_change=SettingsState.set_low,
+                id="settings-low",
+            ),
+            rx.text("to", size="2"),
+            rx.select(
+                HIGH_CHOICES,
+                value=SettingsState.rating_high,
+                on_change=SettingsState.set_high,
+                id="settings-high",
+            ),
+            align="center",
+            spacing="2",
+        ),
+        rx.foreach(SettingsState.labels, _label_input),
+        rx.text("One label per score, 1-40 characters each.", size="1", color_scheme="gray"),
+        spacing="2",
+        width="100%",
+        id="settings-scale",
+    )
+
+
+def _form() -> rx.Component:
+    return rx.form(
+        rx.vstack(
+            _field(
+                "Organisation name",
+                rx.input(
+                    name="name",
+                    default_value=SettingsState.org_name,
+                    key="name-" + SettingsState.form_key.to(str),
+                    max_length=200,
+                    id="settings-name",
+                    width="100%",
+                ),
+            ),
+            _field(
+                "Logo URL",
+                rx.hstack(
+                    rx.input(
+                        name="logo_url",
+                        default_value=SettingsState.logo_url,
+                        key="logo-" + SettingsState.form_key.to(str),
+                        max_length=500,
+                        placeholder="https://… or /logo.svg",
+                        id="settings-logo",
+                        width="100%",
+                    ),
+                    rx.cond(
+                        SettingsState.logo_url != "",
+                        rx.image(
+                            src=SettingsState.logo_url,
+                            height="32px",
+                            alt="Current logo",
+                            id="settings-logo-preview",
+                        ),
+                    ),
+                    width="100%",
+                    align="center",
+                ),
+                "Leave empty for the default. Only https:// addresses or paths on this site.",
+            ),
+            _field("Accent colour", _accent()),
+            _field(
+                "Goals are stale after (days without a check-in)",
+                rx.input(
+                    name="stale_after_days",
+                    type="number",
+                    min=1,
+                    max=365,
+                    default_value=SettingsState.stale_after_days,
+                    key="stale-" + SettingsState.form_key.to(str),
+                    id="settings-stale",
+                    width="8rem",
+                ),
+            ),
+            _field("Rating scale", _scale()),
+            rx.cond(
+                SettingsState.error != "",
+                rx.callout(
+                    SettingsState.error,
+                    icon="triangle-alert",
+                    color_scheme="red",
+                    id="settings-error",
+                ),
+            ),
+            rx.cond(
+                SettingsState.success != "",
+                rx.callout(
+                    SettingsState.success,
+                    icon="check",
+                    color_scheme="green",
+                    id="settings-success",
+                ),
+            ),
+            rx.button("Save", type="submit", id="settings-save"),
+            spacing="4",
+            width="100%",
+            max_width="640px",
+        ),
+        on_submit=SettingsState.save,
+        reset_on_submit=False,
+        width="100%",
+    )
+
+
+@template(route="/settings", title="Settings", on_load=SettingsState.load)
+def settings_page() -> rx.Component:
+    return rx.cond(
+        SettingsState.can_edit,
+        _form(),
+        rx.cond(
+            SettingsState.loaded,
+            rx.callout(ONLY_ADMINS, icon="lock", color_scheme="amber", id="settings-denied"),
+            rx.spinner(),
+        ),
+    )

@@ -1,0 +1,332 @@
+"""People directory: thin state — who is asking, one tenant session, the service, plain vars.
+
+Every handler re-derives the principal from the cookie; ids arrive as strings from the
+browser and are parsed here, then the service decides whether the actor may see or change
+that person. Refusals land in `error`; nothing from a refused call lands in any var.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict
+from typing import Any
+
+import reflex as rx
+
+from pms_dashboard.auth.permissions import PermissionDenied
+from pms_dashboard.auth.service import Principal
+from pms_dashboard.people import service as people
+from pms_dashboard.people.schemas import (
+    ROLES,
+    InviteInput,
+    PeopleError,
+    PeopleQuery,
+    ProfileInput,
+    parse_input,
+)
+from pms_dashboard.tenancy.session import tenant_session
+from pms_dashboard.ui.states.session import ROLE_LABELS, SessionState
+
+PAGE_SIZE = 20
+NOT_FOUND = "That person was not found or is not yours to see."
+INDENT_PX = 24
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    """A browser-sent id, or None when it is not a UUID at all."""
+    try:
+        return uuid.UUID(str(value))
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+def _optional_uuid(value: Any) -> tuple[bool, uuid.UUID | None]:
+    """(ok, id) for a manager field where "" means "no manager"."""
+    if value in ("", None, "none"):
+        return True, None
+    parsed = _uuid(value)
+    return parsed is not None, parsed
+
+
+class PeopleState(SessionState):
+    """One page of the directory, the reports-to tree, and one selected person."""
+
+    rows: list[dict[str, Any]] = []
+    total: int = 0
+    page: int = 1
+    pages: int = 1
+    search: str = ""
+    department: str = "all"
+    team: str = "all"
+    role_filter: str = "all"
+    active_filter: str = "active"
+    departments: list[str] = []
+    teams: list[str] = []
+    view: str = "table"
+    tree: list[dict[str, Any]] = []
+    error: str = ""
+    notice: str = ""
+    can_manage: bool = False  # only to offer the admin actions; the service decides
+    selected: dict[str, Any] = {}
+    selected_reports: list[dict[str, Any]] = []
+    selected_chain: list[dict[str, Any]] = []
+    manager_options: list[dict[str, str]] = []
+    invite_open: bool = False
+    invite_error: str = ""
+    temp_password: str = ""
+    invited_email: str = ""
+
+    # ----------------------------------------------------------------------- helpers
+
+    def _signed_out(self):
+        self._forget()
+        self._clear_data()
+        return rx.redirect("/signin", replace=True)
+
+    def _clear_data(self) -> None:
+        self.rows, self.tree, self.departments, self.teams = [], [], [], []
+        self.selected, self.selected_reports, self.selected_chain = {}, [], []
+        self.manager_options, self.temp_password, self.invited_email = [], "", ""
+        self.total, self.can_manage = 0, False
+
+    def _query(self, **changes: Any) -> PeopleQuery:
+        wanted = {
+            "page": self.page,
+            "page_size": PAGE_SIZE,
+            "search": self.search,
+            "department": "" if self.department == "all" else self.department,
+            "team": "" if self.team == "all" else self.team,
+            "role": self.role_filter,
+            "active": self.active_filter,
+        } | changes
+        return PeopleQuery(**wanted)
+
+    def _load(self, principal: Principal | None = None, **changes: Any):
+        principal = principal or self._principal()
+        if principal is None:
+            return self._signed_out()
+        try:
+            query = self._query(**changes)
+        except ValueError:
+            self.error = "That filter is not available."
+            return None
+        actor = principal.context
+        with tenant_session(actor) as session:
+            page = people.list_people(session=session, actor=actor, query=query)
+            departments = people.departments(session=session, actor=actor)
+            teams = people.teams(session=session, actor=actor, department=query.department)
+            tree = (
+                people.flatten_tree(people.team_tree(session=session, actor=actor))
+                if self.view == "tree"
+                else []
+            )
+        self._show(principal)
+        self.can_manage = people.may_manage_people(actor=actor)
+        self.rows = page.rows_as_dicts()
+        self.total, self.page, self.pages = page.total, page.page, page.pages
+        self.search = query.search
+        self.department = query.department or "all"
+        self.team = query.team or "all"
+        self.role_filter = query.role or "all"
+        self.active_filter = query.active
+        self.departments, self.teams = departments, teams
+        self.tree = [asdict(line) | {"indent": f"{line.depth * INDENT_PX}px"} for line in tree]
+        return None
+
+    def _select(self, principal: Principal, person_id: uuid.UUID) -> None:
+        """Put one person's detail into vars (only after the service allowed it)."""
+        actor = principal.context
+        with tenant_session(actor) as session:
+            detail = people.get_person(session=session, actor=actor, person_id=person_id)
+            choices = (
+                people.manager_choices(session=session, actor=actor) if detail.can_manage else []
+            )
+        person = asdict(detail.person)
+        person["role_label"] = ROLE_LABELS.get(detail.person.role, detail.person.role)
+        person["can_manage"] = detail.can_manage
+        self.selected = person
+        self.selected_reports = [asdict(r) for r in detail.reports]
+        self.selected_chain = [asdict(r) for r in detail.chain]
+        options = [{"id": c.id, "label": c.display_name} for c in choices if c.id != person["id"]]
+        current = detail.person.manager_id
+        if current and current not in {o["id"] for o in options}:
+            options.insert(0, {"id": current, "label": detail.person.manager_name})
+        self.manager_options = options
+
+    def _change(self, person_id: Any, op: Any, success: str, **kw: Any):
+        """Run one admin change on one person, then refresh the list and the detail."""
+        principal = self._principal()
+        if principal is None:
+            return self._signed_out()
+        self.notice = ""
+        pid = _uuid(person_id)
+        if pid is None:
+            self.error = NOT_FOUND
+            return None
+        try:
+            with tenant_session(principal.context) as session:
+                row = op(session=session, actor=principal.context, person_id=pid, **kw)
+        except (PermissionDenied, PeopleError) as err:
+            self.error = str(err)
+            return None
+        self.error = ""
+        self.notice = success.format(name=row.display_name)
+        self._load(principal)
+        if self.selected.get("id") == row.id:
+            self._select(principal, pid)
+        return None
+
+    # ---------------------------------------------------------------------- reading
+
+    @rx.event
+    def load(self):
+        self.error = self.notice = ""
+        return self._load()
+
+    @rx.event
+    def next_page(self):
+        return self._load(page=self.page + 1)
+
+    @rx.event
+    def previous_page(self):
+        return self._load(page=max(1, self.page - 1))
+
+    @rx.event
+    def search_people(self, form: dict[str, Any]):
+        return self._load(search=str(form.get("search", ""))[:100], page=1)
+
+    @rx.event
+    def filter_department(self, value: str):
+        return self._load(department="" if value == "all" else str(value), team="", page=1)
+
+    @rx.event
+    def filter_team(self, value: str):
+        return self._load(team="" if value == "all" else str(value), page=1)
+
+    @rx.event
+    def filter_role(self, value: str):
+        return self._load(role=str(value), page=1)
+
+    @rx.event
+    def filter_active(self, value: str):
+        return self._load(active=str(value), page=1)
+
+    @rx.event
+    def show_view(self, value: str | list[str]):
+        self.view = "tree" if value == "tree" else "table"
+        return self._load()
+
+    @rx.event
+    def select_person(self, person_id: str):
+        principal = self._principal()
+        if principal is None:
+            return self._signed_out()
+        pid = _uuid(person_id)
+        self.selected, self.selected_reports, self.selected_chain = {}, [], []
+        self.manager_options = []
+        if pid is None:
+            self.error = NOT_FOUND
+            return None
+        try:
+            self._select(principal, pid)
+        except PermissionDenied:
+            self.error = NOT_FOUND
+            return None
+        self.error = ""
+        return None
+
+    @rx.event
+    def close_person(self):
+        self.selected, self.selected_reports, self.selected_chain = {}, [], []
+        self.manager_options = []
+
+    # -------------------------------------------------------------------- admin changes
+
+    @rx.event
+    def open_invite(self):
+        principal = self._principal()
+        if principal is None:
+            return self._signed_out()
+        self.invite_error = self.temp_password = self.invited_email = ""
+        try:
+            with tenant_session(principal.context) as session:
+                choices = people.manager_choices(session=session, actor=principal.context)
+        except PermissionDenied as err:
+            self.error = str(err)
+            return None
+        self.manager_options = [{"id": c.id, "label": c.display_name} for c in choices]
+        self.invite_open = True
+        return None
+
+    @rx.event
+    def close_invite(self):
+        self.invite_open = False
+        self.invite_error = self.temp_password = self.invited_email = ""  # shown once only
+
+    @rx.event
+    def set_invite_open(self, is_open: bool):
+        if not is_open:
+            return PeopleState.close_invite
+        return None
+
+    @rx.event
+    def invite(self, form: dict[str, Any]):
+        principal = self._principal()
+        if principal is None:
+            return self._signed_out()
+        fields = ("email", "display_name", "role", "manager_id", "department", "team", "job_title")
+        data = {k: str(form[k]) for k in fields if k in form}
+        try:
+            parsed = parse_input(InviteInput, data)
+            with tenant_session(principal.context) as session:
+                invited = people.invite_user(session=session, actor=principal.context, data=parsed)
+        except (PermissionDenied, PeopleError) as err:
+            self.invite_error = str(err)
+            return None
+        self.invite_error = ""
+        self.temp_password = invited.temporary_password
+        self.invited_email = invited.person.email
+        self.notice = f"{invited.person.display_name} was added."
+        self._load(principal)
+        return None
+
+    @rx.event
+    def deactivate(self, person_id: str):
+        return self._change(
+            person_id, people.deactivate_user, "{name} was deactivated and signed out."
+        )
+
+    @rx.event
+    def reactivate(self, person_id: str):
+        return self._change(person_id, people.reactivate_user, "{name} can sign in again.")
+
+    @rx.event
+    def change_role(self, person_id: str, role: str):
+        if str(role) not in ROLES:
+            self.error = "That role does not exist."
+            return None
+        return self._change(
+            person_id, people.change_role, "{name}'s role was changed.", role=str(role)
+        )
+
+    @rx.event
+    def change_manager(self, person_id: str, manager_id: str):
+        ok, mid = _optional_uuid(manager_id)
+        if not ok:
+            self.error = NOT_FOUND
+            return None
+        return self._change(
+            person_id, people.change_manager, "{name}'s manager was changed.", manager_id=mid
+        )
+
+    @rx.event
+    def save_profile(self, form: dict[str, Any]):
+        data = {k: str(form.get(k, "")) for k in ("department", "team", "job_title")}
+        try:
+            parsed = parse_input(ProfileInput, data)
+        except PeopleError as err:
+            self.error = str(err)
+            return None
+        return self._change(
+            form.get("person_id", ""), people.update_profile, "{name} was updated.", data=parsed
+        )

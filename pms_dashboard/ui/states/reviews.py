@@ -1,0 +1,530 @@
+"""Reviews and cycles pages: thin states — who is asking, one tenant session, one service
+call, plain vars.
+
+Every handler is callable by any browser with any arguments, so: identity comes from the
+cookie on each event (`_principal()`), ids arrive as strings and are parsed here (a bad id
+gets the same "no access" message as someone else's), and the services decide access. Ids
+kept in vars (the open review, the selected cycle) are only a convenience: the services
+re-check them on every call, so a tampered value is refused like any other.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+import reflex as rx
+
+from pms_dashboard.auth.permissions import PermissionDenied
+from pms_dashboard.auth.service import Principal
+from pms_dashboard.reviews import service as reviews
+from pms_dashboard.reviews.schemas import MAX_COMMENT, MAX_SUMMARY, ReviewError
+from pms_dashboard.tenancy.session import tenant_session
+from pms_dashboard.ui.states.session import SessionState
+
+NO_ACCESS = "You do not have access to that."
+NOT_SCORED = "none"  # a select cannot hold "", so "not scored" has a value of its own
+KEEP = "keep"
+STATUS_PAGE_SIZE = 20
+_FAILED = object()
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    """A UUID from browser input, or None for anything else."""
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def _text(form: dict[str, Any], key: str, limit: int = 400) -> str:
+    value = form.get(key, "")
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def _csv(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+class _ReviewsBase(SessionState):
+    """Shared plumbing: resolve the principal and run one service call in one session."""
+
+    error: str = ""
+    notice: str = ""
+
+    def _signed_out(self) -> Any:
+        self._forget()
+        self._reset_view()
+        return rx.redirect("/signin", replace=True)
+
+    def _reset_view(self) -> None:  # overridden: forget everything shown
+        self.error = self.notice = ""
+
+    def _run(self, principal: Principal, fn: Callable[..., Any], **kwargs: Any) -> Any:
+        """Call one service as the principal; a refusal becomes `error` and `_FAILED`."""
+        try:
+            with tenant_session(principal.context) as session:
+                return fn(session=session, actor=principal.context, **kwargs)
+        except PermissionDenied as err:
+            self.error = err.message
+        except ReviewError as err:
+            self.error = str(err)
+        self.notice = ""
+        return _FAILED
+
+
+# ---------------------------------------------------------------------------- /reviews
+
+
+class ReviewsState(_ReviewsBase):
+    """My reviews to write, the open review form, and my shared results."""
+
+    my_reviews: list[dict[str, Any]] = []
+    shared: list[dict[str, Any]] = []
+    scale_options: list[dict[str, str]] = []
+    # The open review.
+    review_id: str = ""
+    review: dict[str, Any] = {}
+    ratings: list[dict[str, Any]] = []  # criterion_id, name, description, weight, score, comment
+    summary: str = ""
+    editable: bool = False
+    # The open results.
+    results: dict[str, Any] = {}
+
+    def _reset_view(self) -> None:
+        super()._reset_view()
+        self.my_reviews, self.shared, self.scale_options = [], [], []
+        self._close_form()
+        self.results = {}
+
+    def _close_form(self) -> None:
+        self.review_id, self.review, self.ratings = "", {}, []
+        self.summary, self.editable = "", False
+
+    def _show_review(self, detail: Any) -> None:
+        data = asdict(detail)
+        self.review_id = data["id"]
+        self.ratings = [
+            r | {"score": NOT_SCORED if r["score"] is None else str(r["score"])}
+            for r in data.pop("ratings")
+        ]
+        self.summary = data["summary"]
+        self.editable = data["editable"]
+        self.review = data
+
+    def _home(self, principal: Principal) -> None:
+        def home(*, session: Any, actor: Any) -> tuple[Any, Any, Any]:
+            return (
+                reviews.list_my_reviews(session=session, actor=actor),
+                reviews.list_my_results(session=session, actor=actor),
+                reviews.scale_options(session=session),
+            )
+
+        got = self._run(principal, home)
+        if got is not _FAILED:
+            mine, shared, options = got
+            self.my_reviews = [asdict(r) for r in mine]
+            self.shared = [asdict(r) for r in shared]
+            self.scale_options = [{"value": NOT_SCORED, "label": "Not scored"}, *options]
+
+    @rx.event
+    def load(self):
+        principal = self._principal()
+        if principal is None:
+            return self._signed_out()
+        self._show(principal)
+        self.error = self.notice = ""
+        self._close_form()
+        self.results = {}
+        self._home(principal)
+        return None
+
+    @rx.event
+    def open_review(self, review_id: str):
+        principal = self._principal()
+        if principal is None:
+            return self._signed_out()
+        self._close_form()
+        self.results, self.notice = {}, ""
+        rid = _uuid(review_id)
+        if rid is None:
+            self.error = NO_ACCESS
+            return None
+        detail = self._run(principal, reviews.get_review, review_id=rid)
+        if detail is not _FAILED:
+            self.error = ""
+            self._show_review(detail)
+        return None
+
+    @rx.event
+    def close_review(self):
+        self._close_form()
+        self.error = ""
+
+    @rx.event
+    def set_score(self, criterion_id: str, value: str):
+        """Local edit of the open form; nothing is stored until Save or Submit."""
+        if not isinstance(value, str) or len(value) > 8:
+            return
+        self.ratings = [
+            r | {"score": value} if r["criterion_id"] == criterion_id else r for r in self.ratings
+        ]
+
+    @rx.event
+    def set_comment(self, criterion_id: str, value: str):
+        if not isinstance(value, str):
+            return
+        value = value[: MAX_COMMENT + 1]  # one over: the service explains the limit
+        self.ratings = [
+            r | {"comment": value} if r["criterion_id"] == criterion_id else r for r in self.ratings
+        ]
+
+    @rx.event
+    def set_summary(self, value: str):
+        if isinstance(value, str):
+            self.summary = value[: MAX_SUMMARY + 1]
+
+    def _draft(self) -> dict[str, Any]:
+        return {
+            "summary": self.summary,
+            "ratings": [
+                {
+                    "criterion_id": r["criterion_id"],
+                    "score": None if r["score"] == NOT_SCORED else r["score"],
+                    "comment": r["comment"],
+                }
+                for r in self.ratings
+            ],
+        }
+
+    def _write(self, fn: Callable[..., Any], done: str):
+        principal = self._principal()
+        if principal is None:
+            return self._signed_out()
+        rid = _uuid(self.review_id)
+        if rid is None:
+            self.error = NO_ACCESS
+            return None
+        detail = self._run(principal, fn, review_id=rid, draft=self._draft())
+        if detail is not _FAILED:
+            self.error, self.notice = "", done
+            self._show_review(detail)
+            self._home(principal)
+        return None
+
+    @rx.event
+    def save_draft(self):
+        return self._write(reviews.save_review, "Draft saved.")
+
+    @rx.event
+    def submit_review(self):
+        return self._write(reviews.submit_review, "Review submitted.")
+
+    @rx.event
+    def open_results(self, cycle_id: str):
+        principal = self._principal()
+        if principal is None:
+            return self._signed_out()
+        self._close_form()
+        self.results, self.notice = {}, ""
+        cid = _uuid(cycle_id)
+        if cid is None:
+            self.error = NO_ACCESS
+            return None
+        got = self._run(principal, reviews.my_results, cycle_id=cid)
+        if got is not _FAILED:
+            self.error = ""
+            self.results = asdict(got)
+        return None
+
+    @rx.event
+    def close_results(self):
+        self.results = {}
+
+
+# ----------------------------------------------------------------------------- /cycles
+
+
+class CyclesState(_ReviewsBase):
+    """Cycle list and administration, a cycle's status (paged), funnel, distribution and
+    nine-box, and the calibration dialog."""
+
+    cycles: list[dict[str, Any]] = []
+    templates: list[dict[str, str]] = []  # id, name
+    can_manage: bool = False  # only to choose what to offer; the services decide
+    scale_options: list[dict[str, str]] = []
+    # The selected cycle.
+    cycle_id: str = ""
+    cycle: dict[str, Any] = {}
+    status_rows: list[dict[str, Any]] = []
+    status_page: int = 1
+    status_pages: int = 1
+    status_total: int = 0
+    funnel: list[dict[str, Any]] = []
+    distribution: list[dict[str, Any]] = []
+    ninebox: list[dict[str, Any]] = []
+    unplaced: int = 0
+    # The calibration dialog.
+    adjust_open: bool = False
+    adjust_outcome_id: str = ""
+    adjust_name: str = ""
+    history: list[dict[str, Any]] = []
+
+    def _reset_view(self) -> None:
+        super()._reset_view()
+        self.cycles, self.templates, self.scale_options = [], [], []
+        self.can_manage = False
+        self._clear_detail()
+
+    def _clear_detail(self) -> None:
+        self.cycle_id, self.cycle = "", {}
+        self.status_rows, self.funnel, self.distribution, self.ninebox = [], [], [], []
+        self.status_page = self.status_pages = 1
+        self.status_total = self.unplaced = 0
+        self._clear_adjust()
+
+    def _clear_adjust(self) -> None:
+        self.adjust_open, self.adjust_outcome_id, self.adjust_name = False, "", ""
+        self.history = []
+
+    def _list(self, principal: Principal) -> None:
+        def home(*, session: Any, actor: Any) -> tuple[Any, Any, Any, bool]:
+            manage = reviews.can_manage_cycles(session=session, actor=actor)
+            return (
+                reviews.list_cycles(session=session, actor=actor),
+                reviews.list_templates(session=session, actor=actor) if manage else [],
+                reviews.scale_options(session=session),
+                manage,
+            )
+
+        got = self._run(principal, home)
+        if got is not _FAILED:
+            cycles, templates, options, manage = got
+            self.cycles = [asdict(c) for c in cycles]
+            self.templates = [{"id": t.id, "name": t.name} for t in templates]
+            self.can_manage = manage
+            self.scale_options = options
+
+    def _detail(self, principal: Principal, cycle_id: uuid.UUID, page: int = 1) -> bool:
+        def detail(*, session: Any, actor: Any) -> tuple[Any, Any, Any]:
+            return (
+                reviews.get_cycle(session=session, actor=actor, cycle_id=cycle_id),
+                reviews.cycle_status(
+                    session=session,
+                    actor=actor,
+                    cycle_id=cycle_id,
+                    query={"page": page, "page_size": STATUS_PAGE_SIZE},
+                ),
+                reviews.ninebox(session=session, actor=actor, cycle_id=cycle_id),
+            )
+
+        got = self._run(principal, detail)
+        if got is _FAILED:
+            self._clear_detail()
+            return False
+        cycle, status, box = got
+        self.cycle_id, self.cycle = cycle.id, asdict(cycle)
+        self.status_rows = status.page.rows_as_dicts()
+        self.status_page, self.status_pages = status.page.page, status.page.pages
+        self.status_total = status.page.total
+        self.funnel = [{"name": n.replace("_", " "), "count": c} for n, c in status.funnel]
+        self.distribution = [{"name": n, "count": c} for n, c in status.distribution]
+        self.ninebox = [asdict(c) for c in box.cells]
+        self.unplaced = box.unplaced
+        return True
+
+    @rx.event
+    def load(self):
+        principal = self._principal()
+        if principal is None:
+            return self._signed_out()
+        self._show(principal)
+        self.error = self.notice = ""
+        self._list(principal)
+        selected = _uuid(self.cycle_id)
+        if selected is not None:
+            self._detail(principal, selected, self.status_page)
+        return None
+
+    @rx.event
+    def select_cycle(self, cycle_id: str):
+        principal = self._principal()
+        if principal is None:
+            return self._signed_out()
+        self.notice = ""
+        cid = _uuid(cycle_id)
+        if cid is None:
+            self._clear_detail()
+            self.error = NO_ACCESS
+            return None
+        if self._detail(principal, cid):
+            self.error = ""
+        return None
+
+    @rx.event
+    def close_cycle_detail(self):
+        self._clear_detail()
+
+    def _page(self, page: int):
+        principal = self._principal()
+        if principal is None:
+            return self._signed_out()
+        cid = _uuid(self.cycle_id)
+        if cid is not None:
+            self._detail(principal, cid, max(1, page))
+        return None
+
+    @rx.event
+    def status_next(self):
+        return self._page(self.status_page + 1)
+
+    @rx.event
+    def status_prev(self):
+        return self._page(self.status_page - 1)
+
+    def _cycle_action(self, cycle_id: str, fn: Callable[..., Any], done: Callable[[Any], str]):
+        principal = self._principal()
+        if principal is None:
+            return self._signed_out()
+        cid = _uuid(cycle_id)
+        if cid is None:
+            self.error, self.notice = NO_ACCESS, ""
+            return None
+        got = self._run(principal, fn, cycle_id=cid)
+        if got is _FAILED:
+            return None
+        self.error, self.notice = "", done(got)
+        self._list(principal)
+        if self.cycle_id == str(cid):
+            self._detail(principal, cid, self.status_page)
+        return None
+
+    @rx.event
+    def launch(self, cycle_id: str):
+        return self._cycle_action(
+            cycle_id,
+            reviews.launch_cycle,
+            lambda r: f"Launched: {r.participants} people, {r.reviews} reviews.",
+        )
+
+    @rx.event
+    def start_calibration(self, cycle_id: str):
+        return self._cycle_action(
+            cycle_id, reviews.start_calibration, lambda _: "Calibration started."
+        )
+
+    @rx.event
+    def close_cycle(self, cycle_id: str):
+        return self._cycle_action(cycle_id, reviews.close_cycle, lambda _: "Cycle closed.")
+
+    @rx.event
+    def share(self, cycle_id: str):
+        return self._cycle_action(
+            cycle_id, reviews.share_results, lambda n: f"Shared {n} results with their people."
+        )
+
+    @rx.event
+    def create_cycle(self, form: dict[str, Any]):
+        principal = self._principal()
+        if principal is None:
+            return self._signed_out()
+        if not isinstance(form, dict):
+            self.error = "Fill in the form."
+            return None
+        data = {
+            "name": _text(form, "name"),
+            "template_id": _text(form, "template_id", 64),
+            "period_start": _text(form, "period_start", 32),
+            "period_end": _text(form, "period_end", 32),
+            "self_review_due": _text(form, "self_review_due", 32),
+            "manager_review_due": _text(form, "manager_review_due", 32),
+            "participants": {
+                "departments": _csv(_text(form, "departments", 4000)),
+                "teams": _csv(_text(form, "teams", 4000)),
+                "manager_emails": _csv(_text(form, "manager_emails", 8000)),
+            },
+        }
+        got = self._run(principal, reviews.create_cycle, data=data)
+        if got is not _FAILED:
+            self.error, self.notice = "", f"Cycle “{got.name}” created as a draft."
+            self._list(principal)
+        return None
+
+    @rx.event
+    def create_template(self, form: dict[str, Any]):
+        """Criteria arrive one per line as `name` or `name; weight`."""
+        principal = self._principal()
+        if principal is None:
+            return self._signed_out()
+        if not isinstance(form, dict):
+            self.error = "Fill in the form."
+            return None
+        criteria = []
+        for line in _text(form, "criteria", 20_000).splitlines():
+            name, _, weight = line.partition(";")
+            if name.strip():
+                criteria.append({"name": name.strip(), "weight": weight.strip() or "1"})
+        data = {"name": _text(form, "template_name"), "criteria": criteria}
+        got = self._run(principal, reviews.create_template, data=data)
+        if got is not _FAILED:
+            self.error, self.notice = "", f"Template “{got.name}” created."
+            self._list(principal)
+        return None
+
+    @rx.event
+    def open_adjust(self, outcome_id: str):
+        principal = self._principal()
+        if principal is None:
+            return self._signed_out()
+        self._clear_adjust()
+        oid = _uuid(outcome_id)
+        if oid is None:
+            self.error = NO_ACCESS
+            return None
+        got = self._run(principal, reviews.calibration_history, outcome_id=oid)
+        if got is _FAILED:
+            return None
+        self.error = ""
+        self.history = [asdict(h) for h in got]
+        self.adjust_outcome_id = str(oid)
+        shown = [r for r in self.status_rows if r.get("outcome_id") == str(oid)]
+        shown += [p for c in self.ninebox for p in c["people"] if p["outcome_id"] == str(oid)]
+        if shown:
+            self.adjust_name = str(shown[0].get("reviewee_name") or shown[0].get("name") or "")
+        self.adjust_open = True
+        return None
+
+    @rx.event
+    def adjust_open_change(self, is_open: bool):
+        if not is_open:
+            self._clear_adjust()
+
+    @rx.event
+    def save_adjust(self, form: dict[str, Any]):
+        principal = self._principal()
+        if principal is None:
+            return self._signed_out()
+        oid = _uuid(self.adjust_outcome_id)
+        if oid is None or not isinstance(form, dict):
+            self.error = NO_ACCESS
+            return None
+        rating = _text(form, "final_rating", 8)
+        potential = _text(form, "potential", 8)
+        change = {
+            "final_rating": None if rating in ("", KEEP) else rating,
+            "potential": None if potential in ("", KEEP) else potential,
+            "reason": _text(form, "reason", 4000),
+        }
+        got = self._run(principal, reviews.adjust_calibration, outcome_id=oid, change=change)
+        if got is _FAILED:
+            return None
+        self.error, self.notice = "", "Calibration saved."
+        self._clear_adjust()
+        cid = _uuid(self.cycle_id)
+        if cid is not None:
+            self._detail(principal, cid, self.status_page)
+        return None

@@ -1,0 +1,161 @@
+"""Organisation settings: thin state over `tenancy.customization` (tenant admins only).
+
+The form's values are only proposals: the service validates everything and checks the
+actor's right to edit on every save; the vars just echo what the page shows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from pms_dashboard.auth.permissions import PermissionDenied
+from pms_dashboard.auth.service import Principal
+from pms_dashboard.tenancy.customization import (
+    ACCENT_COLORS,
+    CustomizationError,
+    TenantSettings,
+    get_tenant_settings,
+    update_tenant_settings,
+)
+from pms_dashboard.tenancy.session import tenant_session
+from pms_dashboard.ui.states.session import SessionState
+
+ONLY_ADMINS = "Only tenant admins can change the organisation's settings."
+HIGH_CHOICES = [str(n) for n in range(3, 11)]
+LOW_CHOICES = ["0", "1"]
+
+
+def _int(value: Any, default: int) -> int:
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return default
+
+
+class SettingsState(SessionState):
+    """The settings form: name, logo, accent, stale threshold and rating-scale labels."""
+
+    can_edit: bool = False
+    loaded: bool = False
+    org_name: str = ""
+    logo_url: str = ""
+    accent: str = "indigo"
+    stale_after_days: str = "14"
+    rating_low: str = "1"
+    rating_high: str = "5"
+    labels: list[dict[str, str]] = []  # {score, name, label, key}
+    form_key: int = 0  # bumped on load so uncontrolled inputs show the stored values
+    error: str = ""
+    success: str = ""
+
+    def _labels_for(self, low: int, high: int, current: dict[int, str]) -> None:
+        self.labels = [
+            {
+                "score": str(score),
+                "name": f"label_{score}",
+                "label": current.get(score, ""),
+                "key": f"{self.form_key}-{score}",
+            }
+            for score in range(low, high + 1)
+        ]
+
+    def _current_labels(self) -> dict[int, str]:
+        return {int(row["score"]): row["label"] for row in self.labels}
+
+    def _fill(self, settings: TenantSettings) -> None:
+        c = settings.customization
+        self.form_key += 1
+        self.org_name, self.logo_url, self.accent = settings.name, c.logo_url, c.accent
+        self.stale_after_days = str(c.stale_after_days)
+        self.rating_low, self.rating_high = str(c.rating_scale.low), str(c.rating_scale.high)
+        self._labels_for(c.rating_scale.low, c.rating_scale.high, dict(c.rating_scale.labels))
+
+    def _clear(self) -> None:
+        self.can_edit = self.loaded = False
+        self.form_key += 1
+        self.org_name = self.logo_url = ""
+        self.labels = []
+
+    def _signed_out(self):
+        self._forget()
+        self._clear()
+        return rx.redirect("/signin", replace=True)
+
+    def _read(self, principal: Principal) -> None:
+        with tenant_session(principal.context) as session:
+            settings = get_tenant_settings(session=session, actor=principal.context)
+        self._show(principal)
+        self.can_edit = settings.can_edit
+        self.loaded = True
+        if settings.can_edit:
+            self._fill(settings)
+        else:  # nothing of the form is shown to others, so nothing is sent to them
+            self._clear()
+            self.loaded = True
+
+    @rx.event
+    def load(self):
+        principal = self._principal()
+        if principal is None:
+            return self._signed_out()
+        self.error = self.success = ""
+        try:
+            self._read(principal)
+        except PermissionDenied as err:
+            self._clear()
+            self.loaded = True
+            self.error = str(err)
+        return None
+
+    @rx.event
+    def set_accent(self, value: str):
+        """Preview only; saved (and validated) with the form."""
+        if value in ACCENT_COLORS:
+            self.accent = value
+
+    @rx.event
+    def set_high(self, value: str):
+        """Show one label input per score of the new range (labels typed so far are kept)."""
+        if value in HIGH_CHOICES:
+            self.rating_high = value
+            self._labels_for(int(self.rating_low), int(value), self._current_labels())
+
+    @rx.event
+    def set_low(self, value: str):
+        if value in LOW_CHOICES:
+            self.rating_low = value
+            self._labels_for(int(value), int(self.rating_high), self._current_labels())
+
+    @rx.event
+    def save(self, form: dict[str, Any]):
+        principal = self._principal()
+        if principal is None:
+            return self._signed_out()
+        self.success = ""
+        low, high = _int(self.rating_low, 1), _int(self.rating_high, 5)
+        changes = {
+            "name": str(form.get("name", "")),
+            "logo_url": str(form.get("logo_url", "")),
+            "accent": self.accent,
+            "stale_after_days": str(form.get("stale_after_days", "")).strip(),
+            "rating_scale": {
+                "low": low,
+                "high": high,
+                "labels": {s: str(form.get(f"label_{s}", "")) for s in range(low, high + 1)},
+            },
+        }
+        try:
+            with tenant_session(principal.context) as session:
+                saved = update_tenant_settings(
+                    session=session, actor=principal.context, changes=changes
+                )
+        except (PermissionDenied, CustomizationError) as err:
+            self.error = str(err)
+            return None
+        self.error = ""
+        self._fill(saved)
+        self.tenant_name = saved.name
+        self.success = "Settings saved."
+        return None

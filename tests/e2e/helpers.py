@@ -1,0 +1,36 @@
+"""What the browser tests share: signing in through the real form, and README screenshots."""
+
+from __future__ import annotations
+
+import os
+
+from pms_dashboard.settings import PROJECT_ROOT, get_settings
+
+SCREENSHOTS = PROJECT_ROOT / "assets" / "screenshots"
+
+
+def sign_in(
+    page, app_url: str, org: str, email: str, password: str | None = None, *, land: bool = True
+) -> None:
+    """Fill and submit the sign-in form; with `land`, wait for the overview."""
+    page.goto(f"{app_url}/signin")
+    page.fill("#organisation", org)
+    page.fill("#email", email)
+    page.fill("#password", password or get_settings().demo_password)
+    page.click("#sign-in")
+    if land:
+        page.wait_for_url("**/overview**")
+
+
+def shoot(page, name: str, selector: str | None = None) -> None:
+    """With PMS_SCREENSHOTS=1, save assets/screenshots/<name>.png (the viewport, or one
+    element) for the README."""
+    if os.environ.get("PMS_SCREENSHOTS") != "1":
+        return
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = str(SCREENSHOTS / f"{name}.png")
+    page.wait_for_timeout(1500)  # let the charts finish their entry animation
+    if selector:
+        page.locator(selector).screenshot(path=path)
+    else:
+        page.screenshot(path=path)
