@@ -127,6 +127,7 @@ class TenantSpec:
     template_name: str
     criteria: tuple[CriterionSpec, ...]
     comments: tuple[str, ...]  # review comments, picked deterministically
+    accent: str = "indigo"  # the tenant's theme colour (tenant settings)
 
 
 def G(
@@ -269,7 +270,7 @@ ACME = TenantSpec(
 )
 
 GLOBEX = TenantSpec(
-    slug="globex", name="Globex Corporation", region="eu-central",
+    slug="globex", name="Globex Corporation", region="eu-central", accent="teal",
     people=(
         P("greta.admin", "Greta Lindqvist", ADMIN, "Chief Operating Officer", "Leadership",
           "Executive"),
@@ -583,7 +584,13 @@ def seed_demo(*, password: str | None = None, now: datetime | None = None) -> Se
             tenant_table = metadata.tables["tenant"]
             created = s.execute(
                 insert(tenant_table)
-                .values(id=seed_id("tenant", t.slug), slug=t.slug, name=t.name, region=t.region)
+                .values(
+                    id=seed_id("tenant", t.slug),
+                    slug=t.slug,
+                    name=t.name,
+                    region=t.region,
+                    settings={"accent": t.accent},
+                )
                 .on_conflict_do_nothing()
                 .returning(tenant_table.c.id)
             ).first()

@@ -347,6 +347,15 @@ def manager_choices(
     return [PersonRef(str(u.id), u.display_name, u.job_title or "") for u in users]
 
 
+def has_reports(*, session: Session, actor: TenantContext) -> bool:
+    """Whether anyone reports to the actor (an employee may lead people too)."""
+    if actor.user_id is None:
+        return False
+    return bool(
+        session.scalar(select(literal(True)).where(col(User.manager_id) == actor.user_id).limit(1))
+    )
+
+
 def may_manage_people(*, actor: TenantContext) -> bool:
     """Whether the actor may invite people (and so change them at all: to offer the actions)."""
     return actor.user_id is not None and decide(

@@ -22,7 +22,8 @@ NAV = [
     ("People", "/people", "users", EVERYONE),
     ("Settings", "/settings", "settings", ("tenant_admin",)),
 ]
-ACCENT = "indigo"
+# The tenant's accent colour, as the theme sets it (`var(--accent-n)`).
+ACCENT = "accent"
 
 
 def _nav_item(label: str, href: str, icon: str, roles: tuple[str, ...]) -> rx.Component:
@@ -48,7 +49,11 @@ def _nav_item(label: str, href: str, icon: str, roles: tuple[str, ...]) -> rx.Co
 def sidebar() -> rx.Component:
     return rx.vstack(
         rx.hstack(
-            rx.image(src="/logo.svg", width="28px", height="28px", alt=""),
+            rx.cond(
+                SessionState.logo_url != "",
+                rx.image(src=SessionState.logo_url, height="28px", max_width="120px", alt=""),
+                rx.image(src="/logo.svg", width="28px", height="28px", alt=""),
+            ),
             rx.heading("PMS", size="5"),
             align="center",
             spacing="2",
@@ -82,7 +87,7 @@ def header(title: str) -> rx.Component:
     return rx.hstack(
         rx.heading(title, size="6"),
         rx.spacer(),
-        rx.badge(SessionState.tenant_name, color_scheme=ACCENT, size="2", id="tenant-name"),
+        rx.badge(SessionState.tenant_name, size="2", id="tenant-name"),
         rx.vstack(
             rx.text(SessionState.user_name, weight="medium", size="2", id="user-name"),
             rx.text(SessionState.role_label, size="1", color_scheme="gray"),
@@ -108,12 +113,19 @@ def template(
 
         @rx.page(route=route, title=f"{title} · PMS", on_load=loads)
         def page() -> rx.Component:
-            return rx.hstack(
-                sidebar(),
-                rx.vstack(header(title), body(), width="100%", padding="1.5rem 2rem", spacing="4"),
-                spacing="0",
-                width="100%",
-                align="start",
+            # The tenant's own accent colour (from its settings) for everything inside.
+            return rx.theme(
+                rx.hstack(
+                    sidebar(),
+                    rx.vstack(
+                        header(title), body(), width="100%", padding="1.5rem 2rem", spacing="4"
+                    ),
+                    spacing="0",
+                    width="100%",
+                    align="start",
+                ),
+                accent_color=SessionState.accent,
+                has_background=False,
             )
 
         return page

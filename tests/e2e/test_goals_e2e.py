@@ -37,6 +37,7 @@ def demo() -> None:
 def test_manager_creates_aligned_goal_checks_in_and_parent_rolls_up(page, app_url, demo, browser):
     sign_in(page, app_url, "acme", "maria.manager@acme.example")
     page.wait_for_selector("#chart-health .recharts-bar-rectangle")
+    page.wait_for_selector("#chart-funnel .recharts-bar-rectangle")  # the running review cycle
     assert int(page.inner_text("#stat-total h1, #stat-total .rt-Heading").strip()) > 0
     shoot(page, "overview")
     parent_before = _db_progress(PARENT)
@@ -99,6 +100,8 @@ def test_manager_creates_aligned_goal_checks_in_and_parent_rolls_up(page, app_ur
         gp = other.new_page()
         gp.set_default_timeout(20_000)
         sign_in(gp, app_url, "globex", "gus.manager@globex.example")
+        # Globex's own look: its accent colour from its tenant settings
+        gp.wait_for_selector(".radix-themes[data-accent-color=teal] #tenant-name")
         gp.goto(f"{app_url}/goals?scope=all")
         gp.wait_for_selector("#goal-total")
         assert TITLE not in gp.content()

@@ -368,7 +368,7 @@ def _ninebox_cell(cell: rx.Var) -> rx.Component:
                     color_scheme="gray",
                 ),
                 rx.spacer(),
-                rx.badge(cell["count"], size="2", color_scheme=ACCENT, class_name="ninebox-count"),
+                rx.badge(cell["count"], size="2", class_name="ninebox-count"),
                 width="100%",
             ),
             rx.flex(

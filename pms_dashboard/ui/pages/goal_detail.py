@@ -7,7 +7,7 @@ import reflex as rx
 from pms_dashboard.ui.components.goal_form import SELECT_STYLE, goal_fields, labelled
 from pms_dashboard.ui.pages.goals import confidence_badge, progress_bar, status_badge
 from pms_dashboard.ui.states.goals import GoalDetailState as S
-from pms_dashboard.ui.templates import ACCENT, template
+from pms_dashboard.ui.templates import template
 
 SOURCE_TEXT = {
     "key_results": "Progress follows the key results (weighted).",
@@ -100,9 +100,7 @@ def _summary() -> rx.Component:
                 rx.vstack(
                     rx.text("Progress", size="1", color_scheme="gray"),
                     rx.hstack(
-                        rx.progress(
-                            value=g["progress"].to(int), max=100, width="240px", color_scheme=ACCENT
-                        ),
+                        rx.progress(value=g["progress"].to(int), max=100, width="240px"),
                         rx.text(g["progress"].to(int), "%", weight="bold", id="goal-progress"),
                         align="center",
                         spacing="2",

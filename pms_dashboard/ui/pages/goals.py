@@ -6,7 +6,7 @@ import reflex as rx
 
 from pms_dashboard.ui.components.goal_form import goal_fields
 from pms_dashboard.ui.states.goals import GoalFormState, GoalsState
-from pms_dashboard.ui.templates import ACCENT, template
+from pms_dashboard.ui.templates import template
 
 STATUS_COLORS = {"draft": "gray", "active": "blue", "completed": "green", "archived": "gray"}
 CONFIDENCE = {
@@ -37,7 +37,7 @@ def confidence_badge(value: rx.Var) -> rx.Component:
 
 def progress_bar(value: rx.Var, width: str = "120px") -> rx.Component:
     return rx.hstack(
-        rx.progress(value=value, max=100, width=width, color_scheme=ACCENT),
+        rx.progress(value=value, max=100, width=width),
         rx.text(value, "%", size="1"),
         align="center",
         spacing="2",
@@ -101,7 +101,6 @@ def new_goal_dialog() -> rx.Component:
             rx.button(
                 rx.icon("plus", size=16),
                 "New goal",
-                color_scheme=ACCENT,
                 on_click=GoalFormState.open_form,
                 id="goal-new",
             )

@@ -141,6 +141,49 @@ def _completion_chart() -> rx.Component:
     )
 
 
+def _review_chart(title: str, data: rx.Var, chart_id: str, color: str) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.heading(title, size="3"),
+                rx.spacer(),
+                rx.link("Open the cycle", href=OverviewState.cycle_href, size="2"),
+                width="100%",
+            ),
+            rx.text(OverviewState.cycle_name, size="1", color_scheme="gray"),
+            rx.recharts.bar_chart(
+                rx.recharts.bar(data_key="count", name="People", fill=color, radius=[4, 4, 0, 0]),
+                rx.recharts.x_axis(data_key="name", interval=0, font_size=11),
+                rx.recharts.y_axis(allow_decimals=False, width=30),
+                rx.recharts.graphing_tooltip(),
+                data=data,
+                height=220,
+                width="100%",
+            ),
+            width="100%",
+            id=chart_id,
+        ),
+        width="100%",
+    )
+
+
+def _review_charts() -> rx.Component:
+    return rx.cond(
+        OverviewState.cycle_name != "",
+        rx.grid(
+            _review_chart(
+                "Review completion", OverviewState.funnel, "chart-funnel", "var(--accent-9)"
+            ),
+            _review_chart(
+                "Rating distribution", OverviewState.ratings, "chart-ratings", "var(--green-9)"
+            ),
+            columns="2",
+            spacing="4",
+            width="100%",
+        ),
+    )
+
+
 ALL = "/goals?scope=all"
 STATS = [
     ("Goals", "total", ALL, "gray"),
@@ -170,6 +213,7 @@ def overview() -> rx.Component:
             spacing="4",
             width="100%",
         ),
+        _review_charts(),
         rx.grid(
             _goal_list(
                 "Due soon",

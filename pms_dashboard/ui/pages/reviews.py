@@ -7,7 +7,7 @@ from typing import Any
 import reflex as rx
 
 from pms_dashboard.ui.states.reviews import ReviewsState
-from pms_dashboard.ui.templates import ACCENT, template
+from pms_dashboard.ui.templates import template
 
 KIND_LABELS = {"self": "Self review", "manager": "Manager review", "peer": "Peer review"}
 STATUS_COLORS = {"not_started": "gray", "in_progress": "amber", "submitted": "green"}
@@ -202,7 +202,7 @@ def _review_form() -> rx.Component:
             _status(review["status"]),
             rx.cond(
                 review["score"].to(str) != "",
-                rx.badge("Score ", review["score"], color_scheme=ACCENT, id="review-score"),
+                rx.badge("Score ", review["score"], id="review-score"),
             ),
             width="100%",
             align="center",
@@ -248,7 +248,7 @@ def _review_block(title: str, block: rx.Var, block_id: str) -> rx.Component:
                 rx.hstack(
                     rx.heading(title, size="4"),
                     rx.spacer(),
-                    rx.badge("Score ", review["score"], color_scheme=ACCENT),
+                    rx.badge("Score ", review["score"]),
                     width="100%",
                 ),
                 rx.foreach(
@@ -318,7 +318,6 @@ def _results() -> rx.Component:
             rx.badge(
                 rx.cond(res["final_label"] != "", res["final_label"], "No final rating"),
                 size="3",
-                color_scheme=ACCENT,
                 id="results-final",
             ),
             width="100%",

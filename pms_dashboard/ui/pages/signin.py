@@ -5,7 +5,6 @@ from __future__ import annotations
 import reflex as rx
 
 from pms_dashboard.ui.components.native_form import native_form
-from pms_dashboard.ui.templates import ACCENT
 from pms_dashboard.ui.urls import backend_url
 
 # Fixed texts chosen by a code in the URL: nothing the URL carries is shown verbatim.
@@ -93,7 +92,6 @@ def signin() -> rx.Component:
                             type="submit",
                             size="3",
                             width="100%",
-                            color_scheme=ACCENT,
                             id="sign-in",
                         ),
                         spacing="4",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import asdict
 from typing import Any
 
@@ -9,6 +10,8 @@ import reflex as rx
 
 from pms_dashboard.goals import service as goals_service
 from pms_dashboard.goals.schemas import GoalListQuery
+from pms_dashboard.people import service as people_service
+from pms_dashboard.reviews import service as reviews_service
 from pms_dashboard.tenancy.session import tenant_session
 from pms_dashboard.ui.states.session import SessionState
 
@@ -33,6 +36,10 @@ class OverviewState(SessionState):
     due_soon: list[dict[str, Any]] = []
     stale: list[dict[str, Any]] = []
     scope_label: str = ""
+    cycle_name: str = ""
+    cycle_href: str = ""
+    funnel: list[dict[str, Any]] = []
+    ratings: list[dict[str, Any]] = []
 
     @rx.event
     def load(self):
@@ -55,6 +62,7 @@ class OverviewState(SessionState):
                 actor=actor,
                 query=GoalListQuery(scope="all", stale_only=True, sort="due_date", page_size=5),
             )
+            self._review_charts(session, actor)
         self._show(principal)
         self.health = asdict(health)
         self.health_chart = [
@@ -79,3 +87,29 @@ class OverviewState(SessionState):
             else "You and everyone who reports to you"
         )
         return None
+
+    def _review_charts(self, session: Any, actor: Any) -> None:
+        """The running cycle (else the latest one) as the viewer may see it: completion
+        funnel and rating distribution of the people below them (everyone, for HR)."""
+        self.cycle_name = self.cycle_href = ""
+        self.funnel, self.ratings = [], []
+        if actor.role == "employee" and not people_service.has_reports(
+            session=session, actor=actor
+        ):
+            return
+        cycles = reviews_service.list_cycles(session=session, actor=actor, limit=20)
+        order = {"active": 0, "calibration": 1, "closed": 2}
+        started = [c for c in cycles if c.status in order]
+        if not started:
+            return
+        newest_first = sorted(started, key=lambda c: c.period_start, reverse=True)
+        cycle = min(newest_first, key=lambda c: order[c.status])  # running before finished
+        status = reviews_service.cycle_status(
+            session=session,
+            actor=actor,
+            cycle_id=uuid.UUID(cycle.id),
+            query={"page_size": 1},
+        )
+        self.cycle_name, self.cycle_href = cycle.name, f"/cycles?cycle={cycle.id}"
+        self.funnel = [{"name": n.replace("_", " "), "count": c} for n, c in status.funnel]
+        self.ratings = [{"name": n, "count": c} for n, c in status.distribution]

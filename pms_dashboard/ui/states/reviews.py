@@ -345,9 +345,12 @@ class CyclesState(_ReviewsBase):
         self._show(principal)
         self.error = self.notice = ""
         self._list(principal)
-        selected = _uuid(self.cycle_id)
+        # ?cycle=<id> (the overview's charts link here) opens that cycle; the service
+        # decides whether the viewer may see it, like any other id from the browser.
+        linked = _uuid(str(self.router.url.query_parameters.get("cycle", "")))
+        selected = linked or _uuid(self.cycle_id)
         if selected is not None:
-            self._detail(principal, selected, self.status_page)
+            self._detail(principal, selected, 1 if linked else self.status_page)
         return None
 
     @rx.event

@@ -12,6 +12,8 @@ import reflex as rx
 from pms_dashboard.auth import service as auth_service
 from pms_dashboard.auth.cookies import token_from_cookie_header
 from pms_dashboard.auth.service import Principal
+from pms_dashboard.tenancy.customization import get_customization
+from pms_dashboard.tenancy.session import tenant_session
 
 ROLE_LABELS = {
     "employee": "Employee",
@@ -29,6 +31,8 @@ class SessionState(rx.State):
     role_label: str = ""
     role: str = ""  # only to choose which menu entries to offer; services decide access
     tenant_name: str = ""
+    accent: str = "indigo"  # the tenant's look, from its settings (display only)
+    logo_url: str = ""
 
     def _principal(self) -> Principal | None:
         return auth_service.authenticate(token_from_cookie_header(self.router.headers.cookie))
@@ -51,4 +55,7 @@ class SessionState(rx.State):
             self._forget()
             return rx.redirect("/signin", replace=True)
         self._show(principal)
+        with tenant_session(principal.context) as session:
+            look = get_customization(session=session)
+        self.accent, self.logo_url = look.accent, look.logo_url
         return None
