@@ -55,7 +55,7 @@ def _me(app_url: str, token: str | None) -> int:
 def test_unauthenticated_goals_redirects_to_signin(page, app_url):
     page.goto(f"{app_url}/goals")
     page.wait_for_url("**/signin**")
-    assert page.locator("#sign-in").is_visible()
+    page.wait_for_selector("#sign-in", state="visible")
 
 
 def test_wrong_password_shows_message_and_sets_no_cookie(page, app_url, demo):

@@ -7,6 +7,7 @@ from typing import Any
 
 import reflex as rx
 
+from pms_dashboard.ui.components.feedback import feedback
 from pms_dashboard.ui.states.reviews import KEEP, CyclesState
 from pms_dashboard.ui.templates import ACCENT, template
 
@@ -31,31 +32,6 @@ def _badge(value: rx.Var, colors: dict[str, str]) -> rx.Component:
         value,
         *[(k, rx.badge(k.replace("_", " "), color_scheme=c)) for k, c in colors.items()],
         rx.badge(value),
-    )
-
-
-def _callouts() -> rx.Component:
-    return rx.fragment(
-        rx.cond(
-            CyclesState.error != "",
-            rx.callout(
-                CyclesState.error,
-                icon="triangle-alert",
-                color_scheme="red",
-                width="100%",
-                id="cycles-error",
-            ),
-        ),
-        rx.cond(
-            CyclesState.notice != "",
-            rx.callout(
-                CyclesState.notice,
-                icon="check",
-                color_scheme="green",
-                width="100%",
-                id="cycles-notice",
-            ),
-        ),
     )
 
 
@@ -568,7 +544,7 @@ def _adjust_dialog() -> rx.Component:
 @template(route="/cycles", title="Review cycles", on_load=CyclesState.load)
 def cycles_page() -> rx.Component:
     return rx.vstack(
-        _callouts(),
+        feedback(CyclesState, "cycles"),
         rx.cond(
             CyclesState.can_manage,
             rx.grid(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from pms_dashboard.ui.components.feedback import error_callout, feedback
 from pms_dashboard.ui.components.goal_form import SELECT_STYLE, goal_fields, labelled
 from pms_dashboard.ui.pages.goals import confidence_badge, progress_bar, status_badge
 from pms_dashboard.ui.states.goals import GoalDetailState as S
@@ -226,16 +227,7 @@ def _check_in_form() -> rx.Component:
                     "Note",
                     rx.text_area(name="note", max_length=5000, id="checkin-note", width="100%"),
                 ),
-                rx.cond(
-                    S.check_in_error != "",
-                    rx.callout(
-                        S.check_in_error,
-                        icon="triangle-alert",
-                        color_scheme="red",
-                        id="checkin-error",
-                        width="100%",
-                    ),
-                ),
+                error_callout(S.check_in_error, "checkin-error"),
                 rx.button("Save check-in", type="submit", id="checkin-save"),
                 spacing="3",
                 width="100%",
@@ -344,11 +336,7 @@ def _edit_form() -> rx.Component:
 def goal_detail() -> rx.Component:
     return rx.vstack(
         _breadcrumb(),
-        rx.cond(
-            S.error != "",
-            rx.callout(S.error, icon="triangle-alert", color_scheme="red", id="goal-error"),
-        ),
-        rx.cond(S.notice != "", rx.callout(S.notice, icon="check", color_scheme="green")),
+        feedback(S, "goal"),
         rx.cond(
             S.found,
             rx.vstack(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from pms_dashboard.ui.components.feedback import error_callout
 from pms_dashboard.ui.components.goal_form import goal_fields
 from pms_dashboard.ui.states.goals import GoalFormState, GoalsState
 from pms_dashboard.ui.templates import template
@@ -110,16 +111,7 @@ def new_goal_dialog() -> rx.Component:
             rx.form(
                 rx.vstack(
                     goal_fields(parents=GoalFormState.parents, owners=GoalFormState.owners),
-                    rx.cond(
-                        GoalFormState.error != "",
-                        rx.callout(
-                            GoalFormState.error,
-                            icon="triangle-alert",
-                            color_scheme="red",
-                            id="goal-form-error",
-                            width="100%",
-                        ),
-                    ),
+                    error_callout(GoalFormState.error, "goal-form-error"),
                     rx.hstack(
                         rx.button(
                             "Cancel",
@@ -260,10 +252,7 @@ def pager(state: type[rx.State], noun: str, prefix: str) -> rx.Component:
 def goals() -> rx.Component:
     return rx.vstack(
         _toolbar(),
-        rx.cond(
-            GoalsState.error != "",
-            rx.callout(GoalsState.error, icon="triangle-alert", color_scheme="red"),
-        ),
+        error_callout(GoalsState.error, "goals-error"),
         rx.cond(
             GoalsState.total > 0,
             rx.table.root(

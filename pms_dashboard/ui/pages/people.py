@@ -6,6 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from pms_dashboard.people.schemas import ROLES
+from pms_dashboard.ui.components.feedback import error_callout, feedback
 from pms_dashboard.ui.states.people import PeopleState
 from pms_dashboard.ui.states.session import ROLE_LABELS
 from pms_dashboard.ui.templates import ACCENT, template
@@ -510,15 +511,7 @@ def _invite_dialog() -> rx.Component:
                             max_length=200,
                             id="invite-title",
                         ),
-                        rx.cond(
-                            PeopleState.invite_error != "",
-                            rx.callout(
-                                PeopleState.invite_error,
-                                icon="triangle-alert",
-                                color_scheme="red",
-                                id="invite-error",
-                            ),
-                        ),
+                        error_callout(PeopleState.invite_error, "invite-error"),
                         rx.hstack(
                             rx.button(
                                 "Cancel",
@@ -549,16 +542,7 @@ def _invite_dialog() -> rx.Component:
 def people_page() -> rx.Component:
     return rx.vstack(
         _toolbar(),
-        rx.cond(
-            PeopleState.error != "",
-            rx.callout(
-                PeopleState.error, icon="triangle-alert", color_scheme="red", id="people-error"
-            ),
-        ),
-        rx.cond(
-            PeopleState.notice != "",
-            rx.callout(PeopleState.notice, icon="check", color_scheme="green", id="people-notice"),
-        ),
+        feedback(PeopleState, "people"),
         rx.hstack(
             rx.vstack(
                 rx.cond(PeopleState.view == "tree", _tree(), rx.fragment(_table(), _pager())),

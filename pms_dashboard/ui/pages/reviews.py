@@ -6,6 +6,7 @@ from typing import Any
 
 import reflex as rx
 
+from pms_dashboard.ui.components.feedback import feedback
 from pms_dashboard.ui.states.reviews import ReviewsState
 from pms_dashboard.ui.templates import template
 
@@ -22,31 +23,6 @@ def _status(status: rx.Var) -> rx.Component:
         status,
         *[(s, rx.badge(s.replace("_", " "), color_scheme=c)) for s, c in STATUS_COLORS.items()],
         rx.badge(status),
-    )
-
-
-def _callouts() -> rx.Component:
-    return rx.fragment(
-        rx.cond(
-            ReviewsState.error != "",
-            rx.callout(
-                ReviewsState.error,
-                icon="triangle-alert",
-                color_scheme="red",
-                width="100%",
-                id="reviews-error",
-            ),
-        ),
-        rx.cond(
-            ReviewsState.notice != "",
-            rx.callout(
-                ReviewsState.notice,
-                icon="check",
-                color_scheme="green",
-                width="100%",
-                id="reviews-notice",
-            ),
-        ),
     )
 
 
@@ -335,7 +311,7 @@ def _results() -> rx.Component:
 @template(route="/reviews", title="Reviews", on_load=ReviewsState.load)
 def reviews_page() -> rx.Component:
     return rx.vstack(
-        _callouts(),
+        feedback(ReviewsState, "reviews"),
         rx.cond(
             ReviewsState.review_id != "",
             _review_form(),

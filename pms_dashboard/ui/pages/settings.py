@@ -6,6 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from pms_dashboard.tenancy.customization import ACCENT_COLORS
+from pms_dashboard.ui.components.feedback import error_callout, notice_callout
 from pms_dashboard.ui.states.settings import (
     HIGH_CHOICES,
     LOW_CHOICES,
@@ -153,24 +154,8 @@ def _form() -> rx.Component:
                 ),
             ),
             _field("Rating scale", _scale()),
-            rx.cond(
-                SettingsState.error != "",
-                rx.callout(
-                    SettingsState.error,
-                    icon="triangle-alert",
-                    color_scheme="red",
-                    id="settings-error",
-                ),
-            ),
-            rx.cond(
-                SettingsState.success != "",
-                rx.callout(
-                    SettingsState.success,
-                    icon="check",
-                    color_scheme="green",
-                    id="settings-success",
-                ),
-            ),
+            error_callout(SettingsState.error, "settings-error"),
+            notice_callout(SettingsState.success, "settings-success"),
             rx.button("Save", type="submit", id="settings-save"),
             spacing="4",
             width="100%",
