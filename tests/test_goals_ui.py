@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from pms_dashboard.goals import service
 from pms_dashboard.goals.models import Goal, GoalCheckIn
@@ -201,3 +201,24 @@ def test_no_cookie_redirects_and_changes_nothing(world, state, handler, args) ->
     st = state_for(state, None, "/goals/[goal_id]", {"goal_id": str(world["own"])})
     assert redirects_to(call(st, handler, *args)) == "/signin"
     assert _snapshot() == before
+
+
+def test_owner_and_team_filters_never_widen_what_is_visible(world) -> None:
+    a, b = world["a"], world["b"]
+    st = state_for(GoalsState, world["token"], "/goals")
+    call(st, GoalsState.load)
+    call(st, GoalsState.set_scope, "all")
+    assert {o["name"] for o in st.owners} == {"Manager", "Employee 1", "Employee 2"}
+    for foreign in (str(b.user_id("emp1")), str(a.user_id("emp3"))):
+        call(st, GoalsState.filter_owner, foreign)
+        assert st.rows == [] and st.total == 0
+        assert not any(secret in vars_text(st) for secret in SECRETS)
+    call(st, GoalsState.filter_owner, "garbage")
+    assert st.error == "That filter or sort is not available."
+    call(st, GoalsState.filter_owner, str(a.user_id("emp1")))
+    assert [r["title"] for r in st.rows] == ["Own team goal"]
+    call(st, GoalsState.filter_owner, "all")
+    with owner_session() as s:  # the other team's and Globex's team names
+        s.execute(update(User).where(User.id == a.user_id("emp3")).values(team="Secret team"))
+    call(st, GoalsState.filter_team, "Secret team")
+    assert st.rows == [] and "Secret team" not in st.teams

@@ -173,6 +173,28 @@ def _toolbar() -> rx.Component:
                 on_change=GoalsState.filter_period,
                 size="1",
             ),
+            rx.select.root(
+                rx.select.trigger(placeholder="Anyone", id="goal-filter-owner"),
+                rx.select.content(
+                    rx.select.item("Anyone", value="all"),
+                    rx.foreach(
+                        GoalsState.owners, lambda o: rx.select.item(o["name"], value=o["id"])
+                    ),
+                ),
+                value=rx.cond(GoalsState.owner == "", "all", GoalsState.owner),
+                on_change=GoalsState.filter_owner,
+                size="1",
+            ),
+            rx.select.root(
+                rx.select.trigger(placeholder="Any team", id="goal-filter-team"),
+                rx.select.content(
+                    rx.select.item("Any team", value="all"),
+                    rx.foreach(GoalsState.teams, lambda t: rx.select.item(t, value=t)),
+                ),
+                value=rx.cond(GoalsState.team == "", "all", GoalsState.team),
+                on_change=GoalsState.filter_team,
+                size="1",
+            ),
             rx.hstack(
                 rx.switch(
                     checked=GoalsState.stale_only, on_change=GoalsState.toggle_stale, size="1"

@@ -25,6 +25,7 @@ from pms_dashboard.goals.schemas import (
     KeyResultInput,
     first_error,
 )
+from pms_dashboard.people import service as people_service
 from pms_dashboard.tenancy.session import tenant_session
 from pms_dashboard.ui.states.session import SessionState
 
@@ -51,17 +52,23 @@ class GoalsState(SessionState):
     stale_only: bool = False
     due_within: str = ""
     confidence: str = ""
+    owner: str = ""  # a person's id, as the owner menu offers it
+    team: str = ""
     error: str = ""
     periods: list[str] = []
+    owners: list[dict[str, str]] = []
+    teams: list[str] = []
 
     def _query_from_url(self) -> dict[str, Any]:
         params = self.router.url.query_parameters
         wanted: dict[str, Any] = {"page": 1}
         if params.get("scope") in ("mine", "team", "all"):
             wanted["scope"] = params["scope"]
-        for key in ("status", "search", "period", "confidence"):
+        for key in ("status", "search", "period", "confidence", "team"):
             if params.get(key):
                 wanted[key] = str(params[key])[:100]
+        if params.get("owner"):
+            wanted["owner_id"] = str(params["owner"])[:40]
         if params.get("stale") == "1":
             wanted["stale_only"] = True
         if str(params.get("due", "")).isdigit():
@@ -86,6 +93,8 @@ class GoalsState(SessionState):
             "stale_only": self.stale_only,
             "due_within_days": int(self.due_within) if self.due_within.isdigit() else None,
             "confidence": self.confidence or None,
+            "owner_id": self.owner or None,
+            "team": self.team,
         } | changes
         try:
             query = GoalListQuery(**wanted)
@@ -95,6 +104,11 @@ class GoalsState(SessionState):
         with tenant_session(principal.context) as session:
             page = goals_service.list_goals(session=session, actor=principal.context, query=query)
             self.periods = goals_service.periods(session=session)
+            self.owners = [
+                {"id": o.id, "name": o.name}
+                for o in goals_service.owner_options(session=session, actor=principal.context)
+            ]
+            self.teams = people_service.teams(session=session, actor=principal.context)
         self._show(principal)
         self.error = ""
         self.rows = page.rows_as_dicts()
@@ -104,6 +118,8 @@ class GoalsState(SessionState):
         self.period, self.stale_only = query.period, query.stale_only
         self.due_within = "" if query.due_within_days is None else str(query.due_within_days)
         self.confidence = query.confidence or ""
+        self.owner = str(query.owner_id) if query.owner_id else ""
+        self.team = query.team
         return None
 
     @rx.event
@@ -111,6 +127,7 @@ class GoalsState(SessionState):
         """on_load: filters come from the URL, so charts elsewhere can link to a filtered list."""
         self.sort, self.descending, self.scope, self.status = "due_date", False, "mine", "all"
         self.search = self.period = self.due_within = self.confidence = ""
+        self.owner = self.team = ""
         self.stale_only = False
         return self._load(**self._query_from_url())
 
@@ -135,6 +152,16 @@ class GoalsState(SessionState):
         return self._load(period="" if period == "all" else str(period), page=1)
 
     @rx.event
+    def filter_owner(self, owner: str):
+        """An owner from the menu ("all" for anyone); the service only ever lists goals the
+        viewer may see, so a foreign id just finds nothing."""
+        return self._load(owner_id=None if owner == "all" else str(owner)[:40], page=1)
+
+    @rx.event
+    def filter_team(self, team: str):
+        return self._load(team="" if team == "all" else str(team), page=1)
+
+    @rx.event
     def toggle_stale(self, value: bool):
         return self._load(stale_only=bool(value), page=1)
 
@@ -142,7 +169,7 @@ class GoalsState(SessionState):
     def clear_filters(self):
         return self._load(
             status="all", search="", period="", stale_only=False, due_within_days=None,
-            confidence=None, page=1,
+            confidence=None, owner_id=None, team="", page=1,
         )  # fmt: skip
 
     @rx.event
