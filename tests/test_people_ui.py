@@ -358,7 +358,7 @@ def test_settings_admin_save_and_refusals(world: World) -> None:
     call(state, SettingsState.save, form)
     assert "Logo URL" in state.error and state.success == ""
     call(state, SettingsState.set_accent, "not-a-colour")
-    assert state.accent == "indigo"
+    assert state.form_accent == "indigo"
     call(state, SettingsState.save, form | {"logo_url": "", "stale_after_days": "zero"})
     assert "Stale after" in state.error
     assert world.unchanged() == before
@@ -376,6 +376,7 @@ def test_settings_admin_save_and_refusals(world: World) -> None:
     )
     assert state.error == "" and state.success == "Settings saved."
     assert state.tenant_name == "Acme Ltd"
+    assert (state.accent, state.logo_url) == ("teal", "/logo.svg")  # the shell's look, at once
     actor = TenantContext(tenant_id=world.acme.id, user_id=world.acme.user_id("emp1"))
     with tenant_session(actor) as s:
         seen = get_customization(session=s)

@@ -31,23 +31,23 @@ def _accent() -> rx.Component:
         rx.select.root(
             rx.select.trigger(id="settings-accent"),
             rx.select.content(*[rx.select.item(c, value=c) for c in ACCENT_COLORS]),
-            value=SettingsState.accent,
+            value=SettingsState.form_accent,
             on_change=SettingsState.set_accent,
         ),
         rx.box(
             width="2rem",
             height="2rem",
             border_radius="6px",
-            background="var(--" + SettingsState.accent.to(str) + "-9)",
+            background="var(--" + SettingsState.form_accent.to(str) + "-9)",
             id="settings-accent-swatch",
         ),
         rx.button(
             "Preview",
             type="button",
-            color_scheme=SettingsState.accent,  # type: ignore[arg-type]
+            color_scheme=SettingsState.form_accent,  # type: ignore[arg-type]
             id="settings-accent-preview",
         ),
-        rx.badge("Badge", color_scheme=SettingsState.accent, variant="soft"),  # type: ignore[arg-type]
+        rx.badge("Badge", color_scheme=SettingsState.form_accent, variant="soft"),  # type: ignore[arg-type]
         align="center",
         spacing="3",
     )
@@ -118,7 +118,7 @@ def _form() -> rx.Component:
                 rx.hstack(
                     rx.input(
                         name="logo_url",
-                        default_value=SettingsState.logo_url,
+                        default_value=SettingsState.form_logo_url,
                         key="logo-" + SettingsState.form_key.to(str),
                         max_length=500,
                         placeholder="https://… or /logo.svg",
@@ -126,9 +126,9 @@ def _form() -> rx.Component:
                         width="100%",
                     ),
                     rx.cond(
-                        SettingsState.logo_url != "",
+                        SettingsState.form_logo_url != "",
                         rx.image(
-                            src=SettingsState.logo_url,
+                            src=SettingsState.form_logo_url,
                             height="32px",
                             alt="Current logo",
                             id="settings-logo-preview",

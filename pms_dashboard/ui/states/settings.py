@@ -40,8 +40,8 @@ class SettingsState(SessionState):
     can_edit: bool = False
     loaded: bool = False
     org_name: str = ""
-    logo_url: str = ""
-    accent: str = "indigo"
+    form_logo_url: str = ""  # the form's values; the shell's own accent/logo live in
+    form_accent: str = "indigo"  # SessionState and change only once saved
     stale_after_days: str = "14"
     rating_low: str = "1"
     rating_high: str = "5"
@@ -67,7 +67,7 @@ class SettingsState(SessionState):
     def _fill(self, settings: TenantSettings) -> None:
         c = settings.customization
         self.form_key += 1
-        self.org_name, self.logo_url, self.accent = settings.name, c.logo_url, c.accent
+        self.org_name, self.form_logo_url, self.form_accent = settings.name, c.logo_url, c.accent
         self.stale_after_days = str(c.stale_after_days)
         self.rating_low, self.rating_high = str(c.rating_scale.low), str(c.rating_scale.high)
         self._labels_for(c.rating_scale.low, c.rating_scale.high, dict(c.rating_scale.labels))
@@ -75,7 +75,7 @@ class SettingsState(SessionState):
     def _clear(self) -> None:
         self.can_edit = self.loaded = False
         self.form_key += 1
-        self.org_name = self.logo_url = ""
+        self.org_name = self.form_logo_url = ""
         self.labels = []
 
     def _signed_out(self):
@@ -113,7 +113,7 @@ class SettingsState(SessionState):
     def set_accent(self, value: str):
         """Preview only; saved (and validated) with the form."""
         if value in ACCENT_COLORS:
-            self.accent = value
+            self.form_accent = value
 
     @rx.event
     def set_high(self, value: str):
@@ -138,7 +138,7 @@ class SettingsState(SessionState):
         changes = {
             "name": str(form.get("name", "")),
             "logo_url": str(form.get("logo_url", "")),
-            "accent": self.accent,
+            "accent": self.form_accent,
             "stale_after_days": str(form.get("stale_after_days", "")).strip(),
             "rating_scale": {
                 "low": low,
@@ -157,5 +157,7 @@ class SettingsState(SessionState):
         self.error = ""
         self._fill(saved)
         self.tenant_name = saved.name
+        # the shell takes the new look at once
+        self.accent, self.logo_url = saved.customization.accent, saved.customization.logo_url
         self.success = "Settings saved."
         return None
