@@ -119,6 +119,30 @@ def _tenants_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit_verify(args: argparse.Namespace) -> int:
+    from sqlalchemy import text
+
+    from pms_dashboard.audit.chain import verify
+    from pms_dashboard.db.engine import owner_engine
+
+    with owner_engine().connect() as conn:
+        tenant_id = None
+        if args.tenant:
+            tenant_id = conn.execute(
+                text("SELECT id FROM tenant WHERE slug = :s"), {"s": args.tenant.strip().lower()}
+            ).scalar()
+            if tenant_id is None:
+                return _fail(f"no tenant with slug {args.tenant!r}")
+        result = verify(conn, tenant_id=tenant_id)
+    if result.ok:
+        print(f"OK: {result.events:,} events in {result.tenants} tenants, every chain intact")
+        return 0
+    for broken in result.breaks:
+        print(f"BROKEN {broken}")
+    print(f"{len(result.breaks)} of {result.tenants} tenants' trails fail the check")
+    return 1
+
+
 def _print_table(
     header: Sequence[str], rows: Sequence[Sequence[str]], *, right: set[int] | None = None
 ) -> None:
@@ -137,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used by the README's command list)."""
     parser = argparse.ArgumentParser(
         prog="python -m pms_dashboard.cli",
-        description="PMS dashboard administration: database, seeding, tenants.",
+        description="PMS dashboard administration: database, seeding, tenants, audit.",
     )
     groups = parser.add_subparsers(dest="group", required=True, metavar="command")
 
@@ -180,6 +204,14 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--name", required=True)
     create.add_argument("--region", default="eu-central")
     create.set_defaults(handler=_tenants_create)
+
+    audit = groups.add_parser("audit", help="the tamper-evident audit trail")
+    audit_cmds = audit.add_subparsers(dest="command", required=True)
+    check = audit_cmds.add_parser(
+        "verify", help="check every tenant's hash chain (exit 1 and name the first bad row)"
+    )
+    check.add_argument("--tenant", help="only this tenant (slug)")
+    check.set_defaults(handler=_audit_verify)
     return parser
 
 

@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Engine, create_engine, exc, select, text
 from sqlalchemy.orm import Session
 
 from pms_dashboard import models
-from pms_dashboard.audit.models import AuditEvent
+from pms_dashboard.audit import service as audit_service
 from pms_dashboard.auth.models import AuthSession
 from pms_dashboard.db import engine as db_engine
 from pms_dashboard.goals.models import Goal, GoalCheckIn, KeyResult
@@ -88,8 +88,7 @@ def seed_every_table(t: TenantFixture) -> dict[str, uuid.UUID]:
         auth = AuthSession(
             tenant_id=tid, user_id=t.user_id("emp1"), expires_at=utcnow() + timedelta(hours=1)
         )
-        audit = AuditEvent(tenant_id=tid, action="test.seed", entity_type="goal")
-        s.add_all([kr, check_in, criterion, cycle, auth, audit])
+        s.add_all([kr, check_in, criterion, cycle, auth])
         s.flush()
         review = Review(
             tenant_id=tid,
@@ -133,8 +132,14 @@ def seed_every_table(t: TenantFixture) -> dict[str, uuid.UUID]:
             "review_outcome": outcome.id,
             "calibration_change": change.id,
             "auth_session": auth.id,
-            "audit_event": audit.id,
+            "audit_event": _seed_audit_event(t),
         }
+
+
+def _seed_audit_event(t: TenantFixture) -> uuid.UUID:
+    """Audit events are written only through app.append_audit_event, in a tenant session."""
+    with tenant_session(_ctx(t)) as s:
+        return audit_service.record(session=s, action="test.seed", entity_type="goal")
 
 
 def _owner_counts(tenant_id: uuid.UUID) -> dict[str, int]:
@@ -309,10 +314,10 @@ def test_no_context_cannot_insert(pair: Pair) -> None:
     with pytest.raises(exc.DBAPIError) as err, contextless_session() as s:
         s.connection().execute(
             text(
-                "INSERT INTO audit_event (tenant_id, action, entity_type, ip, detail)"
-                " VALUES (:t, 'test.no_ctx', '', '', '{}')"
+                "INSERT INTO goal_check_in (tenant_id, goal_id, author_id, progress)"
+                " VALUES (:t, :g, :u, 1)"
             ),
-            {"t": pair.a.id},
+            {"t": pair.a.id, "g": pair.a_ids["goal"], "u": pair.a.user_id("emp1")},
         )
     _assert_rls_refused(err.value)
 
@@ -320,10 +325,6 @@ def test_no_context_cannot_insert(pair: Pair) -> None:
 # ------------------------------------------------------------------ cross-tenant writes
 
 RAW_INSERTS = {
-    "audit_event": (
-        "INSERT INTO audit_event (tenant_id, action, entity_type, ip, detail)"
-        " VALUES (:b, 'test.forged', '', '', '{}')"
-    ),
     "goal": (
         "INSERT INTO goal (tenant_id, owner_id, title, start_date, due_date, status)"
         " VALUES (:b, :b_user, 'test.forged', '2026-01-01', '2026-02-01', 'active')"

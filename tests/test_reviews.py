@@ -715,6 +715,73 @@ def test_at_most_five_peers_in_total(org: Org) -> None:
     assert o.snapshot() == before
 
 
+def test_peer_candidates_follow_the_nomination_rule(org: Org, other: Org) -> None:
+    o = org
+    cycle_id = _launched(o)
+    i = o.ids
+    for_emp1 = {"cycle_id": cycle_id, "reviewee_id": i["emp1"]}
+
+    def ids(who: str) -> list[uuid.UUID]:
+        return [uuid.UUID(p["id"]) for p in o.do(who, service.peer_candidates, **for_emp1)]
+
+    everyone_else = {i[k] for k in ("admin", "hr", "other_mgr", "ops", "emp2")}
+    # Active people of the tenant but the reviewee and their manager; never the inactive.
+    assert set(ids("manager")) == everyone_else and set(ids("hr")) == everyone_else
+    rows = o.do("manager", service.peer_candidates, **for_emp1)
+    assert [r["name"].lower() for r in rows] == sorted(r["name"].lower() for r in rows)
+    assert all(set(r) == {"id", "name"} for r in rows)
+    assert len(o.do("hr", service.peer_candidates, **for_emp1, limit=2)) == 2
+    # Someone already nominated is no longer a candidate.
+    o.do("manager", service.nominate_peers, **for_emp1, data={"peer_ids": [str(i["emp2"])]})
+    assert set(ids("manager")) == everyone_else - {i["emp2"]}
+    # Nobody else may ask: not the reviewee, a colleague, another team's manager; not for
+    # someone outside the cycle, and not from another tenant.
+    b_cycle = _launched(other)
+    before = o.snapshot()
+    refused: list[tuple[str, dict[str, Any]]] = [
+        ("emp1", for_emp1),
+        ("emp2", for_emp1),
+        ("other_mgr", for_emp1),
+        ("manager", {"cycle_id": cycle_id, "reviewee_id": i["ops"]}),
+        ("hr", {"cycle_id": cycle_id, "reviewee_id": i["hr"]}),  # not a participant
+        ("hr", {"cycle_id": cycle_id, "reviewee_id": other.ids["emp1"]}),
+        ("hr", {"cycle_id": b_cycle, "reviewee_id": other.ids["emp1"]}),
+        ("hr", {"cycle_id": uuid.uuid4(), "reviewee_id": i["emp1"]}),
+    ]
+    for who, kwargs in refused:
+        with pytest.raises(PermissionDenied):
+            o.do(who, service.peer_candidates, **kwargs)
+    assert o.snapshot() == before
+    _to_calibration(o, cycle_id)
+    with pytest.raises(ReviewError, match="only while the cycle is active"):
+        o.do("manager", service.peer_candidates, **for_emp1)
+
+
+def test_nomination_targets_are_the_rows_one_may_nominate_for(org: Org, other: Org) -> None:
+    o = org
+    cycle_id = _launched(o)
+    i = o.ids
+    out = {k: _outcome(o, cycle_id, k).id for k in ("emp1", "emp2", "ops")}
+    b_cycle = _launched(other)
+    b_out = _outcome(other, b_cycle, "emp1").id
+
+    def targets(who: str, cycle: uuid.UUID = cycle_id, **extra: uuid.UUID) -> dict[str, str]:
+        return o.do(
+            who,
+            service.nomination_targets,
+            cycle_id=cycle,
+            outcome_ids=[*out.values(), *extra.values()],
+        )
+
+    assert targets("manager") == {str(out[k]): str(i[k]) for k in ("emp1", "emp2")}
+    assert targets("other_mgr") == {str(out["ops"]): str(i["ops"])}
+    assert set(targets("hr")) == {str(v) for v in out.values()}
+    assert targets("emp1") == {} and targets("emp2") == {}
+    assert targets("hr", b=b_out) == targets("hr")  # another tenant's outcome: ignored
+    assert targets("hr", b_cycle, b=b_out) == {} and targets("hr", uuid.uuid4()) == {}
+    assert o.do("hr", service.nomination_targets, cycle_id=cycle_id, outcome_ids=[]) == {}
+
+
 # ----------------------------------------------------------------- refusals: what
 
 
@@ -1054,6 +1121,7 @@ def test_another_tenants_ids_are_refused_everywhere(org: Org, other: Org) -> Non
             service.nominate_peers,
             {"cycle_id": b_cycle, "reviewee_id": i["emp1"], "data": {"peer_ids": [str(i["ops"])]}},
         ),
+        (service.peer_candidates, {"cycle_id": b_cycle, "reviewee_id": i["emp1"]}),
         (
             service.nominate_peers,  # a peer from another tenant for one's own cycle
             {

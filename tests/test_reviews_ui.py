@@ -5,6 +5,7 @@ nothing foreign lands in the state's vars."""
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy import func, select, update
 from sqlmodel import col
 
 from pms_dashboard.audit.models import AuditEvent
+from pms_dashboard.auth.passwords import hash_password
 from pms_dashboard.people.models import User
 from pms_dashboard.reviews import service
 from pms_dashboard.reviews.models import (
@@ -390,6 +392,259 @@ def test_my_results_from_the_page_keep_peers_anonymous(make_tenant) -> None:
     assert "lonely" not in text and "Employee 2" not in text and str(i["emp2"]) not in text
 
 
+# ------------------------------------------------------------- nominating and reopening
+
+
+@pytest.fixture
+def active(make_tenant: Callable[..., TenantFixture]) -> dict[str, Any]:
+    """Active cycles in two tenants. A: the manager's review of emp1 and the other team's
+    manager's review of ops are submitted. B (Globex): its manager's review of emp1 too."""
+    a, b = _build_org(make_tenant()), _build_org(make_tenant())
+    _rename(a, {"ops": "Secret Opsperson"})
+    _rename(b, {k: f"Globex {k}" for k in ("admin", "hr", "manager", "emp1", "emp2", "ops")})
+    with owner_session() as s:  # the other team's manager signs in too
+        s.execute(
+            update(User)
+            .where(col(User.id) == a.ids["other_mgr"])
+            .values(password_hash=hash_password(TEST_PASSWORD))
+        )
+    a_cycle, b_cycle = _launched(a, name="A active"), _launched(b, name="Globex active")
+    emp1_mgr = _review(a, a_cycle, "emp1", "manager")
+    _write(a, "manager", emp1_mgr, [4, 4])
+    ops_mgr = _review(a, a_cycle, "ops", "manager")
+    _write(a, "other_mgr", ops_mgr, [3, 3], comments=["other-team-secret-comment", ""])
+    emp1_self = _review(a, a_cycle, "emp1", "self")
+    _write(a, "emp1", emp1_self, [5, 5])
+    b_mgr = _review(b, b_cycle, "emp1", "manager")
+    _write(b, "manager", b_mgr, [2, 2], comments=["globex-secret-comment", ""])
+    return {
+        "a": a,
+        "b": b,
+        "a_cycle": a_cycle,
+        "b_cycle": b_cycle,
+        "out": {k: _outcome(a, a_cycle, k).id for k in ("emp1", "emp2", "ops")},
+        "b_out": _outcome(b, b_cycle, "emp1").id,
+        "emp1_mgr": emp1_mgr.id,
+        "ops_mgr": ops_mgr.id,
+        "emp1_self": emp1_self.id,
+        "b_mgr": b_mgr.id,
+        "tokens": {w: _token(a, w) for w in ("admin", "manager", "emp1", "other_mgr")},
+    }
+
+
+def _review_counts() -> Counter[tuple[str, str]]:
+    with owner_session() as s:
+        return Counter(
+            (kind, status)
+            for kind, status in s.execute(select(col(Review.kind), col(Review.status))).all()
+        )
+
+
+def _cycle_view(world: dict[str, Any], who: str, cycle: Any = None) -> CyclesState:
+    """A's active cycle open for `who` (for an admin only selected: their view would list
+    the other team's person, rightly, and the refusals check that nothing foreign lands)."""
+    st = state_for(CyclesState, world["tokens"][who], "/cycles")
+    if who == "admin":
+        st.cycle_id = str(world["a_cycle"])
+    else:
+        call(st, CyclesState.select_cycle, str(world["a_cycle"]))
+        assert st.error == ""
+    if cycle is not None:
+        st.cycle_id = str(cycle)  # as if tampered with
+    return st
+
+
+def _no_nominate_dialog(st: CyclesState) -> None:
+    assert not st.nominate_open and st.nominate_candidates == []
+    assert st.nominate_outcome_id == "" and st.nominate_name == ""
+
+
+@pytest.mark.parametrize("who", ["admin", "manager", "emp1"])
+def test_open_nominate_refuses_foreign_other_team_and_garbage(active, who) -> None:
+    before, counts = _snapshot(), _review_counts()
+    bad: list[tuple[Any, Any]] = [(None, str(active["b_out"]))]  # B's row, A's cycle
+    bad += [(active["b_cycle"], str(active["b_out"]))]  # B's row and B's cycle
+    bad += [(active["b_cycle"], str(active["out"]["emp1"]))]  # A's row, B's cycle
+    bad += [(None, g) for g in GARBAGE] + [("garbage", str(active["out"]["emp1"]))]
+    if who != "admin":
+        bad.append((None, str(active["out"]["ops"])))  # another team's row
+    if who == "emp1":
+        bad.append((None, str(active["out"]["emp2"])))  # a colleague's row
+    for cycle, outcome in bad:
+        st = _cycle_view(active, who, cycle)
+        call(st, CyclesState.open_nominate, outcome)
+        assert st.error == NO_ACCESS, (cycle, outcome)
+        _no_nominate_dialog(st)
+        _clean(st)
+    assert _snapshot() == before and _review_counts() == counts
+
+
+@pytest.mark.parametrize("who", ["admin", "manager", "emp1"])
+def test_save_nominate_refuses_foreign_other_team_and_garbage(active, who) -> None:
+    a, b = active["a"], active["b"]
+    emp1_out, emp2 = str(active["out"]["emp1"]), str(a.ids["emp2"])
+    before, counts = _snapshot(), _review_counts()
+    cases: list[tuple[Any, Any, list[Any]]] = [
+        (None, str(active["b_out"]), [str(b.ids["emp2"])]),  # B's row and person
+        (active["b_cycle"], str(active["b_out"]), [str(b.ids["emp2"])]),
+        (active["b_cycle"], emp1_out, [emp2]),  # A's row under B's cycle
+        (None, emp1_out, [str(b.ids["emp2"])]),  # a foreign peer
+        (None, emp1_out, [emp2, str(b.ids["ops"])]),  # one foreign peer among good ones
+        (None, emp1_out, [str(uuid.uuid4())]),
+        *[(None, emp1_out, [emp2, g]) for g in GARBAGE],
+        *[(None, g, [emp2]) for g in GARBAGE],
+    ]
+    if who != "admin":
+        cases.append((None, str(active["out"]["ops"]), [emp2]))  # another team's row
+    if who == "emp1":
+        cases.append((None, str(active["out"]["emp2"]), [str(a.ids["ops"])]))
+        cases.append((None, emp1_out, [emp2]))  # one's own row
+    for cycle, outcome, peers in cases:
+        st = _cycle_view(active, who, cycle)
+        st.nominate_outcome_id = outcome if isinstance(outcome, str) else str(outcome)
+        st.nominate_selected = peers
+        call(st, CyclesState.save_nominate)
+        assert st.error == NO_ACCESS, (cycle, outcome, peers)
+        assert st.notice == ""
+        _clean(st)
+    assert _snapshot() == before and _review_counts() == counts
+
+
+def test_set_peer_keeps_only_short_strings(active) -> None:
+    st = _cycle_view(active, "manager")
+    for bad in (12345, None, ["x"], "0" * 100):
+        call(st, CyclesState.set_peer, bad, True)
+    assert st.nominate_selected == []
+    call(st, CyclesState.set_peer, "a", True)
+    call(st, CyclesState.set_peer, "b", True)
+    call(st, CyclesState.set_peer, "a", False)
+    call(st, CyclesState.set_peer, "b", "yes")  # only a real True ticks
+    assert st.nominate_selected == []
+
+
+def test_a_manager_nominates_two_peers_from_the_cycle_view(active) -> None:
+    a, i = active["a"], active["a"].ids
+    st = _cycle_view(active, "manager")
+    rows = {r["reviewee_name"]: r for r in st.status_rows}
+    assert set(rows) == {"Employee 1", "Employee 2"}
+    assert all(r["can_nominate"] for r in rows.values())
+    assert all(str(i[k]) not in vars_text(st) for k in ("emp1", "emp2"))  # rows keep no ids
+    call(st, CyclesState.open_nominate, rows["Employee 1"]["outcome_id"])
+    assert st.error == "" and st.nominate_open and st.nominate_name == "Employee 1"
+    offered = {c["id"] for c in st.nominate_candidates}
+    assert offered == {str(i[k]) for k in ("admin", "hr", "other_mgr", "ops", "emp2")}
+    # Nothing chosen, or too many: said in the dialog, nothing stored.
+    before, counts = _snapshot(), _review_counts()
+    call(st, CyclesState.save_nominate)
+    assert st.error == "Choose at least one peer." and st.nominate_open
+    for c in st.nominate_candidates:
+        call(st, CyclesState.set_peer, c["id"], True)
+    call(st, CyclesState.set_peer, str(i["manager"]), True)
+    call(st, CyclesState.save_nominate)
+    assert st.error == "Choose at most 5 peers." and st.nominate_open
+    assert _snapshot() == before
+    # The reviewee's own manager as a peer is refused by the service, in the dialog.
+    st.nominate_selected = [str(i["manager"])]
+    call(st, CyclesState.save_nominate)
+    assert "already writes the manager review" in st.error and st.nominate_open
+    assert _snapshot() == before
+    st.nominate_selected = []
+    call(st, CyclesState.set_peer, str(i["emp2"]), True)
+    call(st, CyclesState.set_peer, str(i["ops"]), True)
+    call(st, CyclesState.save_nominate)
+    assert st.error == "" and st.notice == "2 peer reviews requested."
+    _no_nominate_dialog(st)
+    assert st.nominate_selected == [] and len(st.status_rows) == 2
+    assert _review_counts() == counts + Counter({("peer", "not_started"): 2})
+    peers = a.read(
+        lambda s: set(
+            s.scalars(
+                select(col(Review.reviewer_id)).where(
+                    col(Review.reviewee_id) == i["emp1"], col(Review.kind) == "peer"
+                )
+            )
+        )
+    )
+    assert peers == {i["emp2"], i["ops"]}
+    # Those two are no longer offered.
+    call(st, CyclesState.open_nominate, rows["Employee 1"]["outcome_id"])
+    offered = {c["id"] for c in st.nominate_candidates}
+    assert offered == {str(i[k]) for k in ("admin", "hr", "other_mgr")}
+    call(st, CyclesState.nominate_open_change, False)
+    _no_nominate_dialog(st)
+    text = vars_text(st)
+    assert "Globex" not in text and "globex-secret-comment" not in text
+
+
+def test_nominate_is_offered_only_where_one_may_nominate(active, world) -> None:
+    st = state_for(CyclesState, active["tokens"]["admin"], "/cycles")
+    call(st, CyclesState.select_cycle, str(active["a_cycle"]))
+    assert len(st.status_rows) == 3 and all(r["can_nominate"] for r in st.status_rows)
+    st = state_for(CyclesState, active["tokens"]["emp1"], "/cycles")
+    call(st, CyclesState.select_cycle, str(active["a_cycle"]))
+    assert st.status_rows == []
+    # A cycle in calibration: nothing to offer, and the dialog is refused with the reason.
+    st = state_for(CyclesState, world["tokens"]["manager"], "/cycles")
+    call(st, CyclesState.select_cycle, str(world["a_cycle"]))
+    assert st.status_rows and all(r["can_nominate"] for r in st.status_rows)
+    assert st.cycle["status"] == "calibration"  # (the page offers it only while active)
+    call(st, CyclesState.open_nominate, str(world["emp1_out"]))
+    assert "only while the cycle is active" in st.error
+    _no_nominate_dialog(st)
+
+
+@pytest.mark.parametrize("who", ["admin", "manager", "emp1"])
+def test_reopen_refuses_foreign_other_team_and_garbage(active, who) -> None:
+    before, counts = _snapshot(), _review_counts()
+    bad = [str(active["b_mgr"]), *GARBAGE]
+    if who != "admin":
+        bad.append(str(active["ops_mgr"]))
+    if who == "emp1":
+        bad += [str(active["emp1_self"]), str(active["emp1_mgr"])]  # own review, own result
+    for review_id in bad:
+        st = state_for(ReviewsState, active["tokens"][who], "/reviews")
+        st.review_id = review_id if isinstance(review_id, str) else str(review_id)
+        call(st, ReviewsState.reopen_review)
+        assert st.error == NO_ACCESS, review_id
+        assert st.notice == "" and st.review == {} and not st.can_reopen
+        _clean(st)
+    assert _snapshot() == before and _review_counts() == counts
+
+
+def test_reopen_is_offered_only_to_whom_may_reopen(active) -> None:
+    st = state_for(ReviewsState, active["tokens"]["emp1"], "/reviews")
+    call(st, ReviewsState.open_review, str(active["emp1_self"]))
+    assert st.review["status"] == "submitted" and not st.editable and not st.can_reopen
+    st = state_for(ReviewsState, active["tokens"]["manager"], "/reviews")
+    call(st, ReviewsState.open_review, str(active["emp1_self"]))  # a report's self review
+    assert st.error == "" and st.can_reopen
+    st = state_for(ReviewsState, active["tokens"]["other_mgr"], "/reviews")
+    call(st, ReviewsState.open_review, str(active["emp1_mgr"]))
+    assert st.error == NO_ACCESS and not st.can_reopen
+
+
+def test_a_manager_reopens_their_submitted_review_of_a_report(active) -> None:
+    a = active["a"]
+    st = state_for(ReviewsState, active["tokens"]["manager"], "/reviews")
+    call(st, ReviewsState.load)
+    row = next(r for r in st.my_reviews if r["kind"] == "manager" and r["status"] == "submitted")
+    call(st, ReviewsState.open_review, row["id"])
+    assert st.review["reviewee_name"] == "Employee 1" and not st.editable and st.can_reopen
+    counts = _review_counts()
+    call(st, ReviewsState.reopen_review)
+    assert st.error == "" and st.notice == "Review reopened."
+    assert st.review["status"] == "in_progress" and st.editable and not st.can_reopen
+    assert _review(a, active["a_cycle"], "emp1", "manager").status == "in_progress"
+    assert _outcome(a, active["a_cycle"], "emp1").status == "self_done"
+    assert _review_counts() == counts - Counter({("manager", "submitted"): 1}) + Counter(
+        {("manager", "in_progress"): 1}
+    )
+    assert next(r for r in st.my_reviews if r["id"] == row["id"])["status"] == "in_progress"
+    call(st, ReviewsState.reopen_review)  # not submitted any more: said, nothing changes
+    assert st.error == "This review is not submitted." and st.notice == ""
+    _clean(st)
+
+
 # ------------------------------------------------------------------------ no cookie
 
 
@@ -399,6 +654,7 @@ NO_COOKIE_CALLS: list[tuple[type, Any, tuple[Any, ...]]] = [
     (ReviewsState, ReviewsState.save_draft, ()),
     (ReviewsState, ReviewsState.submit_review, ()),
     (ReviewsState, ReviewsState.open_results, ("cycle",)),
+    (ReviewsState, ReviewsState.reopen_review, ()),
     (CyclesState, CyclesState.load, ()),
     (CyclesState, CyclesState.select_cycle, ("cycle",)),
     (CyclesState, CyclesState.status_next, ()),
@@ -411,6 +667,8 @@ NO_COOKIE_CALLS: list[tuple[type, Any, tuple[Any, ...]]] = [
     (CyclesState, CyclesState.save_adjust, ({"reason": "abc", "final_rating": "3"},)),
     (CyclesState, CyclesState.create_cycle, ({"name": "x"},)),
     (CyclesState, CyclesState.create_template, ({"template_name": "x"},)),
+    (CyclesState, CyclesState.open_nominate, ("outcome",)),
+    (CyclesState, CyclesState.save_nominate, ()),
 ]
 
 
@@ -431,7 +689,8 @@ def test_no_cookie_redirects_to_signin(world, state_cls, handler, args) -> None:
         st = state_for(state_cls, token, "/cycles")
         if state_cls is CyclesState:
             st.cycle_id = real["cycle"]
-            st.adjust_outcome_id = real["outcome"]
+            st.adjust_outcome_id = st.nominate_outcome_id = real["outcome"]
+            st.nominate_selected = [str(world["a"].ids["emp2"])]
         else:
             st.review_id = real["review"]
         assert redirects_to(call(st, handler, *args)) == "/signin"

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index
+from sqlalchemy import BigInteger, Index, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field
 
@@ -15,14 +15,22 @@ from pms_dashboard.tenancy.models import TenantOwned, created_at_field
 
 class AuditEvent(TenantOwned, table=True):
     """One audited action. actor_id is deliberately not a foreign key: the trail must outlive
-    the users it mentions."""
+    the users it mentions.
+
+    Rows are written only by `app.append_audit_event` (the app has no INSERT, UPDATE or
+    DELETE on this table): it numbers each tenant's events 1, 2, 3... (`seq`) and chains them,
+    each `hash` covering the row's content and the previous row's hash (`prev_hash`), so
+    `audit verify` finds any row altered, removed or moved.
+    """
 
     __tablename__ = "audit_event"
     __table_args__ = (
+        UniqueConstraint("tenant_id", "seq"),
         Index(None, "tenant_id", "occurred_at"),
         Index(None, "tenant_id", "action", "occurred_at"),
     )
 
+    seq: int = Field(sa_type=BigInteger)  # type: ignore[call-overload]
     occurred_at: datetime = created_at_field()
     actor_id: uuid.UUID | None = None
     action: str = Field(max_length=64)
@@ -35,3 +43,5 @@ class AuditEvent(TenantOwned, table=True):
         sa_type=JSONB,  # type: ignore[call-overload]
         sa_column_kwargs={"nullable": False},
     )
+    prev_hash: str = Field(default="", max_length=64)
+    hash: str = Field(max_length=64)

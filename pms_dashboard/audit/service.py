@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from pms_dashboard.audit.models import AuditEvent
+from pms_dashboard.audit import chain
 
 
 def record(
@@ -20,16 +21,19 @@ def record(
     detail: dict[str, Any] | None = None,
     flagged: bool = False,
     ip: str = "",
-) -> AuditEvent:
-    """Add an audit event to the caller's transaction (committed or rolled back with it)."""
-    event = AuditEvent(
-        action=action,
-        actor_id=actor_id,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        detail=detail or {},
-        flagged=flagged,
-        ip=ip[:64],
-    )
-    session.add(event)
-    return event
+) -> uuid.UUID:
+    """Append an audit event to the tenant's chain, in the caller's transaction (committed
+    or rolled back with the change it describes); returns its id."""
+    event_id = session.execute(
+        chain.APPEND,
+        {
+            "actor": actor_id,
+            "action": action[:64],
+            "entity_type": entity_type[:64],
+            "entity_id": entity_id,
+            "detail": json.dumps(detail or {}, default=str),
+            "flagged": flagged,
+            "ip": ip[:64],
+        },
+    ).scalar_one()
+    return uuid.UUID(str(event_id))

@@ -51,6 +51,7 @@ from pms_dashboard.reviews.models import (
     ReviewTemplate,
 )
 from pms_dashboard.reviews.schemas import (
+    MAX_PAGE_SIZE,
     MAX_PEERS,
     CalibrationAdjust,
     CalibrationChangeRow,
@@ -611,6 +612,85 @@ def nominate_peers(
             },
         )
     return [str(r.id) for r in reviews]
+
+
+MAX_PEER_CANDIDATES = 200
+
+
+def peer_candidates(
+    *,
+    session: Session,
+    actor: TenantContext,
+    cycle_id: uuid.UUID,
+    reviewee_id: uuid.UUID,
+    limit: int = MAX_PEER_CANDIDATES,
+) -> list[dict[str, str]]:
+    """Whom the actor may pick as peer reviewers of a participant ([{id, name}], by name):
+    the tenant's active people except the reviewee, their manager(s) and those already
+    nominated; only for someone the actor may nominate for (the rule of `nominate_peers`),
+    while the cycle is active."""
+    actor_id = _actor_id(actor, Resource.review, Action.manage)
+    outcome = _outcome_for(session, cycle_id, reviewee_id)
+    if outcome is None:
+        raise _denied(Resource.review, Action.manage)
+    reviewee = session.scalars(select(User).where(col(User.id) == reviewee_id)).first()
+    if reviewee is None:
+        raise _denied(Resource.review, Action.manage)
+    is_admin = may(session=session, actor=actor, resource=Resource.cycle, action=Action.manage)
+    if not is_admin and actor_id not in {reviewee.manager_id, outcome.manager_id}:
+        raise _denied(Resource.review, Action.manage)
+    cycle = _cycle(session, cycle_id, Action.manage)
+    if cycle.status != CycleStatus.active.value:
+        raise ReviewError("Peers can be nominated only while the cycle is active.")
+    excluded = {i for i in (reviewee_id, reviewee.manager_id, outcome.manager_id) if i}
+    nominated = select(col(Review.reviewer_id)).where(
+        col(Review.cycle_id) == cycle_id,
+        col(Review.reviewee_id) == reviewee_id,
+        col(Review.kind) == ReviewKind.peer.value,
+    )
+    rows = session.execute(
+        select(col(User.id), col(User.display_name))
+        .where(
+            col(User.is_active),
+            col(User.id).not_in(list(excluded)),
+            col(User.id).not_in(nominated),
+        )
+        .order_by(func.lower(col(User.display_name)), col(User.id))
+        .limit(max(1, min(limit, MAX_PEER_CANDIDATES)))
+    ).all()
+    return [{"id": str(i), "name": name} for i, name in rows]
+
+
+def nomination_targets(
+    *,
+    session: Session,
+    actor: TenantContext,
+    cycle_id: uuid.UUID,
+    outcome_ids: list[uuid.UUID],
+) -> dict[str, str]:
+    """Of these outcomes of the cycle (a status page), those whose reviewee the actor may
+    nominate peers for (the rule of `nominate_peers`, whatever the cycle's status), as
+    outcome id -> reviewee id. To offer the action and find its reviewee: `peer_candidates`
+    and `nominate_peers` check everything again."""
+    if actor.user_id is None or not outcome_ids:
+        return {}
+    reviewee = aliased(User)
+    query = (
+        select(col(ReviewOutcome.id), col(ReviewOutcome.reviewee_id))
+        .join(reviewee, col(reviewee.id) == col(ReviewOutcome.reviewee_id))
+        .where(
+            col(ReviewOutcome.cycle_id) == cycle_id,
+            col(ReviewOutcome.id).in_(outcome_ids[:MAX_PAGE_SIZE]),
+        )
+    )
+    if not may(session=session, actor=actor, resource=Resource.cycle, action=Action.manage):
+        query = query.where(
+            or_(
+                col(ReviewOutcome.manager_id) == actor.user_id,
+                col(reviewee.manager_id) == actor.user_id,
+            )
+        )
+    return {str(o): str(r) for o, r in session.execute(query).all()}
 
 
 # ------------------------------------------------------------------- writing a review

@@ -7,6 +7,7 @@ from typing import Any
 
 import reflex as rx
 
+from pms_dashboard.reviews.schemas import MAX_PEERS
 from pms_dashboard.ui.components.feedback import feedback
 from pms_dashboard.ui.states.reviews import KEEP, CyclesState
 from pms_dashboard.ui.templates import ACCENT, template
@@ -276,7 +277,17 @@ def _status_row(r: rx.Var) -> rx.Component:
                     on_click=CyclesState.open_adjust(r["outcome_id"]),
                     class_name="status-adjust",
                 ),
-            )
+            ),
+            rx.cond(
+                (CyclesState.cycle["status"] == "active") & r["can_nominate"].to(bool),
+                rx.button(
+                    "Nominate peers",
+                    size="1",
+                    variant="soft",
+                    on_click=CyclesState.open_nominate(r["outcome_id"]),
+                    class_name="status-nominate",
+                ),
+            ),
         ),
         class_name="status-row",
     )
@@ -541,6 +552,83 @@ def _adjust_dialog() -> rx.Component:
     )
 
 
+# -------------------------------------------------------------------- nominate dialog
+
+
+def _nominate_option(p: rx.Var) -> rx.Component:
+    return rx.checkbox(
+        p["name"],
+        value=p["id"],
+        checked=CyclesState.nominate_selected.contains(p["id"]),
+        on_change=lambda checked: CyclesState.set_peer(p["id"], checked),
+        class_name="nominate-option",
+    )
+
+
+def _nominate_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Nominate peers for ", CyclesState.nominate_name),
+            rx.dialog.description(
+                f"Choose up to {MAX_PEERS} colleagues to write a peer review. Their answers "
+                "are shown to the person only averaged, and only from two responses on.",
+                size="2",
+                color_scheme="gray",
+            ),
+            rx.vstack(
+                rx.cond(
+                    CyclesState.nominate_candidates.length() > 0,
+                    rx.scroll_area(
+                        rx.vstack(
+                            rx.foreach(CyclesState.nominate_candidates, _nominate_option),
+                            spacing="2",
+                        ),
+                        type="auto",
+                        scrollbars="vertical",
+                        max_height="320px",
+                        id="nominate-options",
+                    ),
+                    rx.text("There is nobody left to nominate.", size="2", color_scheme="gray"),
+                ),
+                rx.text(
+                    CyclesState.nominate_selected.length(),
+                    " chosen",
+                    size="2",
+                    color_scheme="gray",
+                    id="nominate-count",
+                ),
+                rx.cond(
+                    CyclesState.error != "",
+                    rx.callout(
+                        CyclesState.error,
+                        icon="triangle-alert",
+                        color_scheme="red",
+                        id="nominate-error",
+                    ),
+                ),
+                rx.hstack(
+                    rx.dialog.close(rx.button("Cancel", variant="soft", type="button")),
+                    rx.button(
+                        "Request peer reviews",
+                        on_click=CyclesState.save_nominate,
+                        disabled=CyclesState.nominate_selected.length() == 0,
+                        id="nominate-save",
+                    ),
+                    justify="end",
+                    width="100%",
+                ),
+                spacing="3",
+                width="100%",
+                padding_top="0.75rem",
+            ),
+            max_width="520px",
+            id="nominate-dialog",
+        ),
+        open=CyclesState.nominate_open,
+        on_open_change=CyclesState.nominate_open_change,
+    )
+
+
 @template(route="/cycles", title="Review cycles", on_load=CyclesState.load)
 def cycles_page() -> rx.Component:
     return rx.vstack(
@@ -558,6 +646,7 @@ def cycles_page() -> rx.Component:
         _cycle_list(),
         rx.cond(CyclesState.cycle_id != "", _detail()),
         _adjust_dialog(),
+        _nominate_dialog(),
         width="100%",
         spacing="4",
     )

@@ -204,7 +204,21 @@ def _review_form() -> rx.Component:
                 rx.button("Submit", on_click=ReviewsState.submit_review, id="review-submit"),
                 spacing="3",
             ),
-            rx.text("This review is read-only.", color_scheme="gray", size="2"),
+            rx.hstack(
+                rx.text("This review is read-only.", color_scheme="gray", size="2"),
+                rx.cond(
+                    ReviewsState.can_reopen,
+                    rx.button(
+                        "Reopen",
+                        variant="soft",
+                        color_scheme="amber",
+                        on_click=ReviewsState.reopen_review,
+                        id="review-reopen",
+                    ),
+                ),
+                spacing="3",
+                align="center",
+            ),
         ),
         width="100%",
         spacing="3",

@@ -17,10 +17,11 @@ from typing import Any
 
 import reflex as rx
 
-from pms_dashboard.auth.permissions import PermissionDenied
+from pms_dashboard.auth.permissions import Action, PermissionDenied, Resource
 from pms_dashboard.auth.service import Principal
+from pms_dashboard.people.models import Role
 from pms_dashboard.reviews import service as reviews
-from pms_dashboard.reviews.schemas import MAX_COMMENT, MAX_SUMMARY, ReviewError
+from pms_dashboard.reviews.schemas import MAX_COMMENT, MAX_PEERS, MAX_SUMMARY, ReviewError
 from pms_dashboard.tenancy.session import tenant_session
 from pms_dashboard.ui.states.session import SessionState
 
@@ -28,6 +29,9 @@ NO_ACCESS = "You do not have access to that."
 NOT_SCORED = "none"  # a select cannot hold "", so "not scored" has a value of its own
 KEEP = "keep"
 STATUS_PAGE_SIZE = 20
+MAX_SELECTED = 50  # checkbox ticks kept (the service allows MAX_PEERS per nomination)
+# Roles the reopen rule lets reopen a review (of a report; admins anyone's but their own).
+REOPENERS = frozenset({Role.manager.value, Role.hr_admin.value, Role.tenant_admin.value})
 _FAILED = object()
 
 
@@ -48,6 +52,45 @@ def _text(form: dict[str, Any], key: str, limit: int = 400) -> str:
 
 def _csv(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _reopen_offer(session: Any, actor: Any, detail: Any) -> bool:
+    """Whether to offer Reopen on a review as shown (display only: `reopen_review` decides).
+
+    A submitted, read-only review in an active cycle (no outcome is calibrated before
+    calibration starts), seen by a manager or admin, unless it is their own self review or
+    a peer review they wrote (peer reviews are shown to their writer only)."""
+    if detail.status != "submitted" or detail.editable or detail.kind == "peer":
+        return False
+    if actor.role not in REOPENERS:
+        return False
+    cycles = reviews.list_cycles(session=session, actor=actor)
+    if not any(c.name == detail.cycle_name and c.status == "active" for c in cycles):
+        return False  # (cycle names are unique within a tenant)
+    if detail.kind == "self":  # a self review I am listed to write is my own
+        mine = reviews.list_my_reviews(session=session, actor=actor)
+        return all(r.id != detail.id for r in mine)
+    return True
+
+
+def _reviewee_of(session: Any, actor: Any, cycle_id: uuid.UUID, outcome_id: uuid.UUID) -> Any:
+    """The reviewee of a status row the actor may nominate peers for, else the refusal."""
+    targets = reviews.nomination_targets(
+        session=session, actor=actor, cycle_id=cycle_id, outcome_ids=[outcome_id]
+    )
+    if str(outcome_id) not in targets:
+        raise PermissionDenied(Resource.review, Action.manage)
+    return uuid.UUID(targets[str(outcome_id)])
+
+
+def _then_offer(fn: Callable[..., Any]) -> Callable[..., tuple[Any, bool]]:
+    """A review service returning a `ReviewDetail`, plus whether to offer Reopen on it."""
+
+    def run(*, session: Any, actor: Any, **kwargs: Any) -> tuple[Any, bool]:
+        detail = fn(session=session, actor=actor, **kwargs)
+        return detail, _reopen_offer(session, actor, detail)
+
+    return run
 
 
 class _ReviewsBase(SessionState):
@@ -92,6 +135,7 @@ class ReviewsState(_ReviewsBase):
     ratings: list[dict[str, Any]] = []  # criterion_id, name, description, weight, score, comment
     summary: str = ""
     editable: bool = False
+    can_reopen: bool = False  # only to offer the button; the service decides
     # The open results.
     results: dict[str, Any] = {}
 
@@ -103,9 +147,10 @@ class ReviewsState(_ReviewsBase):
 
     def _close_form(self) -> None:
         self.review_id, self.review, self.ratings = "", {}, []
-        self.summary, self.editable = "", False
+        self.summary, self.editable, self.can_reopen = "", False, False
 
-    def _show_review(self, detail: Any) -> None:
+    def _show_review(self, shown: tuple[Any, bool]) -> None:
+        detail, self.can_reopen = shown
         data = asdict(detail)
         self.review_id = data["id"]
         self.ratings = [
@@ -154,10 +199,10 @@ class ReviewsState(_ReviewsBase):
         if rid is None:
             self.error = NO_ACCESS
             return None
-        detail = self._run(principal, reviews.get_review, review_id=rid)
-        if detail is not _FAILED:
+        shown = self._run(principal, _then_offer(reviews.get_review), review_id=rid)
+        if shown is not _FAILED:
             self.error = ""
-            self._show_review(detail)
+            self._show_review(shown)
         return None
 
     @rx.event
@@ -209,10 +254,10 @@ class ReviewsState(_ReviewsBase):
         if rid is None:
             self.error = NO_ACCESS
             return None
-        detail = self._run(principal, fn, review_id=rid, draft=self._draft())
-        if detail is not _FAILED:
+        shown = self._run(principal, _then_offer(fn), review_id=rid, draft=self._draft())
+        if shown is not _FAILED:
             self.error, self.notice = "", done
-            self._show_review(detail)
+            self._show_review(shown)
             self._home(principal)
         return None
 
@@ -223,6 +268,28 @@ class ReviewsState(_ReviewsBase):
     @rx.event
     def submit_review(self):
         return self._write(reviews.submit_review, "Review submitted.")
+
+    @rx.event
+    def reopen_review(self):
+        """Un-submit the open review (a report's, as their manager or an admin)."""
+        principal = self._principal()
+        if principal is None:
+            return self._signed_out()
+        rid = _uuid(self.review_id)
+        if rid is None:
+            self.error, self.notice = NO_ACCESS, ""
+            return None
+
+        def reopen(*, session: Any, actor: Any) -> tuple[Any, bool]:
+            reviews.reopen_review(session=session, actor=actor, review_id=rid)
+            return _then_offer(reviews.get_review)(session=session, actor=actor, review_id=rid)
+
+        shown = self._run(principal, reopen)
+        if shown is not _FAILED:
+            self.error, self.notice = "", "Review reopened."
+            self._show_review(shown)
+            self._home(principal)
+        return None
 
     @rx.event
     def open_results(self, cycle_id: str):
@@ -273,6 +340,12 @@ class CyclesState(_ReviewsBase):
     adjust_outcome_id: str = ""
     adjust_name: str = ""
     history: list[dict[str, Any]] = []
+    # The peer nomination dialog.
+    nominate_open: bool = False
+    nominate_outcome_id: str = ""
+    nominate_name: str = ""
+    nominate_candidates: list[dict[str, str]] = []  # id, name
+    nominate_selected: list[str] = []  # the ticked ids, as the browser sent them
 
     def _reset_view(self) -> None:
         super()._reset_view()
@@ -286,10 +359,15 @@ class CyclesState(_ReviewsBase):
         self.status_page = self.status_pages = 1
         self.status_total = self.unplaced = 0
         self._clear_adjust()
+        self._clear_nominate()
 
     def _clear_adjust(self) -> None:
         self.adjust_open, self.adjust_outcome_id, self.adjust_name = False, "", ""
         self.history = []
+
+    def _clear_nominate(self) -> None:
+        self.nominate_open, self.nominate_outcome_id, self.nominate_name = False, "", ""
+        self.nominate_candidates, self.nominate_selected = [], []
 
     def _list(self, principal: Principal) -> None:
         def home(*, session: Any, actor: Any) -> tuple[Any, Any, Any, bool]:
@@ -310,25 +388,35 @@ class CyclesState(_ReviewsBase):
             self.scale_options = options
 
     def _detail(self, principal: Principal, cycle_id: uuid.UUID, page: int = 1) -> bool:
-        def detail(*, session: Any, actor: Any) -> tuple[Any, Any, Any]:
+        def detail(*, session: Any, actor: Any) -> tuple[Any, Any, Any, set[str]]:
+            status = reviews.cycle_status(
+                session=session,
+                actor=actor,
+                cycle_id=cycle_id,
+                query={"page": page, "page_size": STATUS_PAGE_SIZE},
+            )
+            targets = reviews.nomination_targets(
+                session=session,
+                actor=actor,
+                cycle_id=cycle_id,
+                outcome_ids=[uuid.UUID(r.outcome_id) for r in status.page.rows],
+            )
             return (
                 reviews.get_cycle(session=session, actor=actor, cycle_id=cycle_id),
-                reviews.cycle_status(
-                    session=session,
-                    actor=actor,
-                    cycle_id=cycle_id,
-                    query={"page": page, "page_size": STATUS_PAGE_SIZE},
-                ),
+                status,
                 reviews.ninebox(session=session, actor=actor, cycle_id=cycle_id),
+                set(targets),  # the rows to offer "Nominate peers" on (no ids kept)
             )
 
         got = self._run(principal, detail)
         if got is _FAILED:
             self._clear_detail()
             return False
-        cycle, status, box = got
+        cycle, status, box, nominable = got
         self.cycle_id, self.cycle = cycle.id, asdict(cycle)
-        self.status_rows = status.page.rows_as_dicts()
+        self.status_rows = [
+            r | {"can_nominate": r["outcome_id"] in nominable} for r in status.page.rows_as_dicts()
+        ]
         self.status_page, self.status_pages = status.page.page, status.page.pages
         self.status_total = status.page.total
         self.funnel = [{"name": n.replace("_", " "), "count": c} for n, c in status.funnel]
@@ -530,4 +618,95 @@ class CyclesState(_ReviewsBase):
         cid = _uuid(self.cycle_id)
         if cid is not None:
             self._detail(principal, cid, self.status_page)
+        return None
+
+    # ---------------------------------------------------------------- peer nomination
+
+    def _nominee(self, outcome_id: Any) -> tuple[uuid.UUID, uuid.UUID] | None:
+        """(cycle id, outcome id) of a nomination, or None for garbage."""
+        cid, oid = _uuid(self.cycle_id), _uuid(outcome_id)
+        return None if cid is None or oid is None else (cid, oid)
+
+    @rx.event
+    def open_nominate(self, outcome_id: str):
+        """The dialog for a status row of the selected cycle: whom the actor may pick."""
+        principal = self._principal()
+        if principal is None:
+            return self._signed_out()
+        self._clear_nominate()
+        self.notice = ""
+        ids = self._nominee(outcome_id)
+        if ids is None:
+            self.error = NO_ACCESS
+            return None
+        cid, oid = ids
+
+        def candidates(*, session: Any, actor: Any) -> list[dict[str, str]]:
+            reviewee = _reviewee_of(session, actor, cid, oid)
+            return reviews.peer_candidates(
+                session=session, actor=actor, cycle_id=cid, reviewee_id=reviewee
+            )
+
+        got = self._run(principal, candidates)
+        if got is _FAILED:
+            return None
+        self.error = ""
+        self.nominate_candidates = got
+        self.nominate_outcome_id = str(oid)
+        shown = [r for r in self.status_rows if r.get("outcome_id") == str(oid)]
+        self.nominate_name = str(shown[0].get("reviewee_name") or "") if shown else ""
+        self.nominate_open = True
+        return None
+
+    @rx.event
+    def nominate_open_change(self, is_open: bool):
+        if not is_open:
+            self._clear_nominate()
+            self.error = ""
+
+    @rx.event
+    def set_peer(self, person_id: str, checked: bool):
+        """Local tick of a candidate; nothing is stored until Save."""
+        if not isinstance(person_id, str) or len(person_id) > 64:
+            return
+        chosen = [p for p in self.nominate_selected if p != person_id]
+        if checked is True and len(chosen) < MAX_SELECTED:
+            chosen.append(person_id)
+        self.nominate_selected = chosen
+
+    @rx.event
+    def save_nominate(self):
+        principal = self._principal()
+        if principal is None:
+            return self._signed_out()
+        ids = self._nominee(self.nominate_outcome_id)
+        peers = [_uuid(p) for p in self.nominate_selected]
+        if ids is None or any(p is None for p in peers):
+            self.error, self.notice = NO_ACCESS, ""
+            return None
+        if not peers:
+            self.error, self.notice = "Choose at least one peer.", ""
+            return None
+        if len(peers) > MAX_PEERS:
+            self.error, self.notice = f"Choose at most {MAX_PEERS} peers.", ""
+            return None
+        cid, oid = ids
+
+        def nominate(*, session: Any, actor: Any) -> list[str]:
+            reviewee = _reviewee_of(session, actor, cid, oid)
+            return reviews.nominate_peers(
+                session=session,
+                actor=actor,
+                cycle_id=cid,
+                reviewee_id=reviewee,
+                data={"peer_ids": [str(p) for p in peers]},
+            )
+
+        got = self._run(principal, nominate)
+        if got is _FAILED:
+            return None
+        n = len(got)
+        self.error, self.notice = "", f"{n} peer review{'' if n == 1 else 's'} requested."
+        self._clear_nominate()
+        self._detail(principal, cid, self.status_page)
         return None

@@ -1,0 +1,184 @@
+"""The tamper-evident audit trail: the app can only append (through the SECURITY DEFINER
+function, into its own tenant), each tenant's events form a hash chain, and `audit verify`
+names the first row that was altered, removed or moved."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+
+import psycopg
+import pytest
+from sqlalchemy import exc, text
+
+from pms_dashboard import cli
+from pms_dashboard.audit import service as audit
+from pms_dashboard.audit.chain import verify
+from pms_dashboard.tenancy.context import TenantContext
+from pms_dashboard.tenancy.session import contextless_session, owner_session, tenant_session
+from tests.conftest import TenantFixture
+
+
+def ctx(t: TenantFixture) -> TenantContext:
+    return TenantContext(tenant_id=t.id, user_id=t.user_id("admin"), role="tenant_admin")
+
+
+def append(t: TenantFixture, n: int = 1, action: str = "test.event") -> list[uuid.UUID]:
+    with tenant_session(ctx(t)) as s:
+        return [
+            audit.record(session=s, action=action, actor_id=t.user_id("admin"),
+                         detail={"n": i, "text": "ünïcode ✓"})
+            for i in range(n)
+        ]  # fmt: skip
+
+
+def chain_rows(t: TenantFixture) -> list[tuple[int, str, str]]:
+    with owner_session() as s:
+        return [
+            (int(seq), prev, h)
+            for seq, prev, h in s.execute(
+                text("SELECT seq, prev_hash, hash FROM audit_event WHERE tenant_id = :t "
+                     "ORDER BY seq"), {"t": t.id},
+            )
+        ]  # fmt: skip
+
+
+def check(t: TenantFixture):
+    with owner_session() as s:
+        return verify(s.connection(), tenant_id=t.id)
+
+
+@pytest.fixture
+def t(make_tenant: Callable[..., TenantFixture]) -> TenantFixture:
+    return make_tenant()
+
+
+def _pg(err: BaseException) -> BaseException:
+    assert isinstance(err, exc.DBAPIError)
+    return err.orig  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "INSERT INTO audit_event (tenant_id, seq, action, hash) VALUES (:t, 99, 'forged', 'x')",
+        "UPDATE audit_event SET action = 'edited'",
+        "DELETE FROM audit_event",
+        "TRUNCATE audit_event",
+    ],
+)
+def test_the_app_cannot_write_the_table_itself(t, statement) -> None:
+    append(t, 2)
+    with pytest.raises(exc.DBAPIError) as err, tenant_session(ctx(t)) as s:
+        s.connection().execute(text(statement), {"t": t.id})
+    assert isinstance(_pg(err.value), psycopg.errors.InsufficientPrivilege)
+    assert len(chain_rows(t)) == 2
+
+
+def test_appends_go_to_the_context_tenant_only_and_need_one(t, make_tenant) -> None:
+    other = make_tenant()
+    append(other, 1)
+    append(t, 3)  # A's context: whatever the event says, it lands in A's chain
+    assert [r[0] for r in chain_rows(t)] == [1, 2, 3]
+    assert [r[0] for r in chain_rows(other)] == [1]
+    with pytest.raises(exc.DBAPIError) as err, contextless_session() as s:
+        audit.record(session=s, action="test.no_context")
+    assert isinstance(_pg(err.value), psycopg.errors.InsufficientPrivilege)
+
+
+def test_each_row_hashes_its_content_and_the_previous_hash(t) -> None:
+    append(t, 4)
+    rows = chain_rows(t)
+    assert rows[0][1] == ""
+    assert all(rows[i][1] == rows[i - 1][2] for i in range(1, len(rows)))
+    assert len({h for _, _, h in rows}) == 4 and all(len(h) == 64 for _, _, h in rows)
+    result = check(t)
+    assert result.ok and result.events == 4
+
+
+def test_a_rolled_back_change_leaves_no_event_and_no_gap(t) -> None:
+    append(t, 1)
+    with pytest.raises(RuntimeError), tenant_session(ctx(t)) as s:
+        audit.record(session=s, action="test.rolled_back")
+        raise RuntimeError("the change fails after its event was written")
+    append(t, 1)
+    assert [r[0] for r in chain_rows(t)] == [1, 2]
+    with owner_session() as s:
+        actions = (
+            s.execute(text("SELECT action FROM audit_event WHERE tenant_id = :t"), {"t": t.id})
+            .scalars()
+            .all()
+        )
+    assert "test.rolled_back" not in actions
+    assert check(t).ok
+
+
+def _tamper(t: TenantFixture, sql: str) -> None:
+    with owner_session() as s:
+        for statement in sql.split(";"):
+            s.execute(text(statement), {"t": t.id})
+
+
+@pytest.mark.parametrize(
+    ("sql", "bad_seq", "problem"),
+    [
+        ("UPDATE audit_event SET detail = '{\"n\": 42}' WHERE tenant_id = :t AND seq = 3",
+         3, "altered"),
+        ("UPDATE audit_event SET occurred_at = occurred_at - interval '1 hour'"
+         " WHERE tenant_id = :t AND seq = 2", 2, "altered"),
+        ("UPDATE audit_event SET flagged = true WHERE tenant_id = :t AND seq = 4", 4, "altered"),
+        ("DELETE FROM audit_event WHERE tenant_id = :t AND seq = 3", 4, "missing"),
+        # reorder: rows 2 and 4 swap places
+        ("UPDATE audit_event SET seq = -seq WHERE tenant_id = :t AND seq IN (2, 4);"
+         "UPDATE audit_event SET seq = CASE seq WHEN -2 THEN 4 ELSE 2 END"
+         " WHERE tenant_id = :t AND seq IN (-2, -4)", 2, "follow"),
+        # a row rewritten with a fresh, self-consistent hash still breaks the next link
+        ("UPDATE audit_event SET action = 'covered.up', hash = app.audit_event_hash(tenant_id,"
+         " seq, occurred_at, actor_id, 'covered.up', entity_type, entity_id, flagged, ip,"
+         " detail, prev_hash) WHERE tenant_id = :t AND seq = 3", 4, "follow"),
+    ],
+)  # fmt: skip
+def test_verify_names_the_first_broken_row(t, sql, bad_seq, problem) -> None:
+    append(t, 5)
+    assert check(t).ok
+    _tamper(t, sql)
+    result = check(t)
+    assert not result.ok
+    [broken] = result.breaks
+    assert (broken.tenant_slug, broken.seq) == (t.slug, bad_seq)
+    assert problem in broken.problem
+
+
+def test_cli_reports_ok_or_the_broken_row(t, capsys) -> None:
+    append(t, 3)
+    assert cli.main(["audit", "verify", "--tenant", t.slug]) == 0
+    assert "OK: 3 events in 1 tenants" in capsys.readouterr().out
+    _tamper(t, "UPDATE audit_event SET action = 'x' WHERE tenant_id = :t AND seq = 2")
+    assert cli.main(["audit", "verify", "--tenant", t.slug]) == 1
+    out = capsys.readouterr().out
+    assert f"BROKEN {t.slug}: event #2" in out and "altered" in out
+    assert cli.main(["audit", "verify", "--tenant", "no-such-tenant"]) == 2
+
+
+def test_eight_concurrent_writers_leave_one_valid_chain(t) -> None:
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def writer() -> None:
+        try:
+            start.wait()
+            for _ in range(25):
+                append(t, 1, action="test.concurrent")
+        except BaseException as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=writer) for _ in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
+    assert [r[0] for r in chain_rows(t)] == list(range(1, 201))
+    result = check(t)
+    assert result.ok and result.events == 200
