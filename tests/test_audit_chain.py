@@ -182,3 +182,51 @@ def test_eight_concurrent_writers_leave_one_valid_chain(t) -> None:
     assert [r[0] for r in chain_rows(t)] == list(range(1, 201))
     result = check(t)
     assert result.ok and result.events == 200
+
+
+# ---------------------------------------------- refusals: audited, cross-tenant ones flagged
+
+
+def _events(t: TenantFixture, prefix: str = "access.") -> list[tuple[str, bool, dict]]:
+    with owner_session() as s:
+        return [
+            (a, f, d)
+            for a, f, d in s.execute(
+                text("SELECT action, flagged, detail FROM audit_event WHERE tenant_id = :t"
+                     " AND action LIKE :p ORDER BY seq"), {"t": t.id, "p": f"{prefix}%"},
+            )
+        ]  # fmt: skip
+
+
+def test_refusals_are_audited_and_cross_tenant_ids_flagged(t, make_tenant) -> None:
+    from datetime import date, timedelta
+
+    from pms_dashboard.auth.permissions import PermissionDenied
+    from pms_dashboard.goals import service as goals
+    from pms_dashboard.goals.schemas import GoalInput
+
+    other = make_tenant()
+    day = date.today()
+    data = GoalInput(title="Secret plan", start_date=day, due_date=day + timedelta(days=9))
+    owner_ctx = TenantContext(tenant_id=other.id, user_id=other.user_id("emp1"), role="employee")
+    with tenant_session(owner_ctx) as s:
+        foreign_goal = goals.create_goal(session=s, actor=owner_ctx, data=data)
+    emp = TenantContext(tenant_id=t.id, user_id=t.user_id("emp1"), role="employee")
+    with tenant_session(emp) as s:
+        peer_goal = goals.create_goal(
+            session=s, actor=emp, data=data.model_copy(update={"title": "Peer goal"})
+        )
+    emp2 = TenantContext(tenant_id=t.id, user_id=t.user_id("emp2"), role="employee")
+    for goal_id in (foreign_goal, peer_goal, uuid.uuid4()):
+        with pytest.raises(PermissionDenied), tenant_session(emp2) as s:
+            goals.goal_detail(session=s, actor=emp2, goal_id=goal_id)
+    events = _events(t)
+    assert [(a, f) for a, f, _ in events] == [
+        ("access.cross_tenant", True),  # another tenant's goal id
+        ("access.denied", True),  # a peer's goal: same tenant, not theirs
+        ("access.denied", True),  # an id that exists nowhere
+    ]
+    assert [d["cross_tenant"] for _, _, d in events] == [True, False, False]
+    assert all(d["action"] == "view" and d["role"] == "employee" for _, _, d in events)
+    assert _events(other) == []  # the other tenant's trail is untouched by the attempt
+    assert check(t).ok

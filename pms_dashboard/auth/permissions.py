@@ -67,11 +67,16 @@ class PermissionDenied(Exception):
         resource: Resource,
         action: Action,
         message: str = "You do not have access to that.",
+        *,
+        target_id: uuid.UUID | None = None,
     ) -> None:
         super().__init__(message)
         self.resource = resource
         self.action = action
         self.message = message
+        # The id that was asked for, if any: the refusal is audited (and flagged as a
+        # cross-tenant attempt when the id belongs to another tenant) by the unit of work.
+        self.target_id = target_id
 
 
 ADMINS = frozenset({Role.hr_admin.value, Role.tenant_admin.value})
@@ -215,4 +220,9 @@ def require(
     if not may(
         session=session, actor=actor, resource=resource, action=action, subject_id=subject_id
     ):
-        raise PermissionDenied(resource, action, message or "You do not have access to that.")
+        raise PermissionDenied(
+            resource,
+            action,
+            message or "You do not have access to that.",
+            target_id=subject_id,
+        )

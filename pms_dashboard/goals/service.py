@@ -125,7 +125,7 @@ def _load(session: Session, actor: TenantContext, goal_id: uuid.UUID | str, acti
         raise PermissionDenied(Resource.goal, action) from None
     goal = session.scalars(select(Goal).where(col(Goal.id) == gid)).first()
     if goal is None:
-        raise PermissionDenied(Resource.goal, action)
+        raise PermissionDenied(Resource.goal, action, target_id=gid)
     require(
         session=session,
         actor=actor,

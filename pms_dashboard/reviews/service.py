@@ -91,8 +91,10 @@ _CENT = Decimal("0.01")
 # ------------------------------------------------------------------------------ helpers
 
 
-def _denied(resource: Resource, action: Action) -> PermissionDenied:
-    return PermissionDenied(resource, action)
+def _denied(
+    resource: Resource, action: Action, target_id: uuid.UUID | None = None
+) -> PermissionDenied:
+    return PermissionDenied(resource, action, target_id=target_id)
 
 
 def _actor_id(actor: TenantContext, resource: Resource, action: Action) -> uuid.UUID:
@@ -124,7 +126,7 @@ def _cycle(
     query = select(ReviewCycle).where(col(ReviewCycle.id) == cycle_id)
     cycle = session.scalars(query.with_for_update() if lock else query).first()
     if cycle is None:
-        raise _denied(Resource.cycle, action)
+        raise _denied(Resource.cycle, action, cycle_id)
     return cycle
 
 
@@ -774,7 +776,7 @@ def get_review(*, session: Session, actor: TenantContext, review_id: uuid.UUID) 
     actor_id = _actor_id(actor, Resource.review, Action.view)
     review = session.scalars(select(Review).where(col(Review.id) == review_id)).first()
     if review is None:
-        raise _denied(Resource.review, Action.view)
+        raise _denied(Resource.review, Action.view, review_id)
     cycle = _cycle(session, review.cycle_id, Action.view)
     if review.reviewer_id == actor_id:
         editable = (
@@ -806,7 +808,7 @@ def _writable_review(
         select(Review).where(col(Review.id) == review_id).with_for_update()
     ).first()
     if review is None or review.reviewer_id != actor_id:
-        raise _denied(Resource.review, Action.write)
+        raise _denied(Resource.review, Action.write, review_id)
     cycle = _cycle(session, review.cycle_id, Action.write)
     if cycle.status != CycleStatus.active.value:
         raise ReviewError("This cycle is not open for reviews.")
@@ -960,7 +962,7 @@ def reopen_review(*, session: Session, actor: TenantContext, review_id: uuid.UUI
         select(Review).where(col(Review.id) == review_id).with_for_update()
     ).first()
     if review is None:
-        raise _denied(Resource.review, Action.reopen)
+        raise _denied(Resource.review, Action.reopen, review_id)
     require(
         session=session,
         actor=actor,
@@ -1274,7 +1276,7 @@ def _outcome_by_id(session: Session, outcome_id: uuid.UUID, action: Action) -> R
         select(ReviewOutcome).where(col(ReviewOutcome.id) == outcome_id).with_for_update()
     ).first()
     if outcome is None:
-        raise _denied(Resource.calibration, action)
+        raise _denied(Resource.calibration, action, outcome_id)
     return outcome
 
 

@@ -13,6 +13,7 @@ raises `CrossTenantWrite`.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -20,7 +21,7 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 import psycopg
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from pms_dashboard.db.engine import app_engine, owner_engine
@@ -31,6 +32,8 @@ from pms_dashboard.tenancy.context import (
 )
 from pms_dashboard.tenancy.models import TenantOwned
 from pms_dashboard.tenancy.rls import TENANT_SETTING
+
+logger = logging.getLogger(__name__)
 
 S = TypeVar("S", bound=Session)
 
@@ -117,11 +120,52 @@ def _unit_of_work(session: S, tenant_id: uuid.UUID | None = None) -> Iterator[S]
                 _begin_with_context(session, tenant_id)
         yield session
         session.commit()
-    except BaseException:
+    except BaseException as err:
         session.rollback()
+        if tenant_id is not None and _is_denial(err):
+            _record_denial(session, tenant_id, err)
         raise
     finally:
         session.close()
+
+
+def _is_denial(err: BaseException) -> bool:
+    from pms_dashboard.auth.permissions import PermissionDenied
+
+    return isinstance(err, PermissionDenied)
+
+
+def _record_denial(session: Session, tenant_id: uuid.UUID, err: Any) -> None:
+    """A refused request is audited and flagged in a transaction of its own (the request's
+    own work was rolled back); an id of another tenant marks a cross-tenant attempt."""
+    from pms_dashboard.audit import service as audit
+
+    ctx = session.info.get("ctx")
+    try:
+        _begin_with_context(session, tenant_id)
+        target = err.target_id
+        foreign = bool(
+            target is not None
+            and session.execute(text("SELECT app.is_foreign_id(:id)"), {"id": target}).scalar_one()
+        )
+        audit.record(
+            session=session,
+            action="access.cross_tenant" if foreign else "access.denied",
+            actor_id=getattr(ctx, "user_id", None),
+            entity_type=str(err.resource),
+            entity_id=None if foreign else target,  # never store another tenant's id as ours
+            detail={
+                "action": str(err.action),
+                "target": str(target) if target else None,
+                "cross_tenant": foreign,
+                "role": getattr(ctx, "role", None),
+            },
+            flagged=True,
+        )
+        session.commit()
+    except Exception:  # the refusal itself must still reach the caller
+        session.rollback()
+        logger.exception("could not audit a refused request")
 
 
 def tenant_session(
