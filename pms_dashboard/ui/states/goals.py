@@ -75,7 +75,7 @@ class GoalsState(SessionState):
             wanted["due_within_days"] = int(params["due"])
         return wanted
 
-    def _load(self, **changes: Any):
+    def _load(self, menus: bool = False, **changes: Any):
         principal = self._principal()
         if principal is None:
             self._forget()
@@ -103,12 +103,13 @@ class GoalsState(SessionState):
             return None
         with tenant_session(principal.context) as session:
             page = goals_service.list_goals(session=session, actor=principal.context, query=query)
-            self.periods = goals_service.periods(session=session)
-            self.owners = [
-                {"id": o.id, "name": o.name}
-                for o in goals_service.owner_options(session=session, actor=principal.context)
-            ]
-            self.teams = people_service.teams(session=session, actor=principal.context)
+            if menus:  # the filter menus: once per page load, not on every paging step
+                self.periods = goals_service.periods(session=session)
+                self.owners = [
+                    {"id": o.id, "name": o.name}
+                    for o in goals_service.owner_options(session=session, actor=principal.context)
+                ]
+                self.teams = people_service.teams(session=session, actor=principal.context)
         self._show(principal)
         self.error = ""
         self.rows = page.rows_as_dicts()
@@ -129,7 +130,7 @@ class GoalsState(SessionState):
         self.search = self.period = self.due_within = self.confidence = ""
         self.owner = self.team = ""
         self.stale_only = False
-        return self._load(**self._query_from_url())
+        return self._load(menus=True, **self._query_from_url())
 
     @rx.event
     def next_page(self):
