@@ -143,6 +143,23 @@ def _audit_verify(args: argparse.Namespace) -> int:
     return 1
 
 
+def _console_admin_create(args: argparse.Namespace) -> int:
+    import getpass
+
+    from pms_dashboard.console.service import ConsoleError, create_admin
+
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass()
+    try:
+        new = create_admin(email=args.email, display_name=args.name, password=password)
+    except ConsoleError as err:
+        return _fail(str(err))
+    print(f"created super-admin {new.email} ({new.id})")
+    print("Enrol an authenticator app now; this secret is not shown again:")
+    print(f"  secret: {new.totp_secret}")
+    print(f"  uri:    {new.provisioning_uri}")
+    return 0
+
+
 def _print_table(
     header: Sequence[str], rows: Sequence[Sequence[str]], *, right: set[int] | None = None
 ) -> None:
@@ -212,6 +229,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--tenant", help="only this tenant (slug)")
     check.set_defaults(handler=_audit_verify)
+
+    console = groups.add_parser("console", help="platform super-admins (members of no tenant)")
+    console_cmds = console.add_subparsers(dest="command", required=True)
+    admin = console_cmds.add_parser(
+        "create-admin", help="register a super-admin; prints the TOTP secret once"
+    )
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--name", required=True)
+    admin.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    admin.set_defaults(handler=_console_admin_create)
     return parser
 
 

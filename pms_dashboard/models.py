@@ -1,7 +1,10 @@
 """Every table, imported in one place so metadata is complete (Alembic, tests, seeding)."""
 
+from sqlmodel import SQLModel
+
 from pms_dashboard.audit.models import AuditEvent
 from pms_dashboard.auth.models import AuthSession
+from pms_dashboard.console.models import ConsoleSession, PlatformAdmin
 from pms_dashboard.goals.models import Goal, GoalCheckIn, KeyResult
 from pms_dashboard.people.models import User
 from pms_dashboard.reviews.models import (
@@ -31,4 +34,13 @@ TENANT_MODELS: tuple[type[TenantOwned], ...] = (
     AuditEvent,
 )
 
-__all__ = ["TENANT_MODELS", "Tenant", "TenantOwned", *[m.__name__ for m in TENANT_MODELS]]
+# Platform tables: no tenant_id, unreadable by the app role.
+PLATFORM_MODELS: tuple[type[SQLModel], ...] = (PlatformAdmin, ConsoleSession)
+
+__all__ = [
+    "PLATFORM_MODELS",
+    "TENANT_MODELS",
+    "Tenant",
+    "TenantOwned",
+    *[m.__name__ for m in (*TENANT_MODELS, *PLATFORM_MODELS)],
+]

@@ -17,7 +17,8 @@ from pms_dashboard.db import engine as db_engine
 from pms_dashboard.db.metadata import metadata
 
 RUNTIME_ROLES = ("pms_app", "pms_auditor")
-NOT_TENANT_OWNED = {"tenant", "alembic_version"}
+PLATFORM_TABLES = {m.__tablename__ for m in models.PLATFORM_MODELS}
+NOT_TENANT_OWNED = {"tenant", "alembic_version"} | PLATFORM_TABLES
 CTX_SUBSELECT = "(SELECT app.current_tenant_id() AS current_tenant_id)"
 
 
@@ -100,6 +101,16 @@ def test_rls_enabled_and_forced_on_every_table_including_tenant(
     ).all()
     assert len(rows) == len(tenant_tables) + 1
     assert [r.relname for r in rows if not (r.relrowsecurity and r.relforcerowsecurity)] == []
+
+
+def test_platform_tables_are_closed_to_the_app_role(owner: Connection) -> None:
+    # Super-admins and their sessions are no tenant's data: pms_app has no privilege at all.
+    for table in PLATFORM_TABLES:
+        for privilege in ("SELECT", "INSERT", "UPDATE", "DELETE"):
+            assert not owner.execute(
+                text("SELECT has_table_privilege('pms_app', :t, :p)"),
+                {"t": f"public.{table}", "p": privilege},
+            ).scalar_one(), (table, privilege)
 
 
 def test_alembic_version_is_not_readable_by_runtime_roles(owner: Connection) -> None:

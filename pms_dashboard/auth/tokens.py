@@ -75,3 +75,49 @@ def verify(token: str) -> TokenClaims | None:
         )
     except (JoseError, ValueError, TypeError, KeyError):
         return None
+
+
+# Console tokens: another issuer, so a tenant token is never a console token or back.
+CONSOLE_ISSUER = "pms-console"
+
+_CONSOLE_REGISTRY = jwt.JWTClaimsRegistry(
+    iss={"essential": True, "value": CONSOLE_ISSUER},
+    sub={"essential": True},
+    exp={"essential": True},
+    sid={"essential": True},
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleClaims:
+    admin_id: uuid.UUID
+    session_id: uuid.UUID
+    expires_at: int
+
+
+def issue_console(claims: ConsoleClaims) -> str:
+    payload = {
+        "iss": CONSOLE_ISSUER,
+        "sub": str(claims.admin_id),
+        "sid": str(claims.session_id),
+        "iat": int(time.time()),
+        "exp": claims.expires_at,
+    }
+    return jwt.encode({"alg": ALGORITHM, "typ": "JWT"}, payload, _key(), algorithms=[ALGORITHM])
+
+
+def verify_console(token: str) -> ConsoleClaims | None:
+    """The claims of a valid console token; None for anything else (tenant tokens too)."""
+    if not token or len(token) > 4096:
+        return None
+    try:
+        decoded = jwt.decode(token, _key(), algorithms=[ALGORITHM])
+        _CONSOLE_REGISTRY.validate(decoded.claims)
+        c = decoded.claims
+        return ConsoleClaims(
+            admin_id=uuid.UUID(c["sub"]),
+            session_id=uuid.UUID(c["sid"]),
+            expires_at=int(c["exp"]),
+        )
+    except (JoseError, ValueError, TypeError, KeyError):
+        return None

@@ -24,7 +24,7 @@ import psycopg
 from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
-from pms_dashboard.db.engine import app_engine, owner_engine
+from pms_dashboard.db.engine import app_engine, auditor_engine, owner_engine
 from pms_dashboard.tenancy.context import (
     CrossTenantWrite,
     MissingTenantContext,
@@ -189,6 +189,11 @@ def contextless_session(*, engine: Engine | None = None) -> AbstractContextManag
     """A `pms_app` session with no tenant: sees no tenant rows (used before sign-in)."""
     session = TenantSession(bind=engine or app_engine(), info={}, expire_on_commit=False)
     return _unit_of_work(session)
+
+
+def auditor_session() -> AbstractContextManager[Session]:
+    """The super-admin console's unit of work, as `pms_auditor` (no tenant rows by itself)."""
+    return _unit_of_work(Session(bind=auditor_engine(), expire_on_commit=False))
 
 
 def owner_session() -> AbstractContextManager[Session]:

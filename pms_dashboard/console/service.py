@@ -1,0 +1,194 @@
+"""Platform super-admins: creation (CLI), sign-in with password and TOTP, console sessions,
+and the cross-tenant overview (counts only).
+
+Super-admins are members of no tenant. The console runs as `pms_auditor`, which has no
+row-level-security policy on tenant tables and so reads no tenant row by itself; what it may
+see across tenants comes through SECURITY DEFINER functions that return counts only.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, text, update
+from sqlmodel import col
+
+from pms_dashboard.auth import tokens
+from pms_dashboard.auth.passwords import hash_password, verify_password
+from pms_dashboard.console import totp
+from pms_dashboard.console.models import ConsoleSession, PlatformAdmin
+from pms_dashboard.tenancy.session import auditor_session, owner_session
+
+SIGN_IN_FAILED = "Sign-in failed. Check your email, password and authenticator code."
+CONSOLE_SESSION_HOURS = 2  # short: the console reaches across tenants
+MIN_PASSWORD = 12
+MAX_FIELD = 320
+
+
+class ConsoleError(ValueError):
+    """A console request was refused; the message is safe to show."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewAdmin:
+    id: uuid.UUID
+    email: str
+    totp_secret: str  # shown once, to enrol an authenticator app
+    provisioning_uri: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleAdmin:
+    """The signed-in super-admin of one console request."""
+
+    admin_id: uuid.UUID
+    session_id: uuid.UUID
+    email: str
+    display_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleSignedIn:
+    token: str
+    max_age: int
+    admin: ConsoleAdmin
+
+
+@dataclass(frozen=True, slots=True)
+class TenantOverview:
+    tenant_id: str
+    slug: str
+    name: str
+    isolation_tier: str
+    region: str
+    users: int
+    goals: int
+    last_activity: str
+
+
+def create_admin(*, email: str, display_name: str, password: str) -> NewAdmin:
+    """Register a super-admin (platform operators only: runs as the owner, from the CLI)."""
+    email = email.strip().lower()
+    if "@" not in email[1:] or len(email) > MAX_FIELD:
+        raise ConsoleError("Give a valid email address.")
+    if not display_name.strip():
+        raise ConsoleError("Give a display name.")
+    if len(password) < MIN_PASSWORD:
+        raise ConsoleError(f"The password needs at least {MIN_PASSWORD} characters.")
+    secret = totp.new_secret()
+    with owner_session() as s:
+        if s.scalar(select(col(PlatformAdmin.id)).where(col(PlatformAdmin.email) == email)):
+            raise ConsoleError(f"A super-admin with email {email} already exists.")
+        admin = PlatformAdmin(
+            email=email,
+            display_name=display_name.strip()[:200],
+            password_hash=hash_password(password),
+            totp_secret=totp.encrypt(secret),
+        )
+        s.add(admin)
+        s.flush()
+        admin_id = admin.id
+    return NewAdmin(admin_id, email, secret, totp.provisioning_uri(secret, email))
+
+
+def sign_in(*, email: str, password: str, code: str, ip: str = "") -> ConsoleSignedIn:
+    """Password and a fresh TOTP code; one message for every failure, the same work done."""
+    email = email.strip().lower()[:MAX_FIELD]
+    password = password[:1024]
+    with auditor_session() as s:
+        admin = s.scalars(
+            select(PlatformAdmin).where(col(PlatformAdmin.email) == email).with_for_update()
+        ).first()
+        usable = admin is not None and admin.is_active
+        password_ok = verify_password(admin.password_hash if admin and usable else None, password)
+        secret = totp.decrypt(admin.totp_secret) if admin and usable else None
+        step = (
+            totp.accepted_step(secret, code, last_step=admin.totp_last_step)
+            if admin is not None and secret is not None and password_ok
+            else None
+        )
+        if admin is None or not password_ok or step is None:
+            raise ConsoleError(SIGN_IN_FAILED)
+        s.execute(
+            update(PlatformAdmin)
+            .where(col(PlatformAdmin.id) == admin.id)
+            .values(totp_last_step=step)
+        )
+        expires = datetime.now(UTC) + timedelta(hours=CONSOLE_SESSION_HOURS)
+        session_row = ConsoleSession(admin_id=admin.id, expires_at=expires, ip=ip[:64])
+        s.add(session_row)
+        s.flush()
+        signed = ConsoleAdmin(admin.id, session_row.id, admin.email, admin.display_name)
+    token = tokens.issue_console(
+        tokens.ConsoleClaims(
+            admin_id=signed.admin_id,
+            session_id=signed.session_id,
+            expires_at=int(expires.timestamp()),
+        )
+    )
+    return ConsoleSignedIn(token, CONSOLE_SESSION_HOURS * 3600, signed)
+
+
+def authenticate(token: str | None) -> ConsoleAdmin | None:
+    """The super-admin behind a console token: valid signature, unexpired, unrevoked
+    session, active admin. Tenant session tokens never pass."""
+    claims = tokens.verify_console(token or "")
+    if claims is None:
+        return None
+    with auditor_session() as s:
+        row = s.execute(
+            select(PlatformAdmin, ConsoleSession)
+            .join(ConsoleSession, col(ConsoleSession.admin_id) == PlatformAdmin.id)
+            .where(
+                col(ConsoleSession.id) == claims.session_id,
+                col(PlatformAdmin.id) == claims.admin_id,
+                col(ConsoleSession.revoked_at).is_(None),
+                col(ConsoleSession.expires_at) > datetime.now(UTC),
+                col(PlatformAdmin.is_active).is_(True),
+            )
+        ).first()
+    if row is None:
+        return None
+    admin, session_row = row
+    return ConsoleAdmin(admin.id, session_row.id, admin.email, admin.display_name)
+
+
+def sign_out(token: str | None) -> None:
+    claims = tokens.verify_console(token or "")
+    if claims is None:
+        return
+    with auditor_session() as s:
+        s.execute(
+            update(ConsoleSession)
+            .where(
+                col(ConsoleSession.id) == claims.session_id,
+                col(ConsoleSession.revoked_at).is_(None),
+            )
+            .values(revoked_at=datetime.now(UTC))
+        )
+
+
+def overview(*, admin: ConsoleAdmin) -> list[TenantOverview]:
+    """Every tenant with its tier, region, user and goal counts and last activity: counts
+    only, never a tenant's rows."""
+    if not isinstance(admin, ConsoleAdmin):
+        raise ConsoleError("Sign in to the console first.")
+    with auditor_session() as s:
+        rows = s.execute(text("SELECT * FROM app.platform_overview()")).all()
+    return [
+        TenantOverview(
+            tenant_id=str(r.tenant_id),
+            slug=r.slug,
+            name=r.name,
+            isolation_tier=r.isolation_tier,
+            region=r.region,
+            users=int(r.users),
+            goals=int(r.goals),
+            last_activity=r.last_activity.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+            if r.last_activity
+            else "",
+        )
+        for r in rows
+    ]

@@ -1,0 +1,141 @@
+"""Platform super-admins: members of no tenant, password plus a one-time TOTP code, console
+sessions as pms_auditor, and an overview of counts only."""
+
+from __future__ import annotations
+
+import io
+import time
+import uuid
+from dataclasses import asdict
+
+import psycopg
+import pyotp
+import pytest
+from sqlalchemy import exc, text
+
+from pms_dashboard import cli
+from pms_dashboard.auth import service as auth_service
+from pms_dashboard.console import service, totp
+from pms_dashboard.tenancy.context import TenantContext
+from pms_dashboard.tenancy.session import auditor_session, owner_session, tenant_session
+from tests.conftest import TEST_PASSWORD
+
+PASSWORD = "a long console passphrase"
+
+
+@pytest.fixture
+def admin() -> service.NewAdmin:
+    return service.create_admin(
+        email=f"ops-{uuid.uuid4().hex[:8]}@platform.example",
+        display_name="Ops Admin",
+        password=PASSWORD,
+    )
+
+
+def code(secret: str, offset_steps: int = 0) -> str:
+    return pyotp.TOTP(secret).at(time.time() + offset_steps * totp.STEP_SECONDS)
+
+
+def test_sign_in_needs_password_and_a_fresh_code(admin) -> None:
+    signed = service.sign_in(
+        email=admin.email.upper(), password=PASSWORD, code=code(admin.totp_secret)
+    )
+    who = service.authenticate(signed.token)
+    assert who is not None and who.email == admin.email
+    assert signed.max_age == service.CONSOLE_SESSION_HOURS * 3600
+
+
+@pytest.mark.parametrize(
+    "case", ["wrong password", "wrong code", "no code", "letters", "replayed", "unknown email"]
+)
+def test_every_failure_gets_the_same_message(admin, case) -> None:
+    good = code(admin.totp_secret)
+    if case == "replayed":
+        service.sign_in(email=admin.email, password=PASSWORD, code=good)
+    attempt = {
+        "wrong password": (admin.email, "not the password!!", good),
+        "wrong code": (admin.email, PASSWORD, f"{(int(good) + 1) % 1_000_000:06d}"),
+        "no code": (admin.email, PASSWORD, ""),
+        "letters": (admin.email, PASSWORD, "abcdef"),
+        "replayed": (admin.email, PASSWORD, good),
+        "unknown email": ("nobody@platform.example", PASSWORD, good),
+    }[case]
+    with pytest.raises(service.ConsoleError) as err:
+        service.sign_in(email=attempt[0], password=attempt[1], code=attempt[2])
+    assert str(err.value) == service.SIGN_IN_FAILED
+
+
+def test_codes_from_the_neighbouring_steps_pass_older_ones_do_not(admin) -> None:
+    assert totp.accepted_step(admin.totp_secret, code(admin.totp_secret, -1), last_step=0)
+    assert totp.accepted_step(admin.totp_secret, code(admin.totp_secret, +1), last_step=0)
+    assert totp.accepted_step(admin.totp_secret, code(admin.totp_secret, -3), last_step=0) is None
+
+
+def test_secret_is_stored_encrypted(admin) -> None:
+    with owner_session() as s:
+        stored = s.execute(
+            text("SELECT totp_secret FROM platform_admin WHERE id = :i"), {"i": admin.id}
+        ).scalar_one()
+    assert admin.totp_secret not in stored
+    assert totp.decrypt(stored) == admin.totp_secret
+
+
+def test_sign_out_revokes_and_tokens_do_not_cross_over(admin, make_tenant) -> None:
+    signed = service.sign_in(email=admin.email, password=PASSWORD, code=code(admin.totp_secret))
+    t = make_tenant()
+    tenant_token = auth_service.sign_in(
+        slug=t.slug, email=f"admin@{t.slug}.test", password=TEST_PASSWORD
+    ).token
+    assert service.authenticate(tenant_token) is None  # a tenant admin is no super-admin
+    assert auth_service.authenticate(signed.token) is None  # and a console token opens no tenant
+    service.sign_out(signed.token)
+    assert service.authenticate(signed.token) is None
+
+
+def test_overview_is_counts_only_and_the_console_role_reads_no_tenant_row(
+    admin, make_tenant
+) -> None:
+    t = make_tenant()
+    signed = service.sign_in(email=admin.email, password=PASSWORD, code=code(admin.totp_secret))
+    rows = {r.slug: r for r in service.overview(admin=signed.admin)}
+    assert rows[t.slug].users == 4 and rows[t.slug].goals == 0
+    assert set(asdict(rows[t.slug])) == {
+        "tenant_id", "slug", "name", "isolation_tier", "region", "users", "goals",
+        "last_activity",
+    }  # fmt: skip
+    for table in ("app_user", "goal", "review", "audit_event", "auth_session"):
+        with pytest.raises(exc.DBAPIError) as err, auditor_session() as s:
+            s.execute(text(f"SELECT count(*) FROM {table}"))
+        assert isinstance(err.value.orig, psycopg.errors.InsufficientPrivilege), table
+    with pytest.raises(service.ConsoleError):
+        service.overview(admin=None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM platform_admin",
+        "SELECT * FROM console_session",
+        "SELECT * FROM app.platform_overview()",
+    ],
+)
+def test_the_app_role_cannot_touch_the_console(make_tenant, sql) -> None:
+    t = make_tenant()
+    with pytest.raises(exc.DBAPIError) as err, tenant_session(TenantContext(tenant_id=t.id)) as s:
+        s.connection().execute(text(sql))
+    assert isinstance(err.value.orig, psycopg.errors.InsufficientPrivilege)
+
+
+def test_cli_creates_an_admin_and_prints_the_secret_once(monkeypatch, capsys) -> None:
+    email = f"cli-{uuid.uuid4().hex[:8]}@platform.example"
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    assert cli.main(["console", "create-admin", "--email", email, "--name", "CLI Admin",
+                     "--password-stdin"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    secret = out.split("secret: ")[1].split()[0]
+    assert "otpauth://totp/" in out
+    assert service.sign_in(email=email, password=PASSWORD, code=pyotp.TOTP(secret).now())
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert cli.main(["console", "create-admin", "--email", "x@platform.example", "--name", "X",
+                     "--password-stdin"]) == 2  # fmt: skip
+    assert "at least 12 characters" in capsys.readouterr().err
