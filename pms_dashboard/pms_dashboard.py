@@ -4,7 +4,9 @@ import reflex as rx
 from starlette.applications import Starlette
 
 from pms_dashboard.auth.routes import routes as auth_routes
+from pms_dashboard.console.routes import routes as console_routes
 from pms_dashboard.ui.pages import (  # noqa: F401  (registers pages)
+    console,
     cycles,
     goal_detail,
     goals,
@@ -16,6 +18,6 @@ from pms_dashboard.ui.pages import (  # noqa: F401  (registers pages)
     signin,
 )
 
-api = Starlette(routes=[*auth_routes])
+api = Starlette(routes=[*auth_routes, *console_routes])
 
 app = rx.App(api_transformer=api)

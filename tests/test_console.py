@@ -139,3 +139,21 @@ def test_cli_creates_an_admin_and_prints_the_secret_once(monkeypatch, capsys) ->
     assert cli.main(["console", "create-admin", "--email", "x@platform.example", "--name", "X",
                      "--password-stdin"]) == 2  # fmt: skip
     assert "at least 12 characters" in capsys.readouterr().err
+
+
+def test_console_state_needs_a_console_session(admin, make_tenant) -> None:
+    from pms_dashboard.ui.states.console import ConsoleState
+    from tests.ui_harness import call, redirects_to, state_for
+
+    t = make_tenant()
+    tenant_token = auth_service.sign_in(
+        slug=t.slug, email=f"admin@{t.slug}.test", password=TEST_PASSWORD
+    ).token
+    for cookie_token in (None, tenant_token, "garbage"):
+        st = state_for(ConsoleState, cookie_token, cookie_name="pms_console")
+        assert redirects_to(call(st, ConsoleState.load)) == "/console/signin"
+        assert st.tenants == [] and st.totals == {}
+    signed = service.sign_in(email=admin.email, password=PASSWORD, code=code(admin.totp_secret))
+    st = state_for(ConsoleState, signed.token, cookie_name="pms_console")
+    assert call(st, ConsoleState.load) == []
+    assert any(r["slug"] == t.slug for r in st.tenants)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 SESSION_COOKIE = "pms_session"
+CONSOLE_COOKIE = "pms_console"  # the super-admin console's own session (never a tenant's)
 
 
-def token_from_cookie_header(header: str | None) -> str | None:
+def token_from_cookie_header(header: str | None, name: str = SESSION_COOKIE) -> str | None:
     """The session token in a raw `Cookie:` header, if any.
 
     Parsed by hand: `http.cookies` gives up on the whole header at the first cookie of
@@ -14,7 +15,7 @@ def token_from_cookie_header(header: str | None) -> str | None:
     if not header:
         return None
     for part in header.split(";"):
-        name, sep, value = part.strip().partition("=")
-        if sep and name == SESSION_COOKIE and value:
+        key, sep, value = part.strip().partition("=")
+        if sep and key == name and value:
             return value.strip('"')
     return None

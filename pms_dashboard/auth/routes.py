@@ -16,73 +16,42 @@ from starlette.routing import Route
 
 from pms_dashboard.auth import service
 from pms_dashboard.auth.cookies import SESSION_COOKIE, token_from_cookie_header
-from pms_dashboard.settings import get_settings
-
-
-def _allowed_origins(request: Request) -> set[str]:
-    import reflex as rx
-
-    cfg = rx.config.get_config()
-    own = f"{request.url.scheme}://{request.url.netloc}"
-    return {o.rstrip("/") for o in (get_settings().public_url, cfg.deploy_url or "", own) if o}
-
-
-def _frontend(request: Request) -> str:
-    """Where the browser's pages are served (dev mode: another port than this route)."""
-    origin = request.headers.get("origin", "").rstrip("/")
-    return origin if origin and origin in _allowed_origins(request) else ""
-
-
-def _origin_ok(request: Request) -> bool:
-    origin = request.headers.get("origin")
-    return origin is None or origin.rstrip("/") in _allowed_origins(request)
-
-
-def _client_ip(request: Request) -> str:
-    return request.client.host if request.client else ""
+from pms_dashboard.auth.http import client_ip, frontend, origin_ok, set_session_cookie
 
 
 async def sign_in(request: Request) -> Response:
     """Form POST (organisation, email, password) -> session cookie and a redirect."""
-    if not _origin_ok(request):
+    if not origin_ok(request):
         return JSONResponse({"error": "cross-origin request refused"}, status_code=403)
     form = await request.form()
     slug = str(form.get("organisation", ""))
     email = str(form.get("email", ""))
     password = str(form.get("password", ""))
-    front = _frontend(request)
+    front = frontend(request)
     try:
         result = await run_in_threadpool(
             service.sign_in,
             slug=slug,
             email=email,
             password=password,
-            ip=_client_ip(request),
+            ip=client_ip(request),
             user_agent=request.headers.get("user-agent", ""),
         )
     except service.SignInError:
         query = urlencode({"error": "invalid", "organisation": slug.strip().lower()[:63]})
         return RedirectResponse(f"{front}/signin?{query}", status_code=303)
     response = RedirectResponse(f"{front}/overview", status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        result.token,
-        max_age=result.max_age,
-        httponly=True,
-        samesite="lax",
-        secure=get_settings().secure_cookies,
-        path="/",
-    )
+    set_session_cookie(response, SESSION_COOKIE, result.token, result.max_age)
     return response
 
 
 async def sign_out(request: Request) -> Response:
     """Revoke the session server-side, clear the cookie, back to the sign-in page."""
-    if not _origin_ok(request):
+    if not origin_ok(request):
         return JSONResponse({"error": "cross-origin request refused"}, status_code=403)
     token = token_from_cookie_header(request.headers.get("cookie"))
-    await run_in_threadpool(service.sign_out, token, ip=_client_ip(request))
-    response = RedirectResponse(f"{_frontend(request)}/signin?signed_out=1", status_code=303)
+    await run_in_threadpool(service.sign_out, token, ip=client_ip(request))
+    response = RedirectResponse(f"{frontend(request)}/signin?signed_out=1", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
     return response
 

@@ -32,13 +32,14 @@ def state_for(
     token: str | None,
     path: str = "/",
     params: dict[str, str] | None = None,
+    cookie_name: str = SESSION_COOKIE,
 ) -> S:
     """A fresh instance of `state_cls` (inside a fresh root state) whose websocket request
     carries `token` as the session cookie; `params` are the route's dynamic parts (such as
     `goal_id` of /goals/[goal_id]) — the browser controls them, so tests may send anything."""
     root = rx.State(_reflex_internal_init=True)  # type: ignore[call-arg]
     state = root.get_substate(state_cls.get_full_name().split(".")[1:])
-    cookie = f"{SESSION_COOKIE}={token}" if token else ""
+    cookie = f"{cookie_name}={token}" if token else ""
     router = RouterData.from_router_data(
         {"headers": {"cookie": cookie}, "pathname": path, "query": dict(params or {})}
     )
