@@ -58,22 +58,34 @@ _REGISTRY = jwt.JWTClaimsRegistry(
 )
 
 
-def verify(token: str) -> TokenClaims | None:
-    """The claims of a valid, unexpired token signed by us; None for anything else."""
+def _claims(token: str, registry: jwt.JWTClaimsRegistry) -> dict | None:
+    """The validated claims of a token we signed, for one kind of token; None otherwise."""
     if not token or len(token) > 4096:
         return None
     try:
         decoded = jwt.decode(token, _key(), algorithms=[ALGORITHM])
-        _REGISTRY.validate(decoded.claims)
-        c = decoded.claims
-        return TokenClaims(
-            user_id=uuid.UUID(c["sub"]),
-            tenant_id=uuid.UUID(c["tid"]),
-            role=str(c["role"]),
-            session_id=uuid.UUID(c["sid"]),
-            expires_at=int(c["exp"]),
+        registry.validate(decoded.claims)
+    except (JoseError, ValueError, TypeError):
+        return None
+    return decoded.claims
+
+
+def verify(token: str) -> TokenClaims | None:
+    """The claims of a valid, unexpired token signed by us; None for anything else."""
+    c = _claims(token, _REGISTRY)
+    try:
+        return (
+            None
+            if c is None
+            else TokenClaims(
+                user_id=uuid.UUID(c["sub"]),
+                tenant_id=uuid.UUID(c["tid"]),
+                role=str(c["role"]),
+                session_id=uuid.UUID(c["sid"]),
+                expires_at=int(c["exp"]),
+            )
         )
-    except (JoseError, ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError):
         return None
 
 
@@ -108,16 +120,16 @@ def issue_console(claims: ConsoleClaims) -> str:
 
 def verify_console(token: str) -> ConsoleClaims | None:
     """The claims of a valid console token; None for anything else (tenant tokens too)."""
-    if not token or len(token) > 4096:
-        return None
+    c = _claims(token, _CONSOLE_REGISTRY)
     try:
-        decoded = jwt.decode(token, _key(), algorithms=[ALGORITHM])
-        _CONSOLE_REGISTRY.validate(decoded.claims)
-        c = decoded.claims
-        return ConsoleClaims(
-            admin_id=uuid.UUID(c["sub"]),
-            session_id=uuid.UUID(c["sid"]),
-            expires_at=int(c["exp"]),
+        return (
+            None
+            if c is None
+            else ConsoleClaims(
+                admin_id=uuid.UUID(c["sub"]),
+                session_id=uuid.UUID(c["sid"]),
+                expires_at=int(c["exp"]),
+            )
         )
-    except (JoseError, ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError):
         return None

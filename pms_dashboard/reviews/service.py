@@ -538,6 +538,24 @@ def close_cycle(*, session: Session, actor: TenantContext, cycle_id: uuid.UUID) 
 # ----------------------------------------------------------------------------- peers
 
 
+def _nomination_subject(
+    session: Session, actor: TenantContext, cycle_id: uuid.UUID, reviewee_id: uuid.UUID
+) -> tuple[ReviewOutcome, User]:
+    """The participant's outcome and person, if the actor may nominate peers for them: an
+    admin, or the reviewee's manager (now, or as recorded when the cycle was launched)."""
+    actor_id = _actor_id(actor, Resource.review, Action.manage)
+    outcome = _outcome_for(session, cycle_id, reviewee_id)
+    if outcome is None:
+        raise _denied(Resource.review, Action.manage, reviewee_id)
+    reviewee = session.scalars(select(User).where(col(User.id) == reviewee_id)).first()
+    if reviewee is None:
+        raise _denied(Resource.review, Action.manage, reviewee_id)
+    is_admin = may(session=session, actor=actor, resource=Resource.cycle, action=Action.manage)
+    if not is_admin and actor_id not in {reviewee.manager_id, outcome.manager_id}:
+        raise _denied(Resource.review, Action.manage, reviewee_id)
+    return outcome, reviewee
+
+
 def nominate_peers(
     *,
     session: Session,
@@ -548,16 +566,8 @@ def nominate_peers(
 ) -> list[str]:
     """Peer reviews for a participant, nominated by their manager or an admin (1-5 active
     colleagues, never the reviewee, never twice); returns the new reviews' ids."""
-    actor_id = _actor_id(actor, Resource.review, Action.manage)
-    outcome = _outcome_for(session, cycle_id, reviewee_id)
-    if outcome is None:
-        raise _denied(Resource.review, Action.manage)
-    reviewee = session.scalars(select(User).where(col(User.id) == reviewee_id)).first()
-    if reviewee is None:
-        raise _denied(Resource.review, Action.manage)
-    is_admin = may(session=session, actor=actor, resource=Resource.cycle, action=Action.manage)
-    if not is_admin and actor_id not in {reviewee.manager_id, outcome.manager_id}:
-        raise _denied(Resource.review, Action.manage)
+    outcome, _ = _nomination_subject(session, actor, cycle_id, reviewee_id)
+    actor_id = actor.user_id
     data = parse(PeerNomination, data)
     cycle = _cycle(session, cycle_id, Action.manage, lock=True)
     if cycle.status != CycleStatus.active.value:
@@ -631,16 +641,7 @@ def peer_candidates(
     the tenant's active people except the reviewee, their manager(s) and those already
     nominated; only for someone the actor may nominate for (the rule of `nominate_peers`),
     while the cycle is active."""
-    actor_id = _actor_id(actor, Resource.review, Action.manage)
-    outcome = _outcome_for(session, cycle_id, reviewee_id)
-    if outcome is None:
-        raise _denied(Resource.review, Action.manage)
-    reviewee = session.scalars(select(User).where(col(User.id) == reviewee_id)).first()
-    if reviewee is None:
-        raise _denied(Resource.review, Action.manage)
-    is_admin = may(session=session, actor=actor, resource=Resource.cycle, action=Action.manage)
-    if not is_admin and actor_id not in {reviewee.manager_id, outcome.manager_id}:
-        raise _denied(Resource.review, Action.manage)
+    outcome, reviewee = _nomination_subject(session, actor, cycle_id, reviewee_id)
     cycle = _cycle(session, cycle_id, Action.manage)
     if cycle.status != CycleStatus.active.value:
         raise ReviewError("Peers can be nominated only while the cycle is active.")

@@ -4,6 +4,7 @@ wrong code or a tenant's session gets nowhere."""
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pyotp
@@ -52,7 +53,7 @@ def test_super_admin_signs_in_with_totp_and_sees_counts_only(page, app_url, admi
     page.wait_for_selector(".console-tenant-row")
     page.wait_for_selector("#console-admin:has-text('Olu Operator')")
     rows = page.locator(".console-tenant-row")
-    acme = rows.filter(has_text="Acme Corp")
+    acme = rows.filter(has=page.locator("code", has_text=re.compile(r"^acme$")))
     with owner_session() as s:
         people = s.execute(
             text(
