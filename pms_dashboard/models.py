@@ -2,7 +2,7 @@
 
 from sqlmodel import SQLModel
 
-from pms_dashboard.audit.models import AuditEvent
+from pms_dashboard.audit.models import AccessGrant, AuditEvent
 from pms_dashboard.auth.models import AuthSession
 from pms_dashboard.console.models import ConsoleSession, PlatformAdmin
 from pms_dashboard.goals.models import Goal, GoalCheckIn, KeyResult
@@ -32,6 +32,7 @@ TENANT_MODELS: tuple[type[TenantOwned], ...] = (
     ReviewOutcome,
     CalibrationChange,
     AuditEvent,
+    AccessGrant,
 )
 
 # Platform tables: no tenant_id, unreadable by the app role.

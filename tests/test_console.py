@@ -103,7 +103,12 @@ def test_overview_is_counts_only_and_the_console_role_reads_no_tenant_row(
         "tenant_id", "slug", "name", "isolation_tier", "region", "users", "goals",
         "last_activity",
     }  # fmt: skip
-    for table in ("app_user", "goal", "review", "audit_event", "auth_session"):
+    # without an access grant the console's role sees no row of the grant-readable tables,
+    # and has no privilege at all on the rest
+    with auditor_session() as s:
+        assert [s.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
+                for t in ("goal", "review", "review_outcome")] == [0, 0, 0]  # fmt: skip
+    for table in ("audit_event", "auth_session", "tenant"):
         with pytest.raises(exc.DBAPIError) as err, auditor_session() as s:
             s.execute(text(f"SELECT count(*) FROM {table}"))
         assert isinstance(err.value.orig, psycopg.errors.InsufficientPrivilege), table

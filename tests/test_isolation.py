@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from pms_dashboard import models
 from pms_dashboard.audit import service as audit_service
+from pms_dashboard.audit.models import AccessGrant
 from pms_dashboard.auth.models import AuthSession
 from pms_dashboard.db import engine as db_engine
 from pms_dashboard.goals.models import Goal, GoalCheckIn, KeyResult
@@ -67,6 +68,8 @@ def _goal(t: TenantFixture, title: str = "goal", owner: str = "emp1") -> Goal:
 
 # pms_app may add to these and read them, never change or remove a row.
 APPEND_ONLY = ("audit_event", "calibration_change")
+# ...and may only read these (access grants are opened by the console, shown to the tenant).
+READ_ONLY = ("access_grant",)
 
 
 def seed_every_table(t: TenantFixture) -> dict[str, uuid.UUID]:
@@ -117,7 +120,15 @@ def seed_every_table(t: TenantFixture) -> dict[str, uuid.UUID]:
             new_rating=Decimal(3),
             reason="seeded",
         )
-        s.add(change)
+        grant = AccessGrant(
+            tenant_id=tid,
+            admin_id=uuid.uuid4(),
+            admin_name="Ops",
+            justification="customer_support",
+            ticket="SUP-1",
+            expires_at=utcnow() + timedelta(hours=1),
+        )
+        s.add_all([change, grant])
         s.flush()
         return {
             "app_user": t.user_id("emp1"),
@@ -131,6 +142,7 @@ def seed_every_table(t: TenantFixture) -> dict[str, uuid.UUID]:
             "review_rating": rating.id,
             "review_outcome": outcome.id,
             "calibration_change": change.id,
+            "access_grant": grant.id,
             "auth_session": auth.id,
             "audit_event": _seed_audit_event(t),
         }
@@ -379,7 +391,7 @@ def test_update_and_delete_of_another_tenants_rows_touch_nothing(pair: Pair) -> 
         deleted = {
             t: conn.execute(text(f"DELETE FROM {t} WHERE id = :id"), {"id": pair.b_ids[t]}).rowcount
             for t in TENANT_TABLES
-            if t not in APPEND_ONLY  # pms_app has no DELETE on history tables
+            if t not in APPEND_ONLY + READ_ONLY  # pms_app has no DELETE on these
         }
     assert updated == 0
     assert set(deleted.values()) == {0}
@@ -391,7 +403,7 @@ def test_update_and_delete_of_another_tenants_rows_touch_nothing(pair: Pair) -> 
     assert all(n >= 1 for n in _owner_counts(pair.b.id).values())
 
 
-@pytest.mark.parametrize("table", APPEND_ONLY)
+@pytest.mark.parametrize("table", APPEND_ONLY + READ_ONLY)
 @pytest.mark.parametrize("statement", ["DELETE FROM {t}", "UPDATE {t} SET tenant_id = tenant_id"])
 def test_history_tables_are_append_only_for_the_app(pair: Pair, table: str, statement: str) -> None:
     with pytest.raises(exc.DBAPIError) as err, tenant_session(_ctx(pair.a)) as s:

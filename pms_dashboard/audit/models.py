@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, Index, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field
 
@@ -45,3 +45,34 @@ class AuditEvent(TenantOwned, table=True):
     )
     prev_hash: str = Field(default="", max_length=64)
     hash: str = Field(max_length=64)
+
+
+class AccessGrant(TenantOwned, table=True):
+    """A super-admin's justified, time-boxed permission to read one tenant's data.
+
+    Tenant-owned, so the tenant sees every grant on itself (read-only for the app role).
+    admin_id names a platform admin but is not a foreign key: tenant tables only point into
+    their own tenant; admin_name is kept for the tenant's transparency page.
+    """
+
+    __tablename__ = "access_grant"
+    __table_args__ = (
+        Index(None, "tenant_id", "admin_id", "expires_at"),
+        CheckConstraint(
+            "justification IN ('customer_support', 'security_investigation', 'legal_request')",
+            name="justification_valid",
+        ),
+        CheckConstraint(
+            "expires_at > created_at AND expires_at <= created_at + interval '4 hours'",
+            name="time_boxed",
+        ),
+        CheckConstraint("length(btrim(ticket)) >= 3", name="ticket_given"),
+    )
+
+    admin_id: uuid.UUID
+    admin_name: str = Field(max_length=200)
+    justification: str = Field(max_length=32)
+    ticket: str = Field(max_length=100)
+    created_at: datetime = created_at_field()
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]

@@ -1,0 +1,160 @@
+"""Break-glass access: no grant, an expired grant, a revoked grant or another admin's grant
+shows zero rows; an active grant shows the tenant's goals, and every read and every grant
+change is a flagged event in that tenant's own trail, which the tenant can read."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from datetime import date, timedelta
+
+import pyotp
+import pytest
+from sqlalchemy import text
+
+from pms_dashboard.audit import grants
+from pms_dashboard.audit.chain import verify
+from pms_dashboard.console import service as console
+from pms_dashboard.goals import service as goals
+from pms_dashboard.goals.schemas import GoalInput
+from pms_dashboard.tenancy.context import TenantContext
+from pms_dashboard.tenancy.session import owner_session, tenant_session
+from tests.conftest import TenantFixture
+
+PASSWORD = "a long console passphrase"
+
+
+def _admin() -> console.ConsoleAdmin:
+    new = console.create_admin(
+        email=f"ops-{uuid.uuid4().hex[:8]}@platform.example", display_name="Ops", password=PASSWORD
+    )
+    code = pyotp.TOTP(new.totp_secret).at(time.time())
+    return console.sign_in(email=new.email, password=PASSWORD, code=code).admin
+
+
+@pytest.fixture
+def t(make_tenant: Callable[..., TenantFixture]) -> TenantFixture:
+    t = make_tenant()
+    actor = TenantContext(tenant_id=t.id, user_id=t.user_id("emp1"), role="employee")
+    with tenant_session(actor) as s:
+        goals.create_goal(
+            session=s,
+            actor=actor,
+            data=GoalInput(title="Quarterly plan", start_date=date.today(),
+                           due_date=date.today() + timedelta(days=30)),
+        )  # fmt: skip
+    return t
+
+
+def _events(t: TenantFixture) -> list[tuple[str, bool, dict]]:
+    with owner_session() as s:
+        return [
+            (a, f, d)
+            for a, f, d in s.execute(
+                text("SELECT action, flagged, detail FROM audit_event WHERE tenant_id = :t"
+                     " AND action LIKE 'console.%' ORDER BY seq"), {"t": t.id},
+            )
+        ]  # fmt: skip
+
+
+def test_no_grant_reads_nothing_and_the_attempt_is_logged(t) -> None:
+    admin = _admin()
+    assert grants.read_goals(admin=admin, tenant_slug=t.slug) == []
+    [(action, flagged, detail)] = _events(t)
+    assert (action, flagged, detail["rows"], detail["grant"]) == ("console.read", True, 0, None)
+
+
+def test_an_active_grant_reads_and_every_step_is_in_the_tenants_trail(t) -> None:
+    admin = _admin()
+    grant_id = grants.open_grant(
+        admin=admin, tenant_slug=t.slug, justification="customer_support",
+        ticket="SUP-1234", hours=1,
+    )  # fmt: skip
+    rows = grants.read_goals(admin=admin, tenant_slug=t.slug)
+    assert [(r.title, r.owner) for r in rows] == [("Quarterly plan", "Employee 1")]
+    grants.revoke_grant(admin=admin, grant_id=grant_id)
+    assert grants.read_goals(admin=admin, tenant_slug=t.slug) == []
+    events = _events(t)
+    assert [a for a, _, _ in events] == [
+        "console.grant_opened", "console.read", "console.grant_revoked", "console.read",
+    ]  # fmt: skip
+    assert all(f for _, f, _ in events)
+    assert events[1][2]["ticket"] == "SUP-1234" and events[1][2]["rows"] == 1
+    # the tenant sees the grant itself, read-only, through its own session
+    with tenant_session(TenantContext(tenant_id=t.id)) as s:
+        seen = s.execute(text("SELECT admin_name, justification, ticket FROM access_grant")).all()
+    assert [tuple(r) for r in seen] == [("Ops", "customer_support", "SUP-1234")]
+    with owner_session() as s:
+        assert verify(s.connection(), tenant_id=t.id).ok
+
+
+def test_another_admins_grant_and_an_expired_grant_show_nothing(t) -> None:
+    holder, other = _admin(), _admin()
+    grants.open_grant(
+        admin=holder, tenant_slug=t.slug, justification="legal_request", ticket="LEG-9", hours=2
+    )
+    assert grants.read_goals(admin=other, tenant_slug=t.slug) == []
+    assert [g.tenant_slug for g in grants.my_grants(admin=other)] == []
+    with owner_session() as s:  # the clock moves past the grant's end
+        s.execute(
+            text("UPDATE access_grant SET created_at = created_at - interval '3 hours',"
+                 " expires_at = expires_at - interval '3 hours' WHERE tenant_id = :t"),
+            {"t": t.id},
+        )  # fmt: skip
+    assert grants.read_goals(admin=holder, tenant_slug=t.slug) == []
+    assert [g.active for g in grants.my_grants(admin=holder)] == [False]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"justification": "curiosity"}, "justification"),
+        ({"ticket": "  "}, "ticket"),
+        ({"hours": 5}, "at most 4 hours"),
+        ({"hours": 0}, "at most 4 hours"),
+        ({"tenant_slug": "no-such-org"}, "No organisation"),
+    ],
+)
+def test_a_grant_needs_reason_ticket_and_a_short_time(t, kwargs, message) -> None:
+    args = {"tenant_slug": t.slug, "justification": "security_investigation",
+            "ticket": "SEC-77", "hours": 1} | kwargs  # fmt: skip
+    with pytest.raises(console.ConsoleError, match=message):
+        grants.open_grant(admin=_admin(), **args)
+    assert _events(t) == []
+
+
+def test_the_app_role_cannot_open_or_change_grants(t) -> None:
+    import psycopg
+    from sqlalchemy import exc
+
+    for sql in (
+        "INSERT INTO access_grant (tenant_id, admin_id, admin_name, justification, ticket,"
+        " expires_at) VALUES (:t, gen_random_uuid(), 'x', 'legal_request', 'abc',"
+        " now() + interval '1 hour')",
+        "UPDATE access_grant SET revoked_at = now()",
+        "DELETE FROM access_grant",
+    ):
+        with (
+            pytest.raises(exc.DBAPIError) as err,
+            tenant_session(TenantContext(tenant_id=t.id)) as s,
+        ):
+            s.connection().execute(text(sql), {"t": t.id})
+        assert isinstance(err.value.orig, psycopg.errors.InsufficientPrivilege)
+
+
+def test_password_hashes_stay_out_of_reach_even_under_a_grant(t) -> None:
+    import psycopg
+    from sqlalchemy import exc
+
+    from pms_dashboard.audit.grants import _as_admin
+
+    admin = _admin()
+    grants.open_grant(
+        admin=admin, tenant_slug=t.slug, justification="customer_support", ticket="SUP-1", hours=1
+    )
+    with pytest.raises(exc.DBAPIError) as err, _as_admin(admin) as s:
+        s.execute(text("SELECT password_hash FROM app_user"))
+    assert isinstance(err.value.orig, psycopg.errors.InsufficientPrivilege)
+    with pytest.raises(exc.DBAPIError), _as_admin(admin) as s:
+        s.execute(text("SELECT * FROM auth_session"))
