@@ -6,6 +6,7 @@ from starlette.applications import Starlette
 from pms_dashboard.auth.routes import routes as auth_routes
 from pms_dashboard.console.routes import routes as console_routes
 from pms_dashboard.ui.pages import (  # noqa: F401  (registers pages)
+    access_log,
     console,
     cycles,
     goal_detail,

@@ -5,6 +5,7 @@ wrong code or a tenant's session gets nowhere."""
 from __future__ import annotations
 
 import re
+import time
 import uuid
 
 import pyotp
@@ -78,3 +79,42 @@ def test_a_tenant_admins_session_does_not_open_the_console(page, app_url, admin)
     page.goto(f"{app_url}/console")
     page.wait_for_url("**/console/signin**")
     assert page.locator(".console-tenant-row").count() == 0
+
+
+def test_break_glass_read_is_justified_logged_and_visible_to_the_tenant(
+    page, app_url, admin, browser
+) -> None:
+    totp = pyotp.TOTP(admin.totp_secret)
+    # a fresh step: the previous test used this admin's current code
+    code = totp.at(time.time() + totp.interval)
+    _console_sign_in(page, app_url, admin.email, PASSWORD, code)
+    page.wait_for_selector(".console-tenant-row")
+    page.select_option("#grant-tenant", value="acme")
+    page.select_option("#grant-justification", value="customer_support")
+    page.fill("#grant-ticket", "SUP-4711")
+    page.select_option("#grant-hours", value="1")
+    page.click("#grant-open")
+    page.wait_for_selector("#console-page-notice")
+    row = page.locator(".grant-row", has_text="SUP-4711")
+    row.locator(".grant-read").click()
+    page.wait_for_selector(".console-goal-row")
+    assert page.locator(".console-goal-row", has_text="Ship v2 checkout").count() == 1
+    shoot(page, "console-grant")
+    row.locator(".grant-revoke").click()
+    page.wait_for_selector(".grant-row:has-text('ended')")
+    assert page.locator(".console-goal-row").count() == 0
+
+    other = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        tp = other.new_page()
+        tp.set_default_timeout(30_000)
+        sign_in(tp, app_url, "acme", "ada.admin@acme.example")
+        tp.goto(f"{app_url}/access-log")
+        tp.wait_for_selector(".access-row")
+        table = tp.inner_text("#access-table")
+        assert "Opened access" in table and "Read data" in table and "Ended access" in table
+        assert "SUP-4711" in table and "Customer-initiated support" in table
+        assert admin.email in table
+        shoot(tp, "access-log")
+    finally:
+        other.close()

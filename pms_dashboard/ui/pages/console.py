@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from pms_dashboard.audit.grants import JUSTIFICATIONS
 from pms_dashboard.ui.components.feedback import error_callout, notice_callout
 from pms_dashboard.ui.components.native_form import native_form
 from pms_dashboard.ui.states.console import ConsoleSignInState, ConsoleState
@@ -140,7 +141,133 @@ def console() -> rx.Component:
             width="100%",
             id="console-tenants",
         ),
+        error_callout(ConsoleState.error, "console-page-error"),
+        notice_callout(ConsoleState.notice, "console-page-notice"),
+        _grant_form(),
+        _grants(),
+        _read_panel(),
         padding="1.5rem 2rem",
         spacing="4",
         width="100%",
+    )  # fmt: skip
+
+
+def _grant_form() -> rx.Component:
+    select_style = {"padding": "6px", "border": "1px solid var(--gray-7)", "border-radius": "6px"}
+    return rx.card(
+        rx.form(
+            rx.vstack(
+                rx.heading("Break-glass access", size="3"),
+                rx.text(
+                    "Reading an organisation's data needs a reason, a ticket and an end time "
+                    "(at most four hours). The organisation sees all of it.",
+                    size="2",
+                    color_scheme="gray",
+                ),
+                rx.hstack(
+                    rx.el.select(
+                        rx.foreach(
+                            ConsoleState.tenants,
+                            lambda t: rx.el.option(t["name"], value=t["slug"]),
+                        ),
+                        name="tenant",
+                        id="grant-tenant",
+                        style=select_style,
+                    ),
+                    rx.el.select(
+                        *[rx.el.option(label, value=key) for key, label in JUSTIFICATIONS.items()],
+                        name="justification",
+                        id="grant-justification",
+                        style=select_style,
+                    ),
+                    rx.input(name="ticket", placeholder="Ticket (e.g. SUP-1234)", id="grant-ticket",
+                             required=True, min_length=3, max_length=100),
+                    rx.el.select(
+                        *[rx.el.option(f"{h} h", value=str(h)) for h in (1, 2, 4)],
+                        name="hours",
+                        id="grant-hours",
+                        style=select_style,
+                    ),
+                    rx.button("Open access", type="submit", color_scheme="amber", id="grant-open"),
+                    spacing="3",
+                    wrap="wrap",
+                ),
+                spacing="3",
+                width="100%",
+            ),
+            on_submit=ConsoleState.open_grant,
+            reset_on_submit=True,
+        ),
+        width="100%",
+    )  # fmt: skip
+
+
+def _grants() -> rx.Component:
+    return rx.cond(
+        ConsoleState.my_grants.length() > 0,
+        rx.table.root(
+            rx.table.header(
+                rx.table.row(
+                    *[rx.table.column_header_cell(h)
+                      for h in ("Organisation", "Justification", "Ticket", "Ends", "", "")]
+                )
+            ),
+            rx.table.body(
+                rx.foreach(
+                    ConsoleState.my_grants,
+                    lambda g: rx.table.row(
+                        rx.table.cell(rx.code(g["tenant_slug"])),
+                        rx.table.cell(g["justification"]),
+                        rx.table.cell(g["ticket"]),
+                        rx.table.cell(g["expires_at"]),
+                        rx.table.cell(rx.cond(g["active"], rx.badge("active", color_scheme="amber"),
+                                              rx.badge("ended", variant="soft"))),
+                        rx.table.cell(
+                            rx.cond(
+                                g["active"],
+                                rx.hstack(
+                                    rx.button("Read goals", size="1", variant="soft",
+                                              on_click=ConsoleState.read_goals(g["tenant_slug"]),
+                                              class_name="grant-read"),
+                                    rx.button("End access", size="1", color_scheme="red",
+                                              variant="soft", on_click=ConsoleState.revoke(g["id"]),
+                                              class_name="grant-revoke"),
+                                    spacing="2",
+                                ),
+                            )
+                        ),
+                        class_name="grant-row",
+                    ),
+                )
+            ),
+            width="100%",
+            id="console-grants",
+        ),
+    )  # fmt: skip
+
+
+def _read_panel() -> rx.Component:
+    return rx.cond(
+        ConsoleState.read_rows.length() > 0,
+        rx.card(
+            rx.vstack(
+                rx.heading(
+                    "Goals of ", rx.code(ConsoleState.read_tenant), " (logged read)", size="3"
+                ),
+                rx.foreach(
+                    ConsoleState.read_rows,
+                    lambda r: rx.hstack(
+                        rx.text(r["title"], weight="medium"),
+                        rx.text(r["owner"], color_scheme="gray", size="2"),
+                        rx.spacer(),
+                        rx.badge(r["status"], variant="soft"),
+                        rx.text(r["progress"], "%", size="2"),
+                        width="100%",
+                        class_name="console-goal-row",
+                    ),
+                ),
+                width="100%",
+            ),
+            width="100%",
+        ),
     )  # fmt: skip
