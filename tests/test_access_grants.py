@@ -158,3 +158,49 @@ def test_password_hashes_stay_out_of_reach_even_under_a_grant(t) -> None:
     assert isinstance(err.value.orig, psycopg.errors.InsufficientPrivilege)
     with pytest.raises(exc.DBAPIError), _as_admin(admin) as s:
         s.execute(text("SELECT * FROM auth_session"))
+
+
+# Every console event handler, by what it touches. A new handler fails this test until it
+# is classified here, and every one that reaches tenant data must leave a flagged event.
+CONSOLE_HANDLERS = {
+    "load": "counts",  # the platform overview: counts, never a tenant's rows
+    "open_grant": "tenant",
+    "read_goals": "tenant",
+    "revoke": "tenant",
+    "setvar": "none",  # Reflex's own setter: display vars only, never identity or access
+}
+
+
+def test_every_console_handler_that_reaches_tenant_data_leaves_a_flagged_event(t) -> None:
+    from pms_dashboard.ui.states.console import ConsoleState
+    from tests.ui_harness import call, state_for
+
+    assert set(ConsoleState.event_handlers) == set(CONSOLE_HANDLERS)
+    new = console.create_admin(
+        email=f"ui-{uuid.uuid4().hex[:8]}@platform.example", display_name="UI", password=PASSWORD
+    )
+    signed = console.sign_in(
+        email=new.email, password=PASSWORD, code=pyotp.TOTP(new.totp_secret).at(time.time())
+    )
+    st = state_for(ConsoleState, signed.token, cookie_name="pms_console")
+    calls = {
+        "load": (),
+        "open_grant": ({"tenant": t.slug, "justification": "customer_support",
+                        "ticket": "SUP-9", "hours": "1"},),
+        "read_goals": (t.slug,),
+        "revoke": (),  # filled in below with the grant just opened
+    }  # fmt: skip
+    for name, kind in CONSOLE_HANDLERS.items():
+        if kind == "none":
+            continue
+        before = len(_events(t))
+        args = calls[name]
+        if name == "revoke":
+            args = (next(g["id"] for g in st.my_grants if g["active"]),)
+        call(st, getattr(ConsoleState, name), *args)
+        assert st.error == "", (name, st.error)
+        after = _events(t)
+        if kind == "tenant":
+            assert len(after) == before + 1 and after[-1][1] is True, name
+        else:
+            assert len(after) == before, name
