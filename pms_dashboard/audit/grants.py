@@ -23,6 +23,7 @@ from sqlmodel import col
 from pms_dashboard.audit import chain
 from pms_dashboard.audit.models import AccessGrant
 from pms_dashboard.console.service import ConsoleAdmin, ConsoleError
+from pms_dashboard.tenancy.registry import resolve_slug
 from pms_dashboard.tenancy.session import auditor_session
 
 JUSTIFICATIONS = {
@@ -70,9 +71,7 @@ def _as_admin(admin: ConsoleAdmin, tenant_id: uuid.UUID | None = None) -> Iterat
 
 def _tenant_id(slug: str) -> uuid.UUID:
     with auditor_session() as s:
-        found = s.execute(
-            text("SELECT app.tenant_id_for_slug(:s)"), {"s": slug.strip().lower()[:63]}
-        ).scalar()
+        found = resolve_slug(session=s, slug=slug)
     if found is None:
         raise ConsoleError("No organisation with that slug.")
     return found

@@ -83,19 +83,25 @@ def kr_progress(start: Decimal, target: Decimal, current: Decimal) -> Decimal:
     return max(Decimal(0), min(Decimal(1), share)) * HUNDRED
 
 
-def _last_check_in() -> Any:
-    return col(Goal.last_check_in_at)
-
-
-def _latest_confidence() -> Any:
-    return col(Goal.confidence)
+def _stale_before(session: Session) -> datetime:
+    """Goals with no check-in (nor creation) since this moment are stale (tenant setting)."""
+    return _now() - timedelta(days=get_customization(session=session).stale_after_days)
 
 
 def _stale_condition(stale_before: datetime) -> ColumnElement[bool]:
     """Active, and neither checked in on nor created within the threshold."""
     return and_(
         col(Goal.status) == GoalStatus.active.value,
-        func.coalesce(_last_check_in(), Goal.created_at) < stale_before,
+        func.coalesce(col(Goal.last_check_in_at), Goal.created_at) < stale_before,
+    )
+
+
+def _flags(goal: Goal, stale_before: datetime, today: date) -> tuple[bool, bool]:
+    """(stale, overdue) of one loaded goal: the same rule as `_stale_condition`."""
+    active = goal.status == GoalStatus.active.value
+    return (
+        active and (goal.last_check_in_at or goal.created_at) < stale_before,
+        active and goal.due_date < today,
     )
 
 
@@ -163,8 +169,7 @@ def _diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
 def list_goals(*, session: Session, actor: TenantContext, query: GoalListQuery) -> Page:
     """One page of the goals the actor may see in `query.scope`, filtered and sorted."""
     today = date.today()
-    stale_days = get_customization(session=session).stale_after_days
-    stale_before = _now() - timedelta(days=stale_days)
+    stale_before = _stale_before(session)
     owner = aliased(User)
     conditions = _visible_goals(actor, query.scope)
     if query.status:
@@ -188,7 +193,7 @@ def list_goals(*, session: Session, actor: TenantContext, query: GoalListQuery) 
         conditions.append(col(Goal.due_date) <= today + timedelta(days=query.due_within_days))
         conditions.append(col(Goal.due_date) >= today)
     if query.confidence:
-        conditions.append(_latest_confidence() == query.confidence)
+        conditions.append(col(Goal.confidence) == query.confidence)
 
     base = select(Goal)
     if query.department or query.team:  # the count joins people only when it filters on them
@@ -214,8 +219,6 @@ def list_goals(*, session: Session, actor: TenantContext, query: GoalListQuery) 
             Goal,
             col(owner.display_name),
             kr_count.label("key_results"),
-            _latest_confidence().label("confidence"),
-            _last_check_in().label("last_check_in"),
         )
         .join(owner, and_(col(owner.id) == Goal.owner_id, col(owner.tenant_id) == Goal.tenant_id))
         .where(*conditions)
@@ -235,11 +238,12 @@ def list_goals(*, session: Session, actor: TenantContext, query: GoalListQuery) 
                 progress=_pct(g.progress),
                 due_date=g.due_date.isoformat(),
                 key_results=int(n),
-                confidence=conf or "",
-                stale=g.status == GoalStatus.active.value and (last or g.created_at) < stale_before,
-                overdue=g.status == GoalStatus.active.value and g.due_date < today,
+                confidence=g.confidence or "",
+                stale=stale,
+                overdue=overdue,
             )
-            for g, name, n, conf, last in rows
+            for g, name, n in rows
+            for stale, overdue in [_flags(g, stale_before, today)]
         ],
         total=total,
         page=page,
@@ -250,9 +254,9 @@ def list_goals(*, session: Session, actor: TenantContext, query: GoalListQuery) 
 def goal_health(*, session: Session, actor: TenantContext, scope: str = "all") -> GoalHealth:
     """Counts behind the overview's goal charts, over the goals visible in `scope`."""
     today = date.today()
-    stale_before = _now() - timedelta(days=get_customization(session=session).stale_after_days)
+    stale_before = _stale_before(session)
     active = col(Goal.status) == GoalStatus.active.value
-    conf = _latest_confidence()
+    conf = col(Goal.confidence)
     row = session.execute(
         select(
             func.count(),
@@ -389,9 +393,7 @@ def goal_detail(
     ).all()
     ancestors = _ancestors(session, goal)
     ancestor_links = [_link(a, name, visible=_may_view(session, actor, a)) for a, name in ancestors]
-    last = max((ci.created_at for ci, _ in history), default=None)
-    stale_days = get_customization(session=session).stale_after_days
-    today = date.today()
+    stale, overdue = _flags(goal, _stale_before(session), date.today())
     source = "key_results" if krs else ("aligned" if children else "check_ins")
     return GoalDetail(
         id=str(goal.id),
@@ -405,9 +407,8 @@ def goal_detail(
         status=goal.status,
         progress=_pct(goal.progress),
         weight=float(goal.weight),
-        stale=goal.status == GoalStatus.active.value
-        and (last or goal.created_at) < _now() - timedelta(days=stale_days),
-        overdue=goal.status == GoalStatus.active.value and goal.due_date < today,
+        stale=stale,
+        overdue=overdue,
         progress_source=source,  # type: ignore[arg-type]
         may_edit=may(
             session=session,
