@@ -173,7 +173,6 @@ class GoalRow:
     id: str
     title: str
     owner: str
-    owner_id: str
     status: str
     period: str
     progress: int
@@ -225,7 +224,6 @@ class GoalDetail:
     title: str
     description: str
     owner: str
-    owner_id: str
     period: str
     start_date: str
     due_date: str
