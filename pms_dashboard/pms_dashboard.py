@@ -5,6 +5,7 @@ from starlette.applications import Starlette
 
 from pms_dashboard.auth.routes import routes as auth_routes
 from pms_dashboard.console.routes import routes as console_routes
+from pms_dashboard.exports.routes import routes as export_routes
 from pms_dashboard.ui.pages import (  # noqa: F401  (registers pages)
     access_log,
     console,
@@ -19,6 +20,6 @@ from pms_dashboard.ui.pages import (  # noqa: F401  (registers pages)
     signin,
 )
 
-api = Starlette(routes=[*auth_routes, *console_routes])
+api = Starlette(routes=[*auth_routes, *console_routes, *export_routes])
 
 app = rx.App(api_transformer=api)

@@ -166,11 +166,18 @@ def _diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------------- lists
 
 
-def list_goals(*, session: Session, actor: TenantContext, query: GoalListQuery) -> Page:
-    """One page of the goals the actor may see in `query.scope`, filtered and sorted."""
+def goal_list_conditions(
+    *,
+    session: Session,
+    actor: TenantContext,
+    query: GoalListQuery,
+    owner: Any,
+    stale_before: datetime | None = None,
+) -> list[ColumnElement[bool]]:
+    """The WHERE of a goal list: what the actor may see in `query.scope`, filtered as the
+    query asks (`owner` is the alias of the owner's person row the caller joins). The page
+    and its CSV export both use it, so an export holds exactly the rows of the list."""
     today = date.today()
-    stale_before = _stale_before(session)
-    owner = aliased(User)
     conditions = _visible_goals(actor, query.scope)
     if query.status:
         conditions.append(col(Goal.status) == query.status)
@@ -187,13 +194,24 @@ def list_goals(*, session: Session, actor: TenantContext, query: GoalListQuery) 
     if query.period:
         conditions.append(col(Goal.period) == query.period)
     if query.stale_only:
-        conditions.append(_stale_condition(stale_before))
+        conditions.append(_stale_condition(stale_before or _stale_before(session)))
     if query.due_within_days is not None:
         conditions.append(col(Goal.status) == GoalStatus.active.value)
         conditions.append(col(Goal.due_date) <= today + timedelta(days=query.due_within_days))
         conditions.append(col(Goal.due_date) >= today)
     if query.confidence:
         conditions.append(col(Goal.confidence) == query.confidence)
+    return conditions
+
+
+def list_goals(*, session: Session, actor: TenantContext, query: GoalListQuery) -> Page:
+    """One page of the goals the actor may see in `query.scope`, filtered and sorted."""
+    today = date.today()
+    stale_before = _stale_before(session)
+    owner = aliased(User)
+    conditions = goal_list_conditions(
+        session=session, actor=actor, query=query, owner=owner, stale_before=stale_before
+    )
 
     base = select(Goal)
     if query.department or query.team:  # the count joins people only when it filters on them

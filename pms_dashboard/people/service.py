@@ -123,8 +123,9 @@ def _row(session: Session, user: User) -> PersonRow:
 # ------------------------------------------------------------------------------ reading
 
 
-def list_people(*, session: Session, actor: TenantContext, query: PeopleQuery) -> Page:
-    """One page of the people visible to the actor, searched and filtered as `query` asks."""
+def people_conditions(*, actor: TenantContext, query: PeopleQuery) -> list[ColumnElement[bool]]:
+    """The WHERE of the people list (what the actor may see, filtered as `query` asks);
+    shared by the page and its CSV export."""
     conditions = _visible_filter(actor)
     if query.search:
         pattern = f"%{_escape_like(query.search)}%"
@@ -142,7 +143,12 @@ def list_people(*, session: Session, actor: TenantContext, query: PeopleQuery) -
         conditions.append(col(User.role) == query.role)
     if query.active != "all":
         conditions.append(col(User.is_active).is_(query.active == "active"))
+    return conditions
 
+
+def list_people(*, session: Session, actor: TenantContext, query: PeopleQuery) -> Page:
+    """One page of the people visible to the actor, searched and filtered as `query` asks."""
+    conditions = people_conditions(actor=actor, query=query)
     total: int = session.scalar(select(func.count()).select_from(User).where(*conditions)) or 0
     page = min(query.page, page_count(total, query.page_size))
     manager = aliased(User)

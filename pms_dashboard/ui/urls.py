@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import urlencode
+
 import reflex as rx
+from reflex.event import EventSpec
 from reflex.utils.exec import is_prod_mode
 
 
@@ -12,3 +16,22 @@ def backend_url(path: str) -> str:
     if is_prod_mode():
         return path
     return rx.config.get_config().api_url.rstrip("/") + path
+
+
+def export_url(name: str, filters: dict[str, Any]) -> str:
+    """The streaming export route for `name` with the list's filters (defaults left out)."""
+    wanted = {
+        key: str(value).lower() if isinstance(value, bool) else str(value)
+        for key, value in filters.items()
+        if value not in (None, "", False)
+    }
+    query = urlencode(sorted(wanted.items()))
+    return backend_url(f"/api/export/{name}.csv" + (f"?{query}" if query else ""))
+
+
+def export_download(name: str, filters: dict[str, Any]) -> EventSpec:
+    """Let the browser download an export: a plain GET the browser streams to disk (never
+    the file through the websocket); the server's Content-Disposition names the file."""
+    url = export_url(name, filters)
+    # rx.download insists on a path for plain strings; dev mode needs the backend's address.
+    return rx.download(url=url if url.startswith("/") else rx.Var.create(url), filename="")

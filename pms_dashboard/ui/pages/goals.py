@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from pms_dashboard.ui.components.export import export_menu
 from pms_dashboard.ui.components.feedback import error_callout
 from pms_dashboard.ui.components.goal_form import goal_fields
 from pms_dashboard.ui.states.goals import GoalFormState, GoalsState
@@ -148,6 +149,11 @@ def _toolbar() -> rx.Component:
                 id="goal-scope",
             ),
             rx.spacer(),
+            export_menu(
+                GoalsState.export_csv,
+                [("goals", "Goals"), ("key-results", "Key results"), ("check-ins", "Check-ins")],
+                "goals",
+            ),
             new_goal_dialog(),
             width="100%",
             align="center",

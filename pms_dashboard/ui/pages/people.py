@@ -6,6 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from pms_dashboard.people.schemas import ROLES
+from pms_dashboard.ui.components.export import export_menu
 from pms_dashboard.ui.components.feedback import error_callout, feedback
 from pms_dashboard.ui.states.people import PeopleState
 from pms_dashboard.ui.states.session import ROLE_LABELS
@@ -116,6 +117,7 @@ def _toolbar() -> rx.Component:
             id="people-active",
         ),
         rx.spacer(),
+        export_menu(PeopleState.export_csv, [("people", "People")], "people"),
         rx.cond(
             PeopleState.can_manage,
             rx.button(

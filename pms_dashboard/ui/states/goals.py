@@ -28,12 +28,16 @@ from pms_dashboard.goals.schemas import (
 from pms_dashboard.people import service as people_service
 from pms_dashboard.tenancy.session import tenant_session
 from pms_dashboard.ui.states.session import SessionState
+from pms_dashboard.ui.urls import export_download
 
 PAGE_SIZE = 10
 KR_SLOTS = 4  # key-result rows in the goal form
 NO_PARENT = "none"
 
 FILTER_PARAMS = ("scope", "status", "search", "period", "stale", "due", "confidence", "team")
+
+
+GOAL_EXPORTS = ("goals", "key-results", "check-ins")
 
 
 class GoalsState(SessionState):
@@ -81,7 +85,17 @@ class GoalsState(SessionState):
             self._forget()
             self.rows = []
             return rx.redirect("/signin", replace=True)
-        wanted = {
+        wanted = self._filters() | changes
+        try:
+            query = GoalListQuery(**wanted)
+        except ValidationError:
+            self.error = "That filter or sort is not available."
+            return None
+        return self._show_page(principal, query, menus)
+
+    def _filters(self) -> dict[str, Any]:
+        """The list as the person sees it: paging, sort and every filter."""
+        return {
             "page": self.page,
             "page_size": PAGE_SIZE,
             "sort": self.sort,
@@ -95,12 +109,9 @@ class GoalsState(SessionState):
             "confidence": self.confidence or None,
             "owner_id": self.owner or None,
             "team": self.team,
-        } | changes
-        try:
-            query = GoalListQuery(**wanted)
-        except ValidationError:
-            self.error = "That filter or sort is not available."
-            return None
+        }
+
+    def _show_page(self, principal: Any, query: GoalListQuery, menus: bool):
         with tenant_session(principal.context) as session:
             page = goals_service.list_goals(session=session, actor=principal.context, query=query)
             if menus:  # the filter menus: once per page load, not on every paging step
@@ -122,6 +133,22 @@ class GoalsState(SessionState):
         self.owner = str(query.owner_id) if query.owner_id else ""
         self.team = query.team
         return None
+
+    @rx.event
+    def export_csv(self, name: str = "goals"):
+        """Download the whole list with its filters (goals, key-results or check-ins) from
+        the streaming export route, which checks the session and permissions itself."""
+        if self._principal() is None:
+            return rx.redirect("/signin", replace=True)
+        if name not in GOAL_EXPORTS:
+            self.error = "That export is not available."
+            return None
+        try:
+            query = GoalListQuery(**self._filters())
+        except ValidationError:
+            self.error = "That filter or sort is not available."
+            return None
+        return export_download(name, query.model_dump(exclude={"page", "page_size"}))
 
     @rx.event
     def load(self):

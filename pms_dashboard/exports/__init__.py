@@ -1,0 +1,1 @@
+"""CSV exports: streamed from PostgreSQL COPY in a tenant session, injection-safe, audited."""

@@ -1,0 +1,112 @@
+"""Running an export: one tenant transaction from the permission check to the audit event.
+
+`open_export` checks who is asking and validates the filters before anything is streamed
+(so a refusal is a proper 400/403, never a half-sent file), then yields the CSV in chunks.
+When the last chunk has gone, or the client has gone away, the export's audit event (who,
+which export, the filters, rows and bytes sent, whether it completed) is written in the
+same transaction and committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ValidationError
+
+from pms_dashboard.audit import service as audit
+from pms_dashboard.exports.catalog import EXPORTS, ExportSpec, parse_params
+from pms_dashboard.exports.stream import CopyProgress, copy_csv
+from pms_dashboard.tenancy.context import TenantContext
+from pms_dashboard.tenancy.session import TenantSession, tenant_session
+
+
+class ExportError(ValueError):
+    """Bad export request (unknown export, unknown filter, bad value): nothing was read."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRequest:
+    spec: ExportSpec
+    params: BaseModel
+    bom: bool = False
+
+
+def prepare(name: str, raw: dict[str, str]) -> ExportRequest:
+    """Validate the export's name and filters; ExportError with a message a person can act on."""
+    spec = EXPORTS.get(name)
+    if spec is None:
+        raise ExportError(f"There is no export called {name!r}.")
+    try:
+        params = parse_params(spec, raw)
+    except ValidationError as err:
+        problem = err.errors()[0]
+        where = ".".join(str(p) for p in problem.get("loc", ())) or "filters"
+        raise ExportError(f"{where}: {problem.get('msg', 'invalid value')}") from None
+    return ExportRequest(spec=spec, params=params, bom=raw.get("bom", "") in ("1", "true"))
+
+
+def file_name(tenant_slug: str, name: str, *, today: datetime | None = None) -> str:
+    """acme-goals-2026-11-27.csv: who, what and when, safe in any file system."""
+    day = (today or datetime.now(UTC)).strftime("%Y-%m-%d")
+    slug = "".join(ch for ch in tenant_slug if ch.isalnum() or ch == "-") or "export"
+    return f"{slug}-{name}-{day}.csv"
+
+
+def stream_export(
+    ctx: TenantContext,
+    request: ExportRequest,
+    *,
+    ip: str = "",
+    via: str = "web",
+    chunk_bytes: int | None = None,
+) -> Generator[bytes, None, None]:
+    """The export's CSV in chunks. The first `next()` runs the permission check and starts
+    the COPY, raising PermissionDenied (audited and flagged) before any byte is produced."""
+    with tenant_session(ctx) as session:
+        statement = request.spec.build(session, ctx, request.params)
+        progress = CopyProgress()
+        kwargs = {} if chunk_bytes is None else {"chunk_bytes": chunk_bytes}
+        # A savepoint around the COPY: if the client goes away, the COPY is cancelled,
+        # which aborts only the savepoint, and the audit event can still be written.
+        copying = session.begin_nested()
+        chunks = copy_csv(session, statement, progress=progress, bom=request.bom, **kwargs)
+        first = next(chunks)  # the COPY has started: header (and first rows) in hand
+        completed = False
+        try:
+            yield first
+            yield from chunks
+            completed = True
+            copying.commit()
+        except GeneratorExit:  # the client went away: still record what left the building
+            chunks.close()
+            copying.rollback()
+        _record(session, ctx, request, progress, completed=completed, ip=ip, via=via)
+
+
+def _record(
+    session: TenantSession,
+    ctx: TenantContext,
+    request: ExportRequest,
+    progress: CopyProgress,
+    *,
+    completed: bool,
+    ip: str,
+    via: str,
+) -> None:
+    audit.record(
+        session=session,
+        action="export.csv",
+        actor_id=ctx.user_id,
+        entity_type=request.spec.name,
+        detail={
+            "export": request.spec.name,
+            "filters": request.params.model_dump(mode="json", exclude_defaults=True),
+            "rows": progress.rows if progress.finished else None,
+            "bytes": progress.bytes,
+            "completed": completed,
+            "via": via,
+        },
+        ip=ip,
+    )
