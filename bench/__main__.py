@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from bench import common, list_pages
+from bench import common, exports, list_pages
 
 
 def main() -> None:
     common.write_section("Machine", common.machine())
     list_pages.run()
+    exports.run()
     print(f"results written to {common.RESULTS.name}")
 
 

@@ -261,6 +261,26 @@ def test_no_session_is_401_and_bad_filters_are_400(acme) -> None:
         assert words in response.json()["error"], (url, response.json())
 
 
+def _cycle(t) -> uuid.UUID:
+    """A review cycle of `t` (draft: enough to be a real id of that tenant)."""
+    from pms_dashboard.reviews.models import ReviewCycle, ReviewTemplate
+
+    with owner_session() as s:
+        template = ReviewTemplate(tenant_id=t.id, name="Half-year")
+        s.add(template)
+        s.flush()
+        cycle = ReviewCycle(
+            tenant_id=t.id,
+            name="H2",
+            template_id=template.id,
+            period_start=date.today() - timedelta(days=90),
+            period_end=date.today(),
+        )
+        s.add(cycle)
+        s.flush()
+        return cycle.id
+
+
 def test_another_tenant_is_unreachable_by_any_parameter(acme, make_tenant) -> None:
     globex = make_tenant()
     _goal(globex, "manager", "Globex secret plan")
@@ -270,6 +290,8 @@ def test_another_tenant_is_unreachable_by_any_parameter(acme, make_tenant) -> No
         acme_ids |= {
             str(i) for i in s.scalars(select(Goal.id).where(col(Goal.tenant_id) == acme.id))
         }
+    acme_cycle = str(_cycle(acme))
+    acme_ids.add(acme_cycle)
     probes = [
         {"scope": "all"},
         {"scope": "all", "owner_id": str(acme.user_id("manager"))},
@@ -278,6 +300,11 @@ def test_another_tenant_is_unreachable_by_any_parameter(acme, make_tenant) -> No
     ]
     # audit first: later probes are Globex's own requests, recorded in its own trail
     for name in sorted(EXPORTS, key=lambda n: n != "audit"):
+        if name in ("reviews", "cycle-summary"):  # another tenant's cycle: refused, as a page
+            response = client.get(f"/api/export/{name}.csv", params={"cycle_id": acme_cycle})
+            assert response.status_code == 403
+            assert response.json() == {"error": "You do not have access to that."}
+            continue
         for params in probes if name in ("goals", "key-results", "check-ins") else [{}]:
             response = client.get(f"/api/export/{name}.csv", params=params)
             assert response.status_code == 200
@@ -354,11 +381,22 @@ def test_a_download_cut_short_cancels_the_copy_and_is_still_audited(acme) -> Non
     assert _export_events(acme)[-1]["rows"] == 3001
 
 
+def _documented_columns(spec, session, actor) -> list[str]:
+    from pms_dashboard.reviews import reporting
+
+    if spec.name == "reviews":  # needs a cycle; its statement is checked against this list
+        return list(reporting.REVIEW_EXPORT_COLUMNS)
+    if spec.name == "cycle-summary":  # one column per label of the tenant's rating scale
+        fixed = [*reporting.SUMMARY_COUNT_COLUMNS, reporting.COMPLETION]
+        return ["department` or `manager", *fixed, "<each rating label>", reporting.NOT_RATED]
+    return spec.columns(session, actor, spec.params())
+
+
 def test_readme_documents_every_export_column(acme) -> None:
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     with tenant_session(_ctx(acme, "admin")) as s:
         for spec in EXPORTS.values():
-            columns = spec.columns(s, _ctx(acme, "admin"), spec.params())
+            columns = _documented_columns(spec, s, _ctx(acme, "admin"))
             line = f"| `{spec.name}` | " + ", ".join(f"`{c}`" for c in columns) + " |"
             assert line in readme, f"README's export table is missing or out of date:\n{line}"
 
@@ -414,3 +452,26 @@ def test_export_buttons_download_the_list_as_filtered(acme) -> None:
 
     anonymous = state_for(GoalsState, None, "/goals")
     assert redirects_to(call(anonymous, GoalsState.export_csv, "goals")) == "/signin"
+
+
+def test_cycle_export_menu_downloads_the_selected_cycle(acme) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    from pms_dashboard.ui.states.reviews import CyclesState
+    from tests.ui_harness import call, state_for, token_for
+
+    cycle_id = str(_cycle(acme))
+    token = token_for(acme.slug, f"admin@{acme.slug}.test", TEST_PASSWORD)
+    cycles = state_for(CyclesState, token, "/cycles")
+    assert call(cycles, CyclesState.export_csv, "reviews") == []  # nothing selected yet
+    assert cycles.error == "That export is not available."
+    call(cycles, CyclesState.select_cycle, cycle_id)
+    assert cycles.cycle_id == cycle_id
+    for name, expected in [
+        ("reviews", ("reviews", {"cycle_id": cycle_id})),
+        ("summary-manager", ("cycle-summary", {"cycle_id": cycle_id, "by": "manager"})),
+    ]:
+        url = urlsplit(_download_url(call(cycles, CyclesState.export_csv, name)))
+        assert url.path.endswith(f"/api/export/{expected[0]}.csv")
+        assert {k: v[0] for k, v in parse_qs(url.query).items()} == expected[1]
+    assert call(cycles, CyclesState.export_csv, "people") == []

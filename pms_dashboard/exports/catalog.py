@@ -9,11 +9,13 @@ scoping does not reach a raw COPY); row-level security confines it again underne
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Literal
 
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import ColumnElement, Select, String, and_, case, func, literal, select
 from sqlalchemy.orm import Session, aliased
@@ -27,22 +29,27 @@ from pms_dashboard.goals.service import _stale_before, _stale_condition, goal_li
 from pms_dashboard.people.models import User
 from pms_dashboard.people.schemas import PeopleQuery
 from pms_dashboard.people.service import people_conditions
+from pms_dashboard.reviews import reporting
 from pms_dashboard.tenancy.context import TenantContext
 
 Builder = Callable[[Session, TenantContext, Any], Select[Any]]
+FrameBuilder = Callable[[Session, TenantContext, Any], pd.DataFrame]
 
 
 @dataclass(frozen=True, slots=True)
 class ExportSpec:
     """One export: `params` validates the query string, `build` checks permission and
-    returns the labelled select whose rows are the file."""
+    returns the labelled select whose rows are the file (streamed by COPY) — or, for the
+    small pandas summaries, `frame` returns the finished table instead."""
 
     name: str
     description: str
     params: type[BaseModel]
-    build: Builder
+    build: Builder | None = None
+    frame: FrameBuilder | None = None
 
     def columns(self, session: Session, actor: TenantContext, params: BaseModel) -> list[str]:
+        assert self.build is not None, "a pandas summary's columns depend on the tenant"
         return [c.name for c in self.build(session, actor, params).selected_columns]
 
 
@@ -255,6 +262,28 @@ def audit_statement(session: Session, actor: TenantContext, query: AuditExportQu
     )
 
 
+class CycleExportQuery(BaseModel):
+    """Which review cycle (its status page's exports)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cycle_id: uuid.UUID
+
+
+class CycleSummaryQuery(CycleExportQuery):
+    by: Literal["department", "manager"] = "department"
+
+
+def reviews_statement(session: Session, actor: TenantContext, query: CycleExportQuery) -> Select:  # type: ignore[type-arg]
+    return reporting.reviews_export_statement(session=session, actor=actor, cycle_id=query.cycle_id)
+
+
+def cycle_summary(session: Session, actor: TenantContext, query: CycleSummaryQuery) -> pd.DataFrame:
+    return reporting.cycle_summary_frame(
+        session=session, actor=actor, cycle_id=query.cycle_id, by=query.by
+    )
+
+
 EXPORTS: dict[str, ExportSpec] = {
     spec.name: spec
     for spec in (
@@ -273,6 +302,18 @@ EXPORTS: dict[str, ExportSpec] = {
             "The organisation's audit trail (tenant admins)",
             AuditExportQuery,
             audit_statement,
+        ),
+        ExportSpec(
+            "reviews",
+            "A cycle's reviews with their ratings (peer reviewers anonymous)",
+            CycleExportQuery,
+            build=reviews_statement,
+        ),
+        ExportSpec(
+            "cycle-summary",
+            "A cycle's completion and rating distribution per department or manager",
+            CycleSummaryQuery,
+            frame=cycle_summary,
         ),
     )
 }

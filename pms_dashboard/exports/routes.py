@@ -31,9 +31,7 @@ def _next(iterator: Generator[bytes, None, None]) -> object:
     return next(iterator, _DONE)
 
 
-async def _drain(
-    iterator: Generator[bytes, None, None], first: bytes
-) -> AsyncIterator[bytes]:
+async def _drain(iterator: Generator[bytes, None, None], first: bytes) -> AsyncIterator[bytes]:
     try:
         yield first
         while (chunk := await run_in_threadpool(_next, iterator)) is not _DONE:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from pms_dashboard.audit import service as audit
 from pms_dashboard.exports.catalog import EXPORTS, ExportSpec, parse_params
-from pms_dashboard.exports.stream import CopyProgress, copy_csv
+from pms_dashboard.exports.stream import CHUNK_BYTES, UTF8_BOM, CopyProgress, copy_csv
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.session import TenantSession, tenant_session
 
@@ -64,6 +64,10 @@ def stream_export(
 ) -> Generator[bytes, None, None]:
     """The export's CSV in chunks. The first `next()` runs the permission check and starts
     the COPY, raising PermissionDenied (audited and flagged) before any byte is produced."""
+    if request.spec.frame is not None:
+        yield from _stream_frame(ctx, request, ip=ip, via=via)
+        return
+    assert request.spec.build is not None
     with tenant_session(ctx) as session:
         statement = request.spec.build(session, ctx, request.params)
         progress = CopyProgress()
@@ -83,6 +87,22 @@ def stream_export(
             chunks.close()
             copying.rollback()
         _record(session, ctx, request, progress, completed=completed, ip=ip, via=via)
+
+
+def _stream_frame(
+    ctx: TenantContext, request: ExportRequest, *, ip: str, via: str
+) -> Generator[bytes, None, None]:
+    """A pandas summary (a few dozen rows): built and audited in one transaction, then sent."""
+    assert request.spec.frame is not None
+    with tenant_session(ctx) as session:
+        frame = request.spec.frame(session, ctx, request.params)
+        data = (UTF8_BOM if request.bom else b"") + frame.to_csv(
+            index=False, lineterminator="\n"
+        ).encode("utf-8")
+        done = CopyProgress(rows=len(frame), bytes=len(data), finished=True)
+        _record(session, ctx, request, done, completed=True, ip=ip, via=via)
+    for start in range(0, len(data), CHUNK_BYTES):
+        yield data[start : start + CHUNK_BYTES]
 
 
 def _record(

@@ -66,4 +66,6 @@ def test_export_button_downloads_the_filtered_list(page, app_url, demo) -> None:
         ).first()
     assert event is not None
     assert event.detail["rows"] == len(frame) and event.detail["completed"] is True
-    assert event.detail["filters"]["scope"] == "all" and event.detail["filters"]["status"] == "active"
+    assert (
+        event.detail["filters"]["scope"] == "all" and event.detail["filters"]["status"] == "active"
+    )

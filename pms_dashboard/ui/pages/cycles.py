@@ -8,6 +8,7 @@ from typing import Any
 import reflex as rx
 
 from pms_dashboard.reviews.schemas import MAX_PEERS
+from pms_dashboard.ui.components.export import export_menu
 from pms_dashboard.ui.components.feedback import feedback
 from pms_dashboard.ui.states.reviews import KEEP, CyclesState
 from pms_dashboard.ui.templates import ACCENT, template
@@ -408,6 +409,15 @@ def _detail() -> rx.Component:
             rx.heading(c["name"], size="5"),
             _badge(c["status"], CYCLE_COLORS),
             rx.spacer(),
+            export_menu(
+                CyclesState.export_csv,
+                [
+                    ("reviews", "Reviews with ratings"),
+                    ("summary-department", "Summary by department"),
+                    ("summary-manager", "Summary by manager"),
+                ],
+                "cycle",
+            ),
             rx.button(
                 "Close view",
                 variant="ghost",

@@ -24,6 +24,7 @@ from pms_dashboard.reviews import service as reviews
 from pms_dashboard.reviews.schemas import MAX_COMMENT, MAX_PEERS, MAX_SUMMARY, ReviewError
 from pms_dashboard.tenancy.session import tenant_session
 from pms_dashboard.ui.states.session import SessionState
+from pms_dashboard.ui.urls import export_download
 
 NO_ACCESS = "You do not have access to that."
 NOT_SCORED = "none"  # a select cannot hold "", so "not scored" has a value of its own
@@ -316,6 +317,14 @@ class ReviewsState(_ReviewsBase):
 # ----------------------------------------------------------------------------- /cycles
 
 
+# What the cycle's Export menu offers: the name it sends -> (export, extra filters).
+CYCLE_EXPORTS: dict[str, tuple[str, dict[str, str]]] = {
+    "reviews": ("reviews", {}),
+    "summary-department": ("cycle-summary", {"by": "department"}),
+    "summary-manager": ("cycle-summary", {"by": "manager"}),
+}
+
+
 class CyclesState(_ReviewsBase):
     """Cycle list and administration, a cycle's status (paged), funnel, distribution and
     nine-box, and the calibration dialog."""
@@ -459,6 +468,20 @@ class CyclesState(_ReviewsBase):
     @rx.event
     def close_cycle_detail(self):
         self._clear_detail()
+
+    @rx.event
+    def export_csv(self, name: str):
+        """Download the selected cycle's reviews or summary from the streaming export route
+        (which checks the session and the cycle's permissions itself)."""
+        if self._principal() is None:
+            return self._signed_out()
+        cid = _uuid(self.cycle_id)
+        wanted = CYCLE_EXPORTS.get(name)
+        if cid is None or wanted is None:
+            self.error = "That export is not available."
+            return None
+        export, extra = wanted
+        return export_download(export, {"cycle_id": str(cid), **extra})
 
     def _page(self, page: int):
         principal = self._principal()
