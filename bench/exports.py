@@ -218,9 +218,10 @@ def run() -> list[Result]:
     )
     write_section(
         "Goals export: streaming route vs raw COPY (issue 5)",
-        f"""The goals export of a tenant admin (every goal of the tenant) downloaded over HTTP
-from the real route (cookie, tenant session as `pms_app` under RLS, COPY, 256 KiB chunks),
-served by granian in its own process on this machine; the client reads it to the end.
+        f"""The goals export of a tenant admin (all the tenant's goals but the archived ones, the
+list's default) downloaded over HTTP from the real route (cookie, tenant session as
+`pms_app` under RLS, COPY, 256 KiB chunks), served by granian in its own process on this
+machine; the client reads it to the end.
 Baseline: the same statement as `COPY (...) TO STDOUT` by the owner (no RLS, no HTTP), read
 to the end through psycopg, in the same run. Median of {RUNS} runs each. Ratio = COPY time /
 route time (target at least 0.8). Memory: resident set of the serving process (and its

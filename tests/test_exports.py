@@ -475,3 +475,23 @@ def test_cycle_export_menu_downloads_the_selected_cycle(acme) -> None:
         assert url.path.endswith(f"/api/export/{expected[0]}.csv")
         assert {k: v[0] for k, v in parse_qs(url.query).items()} == expected[1]
     assert call(cycles, CyclesState.export_csv, "people") == []
+
+
+def test_cli_export_writes_the_file_as_an_admin_and_is_audited(acme, tmp_path, capsys) -> None:
+    from pms_dashboard.cli import main
+
+    out = tmp_path / "goals.csv"
+    assert main(["export", "goals", "--tenant", acme.slug, "--out", str(out),
+                 "--filter", "scope=all", "--filter", "period=2026-H2", "--quiet"]) == 0  # fmt: skip
+    frame = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert set(frame["goal_id"]) == _page_ids(acme, "admin", scope="all", period="2026-H2")
+    assert f"wrote {out}" in capsys.readouterr().out
+    event = _export_events(acme)[-1]
+    assert event["via"] == "cli" and event["rows"] == len(frame) == 2
+    as_emp = tmp_path / "emp.csv"
+    assert main(["export", "people", "--tenant", acme.slug, "--out", str(as_emp),
+                 "--as", f"emp1@{acme.slug}.test", "--quiet"]) == 0  # fmt: skip
+    assert len(pd.read_csv(as_emp)) == 2  # the employee's own directory: themself and manager
+    assert main(["export", "goals", "--tenant", "no-such-org", "--quiet"]) == 2
+    assert main(["export", "goals", "--tenant", acme.slug, "--filter", "colour=red"]) == 2
+    assert "colour" in capsys.readouterr().err
