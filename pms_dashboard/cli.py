@@ -7,6 +7,8 @@
     demo-signins [--url URL]        the demo accounts and their password
     tenants list                    every tenant with its user count
     tenants create --slug S --name N
+    export NAME --tenant S [--out F] [--filter K=V]... [--as EMAIL] [--bom]   a list as CSV
+    audit verify [--tenant S | --platform]  every tenant's hash chain and the platform's
 
 Platform administration runs as the owner role, never as a web request. Refused input gets
 a one-line message on stderr, exit status 2, and changes nothing.
@@ -17,8 +19,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import IntegrityError
+
+if TYPE_CHECKING:
+    from pms_dashboard.audit.chain import PlatformVerification
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -122,10 +128,14 @@ def _tenants_create(args: argparse.Namespace) -> int:
 def _audit_verify(args: argparse.Namespace) -> int:
     from sqlalchemy import text
 
-    from pms_dashboard.audit.chain import verify
+    from pms_dashboard.audit.chain import verify, verify_platform
     from pms_dashboard.db.engine import owner_engine
 
+    if args.tenant and args.platform:
+        return _fail("check one tenant (--tenant) or the platform trail (--platform), not both")
     with owner_engine().connect() as conn:
+        if args.platform:
+            return _report_platform(verify_platform(conn))
         tenant_id = None
         if args.tenant:
             tenant_id = conn.execute(
@@ -134,12 +144,25 @@ def _audit_verify(args: argparse.Namespace) -> int:
             if tenant_id is None:
                 return _fail(f"no tenant with slug {args.tenant!r}")
         result = verify(conn, tenant_id=tenant_id)
+        # the platform's own trail (console sign-ins, searches, reviews, exports) with the
+        # whole check; --tenant narrows it to that tenant's chain alone
+        platform = None if tenant_id else verify_platform(conn)
     if result.ok:
         print(f"OK: {result.events:,} events in {result.tenants} tenants, every chain intact")
+    else:
+        for broken in result.breaks:
+            print(f"BROKEN {broken}")
+        print(f"{len(result.breaks)} of {result.tenants} tenants' trails fail the check")
+    platform_ok = platform is None or _report_platform(platform) == 0
+    return 0 if result.ok and platform_ok else 1
+
+
+def _report_platform(platform: PlatformVerification) -> int:
+    if platform.ok:
+        print(f"OK: {platform.events:,} platform events, the platform chain intact")
         return 0
-    for broken in result.breaks:
-        print(f"BROKEN {broken}")
-    print(f"{len(result.breaks)} of {result.tenants} tenants' trails fail the check")
+    print(f"BROKEN {platform.broken}")
+    print("the platform trail fails the check")
     return 1
 
 
@@ -225,10 +248,17 @@ def build_parser() -> argparse.ArgumentParser:
     audit = groups.add_parser("audit", help="the tamper-evident audit trail")
     audit_cmds = audit.add_subparsers(dest="command", required=True)
     check = audit_cmds.add_parser(
-        "verify", help="check every tenant's hash chain (exit 1 and name the first bad row)"
+        "verify",
+        help="check every tenant's hash chain and the platform's (exit 1 and name the first"
+        " bad row)",
     )
-    check.add_argument("--tenant", help="only this tenant (slug)")
+    check.add_argument("--tenant", help="only this tenant's chain (slug)")
+    check.add_argument("--platform", action="store_true", help="only the platform's chain")
     check.set_defaults(handler=_audit_verify)
+
+    from pms_dashboard.exports import cli as export_cli
+
+    export_cli.add_parser(groups)
 
     console = groups.add_parser("console", help="platform super-admins (members of no tenant)")
     console_cmds = console.add_subparsers(dest="command", required=True)

@@ -2,7 +2,7 @@
 
 from sqlmodel import SQLModel
 
-from pms_dashboard.audit.models import AccessGrant, AuditEvent
+from pms_dashboard.audit.models import AccessGrant, AuditEvent, FlagReview, PlatformEvent
 from pms_dashboard.auth.models import AuthSession
 from pms_dashboard.console.models import ConsoleSession, PlatformAdmin
 from pms_dashboard.goals.models import Goal, GoalCheckIn, KeyResult
@@ -36,7 +36,12 @@ TENANT_MODELS: tuple[type[TenantOwned], ...] = (
 )
 
 # Platform tables: no tenant_id, unreadable by the app role.
-PLATFORM_MODELS: tuple[type[SQLModel], ...] = (PlatformAdmin, ConsoleSession)
+PLATFORM_MODELS: tuple[type[SQLModel], ...] = (
+    PlatformAdmin,
+    ConsoleSession,
+    PlatformEvent,
+    FlagReview,
+)
 
 __all__ = [
     "PLATFORM_MODELS",

@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from pms_dashboard.audit import grants
 from pms_dashboard.audit.chain import verify
+from pms_dashboard.auth.permissions import PermissionDenied
 from pms_dashboard.console import service as console
 from pms_dashboard.goals import service as goals
 from pms_dashboard.goals.schemas import GoalInput
@@ -106,6 +107,97 @@ def test_another_admins_grant_and_an_expired_grant_show_nothing(t) -> None:
     assert [g.active for g in grants.my_grants(admin=holder)] == [False]
 
 
+def _launch_reviews(t: TenantFixture) -> None:
+    """A launched cycle: a self review for everyone, a manager review for the reports."""
+    from pms_dashboard.reviews import service as reviews
+
+    admin = TenantContext(tenant_id=t.id, user_id=t.user_id("admin"), role="tenant_admin")
+    with tenant_session(admin) as s:
+        template = reviews.create_template(
+            session=s, actor=admin, data={"name": "Std", "criteria": [{"name": "Delivery"}]}
+        )
+        cycle = reviews.create_cycle(
+            session=s, actor=admin,
+            data={"name": "H1", "template_id": template.id, "period_start": date(2025, 1, 1),
+                  "period_end": date(2025, 6, 30)},
+        )  # fmt: skip
+        reviews.launch_cycle(session=s, actor=admin, cycle_id=uuid.UUID(str(cycle.id)))
+
+
+def test_reviews_are_read_only_under_an_active_grant_and_every_attempt_is_logged(t) -> None:
+    from dataclasses import astuple
+
+    from pms_dashboard.audit import service as audit_service
+
+    _launch_reviews(t)
+    admin, other = _admin(), _admin()
+    assert grants.read_reviews(admin=admin, tenant_slug=t.slug) == []
+    grant_id = grants.open_grant(
+        admin=admin, tenant_slug=t.slug, justification="customer_support",
+        ticket="SUP-77", hours=1,
+    )  # fmt: skip
+    assert grants.read_reviews(admin=other, tenant_slug=t.slug) == []  # not their grant
+    rows = grants.read_reviews(admin=admin, tenant_slug=t.slug)
+    assert len(rows) == 6 and {r.cycle for r in rows} == {"H1"}
+    assert ("H1", "Employee 1", "Manager", "manager", "not_started", "") in map(astuple, rows)
+    assert ("H1", "Employee 1", "Employee 1", "self", "not_started", "") in map(astuple, rows)
+    grants.revoke_grant(admin=admin, grant_id=grant_id)
+    assert grants.read_reviews(admin=admin, tenant_slug=t.slug) == []
+    reads = [(f, d) for a, f, d in _events(t) if a == "console.read"]
+    assert [(f, d["what"], d["rows"], d["ticket"]) for f, d in reads] == [
+        (True, "reviews", 0, None),
+        (True, "reviews", 0, None),
+        (True, "reviews", 6, "SUP-77"),
+        (True, "reviews", 0, None),
+    ]
+    assert reads[1][1]["admin"] == other.email
+    # the tenant admin sees each attempt in words
+    tenant_admin = TenantContext(tenant_id=t.id, user_id=t.user_id("admin"), role="tenant_admin")
+    with tenant_session(tenant_admin) as s:
+        log = audit_service.provider_access_log(session=s, actor=tenant_admin)
+    assert [e.what for e in log if e.action == "Read data"] == [
+        "reviews (0 rows) — refused: no grant",
+        "reviews (6 rows)",
+        "reviews (0 rows) — refused: no grant",
+        "reviews (0 rows) — refused: no grant",
+    ]
+    with pytest.raises(console.ConsoleError, match="No organisation"):
+        grants.read_reviews(admin=admin, tenant_slug="no-such-org")
+    with pytest.raises(console.ConsoleError, match="Sign in"):
+        grants.read_reviews(admin=None, tenant_slug=t.slug)  # type: ignore[arg-type]
+    assert len(_events(t)) == 6  # the refused calls above logged nothing
+
+
+def test_the_console_shows_reviews_read_under_a_grant(t) -> None:
+    from pms_dashboard.ui.states.console import NO_GRANT, ConsoleState
+    from tests.ui_harness import call, state_for
+
+    _launch_reviews(t)
+    new = console.create_admin(
+        email=f"ui-{uuid.uuid4().hex[:8]}@platform.example", display_name="UI", password=PASSWORD
+    )
+    signed = console.sign_in(
+        email=new.email, password=PASSWORD, code=pyotp.TOTP(new.totp_secret).at(time.time())
+    )
+    st = state_for(ConsoleState, signed.token, cookie_name="pms_console")
+    call(st, ConsoleState.read_reviews, t.slug)
+    assert (st.error, st.read_rows) == (NO_GRANT, [])
+    grants.open_grant(
+        admin=signed.admin, tenant_slug=t.slug, justification="legal_request",
+        ticket="LEG-1", hours=1,
+    )  # fmt: skip
+    call(st, ConsoleState.read_reviews, t.slug)
+    assert (st.error, st.read_what, st.read_tenant, len(st.read_rows)) == (
+        "", "reviews", t.slug, 6,
+    )  # fmt: skip
+    assert set(st.read_rows[0]) == {"cycle", "reviewee", "reviewer", "kind", "status", "score"}
+    call(st, ConsoleState.read_goals, t.slug)
+    assert (st.read_what, [r["title"] for r in st.read_rows]) == ("goals", ["Quarterly plan"])
+    for garbage in (None, 42, {"slug": t.slug}, "../" * 40):
+        call(st, ConsoleState.read_reviews, garbage)
+        assert st.error == "No organisation with that slug.", garbage
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
@@ -147,26 +239,36 @@ def test_password_hashes_stay_out_of_reach_even_under_a_grant(t) -> None:
     import psycopg
     from sqlalchemy import exc
 
-    from pms_dashboard.audit.grants import _as_admin
+    from pms_dashboard.console.service import admin_session
 
     admin = _admin()
     grants.open_grant(
         admin=admin, tenant_slug=t.slug, justification="customer_support", ticket="SUP-1", hours=1
     )
-    with pytest.raises(exc.DBAPIError) as err, _as_admin(admin) as s:
+    with pytest.raises(exc.DBAPIError) as err, admin_session(admin) as s:
         s.execute(text("SELECT password_hash FROM app_user"))
     assert isinstance(err.value.orig, psycopg.errors.InsufficientPrivilege)
-    with pytest.raises(exc.DBAPIError), _as_admin(admin) as s:
+    with pytest.raises(exc.DBAPIError), admin_session(admin) as s:
         s.execute(text("SELECT * FROM auth_session"))
 
 
 # Every console event handler, by what it touches. A new handler fails this test until it
-# is classified here, and every one that reaches tenant data must leave a flagged event.
+# is classified here, and every one that reaches tenant data (rows read under a grant, or
+# the metadata of a tenant's audit events) must leave a flagged event in that tenant's chain.
+# In the order the test calls them (reads before the grant ends, the queue before a review).
 CONSOLE_HANDLERS = {
     "load": "counts",  # the platform overview: counts, never a tenant's rows
     "open_grant": "tenant",
     "read_goals": "tenant",
+    "read_reviews": "tenant",
     "revoke": "tenant",
+    "search_audit": "tenant",  # audit metadata of every tenant on the page
+    "search_goto": "tenant",
+    "load_flagged": "tenant",  # the review queue: metadata of flagged events
+    "flagged_goto": "tenant",
+    "mark_reviewed": "tenant",
+    # hands the browser the export URL only; the route audits itself (tests/test_exports.py)
+    "export_search": "none",
     "setvar": "none",  # Reflex's own setter: display vars only, never identity or access
 }
 
@@ -176,6 +278,10 @@ def test_every_console_handler_that_reaches_tenant_data_leaves_a_flagged_event(t
     from tests.ui_harness import call, state_for
 
     assert set(ConsoleState.event_handlers) == set(CONSOLE_HANDLERS)
+    # a refused request of an ordinary user: flagged, so the review queue has it
+    emp = TenantContext(tenant_id=t.id, user_id=t.user_id("emp2"), role="employee")
+    with pytest.raises(PermissionDenied), tenant_session(emp) as s:
+        goals.goal_detail(session=s, actor=emp, goal_id=uuid.uuid4())
     new = console.create_admin(
         email=f"ui-{uuid.uuid4().hex[:8]}@platform.example", display_name="UI", password=PASSWORD
     )
@@ -183,24 +289,36 @@ def test_every_console_handler_that_reaches_tenant_data_leaves_a_flagged_event(t
         email=new.email, password=PASSWORD, code=pyotp.TOTP(new.totp_secret).at(time.time())
     )
     st = state_for(ConsoleState, signed.token, cookie_name="pms_console")
-    calls = {
-        "load": (),
-        "open_grant": ({"tenant": t.slug, "justification": "customer_support",
-                        "ticket": "SUP-9", "hours": "1"},),
-        "read_goals": (t.slug,),
-        "revoke": (),  # filled in below with the grant just opened
+    search_form = {"tenant": t.slug, "actor_id": "", "action": "", "flagged": "all",
+                   "since": "", "until": ""}  # fmt: skip
+    calls: dict[str, Callable[[], tuple]] = {
+        "load": lambda: (),
+        "open_grant": lambda: ({"tenant": t.slug, "justification": "customer_support",
+                                "ticket": "SUP-9", "hours": "1"},),
+        "read_goals": lambda: (t.slug,),
+        "read_reviews": lambda: (t.slug,),
+        "revoke": lambda: (next(g["id"] for g in st.my_grants if g["active"]),),
+        "search_audit": lambda: (search_form,),
+        "search_goto": lambda: (1,),
+        "load_flagged": lambda: ({"tenant": t.slug},),
+        "flagged_goto": lambda: (1,),
+        "mark_reviewed": lambda: ({"event_id": st.flagged_rows[0]["event_id"],
+                                   "note": "A mistyped link."},),
     }  # fmt: skip
     for name, kind in CONSOLE_HANDLERS.items():
         if kind == "none":
             continue
         before = len(_events(t))
-        args = calls[name]
-        if name == "revoke":
-            args = (next(g["id"] for g in st.my_grants if g["active"]),)
-        call(st, getattr(ConsoleState, name), *args)
+        call(st, getattr(ConsoleState, name), *calls[name]())
         assert st.error == "", (name, st.error)
         after = _events(t)
         if kind == "tenant":
             assert len(after) == before + 1 and after[-1][1] is True, name
         else:
             assert len(after) == before, name
+    assert [a for a, _, _ in _events(t)][-4:] == [
+        "console.audit_read", "console.audit_read", "console.audit_read",
+        "console.flag_reviewed",
+    ]  # fmt: skip
+    with owner_session() as s:
+        assert verify(s.connection(), tenant_id=t.id).ok

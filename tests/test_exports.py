@@ -481,8 +481,8 @@ def test_cli_export_writes_the_file_as_an_admin_and_is_audited(acme, tmp_path, c
     from pms_dashboard.cli import main
 
     out = tmp_path / "goals.csv"
-    assert main(["export", "goals", "--tenant", acme.slug, "--out", str(out),
-                 "--filter", "scope=all", "--filter", "period=2026-H2", "--quiet"]) == 0  # fmt: skip
+    filters = ["--filter", "scope=all", "--filter", "period=2026-H2", "--quiet"]
+    assert main(["export", "goals", "--tenant", acme.slug, "--out", str(out), *filters]) == 0
     frame = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert set(frame["goal_id"]) == _page_ids(acme, "admin", scope="all", period="2026-H2")
     assert f"wrote {out}" in capsys.readouterr().out
@@ -495,3 +495,93 @@ def test_cli_export_writes_the_file_as_an_admin_and_is_audited(acme, tmp_path, c
     assert main(["export", "goals", "--tenant", "no-such-org", "--quiet"]) == 2
     assert main(["export", "goals", "--tenant", acme.slug, "--filter", "colour=red"]) == 2
     assert "colour" in capsys.readouterr().err
+
+
+def test_console_audit_export_covers_every_tenant_metadata_only_and_is_audited(
+    acme, make_tenant
+) -> None:
+    import time
+
+    import pyotp
+
+    from pms_dashboard.audit.models import PlatformEvent
+    from pms_dashboard.auth.cookies import CONSOLE_COOKIE
+    from pms_dashboard.console import service as console
+
+    globex = make_tenant()
+    _goal(globex, "manager", "=Globex plan")
+    new = console.create_admin(
+        email=f"ops-{uuid.uuid4().hex[:8]}@platform.example", display_name="Ops", password="x" * 20
+    )
+    signed = console.sign_in(
+        email=new.email, password="x" * 20, code=pyotp.TOTP(new.totp_secret).at(time.time())
+    )
+    client = TestClient(Starlette(routes=routes))
+    assert client.get("/api/console/export/audit.csv").status_code == 401
+    client.cookies.set(
+        SESSION_COOKIE,
+        auth.sign_in(slug=acme.slug, email=f"admin@{acme.slug}.test", password=TEST_PASSWORD).token,
+    )
+    assert client.get("/api/console/export/audit.csv").status_code == 401  # a tenant's cookie
+    client.cookies.set(CONSOLE_COOKIE, signed.token)
+    assert client.get("/api/console/export/audit.csv?flagged=maybe").status_code == 400
+
+    response = client.get("/api/console/export/audit.csv", params={"action": "goal."})
+    frame = _csv(response)
+    assert response.headers["content-disposition"].startswith(
+        'attachment; filename="platform-audit-'
+    )
+    assert list(frame.columns) == ["occurred_at", "tenant", "seq", "actor_id", "action",
+                                   "entity_type", "entity_id", "flagged", "ip"]  # fmt: skip
+    assert {acme.slug, globex.slug} <= set(frame["tenant"])
+    assert all(a.startswith("goal.") for a in frame["action"])
+    assert "Grow revenue" not in response.text and "Globex plan" not in response.text  # no detail
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", v) for v in frame["occurred_at"])
+    ours = frame[frame["tenant"].isin([acme.slug, globex.slug])]
+    for t in (acme, globex):  # each tenant covered sees the export on its Provider access page
+        with tenant_session(_ctx(t, "admin")) as s:
+            read = s.scalars(
+                select(AuditEvent)
+                .where(col(AuditEvent.action) == "console.audit_read")
+                .order_by(col(AuditEvent.seq).desc())
+            ).first()
+        assert read is not None and read.flagged
+        assert read.detail["rows"] == int((ours["tenant"] == t.slug).sum())
+    with owner_session() as s:
+        event = s.scalars(
+            select(PlatformEvent)
+            .where(col(PlatformEvent.action) == "console.audit_export")
+            .order_by(col(PlatformEvent.seq).desc())
+        ).first()
+    assert event is not None and event.admin_id == signed.admin.admin_id
+    assert event.detail["rows"] == len(frame) and event.detail["completed"] is True
+    assert event.detail["filters"] == {"action": "goal."}
+
+
+def test_a_console_export_cut_short_is_still_audited(acme) -> None:
+    import time
+
+    import pyotp
+
+    from pms_dashboard.audit.models import PlatformEvent
+    from pms_dashboard.audit.search import AuditQuery
+    from pms_dashboard.console import service as console
+    from pms_dashboard.exports.console import stream_console_audit
+
+    new = console.create_admin(
+        email=f"ops-{uuid.uuid4().hex[:8]}@platform.example", display_name="Ops", password="x" * 20
+    )
+    admin = console.sign_in(
+        email=new.email, password="x" * 20, code=pyotp.TOTP(new.totp_secret).at(time.time())
+    ).admin
+    stream = stream_console_audit(admin, AuditQuery(tenant=acme.slug))
+    assert next(stream).startswith(b"occurred_at,tenant,")
+    stream.close()
+    with owner_session() as s:
+        event = s.scalars(
+            select(PlatformEvent)
+            .where(col(PlatformEvent.action) == "console.audit_export")
+            .order_by(col(PlatformEvent.seq).desc())
+        ).first()
+    assert event is not None and event.admin_id == admin.admin_id
+    assert event.detail["completed"] is False and event.detail["filters"] == {"tenant": acme.slug}

@@ -10,15 +10,22 @@ requests append one after another; other tenants are not held up.
 The app role may only call `app.append_audit_event` (SECURITY DEFINER, pinned search_path):
 it takes the tenant from the transaction's context, never from an argument, so no request
 can write into another tenant's trail, and nobody but the owner can change a row.
+
+The platform's own trail (`platform_event`: what super-admins did in the console) is one
+more chain of the same kind, global rather than per tenant: the same canonical hashing,
+one advisory lock for all writers, appended only by `app.append_platform_event`.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
 
 CREATE_HASH_FUNCTION = """
 CREATE OR REPLACE FUNCTION app.audit_event_hash(
@@ -152,3 +159,147 @@ def verify(conn: Connection, *, tenant_id: uuid.UUID | None = None) -> Verificat
         params,
     ).one()
     return Verification(tenants=int(counts[0]), events=int(counts[1]), breaks=breaks)
+
+
+# ------------------------------------------------------------------ the platform's trail
+
+# The same canonical content as a tenant row (a JSON array, time as integer microseconds),
+# led by a marker so no platform row can ever hash like a tenant row.
+CREATE_PLATFORM_HASH_FUNCTION = """
+CREATE OR REPLACE FUNCTION app.platform_event_hash(
+    p_seq bigint, p_at timestamptz, p_admin uuid, p_action text, p_ip text, p_detail jsonb,
+    p_prev text
+) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT encode(sha256(convert_to(jsonb_build_array(
+        'platform', p_seq, (extract(epoch FROM p_at) * 1000000)::bigint, p_admin, p_action,
+        p_ip, p_detail, p_prev)::text, 'UTF8')), 'hex')
+    $$;
+"""
+
+# The time is taken after the lock, so the trail's times never run backwards against seq.
+CREATE_PLATFORM_APPEND_FUNCTION = """
+CREATE OR REPLACE FUNCTION app.append_platform_event(
+    p_admin uuid, p_action text, p_detail jsonb, p_ip text
+) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    v_seq bigint;
+    v_prev text;
+    v_at timestamptz;
+    v_detail jsonb := coalesce(p_detail, '{}'::jsonb);
+    v_ip text := left(coalesce(p_ip, ''), 64);
+BEGIN
+    IF p_action IS NULL OR p_action !~ '^[a-z][a-z0-9_.]{0,63}$' THEN
+        RAISE EXCEPTION 'a platform event needs an action name' USING ERRCODE = '22023';
+    END IF;
+    IF jsonb_typeof(v_detail) <> 'object' THEN
+        RAISE EXCEPTION 'a platform event detail is a JSON object' USING ERRCODE = '22023';
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtextextended('pms.audit.platform', 0));
+    v_at := clock_timestamp();
+    SELECT e.seq, e.hash INTO v_seq, v_prev
+      FROM public.platform_event AS e
+     ORDER BY e.seq DESC
+     LIMIT 1;
+    v_seq := coalesce(v_seq, 0) + 1;
+    v_prev := coalesce(v_prev, '');
+    INSERT INTO public.platform_event (seq, occurred_at, admin_id, action, detail, ip,
+                                       prev_hash, hash)
+    VALUES (v_seq, v_at, p_admin, p_action, v_detail, v_ip, v_prev,
+            app.platform_event_hash(v_seq, v_at, p_admin, p_action, v_ip, v_detail, v_prev));
+    RETURN v_seq;
+END
+$$;
+REVOKE ALL ON FUNCTION app.append_platform_event(uuid, text, jsonb, text) FROM PUBLIC;
+"""
+
+APPEND_PLATFORM = text(
+    "SELECT app.append_platform_event(:admin, :action, CAST(:detail AS jsonb), :ip)"
+)
+
+
+def record_platform_event(
+    *,
+    session: Session,
+    admin_id: uuid.UUID | None,
+    action: str,
+    detail: dict[str, Any] | None = None,
+    ip: str = "",
+) -> int:
+    """Append one event to the platform's trail in the caller's transaction (committed or
+    rolled back with what it describes); returns its seq.
+
+    Every writer of the platform trail queues on one lock until its transaction ends, so
+    call this last in the transaction (after any tenant-chain writes, which take their
+    tenants' locks first), never before a long-running statement such as a COPY export.
+    `action` is a dotted lower-case name such as "console.audit_export"; never put a
+    password, code or token in `detail`.
+    """
+    return int(
+        session.execute(
+            APPEND_PLATFORM,
+            {
+                "admin": admin_id,
+                "action": action,
+                "detail": json.dumps(detail or {}, default=str),
+                "ip": (ip or "")[:64],
+            },
+        ).scalar_one()
+    )
+
+
+_VERIFY_PLATFORM = """
+WITH ordered AS (
+    SELECT e.seq, e.hash, e.prev_hash,
+           app.platform_event_hash(e.seq, e.occurred_at, e.admin_id, e.action, e.ip,
+                                   e.detail, e.prev_hash) AS expected,
+           lag(e.hash) OVER w AS previous,
+           row_number() OVER w AS position
+      FROM platform_event AS e
+    WINDOW w AS (ORDER BY e.seq)
+), judged AS (
+    SELECT seq,
+           CASE
+               WHEN seq <> position THEN 'an earlier row is missing or was renumbered'
+               WHEN prev_hash <> coalesce(previous, '') THEN 'does not follow the row before it'
+               WHEN hash <> expected THEN 'its content was altered'
+           END AS problem
+      FROM ordered
+)
+SELECT seq, problem FROM judged WHERE problem IS NOT NULL ORDER BY seq LIMIT 1
+"""
+
+
+@dataclass(frozen=True)
+class PlatformBreak:
+    """The first row of the platform trail that fails the check."""
+
+    seq: int
+    problem: str
+
+    def __str__(self) -> str:
+        return f"platform: event #{self.seq} {self.problem}"
+
+
+@dataclass(frozen=True)
+class PlatformVerification:
+    events: int
+    broken: PlatformBreak | None
+
+    @property
+    def ok(self) -> bool:
+        return self.broken is None
+
+
+def verify_platform(conn: Connection) -> PlatformVerification:
+    """Check the platform trail (run as the owner); names the first row that fails."""
+    row = conn.execute(text(_VERIFY_PLATFORM)).first()
+    events = conn.execute(text("SELECT count(*) FROM platform_event")).scalar_one()
+    return PlatformVerification(
+        events=int(events), broken=PlatformBreak(int(row[0]), row[1]) if row else None
+    )

@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import Row, select, text, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from pms_dashboard.audit import chain
 from pms_dashboard.audit.models import AccessGrant
-from pms_dashboard.console.service import ConsoleAdmin, ConsoleError
+from pms_dashboard.console.service import ConsoleAdmin, ConsoleError, admin_session, set_tenant
 from pms_dashboard.tenancy.registry import resolve_slug
 from pms_dashboard.tenancy.session import auditor_session
 
@@ -53,20 +52,14 @@ class GoalReadRow:
     due_date: str
 
 
-@contextmanager
-def _as_admin(admin: ConsoleAdmin, tenant_id: uuid.UUID | None = None) -> Iterator[Session]:
-    """A console unit of work naming the admin (and, to audit into it, the tenant)."""
-    if not isinstance(admin, ConsoleAdmin):
-        raise ConsoleError("Sign in to the console first.")
-    with auditor_session() as s:
-        s.execute(
-            text("SELECT set_config('app.current_admin_id', :a, true)"), {"a": str(admin.admin_id)}
-        )
-        if tenant_id is not None:
-            s.execute(
-                text("SELECT set_config('app.current_tenant_id', :t, true)"), {"t": str(tenant_id)}
-            )
-        yield s
+@dataclass(frozen=True, slots=True)
+class ReviewReadRow:
+    cycle: str
+    reviewee: str
+    reviewer: str
+    kind: str
+    status: str
+    score: str
 
 
 def _tenant_id(slug: str) -> uuid.UUID:
@@ -77,15 +70,30 @@ def _tenant_id(slug: str) -> uuid.UUID:
     return found
 
 
-def _audit(s: Session, admin: ConsoleAdmin, action: str, detail: dict) -> None:
-    s.execute(
+def audit_in_tenant(
+    session: Session,
+    admin: ConsoleAdmin,
+    action: str,
+    detail: dict[str, Any],
+    *,
+    tenant_id: uuid.UUID | None = None,
+    entity_type: str = "access_grant",
+) -> None:
+    """A flagged event naming the admin in a tenant's own chain (the tenant in context, or
+    `tenant_id`, which then becomes the transaction's tenant), shown on its Provider
+    access page."""
+    if tenant_id is not None:
+        set_tenant(session, tenant_id)
+    session.execute(
         chain.APPEND,
         {
             "actor": admin.admin_id,
             "action": action,
-            "entity_type": "access_grant",
+            "entity_type": entity_type,
             "entity_id": None,
-            "detail": json.dumps({"admin": admin.email, **detail}, default=str),
+            "detail": json.dumps(
+                {"admin": admin.email, "admin_name": admin.display_name, **detail}, default=str
+            ),
             "flagged": True,
             "ip": "",
         },
@@ -105,7 +113,7 @@ def open_grant(
         raise ConsoleError(f"A grant lasts at most {MAX_HOURS} hours.")
     tenant_id = _tenant_id(tenant_slug)
     now = datetime.now(UTC)
-    with _as_admin(admin, tenant_id) as s:
+    with admin_session(admin, tenant_id) as s:
         grant = AccessGrant(
             tenant_id=tenant_id,
             admin_id=admin.admin_id,
@@ -117,7 +125,7 @@ def open_grant(
         )
         s.add(grant)
         s.flush()
-        _audit(
+        audit_in_tenant(
             s,
             admin,
             "console.grant_opened",
@@ -129,24 +137,24 @@ def open_grant(
 
 def revoke_grant(*, admin: ConsoleAdmin, grant_id: uuid.UUID) -> None:
     """End one of the admin's own grants now."""
-    with _as_admin(admin) as s:
+    with admin_session(admin) as s:
         grant = s.scalars(select(AccessGrant).where(col(AccessGrant.id) == grant_id)).first()
         if grant is None or grant.revoked_at is not None:
             raise ConsoleError("No such open grant of yours.")
         tenant_id = grant.tenant_id
-    with _as_admin(admin, tenant_id) as s:
+    with admin_session(admin, tenant_id) as s:
         s.execute(
             update(AccessGrant)
             .where(col(AccessGrant.id) == grant_id)
             .values(revoked_at=datetime.now(UTC))
         )
-        _audit(s, admin, "console.grant_revoked", {"grant": grant_id})
+        audit_in_tenant(s, admin, "console.grant_revoked", {"grant": grant_id})
 
 
 def my_grants(*, admin: ConsoleAdmin) -> list[GrantRow]:
     """The admin's own grants, newest first (RLS shows no other admin's)."""
     now = datetime.now(UTC)
-    with _as_admin(admin) as s:
+    with admin_session(admin) as s:
         grants = s.scalars(select(AccessGrant).order_by(col(AccessGrant.created_at).desc())).all()
         slugs = {
             r.tenant_id: r.slug
@@ -168,8 +176,59 @@ def my_grants(*, admin: ConsoleAdmin) -> list[GrantRow]:
 def read_goals(*, admin: ConsoleAdmin, tenant_slug: str, limit: int = 50) -> list[GoalReadRow]:
     """A tenant's goals as the admin's active grant allows (none without one), and a flagged
     event in that tenant's trail saying who read what, under which grant."""
-    tenant_id = _tenant_id(tenant_slug)
-    with _as_admin(admin, tenant_id) as s:
+    rows = _read_under_grant(
+        admin,
+        tenant_slug,
+        "goals",
+        "SELECT g.title, u.display_name AS owner, g.status, g.progress, g.due_date"
+        " FROM goal g JOIN app_user u ON u.tenant_id = g.tenant_id AND u.id = g.owner_id"
+        " WHERE g.tenant_id = :t ORDER BY g.due_date, g.title LIMIT :n",
+        limit,
+    )
+    return [
+        GoalReadRow(r.title, r.owner, r.status, round(float(r.progress)), r.due_date.isoformat())
+        for r in rows
+    ]
+
+
+def read_reviews(*, admin: ConsoleAdmin, tenant_slug: str, limit: int = 50) -> list[ReviewReadRow]:
+    """A tenant's reviews (who reviewed whom in which cycle, status and score; never the
+    written summary) as the admin's active grant allows, logged like `read_goals`."""
+    rows = _read_under_grant(
+        admin,
+        tenant_slug,
+        "reviews",
+        "SELECT c.name AS cycle, ee.display_name AS reviewee, er.display_name AS reviewer,"
+        "       r.kind, r.status, r.score"
+        " FROM review r"
+        " JOIN review_cycle c ON c.tenant_id = r.tenant_id AND c.id = r.cycle_id"
+        " JOIN app_user ee ON ee.tenant_id = r.tenant_id AND ee.id = r.reviewee_id"
+        " JOIN app_user er ON er.tenant_id = r.tenant_id AND er.id = r.reviewer_id"
+        " WHERE r.tenant_id = :t"
+        " ORDER BY c.period_end DESC, c.name, ee.display_name, r.kind, er.display_name"
+        " LIMIT :n",
+        limit,
+    )
+    return [
+        ReviewReadRow(
+            r.cycle, r.reviewee, r.reviewer, r.kind, r.status,
+            "" if r.score is None else f"{float(r.score):.2f}",
+        )
+        for r in rows
+    ]  # fmt: skip
+
+
+def _read_under_grant(
+    admin: ConsoleAdmin, tenant_slug: str, what: str, sql: str, limit: int
+) -> list[Row[Any]]:
+    """Run one read of a tenant's data as the admin (the grant_read policies show rows only
+    under an active grant of theirs) and log the attempt, rows or none, in the tenant's
+    chain, with the grant it ran under."""
+    with admin_session(admin) as s:
+        tenant_id = resolve_slug(session=s, slug=tenant_slug)
+        if tenant_id is None:
+            raise ConsoleError("No organisation with that slug.")
+        set_tenant(s, tenant_id)
         grant = s.execute(
             select(col(AccessGrant.id), col(AccessGrant.justification), col(AccessGrant.ticket))
             .where(
@@ -179,23 +238,13 @@ def read_goals(*, admin: ConsoleAdmin, tenant_slug: str, limit: int = 50) -> lis
             )
             .limit(1)
         ).first()
-        rows = s.execute(
-            text(
-                "SELECT g.title, u.display_name AS owner, g.status, g.progress, g.due_date"
-                " FROM goal g JOIN app_user u ON u.tenant_id = g.tenant_id AND u.id = g.owner_id"
-                " WHERE g.tenant_id = :t ORDER BY g.due_date, g.title LIMIT :n"
-            ),
-            {"t": tenant_id, "n": max(1, min(limit, 200))},
-        ).all()
-        _audit(
+        rows = list(s.execute(text(sql), {"t": tenant_id, "n": max(1, min(limit, 200))}).all())
+        audit_in_tenant(
             s,
             admin,
             "console.read",
-            {"what": "goals", "rows": len(rows), "grant": grant.id if grant else None,
+            {"what": what, "rows": len(rows), "grant": grant.id if grant else None,
              "justification": grant.justification if grant else None,
              "ticket": grant.ticket if grant else None},
         )  # fmt: skip
-    return [
-        GoalReadRow(r.title, r.owner, r.status, round(float(r.progress)), r.due_date.isoformat())
-        for r in rows
-    ]
+    return rows

@@ -6,11 +6,24 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, Index, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKeyConstraint,
+    Index,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlmodel import Field
+from sqlmodel import Field, SQLModel
 
 from pms_dashboard.tenancy.models import TenantOwned, created_at_field
+
+# Flagged events of ordinary users (console reads are flagged too, but they are the
+# platform's own doing, not something to review). Written out once: the partial index and
+# the queue's query must use the very same expression for PostgreSQL to match them.
+REVIEWABLE_SQL = "flagged AND action NOT LIKE 'console.%'"
 
 
 class AuditEvent(TenantOwned, table=True):
@@ -28,6 +41,14 @@ class AuditEvent(TenantOwned, table=True):
         UniqueConstraint("tenant_id", "seq"),
         Index(None, "tenant_id", "occurred_at"),
         Index(None, "tenant_id", "action", "occurred_at"),
+        # the console's flagged queue: small (flagged events are rare), so a scan of it all
+        # is cheap, and it keeps that cross-tenant query off the whole table
+        Index(
+            "ix_audit_event_tenant_id_occurred_at_reviewable",
+            "tenant_id",
+            "occurred_at",
+            postgresql_where=text(REVIEWABLE_SQL),
+        ),
     )
 
     seq: int = Field(sa_type=BigInteger)  # type: ignore[call-overload]
@@ -76,3 +97,60 @@ class AccessGrant(TenantOwned, table=True):
     created_at: datetime = created_at_field()
     expires_at: datetime = Field(sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
     revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+
+
+class PlatformEvent(SQLModel, table=True):
+    """One entry of the platform's own trail: what super-admins did in the console
+    (sign-ins and failed ones, sign-outs, audit searches, reviews, exports).
+
+    Not tenant data, so no tenant_id. One global chain, numbered by `seq` and hashed like
+    the tenant chains; written only by `app.append_platform_event` (no role has INSERT,
+    UPDATE or DELETE). admin_id is a foreign key without ON DELETE: an admin with events
+    cannot be deleted (deactivate instead), so the trail never loses who did what.
+    """
+
+    __tablename__ = "platform_event"
+    __table_args__ = (Index(None, "admin_id", "occurred_at"),)
+
+    seq: int = Field(
+        primary_key=True,
+        sa_type=BigInteger,  # type: ignore[call-overload]
+        sa_column_kwargs={"autoincrement": False},
+    )
+    occurred_at: datetime = created_at_field()
+    admin_id: uuid.UUID | None = Field(default=None, foreign_key="platform_admin.id")
+    action: str = Field(max_length=64)
+    detail: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_type=JSONB,  # type: ignore[call-overload]
+        sa_column_kwargs={"nullable": False},
+    )
+    ip: str = Field(default="", max_length=64)
+    prev_hash: str = Field(default="", max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class FlagReview(SQLModel, table=True):
+    """A super-admin's review of one flagged audit event (at most one per event).
+
+    A platform record about a tenant's event, not the tenant's data: the note may speak of
+    other tenants, so it never goes into the tenant's chain. Insert-only for the console
+    (no UPDATE or DELETE); it goes when the event goes (the tenant is removed).
+    """
+
+    __tablename__ = "flag_review"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "event_id"],
+            ["audit_event.tenant_id", "audit_event.id"],
+            ondelete="CASCADE",
+        ),
+        Index(None, "admin_id"),
+        CheckConstraint("length(btrim(note)) BETWEEN 1 AND 500", name="note_given"),
+    )
+
+    tenant_id: uuid.UUID = Field(primary_key=True)
+    event_id: uuid.UUID = Field(primary_key=True)
+    admin_id: uuid.UUID = Field(foreign_key="platform_admin.id")
+    note: str = Field(max_length=500)
+    reviewed_at: datetime = created_at_field()

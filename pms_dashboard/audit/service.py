@@ -61,6 +61,8 @@ CONSOLE_ACTIONS = {
     "console.grant_opened": "Opened access",
     "console.read": "Read data",
     "console.grant_revoked": "Ended access",
+    "console.audit_read": "Searched your audit trail (who, what, when; no content)",
+    "console.flag_reviewed": "Reviewed a flagged event",
 }
 
 

@@ -38,7 +38,7 @@ async def sign_out(request: Request) -> Response:
     if not origin_ok(request):
         return JSONResponse({"error": "cross-origin request refused"}, status_code=403)
     token = token_from_cookie_header(request.headers.get("cookie"), CONSOLE_COOKIE)
-    await run_in_threadpool(service.sign_out, token)
+    await run_in_threadpool(service.sign_out, token, ip=client_ip(request))
     response = RedirectResponse(f"{frontend(request)}/console/signin?signed_out=1", status_code=303)
     response.delete_cookie(CONSOLE_COOKIE, path="/", httponly=True, samesite="lax")
     return response

@@ -4,17 +4,24 @@ and the cross-tenant overview (counts only).
 Super-admins are members of no tenant. The console runs as `pms_auditor`, which has no
 row-level-security policy on tenant tables and so reads no tenant row by itself; what it may
 see across tenants comes through SECURITY DEFINER functions that return counts only.
+
+Every sign-in, failed sign-in and sign-out is an event in the platform's own trail
+(`platform_event`), never with the password or the code typed.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, text, update
+from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from pms_dashboard.audit.chain import record_platform_event
 from pms_dashboard.auth import tokens
 from pms_dashboard.auth.passwords import hash_password, verify_password
 from pms_dashboard.console import totp
@@ -94,9 +101,16 @@ def create_admin(*, email: str, display_name: str, password: str) -> NewAdmin:
 
 
 def sign_in(*, email: str, password: str, code: str, ip: str = "") -> ConsoleSignedIn:
-    """Password and a fresh TOTP code; one message for every failure, the same work done."""
+    """Password and a fresh TOTP code; one message for every failure, the same work done.
+
+    A failure is committed as a `console.sign_in_failed` platform event with the reason
+    (unknown_email, inactive, wrong_password, wrong_code, replayed_code) and the admin it
+    named, if any; the email typed is kept only when it names an admin (an unknown one may
+    be a password typed into the wrong field, and the trail can never be edited)."""
     email = email.strip().lower()[:MAX_FIELD]
     password = password[:1024]
+    signed: ConsoleAdmin | None = None
+    expires = datetime.now(UTC) + timedelta(hours=CONSOLE_SESSION_HOURS)
     with auditor_session() as s:
         admin = s.scalars(
             select(PlatformAdmin).where(col(PlatformAdmin.email) == email).with_for_update()
@@ -110,17 +124,33 @@ def sign_in(*, email: str, password: str, code: str, ip: str = "") -> ConsoleSig
             else None
         )
         if admin is None or not password_ok or step is None:
-            raise ConsoleError(SIGN_IN_FAILED)
-        s.execute(
-            update(PlatformAdmin)
-            .where(col(PlatformAdmin.id) == admin.id)
-            .values(totp_last_step=step)
-        )
-        expires = datetime.now(UTC) + timedelta(hours=CONSOLE_SESSION_HOURS)
-        session_row = ConsoleSession(admin_id=admin.id, expires_at=expires, ip=ip[:64])
-        s.add(session_row)
-        s.flush()
-        signed = ConsoleAdmin(admin.id, session_row.id, admin.email, admin.display_name)
+            reason = _failure_reason(admin, usable, password_ok, secret, code)
+            record_platform_event(
+                session=s,
+                admin_id=admin.id if admin else None,
+                action="console.sign_in_failed",
+                detail={"reason": reason} | ({"email": admin.email} if admin else {}),
+                ip=ip,
+            )
+        else:
+            s.execute(
+                update(PlatformAdmin)
+                .where(col(PlatformAdmin.id) == admin.id)
+                .values(totp_last_step=step)
+            )
+            session_row = ConsoleSession(admin_id=admin.id, expires_at=expires, ip=ip[:64])
+            s.add(session_row)
+            s.flush()
+            signed = ConsoleAdmin(admin.id, session_row.id, admin.email, admin.display_name)
+            record_platform_event(
+                session=s,
+                admin_id=admin.id,
+                action="console.sign_in",
+                detail={"session": session_row.id, "email": admin.email},
+                ip=ip,
+            )
+    if signed is None:  # the failure event is committed; the caller learns nothing more
+        raise ConsoleError(SIGN_IN_FAILED)
     token = tokens.issue_console(
         tokens.ConsoleClaims(
             admin_id=signed.admin_id,
@@ -129,6 +159,21 @@ def sign_in(*, email: str, password: str, code: str, ip: str = "") -> ConsoleSig
         )
     )
     return ConsoleSignedIn(token, CONSOLE_SESSION_HOURS * 3600, signed)
+
+
+def _failure_reason(
+    admin: PlatformAdmin | None, usable: bool, password_ok: bool, secret: str | None, code: str
+) -> str:
+    """Why a sign-in failed, for the platform trail only (the person sees one message)."""
+    if admin is None:
+        return "unknown_email"
+    if not usable:
+        return "inactive"
+    if not password_ok:
+        return "wrong_password"
+    if secret is not None and totp.accepted_step(secret, code, last_step=-1) is not None:
+        return "replayed_code"  # right code, but already used
+    return "wrong_code"
 
 
 def authenticate(token: str | None) -> ConsoleAdmin | None:
@@ -155,19 +200,53 @@ def authenticate(token: str | None) -> ConsoleAdmin | None:
     return ConsoleAdmin(admin.id, session_row.id, admin.email, admin.display_name)
 
 
-def sign_out(token: str | None) -> None:
+def sign_out(token: str | None, *, ip: str = "") -> None:
+    """End the console session of `token` (a `console.sign_out` platform event when a live
+    session ended; an unknown or already ended token changes nothing)."""
     claims = tokens.verify_console(token or "")
     if claims is None:
         return
     with auditor_session() as s:
-        s.execute(
+        ended = s.execute(
             update(ConsoleSession)
             .where(
                 col(ConsoleSession.id) == claims.session_id,
+                col(ConsoleSession.admin_id) == claims.admin_id,
                 col(ConsoleSession.revoked_at).is_(None),
             )
             .values(revoked_at=datetime.now(UTC))
+            .returning(col(ConsoleSession.id))
+        ).first()
+        if ended is not None:
+            record_platform_event(
+                session=s,
+                admin_id=claims.admin_id,
+                action="console.sign_out",
+                detail={"session": claims.session_id},
+                ip=ip,
+            )
+
+
+@contextmanager
+def admin_session(admin: ConsoleAdmin, tenant_id: uuid.UUID | None = None) -> Iterator[Session]:
+    """A console unit of work as pms_auditor naming the admin (for the grant_read policies)
+    and, to audit into it, the tenant; refuses anything but a signed-in admin."""
+    if not isinstance(admin, ConsoleAdmin):
+        raise ConsoleError("Sign in to the console first.")
+    with auditor_session() as s:
+        s.execute(
+            text("SELECT set_config('app.current_admin_id', :a, true)"), {"a": str(admin.admin_id)}
         )
+        if tenant_id is not None:
+            set_tenant(s, tenant_id)
+        yield s
+
+
+def set_tenant(session: Session, tenant_id: uuid.UUID) -> None:
+    """Point the transaction at one tenant (whose chain the next audit event goes into)."""
+    session.execute(
+        text("SELECT set_config('app.current_tenant_id', :t, true)"), {"t": str(tenant_id)}
+    )
 
 
 def overview(*, admin: ConsoleAdmin) -> list[TenantOverview]:

@@ -17,12 +17,12 @@ from typing import Any, Literal
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from sqlalchemy import ColumnElement, Select, String, and_, case, func, literal, select
+from sqlalchemy import ColumnElement, Select, String, and_, func, select
 from sqlalchemy.orm import Session, aliased
 from sqlmodel import col
 
 from pms_dashboard.auth.permissions import Action, Resource, require
-from pms_dashboard.exports.csvsafe import iso_date, iso_utc, safe_text
+from pms_dashboard.exports.csvsafe import bool_text, iso_date, iso_utc, safe_text
 from pms_dashboard.goals.models import Goal, GoalCheckIn, GoalStatus, KeyResult
 from pms_dashboard.goals.schemas import GoalListQuery
 from pms_dashboard.goals.service import _stale_before, _stale_condition, goal_list_conditions
@@ -51,10 +51,6 @@ class ExportSpec:
     def columns(self, session: Session, actor: TenantContext, params: BaseModel) -> list[str]:
         assert self.build is not None, "a pandas summary's columns depend on the tenant"
         return [c.name for c in self.build(session, actor, params).selected_columns]
-
-
-def _yes_no(condition: ColumnElement[bool]) -> ColumnElement[str]:
-    return case((condition, literal("true")), else_=literal("false"))
 
 
 def _same_tenant(a: Any, b: Any) -> ColumnElement[bool]:
@@ -102,8 +98,8 @@ def goals_statement(session: Session, actor: TenantContext, query: GoalListQuery
             iso_date(Goal.start_date).label("start_date"),
             iso_date(Goal.due_date).label("due_date"),
             iso_utc(Goal.last_check_in_at).label("last_check_in_at"),
-            _yes_no(_stale_condition(_stale_before(session))).label("stale"),
-            _yes_no(and_(active, col(Goal.due_date) < today)).label("overdue"),
+            bool_text(_stale_condition(_stale_before(session))).label("stale"),
+            bool_text(and_(active, col(Goal.due_date) < today)).label("overdue"),
             col(Goal.parent_id).label("parent_goal_id"),
             safe_text(func.coalesce(parent.title, "")).label("parent_title"),
             iso_utc(Goal.created_at).label("created_at"),
@@ -192,7 +188,7 @@ def people_statement(session: Session, actor: TenantContext, query: PeopleQuery)
             safe_text(func.coalesce(User.team, "")).label("team"),
             safe_text(func.coalesce(manager.display_name, "")).label("manager"),
             safe_text(func.coalesce(manager.email, "")).label("manager_email"),
-            _yes_no(col(User.is_active).is_(True)).label("active"),
+            bool_text(col(User.is_active).is_(True)).label("active"),
             iso_utc(User.created_at).label("created_at"),
         )
         .outerjoin(manager, and_(col(manager.id) == User.manager_id, _same_tenant(manager, User)))
@@ -251,7 +247,7 @@ def audit_statement(session: Session, actor: TenantContext, query: AuditExportQu
             col(AuditEvent.action).label("action"),
             col(AuditEvent.entity_type).label("entity_type"),
             col(AuditEvent.entity_id).label("entity_id"),
-            _yes_no(col(AuditEvent.flagged).is_(True)).label("flagged"),
+            bool_text(col(AuditEvent.flagged).is_(True)).label("flagged"),
             safe_text(AuditEvent.ip).label("ip"),
             safe_text(func.cast(col(AuditEvent.detail), String)).label("detail"),
             col(AuditEvent.hash).label("hash"),

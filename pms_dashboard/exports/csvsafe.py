@@ -44,3 +44,8 @@ def iso_utc(expr: Any) -> ColumnElement[str]:
 def iso_date(expr: Any) -> ColumnElement[str]:
     """A date as ISO 8601 (2026-11-27), whatever the session's DateStyle."""
     return func.to_char(expr, "YYYY-MM-DD")
+
+
+def bool_text(condition: Any) -> ColumnElement[str]:
+    """A boolean as `true` / `false` (COPY would write `t` / `f`)."""
+    return case((condition, literal("true")), else_=literal("false"))

@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from pms_dashboard.auth import service as auth
-from pms_dashboard.auth.cookies import token_from_cookie_header
+from pms_dashboard.auth.cookies import CONSOLE_COOKIE, token_from_cookie_header
 from pms_dashboard.auth.http import client_ip
 from pms_dashboard.auth.permissions import PermissionDenied
 from pms_dashboard.exports import service
@@ -77,8 +77,32 @@ async def export_csv(request: Request) -> Response:
     return csv_response(iterator, first, name)
 
 
+async def console_audit_csv(request: Request) -> Response:
+    """The console's audit search as CSV (console cookie; every tenant's metadata)."""
+    from pms_dashboard.audit.search import AuditQuery
+    from pms_dashboard.console.service import ConsoleError
+    from pms_dashboard.console.service import authenticate as console_authenticate
+    from pms_dashboard.exports import console
+
+    token = token_from_cookie_header(request.headers.get("cookie"), CONSOLE_COOKIE)
+    admin = await run_in_threadpool(console_authenticate, token)
+    if admin is None:
+        return JSONResponse({"error": "not signed in to the console"}, status_code=401)
+    raw = {k: v for k, v in request.query_params.items() if k not in console.NOT_FILTERS}
+    try:
+        query = AuditQuery.from_form(raw)
+    except ConsoleError as err:
+        return JSONResponse({"error": str(err)}, status_code=400)
+    bom = request.query_params.get("bom") in ("1", "true")
+    iterator = console.stream_console_audit(admin, query, ip=client_ip(request), bom=bom)
+    first = await run_in_threadpool(_next, iterator)
+    assert isinstance(first, bytes)
+    return csv_response(iterator, first, console.file_name())
+
+
 routes = [
     Route("/api/export/{name:str}.csv", export_csv, methods=["GET"]),
+    Route("/api/console/export/audit.csv", console_audit_csv, methods=["GET"]),
 ]
 
 __all__ = ["EXPORTS", "csv_response", "routes"]

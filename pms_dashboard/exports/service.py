@@ -9,11 +9,15 @@ same transaction and committed.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import Select
+from sqlalchemy.orm import Session
 
 from pms_dashboard.audit import service as audit
 from pms_dashboard.exports.catalog import EXPORTS, ExportSpec, parse_params
@@ -70,23 +74,49 @@ def stream_export(
     assert request.spec.build is not None
     with tenant_session(ctx) as session:
         statement = request.spec.build(session, ctx, request.params)
-        progress = CopyProgress()
-        kwargs = {} if chunk_bytes is None else {"chunk_bytes": chunk_bytes}
-        # A savepoint around the COPY: if the client goes away, the COPY is cancelled,
-        # which aborts only the savepoint, and the audit event can still be written.
-        copying = session.begin_nested()
-        chunks = copy_csv(session, statement, progress=progress, bom=request.bom, **kwargs)
-        first = next(chunks)  # the COPY has started: header (and first rows) in hand
-        completed = False
-        try:
-            yield first
-            yield from chunks
-            completed = True
-            copying.commit()
-        except GeneratorExit:  # the client went away: still record what left the building
-            chunks.close()
-            copying.rollback()
-        _record(session, ctx, request, progress, completed=completed, ip=ip, via=via)
+
+        def record(progress: CopyProgress, completed: bool) -> None:
+            _record(session, ctx, request, progress, completed=completed, ip=ip, via=via)
+
+        # cut short, the event is still written: leaving the block normally commits it
+        with suppress(GeneratorExit):
+            yield from copy_then_record(
+                session, statement, record, bom=request.bom, chunk_bytes=chunk_bytes
+            )
+
+
+def copy_then_record(
+    session: Session,
+    statement: Select[Any],
+    record: Callable[[CopyProgress, bool], None],
+    *,
+    bom: bool = False,
+    chunk_bytes: int | None = None,
+) -> Generator[bytes, None, None]:
+    """Stream `statement` by COPY in the caller's transaction, then call `record(progress,
+    completed)` in that same transaction — also when the client goes away mid-file. The
+    first `next()` starts the COPY (so errors surface before a response begins).
+
+    A caller that delegates with `yield from` inside its unit of work must catch the
+    GeneratorExit that Python re-raises in it after this generator closes, or the unit of
+    work rolls the record back."""
+    progress = CopyProgress()
+    kwargs = {} if chunk_bytes is None else {"chunk_bytes": chunk_bytes}
+    # A savepoint around the COPY: if the client goes away, the COPY is cancelled, which
+    # aborts only the savepoint, and the audit event can still be written.
+    copying = session.begin_nested()
+    chunks = copy_csv(session, statement, progress=progress, bom=bom, **kwargs)
+    first = next(chunks)  # the COPY has started: header (and first rows) in hand
+    completed = False
+    try:
+        yield first
+        yield from chunks
+        completed = True
+        copying.commit()
+    except GeneratorExit:  # the client went away: still record what left the building
+        chunks.close()
+        copying.rollback()
+    record(progress, completed)
 
 
 def _stream_frame(

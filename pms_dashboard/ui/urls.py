@@ -20,18 +20,28 @@ def backend_url(path: str) -> str:
 
 def export_url(name: str, filters: dict[str, Any]) -> str:
     """The streaming export route for `name` with the list's filters (defaults left out)."""
-    wanted = {
-        key: str(value).lower() if isinstance(value, bool) else str(value)
-        for key, value in filters.items()
-        if value not in (None, "", False)
-    }
-    query = urlencode(sorted(wanted.items()))
+    query = _query(filters)
     return backend_url(f"/api/export/{name}.csv" + (f"?{query}" if query else ""))
 
 
 def export_download(name: str, filters: dict[str, Any]) -> EventSpec:
     """Let the browser download an export: a plain GET the browser streams to disk (never
     the file through the websocket); the server's Content-Disposition names the file."""
-    url = export_url(name, filters)
+    return download(export_url(name, filters))
+
+
+def download(url: str, filters: dict[str, Any] | None = None) -> EventSpec:
+    """A browser download of a backend route (with `filters` as its query string)."""
+    if filters:
+        url += "?" + _query(filters)
     # rx.download insists on a path for plain strings; dev mode needs the backend's address.
     return rx.download(url=url if url.startswith("/") else rx.Var.create(url), filename="")
+
+
+def _query(filters: dict[str, Any]) -> str:
+    wanted = {
+        key: str(value).lower() if isinstance(value, bool) else str(value)
+        for key, value in filters.items()
+        if value not in (None, "", False)
+    }
+    return urlencode(sorted(wanted.items()))

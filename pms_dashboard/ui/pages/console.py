@@ -1,5 +1,6 @@
-"""The platform console: its own sign-in (password and authenticator code) and the
-overview of every tenant, counts only."""
+"""The platform console: its own sign-in (password and authenticator code), the overview of
+every tenant (counts only), break-glass reads, the cross-tenant audit search (metadata
+only) and the queue of flagged events to review."""
 
 from __future__ import annotations
 
@@ -146,6 +147,8 @@ def console() -> rx.Component:
         _grant_form(),
         _grants(),
         _read_panel(),
+        _audit_search(),
+        _flagged_queue(),
         padding="1.5rem 2rem",
         spacing="4",
         width="100%",
@@ -153,7 +156,7 @@ def console() -> rx.Component:
 
 
 def _grant_form() -> rx.Component:
-    select_style = {"padding": "6px", "border": "1px solid var(--gray-7)", "border-radius": "6px"}
+    select_style = SELECT_STYLE
     return rx.card(
         rx.form(
             rx.vstack(
@@ -229,6 +232,9 @@ def _grants() -> rx.Component:
                                     rx.button("Read goals", size="1", variant="soft",
                                               on_click=ConsoleState.read_goals(g["tenant_slug"]),
                                               class_name="grant-read"),
+                                    rx.button("Read reviews", size="1", variant="soft",
+                                              on_click=ConsoleState.read_reviews(g["tenant_slug"]),
+                                              class_name="grant-read-reviews"),
                                     rx.button("End access", size="1", color_scheme="red",
                                               variant="soft", on_click=ConsoleState.revoke(g["id"]),
                                               class_name="grant-revoke"),
@@ -247,27 +253,221 @@ def _grants() -> rx.Component:
 
 
 def _read_panel() -> rx.Component:
+    goal_row = lambda r: rx.hstack(  # noqa: E731
+        rx.text(r["title"], weight="medium"),
+        rx.text(r["owner"], color_scheme="gray", size="2"),
+        rx.spacer(),
+        rx.badge(r["status"], variant="soft"),
+        rx.text(r["progress"], "%", size="2"),
+        width="100%",
+        class_name="console-goal-row",
+    )
+    review_row = lambda r: rx.hstack(  # noqa: E731
+        rx.text(r["reviewee"], weight="medium"),
+        rx.text("by ", r["reviewer"], " (", r["kind"], ")", color_scheme="gray", size="2"),
+        rx.text(r["cycle"], size="2"),
+        rx.spacer(),
+        rx.badge(r["status"], variant="soft"),
+        rx.text(r["score"], size="2"),
+        width="100%",
+        class_name="console-review-row",
+    )
     return rx.cond(
         ConsoleState.read_rows.length() > 0,
         rx.card(
             rx.vstack(
                 rx.heading(
-                    "Goals of ", rx.code(ConsoleState.read_tenant), " (logged read)", size="3"
+                    rx.cond(ConsoleState.read_what == "reviews", "Reviews of ", "Goals of "),
+                    rx.code(ConsoleState.read_tenant), " (logged read)", size="3",
                 ),
-                rx.foreach(
-                    ConsoleState.read_rows,
-                    lambda r: rx.hstack(
-                        rx.text(r["title"], weight="medium"),
-                        rx.text(r["owner"], color_scheme="gray", size="2"),
-                        rx.spacer(),
-                        rx.badge(r["status"], variant="soft"),
-                        rx.text(r["progress"], "%", size="2"),
-                        width="100%",
-                        class_name="console-goal-row",
-                    ),
+                rx.cond(
+                    ConsoleState.read_what == "reviews",
+                    rx.foreach(ConsoleState.read_rows, review_row),
+                    rx.foreach(ConsoleState.read_rows, goal_row),
                 ),
                 width="100%",
             ),
             width="100%",
         ),
+    )  # fmt: skip
+
+
+SELECT_STYLE = {"padding": "6px", "border": "1px solid var(--gray-7)", "border-radius": "6px"}
+
+
+def _pager(page: rx.Var, pages: rx.Var, goto, prefix: str) -> rx.Component:
+    return rx.hstack(
+        rx.button("Previous", size="1", variant="soft", disabled=page <= 1,
+                  on_click=goto(page - 1), id=f"{prefix}-prev"),
+        rx.text("Page ", page, " of ", pages, size="2", id=f"{prefix}-page"),
+        rx.button("Next", size="1", variant="soft", disabled=page >= pages,
+                  on_click=goto(page + 1), id=f"{prefix}-next"),
+        spacing="3",
+        align="center",
+    )  # fmt: skip
+
+
+def _audit_search() -> rx.Component:
+    def labelled(label: str, control: rx.Component) -> rx.Component:
+        return rx.vstack(rx.text(label, size="1", color_scheme="gray"), control, spacing="1")
+
+    columns = ("When", "Organisation", "#", "Actor", "Action", "Entity", "Flagged", "IP")
+    return rx.card(
+        rx.vstack(
+            rx.heading("Audit search", size="3"),
+            rx.text(
+                "Who did what and when, across organisations: metadata only, never the "
+                "content. Each organisation shown is told that you searched its trail.",
+                size="2",
+                color_scheme="gray",
+            ),
+            rx.form(
+                rx.hstack(
+                    labelled("Organisation (slug)",
+                             rx.input(name="tenant", placeholder="any", id="search-tenant")),
+                    labelled("Actor id",
+                             rx.input(name="actor_id", placeholder="any", id="search-actor")),
+                    labelled("Action or prefix",
+                             rx.input(name="action", placeholder="e.g. access.",
+                                      id="search-action")),
+                    labelled("Flagged", rx.el.select(
+                        rx.el.option("All", value="all"),
+                        rx.el.option("Flagged only", value="only"),
+                        rx.el.option("Not flagged", value="unflagged"),
+                        name="flagged", id="search-flagged", style=SELECT_STYLE,
+                    )),
+                    labelled("Since", rx.input(name="since", type="date", id="search-since")),
+                    labelled("Until", rx.input(name="until", type="date", id="search-until")),
+                    rx.button("Search", type="submit", id="search-submit"),
+                    spacing="3",
+                    wrap="wrap",
+                    align="end",
+                ),
+                on_submit=ConsoleState.search_audit,
+            ),
+            rx.cond(
+                ConsoleState.searched,
+                rx.vstack(
+                    rx.table.root(
+                        rx.table.header(
+                            rx.table.row(*[rx.table.column_header_cell(h) for h in columns])
+                        ),
+                        rx.table.body(
+                            rx.foreach(
+                                ConsoleState.search_rows,
+                                lambda r: rx.table.row(
+                                    rx.table.cell(r["occurred_at"]),
+                                    rx.table.cell(rx.code(r["tenant"])),
+                                    rx.table.cell(r["seq"]),
+                                    rx.table.cell(rx.code(r["actor_id"], size="1")),
+                                    rx.table.cell(r["action"]),
+                                    rx.table.cell(r["entity_type"]),
+                                    rx.table.cell(rx.cond(r["flagged"],
+                                                          rx.badge("flagged", color_scheme="red"),
+                                                          "")),
+                                    rx.table.cell(r["ip"]),
+                                    class_name="search-row",
+                                ),
+                            )
+                        ),
+                        width="100%",
+                        size="1",
+                        id="search-results",
+                    ),
+                    rx.hstack(
+                        rx.text(ConsoleState.search_total, " events", size="2"),
+                        rx.button(rx.icon("download", size=14), "Export CSV", size="1",
+                                  variant="soft", on_click=ConsoleState.export_search,
+                                  id="search-export"),
+                        rx.spacer(),
+                        _pager(ConsoleState.search_page, ConsoleState.search_pages,
+                               ConsoleState.search_goto, "search"),
+                        width="100%",
+                    ),
+                    width="100%",
+                ),
+            ),
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
+    )  # fmt: skip
+
+
+def _flagged_queue() -> rx.Component:
+    columns = ("When", "Organisation", "#", "Actor", "Action", "Entity", "IP", "Review")
+    return rx.card(
+        rx.vstack(
+            rx.heading("Flagged events to review", size="3"),
+            rx.text(
+                "Refused and cross-organisation attempts of ordinary users, oldest first, "
+                "until a super-admin marks them reviewed.",
+                size="2",
+                color_scheme="gray",
+            ),
+            rx.form(
+                rx.hstack(
+                    rx.input(name="tenant", placeholder="Organisation (slug), or all",
+                             id="flagged-tenant"),
+                    rx.button("Show queue", type="submit", variant="soft", id="flagged-load"),
+                    spacing="3",
+                ),
+                on_submit=ConsoleState.load_flagged,
+            ),
+            rx.cond(
+                ConsoleState.flagged_loaded,
+                rx.vstack(
+                    rx.table.root(
+                        rx.table.header(
+                            rx.table.row(*[rx.table.column_header_cell(h) for h in columns])
+                        ),
+                        rx.table.body(
+                            rx.foreach(
+                                ConsoleState.flagged_rows,
+                                lambda r: rx.table.row(
+                                    rx.table.cell(r["occurred_at"]),
+                                    rx.table.cell(rx.code(r["tenant"])),
+                                    rx.table.cell(r["seq"]),
+                                    rx.table.cell(rx.code(r["actor_id"], size="1")),
+                                    rx.table.cell(r["action"]),
+                                    rx.table.cell(r["entity_type"]),
+                                    rx.table.cell(r["ip"]),
+                                    rx.table.cell(
+                                        rx.form(
+                                            rx.hstack(
+                                                rx.el.input(type="hidden", name="event_id",
+                                                            value=r["event_id"]),
+                                                rx.input(name="note", placeholder="Note",
+                                                         required=True, max_length=500,
+                                                         size="1"),
+                                                rx.button("Mark reviewed", type="submit",
+                                                          size="1", class_name="flag-review"),
+                                                spacing="2",
+                                            ),
+                                            on_submit=ConsoleState.mark_reviewed,
+                                            reset_on_submit=True,
+                                        )
+                                    ),
+                                    class_name="flagged-row",
+                                ),
+                            )
+                        ),
+                        width="100%",
+                        size="1",
+                        id="flagged-events",
+                    ),
+                    rx.hstack(
+                        rx.text(ConsoleState.flagged_total, " to review", size="2"),
+                        rx.spacer(),
+                        _pager(ConsoleState.flagged_page, ConsoleState.flagged_pages,
+                               ConsoleState.flagged_goto, "flagged"),
+                        width="100%",
+                    ),
+                    width="100%",
+                ),
+            ),
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
     )  # fmt: skip
