@@ -118,3 +118,69 @@ def test_break_glass_read_is_justified_logged_and_visible_to_the_tenant(
         shoot(tp, "access-log")
     finally:
         other.close()
+
+
+def _globex_manager_asks_for_an_acme_goal() -> None:
+    """An ordinary user's cross-tenant attempt, as any browser could make it: refused."""
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from pms_dashboard.auth.permissions import PermissionDenied
+    from pms_dashboard.goals import service as goals
+    from pms_dashboard.goals.models import Goal
+    from pms_dashboard.people.models import User
+    from pms_dashboard.tenancy.context import TenantContext
+    from pms_dashboard.tenancy.models import Tenant
+    from pms_dashboard.tenancy.session import tenant_session
+
+    with owner_session() as s:
+        acme_goal = s.scalars(
+            select(Goal.id)
+            .join(Tenant, col(Tenant.id) == Goal.tenant_id)
+            .where(Tenant.slug == "acme")
+        ).first()
+        gus = s.scalars(select(User).where(User.email == "gus.manager@globex.example")).one()
+    ctx = TenantContext(tenant_id=gus.tenant_id, user_id=gus.id, role=gus.role)
+    with pytest.raises(PermissionDenied), tenant_session(ctx) as session:
+        goals.goal_detail(session=session, actor=ctx, goal_id=acme_goal)
+
+
+def test_cross_tenant_attempt_is_flagged_searchable_exportable_and_reviewed(
+    page, app_url, admin
+) -> None:
+    import io
+
+    import pandas as pd
+
+    _globex_manager_asks_for_an_acme_goal()
+    totp = pyotp.TOTP(admin.totp_secret)
+    code = totp.at(time.time() + 2 * totp.interval)  # a step no earlier test used
+    _console_sign_in(page, app_url, admin.email, PASSWORD, code)
+    page.wait_for_selector(".console-tenant-row")
+
+    page.fill("#search-tenant", "globex")
+    page.select_option("#search-flagged", value="only")
+    page.fill("#search-action", "access.")
+    page.click("#search-submit")
+    page.wait_for_selector(".search-row")
+    first = page.locator(".search-row").first.inner_text()
+    assert "access.cross_tenant" in first and "globex" in first
+    shoot(page, "console-audit-search", "#search-results")
+
+    with page.expect_download() as info:
+        page.click("#search-export")
+    frame = pd.read_csv(io.BytesIO(open(info.value.path(), "rb").read()), dtype=str)  # noqa: SIM115
+    assert info.value.suggested_filename.startswith("platform-audit-")
+    assert set(frame["tenant"]) == {"globex"} and set(frame["flagged"]) == {"true"}
+    assert "access.cross_tenant" in set(frame["action"])
+
+    page.fill("#flagged-tenant", "globex")
+    page.click("#flagged-load")
+    page.wait_for_selector(".flagged-row")
+    before = page.locator(".flagged-row").count()
+    row = page.locator(".flagged-row", has_text="access.cross_tenant").first
+    row.locator("input[name=note]").fill(
+        "Stale bookmark from a former Acme contractor; no data seen"
+    )
+    row.locator(".flag-review").click()
+    page.wait_for_function("n => document.querySelectorAll('.flagged-row').length < n", arg=before)
