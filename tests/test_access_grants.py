@@ -322,3 +322,40 @@ def test_every_console_handler_that_reaches_tenant_data_leaves_a_flagged_event(t
     ]  # fmt: skip
     with owner_session() as s:
         assert verify(s.connection(), tenant_id=t.id).ok
+
+
+# Every backend HTTP route a console cookie opens, and whether it reaches tenant data.
+CONSOLE_ROUTES = {
+    "/api/console/signin": "none",  # checks the super-admin's own credentials
+    "/api/console/signout": "none",
+    "/api/console/export/audit.csv": "tenant",  # audit metadata of every tenant it covers
+}
+
+
+def test_every_console_route_is_known_and_the_one_reaching_tenants_leaves_flagged_events(
+    t,
+) -> None:
+    from starlette.applications import Starlette
+    from starlette.testclient import TestClient
+
+    from pms_dashboard.auth.cookies import CONSOLE_COOKIE
+    from pms_dashboard.pms_dashboard import api
+
+    paths = {r.path for r in api.routes if getattr(r, "path", "").startswith("/api/console")}
+    assert paths == set(CONSOLE_ROUTES), "classify the new console route in CONSOLE_ROUTES"
+    new = console.create_admin(
+        email=f"ops-{uuid.uuid4().hex[:8]}@platform.example", display_name="Ops", password=PASSWORD
+    )
+    signed = console.sign_in(
+        email=new.email, password=PASSWORD, code=pyotp.TOTP(new.totp_secret).at(time.time())
+    )
+    client = TestClient(Starlette(routes=api.routes))
+    client.cookies.set(CONSOLE_COOKIE, signed.token)
+    for path, kind in CONSOLE_ROUTES.items():
+        if kind != "tenant":
+            continue
+        before = [e for e in _events(t) if e[0] == "console.audit_read"]
+        response = client.get(path, params={"tenant": t.slug})
+        assert response.status_code == 200
+        after = [e for e in _events(t) if e[0] == "console.audit_read"]
+        assert len(after) == len(before) + 1 and after[-1][1] is True  # flagged, in t's chain
