@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from pms_dashboard.audit import service as audit
@@ -75,7 +76,6 @@ def sign_in(
         verify_password(None, password)
         raise SignInError(SIGN_IN_FAILED)
 
-    hours = get_settings().session_hours
     with tenant_session(TenantContext(tenant_id=tenant_id)) as s:
         user = people.find_user_by_email(session=s, email=email)
         usable = user is not None and user.is_active
@@ -95,39 +95,55 @@ def sign_in(
             failed = False
             if user.password_hash and needs_rehash(user.password_hash):
                 user.password_hash = hash_password(password)
-            auth_session = AuthSession(
-                user_id=user.id,
-                expires_at=utcnow() + timedelta(hours=hours),
-                user_agent=user_agent[:300],
-                ip=ip[:64],
-            )
-            s.add(auth_session)
-            audit.record(
-                session=s,
-                action="auth.sign_in",
-                actor_id=user.id,
-                entity_type="auth_session",
-                entity_id=auth_session.id,
-                ip=ip,
-            )
-            tenant = s.get_one(Tenant, tenant_id)
-            principal = Principal(
-                tenant_id=tenant_id,
-                user_id=user.id,
-                session_id=auth_session.id,
-                role=user.role,
-                email=user.email,
-                display_name=user.display_name,
-                tenant_name=tenant.name,
-                tenant_slug=tenant.slug,
+            signed = open_session(
+                session=s, user=user, method="password", ip=ip, user_agent=user_agent
             )
     if failed:  # raised after the failure's audit event has been committed
         raise SignInError(SIGN_IN_FAILED)
+    return signed
+
+
+def open_session(
+    *, session: Session, user: User, method: str, ip: str = "", user_agent: str = ""
+) -> SignedIn:
+    """A new server-side session and its token for a user whose identity has been proven
+    (password, or single sign-on), with its `auth.sign_in` audit event, in the caller's
+    tenant transaction."""
+    hours = get_settings().session_hours
+    auth_session = AuthSession(
+        user_id=user.id,
+        expires_at=utcnow() + timedelta(hours=hours),
+        user_agent=user_agent[:300],
+        ip=ip[:64],
+    )
+    session.add(auth_session)
+    session.flush()
+    audit.record(
+        session=session,
+        action="auth.sign_in",
+        actor_id=user.id,
+        entity_type="auth_session",
+        entity_id=auth_session.id,
+        detail={"method": method},
+        ip=ip,
+    )
+    assert user.tenant_id is not None
+    tenant = session.get_one(Tenant, user.tenant_id)
+    principal = Principal(
+        tenant_id=user.tenant_id,
+        user_id=user.id,
+        session_id=auth_session.id,
+        role=user.role,
+        email=user.email,
+        display_name=user.display_name,
+        tenant_name=tenant.name,
+        tenant_slug=tenant.slug,
+    )
     max_age = int(hours * 3600)
     token = tokens.issue(
         tokens.TokenClaims(
             user_id=principal.user_id,
-            tenant_id=tenant_id,
+            tenant_id=principal.tenant_id,
             role=principal.role,
             session_id=principal.session_id,
             expires_at=int(time.time()) + max_age,
