@@ -3,7 +3,7 @@
 from sqlmodel import SQLModel
 
 from pms_dashboard.audit.models import AccessGrant, AuditEvent, FlagReview, PlatformEvent
-from pms_dashboard.auth.models import AuthSession
+from pms_dashboard.auth.models import AuthSession, SignInAttempt
 from pms_dashboard.console.models import ConsoleSession, PlatformAdmin
 from pms_dashboard.goals.models import Goal, GoalCheckIn, KeyResult
 from pms_dashboard.people.models import User
@@ -16,6 +16,7 @@ from pms_dashboard.reviews.models import (
     ReviewRating,
     ReviewTemplate,
 )
+from pms_dashboard.sso.models import SsoConfig, SsoLogin
 from pms_dashboard.tenancy.models import Tenant, TenantOwned
 
 TENANT_MODELS: tuple[type[TenantOwned], ...] = (
@@ -33,6 +34,8 @@ TENANT_MODELS: tuple[type[TenantOwned], ...] = (
     CalibrationChange,
     AuditEvent,
     AccessGrant,
+    SsoConfig,
+    SsoLogin,
 )
 
 # Platform tables: no tenant_id, unreadable by the app role.
@@ -41,6 +44,7 @@ PLATFORM_MODELS: tuple[type[SQLModel], ...] = (
     ConsoleSession,
     PlatformEvent,
     FlagReview,
+    SignInAttempt,
 )
 
 __all__ = [

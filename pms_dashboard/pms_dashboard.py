@@ -3,9 +3,11 @@
 import reflex as rx
 from starlette.applications import Starlette
 
+from pms_dashboard.auth.http import SecurityHeaders
 from pms_dashboard.auth.routes import routes as auth_routes
 from pms_dashboard.console.routes import routes as console_routes
 from pms_dashboard.exports.routes import routes as export_routes
+from pms_dashboard.sso.routes import routes as sso_routes
 from pms_dashboard.ui.pages import (  # noqa: F401  (registers pages)
     access_log,
     console,
@@ -20,6 +22,8 @@ from pms_dashboard.ui.pages import (  # noqa: F401  (registers pages)
     signin,
 )
 
-api = Starlette(routes=[*auth_routes, *console_routes, *export_routes])
+api = Starlette(routes=[*auth_routes, *console_routes, *export_routes, *sso_routes])
 
-app = rx.App(api_transformer=api)
+# Reflex mounts its own app (event websocket, uploads, prod-mode pages) inside `api`, then
+# wraps the whole of it: every HTTP response carries the security headers.
+app = rx.App(api_transformer=[api, SecurityHeaders])

@@ -44,7 +44,32 @@ class Settings(BaseSettings):
     app_pool_size: int = Field(default=10, alias="PMS_APP_POOL_SIZE", ge=1, le=200)
 
     secret_key: str = Field(default=DEV_SECRET_KEY, alias="SECRET_KEY", min_length=32)
+    # Absolute session lifetime, enforced from the session row (also for sessions opened
+    # before a lower value was set) as well as from the token.
     session_hours: float = Field(default=12.0, alias="PMS_SESSION_HOURS", gt=0, le=24 * 30)
+    # A session unused for this long is revoked (reason "idle") at its next request.
+    session_idle_minutes: float = Field(
+        default=30.0, alias="PMS_SESSION_IDLE_MINUTES", ge=2, le=24 * 60 * 30
+    )
+    # Sign-in throttling (per account and per client address, shared by every app process
+    # through PostgreSQL): this many failures within the window refuse further attempts
+    # until the oldest of them leaves the window. 0 turns a limit off.
+    signin_window_minutes: int = Field(
+        default=15, alias="PMS_SIGNIN_WINDOW_MINUTES", ge=1, le=24 * 60
+    )
+    signin_max_account_failures: int = Field(
+        default=5, alias="PMS_SIGNIN_MAX_ACCOUNT_FAILURES", ge=0, le=10_000
+    )
+    signin_max_address_failures: int = Field(
+        default=30, alias="PMS_SIGNIN_MAX_ADDRESS_FAILURES", ge=0, le=100_000
+    )
+    # Extra origins forms may be sent to (CSP form-action, besides the app itself), space
+    # separated, e.g. identity providers a sign-in form is redirected to.
+    csp_form_action: str = Field(
+        default="",
+        alias="PMS_CSP_FORM_ACTION",
+        pattern=r"^(\s*https?://[A-Za-z0-9.:\[\]*-]+/?\s*)*$",
+    )
     # Public address of the app (scheme://host:port), used for redirects and cookie flags.
     public_url: str = Field(default="http://localhost:3000", alias="PMS_PUBLIC_URL")
 

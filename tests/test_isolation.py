@@ -40,6 +40,7 @@ from pms_dashboard.reviews.models import (
     ReviewRating,
     ReviewTemplate,
 )
+from pms_dashboard.sso.models import SsoConfig, SsoLogin
 from pms_dashboard.tenancy.context import CrossTenantWrite, MissingTenantContext, TenantContext
 from pms_dashboard.tenancy.models import utcnow
 from pms_dashboard.tenancy.session import contextless_session, owner_session, tenant_session
@@ -70,6 +71,8 @@ def _goal(t: TenantFixture, title: str = "goal", owner: str = "emp1") -> Goal:
 APPEND_ONLY = ("audit_event", "calibration_change")
 # ...and may only read these (access grants are opened by the console, shown to the tenant).
 READ_ONLY = ("access_grant",)
+# ...and may change, but never remove, these (a tenant's single sign-on connection).
+NO_DELETE = ("sso_config",)
 
 
 def seed_every_table(t: TenantFixture) -> dict[str, uuid.UUID]:
@@ -128,9 +131,19 @@ def seed_every_table(t: TenantFixture) -> dict[str, uuid.UUID]:
             ticket="SUP-1",
             expires_at=utcnow() + timedelta(hours=1),
         )
-        s.add_all([change, grant])
+        sso_config = SsoConfig(
+            tenant_id=tid, issuer="https://idp.example", client_id="pms", client_secret="x",
+            allowed_domains=[f"{t.slug}.test"],
+        )  # fmt: skip
+        sso_login = SsoLogin(
+            tenant_id=tid, state=uuid.uuid4().hex, nonce="n", code_verifier="v",
+            redirect_uri="https://app.example/cb",
+        )  # fmt: skip
+        s.add_all([change, grant, sso_config, sso_login])
         s.flush()
         return {
+            "sso_config": sso_config.id,
+            "sso_login": sso_login.id,
             "app_user": t.user_id("emp1"),
             "goal": goal.id,
             "key_result": kr.id,
@@ -391,7 +404,7 @@ def test_update_and_delete_of_another_tenants_rows_touch_nothing(pair: Pair) -> 
         deleted = {
             t: conn.execute(text(f"DELETE FROM {t} WHERE id = :id"), {"id": pair.b_ids[t]}).rowcount
             for t in TENANT_TABLES
-            if t not in APPEND_ONLY + READ_ONLY  # pms_app has no DELETE on these
+            if t not in APPEND_ONLY + READ_ONLY + NO_DELETE  # pms_app has no DELETE on these
         }
     assert updated == 0
     assert set(deleted.values()) == {0}

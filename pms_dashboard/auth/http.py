@@ -1,12 +1,35 @@
-"""What the backend's form routes share: the app's own origins (login CSRF), where the
-pages are served, the client's address, and how a session cookie is set."""
+"""What the backend's HTTP routes share: the app's own origins (CSRF), where the pages are
+served, the client's address, how a session cookie is set, and the security headers every
+backend response carries."""
 
 from __future__ import annotations
 
+import html
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pms_dashboard.settings import get_settings
+
+CROSS_ORIGIN_REFUSED = (
+    "Request refused: it does not come from this app's own pages (its Origin or Referer"
+    " header is missing or names another site). Reload the page and try again."
+)
+
+
+def _origin_of(url: str) -> str:
+    """`scheme://host[:port]` of an absolute URL; "" for anything else."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return ""
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return ""
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def _allowed_origins(request: Request) -> set[str]:
@@ -14,18 +37,41 @@ def _allowed_origins(request: Request) -> set[str]:
 
     cfg = rx.config.get_config()
     own = f"{request.url.scheme}://{request.url.netloc}"
-    return {o.rstrip("/") for o in (get_settings().public_url, cfg.deploy_url or "", own) if o}
+    candidates = (get_settings().public_url, cfg.deploy_url or "", own)
+    return {_origin_of(o) for o in candidates if o} - {""}
+
+
+def request_origin(request: Request) -> str:
+    """The origin the browser says a request comes from: its Origin header, or when that is
+    absent, the origin of its Referer; "" when neither names one ("null" included)."""
+    origin = request.headers.get("origin")
+    if origin is not None:
+        return _origin_of(origin)
+    return _origin_of(request.headers.get("referer", ""))
+
+
+def origin_ok(request: Request) -> bool:
+    """A state-changing request must come from the app's own pages (CSRF, login CSRF).
+
+    SameSite=Lax cookies already stay home on cross-site POSTs; this also refuses what they
+    do not cover: sign-in forms (no cookie yet) and sibling subdomains (same site).
+    """
+    origin = request_origin(request)
+    return bool(origin) and origin in _allowed_origins(request)
+
+
+def csrf_refusal(request: Request) -> Response | None:
+    """A 403 for a state-changing request that is not from the app's own pages; None if it
+    is. Call first in every POST route, before reading the body."""
+    if origin_ok(request):
+        return None
+    return JSONResponse({"error": CROSS_ORIGIN_REFUSED}, status_code=403)
 
 
 def frontend(request: Request) -> str:
     """Where the browser's pages are served (dev mode: another port than this route)."""
-    origin = request.headers.get("origin", "").rstrip("/")
+    origin = request_origin(request)
     return origin if origin and origin in _allowed_origins(request) else ""
-
-
-def origin_ok(request: Request) -> bool:
-    origin = request.headers.get("origin")
-    return origin is None or origin.rstrip("/") in _allowed_origins(request)
 
 
 def client_ip(request: Request) -> str:
@@ -43,3 +89,86 @@ def set_session_cookie(response: Response, name: str, token: str, max_age: int) 
         secure=get_settings().secure_cookies,
         path="/",
     )
+
+
+def leave_for(url: str) -> HTMLResponse:
+    """A page that sends the browser on to `url` by itself, for a form POST whose answer
+    leads to another site (an identity provider). A 303 there would be refused by browsers
+    that apply CSP form-action to the redirects after a form submission (Chrome does); a
+    page's own refresh is not a form submission."""
+    target = html.escape(url, quote=True)
+    body = (
+        '<!doctype html><html><head><meta charset="utf-8">'
+        f'<meta http-equiv="refresh" content="0;url={target}"><title>Continuing…</title>'
+        f'</head><body><p><a href="{target}">Continue</a></p></body></html>'
+    )
+    return HTMLResponse(body, headers={"Cache-Control": "no-store"})
+
+
+# ------------------------------------------------------------------ security headers
+
+
+def security_header_values(*, form_action: Sequence[str] = ()) -> list[tuple[str, str]]:
+    """The headers every backend HTTP response carries.
+
+    The Content-Security-Policy holds only directives that cannot break a Reflex page
+    (nothing restricts scripts, styles, images or connections): no framing (clickjacking),
+    no `<base>` from elsewhere, no plugins, and forms post only to this origin and to
+    `form_action` (in dev mode the backend's own address, where the sign-in forms post; and
+    `PMS_CSP_FORM_ACTION`). Browsers such as Chrome also apply form-action to the redirects
+    that follow a form POST, so a form whose route redirects to another site (an identity
+    provider) needs that site listed.
+    """
+    sources = " ".join(["'self'", *dict.fromkeys(o for o in form_action if o)])
+    csp = f"frame-ancestors 'none'; base-uri 'self'; object-src 'none'; form-action {sources}"
+    headers = [
+        ("Content-Security-Policy", csp),
+        ("X-Frame-Options", "DENY"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "strict-origin-when-cross-origin"),
+        ("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=()"),
+        ("Cross-Origin-Opener-Policy", "same-origin"),
+    ]
+    if get_settings().secure_cookies:  # served over https: browsers must stay on https
+        headers.append(("Strict-Transport-Security", "max-age=31536000"))
+    return headers
+
+
+def _dev_backend_origin() -> str:
+    """The backend's own origin when pages are served from another port (dev mode)."""
+    import reflex as rx
+    from reflex.utils.exec import is_prod_mode
+
+    return "" if is_prod_mode() else _origin_of(rx.config.get_config().api_url)
+
+
+class SecurityHeaders:
+    """ASGI middleware adding `security_header_values()` to every HTTP response (a header
+    a route sets itself wins). Websocket and lifespan traffic pass through untouched.
+
+    Applied to the whole served app through `rx.App(api_transformer=[api, SecurityHeaders])`:
+    Reflex mounts its own app (event websocket, uploads, and in prod mode the compiled
+    pages) inside `api`, then hands the result to each callable transformer in turn."""
+
+    def __init__(self, app: ASGIApp, *, form_action: Sequence[str] | None = None) -> None:
+        self.app = app
+        if form_action is None:
+            configured = get_settings().csp_form_action.split()
+            form_action = [_dev_backend_origin(), *(_origin_of(o) for o in configured)]
+        self.headers = security_header_values(form_action=form_action)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                headers = MutableHeaders(scope=message)
+                for name, value in self.headers:
+                    if name not in headers:
+                        headers.append(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

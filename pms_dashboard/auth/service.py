@@ -1,25 +1,44 @@
-"""Sign-in, per-request authentication and sign-out for local accounts.
+"""Sign-in, per-request authentication and sign-out for local accounts (and, through
+`open_session`, for single sign-on).
 
 A principal is re-derived from the session cookie on every request and every Reflex event:
 the token's signature and expiry are checked, then its session row must exist, be
-unrevoked and unexpired, and its user must still be active in that tenant. The role used for
-permission checks is the one in the database now, not the one in the token.
+unrevoked, within its absolute lifetime and not idle, and its user must still be active in
+that tenant. The role used for permission checks is the one in the database now, not the
+one in the token.
+
+Session lifecycle (every step an audit event in the tenant's chain):
+- opened by `open_session` (`auth.sign_in`); a sign-in from a browser that still carries a
+  session cookie revokes that session in the same transaction (`auth.session_rotated`), so
+  a session id planted in a browser before sign-in never becomes a signed-in session;
+- idle: unused for `PMS_SESSION_IDLE_MINUTES` -> revoked at its next request
+  (`auth.session_idle`); `last_seen_at` is refreshed at most once a minute per session;
+- absolute: `PMS_SESSION_HOURS` after it was opened (`expires_at`, and `created_at` against
+  the current setting), whatever the activity;
+- ended by `sign_out` (`auth.sign_out`) or `sign_out_everywhere`
+  (`auth.sign_out_everywhere`, every session of the user).
+
+Password sign-in is throttled per account and per address (`auth.throttle`); a refused
+attempt never reaches the password check and is audited as `auth.throttled` (flagged).
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
 from sqlmodel import col
 
 from pms_dashboard.audit import service as audit
-from pms_dashboard.auth import tokens
-from pms_dashboard.auth.models import AuthSession
+from pms_dashboard.auth import throttle, tokens
+from pms_dashboard.auth.models import AuthSession, RevokeReason
 from pms_dashboard.auth.passwords import hash_password, needs_rehash, verify_password
 from pms_dashboard.people import service as people
 from pms_dashboard.people.models import User
@@ -32,10 +51,29 @@ from pms_dashboard.tenancy.session import contextless_session, tenant_session
 # One message for every sign-in failure: it must not tell which part was wrong.
 SIGN_IN_FAILED = "Sign-in failed. Check your organisation, email and password."
 MAX_FIELD = 320
+# `last_seen_at` is written at most this often per session (authenticate runs on every
+# Reflex event); the idle timeout is therefore precise to about this much.
+LAST_SEEN_EVERY = timedelta(minutes=1)
+
+# The audit action of each way a session ends early.
+REVOKE_ACTIONS = {
+    RevokeReason.sign_out: "auth.sign_out",
+    RevokeReason.sign_out_everywhere: "auth.sign_out_everywhere",
+    RevokeReason.idle: "auth.session_idle",
+    RevokeReason.rotated: "auth.session_rotated",
+}
 
 
 class SignInError(Exception):
     """Sign-in refused; `str(err)` is safe to show."""
+
+
+class SignInThrottled(SignInError):
+    """Too many recent failures for this account or address; the password was not checked."""
+
+    def __init__(self, retry_minutes: int) -> None:
+        super().__init__(throttle.throttled_message(retry_minutes))
+        self.retry_minutes = retry_minutes
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,17 +101,37 @@ class SignedIn:
     principal: Principal
 
 
+# --------------------------------------------------------------------------- sign-in
+
+
 def sign_in(
-    *, slug: str, email: str, password: str, ip: str = "", user_agent: str = ""
+    *,
+    slug: str,
+    email: str,
+    password: str,
+    ip: str = "",
+    user_agent: str = "",
+    replaces: str | None = None,
 ) -> SignedIn:
-    """Check the credentials and open a server-side session; raise SignInError otherwise."""
-    if not slug or not email or not password or max(map(len, (slug, email, password))) > MAX_FIELD:
-        verify_password(None, password[:MAX_FIELD])  # same cost as a real attempt
-        raise SignInError(SIGN_IN_FAILED)
+    """Check the credentials and open a server-side session; raise SignInError otherwise
+    (SignInThrottled, before any password check, when the account or address is locked).
+
+    `replaces`: the session token the browser still carries, if any; that session is
+    revoked (rotated) in the transaction that opens the new one. `ip` "" (no network peer:
+    CLI, tests) is not throttled per address."""
+    well_formed = bool(slug and email and password) and (
+        max(map(len, (slug, email, password))) <= MAX_FIELD
+    )
+    account = throttle.account_key(slug[:MAX_FIELD], email[:MAX_FIELD])
     with contextless_session() as s:
-        tenant_id = resolve_slug(session=s, slug=slug)
+        tenant_id = resolve_slug(session=s, slug=slug) if well_formed else None
+        attempt = throttle.begin(session=s, account=account, ip=ip)
+    if attempt.throttled:
+        _refuse_throttled(attempt, tenant_id=tenant_id, email=email, ip=ip)
     if tenant_id is None:
-        verify_password(None, password)
+        verify_password(None, password[:MAX_FIELD])  # same cost as a real attempt
+        with contextless_session() as s:
+            throttle.end(session=s, attempt=attempt, success=False)
         raise SignInError(SIGN_IN_FAILED)
 
     with tenant_session(TenantContext(tenant_id=tenant_id)) as s:
@@ -96,19 +154,77 @@ def sign_in(
             if user.password_hash and needs_rehash(user.password_hash):
                 user.password_hash = hash_password(password)
             signed = open_session(
-                session=s, user=user, method="password", ip=ip, user_agent=user_agent
+                session=s,
+                user=user,
+                method="password",
+                ip=ip,
+                user_agent=user_agent,
+                replaces=replaces,
             )
+        throttle.end(session=s, attempt=attempt, success=not failed)
     if failed:  # raised after the failure's audit event has been committed
         raise SignInError(SIGN_IN_FAILED)
     return signed
 
 
+def reserve_attempt(
+    *, ip: str, tenant_id: uuid.UUID | None = None, slug: str = "", email: str = ""
+) -> throttle.Attempt:
+    """For sign-in paths other than the password form (single sign-on): check the throttle
+    for the address (and the account, when `slug` and `email` are given) and reserve the
+    attempt, or raise SignInThrottled (audited in `tenant_id`'s chain when given). Settle it
+    with `throttle.end(session=..., attempt=..., success=...)` in the transaction that
+    opens the session (or records the failure)."""
+    account = throttle.account_key(slug, email) if slug and email else None
+    with contextless_session() as s:
+        attempt = throttle.begin(session=s, account=account, ip=ip)
+    if attempt.throttled:
+        _refuse_throttled(attempt, tenant_id=tenant_id, email=email, ip=ip)
+    return attempt
+
+
+def _refuse_throttled(
+    attempt: throttle.Attempt, *, tenant_id: uuid.UUID | None, email: str, ip: str
+) -> None:
+    """Audit the lockout in the tenant's chain (its first refusal within a minute per account
+    or address, so a flood of refused requests cannot flood the trail) and raise."""
+    if tenant_id is not None and attempt.first_refusal:
+        with tenant_session(TenantContext(tenant_id=tenant_id)) as s:
+            user = people.find_user_by_email(session=s, email=email[:MAX_FIELD]) if email else None
+            audit.record(
+                session=s,
+                action="auth.throttled",
+                actor_id=user.id if user else None,
+                entity_type="app_user",
+                entity_id=user.id if user else None,
+                detail={
+                    "email": people.normalize_email(email)[:MAX_FIELD],
+                    "scope": attempt.scope,
+                    "retry_after_minutes": attempt.retry_minutes,
+                },
+                flagged=True,
+                ip=ip,
+            )
+    raise SignInThrottled(attempt.retry_minutes)
+
+
 def open_session(
-    *, session: Session, user: User, method: str, ip: str = "", user_agent: str = ""
+    *,
+    session: Session,
+    user: User,
+    method: str,
+    ip: str = "",
+    user_agent: str = "",
+    replaces: str | None = None,
 ) -> SignedIn:
     """A new server-side session and its token for a user whose identity has been proven
     (password, or single sign-on), with its `auth.sign_in` audit event, in the caller's
-    tenant transaction."""
+    tenant transaction.
+
+    `replaces` is the session token the browser presented with the sign-in request (its
+    current cookie), if any: that session is revoked (reason "rotated") in this same
+    transaction when it is in this tenant, or in its own tenant's transaction otherwise.
+    The caller then sets the new token as the cookie (`auth.http.set_session_cookie`)."""
     hours = get_settings().session_hours
     auth_session = AuthSession(
         user_id=user.id,
@@ -118,16 +234,23 @@ def open_session(
     )
     session.add(auth_session)
     session.flush()
+    assert user.tenant_id is not None
+    rotated = _rotate(
+        session=session,
+        old_token=replaces,
+        tenant_id=user.tenant_id,
+        new_session_id=auth_session.id,
+        ip=ip,
+    )
     audit.record(
         session=session,
         action="auth.sign_in",
         actor_id=user.id,
         entity_type="auth_session",
         entity_id=auth_session.id,
-        detail={"method": method},
+        detail={"method": method} | ({"replaces": str(rotated)} if rotated else {}),
         ip=ip,
     )
-    assert user.tenant_id is not None
     tenant = session.get_one(Tenant, user.tenant_id)
     principal = Principal(
         tenant_id=user.tenant_id,
@@ -152,15 +275,65 @@ def open_session(
     return SignedIn(token=token, max_age=max_age, principal=principal)
 
 
-def authenticate(token: str | None) -> Principal | None:
-    """The principal of a session token, or None if it is invalid, expired or revoked."""
+def _rotate(
+    *,
+    session: Session,
+    old_token: str | None,
+    tenant_id: uuid.UUID,
+    new_session_id: uuid.UUID,
+    ip: str,
+) -> uuid.UUID | None:
+    """Revoke the session of the token a browser carried into a new sign-in; its id if a
+    live session was revoked."""
+    claims = tokens.verify(old_token or "")
+    if claims is None:
+        return None
+    detail = {"replaced_by": str(new_session_id)}
+    if claims.tenant_id == tenant_id:
+        revoked = _revoke(
+            session,
+            session_id=claims.session_id,
+            user_id=claims.user_id,
+            reason=RevokeReason.rotated,
+            ip=ip,
+            detail=detail,
+        )
+    else:  # the browser was signed in to another organisation: end that session there
+        ctx = TenantContext(tenant_id=claims.tenant_id, user_id=claims.user_id)
+        with tenant_session(ctx) as other:
+            revoked = _revoke(
+                other,
+                session_id=claims.session_id,
+                user_id=claims.user_id,
+                reason=RevokeReason.rotated,
+                ip=ip,
+                detail=detail,
+            )
+    return claims.session_id if revoked else None
+
+
+# ------------------------------------------------------------------ each request
+
+
+def authenticate(token: str | None, *, ip: str = "") -> Principal | None:
+    """The principal of a session token, or None if it is invalid, expired, idle (then the
+    session is revoked) or revoked. Refreshes the session's `last_seen_at` at most once a
+    minute."""
     claims = tokens.verify(token or "")
     if claims is None:
         return None
+    settings = get_settings()
+    idle_since = func.now() - timedelta(minutes=settings.session_idle_minutes)
     ctx = TenantContext(tenant_id=claims.tenant_id, user_id=claims.user_id)
     with tenant_session(ctx) as s:
         row = s.execute(
-            select(User, col(Tenant.name), col(Tenant.slug))
+            select(
+                User,
+                col(Tenant.name),
+                col(Tenant.slug),
+                (col(AuthSession.last_seen_at) < idle_since).label("idle"),
+                (col(AuthSession.last_seen_at) < func.now() - LAST_SEEN_EVERY).label("stale"),
+            )
             .join(AuthSession, col(AuthSession.user_id) == User.id)
             .join(Tenant, col(Tenant.id) == User.tenant_id)
             .where(
@@ -168,12 +341,33 @@ def authenticate(token: str | None) -> Principal | None:
                 col(AuthSession.user_id) == claims.user_id,
                 col(AuthSession.revoked_at).is_(None),
                 col(AuthSession.expires_at) > func.now(),
+                col(AuthSession.created_at) > func.now() - timedelta(hours=settings.session_hours),
                 col(User.is_active).is_(True),
             )
         ).first()
-    if row is None:
-        return None
-    user, tenant_name, tenant_slug = row
+        if row is None:
+            return None
+        user, tenant_name, tenant_slug, idle, stale = row
+        if idle:
+            _revoke(
+                s,
+                session_id=claims.session_id,
+                user_id=claims.user_id,
+                reason=RevokeReason.idle,
+                ip=ip,
+                detail={"idle_minutes": settings.session_idle_minutes},
+                where=(col(AuthSession.last_seen_at) < idle_since,),
+            )
+            return None
+        if stale:  # a no-op when another request of this session got there first
+            s.execute(
+                update(AuthSession)
+                .where(
+                    col(AuthSession.id) == claims.session_id,
+                    col(AuthSession.last_seen_at) < func.now() - LAST_SEEN_EVERY,
+                )
+                .values(last_seen_at=func.now())
+            )
     return Principal(
         tenant_id=claims.tenant_id,
         user_id=user.id,
@@ -186,6 +380,9 @@ def authenticate(token: str | None) -> Principal | None:
     )
 
 
+# ------------------------------------------------------------------------ sign-out
+
+
 def sign_out(token: str | None, *, ip: str = "") -> bool:
     """Revoke the token's session server-side; True if a live session was revoked."""
     claims = tokens.verify(token or "")
@@ -193,24 +390,95 @@ def sign_out(token: str | None, *, ip: str = "") -> bool:
         return False
     ctx = TenantContext(tenant_id=claims.tenant_id, user_id=claims.user_id)
     with tenant_session(ctx) as s:
-        result = s.execute(
-            update(AuthSession)
-            .where(
+        return _revoke(
+            s,
+            session_id=claims.session_id,
+            user_id=claims.user_id,
+            reason=RevokeReason.sign_out,
+            ip=ip,
+        )
+
+
+def sign_out_everywhere(token: str | None, *, ip: str = "") -> int:
+    """Revoke every session of the token's user (other browsers and devices included), if
+    the token's own session is still live; how many were revoked."""
+    claims = tokens.verify(token or "")
+    if claims is None:
+        return 0
+    ctx = TenantContext(tenant_id=claims.tenant_id, user_id=claims.user_id)
+    with tenant_session(ctx) as s:
+        live = s.scalar(
+            select(col(AuthSession.id)).where(
                 col(AuthSession.id) == claims.session_id,
                 col(AuthSession.user_id) == claims.user_id,
                 col(AuthSession.revoked_at).is_(None),
+                col(AuthSession.expires_at) > func.now(),
             )
-            .values(revoked_at=func.now())
         )
-        assert isinstance(result, CursorResult)
-        revoked = result.rowcount
-        if revoked:
-            audit.record(
-                session=s,
-                action="auth.sign_out",
-                actor_id=claims.user_id,
-                entity_type="auth_session",
-                entity_id=claims.session_id,
-                ip=ip,
+        if live is None:
+            return 0
+        ended = list(
+            s.scalars(
+                update(AuthSession)
+                .where(
+                    col(AuthSession.user_id) == claims.user_id,
+                    col(AuthSession.revoked_at).is_(None),
+                )
+                .values(
+                    revoked_at=func.now(),
+                    revoked_reason=RevokeReason.sign_out_everywhere.value,
+                )
+                .returning(col(AuthSession.id))
             )
-    return bool(revoked)
+        )
+        audit.record(
+            session=s,
+            action=REVOKE_ACTIONS[RevokeReason.sign_out_everywhere],
+            actor_id=claims.user_id,
+            entity_type="app_user",
+            entity_id=claims.user_id,
+            detail={
+                "reason": RevokeReason.sign_out_everywhere.value,
+                "sessions": sorted(str(i) for i in ended),
+                "from_session": str(claims.session_id),
+            },
+            ip=ip,
+        )
+    return len(ended)
+
+
+def _revoke(
+    session: Session,
+    *,
+    session_id: uuid.UUID,
+    user_id: uuid.UUID,
+    reason: RevokeReason,
+    ip: str,
+    detail: dict[str, Any] | None = None,
+    where: Sequence[ColumnElement[bool]] = (),
+) -> bool:
+    """Revoke one live session with its reason and audit event (in the caller's tenant
+    transaction); False if it was not live."""
+    result = session.execute(
+        update(AuthSession)
+        .where(
+            col(AuthSession.id) == session_id,
+            col(AuthSession.user_id) == user_id,
+            col(AuthSession.revoked_at).is_(None),
+            *where,
+        )
+        .values(revoked_at=func.now(), revoked_reason=reason.value)
+    )
+    assert isinstance(result, CursorResult)
+    if not result.rowcount:
+        return False
+    audit.record(
+        session=session,
+        action=REVOKE_ACTIONS[reason],
+        actor_id=user_id,
+        entity_type="auth_session",
+        entity_id=session_id,
+        detail={"reason": reason.value} | (detail or {}),
+        ip=ip,
+    )
+    return True

@@ -1,22 +1,24 @@
 """The console's sign-in and sign-out: form POSTs that set or clear its own HttpOnly cookie
-(a tenant session cookie never opens the console, nor the other way round)."""
+(a tenant session cookie never opens the console, nor the other way round). Both refuse
+requests not from the app's own pages (Origin, else Referer); sign-in is throttled per
+address like tenant sign-in."""
 
 from __future__ import annotations
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from pms_dashboard.auth.cookies import CONSOLE_COOKIE, token_from_cookie_header
-from pms_dashboard.auth.http import client_ip, frontend, origin_ok, set_session_cookie
+from pms_dashboard.auth.http import client_ip, csrf_refusal, frontend, set_session_cookie
 from pms_dashboard.console import service
 
 
 async def sign_in(request: Request) -> Response:
     """Form POST (email, password, code) -> console cookie and the console."""
-    if not origin_ok(request):
-        return JSONResponse({"error": "cross-origin request refused"}, status_code=403)
+    if refused := csrf_refusal(request):
+        return refused
     form = await request.form()
     front = frontend(request)
     try:
@@ -25,7 +27,11 @@ async def sign_in(request: Request) -> Response:
             email=str(form.get("email", "")),
             password=str(form.get("password", "")),
             code=str(form.get("code", "")),
-            ip=client_ip(request),
+            ip=client_ip(request) or "unknown",
+        )
+    except service.ConsoleThrottled as err:
+        return RedirectResponse(
+            f"{front}/console/signin?error=throttled&retry={err.retry_minutes}", status_code=303
         )
     except service.ConsoleError:
         return RedirectResponse(f"{front}/console/signin?error=invalid", status_code=303)
@@ -35,8 +41,8 @@ async def sign_in(request: Request) -> Response:
 
 
 async def sign_out(request: Request) -> Response:
-    if not origin_ok(request):
-        return JSONResponse({"error": "cross-origin request refused"}, status_code=403)
+    if refused := csrf_refusal(request):
+        return refused
     token = token_from_cookie_header(request.headers.get("cookie"), CONSOLE_COOKIE)
     await run_in_threadpool(service.sign_out, token, ip=client_ip(request))
     response = RedirectResponse(f"{frontend(request)}/console/signin?signed_out=1", status_code=303)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from pms_dashboard.audit.chain import record_platform_event
-from pms_dashboard.auth import tokens
+from pms_dashboard.auth import throttle, tokens
 from pms_dashboard.auth.passwords import hash_password, verify_password
 from pms_dashboard.console import totp
 from pms_dashboard.console.models import ConsoleSession, PlatformAdmin
@@ -36,6 +36,14 @@ MAX_FIELD = 320
 
 class ConsoleError(ValueError):
     """A console request was refused; the message is safe to show."""
+
+
+class ConsoleThrottled(ConsoleError):
+    """Too many failed sign-ins from this address; the credentials were not checked."""
+
+    def __init__(self, retry_minutes: int) -> None:
+        super().__init__(throttle.throttled_message(retry_minutes))
+        self.retry_minutes = retry_minutes
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,11 +114,15 @@ def sign_in(*, email: str, password: str, code: str, ip: str = "") -> ConsoleSig
     A failure is committed as a `console.sign_in_failed` platform event with the reason
     (unknown_email, inactive, wrong_password, wrong_code, replayed_code) and the admin it
     named, if any; the email typed is kept only when it names an admin (an unknown one may
-    be a password typed into the wrong field, and the trail can never be edited)."""
+    be a password typed into the wrong field, and the trail can never be edited).
+
+    Throttled per address (`auth.throttle`, shared with tenant sign-in): over the limit,
+    ConsoleThrottled is raised before any credential is checked."""
     email = email.strip().lower()[:MAX_FIELD]
     password = password[:1024]
     signed: ConsoleAdmin | None = None
     expires = datetime.now(UTC) + timedelta(hours=CONSOLE_SESSION_HOURS)
+    attempt = _reserve_attempt(ip)
     with auditor_session() as s:
         admin = s.scalars(
             select(PlatformAdmin).where(col(PlatformAdmin.email) == email).with_for_update()
@@ -123,6 +135,7 @@ def sign_in(*, email: str, password: str, code: str, ip: str = "") -> ConsoleSig
             if admin is not None and secret is not None and password_ok
             else None
         )
+        throttle.end(session=s, attempt=attempt, success=admin is not None and step is not None)
         if admin is None or not password_ok or step is None:
             reason = _failure_reason(admin, usable, password_ok, secret, code)
             record_platform_event(
@@ -159,6 +172,25 @@ def sign_in(*, email: str, password: str, code: str, ip: str = "") -> ConsoleSig
         )
     )
     return ConsoleSignedIn(token, CONSOLE_SESSION_HOURS * 3600, signed)
+
+
+def _reserve_attempt(ip: str) -> throttle.Attempt:
+    """Per-address throttling, shared with tenant sign-in (failures from one address count
+    together, whatever they tried): refused before any credential is checked, with a
+    `console.sign_in_throttled` platform event (the first refusal within a minute)."""
+    with auditor_session() as s:
+        attempt = throttle.begin(session=s, account=None, ip=ip)
+        if attempt.throttled and attempt.first_refusal:
+            record_platform_event(
+                session=s,
+                admin_id=None,
+                action="console.sign_in_throttled",
+                detail={"retry_after_minutes": attempt.retry_minutes},
+                ip=ip,
+            )
+    if attempt.throttled:
+        raise ConsoleThrottled(attempt.retry_minutes)
+    return attempt
 
 
 def _failure_reason(

@@ -7,23 +7,15 @@ shoulder-surfed code cannot be replayed.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import time
 
 import pyotp
-from cryptography.fernet import Fernet, InvalidToken
 
-from pms_dashboard.settings import get_settings
+from pms_dashboard import crypto
 
 ISSUER_NAME = "PMS platform console"
 STEP_SECONDS = 30
-
-
-def _fernet() -> Fernet:
-    digest = hashlib.sha256(b"pms-console-totp:" + get_settings().secret_key.encode()).digest()
-    return Fernet(base64.urlsafe_b64encode(digest))
 
 
 def new_secret() -> str:
@@ -31,14 +23,11 @@ def new_secret() -> str:
 
 
 def encrypt(secret: str) -> str:
-    return _fernet().encrypt(secret.encode()).decode()
+    return crypto.encrypt("console-totp", secret)
 
 
 def decrypt(stored: str) -> str | None:
-    try:
-        return _fernet().decrypt(stored.encode()).decode()
-    except (InvalidToken, ValueError):
-        return None
+    return crypto.decrypt("console-totp", stored)
 
 
 def provisioning_uri(secret: str, email: str) -> str:

@@ -1,4 +1,5 @@
-"""The page shell: sidebar, header with tenant and user, sign-out; every page uses it."""
+"""The page shell: sidebar, header with tenant and user, sign-out (here or everywhere);
+every page uses it."""
 
 from __future__ import annotations
 
@@ -84,6 +85,24 @@ def sign_out_button() -> rx.Component:
     )
 
 
+def sign_out_everywhere_button() -> rx.Component:
+    """Ends every session of the user (other browsers and devices too), then this one."""
+    return native_form(
+        rx.button(
+            rx.icon("monitor-x", size=16),
+            "Sign out everywhere",
+            variant="ghost",
+            color_scheme="gray",
+            size="1",
+            type="submit",
+            id="sign-out-everywhere",
+            title="End your sessions in every browser and device",
+        ),
+        action=backend_url("/api/auth/signout-everywhere"),
+        method="post",
+    )
+
+
 def header(title: str) -> rx.Component:
     return rx.hstack(
         rx.heading(title, size="6"),
@@ -95,7 +114,7 @@ def header(title: str) -> rx.Component:
             spacing="0",
             align="end",
         ),
-        sign_out_button(),
+        rx.vstack(sign_out_button(), sign_out_everywhere_button(), spacing="1", align="end"),
         align="center",
         spacing="4",
         width="100%",

@@ -13,6 +13,7 @@ from pms_dashboard.ui.states.settings import (
     ONLY_ADMINS,
     SettingsState,
 )
+from pms_dashboard.ui.states.sso import SsoSettingsState
 from pms_dashboard.ui.templates import template
 
 
@@ -171,10 +172,76 @@ def _form() -> rx.Component:
 def settings_page() -> rx.Component:
     return rx.cond(
         SettingsState.can_edit,
-        _form(),
+        rx.vstack(_form(), _sso_card(), spacing="6", width="100%"),
         rx.cond(
             SettingsState.loaded,
             rx.callout(ONLY_ADMINS, icon="lock", color_scheme="amber", id="settings-denied"),
             rx.spinner(),
         ),
     )
+
+
+KEEP_SECRET = "•••••• (stored; leave empty to keep)"  # noqa: S105 (a placeholder text)
+
+
+def _sso_card() -> rx.Component:
+    s = SsoSettingsState
+    key = s.form_key.to(str)
+    return rx.card(
+        rx.form(
+            rx.vstack(
+                rx.heading("Single sign-on (OpenID Connect)", size="4"),
+                rx.text(
+                    "People whose email is in one of the domains below sign in with your "
+                    "identity provider. Register this redirect address there:",
+                    size="2",
+                    color_scheme="gray",
+                ),
+                rx.code(s.callback_url, id="sso-callback-url"),
+                _field("Issuer", rx.input(name="issuer", default_value=s.issuer,
+                                          key="iss-" + key, placeholder="https://login.example.com",
+                                          id="sso-issuer", width="100%")),
+                _field("Client id", rx.input(name="client_id", default_value=s.client_id,
+                                             key="cid-" + key, id="sso-client-id", width="100%")),
+                _field(
+                    "Client secret",
+                    rx.input(name="client_secret", type="password", key="sec-" + key,
+                             placeholder=rx.cond(s.has_secret, KEEP_SECRET, ""),
+                             id="sso-client-secret", width="100%", auto_complete="off"),
+                    "Stored encrypted and never shown again.",
+                ),
+                _field("Email domains", rx.input(name="allowed_domains",
+                                                 default_value=s.allowed_domains,
+                                                 key="dom-" + key, placeholder="example.com",
+                                                 id="sso-domains", width="100%"),
+                       "Comma-separated."),
+                _field(
+                    "Role of people created at their first sign-in",
+                    rx.el.select(
+                        rx.el.option("Employee", value="employee"),
+                        rx.el.option("Manager", value="manager"),
+                        name="default_role", default_value=s.default_role, key="role-" + key,
+                        id="sso-default-role",
+                    ),
+                ),
+                rx.hstack(rx.switch(checked=s.provision_users, on_change=s.set_provision,
+                                    id="sso-provision"),
+                          rx.text("Create people at their first sign-in", size="2"),
+                          align="center"),
+                rx.hstack(rx.switch(checked=s.enabled, on_change=s.set_enabled, id="sso-enabled"),
+                          rx.text("Single sign-on enabled", size="2"), align="center"),
+                error_callout(s.error, "sso-error"),
+                notice_callout(s.success, "sso-success"),
+                rx.button("Save single sign-on", type="submit", id="sso-save"),
+                spacing="3",
+                width="100%",
+                max_width="640px",
+            ),
+            on_submit=s.save,
+            reset_on_submit=False,
+        ),
+        on_mount=s.load,
+        width="100%",
+        max_width="680px",
+        id="sso-card",
+    )  # fmt: skip

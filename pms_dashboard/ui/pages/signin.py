@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import reflex as rx
 
+from pms_dashboard.auth.throttle import throttled_message
+from pms_dashboard.sso.schemas import MESSAGES as SSO_MESSAGES
 from pms_dashboard.ui.components.native_form import native_form
 from pms_dashboard.ui.urls import backend_url
 
@@ -25,6 +27,10 @@ class SignInPageState(rx.State):
     def on_load(self):
         params = self.router.url.query_parameters
         self.error = MESSAGES.get(params.get("error", ""), "")
+        if params.get("error") == "sso":  # a fixed text per reason code, never the URL's words
+            self.error = SSO_MESSAGES.get(params.get("reason", ""), SSO_MESSAGES["failed"])
+        if params.get("error") == "throttled":  # the number of minutes, checked, or none
+            self.error = throttled_message(params.get("retry", ""))
         self.notice = "You have signed out." if params.get("signed_out") else ""
         org = params.get("organisation", "")
         self.organisation = org if org.replace("-", "").isalnum() and len(org) <= 63 else ""
@@ -35,6 +41,55 @@ def _field(label: str, name: str, **props) -> rx.Component:
         rx.text(label, as_="label", html_for=name, size="2", weight="medium"),
         rx.input(name=name, id=name, size="3", width="100%", required=True, **props),
         spacing="1",
+        width="100%",
+    )
+
+
+def _sso_form() -> rx.Component:
+    """Single sign-on: the email's domain finds the organisation (or name it)."""
+    return rx.vstack(
+        rx.hstack(
+            rx.separator(size="4"),
+            rx.text("or", size="1", color_scheme="gray"),
+            rx.separator(size="4"),
+            align="center",
+            width="100%",
+        ),
+        native_form(
+            rx.vstack(
+                rx.input(
+                    name="email",
+                    id="sso-email",
+                    type="email",
+                    placeholder="you@company.com",
+                    required=True,
+                    size="3",
+                    width="100%",
+                ),
+                rx.input(
+                    name="organisation",
+                    id="sso-organisation",
+                    placeholder="Organisation (only if asked)",
+                    size="2",
+                    width="100%",
+                ),
+                rx.button(
+                    rx.icon("key-round", size=16),
+                    "Continue with single sign-on",
+                    type="submit",
+                    size="3",
+                    variant="outline",
+                    width="100%",
+                    id="sso-continue",
+                ),
+                spacing="2",
+                width="100%",
+            ),
+            action=backend_url("/api/sso/start"),
+            method="post",
+            width="100%",
+        ),
+        spacing="3",
         width="100%",
     )
 
@@ -101,6 +156,7 @@ def signin() -> rx.Component:
                     method="post",
                     width="100%",
                 ),
+                _sso_form(),
                 spacing="4",
                 width="100%",
             ),

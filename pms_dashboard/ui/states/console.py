@@ -15,6 +15,7 @@ from pms_dashboard.audit import grants
 from pms_dashboard.audit import search as audit_search
 from pms_dashboard.audit.search import AuditQuery
 from pms_dashboard.auth.cookies import CONSOLE_COOKIE, token_from_cookie_header
+from pms_dashboard.auth.throttle import throttled_message
 from pms_dashboard.console import service
 from pms_dashboard.console.service import ConsoleAdmin
 from pms_dashboard.ui.urls import backend_url, download
@@ -289,4 +290,6 @@ class ConsoleSignInState(rx.State):
     def on_load(self):
         params = self.router.url.query_parameters
         self.error = MESSAGES.get(params.get("error", ""), "")
+        if params.get("error") == "throttled":
+            self.error = throttled_message(params.get("retry", ""))
         self.notice = "You have signed out of the console." if params.get("signed_out") else ""

@@ -35,7 +35,9 @@ class SessionState(rx.State):
     logo_url: str = ""
 
     def _principal(self) -> Principal | None:
-        return auth_service.authenticate(token_from_cookie_header(self.router.headers.cookie))
+        return auth_service.authenticate(
+            token_from_cookie_header(self.router.headers.cookie), ip=self.router.session.client_ip
+        )
 
     def _show(self, principal: Principal) -> None:
         self.user_name = principal.display_name

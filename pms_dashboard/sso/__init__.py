@@ -1,0 +1,1 @@
+"""Single sign-on per tenant with OpenID Connect (authorization code + PKCE, Authlib)."""
