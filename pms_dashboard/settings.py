@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     signin_max_address_failures: int = Field(
         default=30, alias="PMS_SIGNIN_MAX_ADDRESS_FAILURES", ge=0, le=100_000
     )
+    # Noisy-neighbour protection: how many exports / goal-list queries one tenant may run
+    # at the same moment (across every app process); more are asked to try again shortly.
+    export_slots_per_tenant: int = Field(default=2, alias="PMS_EXPORT_SLOTS", ge=1, le=100)
+    list_slots_per_tenant: int = Field(default=6, alias="PMS_LIST_SLOTS", ge=1, le=1000)
     # Extra origins forms may be sent to (CSP form-action, besides the app itself), space
     # separated, e.g. identity providers a sign-in form is redirected to.
     csp_form_action: str = Field(

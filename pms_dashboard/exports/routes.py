@@ -23,6 +23,7 @@ from pms_dashboard.auth.http import client_ip
 from pms_dashboard.auth.permissions import PermissionDenied
 from pms_dashboard.exports import service
 from pms_dashboard.exports.catalog import EXPORTS
+from pms_dashboard.tenancy.limits import TenantBusy
 
 _DONE = object()
 
@@ -72,6 +73,12 @@ async def export_csv(request: Request) -> Response:
         first = await run_in_threadpool(_next, iterator)
     except PermissionDenied as err:
         return JSONResponse({"error": err.message}, status_code=403)
+    except TenantBusy as err:
+        return JSONResponse(
+            {"error": str(err), "retry_after": err.retry_after_s},
+            status_code=429,
+            headers={"Retry-After": str(err.retry_after_s)},
+        )
     assert isinstance(first, bytes)
     name = service.file_name(principal.tenant_slug, prepared.spec.name)
     return csv_response(iterator, first, name)

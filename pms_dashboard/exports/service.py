@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from pms_dashboard.audit import service as audit
 from pms_dashboard.exports.catalog import EXPORTS, ExportSpec, parse_params
 from pms_dashboard.exports.stream import CHUNK_BYTES, UTF8_BOM, CopyProgress, copy_csv
+from pms_dashboard.tenancy import limits
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.session import TenantSession, tenant_session
 
@@ -73,6 +74,7 @@ def stream_export(
         return
     assert request.spec.build is not None
     with tenant_session(ctx) as session:
+        limits.take_slot(session, limits.EXPORT)  # held until the file has gone
         statement = request.spec.build(session, ctx, request.params)
 
         def record(progress: CopyProgress, completed: bool) -> None:
@@ -125,6 +127,7 @@ def _stream_frame(
     """A pandas summary (a few dozen rows): built and audited in one transaction, then sent."""
     assert request.spec.frame is not None
     with tenant_session(ctx) as session:
+        limits.take_slot(session, limits.EXPORT)
         frame = request.spec.frame(session, ctx, request.params)
         data = (UTF8_BOM if request.bom else b"") + frame.to_csv(
             index=False, lineterminator="\n"

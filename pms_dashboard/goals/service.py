@@ -52,6 +52,7 @@ from pms_dashboard.goals.schemas import (
 )
 from pms_dashboard.paging import Page, page_count
 from pms_dashboard.people.models import User
+from pms_dashboard.tenancy import limits
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.customization import get_customization
 
@@ -205,7 +206,9 @@ def goal_list_conditions(
 
 
 def list_goals(*, session: Session, actor: TenantContext, query: GoalListQuery) -> Page:
-    """One page of the goals the actor may see in `query.scope`, filtered and sorted."""
+    """One page of the goals the actor may see in `query.scope`, filtered and sorted
+    (TenantBusy when the tenant already runs its share of list queries)."""
+    limits.take_slot(session, limits.LIST)
     today = date.today()
     stale_before = _stale_before(session)
     owner = aliased(User)

@@ -26,6 +26,7 @@ from pms_dashboard.goals.schemas import (
     first_error,
 )
 from pms_dashboard.people import service as people_service
+from pms_dashboard.tenancy.limits import TenantBusy
 from pms_dashboard.tenancy.session import tenant_session
 from pms_dashboard.ui.states.session import SessionState
 from pms_dashboard.ui.urls import export_download
@@ -112,6 +113,13 @@ class GoalsState(SessionState):
         }
 
     def _show_page(self, principal: Any, query: GoalListQuery, menus: bool):
+        try:
+            self._read_page(principal, query, menus)
+        except TenantBusy as err:
+            self.error = str(err)  # the list stays as it was; nothing else changes
+        return None
+
+    def _read_page(self, principal: Any, query: GoalListQuery, menus: bool) -> None:
         with tenant_session(principal.context) as session:
             page = goals_service.list_goals(session=session, actor=principal.context, query=query)
             if menus:  # the filter menus: once per page load, not on every paging step

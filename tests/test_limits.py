@@ -1,0 +1,108 @@
+"""Noisy-neighbour protection: a tenant running its share of exports or list queries is
+asked to try again (429 with Retry-After, or a message on the page); other tenants are not
+held up, and a slot frees itself when its transaction ends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import date, timedelta
+
+import pytest
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from pms_dashboard.auth import service as auth
+from pms_dashboard.auth.cookies import SESSION_COOKIE
+from pms_dashboard.exports import service as exports
+from pms_dashboard.exports.routes import routes
+from pms_dashboard.goals import service as goals
+from pms_dashboard.goals.schemas import GoalInput, GoalListQuery
+from pms_dashboard.settings import get_settings
+from pms_dashboard.tenancy import limits
+from pms_dashboard.tenancy.context import TenantContext
+from pms_dashboard.tenancy.session import tenant_session
+from tests.conftest import TEST_PASSWORD, TenantFixture
+
+
+def _ctx(t: TenantFixture, key: str = "admin") -> TenantContext:
+    return TenantContext(tenant_id=t.id, user_id=t.user_id(key), role=t.users[key].role)
+
+
+def _client(t: TenantFixture) -> TestClient:
+    client = TestClient(Starlette(routes=routes))
+    token = auth.sign_in(slug=t.slug, email=f"admin@{t.slug}.test", password=TEST_PASSWORD).token
+    client.cookies.set(SESSION_COOKIE, token)
+    return client
+
+
+@pytest.fixture
+def two(make_tenant) -> tuple[TenantFixture, TenantFixture]:
+    a, b = make_tenant(), make_tenant()
+    for t in (a, b):
+        with tenant_session(_ctx(t)) as s:
+            data = GoalInput(title="A goal", start_date=date.today(),
+                             due_date=date.today() + timedelta(30))  # fmt: skip
+            goals.create_goal(session=s, actor=_ctx(t), data=data)
+    return a, b
+
+
+def _running_export(t: TenantFixture) -> Iterator[bytes]:
+    """An export that has started streaming and is still going (its slot held)."""
+    stream = exports.stream_export(_ctx(t), exports.prepare("goals", {"scope": "all"}))
+    next(stream)
+    return stream
+
+
+def test_a_tenant_at_its_export_limit_waits_and_others_do_not(two) -> None:
+    a, b = two
+    slots = get_settings().export_slots_per_tenant
+    running = [_running_export(a) for _ in range(slots)]
+    busy = _client(a).get("/api/export/goals.csv")
+    assert busy.status_code == 429
+    assert busy.headers["retry-after"] == str(limits.EXPORT.retry_after_s)
+    assert busy.json()["error"] == (
+        f"Your organisation is already running {slots} exports at once. "
+        f"Try again in {limits.EXPORT.retry_after_s} s."
+    )
+    assert _client(b).get("/api/export/goals.csv").status_code == 200  # B is not held up
+    running.pop().close()  # one of A's downloads ends: its slot is free again
+    assert _client(a).get("/api/export/goals.csv").status_code == 200
+    for stream in running:
+        stream.close()
+
+
+@contextmanager
+def _holding_list_slots(t: TenantFixture, n: int) -> Iterator[None]:
+    with ExitStack() as stack:
+        for _ in range(n):
+            s = stack.enter_context(tenant_session(_ctx(t)))
+            limits.take_slot(s, limits.LIST)
+        yield
+
+
+def test_a_tenant_at_its_list_limit_is_told_to_retry_and_sees_no_change(two) -> None:
+    from pms_dashboard.ui.states.goals import GoalsState
+    from tests.ui_harness import call, state_for, token_for
+
+    a, b = two
+    page_a = state_for(GoalsState, token_for(a.slug, f"admin@{a.slug}.test", TEST_PASSWORD))
+    call(page_a, GoalsState.load)
+    assert page_a.total == 1 and page_a.error == ""
+    with _holding_list_slots(a, get_settings().list_slots_per_tenant):
+        call(page_a, GoalsState.set_scope, "team")
+        assert page_a.error.startswith("Your organisation is already running")
+        assert page_a.total == 1 and page_a.scope == "mine"  # the list as it was
+        with tenant_session(_ctx(b)) as s:  # B's list runs
+            assert goals.list_goals(session=s, actor=_ctx(b), query=GoalListQuery()).total == 1
+        with pytest.raises(limits.TenantBusy), tenant_session(_ctx(a)) as s:
+            goals.list_goals(session=s, actor=_ctx(a), query=GoalListQuery())
+    call(page_a, GoalsState.set_scope, "team")  # the slots were freed with their transactions
+    assert page_a.error == "" and page_a.scope == "team" and page_a.total == 0
+
+
+def test_a_slot_needs_a_tenant_session() -> None:
+    from pms_dashboard.tenancy.session import contextless_session
+
+    with pytest.raises(RuntimeError), contextless_session() as s:
+        limits.take_slot(s, limits.EXPORT)
