@@ -369,3 +369,53 @@ def test_models_and_migrations_agree(owner: Connection) -> None:
     )
     diff = compare_metadata(ctx, metadata)
     assert diff == []
+
+
+def test_the_schema_can_be_distributed_with_citus_by_tenant_id(
+    owner: Connection, tenant_tables: list[str]
+) -> None:
+    """Citus's rules for `create_distributed_table(t, 'tenant_id')` on every tenant table
+    (with `tenant` distributed by `id` in the same colocation group, and platform tables as
+    reference tables): every primary key and unique constraint of a distributed table holds
+    the distribution column (checked above), every foreign key between distributed tables
+    joins on it, and no reference table points into a distributed one. A platform table
+    that refers to tenant rows must itself carry tenant_id in its key (it is distributed too)."""
+    fks = owner.execute(
+        text(
+            """
+            SELECT c.conrelid::regclass::text AS tbl, c.confrelid::regclass::text AS ref,
+                   ARRAY(SELECT a.attname::text FROM unnest(c.conkey) k(n)
+                         JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n) AS cols,
+                   ARRAY(SELECT a.attname::text FROM unnest(c.confkey) k(n)
+                         JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n)
+                       AS refcols
+            FROM pg_constraint c
+            WHERE c.contype = 'f' AND c.connamespace = 'public'::regnamespace
+            """
+        )
+    ).all()
+    distributed = set(tenant_tables) | {"tenant"}
+    # platform tables that point at tenant rows join the distributed set
+    distributed |= {f.tbl for f in fks if f.ref in tenant_tables}
+    keys = dict(
+        owner.execute(
+            text(
+                "SELECT c.conrelid::regclass::text, ARRAY(SELECT a.attname::text"
+                " FROM unnest(c.conkey) k(n) JOIN pg_attribute a"
+                " ON a.attrelid = c.conrelid AND a.attnum = k.n)"
+                " FROM pg_constraint c WHERE c.contype = 'p'"
+                " AND c.connamespace = 'public'::regnamespace"
+            )
+        ).all()
+    )
+    column = {t: ("id" if t == "tenant" else "tenant_id") for t in distributed}
+    problems = [t for t in distributed if column[t] not in keys.get(t, [])]
+    for f in fks:
+        if f.tbl in distributed and f.ref in distributed:
+            pairs = dict(zip(f.cols, f.refcols, strict=True))
+            if pairs.get(column[f.tbl]) != column[f.ref]:
+                problems.append(f"{f.tbl} -> {f.ref} does not join on the tenant")
+        elif f.tbl not in distributed and f.ref in distributed:
+            problems.append(f"reference table {f.tbl} points into distributed {f.ref}")
+    assert problems == []
+    assert len(distributed) > len(tenant_tables)  # the tenant table and the tenant-keyed ones
