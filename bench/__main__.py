@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from bench import common, exports, list_pages
+from bench import common, concurrency, exports, list_pages, rls_overhead
 
 
 def main() -> None:
     common.write_section("Machine", common.machine())
     list_pages.run()
     exports.run()
+    rls_overhead.run()
+    concurrency.run()
     print(f"results written to {common.RESULTS.name}")
 
 

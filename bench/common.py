@@ -50,9 +50,43 @@ def measure(name: str, fn: Callable[[], object], *, runs: int = 30, warmup: int 
         start = time.perf_counter()
         fn()
         samples.append((time.perf_counter() - start) * 1000)
-    samples.sort()
+    return summarize(name, samples)
+
+
+def measure_interleaved(
+    fns: dict[str, Callable[[], float | None]],
+    *,
+    runs: int = 30,
+    warmup: int = 3,
+    self_timed: bool = False,
+    advance: Callable[[], None] | None = None,
+) -> dict[str, Timing]:
+    """`measure` for several functions compared with each other: they take turns, and who
+    goes first rotates, so a drift in the machine's load (or a cache warming up) hits each
+    alike. With `self_timed` each function returns its own time in ms (to leave set-up
+    such as opening a transaction out of the sample); `advance` is called after each turn."""
+    names = list(fns)
+    for _ in range(warmup):
+        for name in names:
+            fns[name]()
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for i in range(runs):
+        shift = i % len(names)
+        for name in names[shift:] + names[:shift]:
+            start = time.perf_counter()
+            own = fns[name]()
+            wall = (time.perf_counter() - start) * 1000
+            samples[name].append(float(own) if self_timed and own is not None else wall)
+        if advance is not None:
+            advance()
+    return {name: summarize(name, samples[name]) for name in names}
+
+
+def summarize(name: str, samples_ms: list[float]) -> Timing:
+    """Median and 95th percentile of samples (milliseconds) taken by the caller."""
+    samples = sorted(samples_ms)
     p95 = samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
-    return Timing(name, runs, statistics.median(samples), p95)
+    return Timing(name, len(samples), statistics.median(samples), p95)
 
 
 def machine() -> str:
