@@ -255,3 +255,14 @@ def test_a_globex_admin_cannot_change_acmes_row(make_tenant: MakeTenant) -> None
     assert tenant_row(acme.id) == acme_before
     assert read(acme).accent == "indigo" and read(globex).accent == "ruby"
     assert audits(acme.id) == []
+
+
+def test_customization_needs_a_tenant_context_and_names_its_tenant() -> None:
+    """Defence in depth: the read names the tenant itself instead of trusting RLS alone."""
+    import pytest as _pytest
+
+    from pms_dashboard.tenancy.context import MissingTenantContext
+    from pms_dashboard.tenancy.session import contextless_session
+
+    with _pytest.raises(MissingTenantContext), contextless_session() as s:
+        get_customization(session=s)

@@ -25,7 +25,7 @@ from sqlmodel import col
 
 from pms_dashboard.audit import service as audit
 from pms_dashboard.auth.permissions import Action, PermissionDenied, Resource, may, require
-from pms_dashboard.tenancy.context import TenantContext
+from pms_dashboard.tenancy.context import MissingTenantContext, TenantContext
 from pms_dashboard.tenancy.models import Tenant
 
 # Radix theme accent colours that read well on white and in the charts.
@@ -170,8 +170,12 @@ class TenantSettings:
 
 
 def get_customization(*, session: Session) -> Customization:
-    """The customization of the tenant in context (RLS shows only that tenant's row)."""
-    settings = session.scalar(select(Tenant.settings))  # type: ignore[call-overload]
+    """The customization of the tenant in context: named explicitly, and RLS shows only that
+    tenant's row anyway (defence in depth, as every other query)."""
+    tenant_id = session.info.get("tenant_id")
+    if tenant_id is None:
+        raise MissingTenantContext("the customization belongs to a tenant: use a tenant session")
+    settings = session.scalar(select(col(Tenant.settings)).where(col(Tenant.id) == tenant_id))
     return Customization.from_settings(settings)
 
 
