@@ -3,7 +3,7 @@
 import reflex as rx
 from starlette.applications import Starlette
 
-from pms_dashboard.auth.http import SecurityHeaders
+from pms_dashboard.auth.http import SecurityHeaders, ServedBy
 from pms_dashboard.auth.routes import routes as auth_routes
 from pms_dashboard.console.routes import routes as console_routes
 from pms_dashboard.exports.routes import routes as export_routes
@@ -26,4 +26,4 @@ api = Starlette(routes=[*auth_routes, *console_routes, *export_routes, *sso_rout
 
 # Reflex mounts its own app (event websocket, uploads, prod-mode pages) inside `api`, then
 # wraps the whole of it: every HTTP response carries the security headers.
-app = rx.App(api_transformer=[api, SecurityHeaders])
+app = rx.App(api_transformer=[api, SecurityHeaders, ServedBy])

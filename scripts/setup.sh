@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up shared by `make run` and `make test`: venv, pinned packages, bun from
 # the npm registry (Reflex's own bun download needs hosts that may be unreachable), and —
-# for tests, when root — Debian's chromium. Re-runs skip whatever is already in place.
+# for tests, when root — Debian's chromium and redis-server. Re-runs skip whatever is in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 want_browser="${1:-}"
@@ -35,6 +35,16 @@ if [ ! -x "$bun_bin" ] || [ "$("$bun_bin" --version 2>/dev/null)" != "$bun_versi
   mkdir -p .tools/bun
   echo '{"private": true}' > .tools/bun/package.json
   (cd .tools/bun && npm install --silent --ignore-scripts --no-audit --no-fund "$bun_pkg@$bun_version")
+fi
+
+if [ "$want_browser" = "--browser" ] && [ ! -x /usr/bin/redis-server ]; then
+  if [ "$(id -u)" = "0" ]; then
+    step "Installing Debian's redis-server (the browser tests run two workers sharing state)"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  else
+    echo "redis-server is missing and we are not root: browser tests will fail" >&2
+  fi
 fi
 
 if [ "$want_browser" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then

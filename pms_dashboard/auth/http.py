@@ -5,6 +5,7 @@ backend response carries."""
 from __future__ import annotations
 
 import html
+import os
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
@@ -172,3 +173,24 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class ServedBy:
+    """Test deployments only (PMS_ENV=test): an `X-Served-By: <worker pid>` header, so the
+    scale-out test can see that several worker processes served one signed-in browser."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.enabled = get_settings().env == "test"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.enabled:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_tagged(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).append("x-served-by", str(os.getpid()))
+            await send(message)
+
+        await self.app(scope, receive, send_tagged)

@@ -1,5 +1,6 @@
-"""Browser tests: the real app in production mode on a free port, driven by Debian's
-Chromium through Playwright. The app uses the same test database as the other tests."""
+"""Browser tests: the real app in production mode on a free port — two worker processes
+whose Reflex state lives in Debian's redis-server — driven by Debian's Chromium through
+Playwright. The app uses the same test database as the other tests."""
 
 from __future__ import annotations
 
@@ -38,7 +39,41 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _app_env(port: int) -> dict[str, str]:
+REDIS_SERVER = os.environ.get("PMS_REDIS_SERVER", "/usr/bin/redis-server")
+WORKERS = 2  # several worker processes, their Reflex state in Redis: the scale-out set-up
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Debian's redis-server on a free loopback port, no persistence, for the session."""
+    if not Path(REDIS_SERVER).exists():
+        pytest.fail(f"{REDIS_SERVER} is missing: run `make test` (it installs Debian's redis)")
+    port = _free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+                conn.sendall(b"PING\r\n")
+                if conn.recv(16).startswith(b"+PONG"):
+                    break
+        except OSError:
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            pytest.fail("redis-server did not start")
+        time.sleep(0.1)
+    yield f"redis://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(10)
+
+
+def _app_env(port: int, redis: str) -> dict[str, str]:
     settings = get_settings()
     arch = "aarch64" if platform.machine() in ("aarch64", "arm64") else "x64"
     bun = PROJECT_ROOT / f".tools/bun/node_modules/@oven/bun-linux-{arch}/bin/bun"
@@ -48,7 +83,9 @@ def _app_env(port: int) -> dict[str, str]:
         {
             "REFLEX_TELEMETRY_ENABLED": "false",
             "REFLEX_CHECK_LATEST_VERSION": "false",
-            "REFLEX_STATE_MANAGER_MODE": "memory",
+            "REFLEX_STATE_MANAGER_MODE": "redis",
+            "REFLEX_REDIS_URL": redis,
+            "GRANIAN_WORKERS": str(WORKERS),
             "PMS_ENV": "test",
             "PMS_EMBEDDED_DB": settings.embedded_db_name,
             "PMS_PUBLIC_URL": f"http://localhost:{port}",
@@ -74,8 +111,11 @@ def _wait_until_up(url: str, proc: subprocess.Popen, log: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def app_url(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The app, built and served in production mode, for the whole session."""
+def app_url(
+    database: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The app, built and served in production mode by several workers sharing their
+    state in Redis (as a scaled-out deployment runs), for the whole session."""
     port = _free_port()
     log = tmp_path_factory.mktemp("app") / "app.log"
     with log.open("w") as out:
@@ -93,7 +133,7 @@ def app_url(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
                 str(port),
             ],
             cwd=PROJECT_ROOT,
-            env=_app_env(port),
+            env=_app_env(port, redis_url),
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
