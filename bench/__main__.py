@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from bench import common, concurrency, exports, list_pages, rls_overhead
+from bench import (
+    common,
+    concurrency,
+    exports,
+    list_pages,
+    noisy_neighbour,
+    page_render,
+    rls_overhead,
+)
 
 
 def main() -> None:
@@ -11,6 +19,8 @@ def main() -> None:
     exports.run()
     rls_overhead.run()
     concurrency.run()
+    page_render.run()
+    noisy_neighbour.run()
     print(f"results written to {common.RESULTS.name}")
 
 
