@@ -26,4 +26,4 @@ api = Starlette(routes=[*auth_routes, *console_routes, *export_routes, *sso_rout
 
 # Reflex mounts its own app (event websocket, uploads, prod-mode pages) inside `api`, then
 # wraps the whole of it: every HTTP response carries the security headers.
-app = rx.App(api_transformer=[api, SecurityHeaders, ServedBy])
+app = rx.App(api_transformer=[api, ServedBy, SecurityHeaders])
