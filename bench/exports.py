@@ -158,6 +158,7 @@ def _raw_copy(slug: str) -> tuple[int, int, float]:
         ).first()
         assert tenant_id is not None and admin is not None
         ctx = TenantContext(tenant_id=tenant_id, user_id=admin.id, role=admin.role)
+        s.info["tenant_id"] = tenant_id  # the statement's own lookups name this tenant
         sql, params = copy_sql(s, spec.build(s, ctx, spec.params(scope="all")))
         raw = s.connection().connection.dbapi_connection
         assert isinstance(raw, psycopg.Connection)
