@@ -362,6 +362,27 @@ def _known_tenant(session: Session, slug: str | None) -> None:
         raise ConsoleError("No organisation with that slug.")
 
 
+def _logged_page(
+    s: Session, admin: ConsoleAdmin, statement: Select[Any], *, page: int, page_size: int,
+    what: str, action: str, filters: dict[str, Any], ip: str,
+) -> tuple[int, list[Row[Any]]]:  # fmt: skip
+    """Total and one page of `statement` (whose rows carry tenant_id), told to every tenant
+    shown and logged in the platform trail, in the caller's transaction."""
+    total = s.execute(
+        select(func.count()).select_from(statement.order_by(None).subquery())
+    ).scalar_one()
+    found = list(s.execute(statement.limit(page_size).offset((page - 1) * page_size)).all())
+    _tell_tenants(s, admin, found, what, filters)
+    record_platform_event(
+        session=s,
+        admin_id=admin.admin_id,
+        action=action,
+        detail={"filters": filters, "page": page, "rows": len(found), "total": total},
+        ip=ip,
+    )
+    return total, found
+
+
 def search(*, admin: ConsoleAdmin, query: AuditQuery, ip: str = "") -> Page:
     """One page of audit events across tenants (metadata only), newest first; logged in
     the platform trail and in the trail of every tenant shown."""
@@ -371,23 +392,11 @@ def search(*, admin: ConsoleAdmin, query: AuditQuery, ip: str = "") -> Page:
     statement = audit_search_statement(query)
     with admin_session(admin) as s:
         _known_tenant(s, query.tenant)
-        total = s.execute(
-            select(func.count()).select_from(statement.order_by(None).subquery())
-        ).scalar_one()
-        found = s.execute(
-            statement.add_columns(ae.c.tenant_id.label("tenant_id"))
-            .limit(query.page_size)
-            .offset((query.page - 1) * query.page_size)
-        ).all()
-        filters = query.filters()
-        _tell_tenants(s, admin, list(found), "audit events", filters)
-        record_platform_event(
-            session=s,
-            admin_id=admin.admin_id,
-            action="console.audit_search",
-            detail={"filters": filters, "page": query.page, "rows": len(found), "total": total},
-            ip=ip,
-        )
+        total, found = _logged_page(
+            s, admin, statement.add_columns(ae.c.tenant_id.label("tenant_id")),
+            page=query.page, page_size=query.page_size, what="audit events",
+            action="console.audit_search", filters=query.filters(), ip=ip,
+        )  # fmt: skip
     rows = [
         AuditRow(
             occurred_at=_at(r.occurred_at),
@@ -474,21 +483,11 @@ def flagged_queue(
     statement = flagged_queue_statement(q.tenant)
     with admin_session(admin) as s:
         _known_tenant(s, q.tenant)
-        total = s.execute(
-            select(func.count()).select_from(statement.order_by(None).subquery())
-        ).scalar_one()
-        found = list(
-            s.execute(statement.limit(q.page_size).offset((q.page - 1) * q.page_size)).all()
-        )
         filters = {"queue": "flagged, not reviewed"} | ({"tenant": q.tenant} if q.tenant else {})
-        _tell_tenants(s, admin, found, "flagged events", filters)
-        record_platform_event(
-            session=s,
-            admin_id=admin.admin_id,
-            action="console.flag_queue",
-            detail={"filters": filters, "page": q.page, "rows": len(found), "total": total},
-            ip=ip,
-        )
+        total, found = _logged_page(
+            s, admin, statement, page=q.page, page_size=q.page_size, what="flagged events",
+            action="console.flag_queue", filters=filters, ip=ip,
+        )  # fmt: skip
     rows = [
         FlaggedRow(
             event_id=str(r.event_id),

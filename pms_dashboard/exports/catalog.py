@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlmodel import col
 
 from pms_dashboard.auth.permissions import Action, Resource, require
+from pms_dashboard.db.text import escape_like
 from pms_dashboard.exports.csvsafe import bool_text, iso_date, iso_utc, safe_text
 from pms_dashboard.goals.models import Goal, GoalCheckIn, GoalStatus, KeyResult
 from pms_dashboard.goals.schemas import GoalListQuery
@@ -230,8 +231,7 @@ def audit_statement(session: Session, actor: TenantContext, query: AuditExportQu
     who = aliased(User)
     conditions: list[ColumnElement[bool]] = [col(AuditEvent.tenant_id) == actor.tenant_id]
     if query.action:
-        escaped = query.action.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        conditions.append(col(AuditEvent.action).like(f"{escaped}%", escape="\\"))
+        conditions.append(col(AuditEvent.action).like(f"{escape_like(query.action)}%", escape="\\"))
     if query.flagged:
         conditions.append(col(AuditEvent.flagged).is_(True))
     if query.since:

@@ -34,6 +34,7 @@ from pms_dashboard.auth.permissions import (
     require,
     visible_user_ids,
 )
+from pms_dashboard.db.text import escape_like
 from pms_dashboard.goals.models import Confidence, Goal, GoalCheckIn, GoalStatus, KeyResult
 from pms_dashboard.goals.schemas import (
     CheckInInput,
@@ -70,10 +71,6 @@ def _now() -> datetime:
 
 def _pct(value: Decimal | float | None) -> int:
     return int(Decimal(str(value or 0)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def kr_progress(start: Decimal, target: Decimal, current: Decimal) -> Decimal:
@@ -185,7 +182,7 @@ def goal_list_conditions(
     else:
         conditions.append(col(Goal.status) != GoalStatus.archived.value)
     if query.search:
-        conditions.append(col(Goal.title).ilike(f"%{_escape_like(query.search)}%", escape="\\"))
+        conditions.append(col(Goal.title).ilike(f"%{escape_like(query.search)}%", escape="\\"))
     if query.owner_id:
         conditions.append(col(Goal.owner_id) == query.owner_id)
     if query.department:
@@ -329,7 +326,7 @@ def parent_options(
         col(Goal.status).in_([GoalStatus.active.value, GoalStatus.draft.value])
     ]
     if search.strip():
-        conditions.append(col(Goal.title).ilike(f"%{_escape_like(search.strip())}%", escape="\\"))
+        conditions.append(col(Goal.title).ilike(f"%{escape_like(search.strip())}%", escape="\\"))
     visible = visible_user_ids(actor)
     if visible is not None and actor.user_id is not None:
         conditions.append(

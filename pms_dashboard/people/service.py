@@ -41,6 +41,7 @@ from pms_dashboard.auth.permissions import (
     require,
     visible_user_ids,
 )
+from pms_dashboard.db.text import escape_like
 from pms_dashboard.paging import Page, page_count
 from pms_dashboard.people.models import Role, User
 from pms_dashboard.people.schemas import (
@@ -78,10 +79,6 @@ def find_user_by_email(*, session: Session, email: str) -> User | None:
 def get_user(*, session: Session, user_id: uuid.UUID) -> User | None:
     """One user of the tenant in context, by id."""
     return session.scalars(select(User).where(col(User.id) == user_id)).first()
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def visible_people(actor: TenantContext) -> Select[Any] | None:
@@ -128,7 +125,7 @@ def people_conditions(*, actor: TenantContext, query: PeopleQuery) -> list[Colum
     shared by the page and its CSV export."""
     conditions = _visible_filter(actor)
     if query.search:
-        pattern = f"%{_escape_like(query.search)}%"
+        pattern = f"%{escape_like(query.search)}%"
         conditions.append(
             or_(
                 col(User.display_name).ilike(pattern, escape="\\"),
@@ -337,7 +334,7 @@ def manager_choices(
     _require_admin(session, actor)
     conditions: list[ColumnElement[bool]] = [col(User.is_active).is_(True)]
     if search.strip():
-        pattern = f"%{_escape_like(search.strip()[:100])}%"
+        pattern = f"%{escape_like(search.strip()[:100])}%"
         conditions.append(
             or_(
                 col(User.display_name).ilike(pattern, escape="\\"),

@@ -52,6 +52,7 @@ from pms_dashboard import crypto
 from pms_dashboard.audit import service as audit
 from pms_dashboard.auth.permissions import Action, PermissionDenied, Resource, require
 from pms_dashboard.auth.service import SignedIn, open_session
+from pms_dashboard.goals.schemas import first_error
 from pms_dashboard.people import service as people
 from pms_dashboard.people.models import User
 from pms_dashboard.sso.models import SsoConfig, SsoLogin
@@ -476,7 +477,4 @@ def config_input(form: dict[str, Any]) -> SsoConfigInput:
     try:
         return SsoConfigInput.model_validate(form)
     except ValidationError as err:
-        problem = err.errors()[0]
-        field = ".".join(str(p) for p in problem.get("loc", ())) or "settings"
-        message = str(problem.get("msg", "invalid value")).removeprefix("Value error, ")
-        raise SsoError("config", f"{field.replace('_', ' ')}: {message}") from None
+        raise SsoError("config", first_error(err)) from None
