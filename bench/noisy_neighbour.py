@@ -10,11 +10,10 @@ in one process against one database, as one app worker would serve both tenants.
 from __future__ import annotations
 
 import os
-import statistics
 import threading
 import time
 
-from bench.common import prepare_database, write_section
+from bench.common import prepare_database, summarize, write_section
 
 HAMMERS = 8
 SECONDS = 20
@@ -68,9 +67,8 @@ def _measure(page, a_ctx, *, hammers: int) -> tuple[float, float, int, dict[str,
     stop.set()
     for t in threads:
         t.join(60)
-    samples.sort()
-    p95 = samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
-    return statistics.median(samples), p95, len(samples), counts
+    timing = summarize("tenant B's list", samples)
+    return timing.median_ms, timing.p95_ms, timing.runs, counts
 
 
 def run() -> list[tuple[str, float, float]]:

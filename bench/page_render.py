@@ -11,11 +11,10 @@ tenant of 1,000 goals, in the same run.
 
 from __future__ import annotations
 
-import statistics
 import tempfile
 from pathlib import Path
 
-from bench.common import Timing, measure, prepare_database, write_section
+from bench.common import Timing, measure, prepare_database, summarize, write_section
 
 RUNS = 15
 TENANTS = (("bench-big", 1_000, 100), ("bench-small", 100, 10))  # as bench/list_pages.py
@@ -31,11 +30,6 @@ new MutationObserver((_, obs) => {
   }
 }).observe(document, {childList: true, subtree: true, characterData: true});
 """
-
-
-def _p95(samples: list[float]) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 def _render_times(browser, url: str, token: str) -> list[float]:
@@ -87,7 +81,8 @@ def run() -> list[tuple[str, float, float]]:
         for slug in track(slugs, description="overview in Chromium"):
             times = _render_times(browser, url, tokens[slug])
             server = _server_time(slug, tokens[slug])
-            results.append((slug, statistics.median(times), _p95(times), server))
+            rendered = summarize(f"overview rendered ({slug})", times)
+            results.append((slug, rendered.median_ms, rendered.p95_ms, server))
         browser.close()
     (big, b_med, b_p95, b_srv), (small, s_med, s_p95, s_srv) = results
     write_section(
