@@ -477,8 +477,8 @@ def _server_text(sql: str) -> str:
 
 
 def _shape(plan: str) -> tuple[str, ...]:
-    """The plan's node types and relations, in order, leaving out Result nodes (RLS adds
-    one-time filters in them, and its InitPlans are Results) so two plans can be compared."""
+    """The plan's node types and relations, in order, leaving out Result nodes (RLS puts its
+    one-time checks in them) so two plans can be compared."""
     nodes = []
     for line in plan.splitlines():
         if "(cost=" not in line:
@@ -526,7 +526,9 @@ def _median(values: list[float]) -> float:
     return values[len(values) // 2] if values else float("nan")
 
 
-def measure_queries(subject: Subject, queries: list[Query]) -> list[QueryResult]:
+def measure_queries(
+    subject: Subject, queries: list[Query], *, explain_over: bool = True, label: str = ""
+) -> list[QueryResult]:
     from rich.progress import Progress
 
     from pms_dashboard.db.engine import app_engine, auditor_engine, owner_engine
@@ -541,7 +543,7 @@ def measure_queries(subject: Subject, queries: list[Query]) -> list[QueryResult]
     results = []
     try:
         with Progress() as bar:
-            task = bar.add_task("RLS overhead", total=len(queries) * RUNS)
+            task = bar.add_task(f"RLS overhead{label}", total=len(queries) * RUNS)
             for query in queries:
                 rls, owner = sides[query.role], sides["owner"]
                 _, rls_rows = rls.run(query, subject.tenant_id)
@@ -575,13 +577,76 @@ def measure_queries(subject: Subject, queries: list[Query]) -> list[QueryResult]
                         [_median(s[WARMUP:]) for s in per["owner"]],
                         rls.planned_each_run(query, subject.tenant_id, before[rls]),
                         owner.planned_each_run(query, subject.tenant_id, before[owner]),
-                        _breakdowns((rls, owner), query, subject.tenant_id) if over else None,
+                        (
+                            _breakdowns((rls, owner), query, subject.tenant_id)
+                            if over and explain_over
+                            else None
+                        ),
                     )
                 )
     finally:
         for side in sides.values():
             side.close()
     return results
+
+
+# ------------------------------------------- the policy form the first revisions had
+
+
+@contextmanager
+def policy_form(ctx: str) -> Iterator[None]:
+    """Every tenant policy of the bench database reading the tenant through `ctx` while the
+    block runs; the migrated form (`rls.CTX`) is put back whatever happens."""
+    from sqlalchemy import text
+
+    from pms_dashboard.tenancy import rls
+    from pms_dashboard.tenancy.session import owner_session
+
+    def use(form: str) -> None:
+        with owner_session() as s:
+            tables = s.execute(text(rls.TENANT_POLICY_TABLES)).scalars().all()
+            for statement in rls.set_policy_expression(tables, form):
+                s.execute(text(statement))
+
+    use(ctx)
+    try:
+        yield
+    finally:
+        use(rls.CTX)
+
+
+def measure_subselect_form(subject: Subject, queries: list[Query]) -> list[QueryResult]:
+    """The app's queries again, under the policy form of revisions 0001-0010
+    (`(SELECT app.current_tenant_id())`), for the record of why 0011 replaced it."""
+    from pms_dashboard.tenancy import rls
+
+    app_queries = [q for q in queries if q.role == "pms_app"]
+    with policy_form(rls.SUBSELECT_CTX):
+        return measure_queries(
+            subject, app_queries, explain_over=False, label=" (sub-select policy)"
+        )
+
+
+def _policy_forms(results: list[QueryResult], subselect: list[QueryResult]) -> str:
+    by_name = {r.name: r for r in results}
+    rows = "\n".join(
+        f"| {old.name} | {by_name[old.name].ratio:.2f} | {old.ratio:.2f} "
+        f"| {old.rls.median_ms:.2f} / {old.owner.median_ms:.2f} |"
+        for old in subselect
+    )
+    return f"""
+### The policy's form
+
+The same queries, measured the same way right after, with every tenant policy of the bench
+database switched for the duration to the form revisions 0001-0010 had, `tenant_id =
+(SELECT app.current_tenant_id())` (a SQL function in a sub-select), then switched back.
+Revision 0011 replaced it with built-in functions and no sub-select
+(`pms_dashboard.tenancy.rls` says why this is still checked once per scan, not per row).
+
+| Query | ratio, current policy | ratio, sub-select policy | sub-select: RLS / owner median ms |
+|---|---:|---:|---|
+{rows}
+"""
 
 
 # ------------------------------------------------------- part two: the tenant session
@@ -676,7 +741,8 @@ def _pct(a: float, b: float) -> str:
     return f"{(a / b - 1) * 100:+.0f}%" if b else "n/a"
 
 
-_INITPLAN = re.compile(r"^\s*InitPlan \d+", re.MULTILINE)
+# A tenant policy's check in a plan: a one-time filter on the policy's expression.
+_POLICY_CHECK = re.compile(r"One-Time Filter: .*current_setting\('app\.current_tenant_id'")
 
 
 def _investigation(over: list[QueryResult]) -> str:
@@ -691,39 +757,30 @@ def _investigation(over: list[QueryResult]) -> str:
         plan_rls, plan_owner = sum(rls.planning_ms), sum(owner.planning_ms)
         exec_rls, exec_owner = sum(rls.execution_ms), sum(owner.execution_ms)
         same = rls.shapes == owner.shapes
-        initplans = sum(len(_INITPLAN.findall(plan)) for plan in rls.plan) - sum(
-            len(_INITPLAN.findall(plan)) for plan in owner.plan
-        )
+        checks = sum(len(_POLICY_CHECK.findall(plan)) for plan in rls.plan)
         planning_bound &= plan_rls - plan_owner > exec_rls - exec_owner and r.planned > 0
         same_shapes &= same
         lines.append(
             f"| {r.name} | {plan_rls:.2f} / {plan_owner:.2f} ({_pct(plan_rls, plan_owner)}) "
             f"| {exec_rls:.2f} / {exec_owner:.2f} ({_pct(exec_rls, exec_owner)}) "
-            f"| {initplans} | {'same' if same else '**different**'} | {r.planning} |"
+            f"| {checks} | {'same' if same else '**different**'} | {r.planning} |"
         )
     why = ""
     if planning_bound and same_shapes:
         why = """
-Why: the difference is planning, not execution. These statements embed the reports-tree
-recursive CTE, so they name tenant tables several times each, and PostgreSQL's plan cache
-did not settle on a generic plan for them ("planned each run", from
-`pg_prepared_statements`), so they are planned afresh on every run, on both sides. Under RLS
-every one of those references gets the policy's qual with its own sub-select
-`(SELECT app.current_tenant_id())`, planned as a separate InitPlan ("policy InitPlans"):
-that per-reference work is the extra planning time. At run time the policy costs next to
-nothing: the plans have the same shape, and because the app's own `tenant_id = :t` is in
-the query too, the planner reduces the policy to a one-time filter (`InitPlan = :t`,
-checked once per plan node, not per row). The absolute cost is the planning delta above,
-a few tenths of a millisecond per request. Not changed here (product code): computing the
-visible people once per request and passing their ids (`owner_id = ANY(:ids)`) instead of
-repeating the recursive CTE in every statement would cut the references, and so the
-planning, on both sides; re-run this benchmark to see what it does to the ratio.
+Why: the difference is mostly planning. These statements embed the reports-tree recursive
+CTE, so they name tenant tables several times each, and PostgreSQL's plan cache did not
+settle on a generic plan for them ("planned each run", from `pg_prepared_statements`), so
+they are planned afresh on every run, on both sides. Under RLS every one of those
+references adds the policy's clause to plan and, at run time, a one-time check of the
+tenant setting ("policy checks"); the plans have the same shape, and the app's own
+`tenant_id = :t` keeps the policy off the per-row filters (see `pms_dashboard.tenancy.rls`).
 """
     return (
         "\nOver the target: planning and execution per side from EXPLAIN (ANALYZE, TIMING OFF),"
         f" median of {BREAKDOWN_RUNS} alternating between the sides, summed over the query's"
         " statements (ms, RLS / owner):\n\n"
-        "| Query | planning | execution | policy InitPlans | plan shape | planned each run |\n"
+        "| Query | planning | execution | policy checks | plan shape | planned each run |\n"
         "|---|---|---|---:|---|---|\n" + "\n".join(lines) + "\n" + why
     )
 
@@ -747,8 +804,8 @@ def _session_summary(steps: list[Timing], round_trip_ms: float) -> str:
     return text
 
 
-def report(subject: Subject, results: list[QueryResult], session: dict[str, Timing],
-           round_trip_ms: float, seconds: float) -> str:  # fmt: skip
+def report(subject: Subject, results: list[QueryResult], subselect: list[QueryResult],
+           session: dict[str, Timing], round_trip_ms: float, seconds: float) -> str:  # fmt: skip
     rows = "\n".join(
         f"| {r.name} | {r.rls.median_ms:.2f} | {r.rls.p95_ms:.2f} | {r.owner.median_ms:.2f} "
         f"| {r.owner.p95_ms:.2f} | {'**' if r.ratio > TARGET else ''}{r.ratio:.2f}"
@@ -787,7 +844,7 @@ PostgreSQL planned afresh on every run instead of reusing a cached generic plan
 
 {_HEADER}
 {rows}
-{_investigation([r for r in results if r.ratio > TARGET])}
+{_investigation([r for r in results if r.ratio > TARGET])}{_policy_forms(results, subselect)}
 ### Per-request cost of the tenant session
 
 `tenant_session(ctx)` around `SELECT 1` (ORM session, BEGIN with the tenant context, the
@@ -813,10 +870,11 @@ def run() -> tuple[list[QueryResult], dict[str, Timing]]:
     subject = pick_subject()
     queries = capture(subject)
     results = measure_queries(subject, queries)
+    subselect = measure_subselect_form(subject, queries)
     session, round_trip = measure_session_cost(subject)
     write_section(
         "Row-level security overhead on 1,000 tenants (benchmarks, load, faults)",
-        report(subject, results, session, round_trip, time.perf_counter() - started),
+        report(subject, results, subselect, session, round_trip, time.perf_counter() - started),
     )
     return results, session
 

@@ -19,7 +19,8 @@ from pms_dashboard.db.metadata import metadata
 RUNTIME_ROLES = ("pms_app", "pms_auditor")
 PLATFORM_TABLES = {m.__tablename__ for m in models.PLATFORM_MODELS}
 NOT_TENANT_OWNED = {"tenant", "alembic_version"} | PLATFORM_TABLES
-CTX_SUBSELECT = "(SELECT app.current_tenant_id() AS current_tenant_id)"
+# The tenant policies' expression as PostgreSQL prints it (pms_dashboard.tenancy.rls.CTX).
+CTX = "(NULLIF(current_setting('app.current_tenant_id'::text, true), ''::text))::uuid"
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +123,7 @@ def test_alembic_version_is_not_readable_by_runtime_roles(owner: Connection) -> 
         ).scalar_one()
 
 
-def test_every_tenant_table_has_a_subselect_policy_for_pms_app(
+def test_every_tenant_table_has_the_tenant_policy_for_pms_app(
     owner: Connection, tenant_tables: list[str]
 ) -> None:
     policies = owner.execute(
@@ -131,7 +132,7 @@ def test_every_tenant_table_has_a_subselect_policy_for_pms_app(
             " FROM pg_policies WHERE schemaname = 'public'"
         )
     ).all()
-    expected = f"(tenant_id = {CTX_SUBSELECT})"
+    expected = f"(tenant_id = {CTX})"
     for table in tenant_tables:
         mine = [p for p in policies if p.tablename == table and "pms_app" in p.roles]
         assert mine, f"{table}: no policy for pms_app"
@@ -144,14 +145,14 @@ def test_every_tenant_table_has_a_subselect_policy_for_pms_app(
         ]
         assert full, f"{table}: {[(p.cmd, p.qual, p.with_check) for p in mine]}"
     tenant_policies = [p for p in policies if p.tablename == "tenant" and "pms_app" in p.roles]
-    own_row = f"(id = {CTX_SUBSELECT})"
+    own_row = f"(id = {CTX})"
     assert sorted((p.cmd, _unspace(p.qual), _unspace(p.with_check)) for p in tenant_policies) == [
         ("SELECT", own_row, ""),
         ("UPDATE", own_row, own_row),
     ]
 
 
-def test_no_policy_applying_to_app_roles_escapes_the_tenant_subselect(
+def test_no_policy_applying_to_app_roles_escapes_the_tenant_expression(
     owner: Connection,
 ) -> None:
     """Permissive policies are OR-ed: one `USING (true)` for pms_app would undo the rest."""
@@ -167,7 +168,7 @@ def test_no_policy_applying_to_app_roles_escapes_the_tenant_subselect(
         for expr in (r.qual, r.with_check):
             if expr is not None:
                 assert re.fullmatch(
-                    r"\((tenant_id|id) = " + re.escape(CTX_SUBSELECT) + r"\)", _unspace(expr)
+                    r"\((tenant_id|id) = " + re.escape(CTX) + r"\)", _unspace(expr)
                 ), (r.tablename, r.policyname, expr)
 
 

@@ -652,10 +652,13 @@ def _tenancy_upgrade() -> None:
     # pms_app sees only the row of the tenant in context, and cannot change tenants.
     op.execute("ALTER TABLE tenant ENABLE ROW LEVEL SECURITY")
     op.execute("ALTER TABLE tenant FORCE ROW LEVEL SECURITY")
-    op.execute(f"CREATE POLICY tenant_self ON tenant FOR SELECT TO pms_app USING (id = {rls.CTX})")
+    op.execute(
+        "CREATE POLICY tenant_self ON tenant FOR SELECT TO pms_app "
+        f"USING (id = {rls.SUBSELECT_CTX})"
+    )
     op.execute("GRANT SELECT ON tenant TO pms_app")
     for table in TENANT_TABLES:
-        for statement in rls.enable_rls(table):
+        for statement in rls.enable_rls(table, ctx=rls.SUBSELECT_CTX):
             op.execute(statement)
         op.execute(f"GRANT {APP_PRIVILEGES[table]} ON {table} TO pms_app")
 

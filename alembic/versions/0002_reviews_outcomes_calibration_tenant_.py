@@ -191,12 +191,12 @@ def _tenancy_upgrade() -> None:
     """Forced RLS on the new tables; tenant admins may edit their own tenant's name and
     settings (never its slug, tier or region, and never another tenant's row)."""
     for table, privileges in APP_PRIVILEGES.items():
-        for statement in rls.enable_rls(table):
+        for statement in rls.enable_rls(table, ctx=rls.SUBSELECT_CTX):
             op.execute(statement)
         op.execute(f"GRANT {privileges} ON {table} TO pms_app")
     op.execute(
         f"CREATE POLICY tenant_self_update ON tenant FOR UPDATE TO pms_app "
-        f"USING (id = {rls.CTX}) WITH CHECK (id = {rls.CTX})"
+        f"USING (id = {rls.SUBSELECT_CTX}) WITH CHECK (id = {rls.SUBSELECT_CTX})"
     )
     op.execute("GRANT UPDATE (name, settings) ON tenant TO pms_app")
 

@@ -102,7 +102,7 @@ def _policies_upgrade() -> None:
         GRANT EXECUTE ON FUNCTION app.current_admin_id() TO pms_auditor;
         """
     )
-    for statement in rls.enable_rls("access_grant"):
+    for statement in rls.enable_rls("access_grant", ctx=rls.SUBSELECT_CTX):
         op.execute(statement)
     op.execute("GRANT SELECT ON access_grant TO pms_app")
     op.execute(

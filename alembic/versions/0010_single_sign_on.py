@@ -94,7 +94,7 @@ def upgrade() -> None:
         ("sso_config", "SELECT, INSERT, UPDATE"),
         ("sso_login", "SELECT, INSERT, UPDATE (used_at), DELETE"),
     ):
-        for statement in rls.enable_rls(table):
+        for statement in rls.enable_rls(table, ctx=rls.SUBSELECT_CTX):
             op.execute(statement)
         op.execute(f"GRANT {privileges} ON {table} TO pms_app")
     op.execute(CREATE_DOMAIN_LOOKUP)
