@@ -593,26 +593,30 @@ def measure_queries(
 # ------------------------------------------- the policy form the first revisions had
 
 
-@contextmanager
-def policy_form(ctx: str) -> Iterator[None]:
-    """Every tenant policy of the bench database reading the tenant through `ctx` while the
-    block runs; the migrated form (`rls.CTX`) is put back whatever happens."""
+def use_policy_form(ctx: str) -> None:
+    """Every tenant policy of the bench database reads the tenant through `ctx`."""
     from sqlalchemy import text
 
     from pms_dashboard.tenancy import rls
     from pms_dashboard.tenancy.session import owner_session
 
-    def use(form: str) -> None:
-        with owner_session() as s:
-            tables = s.execute(text(rls.TENANT_POLICY_TABLES)).scalars().all()
-            for statement in rls.set_policy_expression(tables, form):
-                s.execute(text(statement))
+    with owner_session() as s:
+        tables = s.execute(text(rls.TENANT_POLICY_TABLES)).scalars().all()
+        for statement in rls.set_policy_expression(tables, ctx):
+            s.execute(text(statement))
 
-    use(ctx)
+
+@contextmanager
+def policy_form(ctx: str) -> Iterator[None]:
+    """The policies in the form `ctx` while the block runs; the migrated form (`rls.CTX`)
+    is put back whatever happens (and by `run()` first, after a run that was killed)."""
+    from pms_dashboard.tenancy import rls
+
+    use_policy_form(ctx)
     try:
         yield
     finally:
-        use(rls.CTX)
+        use_policy_form(rls.CTX)
 
 
 def measure_subselect_form(subject: Subject, queries: list[Query]) -> list[QueryResult]:
@@ -864,7 +868,10 @@ Run time after seeding: {seconds:.0f} s.
 
 
 def run() -> tuple[list[QueryResult], dict[str, Timing]]:
+    from pms_dashboard.tenancy import rls
+
     prepare_database()
+    use_policy_form(rls.CTX)  # as migrated, whatever an interrupted run left behind
     seed()
     started = time.perf_counter()
     subject = pick_subject()
