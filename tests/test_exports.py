@@ -334,6 +334,30 @@ def test_audit_export_is_for_tenant_admins_and_refusals_are_flagged(acme) -> Non
     }
 
 
+def test_a_refusal_is_known_before_the_download_and_flagged_like_the_routes(
+    acme, make_tenant
+) -> None:
+    """What the page's buttons ask before handing out a download (`service.refusal`): the
+    route's own answers, without reading the export."""
+    globex = make_tenant()
+    admin = _ctx(globex, "admin")
+    acme_cycle = str(_cycle(acme))
+    assert exports.refusal(admin, "goals", {"scope": "all"}) is None
+    assert exports.refusal(admin, "payroll", {}) == "There is no export called 'payroll'."
+    assert exports.refusal(admin, "goals", {"colour": "red"}) is not None
+    for name in ("reviews", "cycle-summary"):  # another tenant's cycle: as the route says
+        assert exports.refusal(admin, name, {"cycle_id": acme_cycle}) == (
+            "You do not have access to that."
+        )
+    with tenant_session(admin) as s:
+        last = s.scalars(select(AuditEvent).order_by(col(AuditEvent.seq).desc())).first()
+        exports_recorded = s.scalars(
+            select(AuditEvent).where(col(AuditEvent.action) == "export.csv")
+        ).all()
+    assert last is not None and last.action == "access.cross_tenant" and last.flagged
+    assert exports_recorded == []  # a check, not an export
+
+
 def _export_events(t) -> list[dict]:
     with tenant_session(_ctx(t, "admin")) as s:
         return [
@@ -402,12 +426,11 @@ def test_readme_documents_every_export_column(acme) -> None:
 
 
 def _download_url(events: list) -> str:
-    for ev in events:
-        args = {str(name): value for name, value in getattr(ev, "args", ())}
-        if "url" in args:
-            url = args["url"]
-            return str(getattr(url, "_var_value", url)).strip('"')
-    raise AssertionError(f"no download among {events}")
+    from tests.ui_harness import download_url
+
+    url = download_url(events)
+    assert url is not None, f"no download among {events}"
+    return url
 
 
 def test_export_buttons_download_the_list_as_filtered(acme) -> None:

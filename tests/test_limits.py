@@ -72,6 +72,28 @@ def test_a_tenant_at_its_export_limit_waits_and_others_do_not(two) -> None:
         stream.close()
 
 
+def test_an_export_button_at_the_limit_says_so_on_the_page(two) -> None:
+    """The page's button checks before it hands the browser a download: at the limit the
+    page shows the route's message and offers nothing; once a slot is free, the download."""
+    from pms_dashboard.ui.states.goals import GoalsState
+    from tests.ui_harness import call, download_url, state_for, token_for
+
+    a, b = two
+    page_a = state_for(GoalsState, token_for(a.slug, f"admin@{a.slug}.test", TEST_PASSWORD))
+    page_b = state_for(GoalsState, token_for(b.slug, f"admin@{b.slug}.test", TEST_PASSWORD))
+    for page in (page_a, page_b):
+        call(page, GoalsState.load)
+    running = [_running_export(a) for _ in range(get_settings().export_slots_per_tenant)]
+    assert call(page_a, GoalsState.export_csv, "goals") == []
+    assert page_a.error == str(limits.TenantBusy(limits.EXPORT))
+    assert download_url(call(page_b, GoalsState.export_csv, "goals"))  # B is not held up
+    assert page_b.error == ""
+    running.pop().close()
+    assert download_url(call(page_a, GoalsState.export_csv, "goals"))
+    for stream in running:
+        stream.close()
+
+
 @contextmanager
 def _holding_list_slots(t: TenantFixture, n: int) -> Iterator[None]:
     with ExitStack() as stack:

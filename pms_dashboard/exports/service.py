@@ -20,6 +20,7 @@ from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from pms_dashboard.audit import service as audit
+from pms_dashboard.auth.permissions import PermissionDenied
 from pms_dashboard.exports.catalog import EXPORTS, ExportSpec, parse_params
 from pms_dashboard.exports.stream import CHUNK_BYTES, UTF8_BOM, CopyProgress, copy_csv
 from pms_dashboard.tenancy import limits
@@ -50,6 +51,27 @@ def prepare(name: str, raw: dict[str, str]) -> ExportRequest:
         where = ".".join(str(p) for p in problem.get("loc", ())) or "filters"
         raise ExportError(f"{where}: {problem.get('msg', 'invalid value')}") from None
     return ExportRequest(spec=spec, params=params, bom=raw.get("bom", "") in ("1", "true"))
+
+
+def refusal(ctx: TenantContext, name: str, filters: dict[str, str]) -> str | None:
+    """Why the export route would refuse this export now, for a page's button to say so on
+    the page instead of handing the browser a download that fails: a filter it does not
+    take, no permission (audited and flagged, as the route does), or every export slot of
+    the tenant in use. None when it would start; the route still decides (a slot can be
+    taken in between). Reads no rows of the export and records nothing else."""
+    try:
+        request = prepare(name, filters)
+        with tenant_session(ctx) as session:
+            limits.take_slot(session, limits.EXPORT)  # released when this check ends
+            if request.spec.build is not None:
+                request.spec.build(session, ctx, request.params)
+            elif request.spec.frame is not None:
+                request.spec.frame(session, ctx, request.params)
+    except (ExportError, limits.TenantBusy) as err:
+        return str(err)
+    except PermissionDenied as err:
+        return err.message
+    return None
 
 
 def file_name(tenant_slug: str, name: str, *, today: datetime | None = None) -> str:

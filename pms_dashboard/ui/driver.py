@@ -77,6 +77,15 @@ def redirects_to(events: list[Any]) -> str | None:
     return None
 
 
+def download_url(events: list[Any]) -> str | None:
+    """The address of the first `rx.download` among `events`, if any."""
+    for ev in events:
+        args = {str(name): value for name, value in getattr(ev, "args", ())}
+        if "url" in args:
+            return str(getattr(args["url"], "_var_value", args["url"])).strip('"')
+    return None
+
+
 def vars_text(state: rx.State) -> str:
     """Every var of the state as one string, to assert that nothing foreign landed in it."""
     return repr({name: getattr(state, name) for name in state.base_vars})

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import reflex as rx
 from reflex.event import EventSpec
 from reflex.utils.exec import is_prod_mode
+
+from pms_dashboard.tenancy.context import TenantContext
 
 
 def backend_url(path: str) -> str:
@@ -28,6 +30,17 @@ def export_download(name: str, filters: dict[str, Any]) -> EventSpec:
     """Let the browser download an export: a plain GET the browser streams to disk (never
     the file through the websocket); the server's Content-Disposition names the file."""
     return download(export_url(name, filters))
+
+
+def checked_export_download(
+    ctx: TenantContext, name: str, filters: dict[str, Any]
+) -> EventSpec | str:
+    """The browser download of export `name`, or, when the route would refuse it now (no
+    permission, the tenant's export slots all in use), the reason, for the page to show."""
+    from pms_dashboard.exports import service
+
+    problem = service.refusal(ctx, name, dict(parse_qsl(_query(filters))))
+    return problem if problem is not None else export_download(name, filters)
 
 
 def download(url: str, filters: dict[str, Any] | None = None) -> EventSpec:

@@ -29,7 +29,7 @@ from pms_dashboard.people import service as people_service
 from pms_dashboard.tenancy.limits import TenantBusy
 from pms_dashboard.tenancy.session import tenant_session
 from pms_dashboard.ui.states.session import SessionState
-from pms_dashboard.ui.urls import export_download
+from pms_dashboard.ui.urls import checked_export_download
 
 PAGE_SIZE = 10
 KR_SLOTS = 4  # key-result rows in the goal form
@@ -146,7 +146,8 @@ class GoalsState(SessionState):
     def export_csv(self, name: str = "goals"):
         """Download the whole list with its filters (goals, key-results or check-ins) from
         the streaming export route, which checks the session and permissions itself."""
-        if self._principal() is None:
+        principal = self._principal()
+        if principal is None:
             return rx.redirect("/signin", replace=True)
         if name not in GOAL_EXPORTS:
             self.error = "That export is not available."
@@ -156,7 +157,12 @@ class GoalsState(SessionState):
         except ValidationError:
             self.error = "That filter or sort is not available."
             return None
-        return export_download(name, query.model_dump(exclude={"page", "page_size"}))
+        filters = query.model_dump(exclude={"page", "page_size"})
+        outcome = checked_export_download(principal.context, name, filters)
+        if isinstance(outcome, str):  # refused now: say why here, not as a failed download
+            self.error = outcome
+            return None
+        return outcome
 
     @rx.event
     def load(self):

@@ -26,7 +26,7 @@ from pms_dashboard.people.schemas import (
 )
 from pms_dashboard.tenancy.session import tenant_session
 from pms_dashboard.ui.states.session import ROLE_LABELS, SessionState
-from pms_dashboard.ui.urls import export_download
+from pms_dashboard.ui.urls import checked_export_download
 
 PAGE_SIZE = 20
 NOT_FOUND = "That person was not found or is not yours to see."
@@ -195,13 +195,18 @@ class PeopleState(SessionState):
     @rx.event
     def export_csv(self, name: str = "people"):
         """Download the directory with its filters from the streaming export route."""
-        if self._principal() is None:
+        principal = self._principal()
+        if principal is None:
             return self._signed_out()
         if name != "people":
             self.error = "That export is not available."
             return None
         filters = self._query().model_dump(exclude={"page", "page_size"})
-        return export_download("people", filters)
+        outcome = checked_export_download(principal.context, "people", filters)
+        if isinstance(outcome, str):  # refused now: say why here, not as a failed download
+            self.error = outcome
+            return None
+        return outcome
 
     @rx.event
     def search_people(self, form: dict[str, Any]):

@@ -24,7 +24,7 @@ from pms_dashboard.reviews import service as reviews
 from pms_dashboard.reviews.schemas import MAX_COMMENT, MAX_PEERS, MAX_SUMMARY, ReviewError
 from pms_dashboard.tenancy.session import tenant_session
 from pms_dashboard.ui.states.session import SessionState
-from pms_dashboard.ui.urls import export_download
+from pms_dashboard.ui.urls import checked_export_download
 
 NO_ACCESS = "You do not have access to that."
 NOT_SCORED = "none"  # a select cannot hold "", so "not scored" has a value of its own
@@ -473,7 +473,8 @@ class CyclesState(_ReviewsBase):
     def export_csv(self, name: str):
         """Download the selected cycle's reviews or summary from the streaming export route
         (which checks the session and the cycle's permissions itself)."""
-        if self._principal() is None:
+        principal = self._principal()
+        if principal is None:
             return self._signed_out()
         cid = _uuid(self.cycle_id)
         wanted = CYCLE_EXPORTS.get(name)
@@ -481,7 +482,12 @@ class CyclesState(_ReviewsBase):
             self.error = "That export is not available."
             return None
         export, extra = wanted
-        return export_download(export, {"cycle_id": str(cid), **extra})
+        filters = {"cycle_id": str(cid), **extra}
+        outcome = checked_export_download(principal.context, export, filters)
+        if isinstance(outcome, str):  # refused now: say why here, not as a failed download
+            self.error = outcome
+            return None
+        return outcome
 
     def _page(self, page: int):
         principal = self._principal()
