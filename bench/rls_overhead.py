@@ -532,13 +532,19 @@ def measure_queries(
     from rich.progress import Progress
 
     from pms_dashboard.db.engine import app_engine, auditor_engine, owner_engine
+    from pms_dashboard.db.roles import RUNTIME_SETTINGS
 
     tid = str(subject.tenant_id)
     context = [(SET_TENANT, (tid,))]
+    # the owner plans as the runtime roles do (their settings are per role: db.roles)
+    same_planning = [
+        ("SELECT set_config(%s, %s, true)", (name, value))
+        for name, value in RUNTIME_SETTINGS.items()
+    ]
     sides = {
         "pms_app": Side(app_engine(), context, owner=False),
         "pms_auditor": Side(auditor_engine(), [(SET_ADMIN, (str(uuid.uuid4()),))], owner=False),
-        "owner": Side(owner_engine(), context, owner=True),
+        "owner": Side(owner_engine(), context + same_planning, owner=True),
     }
     results = []
     try:
@@ -808,6 +814,12 @@ def _session_summary(steps: list[Timing], round_trip_ms: float) -> str:
     return text
 
 
+def _settings_text() -> str:
+    from pms_dashboard.db.roles import RUNTIME_SETTINGS
+
+    return ", ".join(f"`{name} = {value}`" for name, value in RUNTIME_SETTINGS.items())
+
+
 def report(subject: Subject, results: list[QueryResult], subselect: list[QueryResult],
            session: dict[str, Timing], round_trip_ms: float, seconds: float) -> str:  # fmt: skip
     rows = "\n".join(
@@ -842,9 +854,10 @@ every goal list and count) has no tenant filter of its own and relies on RLS alo
 owner's copy gets `WHERE tenant.id = :t`. Samples alternate between the sides, {RUNS:,} each
 after {WARMUP} warm-ups (psycopg prepares statements after five runs, as in the app), and
 time all of a service's statements with rows fetched, inside an open transaction (the
-context set-up is part two). "planned each run": how many of the query's statements
-PostgreSQL planned afresh on every run instead of reusing a cached generic plan
-(`pg_prepared_statements`). Target: ratio at most {TARGET:.2f}.
+context set-up is part two). Both sides plan alike: the owner's transactions take the
+runtime roles' settings ({_settings_text()}, `pms_dashboard.db.roles`). "planned each
+run": how many of the query's statements PostgreSQL planned afresh on every run instead of
+reusing a cached generic plan (`pg_prepared_statements`). Target: ratio at most {TARGET:.2f}.
 
 {_HEADER}
 {rows}

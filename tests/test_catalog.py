@@ -238,6 +238,17 @@ def test_every_index_on_tenant_tables_leads_with_tenant_id(
 
 
 @pytest.mark.parametrize("role", RUNTIME_ROLES)
+def test_runtime_role_plans_every_statement_for_the_tenant_at_hand(role: str) -> None:
+    """A session of the role starts with custom plans forced (db.roles.RUNTIME_SETTINGS):
+    a generic plan, made for no tenant in particular, must never serve a large one."""
+    engine = db_engine.app_engine() if role == "pms_app" else db_engine.auditor_engine()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT current_user")).scalar_one() == role
+        assert conn.execute(text("SHOW plan_cache_mode")).scalar_one() == "force_custom_plan"
+        conn.rollback()
+
+
+@pytest.mark.parametrize("role", RUNTIME_ROLES)
 def test_runtime_role_is_neither_superuser_nor_bypassrls(owner: Connection, role: str) -> None:
     row = owner.execute(
         text(

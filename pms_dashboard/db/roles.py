@@ -2,7 +2,7 @@
 
 `pms_app` and `pms_auditor` can log in, are neither superuser nor BYPASSRLS, and own
 nothing; the migration role (whatever DATABASE_URL connects as) owns every table. Running
-this again only re-asserts the same attributes and passwords.
+this again only re-asserts the same attributes, settings and passwords.
 """
 
 from __future__ import annotations
@@ -17,6 +17,12 @@ RUNTIME_ROLES = (APP_ROLE, AUDITOR_ROLE)
 # attribute restate it, so they are verified after CREATE/ALTER instead of asserted.
 _ATTRIBUTES = "LOGIN INHERIT"
 _UNSAFE = "rolsuper OR rolbypassrls OR rolreplication OR rolcreaterole OR rolcreatedb"
+# Set for the runtime roles in this database. Tenants differ in size by orders of magnitude,
+# and a cached generic plan is made for no tenant in particular: once PostgreSQL switched a
+# prepared statement to one (after five runs), a 100,000-goal tenant's team list went from
+# about 65 ms to 230 ms. A custom plan for each run, for the tenant at hand, costs a fraction
+# of a millisecond (bench/rls_overhead.py measures both sides with it).
+RUNTIME_SETTINGS = {"plan_cache_mode": "force_custom_plan"}
 
 
 class UnsafeRoleError(RuntimeError):
@@ -47,6 +53,15 @@ def ensure_roles(conn: Connection, settings: Settings | None = None) -> None:
                 sql.Identifier(database), sql.Identifier(role)
             )
         )
+        for name, value in RUNTIME_SETTINGS.items():
+            raw.cursor().execute(  # type: ignore[attr-defined]
+                sql.SQL("ALTER ROLE {} IN DATABASE {} SET {} = {}").format(
+                    sql.Identifier(role),
+                    sql.Identifier(database),
+                    sql.Identifier(name),
+                    sql.Literal(value),
+                )
+            )
         # Runtime roles must never create objects (they would own them).
         raw.cursor().execute(  # type: ignore[attr-defined]
             sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(sql.Identifier(role))
