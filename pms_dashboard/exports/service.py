@@ -58,7 +58,8 @@ def refusal(ctx: TenantContext, name: str, filters: dict[str, str]) -> str | Non
     the page instead of handing the browser a download that fails: a filter it does not
     take, no permission (audited and flagged, as the route does), or every export slot of
     the tenant in use. None when it would start; the route still decides (a slot can be
-    taken in between). Reads no rows of the export and records nothing else."""
+    taken in between). Builds the export's statement but streams nothing (a summary
+    export's few rows are computed) and records no export."""
     try:
         request = prepare(name, filters)
         with tenant_session(ctx) as session:

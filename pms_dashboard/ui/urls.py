@@ -9,6 +9,7 @@ import reflex as rx
 from reflex.event import EventSpec
 from reflex.utils.exec import is_prod_mode
 
+from pms_dashboard.exports import service as export_service
 from pms_dashboard.tenancy.context import TenantContext
 
 
@@ -37,9 +38,7 @@ def checked_export_download(
 ) -> EventSpec | str:
     """The browser download of export `name`, or, when the route would refuse it now (no
     permission, the tenant's export slots all in use), the reason, for the page to show."""
-    from pms_dashboard.exports import service
-
-    problem = service.refusal(ctx, name, dict(parse_qsl(_query(filters))))
+    problem = export_service.refusal(ctx, name, dict(parse_qsl(_query(filters))))
     return problem if problem is not None else export_download(name, filters)
 
 
