@@ -33,6 +33,7 @@ class User(TenantOwned, table=True):
         tenant_fk("manager_id", "app_user"),
         Index(None, "tenant_id", "manager_id"),
         Index(None, "tenant_id", "department", "team"),
+        Index(None, "tenant_id", "display_name", "id"),  # goal lists sorted by owner
         check_in("role", Role),
         CheckConstraint("email = lower(email) AND position('@' in email) > 1", name="email_format"),
         CheckConstraint("manager_id IS NULL OR manager_id <> id", name="not_own_manager"),
