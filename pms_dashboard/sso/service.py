@@ -50,7 +50,6 @@ from sqlmodel import col
 
 from pms_dashboard import crypto
 from pms_dashboard.audit import service as audit
-from pms_dashboard.auth.permissions import Action, PermissionDenied, Resource, require
 from pms_dashboard.auth.service import SignedIn, open_session
 from pms_dashboard.goals.schemas import first_error
 from pms_dashboard.people import service as people
@@ -58,6 +57,7 @@ from pms_dashboard.people.models import User
 from pms_dashboard.sso.models import SsoConfig, SsoLogin
 from pms_dashboard.sso.schemas import DOMAIN_RE, SsoConfigInput, SsoConfigView, SsoError
 from pms_dashboard.tenancy.context import TenantContext
+from pms_dashboard.tenancy.customization import require_settings_editor
 from pms_dashboard.tenancy.registry import resolve_slug
 from pms_dashboard.tenancy.session import contextless_session, tenant_session
 
@@ -78,15 +78,8 @@ TENANT_CLAIMS = ("tenant", "org", "organization")
 
 
 def _admin_only(session: Session, actor: TenantContext) -> None:
-    message = "Only tenant admins can change single sign-on."
-    if session.info.get("tenant_id") != actor.tenant_id:
-        raise PermissionDenied(Resource.tenant_settings, Action.edit, message)
-    require(
-        session=session,
-        actor=actor,
-        resource=Resource.tenant_settings,
-        action=Action.edit,
-        message=message,
+    require_settings_editor(
+        session=session, actor=actor, message="Only tenant admins can change single sign-on."
     )
 
 

@@ -194,6 +194,20 @@ def get_tenant_settings(*, session: Session, actor: TenantContext) -> TenantSett
     )
 
 
+def require_settings_editor(*, session: Session, actor: TenantContext, message: str) -> None:
+    """PermissionDenied (with `message`) unless the actor may edit their own tenant's
+    settings, in a session whose context is that same tenant."""
+    if session.info.get("tenant_id") != actor.tenant_id:  # a context for another tenant
+        raise PermissionDenied(Resource.tenant_settings, Action.edit, message)
+    require(
+        session=session,
+        actor=actor,
+        resource=Resource.tenant_settings,
+        action=Action.edit,
+        message=message,
+    )
+
+
 def update_tenant_settings(
     *, session: Session, actor: TenantContext, changes: Mapping[str, Any]
 ) -> TenantSettings:
@@ -204,15 +218,7 @@ def update_tenant_settings(
     CustomizationError and writes nothing.
     """
     message = "Only tenant admins can change the organisation's settings."
-    if session.info.get("tenant_id") != actor.tenant_id:  # a context for another tenant
-        raise PermissionDenied(Resource.tenant_settings, Action.edit, message)
-    require(
-        session=session,
-        actor=actor,
-        resource=Resource.tenant_settings,
-        action=Action.edit,
-        message=message,
-    )
+    require_settings_editor(session=session, actor=actor, message=message)
     # Lock the row: two admins saving at once must not silently merge half of each.
     row = session.execute(
         select(col(Tenant.name), col(Tenant.settings))
