@@ -6,6 +6,7 @@ reaches a tenant's data is logged by the services, in that tenant's trail."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -75,8 +76,11 @@ class ConsoleState(rx.State):
             "users": sum(r.users for r in rows),
             "goals": sum(r.goals for r in rows),
         }
-        self.my_grants = [asdict(g) for g in grants.my_grants(admin=admin)]
+        self._refresh_grants(admin)
         return None
+
+    def _refresh_grants(self, admin: ConsoleAdmin) -> None:
+        self.my_grants = [asdict(g) for g in grants.my_grants(admin=admin)]
 
     def _ip(self) -> str:
         return self.router.session.client_ip or ""
@@ -110,7 +114,7 @@ class ConsoleState(rx.State):
             self._refused(err)
             return None
         self.error, self.notice = "", "Access opened. Every read is logged and shown to them."
-        self.my_grants = [asdict(g) for g in grants.my_grants(admin=admin)]
+        self._refresh_grants(admin)
         return None
 
     @rx.event
@@ -134,7 +138,7 @@ class ConsoleState(rx.State):
             return None
         self.read_tenant, self.read_what = slug, what
         self.read_rows = [asdict(r) for r in rows]
-        self.my_grants = [asdict(g) for g in grants.my_grants(admin=admin)]
+        self._refresh_grants(admin)
         if rows:
             self.error, self.notice = "", ""
         elif any(g["active"] and g["tenant_slug"] == slug for g in self.my_grants):
@@ -155,7 +159,7 @@ class ConsoleState(rx.State):
             return None
         self.error, self.notice = "", "Access ended."
         self.read_rows, self.read_tenant, self.read_what = [], "", ""
-        self.my_grants = [asdict(g) for g in grants.my_grants(admin=admin)]
+        self._refresh_grants(admin)
         return None
 
     # ------------------------------------------------------------- audit search
@@ -178,17 +182,10 @@ class ConsoleState(rx.State):
     @rx.event
     def search_goto(self, page: Any):
         """Another page of the last search (its filters kept on the server)."""
-        admin = self._admin()
-        if admin is None:
-            return self._signed_out()
-        if not self.searched:
-            self._refused(service.ConsoleError("Search first."))
-            return None
-        try:
-            self._show_search(admin, self._search_filters, page)
-        except service.ConsoleError as err:
-            self._refused(err)
-        return None
+        return self._goto(
+            self.searched, "Search first.",
+            lambda admin: self._show_search(admin, self._search_filters, page),
+        )  # fmt: skip
 
     @rx.event
     def export_search(self):
@@ -238,14 +235,20 @@ class ConsoleState(rx.State):
 
     @rx.event
     def flagged_goto(self, page: Any):
+        return self._goto(
+            self.flagged_loaded, "Open the queue first.",
+            lambda admin: self._show_flagged(admin, self._flagged_tenant, page),
+        )  # fmt: skip
+
+    def _goto(self, loaded: bool, first: str, show: Callable[[ConsoleAdmin], None]):
+        """Another page of a list already shown (its filters kept on the server)."""
         admin = self._admin()
         if admin is None:
             return self._signed_out()
-        if not self.flagged_loaded:
-            self._refused(service.ConsoleError("Open the queue first."))
-            return None
         try:
-            self._show_flagged(admin, self._flagged_tenant, page)
+            if not loaded:
+                raise service.ConsoleError(first)
+            show(admin)
         except service.ConsoleError as err:
             self._refused(err)
         return None
