@@ -275,6 +275,19 @@ def _conditions(query: AuditQuery) -> list[ColumnElement[bool]]:
     return conditions
 
 
+def _event_columns(ae: Table, tn: Table) -> list[Any]:
+    """when, tenant (slug), seq, actor, action, entity type: what an event row of the search
+    and of the flagged queue starts with."""
+    return [
+        ae.c.occurred_at.label("occurred_at"),
+        tn.c.slug.label("tenant"),
+        ae.c.seq.label("seq"),
+        ae.c.actor_id.label("actor_id"),
+        ae.c.action.label("action"),
+        ae.c.entity_type.label("entity_type"),
+    ]
+
+
 def audit_search_statement(query: AuditQuery) -> Select[Any]:
     """Every audit event matching `query`, newest first, unpaged, as a pure Core SELECT
     whose columns are labelled SEARCH_COLUMNS (tenant as its slug): run it as pms_auditor.
@@ -285,12 +298,7 @@ def audit_search_statement(query: AuditQuery) -> Select[Any]:
     ae, tn, _ = _tables()
     return (
         select(
-            ae.c.occurred_at.label("occurred_at"),
-            tn.c.slug.label("tenant"),
-            ae.c.seq.label("seq"),
-            ae.c.actor_id.label("actor_id"),
-            ae.c.action.label("action"),
-            ae.c.entity_type.label("entity_type"),
+            *_event_columns(ae, tn),
             ae.c.entity_id.label("entity_id"),
             ae.c.flagged.label("flagged"),
             ae.c.ip.label("ip"),
@@ -438,12 +446,7 @@ def flagged_queue_statement(tenant: str | None = None) -> Select[Any]:
     return (
         select(
             ae.c.id.label("event_id"),
-            ae.c.occurred_at.label("occurred_at"),
-            tn.c.slug.label("tenant"),
-            ae.c.seq.label("seq"),
-            ae.c.actor_id.label("actor_id"),
-            ae.c.action.label("action"),
-            ae.c.entity_type.label("entity_type"),
+            *_event_columns(ae, tn),
             ae.c.ip.label("ip"),
             ae.c.tenant_id.label("tenant_id"),
         )

@@ -4,6 +4,8 @@ only) and the queue of flagged events to review."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 
 from pms_dashboard.audit.grants import JUSTIFICATIONS
@@ -356,12 +358,7 @@ def _audit_search() -> rx.Component:
                             rx.foreach(
                                 ConsoleState.search_rows,
                                 lambda r: rx.table.row(
-                                    rx.table.cell(r["occurred_at"]),
-                                    rx.table.cell(rx.code(r["tenant"])),
-                                    rx.table.cell(r["seq"]),
-                                    rx.table.cell(rx.code(r["actor_id"], size="1")),
-                                    rx.table.cell(r["action"]),
-                                    rx.table.cell(r["entity_type"]),
+                                    *_event_cells(r),
                                     rx.table.cell(rx.cond(r["flagged"],
                                                           rx.badge("flagged", color_scheme="red"),
                                                           "")),
@@ -392,6 +389,19 @@ def _audit_search() -> rx.Component:
         ),
         width="100%",
     )  # fmt: skip
+
+
+def _event_cells(r: Any) -> list[rx.Component]:
+    """When, organisation, #, actor, action, entity: the cells an audit event row starts
+    with, in the search results and in the flagged queue."""
+    return [
+        rx.table.cell(r["occurred_at"]),
+        rx.table.cell(rx.code(r["tenant"])),
+        rx.table.cell(r["seq"]),
+        rx.table.cell(rx.code(r["actor_id"], size="1")),
+        rx.table.cell(r["action"]),
+        rx.table.cell(r["entity_type"]),
+    ]
 
 
 def _flagged_queue() -> rx.Component:
@@ -425,12 +435,7 @@ def _flagged_queue() -> rx.Component:
                             rx.foreach(
                                 ConsoleState.flagged_rows,
                                 lambda r: rx.table.row(
-                                    rx.table.cell(r["occurred_at"]),
-                                    rx.table.cell(rx.code(r["tenant"])),
-                                    rx.table.cell(r["seq"]),
-                                    rx.table.cell(rx.code(r["actor_id"], size="1")),
-                                    rx.table.cell(r["action"]),
-                                    rx.table.cell(r["entity_type"]),
+                                    *_event_cells(r),
                                     rx.table.cell(r["ip"]),
                                     rx.table.cell(
                                         rx.form(
