@@ -527,7 +527,6 @@ def test_console_audit_export_covers_every_tenant_metadata_only_and_is_audited(
 
     import pyotp
 
-    from pms_dashboard.audit.models import PlatformEvent
     from pms_dashboard.auth.cookies import CONSOLE_COOKIE
     from pms_dashboard.console import service as console
 
@@ -570,15 +569,21 @@ def test_console_audit_export_covers_every_tenant_metadata_only_and_is_audited(
             ).first()
         assert read is not None and read.flagged
         assert read.detail["rows"] == int((ours["tenant"] == t.slug).sum())
+    event = _last_console_export()
+    assert event is not None and event.admin_id == signed.admin.admin_id
+    assert event.detail["rows"] == len(frame) and event.detail["completed"] is True
+    assert event.detail["filters"] == {"action": "goal."}
+
+
+def _last_console_export():
+    from pms_dashboard.audit.models import PlatformEvent
+
     with owner_session() as s:
-        event = s.scalars(
+        return s.scalars(
             select(PlatformEvent)
             .where(col(PlatformEvent.action) == "console.audit_export")
             .order_by(col(PlatformEvent.seq).desc())
         ).first()
-    assert event is not None and event.admin_id == signed.admin.admin_id
-    assert event.detail["rows"] == len(frame) and event.detail["completed"] is True
-    assert event.detail["filters"] == {"action": "goal."}
 
 
 def test_a_console_export_cut_short_is_still_audited(acme) -> None:
@@ -586,7 +591,6 @@ def test_a_console_export_cut_short_is_still_audited(acme) -> None:
 
     import pyotp
 
-    from pms_dashboard.audit.models import PlatformEvent
     from pms_dashboard.audit.search import AuditQuery
     from pms_dashboard.console import service as console
     from pms_dashboard.exports.console import stream_console_audit
@@ -600,11 +604,6 @@ def test_a_console_export_cut_short_is_still_audited(acme) -> None:
     stream = stream_console_audit(admin, AuditQuery(tenant=acme.slug))
     assert next(stream).startswith(b"occurred_at,tenant,")
     stream.close()
-    with owner_session() as s:
-        event = s.scalars(
-            select(PlatformEvent)
-            .where(col(PlatformEvent.action) == "console.audit_export")
-            .order_by(col(PlatformEvent.seq).desc())
-        ).first()
+    event = _last_console_export()
     assert event is not None and event.admin_id == admin.admin_id
     assert event.detail["completed"] is False and event.detail["filters"] == {"tenant": acme.slug}
