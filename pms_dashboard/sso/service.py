@@ -254,7 +254,7 @@ class Started:
 
 
 def _email_domain(email: str) -> str:
-    local, _, domain = email.strip().lower().rpartition("@")
+    local, _, domain = people.normalize_email(email).rpartition("@")
     if not local or not DOMAIN_RE.fullmatch(domain):
         raise SsoError("bad_email")
     return domain
@@ -311,7 +311,7 @@ def start(*, slug: str, email: str, redirect_base: str, ip: str = "") -> Started
         state=state,
         nonce=nonce,
         code_verifier=verifier,
-        login_hint=email.strip().lower(),
+        login_hint=people.normalize_email(email),
     )
     with tenant_session(TenantContext(tenant_id=tenant_id)) as s:
         # sign-ins older than a day can never complete: keep the table small
@@ -415,7 +415,7 @@ def _sign_in(
     asserted = [str(claims[c]).lower() for c in TENANT_CLAIMS if claims.get(c)]
     if any(value != slug.lower() for value in asserted):
         raise SsoError("tenant_mismatch")
-    email = str(claims.get("email") or "").strip().lower()
+    email = people.normalize_email(str(claims.get("email") or ""))
     if not email:
         raise SsoError("email_missing")
     if claims.get("email_verified") is False:
