@@ -2,6 +2,9 @@
 SHELL := /bin/bash
 PORT ?= 3000
 ENV := source scripts/env.sh &&
+# The address users reach the app at: the only origin forms may come from, and the only Host
+# the app answers (besides its loopback aliases). Set PMS_PUBLIC_URL behind a proxy.
+export PMS_PUBLIC_URL ?= http://localhost:$(PORT)
 
 .PHONY: run dev test lint bench setup db seed clean-db
 

@@ -3,7 +3,7 @@
 import reflex as rx
 from starlette.applications import Starlette
 
-from pms_dashboard.auth.http import SecurityHeaders, ServedBy
+from pms_dashboard.auth.http import SecurityHeaders, ServedBy, TrustedHosts
 from pms_dashboard.auth.routes import routes as auth_routes
 from pms_dashboard.console.routes import routes as console_routes
 from pms_dashboard.exports.routes import routes as export_routes
@@ -21,9 +21,13 @@ from pms_dashboard.ui.pages import (  # noqa: F401  (registers pages)
     settings,
     signin,
 )
+from pms_dashboard.ui.states.base import TabOwnerGuard
 
 api = Starlette(routes=[*auth_routes, *console_routes, *export_routes, *sso_routes])
 
 # Reflex mounts its own app (event websocket, uploads, prod-mode pages) inside `api`, then
-# wraps the whole of it: every HTTP response carries the security headers.
-app = rx.App(api_transformer=[api, ServedBy, SecurityHeaders])
+# wraps the whole of it: unknown Host headers are refused, and every HTTP response (a
+# refusal too) carries the security headers.
+app = rx.App(api_transformer=[api, ServedBy, TrustedHosts, SecurityHeaders])
+# Before every event (hydration included): a tab's states belong to one session at a time.
+app.add_middleware(TabOwnerGuard())

@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     )
     # Public address of the app (scheme://host:port), used for redirects and cookie flags.
     public_url: str = Field(default="http://localhost:3000", alias="PMS_PUBLIC_URL")
+    # More Host names the app answers besides PMS_PUBLIC_URL's (space separated, e.g. the
+    # name a load balancer's health check uses); any other Host header gets a 400.
+    allowed_hosts: str = Field(
+        default="", alias="PMS_ALLOWED_HOSTS", pattern=r"^(\s*[A-Za-z0-9.\[\]:-]+\s*)*$"
+    )
 
     demo_password: str = Field(default="demo-pass-2026", alias="PMS_DEMO_PASSWORD")
 

@@ -26,6 +26,7 @@ from pms_dashboard.reviews.models import (
     ReviewTemplate,
 )
 from pms_dashboard.tenancy.session import owner_session
+from pms_dashboard.ui.states.base import MALFORMED
 from pms_dashboard.ui.states.reviews import NO_ACCESS, CyclesState, ReviewsState
 from tests.conftest import TEST_PASSWORD, TenantFixture
 from tests.test_reviews import (
@@ -49,6 +50,12 @@ SECRETS = (
     "globex-secret-reason",
 )
 GARBAGE: list[Any] = ["garbage", "", "' OR 1=1 --", "0" * 100, 12345, None, str(uuid.uuid4())]
+
+
+def refusal_of(bad: Any) -> str:
+    """What the page says to an id that is no string (refused by type before the handler
+    runs) and to any string that names no row of the person's own (the service's refusal)."""
+    return NO_ACCESS if isinstance(bad, str) else MALFORMED
 
 
 def _rename(o: Org, names: dict[str, str]) -> None:
@@ -153,7 +160,7 @@ def test_cycle_handlers_refuse_foreign_and_garbage_ids(world, handler, who) -> N
     for bad in [str(world["b_cycle"]), *GARBAGE]:
         st = state_for(CyclesState, world["tokens"][who], "/cycles")
         call(st, handler, bad)
-        assert st.error == NO_ACCESS, bad
+        assert st.error == refusal_of(bad), bad
         assert st.cycle == {} and st.status_rows == [] and st.ninebox == []
         _clean(st)
     assert _snapshot() == before
@@ -195,7 +202,7 @@ def test_open_adjust_refuses_foreign_other_team_and_garbage(world, who) -> None:
     for bad in bad_ids:
         st = state_for(CyclesState, world["tokens"][who], "/cycles")
         call(st, CyclesState.open_adjust, bad)
-        assert st.error == NO_ACCESS, bad
+        assert st.error == refusal_of(bad), bad
         assert not st.adjust_open and st.history == [] and st.adjust_outcome_id == ""
         _clean(st)
     assert _snapshot() == before
@@ -304,7 +311,7 @@ def test_open_review_refuses_foreign_other_team_and_garbage(world, who) -> None:
     for bad in [str(world["b_self"]), str(world["ops_self"]), *GARBAGE]:
         st = state_for(ReviewsState, world["tokens"][who], "/reviews")
         call(st, ReviewsState.open_review, bad)
-        assert st.error == NO_ACCESS, bad
+        assert st.error == refusal_of(bad), bad
         assert st.review_id == "" and st.ratings == [] and st.review == {}
         _clean(st)
     assert _snapshot() == before
@@ -334,7 +341,7 @@ def test_open_results_refuses_foreign_unshared_and_garbage(world, who) -> None:
         call(st, ReviewsState.open_results, bad)
         assert st.error != "" and st.results == {}
         if bad != str(world["a_cycle"]) or who == "manager":  # emp1 takes part, not shared
-            assert st.error == NO_ACCESS, bad
+            assert st.error == refusal_of(bad), bad
         _clean(st)
     assert _snapshot() == before
 
@@ -479,7 +486,7 @@ def test_open_nominate_refuses_foreign_other_team_and_garbage(active, who) -> No
     for cycle, outcome in bad:
         st = _cycle_view(active, who, cycle)
         call(st, CyclesState.open_nominate, outcome)
-        assert st.error == NO_ACCESS, (cycle, outcome)
+        assert st.error == refusal_of(outcome), (cycle, outcome)
         _no_nominate_dialog(st)
         _clean(st)
     assert _snapshot() == before and _review_counts() == counts
@@ -524,7 +531,9 @@ def test_set_peer_keeps_only_short_strings(active) -> None:
     call(st, CyclesState.set_peer, "a", True)
     call(st, CyclesState.set_peer, "b", True)
     call(st, CyclesState.set_peer, "a", False)
-    call(st, CyclesState.set_peer, "b", "yes")  # only a real True ticks
+    call(st, CyclesState.set_peer, "b", "yes")  # no boolean: refused, nothing changes
+    assert st.error == MALFORMED and st.nominate_selected == ["b"]
+    call(st, CyclesState.set_peer, "b", False)
     assert st.nominate_selected == []
 
 

@@ -33,13 +33,47 @@ def _origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-def _allowed_origins(request: Request) -> set[str]:
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _with_loopback_aliases(origin: str) -> set[str]:
+    """An origin, and when it names this machine, the same port under every loopback name
+    (no other site can make a browser send those)."""
+    parts = urlsplit(origin)
+    if (parts.hostname or "") not in {h.strip("[]") for h in LOOPBACK_HOSTS}:
+        return {origin}
+    port = f":{parts.port}" if parts.port else ""
+    return {f"{parts.scheme}://{host}{port}" for host in LOOPBACK_HOSTS}
+
+
+def allowed_origins() -> set[str]:
+    """The origins the app's pages are served from, from configuration only — never from the
+    request itself, whose Host header the client writes: `PMS_PUBLIC_URL`, Reflex's
+    `deploy_url`, and in dev mode the backend's own address (where the forms post)."""
     import reflex as rx
 
     cfg = rx.config.get_config()
-    own = f"{request.url.scheme}://{request.url.netloc}"
-    candidates = (get_settings().public_url, cfg.deploy_url or "", own)
-    return {_origin_of(o) for o in candidates if o} - {""}
+    candidates = (get_settings().public_url, cfg.deploy_url or "", _dev_backend_origin())
+    out: set[str] = set()
+    for origin in {_origin_of(o) for o in candidates if o} - {""}:
+        out |= _with_loopback_aliases(origin)
+    return out
+
+
+def _host_of(origin: str) -> str:
+    """`host[:port]` as a browser sends it in the Host header (default ports left out)."""
+    parts = urlsplit(origin)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    port = parts.port
+    return host if port in (None, _DEFAULT_PORTS.get(parts.scheme)) else f"{host}:{port}"
+
+
+def allowed_hosts() -> set[str]:
+    """Host headers the app answers: those of `allowed_origins()`, and `PMS_ALLOWED_HOSTS`."""
+    extra = {h.strip().lower() for h in get_settings().allowed_hosts.split() if h.strip()}
+    return {_host_of(o) for o in allowed_origins()} | extra
 
 
 def request_origin(request: Request) -> str:
@@ -58,7 +92,7 @@ def origin_ok(request: Request) -> bool:
     do not cover: sign-in forms (no cookie yet) and sibling subdomains (same site).
     """
     origin = request_origin(request)
-    return bool(origin) and origin in _allowed_origins(request)
+    return bool(origin) and origin in allowed_origins()
 
 
 def csrf_refusal(request: Request) -> Response | None:
@@ -72,7 +106,7 @@ def csrf_refusal(request: Request) -> Response | None:
 def frontend(request: Request) -> str:
     """Where the browser's pages are served (dev mode: another port than this route)."""
     origin = request_origin(request)
-    return origin if origin and origin in _allowed_origins(request) else ""
+    return origin if origin and origin in allowed_origins() else ""
 
 
 def client_ip(request: Request) -> str:
@@ -173,6 +207,42 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+UNKNOWN_HOST = "Unknown host: this app answers only at the address it is configured for."
+
+
+class TrustedHosts:
+    """ASGI middleware refusing requests whose Host header the app does not serve (a forged
+    Host would otherwise steer redirects and origin checks; DNS rebinding sends one too), and
+    websocket handshakes whose Origin is another site's (cross-site websocket hijacking).
+    HTTP gets a 400; a refused websocket is closed before it is accepted (a 403 to the
+    browser). The allowed names come from configuration (`allowed_hosts()`)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.hosts = allowed_hosts()
+        self.origins = allowed_origins()
+
+    def _allowed(self, scope: Scope) -> bool:
+        headers = dict(scope.get("headers") or [])
+        host = headers.get(b"host", b"").decode("latin-1").strip().lower()
+        if host not in self.hosts:
+            return False
+        if scope["type"] == "websocket" and b"origin" in headers:
+            return _origin_of(headers[b"origin"].decode("latin-1")) in self.origins
+        return True
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or self._allowed(scope):
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            await receive()  # the websocket.connect message
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        response = JSONResponse({"error": UNKNOWN_HOST}, status_code=400)
+        await response(scope, receive, send)
 
 
 class ServedBy:

@@ -7,6 +7,7 @@ import reflex as rx
 from pms_dashboard.auth.throttle import throttled_message
 from pms_dashboard.sso.schemas import MESSAGES as SSO_MESSAGES
 from pms_dashboard.ui.components.native_form import native_form
+from pms_dashboard.ui.states.base import AppState, forget_tab_token
 from pms_dashboard.ui.urls import backend_url
 
 # Fixed texts chosen by a code in the URL: nothing the URL carries is shown verbatim.
@@ -16,7 +17,7 @@ MESSAGES = {
 }
 
 
-class SignInPageState(rx.State):
+class SignInPageState(AppState):
     """What the sign-in page shows after a redirect (no secrets, no identity)."""
 
     error: str = ""
@@ -34,6 +35,7 @@ class SignInPageState(rx.State):
         self.notice = "You have signed out." if params.get("signed_out") else ""
         org = params.get("organisation", "")
         self.organisation = org if org.replace("-", "").isalnum() and len(org) <= 63 else ""
+        return forget_tab_token()
 
 
 def _field(label: str, name: str, **props) -> rx.Component:

@@ -19,6 +19,7 @@ from pms_dashboard.auth.cookies import CONSOLE_COOKIE, token_from_cookie_header
 from pms_dashboard.auth.throttle import throttled_message
 from pms_dashboard.console import service
 from pms_dashboard.console.service import ConsoleAdmin
+from pms_dashboard.ui.states.base import AppState, forget_tab_token
 from pms_dashboard.ui.urls import backend_url, download
 
 MESSAGES = {"invalid": service.SIGN_IN_FAILED}
@@ -34,7 +35,7 @@ def _form(form: Any, names: tuple[str, ...]) -> dict[str, str]:
     return {n: str(form.get(n, ""))[:200] for n in names}
 
 
-class ConsoleState(rx.State):
+class ConsoleState(AppState):
     admin_name: str = ""
     tenants: list[dict[str, Any]] = []
     totals: dict[str, int] = {}
@@ -180,7 +181,7 @@ class ConsoleState(rx.State):
         return None
 
     @rx.event
-    def search_goto(self, page: Any):
+    def search_goto(self, page: int | float | str | None):
         """Another page of the last search (its filters kept on the server)."""
         return self._goto(
             self.searched, "Search first.",
@@ -234,7 +235,7 @@ class ConsoleState(rx.State):
         return None
 
     @rx.event
-    def flagged_goto(self, page: Any):
+    def flagged_goto(self, page: int | float | str | None):
         return self._goto(
             self.flagged_loaded, "Open the queue first.",
             lambda admin: self._show_flagged(admin, self._flagged_tenant, page),
@@ -285,7 +286,7 @@ class ConsoleState(rx.State):
         return None
 
 
-class ConsoleSignInState(rx.State):
+class ConsoleSignInState(AppState):
     error: str = ""
     notice: str = ""
 
@@ -296,3 +297,4 @@ class ConsoleSignInState(rx.State):
         if params.get("error") == "throttled":
             self.error = throttled_message(params.get("retry", ""))
         self.notice = "You have signed out of the console." if params.get("signed_out") else ""
+        return forget_tab_token()

@@ -14,6 +14,7 @@ from pms_dashboard.auth.cookies import token_from_cookie_header
 from pms_dashboard.auth.service import Principal
 from pms_dashboard.tenancy.customization import get_customization
 from pms_dashboard.tenancy.session import tenant_session
+from pms_dashboard.ui.states.base import AppState
 
 ROLE_LABELS = {
     "employee": "Employee",
@@ -23,7 +24,7 @@ ROLE_LABELS = {
 }
 
 
-class SessionState(rx.State):
+class SessionState(AppState):
     """Display-only facts about the signed-in user (never used for authorisation)."""
 
     user_name: str = ""

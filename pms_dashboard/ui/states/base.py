@@ -1,0 +1,188 @@
+"""The base of every state of ours: what no browser can get around, whatever it sends.
+
+Two guarantees live here, in one place, instead of in each handler:
+
+* **Arguments are checked by type before a handler runs.** Every public event handler of a
+  subclass is wrapped when the class is made: the browser's arguments are bound to the
+  handler's signature and validated against its annotations (pydantic, strict: JSON gives
+  real numbers, booleans and objects, so nothing needs coercing from text). Missing, extra or
+  wrongly typed arguments (a list where a form belongs, null where a name belongs) never reach
+  the handler: the person sees one generic message, the log gets a warning, nothing changes.
+  Every handler parameter therefore needs a precise annotation (tests hold it).
+
+* **A tab's state belongs to one session.** Reflex keeps state per browser tab (its client
+  token), not per signed-in person, so whatever one person's pages put into vars would still be
+  there for the next person signing in to the same tab. `TabOwnerGuard` (a Reflex middleware,
+  run on every event before its handler and before hydration) compares a fingerprint of the
+  request's session cookies with the one that filled the state (the backend-only var
+  `_tab_owner`) and, on any difference, resets every state of ours to its defaults first. So
+  no var of one session is ever sent to another, even to a client that reuses a tab's token.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import logging
+import typing
+from collections.abc import Callable
+from typing import Any
+
+import reflex as rx
+from pydantic import TypeAdapter, ValidationError
+from reflex.middleware import Middleware
+
+from pms_dashboard.auth.cookies import CONSOLE_COOKIE, SESSION_COOKIE, token_from_cookie_header
+
+logger = logging.getLogger(__name__)
+
+MALFORMED = "That request could not be handled. Reload the page and try again."
+
+
+class MalformedEvent(Exception):
+    """The browser's arguments do not fit the handler's signature."""
+
+
+def _adapters(fn: Callable[..., Any]) -> dict[str, TypeAdapter[Any]]:
+    """One validator per annotated parameter of `fn` (built on first use: the annotations are
+    strings until the module that defines them has finished loading)."""
+    hints = typing.get_type_hints(fn)
+    params = list(inspect.signature(fn).parameters.values())[1:]  # not self
+    return {p.name: TypeAdapter(hints[p.name]) for p in params if p.name in hints}
+
+
+def _checked_arguments(
+    fn: Callable[..., Any], adapters: dict[str, TypeAdapter[Any]], args: tuple, kwargs: dict
+) -> inspect.BoundArguments:
+    """The browser's arguments bound to `fn`'s signature and validated by type."""
+    try:
+        bound = inspect.signature(fn).bind(*args, **kwargs)
+    except TypeError as err:
+        raise MalformedEvent(str(err)) from None
+    for name, value in list(bound.arguments.items())[1:]:
+        adapter = adapters.get(name)
+        if adapter is None:
+            continue
+        try:
+            bound.arguments[name] = adapter.validate_python(value, strict=True)
+        except ValidationError as err:
+            raise MalformedEvent(f"{name}: {err.errors()[0]['msg']}") from None
+    return bound
+
+
+def _refuse(state: Any, fn: Callable[..., Any], reason: str) -> Any:
+    logger.warning("refused a malformed event for %s: %s", fn.__qualname__, reason[:300])
+    if isinstance(getattr(state, "error", None), str):  # the page shows its own error line
+        state.error = MALFORMED
+        return None
+    return rx.toast.error(MALFORMED)
+
+
+def checked(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn` with its arguments bound and validated by type first (see the module docstring)."""
+    adapters: dict[str, TypeAdapter[Any]] | None = None
+
+    def prepare(args: tuple, kwargs: dict) -> inspect.BoundArguments:
+        nonlocal adapters
+        if adapters is None:
+            adapters = _adapters(fn)
+        return _checked_arguments(fn, adapters, args, kwargs)
+
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def checked_async(*args: Any, **kwargs: Any) -> Any:
+            try:
+                bound = prepare(args, kwargs)
+            except MalformedEvent as err:
+                return _refuse(args[0], fn, str(err))
+            return await fn(*bound.args, **bound.kwargs)
+
+        checked_async.__pms_checked__ = True  # type: ignore[attr-defined]
+        return checked_async
+
+    @functools.wraps(fn)
+    def checked_sync(*args: Any, **kwargs: Any) -> Any:
+        try:
+            bound = prepare(args, kwargs)
+        except MalformedEvent as err:
+            return _refuse(args[0] if args else None, fn, str(err))
+        return fn(*bound.args, **bound.kwargs)
+
+    checked_sync.__pms_checked__ = True  # type: ignore[attr-defined]
+    return checked_sync
+
+
+def _is_handler(name: str, value: Any) -> bool:
+    return (
+        not name.startswith("_")
+        and inspect.isfunction(value)
+        and not getattr(value, "__pms_checked__", False)
+    )
+
+
+class AppState(rx.State):
+    """Every state of ours derives from this: handlers checked, one owner per tab."""
+
+    # A fingerprint of the session cookies whose requests filled this tab's states.
+    _tab_owner: str = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        for name, value in list(vars(cls).items()):
+            if _is_handler(name, value):
+                setattr(cls, name, checked(value))
+        super().__init_subclass__(**kwargs)
+
+
+def session_fingerprint(cookie_header: str | None) -> str:
+    """Who a request is, as far as the tab's state is concerned: a hash of its session and
+    console cookies (no cookie at all is a someone too: the signed-out visitor)."""
+    tenant = token_from_cookie_header(cookie_header, SESSION_COOKIE) or ""
+    console = token_from_cookie_header(cookie_header, CONSOLE_COOKIE) or ""
+    return hashlib.sha256(f"{tenant}\0{console}".encode()).hexdigest()
+
+
+def _descendants(cls: type[rx.State]) -> list[type[rx.State]]:
+    out: list[type[rx.State]] = []
+    for sub in cls.get_substates():
+        out.append(sub)
+        out.extend(_descendants(sub))
+    return out
+
+
+async def claim_tab(root: rx.State) -> bool:
+    """Make the tab's states the current session's: when another session filled them, reset
+    every one of them (loading those not in memory, as a Redis-backed manager may not have
+    them) before anything is sent. True when a reset happened."""
+    mine = await root.get_state(AppState)
+    owner = session_fingerprint(root.router.headers.cookie)
+    if mine._tab_owner == owner:
+        return False
+    for cls in _descendants(AppState):
+        await root.get_state(cls)
+    mine.reset()  # this state and every substate, to their defaults (marked to be sent)
+    mine._tab_owner = owner
+    return True
+
+
+# Where Reflex's frontend keeps the tab's client token (its `sessionStorage` key).
+CLIENT_TOKEN_KEY = "token"  # noqa: S105 (a storage key, not a secret)
+
+
+def forget_tab_token() -> Any:
+    """For the sign-in pages: drop the tab's client token from its storage, so the page the
+    sign-in leads to (a full page load) starts with a new token and a new, empty state on
+    the server. This page keeps its token until then; `TabOwnerGuard` covers a client that
+    keeps its old token anyway."""
+    return rx.call_script(f"window.sessionStorage.removeItem({CLIENT_TOKEN_KEY!r})")
+
+
+class TabOwnerGuard(Middleware):
+    """Runs `claim_tab` on every event, under the state lock, before the handler (and before
+    hydration, which sends the whole state)."""
+
+    async def preprocess(self, app: Any, state: Any, event: Any) -> None:
+        if await claim_tab(state._get_root_state()):
+            logger.info("tab state reset: a new session uses this tab")
+        return None
