@@ -51,15 +51,30 @@ class Settings(BaseSettings):
     session_idle_minutes: float = Field(
         default=30.0, alias="PMS_SESSION_IDLE_MINUTES", ge=2, le=24 * 60 * 30
     )
-    # Sign-in throttling (per account and per client address, shared by every app process
-    # through PostgreSQL): this many failures within the window refuse further attempts
-    # until the oldest of them leaves the window. 0 turns a limit off.
+    # Sign-in throttling, shared by every app process through PostgreSQL (`auth.throttle`).
+    # Failures count within the window; 0 turns a limit off.
     signin_window_minutes: int = Field(
         default=15, alias="PMS_SIGNIN_WINDOW_MINUTES", ge=1, le=24 * 60
     )
-    signin_max_account_failures: int = Field(
-        default=5, alias="PMS_SIGNIN_MAX_ACCOUNT_FAILURES", ge=0, le=10_000
+    # Per account and address pair: after this many failures (since the pair's last
+    # success) each further attempt from the pair waits a growing delay, the first one
+    # `PMS_SIGNIN_PAIR_DELAY_SECONDS`, doubling, at most `PMS_SIGNIN_PAIR_MAX_DELAY_MINUTES`.
+    signin_pair_free_failures: int = Field(
+        default=3, alias="PMS_SIGNIN_PAIR_FREE_FAILURES", ge=0, le=1000
     )
+    signin_pair_delay_seconds: float = Field(
+        default=1.0, alias="PMS_SIGNIN_PAIR_DELAY_SECONDS", gt=0, le=3600
+    )
+    signin_pair_max_delay_minutes: int = Field(
+        default=15, alias="PMS_SIGNIN_PAIR_MAX_DELAY_MINUTES", ge=1, le=24 * 60
+    )
+    # Per account, across addresses: a hard limit, high so that an attacker cannot lock the
+    # owner out with a few wrong passwords; reaching it refuses every address until the
+    # oldest counted failure leaves the window (logged and audited).
+    signin_max_account_failures: int = Field(
+        default=100, alias="PMS_SIGNIN_MAX_ACCOUNT_FAILURES", ge=0, le=10_000
+    )
+    # Per client address, across accounts (password spraying); successes do not reset it.
     signin_max_address_failures: int = Field(
         default=30, alias="PMS_SIGNIN_MAX_ADDRESS_FAILURES", ge=0, le=100_000
     )

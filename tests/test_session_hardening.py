@@ -504,64 +504,247 @@ def test_leave_for_sends_the_browser_on_without_a_redirect() -> None:
 # ---------------------------------------------------------------------- throttling
 
 
-def test_five_failures_lock_the_account_even_for_the_right_password(
+def _attempt(
+    t: TenantFixture, ip: str, key: str = "manager", password: str = TEST_PASSWORD
+) -> int | str:
+    """One sign-in through the real service: "signed in", "failed", or, when the throttle
+    refuses it, the seconds it says to wait."""
+    try:
+        service.sign_in(slug=t.slug, email=f"{key}@{t.slug}.test", password=password, ip=ip)
+    except service.SignInThrottled as err:
+        return err.retry_after
+    except service.SignInError:
+        return "failed"
+    return "signed in"
+
+
+def _time_passes(seconds: float, *, ip: str) -> None:
+    """The attempts recorded for an address move `seconds` into the past, as if that much
+    time had passed for them."""
+    _owner(
+        "UPDATE signin_attempt SET attempted_at = attempted_at - make_interval(secs => :s)"
+        " WHERE ip = :ip",
+        s=seconds,
+        ip=ip,
+    )
+
+
+def _fail_from(t: TenantFixture, ip: str, failures: int, key: str = "manager") -> list[int]:
+    """`failures` wrong passwords from one address, waiting out (by moving time) each delay
+    the throttle asks for; the waits it asked for, in order."""
+    waits: list[int] = []
+    while failures:
+        outcome = _attempt(t, ip, key, password=f"guess {failures}")
+        if isinstance(outcome, int):
+            waits.append(outcome)
+            _time_passes(outcome, ip=ip)
+        else:
+            assert outcome == "failed"
+            failures -= 1
+    return waits
+
+
+def test_the_defaults_slow_a_pair_and_keep_only_a_high_hard_limit_per_account() -> None:
+    settings = get_settings()
+    assert (settings.signin_pair_free_failures, settings.signin_pair_delay_seconds) == (3, 1.0)
+    assert settings.signin_pair_max_delay_minutes == 15
+    assert settings.signin_max_account_failures == 100
+    assert settings.signin_max_address_failures == 30
+
+
+def test_the_owner_signs_in_from_another_address_while_an_attacker_hammers_the_account(
     make_tenant: MakeTenant, counted_password_checks: list[int]
 ) -> None:
     t = make_tenant()
+    attacker = _address()
+    waits = _fail_from(t, attacker, 12)  # one address: delayed after the third failure
+    assert len(waits) == 9
+    for _ in range(4):  # and three failures from each of four more addresses: no delays
+        assert _fail_from(t, _address(), 3) == []
+    assert len(_events(t, "auth.sign_in_failed")) == 24  # far past the old lockout at 5
+
+    owner = _address()
+    assert _attempt(t, owner) == "signed in"  # the right password, from a fresh address
+    [signed_in] = _events(t, "auth.sign_in")
+    assert (signed_in.actor_id, signed_in.ip) == (t.user_id("manager"), owner)
+
+    checks = counted_password_checks[0]
+    # the attacker's pair is still delayed, even with the right password (unchecked): the
+    # owner's success elsewhere does not clear it
+    wait = _attempt(t, attacker)
+    assert isinstance(wait, int) and 1 <= wait <= 15 * 60
+    assert counted_password_checks[0] == checks
+    # the attacker's address is not locked for other accounts (its pair is with this one)
+    assert _attempt(t, attacker, "emp1") == "signed in"
+    # only the pair was slowed: its refusals are in the trail, not in the flagged queue
+    refusals = _events(t, "auth.throttled")
+    assert refusals and {(e.detail["scope"], e.flagged, e.ip) for e in refusals} == {
+        ("pair", False, attacker)
+    }
+
+
+def test_a_pairs_delay_doubles_with_each_failure_up_to_its_cap_and_refusals_do_not_extend_it(
+    make_tenant: MakeTenant, monkeypatch: pytest.MonkeyPatch, counted_password_checks: list[int]
+) -> None:
+    # 10 s delays keep a slow machine's own pauses out of the numbers; a window long enough
+    # to hold every failure while the delays reach the 15-minute cap
+    monkeypatch.setattr(get_settings(), "signin_pair_delay_seconds", 10.0)
+    monkeypatch.setattr(get_settings(), "signin_window_minutes", 60)
+    t = make_tenant()
     ip = _address()
-    browser = _browser(ip)
-    for _ in range(5):
-        response = _post_sign_in(browser, t, password="wrong password")
-        assert _query(response)["error"] == "invalid"
-    assert counted_password_checks[0] == 5
+    waits = _fail_from(t, ip, 12)
+    expected = [10, 20, 40, 80, 160, 320, 640, 900, 900]
+    assert len(waits) == len(expected)
+    assert all(e - 2 <= w <= e for w, e in zip(waits, expected, strict=True)), waits
 
-    refused = _post_sign_in(browser, t)  # the right password, now refused unchecked
-    assert refused.status_code == 303 and "set-cookie" not in refused.headers
-    assert _query(refused) == {"error": "throttled", "retry": "15", "organisation": t.slug}
-    assert counted_password_checks[0] == 5
-    # from anywhere: the lock is on the account
-    assert _query(_post_sign_in(_browser(), t))["error"] == "throttled"
-    # the address itself is not locked: another account from it signs in
-    other = _post_sign_in(browser, t, "emp1")
-    assert other.headers["location"] == f"{ORIGIN}/overview"
+    checks = counted_password_checks[0]
+    hammered = [_attempt(t, ip) for _ in range(5)]  # the right password, during the delay
+    assert all(isinstance(w, int) and 898 <= w <= 900 for w in hammered), hammered
+    assert counted_password_checks[0] == checks  # refused before any password check
+    with pytest.raises(service.SignInThrottled, match=r"^Too many attempts\. Try again in 15"):
+        service.sign_in(slug=t.slug, email=f"manager@{t.slug}.test", password=TEST_PASSWORD, ip=ip)
+    _time_passes(900, ip=ip)  # the delay, not extended by the refusals, is over
+    assert _attempt(t, ip) == "signed in"
 
-    [event] = _events(t, "auth.throttled")  # one event for the lockout, not per refusal
-    assert (event.actor_id, event.flagged, event.ip) == (t.user_id("manager"), True, ip)
+
+def test_a_success_from_the_pair_clears_its_failures(
+    make_tenant: MakeTenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(get_settings(), "signin_pair_delay_seconds", 30.0)
+    t = make_tenant()
+    ip = _address()
+    waits = _fail_from(t, ip, 5)
+    assert len(waits) == 2 and 28 <= waits[0] <= 30 and 58 <= waits[1] <= 60, waits
+    wait = _attempt(t, ip)
+    assert isinstance(wait, int) and 118 <= wait <= 120  # the third delay: 4 x 30 s
+    _time_passes(wait, ip=ip)
+    assert _attempt(t, ip) == "signed in"
+    # cleared: three failures go through again, then the first (not the fourth) delay
+    assert [_attempt(t, ip, password="typo") for _ in range(3)] == ["failed"] * 3
+    wait = _attempt(t, ip, password="typo")
+    assert isinstance(wait, int) and 28 <= wait <= 30
+    assert str(service.SignInThrottled(wait)) == f"Too many attempts. Try again in {wait} seconds."
+
+
+def test_the_route_says_the_wait_in_seconds_and_lets_the_owner_in(
+    make_tenant: MakeTenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(get_settings(), "signin_pair_delay_seconds", 30.0)
+    t = make_tenant()
+    attacker = _browser()
+    for _ in range(3):
+        assert _query(_post_sign_in(attacker, t, password="wrong"))["error"] == "invalid"
+    refused = _post_sign_in(attacker, t)  # the right password, during the delay
+    assert "set-cookie" not in refused.headers
+    query = _query(refused)
+    assert (query["error"], query["organisation"]) == ("throttled", t.slug)
+    assert query["retry"] in {"28s", "29s", "30s"}
+    owner = _post_sign_in(_browser(), t)
+    assert owner.headers["location"] == f"{ORIGIN}/overview" and _cookie_token(owner)
+
+
+def test_the_account_hard_limit_refuses_everyone_and_is_flagged_and_logged(
+    make_tenant: MakeTenant,
+    monkeypatch: pytest.MonkeyPatch,
+    counted_password_checks: list[int],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(get_settings(), "signin_max_account_failures", 12)  # 100 by default
+    t = make_tenant()
+    for _ in range(4):  # an attack spread over addresses: no pair is ever delayed
+        assert _fail_from(t, _address(), 3) == []
+    checks = counted_password_checks[0]
+
+    owner = _address()
+    with caplog.at_level("WARNING", logger="pms_dashboard.auth.service"):
+        wait = _attempt(t, owner)  # the right password, from a fresh address: refused
+        again = _attempt(t, _address())  # and from any other
+    assert isinstance(wait, int) and 15 * 60 - 5 <= wait <= 15 * 60
+    assert isinstance(again, int)
+    assert counted_password_checks[0] == checks
+    assert _attempt(t, owner, "emp1") == "signed in"  # only this account is refused
+
+    [event] = _events(t, "auth.throttled")  # the first refusal, not one per refused attempt
+    assert (event.actor_id, event.flagged, event.ip) == (t.user_id("manager"), True, owner)
     assert event.detail == {
         "email": f"manager@{t.slug}.test",
         "scope": "account",
         "retry_after_minutes": 15,
+        "retry_after_seconds": wait,
     }
-    assert len(_events(t, "auth.sign_in_failed")) == 5
+    [logged] = [r for r in caplog.records if r.levelname == "WARNING"]
+    message = logged.getMessage()
+    assert "account limit" in message and str(t.id) in message and owner in message
+    assert str(t.user_id("manager")) in message and "manager@" not in message
 
 
-def test_the_lockout_ends_when_the_oldest_failure_leaves_the_window(
-    make_tenant: MakeTenant,
+def test_the_account_limit_ends_when_the_oldest_failure_leaves_the_window(
+    make_tenant: MakeTenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(get_settings(), "signin_max_account_failures", 5)
     t = make_tenant()
-    browser = _browser()
     for _ in range(5):
-        _post_sign_in(browser, t, "emp2", password="wrong")
-    assert _query(_post_sign_in(browser, t, "emp2"))["error"] == "throttled"
+        assert _attempt(t, _address(), "emp2", password="wrong") == "failed"
+    assert isinstance(_attempt(t, _address(), "emp2"), int)
     key = throttle.account_key(t.slug, f"emp2@{t.slug}.test")
     _owner(  # time passes: the oldest failure is now 15 minutes old
         "UPDATE signin_attempt SET attempted_at = now() - interval '15 minutes 1 second'"
         " WHERE id = (SELECT min(id) FROM signin_attempt WHERE account_key = :k)",
         k=key,
     )
-    assert _post_sign_in(browser, t, "emp2").headers["location"] == f"{ORIGIN}/overview"
+    assert _attempt(t, _address(), "emp2") == "signed in"
 
 
-def test_a_success_ends_the_accounts_count_of_failures(make_tenant: MakeTenant) -> None:
-    t = make_tenant()
-    browser = _browser()
-    for _ in range(4):
-        _post_sign_in(browser, t, password="typo")
-    assert _cookie_token(_post_sign_in(browser, t))  # the person gets it right
-    for _ in range(4):  # 8 failures in the window, but only 4 since the success
-        assert _query(_post_sign_in(browser, t, password="typo"))["error"] == "invalid"
-    assert _cookie_token(_post_sign_in(browser, t))
-    assert _events(t, "auth.throttled") == []
+def test_the_migration_downgrades_to_the_account_lockout_and_back() -> None:
+    """0013's downgrade restores 0009's functions: five failures lock the account for every
+    address again (checked on the functions themselves: the code is 0013's)."""
+    from alembic import command
+
+    from pms_dashboard.db import migrate
+
+    def signatures() -> list[str]:
+        return [
+            r[0]
+            for r in _owner(
+                "SELECT p.oid::regprocedure::text FROM pg_proc AS p"
+                " WHERE p.pronamespace = 'app'::regnamespace"
+                "   AND p.proname LIKE 'signin_attempt_%' ORDER BY 1"
+            )
+        ]
+
+    key = throttle.account_key("downgrade", f"{uuid.uuid4().hex}@example.test")
+    old_begin = "SELECT * FROM app.signin_attempt_begin(:k, :ip, 900, 5, 30)"
+    command.downgrade(migrate.alembic_config(), "0012")
+    try:
+        assert signatures() == [
+            "app.signin_attempt_begin(text,text,integer,integer,integer)",
+            "app.signin_attempt_end(bigint,boolean)",
+        ]
+        assert (
+            _owner(
+                "SELECT column_name FROM information_schema.columns"
+                " WHERE table_name = 'signin_attempt' AND column_name = 'scope'"
+            )
+            == []
+        )
+        for _ in range(5):
+            [row] = _owner(old_begin, k=key, ip=_address())
+            _owner("SELECT app.signin_attempt_end(:id, false)", id=row.attempt_id)
+        [refused] = _owner(old_begin, k=key, ip=_address())
+        assert (refused.attempt_id, refused.scope) == (None, "account")
+    finally:
+        migrate.upgrade()
+    assert signatures() == [
+        "app.signin_attempt_begin(text,text,integer,integer,integer,integer,double precision,"
+        "integer)",
+        "app.signin_attempt_end(bigint,boolean)",
+    ]
+    [allowed] = _owner(
+        "SELECT * FROM app.signin_attempt_begin(:k, :ip, 900, 100, 30, 3, 1, 900)",
+        k=key,
+        ip=_address(),
+    )
+    assert allowed.attempt_id is not None  # five failures no longer lock the account
 
 
 def test_thirty_failures_from_one_address_lock_it_for_every_account(
@@ -590,28 +773,35 @@ def test_thirty_failures_from_one_address_lock_it_for_every_account(
     assert event.detail["scope"] == "address"
 
 
+@pytest.mark.parametrize(
+    ("limit", "one_address", "allowed"),
+    [("signin_max_account_failures", False, 5), ("signin_pair_delay_seconds", True, 3)],
+    ids=["account-from-many-addresses", "pair"],
+)
 def test_a_parallel_burst_gets_no_more_than_the_limit_through(
-    make_tenant: MakeTenant, counted_password_checks: list[int]
+    make_tenant: MakeTenant,
+    monkeypatch: pytest.MonkeyPatch,
+    counted_password_checks: list[int],
+    limit: str,
+    one_address: bool,
+    allowed: int,
 ) -> None:
     """Check and reserve are one atomic step per account in PostgreSQL, so attempts racing
-    on separate connections (as from several app processes) cannot all pass the check."""
+    on separate connections (as from several app processes) cannot all pass the check:
+    not the account's hard limit (here 5) from many addresses, nor a pair's three free
+    failures (then a 60 s delay) from one."""
+    monkeypatch.setattr(get_settings(), limit, {"signin_pair_delay_seconds": 60.0}.get(limit, 5))
     t = make_tenant()
+    ip = _address()
 
     def attempt(_: int) -> str:
-        try:
-            service.sign_in(
-                slug=t.slug, email=f"emp1@{t.slug}.test", password="wrong", ip=_address()
-            )
-        except service.SignInThrottled:
-            return "throttled"
-        except service.SignInError:
-            return "failed"
-        return "signed in"
+        outcome = _attempt(t, ip if one_address else _address(), "emp1", password="wrong")
+        return "throttled" if isinstance(outcome, int) else outcome
 
     with ThreadPoolExecutor(max_workers=12) as pool:
         outcomes = list(pool.map(attempt, range(12)))
-    assert sorted(outcomes) == ["failed"] * 5 + ["throttled"] * 7
-    assert counted_password_checks[0] == 5
+    assert sorted(outcomes) == ["failed"] * allowed + ["throttled"] * (12 - allowed)
+    assert counted_password_checks[0] == allowed
 
 
 def test_reserve_attempt_throttles_other_sign_in_paths_by_address(
@@ -736,7 +926,7 @@ def test_the_app_role_cannot_read_or_wipe_attempts(app_connection) -> None:
         app_connection.rollback()
     with pytest.raises(DBAPIError, match="sha256"):
         app_connection.execute(
-            text("SELECT * FROM app.signin_attempt_begin('not a hash', '', 60, 5, 30)")
+            text("SELECT * FROM app.signin_attempt_begin('not a hash', '', 60, 100, 30, 3, 1, 900)")
         )
 
 
@@ -748,6 +938,10 @@ def test_the_app_role_cannot_read_or_wipe_attempts(app_connection) -> None:
     [
         ("15", "Too many attempts. Try again in 15 minutes."),
         ("1", "Too many attempts. Try again in 1 minute."),
+        ("4s", "Too many attempts. Try again in 4 seconds."),
+        ("1s", "Too many attempts. Try again in 1 second."),
+        ("60s", "Too many attempts. Try again later."),
+        ("0s", "Too many attempts. Try again later."),
         ("<script>", "Too many attempts. Try again later."),
         ("99999", "Too many attempts. Try again later."),
     ],

@@ -63,7 +63,9 @@ class SignInAttempt(SQLModel, table=True):
     __table_args__ = (
         check_in("outcome", AttemptOutcome),
         CheckConstraint("account_key ~ '^[0-9a-f]{64}$'", name="account_key_sha256"),
+        CheckConstraint("scope IS NULL OR outcome = 'throttled'", name="scope_only_when_throttled"),
         Index(None, "account_key", "attempted_at"),
+        Index(None, "account_key", "ip", "attempted_at"),
         Index(None, "ip", "attempted_at"),
         Index(None, "attempted_at"),
     )
@@ -78,3 +80,6 @@ class SignInAttempt(SQLModel, table=True):
     account_key: str | None = Field(default=None, max_length=64)
     ip: str = Field(default="", max_length=64)
     outcome: str = Field(max_length=16)
+    # Which limits refused a throttled attempt ("account", "address", "pair", comma
+    # separated; migration 0013); NULL otherwise.
+    scope: str | None = Field(default=None, max_length=32)

@@ -41,7 +41,7 @@ async def sign_in(request: Request) -> Response:
             replaces=token_from_cookie_header(request.headers.get("cookie")),
         )
     except service.SignInThrottled as err:
-        query = urlencode({"error": "throttled", "retry": err.retry_minutes} | organisation)
+        query = urlencode({"error": "throttled", "retry": err.retry} | organisation)
         return RedirectResponse(f"{front}/signin?{query}", status_code=303)
     except service.SignInError:
         query = urlencode({"error": "invalid"} | organisation)

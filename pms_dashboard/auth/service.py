@@ -18,12 +18,15 @@ Session lifecycle (every step an audit event in the tenant's chain):
 - ended by `sign_out` (`auth.sign_out`) or `sign_out_everywhere`
   (`auth.sign_out_everywhere`, every session of the user).
 
-Password sign-in is throttled per account and per address (`auth.throttle`); a refused
-attempt never reaches the password check and is audited as `auth.throttled` (flagged).
+Password sign-in is throttled per account and address pair (growing delays), per address
+and, with a high hard limit, per account (`auth.throttle`); a refused attempt never reaches
+the password check and is audited as `auth.throttled` (flagged, and logged as a warning,
+when an account's or an address's limit is reached).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Sequence
@@ -48,6 +51,8 @@ from pms_dashboard.tenancy.models import Tenant, utcnow
 from pms_dashboard.tenancy.registry import resolve_slug
 from pms_dashboard.tenancy.session import contextless_session, tenant_session
 
+logger = logging.getLogger(__name__)
+
 # One message for every sign-in failure: it must not tell which part was wrong.
 SIGN_IN_FAILED = "Sign-in failed. Check your organisation, email and password."
 MAX_FIELD = 320
@@ -68,12 +73,9 @@ class SignInError(Exception):
     """Sign-in refused; `str(err)` is safe to show."""
 
 
-class SignInThrottled(SignInError):
-    """Too many recent failures for this account or address; the password was not checked."""
-
-    def __init__(self, retry_minutes: int) -> None:
-        super().__init__(throttle.throttled_message(retry_minutes))
-        self.retry_minutes = retry_minutes
+class SignInThrottled(throttle.Throttled, SignInError):
+    """Too many recent failures for this account, address or pair; the password was not
+    checked."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +116,7 @@ def sign_in(
     replaces: str | None = None,
 ) -> SignedIn:
     """Check the credentials and open a server-side session; raise SignInError otherwise
-    (SignInThrottled, before any password check, when the account or address is locked).
+    (SignInThrottled, before any password check, when the throttle refuses the attempt).
 
     `replaces`: the session token the browser still carries, if any; that session is
     revoked (rotated) in the transaction that opens the new one. `ip` "" (no network peer:
@@ -186,26 +188,43 @@ def reserve_attempt(
 def _refuse_throttled(
     attempt: throttle.Attempt, *, tenant_id: uuid.UUID | None, email: str, ip: str
 ) -> None:
-    """Audit the lockout in the tenant's chain (its first refusal within a minute per account
-    or address, so a flood of refused requests cannot flood the trail) and raise."""
-    if tenant_id is not None and attempt.first_refusal:
+    """Audit the refusal in the tenant's chain (the first refusal within a minute per limit,
+    so a flood of refused requests cannot flood the trail), log a warning when an account's
+    hard limit or an address's limit was reached, and raise. Flagged unless only the pair
+    is slowed down (an attacker's pace, or an owner's typos: the failures are audited)."""
+    if not attempt.first_refusal:
+        raise SignInThrottled(attempt.retry_after)
+    limits = set(attempt.scope.split(","))
+    user_id: uuid.UUID | None = None
+    if tenant_id is not None:
         with tenant_session(TenantContext(tenant_id=tenant_id)) as s:
             user = people.find_user_by_email(session=s, email=email[:MAX_FIELD]) if email else None
+            user_id = user.id if user else None
             audit.record(
                 session=s,
                 action="auth.throttled",
-                actor_id=user.id if user else None,
+                actor_id=user_id,
                 entity_type="app_user",
-                entity_id=user.id if user else None,
+                entity_id=user_id,
                 detail={
                     "email": people.normalize_email(email)[:MAX_FIELD],
                     "scope": attempt.scope,
                     "retry_after_minutes": attempt.retry_minutes,
+                    "retry_after_seconds": attempt.retry_after,
                 },
-                flagged=True,
+                flagged=limits != {"pair"},
                 ip=ip,
             )
-    raise SignInThrottled(attempt.retry_minutes)
+    if limits & {"account", "address"}:
+        logger.warning(
+            "sign-in throttled by the %s limit: tenant %s, user %s, address %s; retry in %d s",
+            attempt.scope,
+            tenant_id or "unknown",
+            user_id or "unknown",
+            ip or "none",
+            attempt.retry_after,
+        )
+    raise SignInThrottled(attempt.retry_after)
 
 
 def open_session(

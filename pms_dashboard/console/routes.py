@@ -31,7 +31,7 @@ async def sign_in(request: Request) -> Response:
         )
     except service.ConsoleThrottled as err:
         return RedirectResponse(
-            f"{front}/console/signin?error=throttled&retry={err.retry_minutes}", status_code=303
+            f"{front}/console/signin?error=throttled&retry={err.retry}", status_code=303
         )
     except service.ConsoleError:
         return RedirectResponse(f"{front}/console/signin?error=invalid", status_code=303)

@@ -38,12 +38,8 @@ class ConsoleError(ValueError):
     """A console request was refused; the message is safe to show."""
 
 
-class ConsoleThrottled(ConsoleError):
+class ConsoleThrottled(throttle.Throttled, ConsoleError):
     """Too many failed sign-ins from this address; the credentials were not checked."""
-
-    def __init__(self, retry_minutes: int) -> None:
-        super().__init__(throttle.throttled_message(retry_minutes))
-        self.retry_minutes = retry_minutes
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +185,7 @@ def _reserve_attempt(ip: str) -> throttle.Attempt:
                 ip=ip,
             )
     if attempt.throttled:
-        raise ConsoleThrottled(attempt.retry_minutes)
+        raise ConsoleThrottled(attempt.retry_after)
     return attempt
 
 

@@ -30,7 +30,7 @@ class SignInPageState(AppState):
         self.error = MESSAGES.get(params.get("error", ""), "")
         if params.get("error") == "sso":  # a fixed text per reason code, never the URL's words
             self.error = SSO_MESSAGES.get(params.get("reason", ""), SSO_MESSAGES["failed"])
-        if params.get("error") == "throttled":  # the number of minutes, checked, or none
+        if params.get("error") == "throttled":  # the wait (minutes, or "Ns"), checked, or none
             self.error = throttled_message(params.get("retry", ""))
         self.notice = "You have signed out." if params.get("signed_out") else ""
         org = params.get("organisation", "")
