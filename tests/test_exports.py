@@ -520,6 +520,22 @@ def test_cli_export_writes_the_file_as_an_admin_and_is_audited(acme, tmp_path, c
     assert "colour" in capsys.readouterr().err
 
 
+def test_cli_export_as_the_admin_covers_the_organisation_by_default(acme, tmp_path) -> None:
+    from pms_dashboard.cli import main
+
+    everything, mine = tmp_path / "all.csv", tmp_path / "mine.csv"
+    assert (
+        main(["export", "goals", "--tenant", acme.slug, "--out", str(everything), "--quiet"]) == 0
+    )
+    ids = set(pd.read_csv(everything, dtype=str, keep_default_na=False)["goal_id"])
+    assert ids == _page_ids(acme, "admin", scope="all")
+    assert len(ids) > len(_page_ids(acme, "admin", scope="mine"))
+    filters = ["--filter", "scope=mine", "--quiet"]
+    assert main(["export", "goals", "--tenant", acme.slug, "--out", str(mine), *filters]) == 0
+    own = set(pd.read_csv(mine, dtype=str, keep_default_na=False)["goal_id"])
+    assert own == _page_ids(acme, "admin", scope="mine")
+
+
 def test_console_audit_export_covers_every_tenant_metadata_only_and_is_audited(
     acme, make_tenant
 ) -> None:

@@ -3,7 +3,8 @@ operators and scripts, with a progress bar.
 
 It runs exactly like a browser export (same statement, same tenant session as `pms_app`,
 same audit event, marked `"via": "cli"`), acting as one of the organisation's tenant admins
-(`--as` picks another person, whose permissions then apply).
+(`--as` picks another person, whose permissions then apply). Acting as the admin, the goal
+exports cover the whole organisation unless `--filter scope=...` says otherwise.
 """
 
 from __future__ import annotations
@@ -59,10 +60,19 @@ def _filters(pairs: list[str]) -> dict[str, str]:
     return out
 
 
+def _takes_scope(name: str) -> bool:
+    spec = EXPORTS.get(name)
+    return spec is not None and "scope" in spec.params.model_fields
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         ctx = _actor(args.tenant, args.as_email)
         raw = _filters(args.filter or [])
+        if _takes_scope(args.name) and not args.as_email:
+            # an operator acting as the organisation's admin wants the organisation's rows,
+            # not the admin's own (the page's default); --filter scope=... still decides
+            raw.setdefault("scope", "all")
         if args.bom:
             raw["bom"] = "1"
         request = service.prepare(args.name, raw)

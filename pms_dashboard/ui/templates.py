@@ -29,7 +29,7 @@ ACCENT = "accent"
 
 
 def _nav_item(label: str, href: str, icon: str, roles: tuple[str, ...]) -> rx.Component:
-    active = rx.State.router.page.path.startswith(href)
+    active = rx.State.router.url.path.startswith(href)
     link = rx.link(
         rx.hstack(rx.icon(icon, size=18), rx.text(label, size="3"), spacing="3", align="center"),
         href=href,

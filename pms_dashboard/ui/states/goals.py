@@ -345,7 +345,7 @@ class GoalDetailState(SessionState):
     parents: list[dict[str, str]] = []
 
     def _goal_id(self) -> str:
-        return str(self.router.page.params.get("goal_id", ""))
+        return str(self.rx_router_page.params.get("goal_id", ""))
 
     def _refresh(self, principal: Any) -> None:
         with tenant_session(principal.context) as session:
