@@ -7,6 +7,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -100,6 +101,33 @@ def new_tenant(slug: str | None = None, name: str | None = None) -> TenantFixtur
 def make_tenant() -> Callable[..., TenantFixture]:
     """Factory: `new_tenant` for one test."""
     return new_tenant
+
+
+def served_app() -> Any:
+    """The served ASGI app as Reflex builds it from `api_transformer` (reflex/app.py): its
+    own app — stand-ins here: a page at /goals and the event websocket at /_event, which
+    says "hello" — mounted inside our `api`, then each callable transformer applied in turn
+    (the outermost last)."""
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Mount, Route, WebSocketRoute
+    from starlette.websockets import WebSocket
+
+    from pms_dashboard.pms_dashboard import api, app
+
+    async def page(request: Any) -> PlainTextResponse:
+        return PlainTextResponse("<html>page</html>", media_type="text/html")
+
+    async def event(ws: WebSocket) -> None:
+        await ws.accept()
+        await ws.send_text("hello")
+        await ws.close()
+
+    reflex_app = Starlette(routes=[Route("/goals", page), WebSocketRoute("/_event", event)])
+    served: Any = Starlette(routes=[*api.routes, Mount("", reflex_app)])
+    for transform in list(app.api_transformer)[1:]:  # type: ignore[arg-type]
+        served = transform(served)
+    return served
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import pytest
 from starlette.applications import Starlette
-from starlette.responses import PlainTextResponse
-from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.testclient import TestClient
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocketDisconnect
 
 from pms_dashboard.auth.http import (
     CROSS_ORIGIN_REFUSED,
@@ -18,29 +16,9 @@ from pms_dashboard.auth.http import (
     allowed_origins,
 )
 from pms_dashboard.settings import get_settings
+from tests.conftest import served_app as _served
 
 PUBLIC = "http://localhost:3000"  # PMS_PUBLIC_URL's default, what `make run` serves
-
-
-def _served() -> Starlette:
-    """The served app as Reflex builds it from `api_transformer` (reflex/app.py): its own app
-    (a page and the event websocket, stand-ins here) mounted inside our `api`, then each
-    callable transformer applied in turn."""
-    from pms_dashboard.pms_dashboard import api, app
-
-    async def page(request):
-        return PlainTextResponse("<html>page</html>", media_type="text/html")
-
-    async def event(ws: WebSocket) -> None:
-        await ws.accept()
-        await ws.send_text("hello")
-        await ws.close()
-
-    reflex_app = Starlette(routes=[Route("/goals", page), WebSocketRoute("/_event", event)])
-    served = Starlette(routes=[*api.routes, Mount("", reflex_app)])
-    for transform in list(app.api_transformer)[1:]:  # type: ignore[arg-type]
-        served = transform(served)
-    return served  # type: ignore[return-value]
 
 
 def test_the_allowed_names_come_from_configuration(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import Route, WebSocketRoute
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocket
 
@@ -30,7 +30,7 @@ from pms_dashboard.console import service as console
 from pms_dashboard.console.routes import routes as console_routes
 from pms_dashboard.settings import get_settings
 from pms_dashboard.tenancy.session import owner_session
-from tests.conftest import TEST_PASSWORD, TenantFixture
+from tests.conftest import TEST_PASSWORD, TenantFixture, served_app
 
 MakeTenant = Callable[..., TenantFixture]
 ORIGIN = "http://localhost:3000"
@@ -462,29 +462,17 @@ def test_a_header_the_route_sets_itself_wins_and_websockets_pass_untouched() -> 
 
 
 def test_the_served_app_wraps_everything_reflex_mounts_in_the_middleware() -> None:
-    """What `rx.App` does with `api_transformer` (reflex/app.py): mount its own app inside
-    each Starlette, pass the result to each callable. Rebuilt here with a stand-in for
-    Reflex's app (a page and the event websocket) on a copy of our routes."""
+    """What `rx.App` does with `api_transformer`: Reflex's own app (pages, the event
+    websocket) mounted inside our routes, then wrapped, the security headers outermost."""
     from pms_dashboard.pms_dashboard import api, app
 
     transformers = list(app.api_transformer)  # type: ignore[arg-type]
     assert transformers[0] is api and transformers[-1] is SecurityHeaders
-
-    async def page(request):
-        return PlainTextResponse("<html>page</html>", media_type="text/html")
-
-    async def event(ws: WebSocket) -> None:
-        await ws.accept()
-        await ws.send_text("hello")
-        await ws.close()
-
-    reflex_app = Starlette(routes=[Route("/goals", page), WebSocketRoute("/_event", event)])
-    served = SecurityHeaders(Starlette(routes=[*api.routes, Mount("", reflex_app)]))
-    client = TestClient(served, base_url=ORIGIN)
+    client = TestClient(served_app(), base_url=ORIGIN)
     _assert_security_headers(client.get("/goals"))
     _assert_security_headers(client.get("/api/auth/me"))
     _assert_security_headers(client.get("/nowhere"))
-    with client.websocket_connect("/_event") as ws:
+    with client.websocket_connect("/_event", headers={"host": "localhost:3000"}) as ws:
         assert ws.receive_text() == "hello"
 
 
