@@ -29,7 +29,7 @@ from pms_dashboard.console.models import ConsoleSession, PlatformAdmin
 from pms_dashboard.tenancy.session import auditor_session, owner_session
 
 SIGN_IN_FAILED = "Sign-in failed. Check your email, password and authenticator code."
-CONSOLE_SESSION_HOURS = 2  # short: the console reaches across tenants
+CONSOLE_SESSION_HOURS = tokens.CONSOLE_SESSION_HOURS
 MIN_PASSWORD = 12
 MAX_FIELD = 320
 
