@@ -43,7 +43,7 @@ def _db_upgrade(_args: argparse.Namespace) -> int:
     from pms_dashboard.db import migrate
 
     try:
-        if keyring.ensure():
+        if keyring.needed() and keyring.ensure():
             print(
                 "generated the session-signing key and the database roles' passwords in"
                 f" {keyring.describe_path()} (mode 0600; keep it, back it up with the data)"

@@ -293,17 +293,26 @@ def describe_path(settings: Settings | None = None) -> str:
         return str(path)
 
 
+def _given(s: Settings) -> dict[str, bool]:
+    """Which secrets the environment gives (True) and which the keyring must (False)."""
+    return {
+        "SECRET_KEY": s.secret_key is not None,
+        "PMS_APP_DB_PASSWORD": s.app_db_password is not None,
+        "PMS_AUDITOR_DB_PASSWORD": s.auditor_db_password is not None,
+    }
+
+
+def needed(settings: Settings | None = None) -> bool:
+    """Whether any secret comes from the keyring (else it is never created)."""
+    return not all(_given(settings or get_settings()).values())
+
+
 def describe_mode(*notes: str, settings: Settings | None = None) -> str:
     """The mode this process runs in and where its secrets come from, in one line, e.g.
     "Mode: development (demo data, generated secrets in .pms/secrets.json)"."""
     s = settings or get_settings()
-    given = {
-        "SECRET_KEY": s.secret_key,
-        "PMS_APP_DB_PASSWORD": s.app_db_password,
-        "PMS_AUDITOR_DB_PASSWORD": s.auditor_db_password,
-    }
-    from_env = [name for name, value in given.items() if value is not None]
-    if len(from_env) == len(given):
+    from_env = [name for name, given in _given(s).items() if given]
+    if not needed(s):
         sources = "secrets from the environment"
     else:
         sources = f"generated secrets in {describe_path(s)}" + (

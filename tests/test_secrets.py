@@ -86,17 +86,17 @@ def _sign_in(t: TenantFixture, key: str = "admin") -> service.SignedIn:
     return service.sign_in(slug=t.slug, email=f"{key}@{t.slug}.test", password=TEST_PASSWORD)
 
 
-def _kid(token: str) -> str | None:
+def token_kid(token: str) -> str | None:
     """The key id a token's header names (read, not verified)."""
     return jws.extract_compact(token.encode()).headers().get("kid")
 
 
-def _forge(payload: dict, key: str, kid: str | None) -> str:
+def forge(payload: dict, key: str, kid: str | None) -> str:
     header = {"alg": "HS256", "typ": "JWT"} | ({"kid": kid} if kid is not None else {})
     return jwt.encode(header, payload, OctKey.import_key(key.encode()), algorithms=["HS256"])
 
 
-def _tenant_payload(signed: service.SignedIn) -> dict:
+def tenant_payload(signed: service.SignedIn) -> dict:
     p = signed.principal
     return {
         "iss": tokens.ISSUER,
@@ -263,8 +263,8 @@ def test_a_make_run_server_refuses_tokens_signed_with_any_published_default(
 ) -> None:
     t = make_tenant()
     signed = _sign_in(t)
-    payload = _tenant_payload(signed)
-    real_kid = _kid(signed.token)
+    payload = tenant_payload(signed)
+    real_kid = token_kid(signed.token)
     paths = [f"/api/{p}" for p in ("auth/me", "export/audit.csv", "export/goals.csv")]
     paths.append("/api/export/people.csv")
 
@@ -275,7 +275,7 @@ def test_a_make_run_server_refuses_tokens_signed_with_any_published_default(
     assert [status(p, signed.token) for p in paths] == [200] * len(paths)
     for value in PUBLISHED:
         for kid in (None, real_kid, "dev"):
-            forged = _forge(payload, value, kid)
+            forged = forge(payload, value, kid)
             assert [status(p, forged) for p in paths] == [401] * len(paths), (value, kid)
     # and for the console: a super-admin's real session, a forged console token
     new = console.create_admin(
@@ -294,8 +294,8 @@ def test_a_make_run_server_refuses_tokens_signed_with_any_published_default(
     path = "/api/console/export/audit.csv?action=nothing.matches"
     assert status(path, admin.token, CONSOLE_COOKIE) == 200
     for value in PUBLISHED:
-        for kid in (None, _kid(admin.token)):
-            assert status(path, _forge(console_payload, value, kid), CONSOLE_COOKIE) == 401
+        for kid in (None, token_kid(admin.token)):
+            assert status(path, forge(console_payload, value, kid), CONSOLE_COOKIE) == 401
 
 
 def test_the_runtime_roles_refuse_the_published_passwords() -> None:
@@ -335,7 +335,7 @@ def test_rotation_keeps_old_sessions_and_signs_new_ones_with_the_new_key(
 ) -> None:
     t = make_tenant()
     before = _sign_in(t, "manager")
-    old_kid = _kid(before.token)
+    old_kid = token_kid(before.token)
     assert old_kid == keyring.load().current.kid
 
     output = _rotate_in_another_process()  # this process is not restarted
@@ -345,15 +345,13 @@ def test_rotation_keeps_old_sessions_and_signs_new_ones_with_the_new_key(
     assert ring.data_key not in output
 
     after = _sign_in(t, "emp1")
-    assert _kid(after.token) == ring.current.kid
+    assert token_kid(after.token) == ring.current.kid
     assert service.authenticate(before.token) is not None  # signed before: still valid
     assert service.authenticate(after.token) is not None
     # a token of the old key made now is not a way around the rotation for the current kid
     retired = next(k for k in ring.signing_keys if k.kid == old_kid)
     assert retired.retired_at is not None
-    assert (
-        service.authenticate(_forge(_tenant_payload(after), retired.key, ring.current.kid)) is None
-    )
+    assert service.authenticate(forge(tenant_payload(after), retired.key, ring.current.kid)) is None
     assert oct(own_keyring.stat().st_mode & 0o777) == "0o600"
 
 
@@ -362,7 +360,7 @@ def test_a_key_retired_longer_than_a_session_lifetime_is_refused_then_dropped(
 ) -> None:
     t = make_tenant()
     old = _sign_in(t, "manager")
-    old_kid = _kid(old.token)
+    old_kid = token_kid(old.token)
     keyring.rotate(keep_retired_for=tokens.session_lifetime())
     assert service.authenticate(old.token) is not None
 
@@ -375,7 +373,7 @@ def test_a_key_retired_longer_than_a_session_lifetime_is_refused_then_dropped(
     own_keyring.write_text(json.dumps(doc))
     assert service.authenticate(old.token) is None  # its key no longer verifies anything
     old_key = next(k["key"] for k in doc["signing_keys"] if k["kid"] == old_kid)
-    assert service.authenticate(_forge(_tenant_payload(old), old_key, old_kid)) is None
+    assert service.authenticate(forge(tenant_payload(old), old_key, old_kid)) is None
 
     keyring.rotate(keep_retired_for=tokens.session_lifetime())
     assert old_kid not in {k.kid for k in keyring.load().signing_keys}
@@ -386,11 +384,11 @@ def test_tokens_name_their_key_and_an_unknown_or_missing_kid_is_refused(
 ) -> None:
     signed = _sign_in(make_tenant(), "manager")
     current = keyring.load().current
-    assert _kid(signed.token) == current.kid
-    payload = _tenant_payload(signed)
-    assert service.authenticate(_forge(payload, current.key, current.kid)) is not None
-    assert service.authenticate(_forge(payload, current.key, None)) is None
-    assert service.authenticate(_forge(payload, current.key, "0123456789abcdef")) is None
+    assert token_kid(signed.token) == current.kid
+    payload = tenant_payload(signed)
+    assert service.authenticate(forge(payload, current.key, current.kid)) is not None
+    assert service.authenticate(forge(payload, current.key, None)) is None
+    assert service.authenticate(forge(payload, current.key, "0123456789abcdef")) is None
 
 
 def test_console_sessions_survive_a_rotation(own_keyring: Path) -> None:
