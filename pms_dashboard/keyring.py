@@ -139,16 +139,21 @@ def _parse(text: str, path: Path) -> Keyring:
     return ring
 
 
+def _write_all(fd: int, text: str) -> None:
+    """Write `text` to the open file and make it durable before anyone is pointed at it."""
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+        out.flush()
+        os.fsync(out.fileno())
+
+
 def _write_new(path: Path, text: str) -> Path:
     """A complete temporary file with `text`, mode 0600, next to `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, FILE_MODE)
-        with os.fdopen(fd, "w") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
+        _write_all(fd, text)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -159,11 +164,18 @@ def _create(path: Path) -> bool:
     """Create the keyring with fresh random values unless it exists; True if created now.
     Linking a complete file into place is atomic and never replaces one that another
     process created first."""
-    tmp = _write_new(path, _dump(_new_keyring()))
+    text = _dump(_new_keyring())
+    tmp = _write_new(path, text)
     try:
         os.link(tmp, path)
     except FileExistsError:
         return False
+    except OSError:  # a file system without hard links: exclusive creation instead
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        except FileExistsError:
+            return False
+        _write_all(fd, text)
     finally:
         tmp.unlink(missing_ok=True)
     return True

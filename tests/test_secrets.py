@@ -5,6 +5,7 @@ rotation (old sessions live until they expire; new tokens carry the new key id).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import subprocess
@@ -150,6 +151,20 @@ def test_processes_starting_together_share_one_keyring(
         w.join()
     assert len(seen) == 8 and len(set(seen)) == 1
     assert keyring.load().current.kid == seen[0]
+
+
+def test_without_hard_links_the_keyring_is_still_created_once_and_private(
+    tmp_path: Path, set_env: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_links(*_args: object) -> None:
+        raise PermissionError(errno.EPERM, "hard links are not supported here")
+
+    monkeypatch.setattr(keyring.os, "link", no_links)
+    path = tmp_path / "secrets.json"
+    set_env(PMS_SECRETS_FILE=str(path), SECRET_KEY=None)
+    assert keyring.ensure() is True and keyring.ensure() is False
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert not list(tmp_path.glob("*.tmp"))
 
 
 def test_a_keyring_others_may_read_is_refused(tmp_path: Path, set_env: Callable[..., None]) -> None:
