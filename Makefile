@@ -17,7 +17,9 @@ db: setup
 seed: db
 	@$(ENV) python -m pms_dashboard.cli seed demo
 
-## make run: everything, then the app on http://localhost:$(PORT) (production build, one port)
+## make run: everything, then the app on http://localhost:$(PORT) (production build, one port).
+## The first line it prints states the mode (PMS_ENV, development unless set) and where the
+## secrets come from (generated on the first run in .pms/secrets.json, unless given).
 run: seed
 	@$(ENV) python -m pms_dashboard.cli demo-signins --url http://localhost:$(PORT)
 	@$(ENV) reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT)

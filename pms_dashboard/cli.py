@@ -9,6 +9,9 @@
     tenants create --slug S --name N
     export NAME --tenant S [--out F] [--filter K=V]... [--as EMAIL] [--bom]   a list as CSV
     audit verify [--tenant S | --platform]  every tenant's hash chain and the platform's
+    secrets rotate                  a new session-signing key (the old one stays valid until
+                                    the sessions it signed expire)
+    secrets status                  the signing keys' ids and ages (never a key)
 
 Platform administration runs as the owner role, never as a web request. Refused input gets
 a one-line message on stderr, exit status 2, and changes nothing.
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import IntegrityError
@@ -35,8 +39,17 @@ def _fail(message: str) -> int:
 
 
 def _db_upgrade(_args: argparse.Namespace) -> int:
+    from pms_dashboard import keyring
     from pms_dashboard.db import migrate
 
+    try:
+        if keyring.needed() and keyring.ensure():
+            print(
+                "generated the session-signing key and the database roles' passwords in"
+                f" {keyring.describe_path()} (mode 0600; keep it, back it up with the data)"
+            )
+    except keyring.KeyringError as err:
+        return _fail(str(err))
     migrate.upgrade()
     print(f"database at revision {migrate.current_revision()}")
     return 0
@@ -87,11 +100,14 @@ def _seed(args: argparse.Namespace) -> int:
 
 
 def _demo_signins(args: argparse.Namespace) -> int:
+    from pms_dashboard.keyring import describe_mode
     from pms_dashboard.seed import demo_sign_ins
     from pms_dashboard.settings import get_settings
 
+    settings = get_settings()
+    print(describe_mode(*(["demo data"] if settings.env == "development" else [])))
     where = f" at {args.url}" if args.url else ""
-    print(f"Demo sign-ins{where} (password: {get_settings().demo_password})")
+    print(f"Demo sign-ins{where} (password: {settings.demo_password})")
     rows = [(s.slug, s.email, s.role, s.display_name) for s in demo_sign_ins()]
     _print_table(("organisation", "email", "role", "name"), rows)
     return 0
@@ -164,6 +180,60 @@ def _report_platform(platform: PlatformVerification) -> int:
     print(f"BROKEN {platform.broken}")
     print("the platform trail fails the check")
     return 1
+
+
+def _secrets_rotate(_args: argparse.Namespace) -> int:
+    from pms_dashboard import keyring
+    from pms_dashboard.auth.tokens import session_lifetime
+
+    lifetime = session_lifetime()
+    try:
+        before = {k.kid for k in keyring.signing_keys()}
+        print(f"rotating the session-signing key in {keyring.describe_path()} ...")
+        new = keyring.rotate(keep_retired_for=lifetime)
+    except keyring.KeyringError as err:
+        return _fail(str(err))
+    after = {k.kid for k in keyring.signing_keys()}
+    dropped = len(before - after)
+    print(f"new signing key {new.kid} signs every new session from now on")
+    print(
+        f"the previous key still verifies the sessions it signed for {_hours(lifetime)}"
+        " (running servers pick the change up at their next request)"
+        + (f"; {dropped} expired key(s) removed" if dropped else "")
+    )
+    return 0
+
+
+def _secrets_status(_args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from pms_dashboard import keyring
+    from pms_dashboard.auth.tokens import session_lifetime
+
+    try:
+        keys = keyring.signing_keys()
+    except keyring.KeyringError as err:
+        return _fail(str(err))
+    print(keyring.describe_mode())
+    now, lifetime = datetime.now(UTC), session_lifetime()
+    rows = []
+    for k in keys:
+        if k.retired_at is None:
+            state = "current"
+        elif now - k.retired_at < lifetime:
+            state = f"retired {_hours(now - k.retired_at)} ago, still verifies"
+        else:
+            state = f"retired {_hours(now - k.retired_at)} ago, expired"
+        age = "" if k.kid.startswith("env-") else _hours(now - k.created_at)
+        rows.append((k.kid, age, state))
+    _print_table(("kid", "age", "state"), rows)
+    return 0
+
+
+def _hours(span: timedelta) -> str:
+    """A duration in whole hours (or minutes, under one), for the secrets commands."""
+    minutes = int(span.total_seconds() // 60)
+    return f"{minutes // 60} h" if minutes >= 60 else f"{minutes} min"
 
 
 def _console_admin_create(args: argparse.Namespace) -> int:
@@ -255,6 +325,16 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--tenant", help="only this tenant's chain (slug)")
     check.add_argument("--platform", action="store_true", help="only the platform's chain")
     check.set_defaults(handler=_audit_verify)
+
+    secrets_group = groups.add_parser("secrets", help="session-signing keys (key rotation)")
+    secrets_cmds = secrets_group.add_subparsers(dest="command", required=True)
+    secrets_cmds.add_parser(
+        "rotate",
+        help="new signing key; sessions signed with the old one stay valid until they expire",
+    ).set_defaults(handler=_secrets_rotate)
+    secrets_cmds.add_parser(
+        "status", help="where the secrets come from; signing key ids and ages"
+    ).set_defaults(handler=_secrets_status)
 
     from pms_dashboard.exports import cli as export_cli
 

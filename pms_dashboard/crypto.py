@@ -1,6 +1,7 @@
 """Secrets the app must read back later (TOTP seeds, identity-provider client secrets) are
-stored encrypted with a key derived from SECRET_KEY and the secret's purpose, so a leaked
-database row alone reveals nothing and one purpose's key never opens another's."""
+stored encrypted with a key derived from the installation's data key (SECRET_KEY when set,
+else the keyring's; rotating the signing keys never changes it) and the secret's purpose,
+so a leaked database row alone reveals nothing and one purpose's key never opens another's."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ import hashlib
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from pms_dashboard.settings import get_settings
+from pms_dashboard import keyring
 
 
 def _fernet(purpose: str) -> Fernet:
-    digest = hashlib.sha256(f"pms-{purpose}:".encode() + get_settings().secret_key.encode())
+    digest = hashlib.sha256(f"pms-{purpose}:".encode() + keyring.data_key())
     return Fernet(base64.urlsafe_b64encode(digest.digest()))
 
 

@@ -1,8 +1,9 @@
 """Application settings, read once from the environment (and `.env`).
 
-Every knob is documented in README.md ("Settings"). Secrets left at their development
-defaults are refused outside development, so a production deployment cannot start with a
-key that is published in this repository.
+Every knob is documented in README.md ("Settings"). No secret has a default: unset, the
+signing key and the runtime roles' passwords come from the installation's keyring (random,
+generated on first use, see `pms_dashboard.keyring`). A value this project ever published
+is refused wherever it is given, in every mode, so no running app can use a known key.
 """
 
 from __future__ import annotations
@@ -16,9 +17,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-DEV_SECRET_KEY = "dev-only-secret-key-change-me-0000000000000000"  # noqa: S105 (refused in production)
-DEV_APP_DB_PASSWORD = "dev-only-pms-app"  # noqa: S105
-DEV_AUDITOR_DB_PASSWORD = "dev-only-pms-auditor"  # noqa: S105
+# Development defaults this project once published (in its source and history): anyone can
+# sign with them, so they are refused as SECRET_KEY or a role's password in every mode.
+PUBLISHED_SECRETS = frozenset(
+    {
+        "dev-only-secret-key-change-me-0000000000000000",
+        "dev-only-pms-app",
+        "dev-only-pms-auditor",
+    }
+)
 
 
 class Settings(BaseSettings):
@@ -36,14 +43,19 @@ class Settings(BaseSettings):
     embedded_port: int = Field(default=54329, alias="PMS_EMBEDDED_PORT")
     data_dir: Path = Field(default=PROJECT_ROOT / ".pms", alias="PMS_DATA_DIR")
 
-    # Runtime roles: same server and database as DATABASE_URL, these users.
-    app_db_password: str = Field(default=DEV_APP_DB_PASSWORD, alias="PMS_APP_DB_PASSWORD")
-    auditor_db_password: str = Field(
-        default=DEV_AUDITOR_DB_PASSWORD, alias="PMS_AUDITOR_DB_PASSWORD"
+    # Runtime roles: same server and database as DATABASE_URL, these users. Unset: the
+    # passwords generated in the keyring (`cli db upgrade` sets them on the roles).
+    app_db_password: str | None = Field(default=None, alias="PMS_APP_DB_PASSWORD", min_length=1)
+    auditor_db_password: str | None = Field(
+        default=None, alias="PMS_AUDITOR_DB_PASSWORD", min_length=1
     )
     app_pool_size: int = Field(default=10, alias="PMS_APP_POOL_SIZE", ge=1, le=200)
 
-    secret_key: str = Field(default=DEV_SECRET_KEY, alias="SECRET_KEY", min_length=32)
+    # Signs session tokens and derives the keys of stored secrets. Unset: the keyring's
+    # generated keys (rotatable with `cli secrets rotate`).
+    secret_key: str | None = Field(default=None, alias="SECRET_KEY", min_length=32)
+    # The keyring file (signing keys, data key, role passwords); default <data_dir>/secrets.json.
+    secrets_file: Path | None = Field(default=None, alias="PMS_SECRETS_FILE")
     # Absolute session lifetime, enforced from the session row (also for sessions opened
     # before a lower value was set) as well as from the token.
     session_hours: float = Field(default=12.0, alias="PMS_SESSION_HOURS", gt=0, le=24 * 30)
@@ -100,22 +112,26 @@ class Settings(BaseSettings):
     demo_password: str = Field(default="demo-pass-2026", alias="PMS_DEMO_PASSWORD")
 
     @model_validator(mode="after")
-    def _refuse_dev_secrets_outside_development(self) -> Settings:
-        if self.env != "production":
-            return self
-        defaults = {
-            "SECRET_KEY": (self.secret_key, DEV_SECRET_KEY),
-            "PMS_APP_DB_PASSWORD": (self.app_db_password, DEV_APP_DB_PASSWORD),
-            "PMS_AUDITOR_DB_PASSWORD": (self.auditor_db_password, DEV_AUDITOR_DB_PASSWORD),
+    def _refuse_published_secrets(self) -> Settings:
+        given = {
+            "SECRET_KEY": self.secret_key,
+            "PMS_APP_DB_PASSWORD": self.app_db_password,
+            "PMS_AUDITOR_DB_PASSWORD": self.auditor_db_password,
         }
-        left = [name for name, (value, default) in defaults.items() if value == default]
-        if left:
+        published = [name for name, value in given.items() if value in PUBLISHED_SECRETS]
+        if published:
             raise ValueError(
-                f"{', '.join(left)} must be set to a non-default value when PMS_ENV=production"
+                f"{', '.join(published)} is set to a development default published with this "
+                "project; set a fresh random value, or unset it to use the generated keyring"
             )
-        if self.database_url is None:
+        if self.env == "production" and self.database_url is None:
             raise ValueError("DATABASE_URL must be set when PMS_ENV=production")
         return self
+
+    @property
+    def keyring_path(self) -> Path:
+        """Where the generated secrets live (PMS_SECRETS_FILE, or in the data folder)."""
+        return self.secrets_file or self.data_dir / "secrets.json"
 
     @property
     def secure_cookies(self) -> bool:

@@ -14,7 +14,7 @@ from joserfc import jwt
 from joserfc.jwk import OctKey
 from sqlalchemy import text
 
-from pms_dashboard import models
+from pms_dashboard import keyring, models
 from pms_dashboard.auth import service, tokens
 from pms_dashboard.auth.passwords import hash_password
 from pms_dashboard.auth.service import SIGN_IN_FAILED, SignInError
@@ -185,10 +185,12 @@ def test_expired_server_side_session_is_rejected(make_tenant: MakeTenant) -> Non
 def test_token_signed_with_another_key_is_rejected(make_tenant: MakeTenant) -> None:
     token = _sign_in(make_tenant()).token
     claims = _claims_payload(token)
+    current = keyring.signing_keys()[-1]
+    header = {"alg": "HS256", "typ": "JWT", "kid": current.kid}  # the right key id, too
     other = OctKey.import_key(b"someone-elses-secret-key-0123456789abcdef")
-    forged = jwt.encode({"alg": "HS256", "typ": "JWT"}, claims, other, algorithms=["HS256"])
-    real_key = OctKey.import_key(get_settings().secret_key.encode())
-    other_alg = jwt.encode({"alg": "HS512", "typ": "JWT"}, claims, real_key, algorithms=["HS512"])
+    forged = jwt.encode(header, claims, other, algorithms=["HS256"])
+    real_key = OctKey.import_key(current.key.encode())
+    other_alg = jwt.encode(header | {"alg": "HS512"}, claims, real_key, algorithms=["HS512"])
     assert forged != token
     assert service.authenticate(token) is not None
     assert service.authenticate(forged) is None

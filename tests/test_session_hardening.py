@@ -22,6 +22,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocket
 
+from pms_dashboard.audit.sessions import session_ref
 from pms_dashboard.auth import service, throttle
 from pms_dashboard.auth.cookies import CONSOLE_COOKIE, SESSION_COOKIE, token_from_cookie_header
 from pms_dashboard.auth.http import CROSS_ORIGIN_REFUSED, SecurityHeaders
@@ -132,12 +133,12 @@ def test_an_idle_session_is_refused_and_revoked_with_reason_idle(make_tenant: Ma
     assert _session(dropped.principal.session_id) == (True, "idle")
     assert _session(kept.principal.session_id) == (False, None)
     [event] = _events(t, "auth.session_idle")
-    assert (event.actor_id, event.entity_id, event.ip) == (
-        t.user_id("emp2"),
-        dropped.principal.session_id,
-        "192.0.2.9",
-    )
-    assert event.detail == {"reason": "idle", "idle_minutes": idle}
+    assert (event.actor_id, event.entity_id, event.ip) == (t.user_id("emp2"), None, "192.0.2.9")
+    assert event.detail == {
+        "reason": "idle",
+        "session_ref": session_ref(dropped.principal.session_id),
+        "idle_minutes": idle,
+    }
     # the kept session's use refreshed its clock: it is no longer anywhere near idle
     [(age,)] = _owner(
         "SELECT extract(epoch FROM now() - last_seen_at) FROM auth_session WHERE id = :id",
@@ -224,10 +225,18 @@ def test_signing_in_again_from_the_same_browser_kills_the_old_session(
     assert browser.get("/api/auth/me").json()["email"] == f"emp1@{t.slug}.test"
 
     [event] = _events(t, "auth.session_rotated")
-    assert (event.actor_id, event.entity_id) == (t.user_id("manager"), old.session_id)
-    assert event.detail == {"reason": "rotated", "replaced_by": str(new.session_id)}
+    assert (event.actor_id, event.entity_id) == (t.user_id("manager"), None)
+    assert event.detail == {
+        "reason": "rotated",
+        "session_ref": session_ref(old.session_id),
+        "replaced_by": session_ref(new.session_id),
+    }
     sign_ins = _events(t, "auth.sign_in")
-    assert sign_ins[-1].detail == {"method": "password", "replaces": str(old.session_id)}
+    assert sign_ins[-1].detail == {
+        "method": "password",
+        "session_ref": session_ref(new.session_id),
+        "replaces": session_ref(old.session_id),
+    }
 
 
 def test_rotation_reaches_a_session_of_another_organisation(make_tenant: MakeTenant) -> None:
@@ -284,7 +293,11 @@ def test_sign_out_everywhere_ends_the_sessions_of_every_browser(make_tenant: Mak
     assert {_session(p.session_id) for p in sessions if p} == {(True, "sign_out_everywhere")}
     [event] = _events(t, "auth.sign_out_everywhere")
     assert (event.actor_id, event.entity_id) == (t.user_id("manager"), t.user_id("manager"))
-    assert event.detail["sessions"] == sorted(str(p.session_id) for p in sessions if p)
+    assert event.detail["sessions"] == sorted(session_ref(p.session_id) for p in sessions if p)
+    laptop_session = sessions[0]
+    assert laptop_session is not None
+    assert event.detail["from_session"] == session_ref(laptop_session.session_id)
+    assert not any(str(p.session_id) in str(event.detail) for p in sessions if p)
     # a dead token can no longer sign anyone out
     assert service.sign_out_everywhere(tokens[0]) == 0
 
@@ -298,7 +311,8 @@ def test_sign_out_records_its_reason(make_tenant: MakeTenant) -> None:
     assert browser.post("/api/auth/signout", headers={"origin": ORIGIN}).status_code == 303
     assert _session(principal.session_id) == (True, "sign_out")
     [event] = _events(t, "auth.sign_out")
-    assert event.detail == {"reason": "sign_out"}
+    assert event.entity_id is None
+    assert event.detail == {"reason": "sign_out", "session_ref": session_ref(principal.session_id)}
 
 
 def test_the_page_shell_offers_sign_out_everywhere() -> None:

@@ -20,6 +20,7 @@ from starlette.testclient import TestClient
 
 from pms_dashboard import crypto
 from pms_dashboard.audit.models import AuditEvent
+from pms_dashboard.audit.sessions import session_ref
 from pms_dashboard.auth import service as auth
 from pms_dashboard.auth.cookies import SESSION_COOKIE
 from pms_dashboard.auth.permissions import PermissionDenied
@@ -153,7 +154,8 @@ def test_code_pkce_sign_in_lands_on_the_overview_of_the_right_tenant(acme, provi
     with tenant_session(_admin(acme)) as s:
         event = s.scalars(select(AuditEvent).where(col(AuditEvent.action) == "auth.sign_in")
                           .order_by(col(AuditEvent.seq).desc())).first()  # fmt: skip
-    assert event is not None and event.detail == {"method": "sso"}
+    assert event is not None and event.entity_id is None  # never the session's id
+    assert event.detail == {"method": "sso", "session_ref": session_ref(who.session_id)}
 
 
 def test_a_replayed_callback_is_refused_and_flagged(acme, provider) -> None:

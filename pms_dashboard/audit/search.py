@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from pms_dashboard.audit.chain import record_platform_event
 from pms_dashboard.audit.grants import audit_in_tenant
 from pms_dashboard.audit.models import AuditEvent, FlagReview
+from pms_dashboard.audit.sessions import shown_entity_id
 from pms_dashboard.console.service import ConsoleAdmin, ConsoleError, admin_session
 from pms_dashboard.paging import Page
 from pms_dashboard.tenancy.models import Tenant
@@ -299,7 +300,7 @@ def audit_search_statement(query: AuditQuery) -> Select[Any]:
     return (
         select(
             *_event_columns(ae, tn),
-            ae.c.entity_id.label("entity_id"),
+            shown_entity_id(ae.c.entity_type, ae.c.entity_id).label("entity_id"),
             ae.c.flagged.label("flagged"),
             ae.c.ip.label("ip"),
         )

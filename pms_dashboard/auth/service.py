@@ -7,7 +7,8 @@ unrevoked, within its absolute lifetime and not idle, and its user must still be
 that tenant. The role used for permission checks is the one in the database now, not the
 one in the token.
 
-Session lifecycle (every step an audit event in the tenant's chain):
+Session lifecycle (every step an audit event in the tenant's chain, which names sessions
+by their `session_ref`, never by their id: see audit.sessions):
 - opened by `open_session` (`auth.sign_in`); a sign-in from a browser that still carries a
   session cookie revokes that session in the same transaction (`auth.session_rotated`), so
   a session id planted in a browser before sign-in never becomes a signed-in session;
@@ -40,6 +41,7 @@ from sqlalchemy.sql import ColumnElement
 from sqlmodel import col
 
 from pms_dashboard.audit import service as audit
+from pms_dashboard.audit.sessions import SESSION_ENTITY, session_ref
 from pms_dashboard.auth import throttle, tokens
 from pms_dashboard.auth.models import AuthSession, RevokeReason
 from pms_dashboard.auth.passwords import hash_password, needs_rehash, verify_password
@@ -265,9 +267,9 @@ def open_session(
         session=session,
         action="auth.sign_in",
         actor_id=user.id,
-        entity_type="auth_session",
-        entity_id=auth_session.id,
-        detail={"method": method} | ({"replaces": str(rotated)} if rotated else {}),
+        entity_type=SESSION_ENTITY,
+        detail={"method": method, "session_ref": session_ref(auth_session.id)}
+        | ({"replaces": session_ref(rotated)} if rotated else {}),
         ip=ip,
     )
     tenant = session.get_one(Tenant, user.tenant_id)
@@ -307,7 +309,7 @@ def _rotate(
     claims = tokens.verify(old_token or "")
     if claims is None:
         return None
-    detail = {"replaced_by": str(new_session_id)}
+    detail = {"replaced_by": session_ref(new_session_id)}
     if claims.tenant_id == tenant_id:
         revoked = _revoke(
             session,
@@ -458,8 +460,8 @@ def sign_out_everywhere(token: str | None, *, ip: str = "") -> int:
             entity_id=claims.user_id,
             detail={
                 "reason": RevokeReason.sign_out_everywhere.value,
-                "sessions": sorted(str(i) for i in ended),
-                "from_session": str(claims.session_id),
+                "sessions": sorted(session_ref(i) for i in ended),
+                "from_session": session_ref(claims.session_id),
             },
             ip=ip,
         )
@@ -495,9 +497,8 @@ def _revoke(
         session=session,
         action=REVOKE_ACTIONS[reason],
         actor_id=user_id,
-        entity_type="auth_session",
-        entity_id=session_id,
-        detail={"reason": reason.value} | (detail or {}),
+        entity_type=SESSION_ENTITY,
+        detail={"reason": reason.value, "session_ref": session_ref(session_id)} | (detail or {}),
         ip=ip,
     )
     return True

@@ -1,24 +1,41 @@
 """Signed session tokens (JWT, HS256).
 
 Signed with joserfc, the JOSE implementation the Authlib project maintains and to which
-Authlib's own `authlib.jose` module now defers. A token alone grants nothing: its session
-id must also name an unrevoked, unexpired row of `auth_session` (see auth.service).
+Authlib's own `authlib.jose` module now defers. A token alone grants nothing: it names a
+session, and its session id must also name an unrevoked, unexpired row of `auth_session`
+(or `console_session`): the row is what makes it valid (see auth.service).
+
+Every token carries the id of the key that signed it (`kid` in its header). New tokens are
+signed with the keyring's current key; a token is verified with the key its kid names,
+which must be the current key or one retired less than a session lifetime ago (so
+`cli secrets rotate` ends no session early, and a retired key is useless once every token
+it signed has expired). A token without a kid, or naming any other key, is refused.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import OctKey
+from joserfc.jwk import GuestProtocol, OctKey
 
+from pms_dashboard import keyring
 from pms_dashboard.settings import get_settings
 
 ISSUER = "pms-dashboard"
 ALGORITHM = "HS256"
+CONSOLE_SESSION_HOURS = 2  # short: the console reaches across tenants
+
+
+class _UnknownKey(JoseError):
+    """The token names no key in force."""
+
+    error = "unknown_key"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,8 +47,32 @@ class TokenClaims:
     expires_at: int
 
 
-def _key() -> OctKey:
-    return OctKey.import_key(get_settings().secret_key.encode())
+def session_lifetime() -> timedelta:
+    """The longest any token lives: how long a retired key must still verify."""
+    return timedelta(hours=max(get_settings().session_hours, CONSOLE_SESSION_HOURS))
+
+
+def _sign(payload: dict) -> str:
+    """The payload signed with the current key, its kid in the header."""
+    current = keyring.signing_keys()[-1]
+    header = {"alg": ALGORITHM, "typ": "JWT", "kid": current.kid}
+    key = OctKey.import_key(current.key.encode())
+    return jwt.encode(header, payload, key, algorithms=[ALGORITHM])
+
+
+def _key_for(lifetime: timedelta) -> Callable[[GuestProtocol], OctKey]:
+    """Picks the verification key by the token's kid: the current key, or a key retired
+    less than `lifetime` ago (every token it signed may still be live); else refuses."""
+
+    def pick(token: GuestProtocol) -> OctKey:
+        kid = token.headers().get("kid")
+        now = datetime.now(UTC)
+        for k in keyring.signing_keys():
+            if k.kid == kid and (k.retired_at is None or now - k.retired_at < lifetime):
+                return OctKey.import_key(k.key.encode())
+        raise _UnknownKey()
+
+    return pick
 
 
 def issue(claims: TokenClaims) -> str:
@@ -45,7 +86,7 @@ def issue(claims: TokenClaims) -> str:
         "iat": int(time.time()),
         "exp": claims.expires_at,
     }
-    return jwt.encode({"alg": ALGORITHM, "typ": "JWT"}, payload, _key(), algorithms=[ALGORITHM])
+    return _sign(payload)
 
 
 _REGISTRY = jwt.JWTClaimsRegistry(
@@ -58,12 +99,12 @@ _REGISTRY = jwt.JWTClaimsRegistry(
 )
 
 
-def _claims(token: str, registry: jwt.JWTClaimsRegistry) -> dict | None:
+def _claims(token: str, registry: jwt.JWTClaimsRegistry, lifetime: timedelta) -> dict | None:
     """The validated claims of a token we signed, for one kind of token; None otherwise."""
     if not token or len(token) > 4096:
         return None
     try:
-        decoded = jwt.decode(token, _key(), algorithms=[ALGORITHM])
+        decoded = jwt.decode(token, _key_for(lifetime), algorithms=[ALGORITHM])
         registry.validate(decoded.claims)
     except (JoseError, ValueError, TypeError):
         return None
@@ -72,7 +113,7 @@ def _claims(token: str, registry: jwt.JWTClaimsRegistry) -> dict | None:
 
 def verify(token: str) -> TokenClaims | None:
     """The claims of a valid, unexpired token signed by us; None for anything else."""
-    c = _claims(token, _REGISTRY)
+    c = _claims(token, _REGISTRY, timedelta(hours=get_settings().session_hours))
     try:
         return (
             None
@@ -115,12 +156,12 @@ def issue_console(claims: ConsoleClaims) -> str:
         "iat": int(time.time()),
         "exp": claims.expires_at,
     }
-    return jwt.encode({"alg": ALGORITHM, "typ": "JWT"}, payload, _key(), algorithms=[ALGORITHM])
+    return _sign(payload)
 
 
 def verify_console(token: str) -> ConsoleClaims | None:
     """The claims of a valid console token; None for anything else (tenant tokens too)."""
-    c = _claims(token, _CONSOLE_REGISTRY)
+    c = _claims(token, _CONSOLE_REGISTRY, timedelta(hours=CONSOLE_SESSION_HOURS))
     try:
         return (
             None

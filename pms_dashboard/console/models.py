@@ -29,7 +29,7 @@ class PlatformAdmin(SQLModel, table=True):
     email: str = Field(max_length=320, unique=True)
     display_name: str = Field(max_length=200)
     password_hash: str = Field(max_length=500)
-    # The TOTP secret, encrypted with a key derived from SECRET_KEY (never stored in clear).
+    # The TOTP secret, encrypted with a key derived from the data key (never stored in clear).
     totp_secret: str = Field(max_length=500)
     # The last TOTP time step accepted: a code is good once, never again (no replay).
     totp_last_step: int = Field(

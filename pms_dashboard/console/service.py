@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from pms_dashboard.audit.chain import record_platform_event
+from pms_dashboard.audit.sessions import session_ref
 from pms_dashboard.auth import throttle, tokens
 from pms_dashboard.auth.passwords import hash_password, verify_password
 from pms_dashboard.console import totp
@@ -29,7 +30,7 @@ from pms_dashboard.console.models import ConsoleSession, PlatformAdmin
 from pms_dashboard.tenancy.session import auditor_session, owner_session
 
 SIGN_IN_FAILED = "Sign-in failed. Check your email, password and authenticator code."
-CONSOLE_SESSION_HOURS = 2  # short: the console reaches across tenants
+CONSOLE_SESSION_HOURS = tokens.CONSOLE_SESSION_HOURS
 MIN_PASSWORD = 12
 MAX_FIELD = 320
 
@@ -155,7 +156,7 @@ def sign_in(*, email: str, password: str, code: str, ip: str = "") -> ConsoleSig
                 session=s,
                 admin_id=admin.id,
                 action="console.sign_in",
-                detail={"session": session_row.id, "email": admin.email},
+                detail={"session_ref": session_ref(session_row.id), "email": admin.email},
                 ip=ip,
             )
     if signed is None:  # the failure event is committed; the caller learns nothing more
@@ -250,7 +251,7 @@ def sign_out(token: str | None, *, ip: str = "") -> None:
                 session=s,
                 admin_id=claims.admin_id,
                 action="console.sign_out",
-                detail={"session": claims.session_id},
+                detail={"session_ref": session_ref(claims.session_id)},
                 ip=ip,
             )
 

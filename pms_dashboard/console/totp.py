@@ -1,6 +1,6 @@
 """The super-admin's second factor: time-based one-time passwords (RFC 6238, 30 s steps).
 
-Secrets are stored encrypted (Fernet, key derived from SECRET_KEY), and each accepted code
+Secrets are stored encrypted (Fernet, `pms_dashboard.crypto`), and each accepted code
 moves the admin's last-used step forward, so a code is good once: an intercepted or
 shoulder-surfed code cannot be replayed.
 """

@@ -49,8 +49,10 @@ def owner_url(settings: Settings | None = None) -> str:
 
 def role_url(role: str, settings: Settings | None = None) -> str:
     """URL for a runtime role: the owner's server and database, another user."""
+    from pms_dashboard import keyring
+
     s = settings or get_settings()
-    password = {APP_ROLE: s.app_db_password, AUDITOR_ROLE: s.auditor_db_password}[role]
+    password = keyring.db_password(role, s)
     url = make_url(owner_url(s)).set(username=role, password=password)
     return url.render_as_string(hide_password=False)
 

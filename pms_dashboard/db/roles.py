@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
+from pms_dashboard import keyring
 from pms_dashboard.db.engine import APP_ROLE, AUDITOR_ROLE
 from pms_dashboard.settings import Settings, get_settings
 
@@ -30,9 +31,10 @@ class UnsafeRoleError(RuntimeError):
 
 
 def ensure_roles(conn: Connection, settings: Settings | None = None) -> None:
-    """Create or re-assert `pms_app` and `pms_auditor` with their fixed attributes."""
+    """Create or re-assert `pms_app` and `pms_auditor` with their fixed attributes and
+    their passwords (from the environment, or generated in the keyring)."""
     s = settings or get_settings()
-    passwords = {APP_ROLE: s.app_db_password, AUDITOR_ROLE: s.auditor_db_password}
+    passwords = {role: keyring.db_password(role, s) for role in RUNTIME_ROLES}
     raw = conn.connection.dbapi_connection
     assert raw is not None
     from psycopg import sql

@@ -226,6 +226,7 @@ def _utc_midnight(day: date, *, plus_days: int = 0) -> datetime:
 
 def audit_statement(session: Session, actor: TenantContext, query: AuditExportQuery) -> Select:  # type: ignore[type-arg]
     from pms_dashboard.audit.models import AuditEvent
+    from pms_dashboard.audit.sessions import shown_detail, shown_entity_id
 
     require(session=session, actor=actor, resource=Resource.audit_log, action=Action.view)
     who = aliased(User)
@@ -246,10 +247,15 @@ def audit_statement(session: Session, actor: TenantContext, query: AuditExportQu
             safe_text(func.coalesce(who.display_name, "")).label("actor"),
             col(AuditEvent.action).label("action"),
             col(AuditEvent.entity_type).label("entity_type"),
-            col(AuditEvent.entity_id).label("entity_id"),
+            # sessions by their reference, never their id (also in events written before)
+            shown_entity_id(
+                col(AuditEvent.entity_type), col(AuditEvent.entity_id), col(AuditEvent.detail)
+            ).label("entity_id"),
             bool_text(col(AuditEvent.flagged).is_(True)).label("flagged"),
             safe_text(AuditEvent.ip).label("ip"),
-            safe_text(func.cast(col(AuditEvent.detail), String)).label("detail"),
+            safe_text(
+                func.cast(shown_detail(col(AuditEvent.action), col(AuditEvent.detail)), String)
+            ).label("detail"),
             col(AuditEvent.hash).label("hash"),
         )
         .outerjoin(who, and_(col(who.id) == AuditEvent.actor_id, _same_tenant(who, AuditEvent)))
