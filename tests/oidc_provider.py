@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,7 +14,10 @@ from typing import Any
 
 import flask
 import httpx
-import oidc_provider_mock
+
+with warnings.catch_warnings():  # the test provider still imports Authlib's older JOSE module
+    warnings.filterwarnings("ignore", message="authlib.jose module is deprecated")
+    import oidc_provider_mock
 import werkzeug.serving
 from joserfc import jwt
 from joserfc.jwk import RSAKey
