@@ -24,6 +24,9 @@ from pms_dashboard.tenancy.models import TenantOwned, created_at_field
 # platform's own doing, not something to review). Written out once: the partial index and
 # the queue's query must use the very same expression for PostgreSQL to match them.
 REVIEWABLE_SQL = "flagged AND action NOT LIKE 'console.%'"
+# Platform events that record another tenant's id named in a request (few; the console's
+# flagged queue looks them up by the tenant event they belong to).
+CROSS_TENANT_SQL = "action = 'access.cross_tenant'"
 
 
 class AuditEvent(TenantOwned, table=True):
@@ -110,7 +113,12 @@ class PlatformEvent(SQLModel, table=True):
     """
 
     __tablename__ = "platform_event"
-    __table_args__ = (Index(None, "admin_id", "occurred_at"),)
+    __table_args__ = (
+        Index(None, "admin_id", "occurred_at"),
+        Index(
+            "ix_platform_event_seq_cross_tenant", "seq", postgresql_where=text(CROSS_TENANT_SQL)
+        ),
+    )
 
     seq: int = Field(
         primary_key=True,
