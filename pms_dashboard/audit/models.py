@@ -115,9 +115,7 @@ class PlatformEvent(SQLModel, table=True):
     __tablename__ = "platform_event"
     __table_args__ = (
         Index(None, "admin_id", "occurred_at"),
-        Index(
-            "ix_platform_event_seq_cross_tenant", "seq", postgresql_where=text(CROSS_TENANT_SQL)
-        ),
+        Index("ix_platform_event_seq_cross_tenant", "seq", postgresql_where=text(CROSS_TENANT_SQL)),
     )
 
     seq: int = Field(

@@ -37,6 +37,10 @@ from pms_dashboard.reviews.models import (
 )
 from pms_dashboard.tenancy.context import TenantContext
 
+# An id as a request carries it, before `resolve` has looked at it: input models keep it
+# as it came, so a malformed one is refused (and audited) like an unknown or foreign one.
+RawId = str | uuid.UUID
+
 MAX_ID_CHARS = 64  # a UUID in any of its spellings fits; longer is not an id
 MAX_NAME_CHARS = 320  # an email; team and department names are shorter
 MAX_IDS = 100  # ids in one list (peers, key results): more is refused, not truncated

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -17,13 +16,11 @@ from pydantic import (
     model_validator,
 )
 
+from pms_dashboard.auth.resolve import RawId
 from pms_dashboard.goals.models import Confidence, GoalStatus
 
 SortKey = Literal["due_date", "title", "progress", "status", "created_at", "owner"]
 Scope = Literal["mine", "team", "all"]
-# An id as a request carries it: the services resolve it in the tenant (`auth.resolve`),
-# so a malformed one is refused like an unknown or another tenant's, and audited alike.
-RawId = str | uuid.UUID
 
 
 class GoalError(ValueError):

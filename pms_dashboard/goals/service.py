@@ -37,6 +37,7 @@ from pms_dashboard.auth.permissions import (
 )
 from pms_dashboard.auth.resolve import (
     IdKind,
+    RawId,
     parse_id,
     resolve,
     resolve_all,
@@ -58,7 +59,6 @@ from pms_dashboard.goals.schemas import (
     KeyResultInput,
     KeyResultView,
     OwnerOption,
-    RawId,
     TreeNode,
 )
 from pms_dashboard.paging import Page, page_count
