@@ -193,7 +193,10 @@ def people_statement(session: Session, actor: TenantContext, query: PeopleQuery)
             iso_utc(User.created_at).label("created_at"),
         )
         .outerjoin(manager, and_(col(manager.id) == User.manager_id, _same_tenant(manager, User)))
-        .where(col(User.tenant_id) == actor.tenant_id, *people_conditions(actor=actor, query=query))
+        .where(
+            col(User.tenant_id) == actor.tenant_id,
+            *people_conditions(session=session, actor=actor, query=query),
+        )
         .order_by(func.lower(col(User.display_name)), col(User.id))
     )
 
