@@ -11,6 +11,11 @@ events it showed, so that tenant sees it on its Provider access page. Reviewing 
 event is a platform event and a `console.flag_reviewed` event in that tenant's chain (never
 with the note, which may speak of other tenants).
 
+A refusal whose id belonged to another tenant is, in the tenant's own trail, only
+`access.not_found` (the tenant may not learn that the id exists elsewhere); the platform's
+trail holds the `access.cross_tenant` report that names it. The queue shows such an event
+as the cross-tenant attempt it was, with the organisation the id belongs to.
+
 `audit_search_statement` is a plain Core SELECT with stable, CSV-ready column labels, so
 an export can stream exactly what the search shows (e.g. with COPY).
 """
@@ -26,14 +31,26 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
-from sqlalchemy import ColumnElement, Select, Table, and_, exists, func, literal_column, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    Table,
+    and_,
+    exists,
+    func,
+    literal,
+    literal_column,
+    select,
+    true,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from pms_dashboard.audit.chain import record_platform_event
 from pms_dashboard.audit.grants import audit_in_tenant
-from pms_dashboard.audit.models import AuditEvent, FlagReview
+from pms_dashboard.audit.models import AuditEvent, FlagReview, PlatformEvent
 from pms_dashboard.console.service import ConsoleAdmin, ConsoleError, admin_session
 from pms_dashboard.paging import Page
 from pms_dashboard.tenancy.models import Tenant
@@ -326,7 +343,9 @@ class AuditRow:
 
 @dataclass(frozen=True, slots=True)
 class FlaggedRow:
-    """One flagged event of an ordinary user that no super-admin has reviewed yet."""
+    """One flagged event of an ordinary user that no super-admin has reviewed yet; for a
+    cross-tenant attempt, `action` is "access.cross_tenant" and `other_tenant` the slug of
+    the organisation the id belongs to (from the platform's trail)."""
 
     event_id: str
     occurred_at: str
@@ -336,6 +355,7 @@ class FlaggedRow:
     action: str
     entity_type: str
     ip: str
+    other_tenant: str = ""
 
 
 def _at(value: datetime) -> str:
@@ -432,9 +452,35 @@ def _reviewable() -> ColumnElement[bool]:
     return and_(ae.c.flagged, ae.c.action.not_like(literal_column("'console.%'")))
 
 
+def _cross_tenant_report(ae: Table) -> Any:
+    """The platform's `access.cross_tenant` report of a tenant's refusal, if there is one
+    (a LATERAL subquery: the action it stands for, and the organisation the id belongs to).
+    The action as a literal, as the partial index on the platform trail says it."""
+    pe = cast(Table, getattr(PlatformEvent, "__table__"))  # noqa: B009 (a Core table)
+    return (
+        select(
+            literal("access.cross_tenant").label("action"),
+            pe.c.detail["owner_tenant"].astext.label("other_tenant"),
+        )
+        .where(
+            pe.c.action == literal_column("'access.cross_tenant'"),
+            pe.c.detail["tenant_event_id"].astext == ae.c.id.cast(String),
+        )
+        .order_by(pe.c.seq)
+        .limit(1)
+        .lateral("cross_tenant")
+    )
+
+
+def _queue_action(ae: Table, report: Any) -> Any:
+    """What a queued event stands for: its own action, or the cross-tenant attempt."""
+    return func.coalesce(report.c.action, ae.c.action)
+
+
 def flagged_queue_statement(tenant: str | None = None) -> Select[Any]:
     """Flagged events of ordinary users not reviewed yet, oldest first (all tenants, or
-    the one with slug `tenant`)."""
+    the one with slug `tenant`); a refusal the platform's trail reports as cross-tenant
+    shows as "access.cross_tenant", with the other organisation."""
     ae, tn, fr = _tables()
     reviewed = exists().where(fr.c.tenant_id == ae.c.tenant_id, fr.c.event_id == ae.c.id)
     conditions = [_reviewable(), ~reviewed]
@@ -443,14 +489,18 @@ def flagged_queue_statement(tenant: str | None = None) -> Select[Any]:
         conditions.append(
             ae.c.tenant_id == select(only.c.id).where(only.c.slug == tenant).scalar_subquery()
         )
+    report = _cross_tenant_report(ae)
+    leading = _event_columns(ae, tn)
+    leading[4] = _queue_action(ae, report).label("action")  # (when, tenant, seq, actor, action)
     return (
         select(
             ae.c.id.label("event_id"),
-            *_event_columns(ae, tn),
+            *leading,
             ae.c.ip.label("ip"),
             ae.c.tenant_id.label("tenant_id"),
+            func.coalesce(report.c.other_tenant, "").label("other_tenant"),
         )
-        .select_from(ae.join(tn, tn.c.id == ae.c.tenant_id))
+        .select_from(ae.join(tn, tn.c.id == ae.c.tenant_id).outerjoin(report, true()))
         .where(*conditions)
         .order_by(ae.c.occurred_at, ae.c.tenant_id, ae.c.seq)
     )
@@ -501,6 +551,7 @@ def flagged_queue(
             action=r.action,
             entity_type=r.entity_type,
             ip=r.ip,
+            other_tenant=r.other_tenant,
         )
         for r in found
     ]
@@ -519,12 +570,16 @@ def review_flag(*, admin: ConsoleAdmin, event_id: Any, note: Any, ip: str = "") 
     if len(note) > MAX_NOTE:
         raise ConsoleError(f"Keep the note to {MAX_NOTE} characters.")
     ae, tn, fr = _tables()
+    report = _cross_tenant_report(ae)
     with admin_session(admin) as s:
         event = s.execute(
-            select(ae.c.tenant_id, ae.c.id, ae.c.seq, ae.c.action, tn.c.slug)
-            .select_from(ae.join(tn, tn.c.id == ae.c.tenant_id))
+            select(
+                ae.c.tenant_id, ae.c.id, ae.c.seq, _queue_action(ae, report).label("action"),
+                tn.c.slug,
+            )
+            .select_from(ae.join(tn, tn.c.id == ae.c.tenant_id).outerjoin(report, true()))
             .where(ae.c.id == target, _reviewable())
-        ).first()
+        ).first()  # fmt: skip
         if event is None:
             raise ConsoleError("No flagged event with that id.")
         added = s.execute(
