@@ -53,52 +53,53 @@ class TenantFixture:
         return self.users[key].id
 
 
-@pytest.fixture
-def make_tenant() -> Callable[..., TenantFixture]:
-    """Factory: a new tenant with an admin, a manager and two reports (password TEST_PASSWORD).
+def new_tenant(slug: str | None = None, name: str | None = None) -> TenantFixture:
+    """A new tenant with an admin, a manager and two reports (password TEST_PASSWORD).
 
     Written as the owner (setup only); tests then act as pms_app through tenant_session.
     """
-
-    def factory(slug: str | None = None, name: str | None = None) -> TenantFixture:
-        slug = slug or f"t-{uuid.uuid4().hex[:12]}"
-        with owner_session() as s:
-            tenant = Tenant(slug=slug, name=name or slug.title())
-            s.add(tenant)
-            s.flush()
-            admin = User(
+    slug = slug or f"t-{uuid.uuid4().hex[:12]}"
+    with owner_session() as s:
+        tenant = Tenant(slug=slug, name=name or slug.title())
+        s.add(tenant)
+        s.flush()
+        admin = User(
+            tenant_id=tenant.id,
+            email=f"admin@{slug}.test",
+            display_name="Admin",
+            role=Role.tenant_admin.value,
+            password_hash=_PASSWORD_HASH,
+        )
+        manager = User(
+            tenant_id=tenant.id,
+            email=f"manager@{slug}.test",
+            display_name="Manager",
+            role=Role.manager.value,
+            password_hash=_PASSWORD_HASH,
+        )
+        s.add_all([admin, manager])
+        s.flush()
+        reports = [
+            User(
                 tenant_id=tenant.id,
-                email=f"admin@{slug}.test",
-                display_name="Admin",
-                role=Role.tenant_admin.value,
+                email=f"emp{i}@{slug}.test",
+                display_name=f"Employee {i}",
+                role=Role.employee.value,
+                manager_id=manager.id,
                 password_hash=_PASSWORD_HASH,
             )
-            manager = User(
-                tenant_id=tenant.id,
-                email=f"manager@{slug}.test",
-                display_name="Manager",
-                role=Role.manager.value,
-                password_hash=_PASSWORD_HASH,
-            )
-            s.add_all([admin, manager])
-            s.flush()
-            reports = [
-                User(
-                    tenant_id=tenant.id,
-                    email=f"emp{i}@{slug}.test",
-                    display_name=f"Employee {i}",
-                    role=Role.employee.value,
-                    manager_id=manager.id,
-                    password_hash=_PASSWORD_HASH,
-                )
-                for i in (1, 2)
-            ]
-            s.add_all(reports)
-            s.flush()
-            users = {"admin": admin, "manager": manager, "emp1": reports[0], "emp2": reports[1]}
-            return TenantFixture(id=tenant.id, slug=slug, users=users)
+            for i in (1, 2)
+        ]
+        s.add_all(reports)
+        s.flush()
+        users = {"admin": admin, "manager": manager, "emp1": reports[0], "emp2": reports[1]}
+        return TenantFixture(id=tenant.id, slug=slug, users=users)
 
-    return factory
+
+@pytest.fixture
+def make_tenant() -> Callable[..., TenantFixture]:
+    """Factory: `new_tenant` (for tests that need more than one, or a given slug)."""
+    return new_tenant
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
