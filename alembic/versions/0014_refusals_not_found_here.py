@@ -14,7 +14,8 @@ Create Date: 2026-11-29 09:00:00
 - `app.is_foreign_id` (0005) answered that very question to the app role, which then wrote
   the answer into the tenant's trail (an existence oracle for tenant admins): the app role
   may no longer call it.
-- A partial index on the platform trail's cross-tenant events, for the console's queue.
+- An index of the platform trail's cross-tenant reports by the tenant event they belong to,
+  for the console's flagged queue.
 """
 
 from collections.abc import Sequence
@@ -30,7 +31,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 SIGNATURE = "app.report_foreign_id(uuid, uuid)"
-INDEX = "ix_platform_event_seq_cross_tenant"
+INDEX = "ix_platform_event_cross_tenant_event"
 # The tables whose ids travel through the browser (the ones a request can name).
 ADDRESSABLE = (
     "app_user", "goal", "key_result", "goal_check_in", "review_template", "review_criterion",
@@ -98,7 +99,11 @@ def upgrade() -> None:
         """
     )
     op.create_index(
-        INDEX, "platform_event", ["seq"], unique=False, postgresql_where=sa.text(CROSS_TENANT_SQL)
+        INDEX,
+        "platform_event",
+        [sa.text("(detail ->> 'tenant_event_id')")],
+        unique=False,
+        postgresql_where=sa.text(CROSS_TENANT_SQL),
     )
 
 

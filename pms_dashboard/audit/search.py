@@ -31,19 +31,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
-from sqlalchemy import (
-    ColumnElement,
-    Select,
-    String,
-    Table,
-    and_,
-    exists,
-    func,
-    literal,
-    literal_column,
-    select,
-    true,
-)
+from sqlalchemy import ColumnElement, Select, Table, and_, exists, func, literal_column, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
@@ -61,12 +49,13 @@ DEFAULT_PAGE_SIZE = 25
 MAX_PAGE = 1_000_000
 MAX_RANGE = timedelta(days=366)
 MAX_NOTE = 500
+CROSS_TENANT = "access.cross_tenant"  # how the queue shows a refusal the platform reports
 # The search's columns, in order: also the header of an exported CSV.
 SEARCH_COLUMNS = (
     "occurred_at", "tenant", "seq", "actor_id", "action", "entity_type", "entity_id",
     "flagged", "ip",
 )  # fmt: skip
-# An action name ("access.cross_tenant") or a prefix of one ("access." or "access*").
+# An action name ("access.not_found") or a prefix of one ("access." or "access*").
 _ACTION_RE = re.compile(r"^[a-z0-9_]+(?:\.[a-z0-9_]+)*\.?\*?$")
 _LABELS = {
     "tenant": "Organisation",
@@ -149,7 +138,7 @@ class AuditQuery(BaseModel):
     """What to search for; every filter is optional.
 
     tenant: an organisation slug. actor_id: a user's id. action: an exact action name
-    ("access.cross_tenant") or a prefix ending in "." or "*" ("access." or "access*").
+    ("access.not_found") or a prefix ending in "." or "*" ("access." or "access*").
     flagged: all, only or unflagged. since and until (both inclusive; a date alone means
     the whole of that day): a date or an ISO date-time (UTC unless it says otherwise);
     until may not be before since, nor more than 366 days after it.
@@ -192,7 +181,7 @@ class AuditQuery(BaseModel):
         action = str(value).lower()
         if len(action) > 64 or not _ACTION_RE.fullmatch(action):
             raise ValueError(
-                'give an action such as "access.cross_tenant", or a prefix such as "access."'
+                'give an action such as "access.not_found", or a prefix such as "access."'
             )
         return action
 
@@ -452,35 +441,9 @@ def _reviewable() -> ColumnElement[bool]:
     return and_(ae.c.flagged, ae.c.action.not_like(literal_column("'console.%'")))
 
 
-def _cross_tenant_report(ae: Table) -> Any:
-    """The platform's `access.cross_tenant` report of a tenant's refusal, if there is one
-    (a LATERAL subquery: the action it stands for, and the organisation the id belongs to).
-    The action as a literal, as the partial index on the platform trail says it."""
-    pe = cast(Table, getattr(PlatformEvent, "__table__"))  # noqa: B009 (a Core table)
-    return (
-        select(
-            literal("access.cross_tenant").label("action"),
-            pe.c.detail["owner_tenant"].astext.label("other_tenant"),
-        )
-        .where(
-            pe.c.action == literal_column("'access.cross_tenant'"),
-            pe.c.detail["tenant_event_id"].astext == ae.c.id.cast(String),
-        )
-        .order_by(pe.c.seq)
-        .limit(1)
-        .lateral("cross_tenant")
-    )
-
-
-def _queue_action(ae: Table, report: Any) -> Any:
-    """What a queued event stands for: its own action, or the cross-tenant attempt."""
-    return func.coalesce(report.c.action, ae.c.action)
-
-
 def flagged_queue_statement(tenant: str | None = None) -> Select[Any]:
     """Flagged events of ordinary users not reviewed yet, oldest first (all tenants, or
-    the one with slug `tenant`); a refusal the platform's trail reports as cross-tenant
-    shows as "access.cross_tenant", with the other organisation."""
+    the one with slug `tenant`)."""
     ae, tn, fr = _tables()
     reviewed = exists().where(fr.c.tenant_id == ae.c.tenant_id, fr.c.event_id == ae.c.id)
     conditions = [_reviewable(), ~reviewed]
@@ -489,21 +452,34 @@ def flagged_queue_statement(tenant: str | None = None) -> Select[Any]:
         conditions.append(
             ae.c.tenant_id == select(only.c.id).where(only.c.slug == tenant).scalar_subquery()
         )
-    report = _cross_tenant_report(ae)
-    leading = _event_columns(ae, tn)
-    leading[4] = _queue_action(ae, report).label("action")  # (when, tenant, seq, actor, action)
     return (
         select(
             ae.c.id.label("event_id"),
-            *leading,
+            *_event_columns(ae, tn),
             ae.c.ip.label("ip"),
             ae.c.tenant_id.label("tenant_id"),
-            func.coalesce(report.c.other_tenant, "").label("other_tenant"),
         )
-        .select_from(ae.join(tn, tn.c.id == ae.c.tenant_id).outerjoin(report, true()))
+        .select_from(ae.join(tn, tn.c.id == ae.c.tenant_id))
         .where(*conditions)
         .order_by(ae.c.occurred_at, ae.c.tenant_id, ae.c.seq)
     )
+
+
+def _cross_tenant_reports(session: Session, event_ids: list[uuid.UUID]) -> dict[str, str]:
+    """Of these tenant events (refusals), those the platform's trail reports as cross-tenant
+    attempts: event id -> the slug of the organisation whose id was asked for. The action
+    as a literal and the key as an expression, as the partial index says them."""
+    if not event_ids:
+        return {}
+    pe = cast(Table, getattr(PlatformEvent, "__table__"))  # noqa: B009 (a Core table)
+    key = pe.c.detail["tenant_event_id"].astext
+    rows = session.execute(
+        select(key, pe.c.detail["owner_tenant"].astext).where(
+            pe.c.action == literal_column("'access.cross_tenant'"),
+            key.in_([str(i) for i in event_ids]),
+        )
+    ).all()
+    return {str(event): str(owner or "") for event, owner in rows}
 
 
 class _QueueQuery(BaseModel):
@@ -541,6 +517,7 @@ def flagged_queue(
             s, admin, statement, page=q.page, page_size=q.page_size, what="flagged events",
             action="console.flag_queue", filters=filters, ip=ip,
         )  # fmt: skip
+        reports = _cross_tenant_reports(s, [r.event_id for r in found])
     rows = [
         FlaggedRow(
             event_id=str(r.event_id),
@@ -548,10 +525,10 @@ def flagged_queue(
             tenant=r.tenant,
             seq=int(r.seq),
             actor_id=str(r.actor_id or ""),
-            action=r.action,
+            action=CROSS_TENANT if str(r.event_id) in reports else r.action,
             entity_type=r.entity_type,
             ip=r.ip,
-            other_tenant=r.other_tenant,
+            other_tenant=reports.get(str(r.event_id), ""),
         )
         for r in found
     ]
@@ -570,16 +547,12 @@ def review_flag(*, admin: ConsoleAdmin, event_id: Any, note: Any, ip: str = "") 
     if len(note) > MAX_NOTE:
         raise ConsoleError(f"Keep the note to {MAX_NOTE} characters.")
     ae, tn, fr = _tables()
-    report = _cross_tenant_report(ae)
     with admin_session(admin) as s:
         event = s.execute(
-            select(
-                ae.c.tenant_id, ae.c.id, ae.c.seq, _queue_action(ae, report).label("action"),
-                tn.c.slug,
-            )
-            .select_from(ae.join(tn, tn.c.id == ae.c.tenant_id).outerjoin(report, true()))
+            select(ae.c.tenant_id, ae.c.id, ae.c.seq, ae.c.action, tn.c.slug)
+            .select_from(ae.join(tn, tn.c.id == ae.c.tenant_id))
             .where(ae.c.id == target, _reviewable())
-        ).first()  # fmt: skip
+        ).first()
         if event is None:
             raise ConsoleError("No flagged event with that id.")
         added = s.execute(
@@ -591,6 +564,8 @@ def review_flag(*, admin: ConsoleAdmin, event_id: Any, note: Any, ip: str = "") 
         ).first()  # fmt: skip
         if added is None:  # reviewed already (perhaps a moment ago, by someone else)
             raise ConsoleError("That event has already been reviewed.")
+        # the action as the queue showed it (a refusal reported as a cross-tenant attempt)
+        shown = CROSS_TENANT if _cross_tenant_reports(s, [event.id]) else event.action
         audit_in_tenant(
             s,
             admin,
@@ -604,7 +579,7 @@ def review_flag(*, admin: ConsoleAdmin, event_id: Any, note: Any, ip: str = "") 
             admin_id=admin.admin_id,
             action="console.flag_review",
             detail={"tenant": event.slug, "event": event.id, "seq": event.seq,
-                    "action": event.action, "note": note},
+                    "action": shown, "note": note},
             ip=ip,
         )  # fmt: skip
 
