@@ -531,6 +531,12 @@ def test_cli_export_writes_the_file_as_an_admin_and_is_audited(acme, tmp_path, c
     assert main(["export", "goals", "--tenant", "no-such-org", "--quiet"]) == 2
     assert main(["export", "goals", "--tenant", acme.slug, "--filter", "colour=red"]) == 2
     assert "colour" in capsys.readouterr().err
+    # a filter naming no one of the organisation: said as the page says it, no file made
+    nobody = tmp_path / "nobody.csv"
+    assert main(["export", "goals", "--tenant", acme.slug, "--out", str(nobody), "--filter",
+                 f"owner_id={uuid.uuid4()}", "--quiet"]) == 2  # fmt: skip
+    assert "That owner was not found in this organisation." in capsys.readouterr().err
+    assert not nobody.exists()
 
 
 def test_console_audit_export_covers_every_tenant_metadata_only_and_is_audited(
