@@ -2,8 +2,9 @@
 
 Both run as the owner role (platform administration, never a web request) and are
 idempotent: a tenant whose slug already exists is skipped, so running them again inserts
-nothing. Demo rows also get deterministic ids (uuid5 of a natural key), so a URL bookmarked
-in one fresh database still points at the same goal in the next.
+nothing. Every id is random (version 4), demo rows included: an id derived from a name
+would let anyone who reads this source compute the ids of a demo organisation, and probe
+with them.
 
 Neither is allowed when PMS_ENV=production: every seeded account's password is the demo
 password, which is published in the README.
@@ -39,9 +40,6 @@ from pms_dashboard.tenancy.models import Tenant
 from pms_dashboard.tenancy.registry import SLUG_RE
 from pms_dashboard.tenancy.session import owner_session
 
-# Fixed forever: changing it would give every demo row a new id.
-SEED_NAMESPACE = uuid.UUID("6f1c2b0e-5d7a-5c3e-9a41-2e8f0d6b7c11")
-
 
 class SeedError(RuntimeError):
     """Seeding was refused; the message is safe to show."""
@@ -52,11 +50,6 @@ def _refuse_in_production() -> None:
         raise SeedError(
             "refusing to seed accounts with the published demo password when PMS_ENV=production"
         )
-
-
-def seed_id(*key: object) -> uuid.UUID:
-    """Deterministic id of a seeded row from its natural key (same key, same id, every run)."""
-    return uuid.uuid5(SEED_NAMESPACE, "/".join(str(k) for k in key))
 
 
 # --------------------------------------------------------------------------------------------
@@ -464,18 +457,21 @@ _DEMO_TABLES = (
 )
 
 
-def _demo_rows(t: TenantSpec, password_hash: str, now: datetime) -> dict[str, list[dict[str, Any]]]:
-    """Every row of one demo tenant, keyed by table, in insertion (foreign-key) order."""
-    tid = seed_id("tenant", t.slug)
+def _demo_rows(
+    t: TenantSpec, tid: uuid.UUID, users: dict[str, uuid.UUID], password_hash: str, now: datetime
+) -> dict[str, list[dict[str, Any]]]:
+    """Every row of one demo tenant, keyed by table, in insertion (foreign-key) order, with
+    random ids (`users`: each person's id, by the local part of their email)."""
     today = now.date()
     half_start, half_end, period = _half_year(today)
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in _DEMO_TABLES}
+    goal_ids: dict[str, uuid.UUID] = {}
 
     def uid(local: str) -> uuid.UUID:
-        return seed_id(t.slug, "user", local)
+        return users[local]
 
     def gid(goal_key: str) -> uuid.UUID:
-        return seed_id(t.slug, "goal", goal_key)
+        return goal_ids.setdefault(goal_key, uuid.uuid4())
 
     # The spec lists managers before their reports and parent goals before aligned ones.
     for p in t.people:
@@ -522,11 +518,11 @@ def _demo_rows(t: TenantSpec, password_hash: str, now: datetime) -> dict[str, li
                 "weight": Decimal(1),
             }
         )
-        for i, kr in enumerate(g.krs, start=1):
+        for kr in g.krs:
             rows["key_result"].append(
                 {
                     "tenant_id": tid,
-                    "id": seed_id(t.slug, "goal", key, "kr", i),
+                    "id": uuid.uuid4(),
                     "goal_id": gid(key),
                     "title": kr.title,
                     "start_value": _dec(kr.start),
@@ -536,11 +532,11 @@ def _demo_rows(t: TenantSpec, password_hash: str, now: datetime) -> dict[str, li
                     "weight": Decimal(1),
                 }
             )
-        for i, ci in enumerate(g.check_ins, start=1):
+        for ci in g.check_ins:
             rows["goal_check_in"].append(
                 {
                     "tenant_id": tid,
-                    "id": seed_id(t.slug, "goal", key, "check-in", i),
+                    "id": uuid.uuid4(),
                     "goal_id": gid(key),
                     "author_id": uid(g.owner),
                     "progress": _dec(ci.progress),
@@ -579,13 +575,15 @@ def seed_demo(*, password: str | None = None, now: datetime | None = None) -> Se
     password_hash = hash_password(password or get_settings().demo_password)
     now = now or datetime.now(UTC)
     for t in todo:
+        tid = uuid.uuid4()
+        users = {p.local: uuid.uuid4() for p in t.people}
         with owner_session() as s:
             # ON CONFLICT: a concurrent `seed demo` that got there first makes this a no-op.
             tenant_table = metadata.tables["tenant"]
             created = s.execute(
                 insert(tenant_table)
                 .values(
-                    id=seed_id("tenant", t.slug),
+                    id=tid,
                     slug=t.slug,
                     name=t.name,
                     region=t.region,
@@ -599,17 +597,15 @@ def seed_demo(*, password: str | None = None, now: datetime | None = None) -> Se
                 continue
             result.created.append(t.slug)
             result.rows["tenant"] = result.rows.get("tenant", 0) + 1
-            for name, rows in _demo_rows(t, password_hash, now).items():
+            for name, rows in _demo_rows(t, tid, users, password_hash, now).items():
                 n = _insert_ignoring_existing(s, metadata.tables[name], rows)
                 result.rows[name] = result.rows.get(name, 0) + n
-            s.execute(
-                sql_text(REFRESH_LATEST_CHECK_IN), {"tenant_ids": [seed_id("tenant", t.slug)]}
-            )
-        _roll_up_demo_goals(seed_id("tenant", t.slug))
+            s.execute(sql_text(REFRESH_LATEST_CHECK_IN), {"tenant_ids": [tid]})
+        _roll_up_demo_goals(tid)
         result.rows.update(
             {
                 k: result.rows.get(k, 0) + v
-                for k, v in _seed_demo_reviews(t, today=now.date()).items()
+                for k, v in _seed_demo_reviews(t, tid, users, today=now.date()).items()
             }
         )
     return result
@@ -619,7 +615,9 @@ def seed_demo(*, password: str | None = None, now: datetime | None = None) -> Se
 DEMO_FRESH_REVIEWEE = "priya.nair"
 
 
-def _seed_demo_reviews(t: TenantSpec, *, today: date) -> dict[str, int]:
+def _seed_demo_reviews(
+    t: TenantSpec, tid: uuid.UUID, users: dict[str, uuid.UUID], *, today: date
+) -> dict[str, int]:
     """The demo's review cycles, made through the review services as the people themselves
     would: last half-year's cycle fully reviewed, calibrated and shared (so the nine-box
     and the results pages have data), and the current one under way."""
@@ -628,13 +626,11 @@ def _seed_demo_reviews(t: TenantSpec, *, today: date) -> dict[str, int]:
     from pms_dashboard.tenancy.context import TenantContext
     from pms_dashboard.tenancy.session import tenant_session
 
-    tid = seed_id("tenant", t.slug)
     people = {p.local: p for p in t.people}
     hr = next(p for p in t.people if p.role is Role.hr_admin)
 
     def actor(local: str) -> TenantContext:
-        return TenantContext(tenant_id=tid, user_id=seed_id(t.slug, "user", local),
-                             role=people[local].role.value)  # fmt: skip
+        return TenantContext(tenant_id=tid, user_id=users[local], role=people[local].role.value)
 
     rng = random.Random(f"{t.slug}-reviews")
     employees = [p for p in t.people if p.role is Role.employee and p.manager]
@@ -680,7 +676,7 @@ def _seed_demo_reviews(t: TenantSpec, *, today: date) -> dict[str, int]:
     criteria = [c.id for c in template.criteria]
 
     def review_ids(cycle_id: uuid.UUID) -> dict[tuple[str, str, str], uuid.UUID]:
-        by_id = {seed_id(t.slug, "user", p.local): p.local for p in t.people}
+        by_id = {v: k for k, v in users.items()}
         with tenant_session(actor(hr.local)) as s:
             rows = s.scalars(select(Review).where(col(Review.cycle_id) == cycle_id)).all()
             return {(by_id[r.reviewee_id], r.kind, by_id[r.reviewer_id]): r.id for r in rows}
@@ -711,8 +707,8 @@ def _seed_demo_reviews(t: TenantSpec, *, today: date) -> dict[str, int]:
             with tenant_session(actor(hr.local)) as s:
                 reviews.nominate_peers(
                     session=s, actor=actor(hr.local), cycle_id=prev,
-                    reviewee_id=seed_id(t.slug, "user", p.local),
-                    data={"peer_ids": [seed_id(t.slug, "user", q) for q in peers]},
+                    reviewee_id=users[p.local],
+                    data={"peer_ids": [users[q] for q in peers]},
                 )  # fmt: skip
             for q in peers:
                 write(prev, p.local, "peer", q, base)
@@ -720,7 +716,7 @@ def _seed_demo_reviews(t: TenantSpec, *, today: date) -> dict[str, int]:
     with tenant_session(actor(hr.local)) as s:
         reviews.start_calibration(session=s, actor=actor(hr.local), cycle_id=prev)
         outcomes = s.scalars(select(ReviewOutcome).where(col(ReviewOutcome.cycle_id) == prev)).all()
-        reviewed = {seed_id(t.slug, "user", p.local) for p in employees}
+        reviewed = {users[p.local] for p in employees}
         for n, o in enumerate(o for o in outcomes if o.reviewee_id in reviewed):
             moved = n % 4 == 0 and o.computed_score is not None
             reviews.adjust_calibration(

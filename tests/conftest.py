@@ -99,7 +99,7 @@ def new_tenant(slug: str | None = None, name: str | None = None) -> TenantFixtur
 
 @pytest.fixture
 def make_tenant() -> Callable[..., TenantFixture]:
-    """Factory: `new_tenant` for one test."""
+    """Factory: `new_tenant` (for tests that need more than one, or a given slug)."""
     return new_tenant
 
 

@@ -198,12 +198,15 @@ def _events(t: TenantFixture, prefix: str = "access.") -> list[tuple[str, bool, 
         ]  # fmt: skip
 
 
-def test_refusals_are_audited_and_cross_tenant_ids_flagged(t, make_tenant) -> None:
+def test_refusals_are_audited_and_cross_tenant_ids_reported_to_the_platform_only(
+    t, make_tenant
+) -> None:
     from datetime import date, timedelta
 
     from pms_dashboard.auth.permissions import PermissionDenied
     from pms_dashboard.goals import service as goals
     from pms_dashboard.goals.schemas import GoalInput
+    from tests.trails import cross_tenant_since, mentions, platform_head
 
     other = make_tenant()
     day = date.today()
@@ -217,16 +220,92 @@ def test_refusals_are_audited_and_cross_tenant_ids_flagged(t, make_tenant) -> No
             session=s, actor=emp, data=data.model_copy(update={"title": "Peer goal"})
         )
     emp2 = TenantContext(tenant_id=t.id, user_id=t.user_id("emp2"), role="employee")
-    for goal_id in (foreign_goal, peer_goal, uuid.uuid4()):
-        with pytest.raises(PermissionDenied), tenant_session(emp2) as s:
+    head = platform_head()
+    messages = []
+    for goal_id in (foreign_goal, peer_goal, uuid.uuid4(), "not-an-id"):
+        with pytest.raises(PermissionDenied) as refused, tenant_session(emp2) as s:
             goals.goal_detail(session=s, actor=emp2, goal_id=goal_id)
+        messages.append(refused.value.message)
+    # another tenant's id, an unknown one and garbage: one answer; a peer's goal: no access
+    assert messages[0] == messages[2] == messages[3] != messages[1]
     events = _events(t)
     assert [(a, f) for a, f, _ in events] == [
-        ("access.cross_tenant", True),  # another tenant's goal id
+        ("access.not_found", True),  # another tenant's goal id: as if it existed nowhere
         ("access.denied", True),  # a peer's goal: same tenant, not theirs
-        ("access.denied", True),  # an id that exists nowhere
+        ("access.not_found", True),  # an id that exists nowhere
+        ("access.not_found", True),  # not an id at all
     ]
-    assert [d["cross_tenant"] for _, _, d in events] == [True, False, False]
+    assert events[0][2] == events[2][2] == events[3][2]  # nothing tells them apart
+    assert not mentions(events, foreign_goal) and not mentions(events, "cross_tenant")
     assert all(d["action"] == "view" and d["role"] == "employee" for _, _, d in events)
     assert _events(other) == []  # the other tenant's trail is untouched by the attempt
+    # the platform's trail has the attempt, flagged, with both tenants, the actor and the id
+    [report] = cross_tenant_since(head)
+    assert report | {"tenant_event_id": None, "tenant_event_seq": None} == {
+        "flagged": True, "tenant_id": str(t.id), "tenant": t.slug,
+        "actor_id": str(emp2.user_id), "kind": "goal", "foreign_id": str(foreign_goal),
+        "owner_tenant_id": str(other.id), "owner_tenant": other.slug,
+        "tenant_event_id": None, "tenant_event_seq": None,
+    }  # fmt: skip
     assert check(t).ok
+
+
+def test_the_app_role_reaches_the_platform_trail_only_through_the_narrow_report(
+    t, make_tenant
+) -> None:
+    """`app.report_foreign_id` is the app role's only way into the platform's trail: SECURITY
+    DEFINER with a pinned search_path, returning nothing; it reports only an id of another
+    tenant, and only for this tenant's own not-found refusal. The old yes/no question
+    (`app.is_foreign_id`) and the trail's append function are out of the app role's reach."""
+    from tests.trails import cross_tenant_since, platform_head
+
+    with owner_session() as s:
+        row = s.execute(
+            text(
+                "SELECT prosecdef, proconfig, prorettype::regtype::text AS returns,"
+                " has_function_privilege('pms_app', oid, 'EXECUTE') AS app_exec,"
+                " has_function_privilege('pms_auditor', oid, 'EXECUTE') AS auditor_exec"
+                " FROM pg_proc WHERE oid = 'app.report_foreign_id(uuid, uuid)'::regprocedure"
+            )
+        ).one()
+        others = s.execute(
+            text(
+                "SELECT has_function_privilege('pms_app', 'app.is_foreign_id(uuid)', 'EXECUTE'),"
+                " has_function_privilege('pms_app',"
+                " 'app.append_platform_event(uuid, text, jsonb, text)', 'EXECUTE')"
+            )
+        ).one()
+    assert row.prosecdef and row.returns == "void" and row.app_exec and not row.auditor_exec
+    assert any(c.startswith("search_path=pg_catalog") and c.endswith("pg_temp")
+               for c in row.proconfig)  # fmt: skip
+    assert tuple(others) == (False, False)
+
+    other = make_tenant()
+    foreign_person = other.user_id("emp1")
+    head = platform_head()
+    with tenant_session(ctx(t)) as s:
+        plain = audit.record(session=s, action="goal.update", actor_id=t.user_id("admin"))
+        refusal = audit.record(
+            session=s, action="access.not_found", actor_id=t.user_id("admin"),
+            entity_type="person", flagged=True,
+        )  # fmt: skip
+        report = text("SELECT app.report_foreign_id(:id, :event)")
+        # not a refusal, an event of no one, an id of this tenant or of no tenant: nothing
+        # reported; and every answer, the one that is reported included, is the same void
+        answers = {
+            s.execute(report, {"id": target, "event": event}).scalar_one()
+            for target, event in (
+                (foreign_person, plain), (foreign_person, uuid.uuid4()),
+                (t.user_id("emp1"), refusal), (uuid.uuid4(), refusal), (foreign_person, refusal),
+            )
+        }  # fmt: skip
+    assert len(answers) == 1 and not answers.pop()
+    [reported] = cross_tenant_since(head)
+    assert (reported["foreign_id"], reported["owner_tenant_id"], reported["tenant_id"]) == (
+        str(foreign_person), str(other.id), str(t.id),
+    )  # fmt: skip
+    # without a tenant context the function reports nothing either
+    with contextless_session() as s:
+        s.execute(text("SELECT app.report_foreign_id(:id, :e)"), {"id": foreign_person,
+                                                                  "e": refusal})  # fmt: skip
+    assert len(cross_tenant_since(head)) == 1

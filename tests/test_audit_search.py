@@ -607,9 +607,12 @@ def test_the_queue_shows_a_cross_tenant_attempt_until_it_is_reviewed(attempt) ->
     a, b = attempt
     admin = _sign_in(_new_admin()).admin
     [row] = search.flagged_queue(admin=admin, tenant=a.slug).rows
-    assert (row.tenant, row.action, row.actor_id) == (
-        a.slug, "access.cross_tenant", str(a.user_id("emp2")),
+    assert (row.tenant, row.action, row.actor_id, row.other_tenant) == (
+        a.slug, "access.cross_tenant", str(a.user_id("emp2")), b.slug,
     )  # fmt: skip
+    # (the tenant's own trail has it as not found, without a trace of b)
+    [(_, action, _, detail)] = _tenant_events(a, "access.not_found")
+    assert action == "access.not_found" and b.slug not in json.dumps(detail)
     assert search.flagged_queue(admin=admin, tenant=b.slug).rows == []
     # the queue across all tenants holds it too: oldest first, no console reads in it
     seen: list[search.FlaggedRow] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
@@ -182,10 +183,66 @@ def test_demo_titles_differ_between_tenants(demo: None) -> None:
     assert titles["acme"].isdisjoint(titles["globex"])
 
 
-def test_demo_ids_are_deterministic(demo: None) -> None:
+def _demo_ids(conn: Any) -> dict[str, set[uuid.UUID]]:
+    """Every id of the demo organisations' rows, by table (tenants included)."""
+    out = {"tenant": set(conn.execute(text(
+        "SELECT id FROM tenant WHERE slug IN ('acme', 'globex')")).scalars())}  # fmt: skip
+    for t in TABLES:
+        out[t] = set(
+            conn.execute(
+                text(f"SELECT x.id FROM {t} AS x JOIN tenant ON tenant.id = x.tenant_id"
+                     " WHERE tenant.slug IN ('acme', 'globex')")
+            ).scalars()
+        )  # fmt: skip
+    return out
+
+
+def test_demo_ids_are_random_not_derived_from_names(demo: None) -> None:
+    """Nothing in the source derives an id from a name, every demo id is a random (version
+    4) UUID, and two seed runs on fresh databases (this test database, and another one made
+    here) have no id in common: an id of a demo organisation cannot be computed."""
+    import inspect
+    import os
+    import subprocess
+    import sys
+
+    from sqlalchemy import create_engine
+
+    from pms_dashboard.db import embedded
+    from pms_dashboard.db.engine import embedded_cluster
+
+    source = inspect.getsource(seed)
+    assert "uuid5" not in source and "uuid3" not in source and "NAMESPACE" not in source
     with owner_session() as s:
-        tid = s.scalars(select(col(Tenant.id)).where(col(Tenant.slug) == "acme")).one()
-    assert tid == seed.seed_id("tenant", "acme")
+        here = _demo_ids(s)
+    assert all(len(ids) > 0 for ids in here.values()), here
+    assert {i.version for ids in here.values() for i in ids} == {4}
+    if get_settings().database_url is not None:
+        pytest.skip("a second fresh database needs the embedded server")
+    other = f"{get_settings().embedded_db_name}_seed_{uuid.uuid4().hex[:8]}"
+    env = os.environ | {"PMS_EMBEDDED_DB": other}
+    cluster = embedded_cluster()
+    try:
+        for command in (["db", "upgrade"], ["seed", "demo"]):
+            done = subprocess.run(
+                [sys.executable, "-m", "pms_dashboard.cli", *command],
+                env=env, capture_output=True, text=True, timeout=600,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr[-2000:]
+        engine = create_engine(embedded.ensure_database(cluster, other))
+        with engine.connect() as conn:
+            there = _demo_ids(conn)
+        engine.dispose()
+    finally:
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(cluster._conninfo(), autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(other)))  # fmt: skip
+    assert {t: len(ids) for t, ids in there.items()} == {t: len(ids) for t, ids in here.items()}
+    for table, ids in here.items():
+        assert ids.isdisjoint(there[table]), table
 
 
 def test_demo_sign_ins_cover_every_seeded_user(demo: None) -> None:

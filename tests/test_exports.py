@@ -252,7 +252,13 @@ def test_no_session_is_401_and_bad_filters_are_400(acme) -> None:
         ("/api/export/nothing.csv", "no export called"),
         ("/api/export/goals.csv?tenant_id=" + str(uuid.uuid4()), "tenant_id"),
         ("/api/export/goals.csv?status=deleted", "status"),
-        ("/api/export/goals.csv?owner_id=not-a-uuid", "owner_id"),
+        # ids and names a filter gives are resolved as on the page: the page's own words
+        ("/api/export/goals.csv?owner_id=not-a-uuid", "That owner was not found"),
+        (f"/api/export/goals.csv?owner_id={uuid.uuid4()}", "That owner was not found"),
+        ("/api/export/goals.csv?team=No+such+team", "That team was not found"),
+        ("/api/export/key-results.csv?department=Nowhere", "That department was not found"),
+        ("/api/export/people.csv?department=Nowhere", "That department was not found"),
+        ("/api/export/people.csv?team=No+such+team", "That team was not found"),
         ("/api/export/goals.csv?sort=password_hash", "sort"),
         ("/api/export/audit.csv?since=2026-02-01&until=2026-01-01", "before"),
     ]:
@@ -294,7 +300,6 @@ def test_another_tenant_is_unreachable_by_any_parameter(acme, make_tenant) -> No
     acme_ids.add(acme_cycle)
     probes = [
         {"scope": "all"},
-        {"scope": "all", "owner_id": str(acme.user_id("manager"))},
         {"scope": "all", "status": "archived"},
         {"scope": "all", "search": "Grow"},
     ]
@@ -302,9 +307,16 @@ def test_another_tenant_is_unreachable_by_any_parameter(acme, make_tenant) -> No
     for name in sorted(EXPORTS, key=lambda n: n != "audit"):
         if name in ("reviews", "cycle-summary"):  # another tenant's cycle: refused, as a page
             response = client.get(f"/api/export/{name}.csv", params={"cycle_id": acme_cycle})
-            assert response.status_code == 403
-            assert response.json() == {"error": "You do not have access to that."}
+            assert response.status_code == 400
+            assert response.json() == {
+                "error": "That review cycle was not found in this organisation."
+            }
             continue
+        if name in ("goals", "key-results", "check-ins"):  # Acme's person as the owner filter
+            params = {"scope": "all", "owner_id": str(acme.user_id("manager"))}
+            response = client.get(f"/api/export/{name}.csv", params=params)
+            assert response.status_code == 400
+            assert response.json() == {"error": "That owner was not found in this organisation."}
         for params in probes if name in ("goals", "key-results", "check-ins") else [{}]:
             response = client.get(f"/api/export/{name}.csv", params=params)
             assert response.status_code == 200
@@ -330,7 +342,7 @@ def test_audit_export_is_for_tenant_admins_and_refusals_are_flagged(acme) -> Non
     assert set(flagged["flagged"]) == {"true"} and len(flagged) >= 1
     assert set(_csv(admin.get("/api/export/audit.csv?action=access."))["action"]) <= {
         "access.denied",
-        "access.cross_tenant",
+        "access.not_found",
     }
 
 
@@ -347,14 +359,15 @@ def test_a_refusal_is_known_before_the_download_and_flagged_like_the_routes(
     assert exports.refusal(admin, "goals", {"colour": "red"}) is not None
     for name in ("reviews", "cycle-summary"):  # another tenant's cycle: as the route says
         assert exports.refusal(admin, name, {"cycle_id": acme_cycle}) == (
-            "You do not have access to that."
+            "That review cycle was not found in this organisation."
         )
     with tenant_session(admin) as s:
         last = s.scalars(select(AuditEvent).order_by(col(AuditEvent.seq).desc())).first()
         exports_recorded = s.scalars(
             select(AuditEvent).where(col(AuditEvent.action) == "export.csv")
         ).all()
-    assert last is not None and last.action == "access.cross_tenant" and last.flagged
+    assert last is not None and last.action == "access.not_found" and last.flagged
+    assert acme_cycle not in str(last.detail) and last.entity_id is None
     assert exports_recorded == []  # a check, not an export
 
 
@@ -518,6 +531,12 @@ def test_cli_export_writes_the_file_as_an_admin_and_is_audited(acme, tmp_path, c
     assert main(["export", "goals", "--tenant", "no-such-org", "--quiet"]) == 2
     assert main(["export", "goals", "--tenant", acme.slug, "--filter", "colour=red"]) == 2
     assert "colour" in capsys.readouterr().err
+    # a filter naming no one of the organisation: said as the page says it, no file made
+    nobody = tmp_path / "nobody.csv"
+    assert main(["export", "goals", "--tenant", acme.slug, "--out", str(nobody), "--filter",
+                 f"owner_id={uuid.uuid4()}", "--quiet"]) == 2  # fmt: skip
+    assert "That owner was not found in this organisation." in capsys.readouterr().err
+    assert not nobody.exists()
 
 
 def test_cli_export_as_the_admin_covers_the_organisation_by_default(acme, tmp_path) -> None:

@@ -16,7 +16,7 @@ from sqlmodel import col
 from pms_dashboard.audit.models import AuditEvent
 from pms_dashboard.auth.permissions import PermissionDenied
 from pms_dashboard.goals import service
-from pms_dashboard.goals.models import Goal, GoalCheckIn
+from pms_dashboard.goals.models import Goal, GoalCheckIn, KeyResult
 from pms_dashboard.goals.schemas import (
     CheckInInput,
     GoalError,
@@ -129,6 +129,11 @@ def test_rollup_walks_the_whole_chain(t):
     assert [owner_progress(g) for g in (leaf, mid, top)] == [Decimal(40)] * 3
 
 
+def _kr_of(t, goal_id):
+    with tenant_session(ctx(t, "emp1")) as s:
+        return s.scalars(select(col(KeyResult.id)).where(col(KeyResult.goal_id) == goal_id)).one()
+
+
 def test_check_in_rules(t):
     with_krs = create(
         t,
@@ -143,14 +148,21 @@ def test_check_in_rules(t):
         (plain, CheckInInput(confidence="on_track"), "Give the progress"),
         (draft, CheckInInput(confidence="on_track", progress=Decimal(5)), "draft"),
         (
-            plain,
-            CheckInInput(confidence="on_track", key_results={uuid.uuid4(): Decimal(1)}),
+            plain,  # a key result of another of the tenant's goals
+            CheckInInput(confidence="on_track", key_results={_kr_of(t, with_krs): Decimal(1)}),
             "does not belong",
         ),
     ]
     for goal_id, data, message in cases:
         with pytest.raises(GoalError, match=message), tenant_session(ctx(t, "emp1")) as s:
             service.check_in(session=s, actor=ctx(t, "emp1"), goal_id=goal_id, data=data)
+    # a key result id that is not the tenant's: refused like any unknown id
+    unknown = CheckInInput(confidence="on_track", key_results={uuid.uuid4(): Decimal(1)})
+    with (
+        pytest.raises(PermissionDenied, match="key result was not found"),
+        tenant_session(ctx(t, "emp1")) as s,
+    ):
+        service.check_in(session=s, actor=ctx(t, "emp1"), goal_id=plain, data=unknown)
     with pytest.raises(PermissionDenied), tenant_session(ctx(t, "emp1")) as s:
         service.check_in(
             session=s,
@@ -187,13 +199,25 @@ def test_check_in_rules(t):
             "different from each other",
         ),
         ({"status": "archived"}, "Input should be"),
-        ({"owner_id": "not-a-uuid"}, "UUID"),
+        ({"owner_id": ["a list"]}, "owner_id"),
         ({"colour": "red"}, "Extra inputs"),
     ],
 )
 def test_bad_input_is_refused_with_a_clear_message(kwargs, message):
     with pytest.raises(ValidationError, match=message):
         goal_input(**kwargs)
+
+
+@pytest.mark.parametrize("field", ["owner_id", "parent_id"])
+def test_a_malformed_id_in_a_goal_is_refused_like_an_unknown_one(t, field):
+    refusals = []
+    for bad in ("not-a-uuid", str(uuid.uuid4())):
+        with pytest.raises(PermissionDenied) as refused, tenant_session(ctx(t, "emp1")) as s:
+            service.create_goal(
+                session=s, actor=ctx(t, "emp1"), data=goal_input("Ghi", **{field: bad})
+            )
+        refusals.append(refused.value.message)
+    assert refusals[0] == refusals[1] and "not found in this organisation" in refusals[0]
 
 
 def test_alignment_refuses_loops_invisible_and_archived_parents(t, make_tenant):
@@ -211,7 +235,10 @@ def test_alignment_refuses_loops_invisible_and_archived_parents(t, make_tenant):
     create(t, "emp2", goal_input("Goal E", parent_id=a))
     other = make_tenant()
     foreign = create(other, "manager", goal_input("Foreign"))
-    with pytest.raises(GoalError, match="not found"), tenant_session(ctx(t, "manager")) as s:
+    with (
+        pytest.raises(PermissionDenied, match="parent goal was not found in this organisation"),
+        tenant_session(ctx(t, "manager")) as s,
+    ):
         service.create_goal(
             session=s, actor=ctx(t, "manager"), data=goal_input("Goal F", parent_id=foreign)
         )
@@ -322,13 +349,27 @@ def test_key_results_are_replaced_by_id(t):
     assert set(krs) == {"keep renamed", "new"}
     assert krs["keep renamed"].id == kept.id and krs["keep renamed"].progress == 25
     assert owner_progress(g) == Decimal("62.50")
-    foreign_kr = KeyResultInput(id=uuid.uuid4(), title="not mine", target_value=1)
+    other_goal = create(
+        t, "emp1", goal_input("Other", key_results=[KeyResultInput(title="o", target_value=1)])
+    )
+    others_kr = KeyResultInput(id=_kr_of(t, other_goal), title="not this goal's", target_value=1)
     with pytest.raises(GoalError, match="does not belong"), tenant_session(ctx(t, "emp1")) as s:
         service.update_goal(
             session=s,
             actor=ctx(t, "emp1"),
             goal_id=g,
-            data=goal_input("KRs", key_results=[foreign_kr]),
+            data=goal_input("KRs", key_results=[others_kr]),
+        )
+    unknown_kr = KeyResultInput(id=uuid.uuid4(), title="nobody's", target_value=1)
+    with (
+        pytest.raises(PermissionDenied, match="key result was not found"),
+        tenant_session(ctx(t, "emp1")) as s,
+    ):
+        service.update_goal(
+            session=s,
+            actor=ctx(t, "emp1"),
+            goal_id=g,
+            data=goal_input("KRs", key_results=[unknown_kr]),
         )
 
 

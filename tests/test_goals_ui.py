@@ -209,12 +209,17 @@ def test_owner_and_team_filters_never_widen_what_is_visible(world) -> None:
     call(st, GoalsState.load)
     call(st, GoalsState.set_scope, "all")
     assert {o["name"] for o in st.owners} == {"Manager", "Employee 1", "Employee 2"}
-    for foreign in (str(b.user_id("emp1")), str(a.user_id("emp3"))):
+    shown = st.rows
+    # another tenant's person, an unknown id and garbage: refused alike, the list stays
+    for foreign in (str(b.user_id("emp1")), str(uuid.uuid4()), "garbage"):
         call(st, GoalsState.filter_owner, foreign)
-        assert st.rows == [] and st.total == 0
+        assert st.error == "That owner was not found in this organisation.", foreign
+        assert st.rows == shown and st.owner == ""
         assert not any(secret in vars_text(st) for secret in SECRETS)
-    call(st, GoalsState.filter_owner, "garbage")
-    assert st.error == "That filter or sort is not available."
+    # someone of the tenant the viewer may not see: found, and the list shows nothing of theirs
+    call(st, GoalsState.filter_owner, str(a.user_id("emp3")))
+    assert st.error == "" and st.rows == [] and st.total == 0
+    assert not any(secret in vars_text(st) for secret in SECRETS)
     call(st, GoalsState.filter_owner, str(a.user_id("emp1")))
     assert [r["title"] for r in st.rows] == ["Own team goal"]
     call(st, GoalsState.filter_owner, "all")
@@ -222,3 +227,5 @@ def test_owner_and_team_filters_never_widen_what_is_visible(world) -> None:
         s.execute(update(User).where(User.id == a.user_id("emp3")).values(team="Secret team"))
     call(st, GoalsState.filter_team, "Secret team")
     assert st.rows == [] and "Secret team" not in st.teams
+    call(st, GoalsState.filter_team, "No such team")
+    assert st.error == "That team was not found in this organisation." and st.team == "Secret team"

@@ -422,7 +422,7 @@ def test_invite_refuses_bad_emails(org: Org, email: str) -> None:
         ({"display_name": ""}, "Name"),
         ({"display_name": "x" * 201}, "Name"),
         ({"role": "superuser"}, "Role"),
-        ({"manager_id": "not-a-uuid"}, "Manager"),
+        ({"manager_id": ["a list"]}, "Manager"),
         ({"department": "x" * 101}, "Department"),
         ({"tenant_id": "x"}, "tenant"),  # unknown fields are refused, not ignored
     ],
@@ -432,6 +432,16 @@ def test_invite_refuses_bad_fields(org: Org, data: dict, message: str) -> None:
     before = snapshot(t.id)
     with pytest.raises(PeopleError, match=message):
         invite(t, ids, "admin", **({"email": f"ok@{t.slug}.test", "display_name": "Ok"} | data))
+    assert snapshot(t.id) == before
+
+
+def test_invite_refuses_a_malformed_manager_id_like_an_unknown_one(org: Org) -> None:
+    t, ids = org
+    before = snapshot(t.id)
+    for manager_id in ("not-a-uuid", str(uuid.uuid4())):
+        with pytest.raises(PermissionDenied, match="That manager was not found"):
+            invite(t, ids, "admin", email=f"ok@{t.slug}.test", display_name="Ok",
+                   manager_id=manager_id)  # fmt: skip
     assert snapshot(t.id) == before
 
 

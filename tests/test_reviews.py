@@ -16,6 +16,7 @@ from sqlmodel import col
 
 from pms_dashboard.audit.models import AuditEvent
 from pms_dashboard.auth.permissions import PermissionDenied
+from pms_dashboard.auth.resolve import NotFoundHere, not_found_message
 from pms_dashboard.people.models import Role, User
 from pms_dashboard.reviews import service
 from pms_dashboard.reviews.models import (
@@ -527,8 +528,11 @@ def test_participant_filters(org: Org) -> None:
     }
     by_email = {"manager_emails": [f" MANAGER@{o.t.slug}.test"]}
     assert reviewees(_launched(o, participants=by_email, name="d")) == {"emp1", "emp2"}
-    with pytest.raises(ReviewError, match="No one in your organisation"):
+    with pytest.raises(PermissionDenied, match="No one with that email was found"):
         _cycle(o, participants={"manager_emails": ["nobody@else.test"]}, name="e")
+    for n, names in enumerate(({"teams": ["Nobody"]}, {"departments": ["Nowhere"]})):
+        with pytest.raises(PermissionDenied, match="was not found in this organisation"):
+            _cycle(o, participants=names, name=f"f{n}")
     everyone = _launched(o, participants={}, name="c")
     assert reviewees(everyone) == {"admin", "hr", "manager", "other_mgr", "emp1", "emp2", "ops"}
     # People without a manager get only a self review.
@@ -556,7 +560,9 @@ def test_launching_twice_is_refused_and_changes_nothing(org: Org) -> None:
 
 def test_launch_with_nobody_matching_is_refused(org: Org) -> None:
     o = org
-    cycle_id = uuid.UUID(_cycle(o, participants={"teams": ["Nobody"]}))
+    cycle_id = uuid.UUID(_cycle(o, participants={"departments": ["Ops"]}))
+    with owner_session() as s:  # everyone of the department leaves before the launch
+        s.execute(update(User).where(col(User.department) == "Ops").values(is_active=False))
     with pytest.raises(ReviewError, match="No active people"):
         o.do("hr", service.launch_cycle, cycle_id=cycle_id)
     assert o.read(lambda s: s.scalars(select(ReviewCycle)).one().status) == "draft"
@@ -783,8 +789,11 @@ def test_nomination_targets_are_the_rows_one_may_nominate_for(org: Org, other: O
     assert targets("other_mgr") == {str(out["ops"]): str(i["ops"])}
     assert set(targets("hr")) == {str(v) for v in out.values()}
     assert targets("emp1") == {} and targets("emp2") == {}
-    assert targets("hr", b=b_out) == targets("hr")  # another tenant's outcome: ignored
-    assert targets("hr", b_cycle, b=b_out) == {} and targets("hr", uuid.uuid4()) == {}
+    # another tenant's outcome or cycle, or an unknown one: refused as not found
+    for refused in (lambda: targets("hr", b=b_out), lambda: targets("hr", b_cycle),
+                    lambda: targets("hr", uuid.uuid4())):  # fmt: skip
+        with pytest.raises(NotFoundHere):
+            refused()
     assert o.do("hr", service.nomination_targets, cycle_id=cycle_id, outcome_ids=[]) == {}
 
 
@@ -1016,22 +1025,21 @@ def test_cycle_validation(org: Org) -> None:
         ({"self_review_due": "2024-12-01"}, "before the period"),
         ({"self_review_due": "2025-07-10", "manager_review_due": "2025-07-01"}, "self review"),
         ({"name": "  "}, "name"),
-        ({"template_id": "not-a-uuid"}, "template_id"),
-        ({"participants": {"managers": ["nope"]}}, "managers"),
         ({"surprise": 1}, "surprise"),
     ]
     before = o.snapshot()
     for change, message in bad:
         with pytest.raises(ReviewError, match=message):
             o.do("hr", service.create_cycle, data={**base, **change})
-    with pytest.raises(PermissionDenied):  # a manager id that is not in the tenant
-        o.do(
-            "hr",
-            service.create_cycle,
-            data={**base, "participants": {"managers": [str(uuid.uuid4())]}},
-        )
-    with pytest.raises(PermissionDenied):  # a template that does not exist
-        o.do("hr", service.create_cycle, data={**base, "template_id": str(uuid.uuid4())})
+    # ids that are malformed or not in the tenant: refused as not found, alike
+    for change, message in (
+        ({"participants": {"managers": [str(uuid.uuid4())]}}, "manager was not found"),
+        ({"participants": {"managers": ["nope"]}}, "manager was not found"),
+        ({"template_id": str(uuid.uuid4())}, "review template was not found"),
+        ({"template_id": "not-a-uuid"}, "review template was not found"),
+    ):
+        with pytest.raises(NotFoundHere, match=message):
+            o.do("hr", service.create_cycle, data={**base, **change})
     assert o.snapshot() == before
     o.do("hr", service.create_cycle, data=base)
     with pytest.raises(ReviewError, match="already exists"):
@@ -1088,8 +1096,8 @@ def test_status_paging(org: Org) -> None:
 
 
 def test_another_tenants_ids_are_refused_everywhere(org: Org, other: Org) -> None:
-    """Every id-taking service, called by tenant A's admin and manager with tenant B's ids:
-    the same PermissionDenied as for an unknown id, and neither tenant changes."""
+    """Every id-taking service, called by tenant A's admin, manager and employee with tenant
+    B's ids: refused as not found, as an unknown id is, and neither tenant changes."""
     b = other
     b_cycle = _launched(b)
     i = b.ids
@@ -1157,8 +1165,9 @@ def test_another_tenants_ids_are_refused_everywhere(org: Org, other: Org) -> Non
             actor = (
                 "emp1" if fn is service.save_review and kwargs["review_id"] == a_self.id else who
             )
-            with pytest.raises(PermissionDenied) as err:
+            with pytest.raises(NotFoundHere) as err:
                 org.do(actor, fn, **kwargs)
-            assert str(err.value) == "You do not have access to that.", fn.__name__
+            assert str(err.value) == not_found_message(err.value.kind), fn.__name__
+            assert "was not found in this organisation" in str(err.value), fn.__name__
     assert org.snapshot() == a_before
     assert b.snapshot() == b_before

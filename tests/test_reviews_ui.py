@@ -15,6 +15,7 @@ from sqlmodel import col
 
 from pms_dashboard.audit.models import AuditEvent
 from pms_dashboard.auth.passwords import hash_password
+from pms_dashboard.auth.resolve import IdKind, not_found_message
 from pms_dashboard.people.models import User
 from pms_dashboard.reviews import service
 from pms_dashboard.reviews.models import (
@@ -50,12 +51,14 @@ SECRETS = (
     "globex-secret-reason",
 )
 GARBAGE: list[Any] = ["garbage", "", "' OR 1=1 --", "0" * 100, 12345, None, str(uuid.uuid4())]
+# What a malformed, unknown or another tenant's id gets, by what it was meant to be.
+NOT_FOUND = {kind: not_found_message(kind) for kind in IdKind}
 
 
-def refusal_of(bad: Any) -> str:
-    """What the page says to an id that is no string (refused by type before the handler
-    runs) and to any string that names no row of the person's own (the service's refusal)."""
-    return NO_ACCESS if isinstance(bad, str) else MALFORMED
+def refused_with(bad: Any, message: str) -> str:
+    """What the page says: an id that is no string is refused by type before the handler
+    runs (the generic message); any string reaches the service, which names the refusal."""
+    return message if isinstance(bad, str) else MALFORMED
 
 
 def _rename(o: Org, names: dict[str, str]) -> None:
@@ -160,7 +163,7 @@ def test_cycle_handlers_refuse_foreign_and_garbage_ids(world, handler, who) -> N
     for bad in [str(world["b_cycle"]), *GARBAGE]:
         st = state_for(CyclesState, world["tokens"][who], "/cycles")
         call(st, handler, bad)
-        assert st.error == refusal_of(bad), bad
+        assert st.error == refused_with(bad, NOT_FOUND[IdKind.cycle]), bad
         assert st.cycle == {} and st.status_rows == [] and st.ninebox == []
         _clean(st)
     assert _snapshot() == before
@@ -189,20 +192,21 @@ def test_a_managers_cycle_view_shows_only_their_team(world) -> None:
     # Paging with a tampered selected id is refused like any other.
     st.cycle_id = str(world["b_cycle"])
     call(st, CyclesState.status_next)
-    assert st.error == NO_ACCESS and st.status_rows == []
+    assert st.error == NOT_FOUND[IdKind.cycle] and st.status_rows == []
     _clean(st)
 
 
 @pytest.mark.parametrize("who", ["admin", "manager"])
 def test_open_adjust_refuses_foreign_other_team_and_garbage(world, who) -> None:
     before = _snapshot()
-    bad_ids = [str(world["b_out"]), *GARBAGE]
-    if who == "manager":
-        bad_ids.append(str(world["ops_out"]))
-    for bad in bad_ids:
+    bad_ids = [(str(world["b_out"]), NOT_FOUND[IdKind.outcome])]
+    bad_ids += [(g, NOT_FOUND[IdKind.outcome]) for g in GARBAGE]
+    if who == "manager":  # the other team's person: found, and not theirs
+        bad_ids.append((str(world["ops_out"]), NO_ACCESS))
+    for bad, message in bad_ids:
         st = state_for(CyclesState, world["tokens"][who], "/cycles")
         call(st, CyclesState.open_adjust, bad)
-        assert st.error == refusal_of(bad), bad
+        assert st.error == refused_with(bad, message), bad
         assert not st.adjust_open and st.history == [] and st.adjust_outcome_id == ""
         _clean(st)
     assert _snapshot() == before
@@ -211,15 +215,19 @@ def test_open_adjust_refuses_foreign_other_team_and_garbage(world, who) -> None:
 @pytest.mark.parametrize("who", ["admin", "manager"])
 def test_save_adjust_refuses_foreign_other_team_and_garbage(world, who) -> None:
     before = _snapshot()
-    bad_ids = [str(world["b_out"]), *GARBAGE]
+    nothing_open = "Open a person's calibration first."
+    bad_ids = [(str(world["b_out"]), NOT_FOUND[IdKind.outcome])]
+    bad_ids += [
+        (g, nothing_open if g in ("", None) else NOT_FOUND[IdKind.outcome]) for g in GARBAGE
+    ]
     if who == "manager":
-        bad_ids.append(str(world["ops_out"]))
+        bad_ids.append((str(world["ops_out"]), NO_ACCESS))
     form = {"final_rating": "1", "potential": "1", "reason": "hijack attempt"}
-    for bad in bad_ids:
+    for bad, message in bad_ids:
         st = state_for(CyclesState, world["tokens"][who], "/cycles")
         st.adjust_outcome_id = bad  # as if the client had tampered with it
         call(st, CyclesState.save_adjust, form)
-        assert st.error == NO_ACCESS, bad
+        assert st.error == message, bad
         _clean(st)
     for bad_form in (None, "x", ["final_rating"], 5):
         st = state_for(CyclesState, world["tokens"][who], "/cycles")
@@ -261,7 +269,7 @@ def test_create_cycle_refuses_another_tenants_template_and_bad_input(world) -> N
     for who in ("admin", "manager"):
         st = state_for(CyclesState, world["tokens"][who], "/cycles")
         call(st, CyclesState.create_cycle, form)
-        assert st.error == NO_ACCESS
+        assert st.error == NOT_FOUND[IdKind.template]
         _clean(st)
     st = state_for(CyclesState, world["tokens"]["admin"], "/cycles")
     for bad in ({**form, "template_id": "garbage"}, {**form, "period_end": "soon"}, None, "x"):
@@ -308,10 +316,11 @@ def test_an_admin_runs_a_cycle_from_the_page(world) -> None:
 @pytest.mark.parametrize("who", ["emp1", "manager"])
 def test_open_review_refuses_foreign_other_team_and_garbage(world, who) -> None:
     before = _snapshot()
-    for bad in [str(world["b_self"]), str(world["ops_self"]), *GARBAGE]:
+    cases = [(str(world["b_self"]), NOT_FOUND[IdKind.review]), (str(world["ops_self"]), NO_ACCESS)]
+    for bad, message in cases + [(g, NOT_FOUND[IdKind.review]) for g in GARBAGE]:
         st = state_for(ReviewsState, world["tokens"][who], "/reviews")
         call(st, ReviewsState.open_review, bad)
-        assert st.error == refusal_of(bad), bad
+        assert st.error == refused_with(bad, message), bad
         assert st.review_id == "" and st.ratings == [] and st.review == {}
         _clean(st)
     assert _snapshot() == before
@@ -321,14 +330,19 @@ def test_open_review_refuses_foreign_other_team_and_garbage(world, who) -> None:
 @pytest.mark.parametrize("who", ["emp1", "manager"])
 def test_writing_refuses_tampered_review_ids(world, handler, who) -> None:
     before = _snapshot()
-    for bad in [str(world["b_self"]), str(world["ops_self"]), *GARBAGE]:
+    cases = [
+        (str(world["b_self"]), NOT_FOUND[IdKind.review]),
+        (str(world["ops_self"]), NOT_FOUND[IdKind.criterion]),  # the ratings are B's
+        *[(g, "Open a review first." if g == "" else NOT_FOUND[IdKind.review]) for g in GARBAGE],
+    ]
+    for bad, message in cases:
         st = state_for(ReviewsState, world["tokens"][who], "/reviews")
         st.review_id = bad if isinstance(bad, str) else str(bad)
         st.ratings = [
             {"criterion_id": c, "score": "1", "comment": "hijack"} for c in world["b_criteria"]
         ]
         call(st, handler)
-        assert st.error == NO_ACCESS, bad
+        assert st.error == message, bad
         _clean(st)
     assert _snapshot() == before
 
@@ -340,8 +354,10 @@ def test_open_results_refuses_foreign_unshared_and_garbage(world, who) -> None:
         st = state_for(ReviewsState, world["tokens"][who], "/reviews")
         call(st, ReviewsState.open_results, bad)
         assert st.error != "" and st.results == {}
-        if bad != str(world["a_cycle"]) or who == "manager":  # emp1 takes part, not shared
-            assert st.error == refusal_of(bad), bad
+        if bad != str(world["a_cycle"]):
+            assert st.error == refused_with(bad, NOT_FOUND[IdKind.cycle]), bad
+        elif who == "manager":  # emp1 takes part, not shared; the manager does not
+            assert st.error == NO_ACCESS, bad
         _clean(st)
     assert _snapshot() == before
 
@@ -358,7 +374,8 @@ def test_writing_and_reading_my_review_from_the_page(make_tenant) -> None:
     assert st.editable and [r["score"] for r in st.ratings] == ["none", "none"]
     first, second = (r["criterion_id"] for r in st.ratings)
     call(st, ReviewsState.set_score, first, "4")
-    call(st, ReviewsState.set_score, "not-a-criterion", "5")  # ignored
+    call(st, ReviewsState.set_score, "not-a-criterion", "5")  # refused, changes nothing
+    assert st.error == NOT_FOUND[IdKind.criterion]
     call(st, ReviewsState.set_comment, first, "Went well")
     call(st, ReviewsState.submit_review)
     assert "Missing: Collaboration" in st.error
@@ -475,18 +492,19 @@ def _no_nominate_dialog(st: CyclesState) -> None:
 @pytest.mark.parametrize("who", ["admin", "manager", "emp1"])
 def test_open_nominate_refuses_foreign_other_team_and_garbage(active, who) -> None:
     before, counts = _snapshot(), _review_counts()
-    bad: list[tuple[Any, Any]] = [(None, str(active["b_out"]))]  # B's row, A's cycle
-    bad += [(active["b_cycle"], str(active["b_out"]))]  # B's row and B's cycle
-    bad += [(active["b_cycle"], str(active["out"]["emp1"]))]  # A's row, B's cycle
-    bad += [(None, g) for g in GARBAGE] + [("garbage", str(active["out"]["emp1"]))]
+    row, cyc = NOT_FOUND[IdKind.outcome], NOT_FOUND[IdKind.cycle]
+    bad: list[tuple[Any, Any, str]] = [(None, str(active["b_out"]), row)]  # B's row, A's cycle
+    bad += [(active["b_cycle"], str(active["b_out"]), cyc)]  # B's row and B's cycle
+    bad += [(active["b_cycle"], str(active["out"]["emp1"]), cyc)]  # A's row, B's cycle
+    bad += [(None, g, row) for g in GARBAGE] + [("garbage", str(active["out"]["emp1"]), cyc)]
     if who != "admin":
-        bad.append((None, str(active["out"]["ops"])))  # another team's row
+        bad.append((None, str(active["out"]["ops"]), NO_ACCESS))  # another team's row
     if who == "emp1":
-        bad.append((None, str(active["out"]["emp2"])))  # a colleague's row
-    for cycle, outcome in bad:
+        bad.append((None, str(active["out"]["emp2"]), NO_ACCESS))  # a colleague's row
+    for cycle, outcome, message in bad:
         st = _cycle_view(active, who, cycle)
         call(st, CyclesState.open_nominate, outcome)
-        assert st.error == refusal_of(outcome), (cycle, outcome)
+        assert st.error == refused_with(outcome, message), (cycle, outcome)
         _no_nominate_dialog(st)
         _clean(st)
     assert _snapshot() == before and _review_counts() == counts
@@ -497,44 +515,49 @@ def test_save_nominate_refuses_foreign_other_team_and_garbage(active, who) -> No
     a, b = active["a"], active["b"]
     emp1_out, emp2 = str(active["out"]["emp1"]), str(a.ids["emp2"])
     before, counts = _snapshot(), _review_counts()
-    cases: list[tuple[Any, Any, list[Any]]] = [
-        (None, str(active["b_out"]), [str(b.ids["emp2"])]),  # B's row and person
-        (active["b_cycle"], str(active["b_out"]), [str(b.ids["emp2"])]),
-        (active["b_cycle"], emp1_out, [emp2]),  # A's row under B's cycle
-        (None, emp1_out, [str(b.ids["emp2"])]),  # a foreign peer
-        (None, emp1_out, [emp2, str(b.ids["ops"])]),  # one foreign peer among good ones
-        (None, emp1_out, [str(uuid.uuid4())]),
-        *[(None, emp1_out, [emp2, g]) for g in GARBAGE],
-        *[(None, g, [emp2]) for g in GARBAGE],
+    row, cyc, peer = NOT_FOUND[IdKind.outcome], NOT_FOUND[IdKind.cycle], NOT_FOUND[IdKind.peer]
+    nothing_open = "Open a person's peer nomination first."
+    # (the peers are resolved first, then the cycle and the row: the first not found says so)
+    cases: list[tuple[Any, Any, list[Any], str]] = [
+        (None, str(active["b_out"]), [str(b.ids["emp2"])], peer),  # B's row and person
+        (None, str(active["b_out"]), [emp2], row),  # B's row
+        (active["b_cycle"], str(active["b_out"]), [emp2], cyc),
+        (active["b_cycle"], emp1_out, [emp2], cyc),  # A's row under B's cycle
+        (None, emp1_out, [str(b.ids["emp2"])], peer),  # a foreign peer
+        (None, emp1_out, [emp2, str(b.ids["ops"])], peer),  # one foreign peer among good ones
+        (None, emp1_out, [str(uuid.uuid4())], peer),
+        *[(None, emp1_out, [emp2, g], peer) for g in GARBAGE],
+        *[(None, g, [emp2], nothing_open if g == "" else row) for g in GARBAGE],
     ]
     if who != "admin":
-        cases.append((None, str(active["out"]["ops"]), [emp2]))  # another team's row
+        cases.append((None, str(active["out"]["ops"]), [emp2], NO_ACCESS))  # another team's row
     if who == "emp1":
-        cases.append((None, str(active["out"]["emp2"]), [str(a.ids["ops"])]))
-        cases.append((None, emp1_out, [emp2]))  # one's own row
-    for cycle, outcome, peers in cases:
+        cases.append((None, str(active["out"]["emp2"]), [str(a.ids["ops"])], NO_ACCESS))
+        cases.append((None, emp1_out, [emp2], NO_ACCESS))  # one's own row
+    for cycle, outcome, peers, message in cases:
         st = _cycle_view(active, who, cycle)
         st.nominate_outcome_id = outcome if isinstance(outcome, str) else str(outcome)
         st.nominate_selected = peers
         call(st, CyclesState.save_nominate)
-        assert st.error == NO_ACCESS, (cycle, outcome, peers)
+        assert st.error == message, (cycle, outcome, peers)
         assert st.notice == ""
         _clean(st)
     assert _snapshot() == before and _review_counts() == counts
 
 
-def test_set_peer_keeps_only_short_strings(active) -> None:
+def test_set_peer_keeps_only_people_of_the_tenant(active) -> None:
     st = _cycle_view(active, "manager")
-    for bad in (12345, None, ["x"], "0" * 100):
+    b = active["b"]
+    for bad in (12345, None, ["x"], "0" * 100, "a", str(uuid.uuid4()), str(b.ids["emp2"])):
         call(st, CyclesState.set_peer, bad, True)
+        assert st.error == refused_with(bad, NOT_FOUND[IdKind.peer]), bad
     assert st.nominate_selected == []
-    call(st, CyclesState.set_peer, "a", True)
-    call(st, CyclesState.set_peer, "b", True)
-    call(st, CyclesState.set_peer, "a", False)
-    call(st, CyclesState.set_peer, "b", "yes")  # no boolean: refused, nothing changes
-    assert st.error == MALFORMED and st.nominate_selected == ["b"]
-    call(st, CyclesState.set_peer, "b", False)
-    assert st.nominate_selected == []
+    emp2, ops = str(active["a"].ids["emp2"]), str(active["a"].ids["ops"])
+    call(st, CyclesState.set_peer, emp2, True)
+    call(st, CyclesState.set_peer, ops, True)
+    call(st, CyclesState.set_peer, emp2, False)
+    call(st, CyclesState.set_peer, emp2, "yes")  # no boolean: refused, nothing changes
+    assert st.error == MALFORMED and st.nominate_selected == [ops]
 
 
 def test_a_manager_nominates_two_peers_from_the_cycle_view(active) -> None:
@@ -611,16 +634,18 @@ def test_nominate_is_offered_only_where_one_may_nominate(active, world) -> None:
 @pytest.mark.parametrize("who", ["admin", "manager", "emp1"])
 def test_reopen_refuses_foreign_other_team_and_garbage(active, who) -> None:
     before, counts = _snapshot(), _review_counts()
-    bad = [str(active["b_mgr"]), *GARBAGE]
+    review = NOT_FOUND[IdKind.review]
+    bad = [(str(active["b_mgr"]), review)]
+    bad += [(g, "Open a review first." if g == "" else review) for g in GARBAGE]
     if who != "admin":
-        bad.append(str(active["ops_mgr"]))
-    if who == "emp1":
-        bad += [str(active["emp1_self"]), str(active["emp1_mgr"])]  # own review, own result
-    for review_id in bad:
+        bad.append((str(active["ops_mgr"]), NO_ACCESS))
+    if who == "emp1":  # own review, own result
+        bad += [(str(active["emp1_self"]), NO_ACCESS), (str(active["emp1_mgr"]), NO_ACCESS)]
+    for review_id, message in bad:
         st = state_for(ReviewsState, active["tokens"][who], "/reviews")
         st.review_id = review_id if isinstance(review_id, str) else str(review_id)
         call(st, ReviewsState.reopen_review)
-        assert st.error == NO_ACCESS, review_id
+        assert st.error == message, review_id
         assert st.notice == "" and st.review == {} and not st.can_reopen
         _clean(st)
     assert _snapshot() == before and _review_counts() == counts

@@ -11,9 +11,10 @@ The app role may only call `app.append_audit_event` (SECURITY DEFINER, pinned se
 it takes the tenant from the transaction's context, never from an argument, so no request
 can write into another tenant's trail, and nobody but the owner can change a row.
 
-The platform's own trail (`platform_event`: what super-admins did in the console) is one
-more chain of the same kind, global rather than per tenant: the same canonical hashing,
-one advisory lock for all writers, appended only by `app.append_platform_event`.
+The platform's own trail (`platform_event`: what super-admins did in the console, and the
+cross-tenant attempts of tenants' users) is one more chain of the same kind, global
+rather than per tenant: the same canonical hashing, one advisory lock for all writers,
+appended only by `app.append_platform_event`.
 """
 
 from __future__ import annotations

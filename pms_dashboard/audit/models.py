@@ -24,6 +24,9 @@ from pms_dashboard.tenancy.models import TenantOwned, created_at_field
 # platform's own doing, not something to review). Written out once: the partial index and
 # the queue's query must use the very same expression for PostgreSQL to match them.
 REVIEWABLE_SQL = "flagged AND action NOT LIKE 'console.%'"
+# Platform events that record another tenant's id named in a request (few; the console's
+# flagged queue looks them up by the tenant event they belong to).
+CROSS_TENANT_SQL = "action = 'access.cross_tenant'"
 
 
 class AuditEvent(TenantOwned, table=True):
@@ -101,7 +104,9 @@ class AccessGrant(TenantOwned, table=True):
 
 class PlatformEvent(SQLModel, table=True):
     """One entry of the platform's own trail: what super-admins did in the console
-    (sign-ins and failed ones, sign-outs, audit searches, reviews, exports).
+    (sign-ins and failed ones, sign-outs, audit searches, reviews, exports), and every
+    request of a tenant's user that named another tenant's id (`access.cross_tenant`,
+    appended by `app.report_foreign_id`; the tenant's own trail says only "not found").
 
     Not tenant data, so no tenant_id. One global chain, numbered by `seq` and hashed like
     the tenant chains; written only by `app.append_platform_event` (no role has INSERT,
@@ -110,7 +115,15 @@ class PlatformEvent(SQLModel, table=True):
     """
 
     __tablename__ = "platform_event"
-    __table_args__ = (Index(None, "admin_id", "occurred_at"),)
+    __table_args__ = (
+        Index(None, "admin_id", "occurred_at"),
+        # a refusal's cross-tenant report, by the tenant event it belongs to
+        Index(
+            "ix_platform_event_cross_tenant_event",
+            text("(detail ->> 'tenant_event_id')"),
+            postgresql_where=text(CROSS_TENANT_SQL),
+        ),
+    )
 
     seq: int = Field(
         primary_key=True,

@@ -11,6 +11,11 @@ events it showed, so that tenant sees it on its Provider access page. Reviewing 
 event is a platform event and a `console.flag_reviewed` event in that tenant's chain (never
 with the note, which may speak of other tenants).
 
+A refusal whose id belonged to another tenant is, in the tenant's own trail, only
+`access.not_found` (the tenant may not learn that the id exists elsewhere); the platform's
+trail holds the `access.cross_tenant` report that names it. The queue shows such an event
+as the cross-tenant attempt it was, with the organisation the id belongs to.
+
 `audit_search_statement` is a plain Core SELECT with stable, CSV-ready column labels, so
 an export can stream exactly what the search shows (e.g. with COPY).
 """
@@ -33,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from pms_dashboard.audit.chain import record_platform_event
 from pms_dashboard.audit.grants import audit_in_tenant
-from pms_dashboard.audit.models import AuditEvent, FlagReview
+from pms_dashboard.audit.models import AuditEvent, FlagReview, PlatformEvent
 from pms_dashboard.audit.sessions import shown_entity_id
 from pms_dashboard.console.service import ConsoleAdmin, ConsoleError, admin_session
 from pms_dashboard.paging import Page
@@ -45,12 +50,13 @@ DEFAULT_PAGE_SIZE = 25
 MAX_PAGE = 1_000_000
 MAX_RANGE = timedelta(days=366)
 MAX_NOTE = 500
+CROSS_TENANT = "access.cross_tenant"  # how the queue shows a refusal the platform reports
 # The search's columns, in order: also the header of an exported CSV.
 SEARCH_COLUMNS = (
     "occurred_at", "tenant", "seq", "actor_id", "action", "entity_type", "entity_id",
     "flagged", "ip",
 )  # fmt: skip
-# An action name ("access.cross_tenant") or a prefix of one ("access." or "access*").
+# An action name ("access.not_found") or a prefix of one ("access." or "access*").
 _ACTION_RE = re.compile(r"^[a-z0-9_]+(?:\.[a-z0-9_]+)*\.?\*?$")
 _LABELS = {
     "tenant": "Organisation",
@@ -133,7 +139,7 @@ class AuditQuery(BaseModel):
     """What to search for; every filter is optional.
 
     tenant: an organisation slug. actor_id: a user's id. action: an exact action name
-    ("access.cross_tenant") or a prefix ending in "." or "*" ("access." or "access*").
+    ("access.not_found") or a prefix ending in "." or "*" ("access." or "access*").
     flagged: all, only or unflagged. since and until (both inclusive; a date alone means
     the whole of that day): a date or an ISO date-time (UTC unless it says otherwise);
     until may not be before since, nor more than 366 days after it.
@@ -176,7 +182,7 @@ class AuditQuery(BaseModel):
         action = str(value).lower()
         if len(action) > 64 or not _ACTION_RE.fullmatch(action):
             raise ValueError(
-                'give an action such as "access.cross_tenant", or a prefix such as "access."'
+                'give an action such as "access.not_found", or a prefix such as "access."'
             )
         return action
 
@@ -327,7 +333,9 @@ class AuditRow:
 
 @dataclass(frozen=True, slots=True)
 class FlaggedRow:
-    """One flagged event of an ordinary user that no super-admin has reviewed yet."""
+    """One flagged event of an ordinary user that no super-admin has reviewed yet; for a
+    cross-tenant attempt, `action` is "access.cross_tenant" and `other_tenant` the slug of
+    the organisation the id belongs to (from the platform's trail)."""
 
     event_id: str
     occurred_at: str
@@ -337,6 +345,7 @@ class FlaggedRow:
     action: str
     entity_type: str
     ip: str
+    other_tenant: str = ""
 
 
 def _at(value: datetime) -> str:
@@ -457,6 +466,23 @@ def flagged_queue_statement(tenant: str | None = None) -> Select[Any]:
     )
 
 
+def _cross_tenant_reports(session: Session, event_ids: list[uuid.UUID]) -> dict[str, str]:
+    """Of these tenant events (refusals), those the platform's trail reports as cross-tenant
+    attempts: event id -> the slug of the organisation whose id was asked for. The action
+    as a literal and the key as an expression, as the partial index says them."""
+    if not event_ids:
+        return {}
+    pe = cast(Table, getattr(PlatformEvent, "__table__"))  # noqa: B009 (a Core table)
+    key = pe.c.detail["tenant_event_id"].astext
+    rows = session.execute(
+        select(key, pe.c.detail["owner_tenant"].astext).where(
+            pe.c.action == literal_column("'access.cross_tenant'"),
+            key.in_([str(i) for i in event_ids]),
+        )
+    ).all()
+    return {str(event): str(owner or "") for event, owner in rows}
+
+
 class _QueueQuery(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -492,6 +518,7 @@ def flagged_queue(
             s, admin, statement, page=q.page, page_size=q.page_size, what="flagged events",
             action="console.flag_queue", filters=filters, ip=ip,
         )  # fmt: skip
+        reports = _cross_tenant_reports(s, [r.event_id for r in found])
     rows = [
         FlaggedRow(
             event_id=str(r.event_id),
@@ -499,9 +526,10 @@ def flagged_queue(
             tenant=r.tenant,
             seq=int(r.seq),
             actor_id=str(r.actor_id or ""),
-            action=r.action,
+            action=CROSS_TENANT if str(r.event_id) in reports else r.action,
             entity_type=r.entity_type,
             ip=r.ip,
+            other_tenant=reports.get(str(r.event_id), ""),
         )
         for r in found
     ]
@@ -537,6 +565,8 @@ def review_flag(*, admin: ConsoleAdmin, event_id: Any, note: Any, ip: str = "") 
         ).first()  # fmt: skip
         if added is None:  # reviewed already (perhaps a moment ago, by someone else)
             raise ConsoleError("That event has already been reviewed.")
+        # the action as the queue showed it (a refusal reported as a cross-tenant attempt)
+        shown = CROSS_TENANT if _cross_tenant_reports(s, [event.id]) else event.action
         audit_in_tenant(
             s,
             admin,
@@ -550,7 +580,7 @@ def review_flag(*, admin: ConsoleAdmin, event_id: Any, note: Any, ip: str = "") 
             admin_id=admin.admin_id,
             action="console.flag_review",
             detail={"tenant": event.slug, "event": event.id, "seq": event.seq,
-                    "action": event.action, "note": note},
+                    "action": shown, "note": note},
             ip=ip,
         )  # fmt: skip
 

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from pms_dashboard.people.models import Role, User
-from pms_dashboard.tenancy.context import TenantContext
+from pms_dashboard.tenancy.context import AuditedRefusal, TenantContext
 
 
 class Resource(StrEnum):
@@ -59,7 +59,7 @@ class Relation(StrEnum):
     none = "none"  # no such person in the tenant (or another tenant's id)
 
 
-class PermissionDenied(Exception):
+class PermissionDenied(AuditedRefusal):
     """The actor may not do this; the message is safe to show and reveals nothing."""
 
     def __init__(
@@ -74,9 +74,15 @@ class PermissionDenied(Exception):
         self.resource = resource
         self.action = action
         self.message = message
-        # The id that was asked for, if any: the refusal is audited (and flagged as a
-        # cross-tenant attempt when the id belongs to another tenant) by the unit of work.
+        # The id that was asked for, if any: the refusal is audited by the unit of work
+        # (`audit.refusals`), which never writes an id of another tenant into this one's trail.
         self.target_id = target_id
+
+    def audit_refusal(self, session: Any) -> None:
+        """Flagged in the tenant's trail (and, for another tenant's id, the platform's)."""
+        from pms_dashboard.audit.refusals import record_refusal
+
+        record_refusal(session=session, refusal=self)
 
 
 ADMINS = frozenset({Role.hr_admin.value, Role.tenant_admin.value})

@@ -9,7 +9,6 @@ scoping does not reach a raw COPY); row-level security confines it again underne
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -22,6 +21,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlmodel import col
 
 from pms_dashboard.auth.permissions import Action, Resource, require
+from pms_dashboard.auth.resolve import RawId
 from pms_dashboard.db.text import escape_like
 from pms_dashboard.exports.csvsafe import bool_text, iso_date, iso_utc, safe_text
 from pms_dashboard.goals.models import Goal, GoalCheckIn, GoalStatus, KeyResult
@@ -193,7 +193,10 @@ def people_statement(session: Session, actor: TenantContext, query: PeopleQuery)
             iso_utc(User.created_at).label("created_at"),
         )
         .outerjoin(manager, and_(col(manager.id) == User.manager_id, _same_tenant(manager, User)))
-        .where(col(User.tenant_id) == actor.tenant_id, *people_conditions(actor=actor, query=query))
+        .where(
+            col(User.tenant_id) == actor.tenant_id,
+            *people_conditions(session=session, actor=actor, query=query),
+        )
         .order_by(func.lower(col(User.display_name)), col(User.id))
     )
 
@@ -269,7 +272,7 @@ class CycleExportQuery(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    cycle_id: uuid.UUID
+    cycle_id: RawId  # resolved (or refused as not found) like the status page's
 
 
 class CycleSummaryQuery(CycleExportQuery):

@@ -10,6 +10,7 @@ exports cover the whole organisation unless `--filter scope=...` says otherwise.
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeE
 from sqlalchemy import func, select
 from sqlmodel import col
 
+from pms_dashboard.auth.permissions import PermissionDenied
 from pms_dashboard.exports import service
 from pms_dashboard.exports.catalog import EXPORTS
 from pms_dashboard.people.models import Role, User
@@ -79,6 +81,12 @@ def run(args: argparse.Namespace) -> int:
     except (CliError, service.ExportError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    chunks = service.stream_export(ctx, request, via="cli")
+    try:
+        first = next(chunks)  # permission and filters checked before a file is made
+    except PermissionDenied as err:  # (a filter naming someone not found, or no access)
+        print(f"error: {err.message}", file=sys.stderr)
+        return 2
     out = Path(args.out) if args.out else Path(service.file_name(args.tenant, args.name))
     columns: list[Any] = [
         TextColumn("[bold]{task.description}"),
@@ -91,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         Progress(*columns, disable=args.quiet or not sys.stderr.isatty()) as bar,
     ):
         task = bar.add_task(f"{args.name} → {out.name}", total=None)
-        for chunk in service.stream_export(ctx, request, via="cli"):
+        for chunk in itertools.chain([first], chunks):
             fh.write(chunk)
             bar.advance(task, len(chunk))
     print(f"wrote {out} ({out.stat().st_size:,} bytes)")

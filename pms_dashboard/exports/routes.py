@@ -1,10 +1,12 @@
 """The export route: GET /api/export/{name}.csv?filters, streamed to the browser.
 
-Authenticated by the session cookie (401 without one), validated (400 with the reason),
-permission-checked and run in the caller's tenant session (403 when refused) before the
-response starts; then the CSV streams in chunks from PostgreSQL's COPY. The database work
-is synchronous, so each chunk is fetched in a worker thread; if the browser goes away the
-iterator is closed at once, which cancels the COPY and writes the export's audit event.
+Authenticated by the session cookie (401 without one), validated (400 with the reason;
+also for a filter naming an id, team or department that is not the tenant's, with the
+page's own words), permission-checked and run in the caller's tenant session (403 when
+refused) before the response starts; then the CSV streams in chunks from PostgreSQL's
+COPY. The database work is synchronous, so each chunk is fetched in a worker thread; if the
+browser goes away the iterator is closed at once, which cancels the COPY and writes the
+export's audit event.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pms_dashboard.auth import service as auth
 from pms_dashboard.auth.cookies import CONSOLE_COOKIE, token_from_cookie_header
 from pms_dashboard.auth.http import client_ip
 from pms_dashboard.auth.permissions import PermissionDenied
+from pms_dashboard.auth.resolve import NotFoundHere
 from pms_dashboard.exports import service
 from pms_dashboard.exports.catalog import EXPORTS
 from pms_dashboard.tenancy.limits import TenantBusy
@@ -71,6 +74,8 @@ async def export_csv(request: Request) -> Response:
     iterator = service.stream_export(principal.context, prepared, ip=client_ip(request))
     try:
         first = await run_in_threadpool(_next, iterator)
+    except NotFoundHere as err:  # malformed, unknown or another tenant's: one answer
+        return JSONResponse({"error": err.message}, status_code=400)
     except PermissionDenied as err:
         return JSONResponse({"error": err.message}, status_code=403)
     except TenantBusy as err:

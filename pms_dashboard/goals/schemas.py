@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -17,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from pms_dashboard.auth.resolve import RawId
 from pms_dashboard.goals.models import Confidence, GoalStatus
 
 SortKey = Literal["due_date", "title", "progress", "status", "created_at", "owner"]
@@ -47,7 +47,7 @@ class GoalListQuery(BaseModel):
     scope: Scope = "mine"
     status: str | None = None
     search: str = Field(default="", max_length=100)
-    owner_id: uuid.UUID | None = None
+    owner_id: RawId | None = None  # resolved (or refused) by the list's service
     department: str = Field(default="", max_length=100)
     team: str = Field(default="", max_length=100)
     period: str = Field(default="", max_length=32)
@@ -78,6 +78,11 @@ class GoalListQuery(BaseModel):
     def _strip(cls, value: str) -> str:
         return value.strip()
 
+    @field_validator("owner_id", mode="before")
+    @classmethod
+    def _blank_owner(cls, value: object) -> object:
+        return None if value in ("", "all") else value
+
 
 def _clean_text(value: str) -> str:
     return value.strip()
@@ -89,7 +94,7 @@ class KeyResultInput(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    id: uuid.UUID | None = None
+    id: RawId | None = None  # an existing key result of the goal (resolved by the service)
     title: str = Field(min_length=1, max_length=200)
     start_value: Decimal = Field(default=Decimal(0), ge=-1e12, le=1e12, decimal_places=2)
     target_value: Decimal = Field(ge=-1e12, le=1e12, decimal_places=2)
@@ -115,8 +120,8 @@ class GoalInput(BaseModel):
 
     title: str = Field(min_length=3, max_length=200)
     description: str = Field(default="", max_length=5000)
-    owner_id: uuid.UUID | None = None  # None: the actor
-    parent_id: uuid.UUID | None = None
+    owner_id: RawId | None = None  # None: the actor (resolved by the service)
+    parent_id: RawId | None = None  # resolved by the service
     period: str = Field(default="", max_length=32)
     start_date: date
     due_date: date
@@ -150,13 +155,13 @@ class CheckInInput(BaseModel):
     confidence: Confidence
     note: str = Field(default="", max_length=5000)
     progress: Decimal | None = Field(default=None, ge=0, le=100, decimal_places=2)
-    key_results: dict[uuid.UUID, Decimal] = Field(default_factory=dict, max_length=20)
+    key_results: dict[RawId, Decimal] = Field(default_factory=dict, max_length=20)
 
     _t = field_validator("note", mode="before")(lambda v: _clean_text(str(v)))
 
     @field_validator("key_results")
     @classmethod
-    def _bounded(cls, values: dict[uuid.UUID, Decimal]) -> dict[uuid.UUID, Decimal]:
+    def _bounded(cls, values: dict[RawId, Decimal]) -> dict[RawId, Decimal]:
         for v in values.values():
             if abs(v) > Decimal("1e12"):
                 raise ValueError("key result values must be below a trillion")

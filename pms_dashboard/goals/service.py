@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -33,6 +34,15 @@ from pms_dashboard.auth.permissions import (
     reports_subtree,
     require,
     visible_user_ids,
+)
+from pms_dashboard.auth.resolve import (
+    IdKind,
+    RawId,
+    parse_id,
+    resolve,
+    resolve_all,
+    resolve_name,
+    resolve_optional,
 )
 from pms_dashboard.db.text import escape_like
 from pms_dashboard.goals.models import Confidence, Goal, GoalCheckIn, GoalStatus, KeyResult
@@ -121,15 +131,11 @@ def _visible_goals(actor: TenantContext, scope: str) -> list[ColumnElement[bool]
     return conditions
 
 
-def _load(session: Session, actor: TenantContext, goal_id: uuid.UUID | str, action: Action) -> Goal:
-    """The goal, if it exists in the tenant and the actor may do `action` to it."""
-    try:
-        gid = goal_id if isinstance(goal_id, uuid.UUID) else uuid.UUID(str(goal_id))
-    except ValueError:
-        raise PermissionDenied(Resource.goal, action) from None
-    goal = session.scalars(select(Goal).where(col(Goal.id) == gid)).first()
-    if goal is None:
-        raise PermissionDenied(Resource.goal, action, target_id=gid)
+def _load(session: Session, actor: TenantContext, goal_id: RawId, action: Action) -> Goal:
+    """The goal, if it is one of the tenant's (else `NotFoundHere`) and the actor may do
+    `action` to it (else `PermissionDenied`)."""
+    gid = resolve(session=session, actor=actor, kind=IdKind.goal, raw=goal_id, action=action)
+    goal = session.scalars(select(Goal).where(col(Goal.id) == gid)).one()
     require(
         session=session,
         actor=actor,
@@ -138,6 +144,27 @@ def _load(session: Session, actor: TenantContext, goal_id: uuid.UUID | str, acti
         subject_id=goal.owner_id,
     )
     return goal
+
+
+@dataclass(frozen=True, slots=True)
+class _InputIds:
+    """The ids a goal form names, resolved in the tenant before anything else is checked."""
+
+    owner_id: uuid.UUID | None
+    parent_id: uuid.UUID | None
+    key_results: list[uuid.UUID | None]  # one per `data.key_results` item (None: a new one)
+
+
+def _resolve_input(
+    session: Session, actor: TenantContext, data: GoalInput, action: Action
+) -> _InputIds:
+    kw: dict[str, Any] = {"session": session, "actor": actor, "action": action}
+    owner_id = resolve_optional(kind=IdKind.owner, raw=data.owner_id, **kw)
+    parent_id = resolve_optional(kind=IdKind.parent, raw=data.parent_id, **kw)
+    given = [kr.id for kr in data.key_results or [] if kr.id not in (None, "")]
+    resolve_all(kind=IdKind.key_result, raw=given, **kw)
+    krs = [None if kr.id in (None, "") else parse_id(kr.id) for kr in data.key_results or []]
+    return _InputIds(owner_id, parent_id, krs)
 
 
 def _snapshot(goal: Goal) -> dict[str, Any]:
@@ -183,12 +210,19 @@ def goal_list_conditions(
         conditions.append(col(Goal.status) != GoalStatus.archived.value)
     if query.search:
         conditions.append(col(Goal.title).ilike(f"%{escape_like(query.search)}%", escape="\\"))
+    # filter values are resolved like any id or name a request carries: a person, team or
+    # department that is not this tenant's is refused, never silently an empty list
     if query.owner_id:
-        conditions.append(col(Goal.owner_id) == query.owner_id)
+        owner_id = resolve(session=session, actor=actor, kind=IdKind.owner, raw=query.owner_id)
+        conditions.append(col(Goal.owner_id) == owner_id)
     if query.department:
-        conditions.append(col(owner.department) == query.department)
+        department = resolve_name(
+            session=session, actor=actor, kind=IdKind.department, raw=query.department
+        )
+        conditions.append(col(owner.department) == department)
     if query.team:
-        conditions.append(col(owner.team) == query.team)
+        team = resolve_name(session=session, actor=actor, kind=IdKind.team, raw=query.team)
+        conditions.append(col(owner.team) == team)
     if query.period:
         conditions.append(col(Goal.period) == query.period)
     if query.stale_only:
@@ -379,7 +413,7 @@ def _link(goal: Goal, owner: str, *, visible: bool) -> GoalLink:
 
 
 def goal_detail(
-    *, session: Session, actor: TenantContext, goal_id: uuid.UUID | str, check_ins: int = 20
+    *, session: Session, actor: TenantContext, goal_id: RawId, check_ins: int = 20
 ) -> GoalDetail:
     """Everything the detail page shows: key results, check-in history, parent chain and
     aligned goals (those the actor may not open are shown without title or owner)."""
@@ -504,7 +538,7 @@ def _ancestors(session: Session, goal: Goal) -> list[tuple[Goal, str]]:
 
 
 def alignment_tree(
-    *, session: Session, actor: TenantContext, root_id: uuid.UUID | str, max_nodes: int = 200
+    *, session: Session, actor: TenantContext, root_id: RawId, max_nodes: int = 200
 ) -> list[TreeNode]:
     """The goal and everything aligned below it, depth-first, as the actor may see it."""
     root = _load(session, actor, root_id, Action.view)
@@ -550,7 +584,7 @@ def alignment_tree(
 
 def _check_parent(
     session: Session, actor: TenantContext, parent_id: uuid.UUID | None, goal_id: uuid.UUID | None
-) -> Goal | None:
+) -> Goal | None:  # (parent_id is resolved already)
     """The parent to align to: visible to the actor, not archived, and not the goal itself
     or anything aligned below it (no loops)."""
     if parent_id is None:
@@ -587,11 +621,12 @@ def _owner_for(session: Session, actor: TenantContext, owner_id: uuid.UUID | Non
 
 def create_goal(*, session: Session, actor: TenantContext, data: GoalInput) -> uuid.UUID:
     """A new goal for the actor (or for someone the actor manages), with its key results."""
-    owner_id = _owner_for(session, actor, data.owner_id)
-    _check_parent(session, actor, data.parent_id, None)
+    ids = _resolve_input(session, actor, data, Action.create)
+    owner_id = _owner_for(session, actor, ids.owner_id)
+    _check_parent(session, actor, ids.parent_id, None)
     goal = Goal(
         owner_id=owner_id,
-        parent_id=data.parent_id,
+        parent_id=ids.parent_id,
         title=data.title,
         description=data.description,
         period=data.period,
@@ -602,7 +637,7 @@ def create_goal(*, session: Session, actor: TenantContext, data: GoalInput) -> u
     )
     session.add(goal)
     session.flush()
-    kr_changes = _apply_key_results(session, goal, data.key_results or [])
+    kr_changes = _apply_key_results(session, goal, data.key_results or [], ids.key_results)
     recompute_progress(session=session, goal_ids=[goal.id])
     audit.record(
         session=session,
@@ -615,27 +650,29 @@ def create_goal(*, session: Session, actor: TenantContext, data: GoalInput) -> u
     return goal.id
 
 
-def update_goal(
-    *, session: Session, actor: TenantContext, goal_id: uuid.UUID | str, data: GoalInput
-) -> None:
+def update_goal(*, session: Session, actor: TenantContext, goal_id: RawId, data: GoalInput) -> None:
     """Edit a goal; when `data.key_results` is given it replaces the key results (kept by
     id, new ones added, missing ones removed)."""
-    goal = _load(session, actor, goal_id, Action.edit)
+    gid = resolve(session=session, actor=actor, kind=IdKind.goal, raw=goal_id, action=Action.edit)
+    ids = _resolve_input(session, actor, data, Action.edit)
+    goal = _load(session, actor, gid, Action.edit)
     if goal.status == GoalStatus.archived.value:
         raise GoalError("Archived goals cannot be edited.")
     before = _snapshot(goal)
     old_parent = goal.parent_id
-    if data.owner_id is not None and data.owner_id != goal.owner_id:
-        goal.owner_id = _owner_for(session, actor, data.owner_id)
-    if data.parent_id != goal.parent_id:  # keep an existing alignment the editor cannot see
-        _check_parent(session, actor, data.parent_id, goal.id)
-    goal.parent_id = data.parent_id
+    if ids.owner_id is not None and ids.owner_id != goal.owner_id:
+        goal.owner_id = _owner_for(session, actor, ids.owner_id)
+    if ids.parent_id != goal.parent_id:  # keep an existing alignment the editor cannot see
+        _check_parent(session, actor, ids.parent_id, goal.id)
+    goal.parent_id = ids.parent_id
     goal.title, goal.description, goal.period = data.title, data.description, data.period
     goal.start_date, goal.due_date = data.start_date, data.due_date
     goal.weight, goal.status = data.weight, data.status
     goal.updated_at = _now()
     kr_changes = (
-        _apply_key_results(session, goal, data.key_results) if data.key_results is not None else {}
+        _apply_key_results(session, goal, data.key_results, ids.key_results)
+        if data.key_results is not None
+        else {}
     )
     session.flush()
     recompute_progress(session=session, goal_ids=[goal.id, *([old_parent] if old_parent else [])])
@@ -651,7 +688,7 @@ def update_goal(
         )
 
 
-def archive_goal(*, session: Session, actor: TenantContext, goal_id: uuid.UUID | str) -> None:
+def archive_goal(*, session: Session, actor: TenantContext, goal_id: RawId) -> None:
     """Archive a goal: it leaves lists and stops counting towards its parent."""
     goal = _load(session, actor, goal_id, Action.archive)
     if goal.status == GoalStatus.archived.value:
@@ -673,16 +710,17 @@ def archive_goal(*, session: Session, actor: TenantContext, goal_id: uuid.UUID |
 
 
 def _apply_key_results(
-    session: Session, goal: Goal, wanted: list[KeyResultInput]
+    session: Session, goal: Goal, wanted: list[KeyResultInput], ids: list[uuid.UUID | None]
 ) -> dict[str, Any]:
+    """`ids`: each item's resolved id (None for a new key result)."""
     existing = {
         k.id: k for k in session.scalars(select(KeyResult).where(col(KeyResult.goal_id) == goal.id))
     }
     changes: dict[str, Any] = {"added": [], "updated": [], "removed": []}
     keep: set[uuid.UUID] = set()
-    for item in wanted:
-        if item.id is not None:
-            kr = existing.get(item.id)
+    for item, item_id in zip(wanted, ids, strict=True):
+        if item_id is not None:
+            kr = existing.get(item_id)
             if kr is None:
                 raise GoalError(f"Key result '{item.title}' does not belong to this goal.")
             keep.add(kr.id)
@@ -735,11 +773,19 @@ def _apply_key_results(
 
 
 def check_in(
-    *, session: Session, actor: TenantContext, goal_id: uuid.UUID | str, data: CheckInInput
+    *, session: Session, actor: TenantContext, goal_id: RawId, data: CheckInInput
 ) -> uuid.UUID:
     """Record a check-in: new key-result values (progress then follows from them) or, for a
     goal measured only by check-ins, a progress figure; rolls up to the parents."""
-    goal = _load(session, actor, goal_id, Action.check_in)
+    gid = resolve(
+        session=session, actor=actor, kind=IdKind.goal, raw=goal_id, action=Action.check_in
+    )
+    resolve_all(
+        session=session, actor=actor, kind=IdKind.key_result, raw=list(data.key_results),
+        action=Action.check_in,
+    )  # fmt: skip
+    values = {uuid.UUID(str(k)): v for k, v in data.key_results.items()}  # resolved above
+    goal = _load(session, actor, gid, Action.check_in)
     if goal.status in (GoalStatus.archived.value, GoalStatus.draft.value):
         raise GoalError(f"You cannot check in on a {goal.status} goal.")
     if actor.user_id is None:
@@ -747,7 +793,7 @@ def check_in(
     krs = {
         k.id: k for k in session.scalars(select(KeyResult).where(col(KeyResult.goal_id) == goal.id))
     }
-    unknown = set(data.key_results) - set(krs)
+    unknown = set(values) - set(krs)
     if unknown:
         raise GoalError("A key result in the check-in does not belong to this goal.")
     has_children = session.scalar(
@@ -756,7 +802,7 @@ def check_in(
         )
     )
     kr_changes = {}
-    for kr_id, value in data.key_results.items():
+    for kr_id, value in values.items():
         kr = krs[kr_id]
         if kr.current_value != value:
             kr_changes[str(kr_id)] = {"before": str(kr.current_value), "after": str(value)}

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from pms_dashboard.auth.resolve import RawId
 from pms_dashboard.people.models import Role, User
 from pms_dashboard.tenancy.customization import validation_message
 
@@ -91,7 +91,7 @@ class InviteInput(ProfileInput):
     email: str = Field(max_length=320)
     display_name: str = Field(min_length=1, max_length=200)
     role: Role = Role.employee
-    manager_id: uuid.UUID | None = None
+    manager_id: RawId | None = None  # resolved (or refused as not found) by the service
 
     @field_validator("email")
     @classmethod

@@ -41,6 +41,7 @@ from pms_dashboard.auth.permissions import (
     require,
     visible_user_ids,
 )
+from pms_dashboard.auth.resolve import IdKind, RawId, resolve, resolve_name, resolve_optional
 from pms_dashboard.db.text import escape_like
 from pms_dashboard.paging import Page, page_count
 from pms_dashboard.people.models import Role, User
@@ -120,9 +121,19 @@ def _row(session: Session, user: User) -> PersonRow:
 # ------------------------------------------------------------------------------ reading
 
 
-def people_conditions(*, actor: TenantContext, query: PeopleQuery) -> list[ColumnElement[bool]]:
+def people_conditions(
+    *, session: Session, actor: TenantContext, query: PeopleQuery
+) -> list[ColumnElement[bool]]:
     """The WHERE of the people list (what the actor may see, filtered as `query` asks);
-    shared by the page and its CSV export."""
+    shared by the page and its CSV export. A department or team that no one of the tenant
+    has is refused as not found (like any id), never an empty list."""
+    department = team = None
+    if query.department:
+        department = resolve_name(
+            session=session, actor=actor, kind=IdKind.department, raw=query.department
+        )
+    if query.team:
+        team = resolve_name(session=session, actor=actor, kind=IdKind.team, raw=query.team)
     conditions = _visible_filter(actor)
     if query.search:
         pattern = f"%{escape_like(query.search)}%"
@@ -132,10 +143,10 @@ def people_conditions(*, actor: TenantContext, query: PeopleQuery) -> list[Colum
                 col(User.email).ilike(pattern, escape="\\"),
             )
         )
-    if query.department:
-        conditions.append(col(User.department) == query.department)
-    if query.team:
-        conditions.append(col(User.team) == query.team)
+    if department is not None:
+        conditions.append(col(User.department) == department)
+    if team is not None:
+        conditions.append(col(User.team) == team)
     if query.role:
         conditions.append(col(User.role) == query.role)
     if query.active != "all":
@@ -145,7 +156,7 @@ def people_conditions(*, actor: TenantContext, query: PeopleQuery) -> list[Colum
 
 def list_people(*, session: Session, actor: TenantContext, query: PeopleQuery) -> Page:
     """One page of the people visible to the actor, searched and filtered as `query` asks."""
-    conditions = people_conditions(actor=actor, query=query)
+    conditions = people_conditions(session=session, actor=actor, query=query)
     total: int = session.scalar(select(func.count()).select_from(User).where(*conditions)) or 0
     page = min(query.page, page_count(total, query.page_size))
     manager = aliased(User)
@@ -168,9 +179,10 @@ def list_people(*, session: Session, actor: TenantContext, query: PeopleQuery) -
     )
 
 
-def get_person(*, session: Session, actor: TenantContext, person_id: uuid.UUID) -> PersonDetail:
-    """One person's entry, their visible direct reports and chain; PermissionDenied if the
-    actor may not see them (the same refusal for "not yours" and "no such person")."""
+def get_person(*, session: Session, actor: TenantContext, person_id: RawId) -> PersonDetail:
+    """One person's entry, their visible direct reports and chain; `NotFoundHere` when the
+    id is not one of the tenant's people, PermissionDenied if the actor may not see them."""
+    person_id = resolve(session=session, actor=actor, kind=IdKind.person, raw=person_id)
     require(
         session=session,
         actor=actor,
@@ -377,8 +389,12 @@ def _require_admin(session: Session, actor: TenantContext) -> None:
         )
 
 
-def _require_manage(session: Session, actor: TenantContext, person_id: uuid.UUID) -> User:
-    """The person to change, if the actor may manage them; never the actor themself."""
+def _require_manage(session: Session, actor: TenantContext, person_id: RawId) -> User:
+    """The person to change (resolved in the tenant first), if the actor may manage them;
+    never the actor themself."""
+    person_id = resolve(
+        session=session, actor=actor, kind=IdKind.person, raw=person_id, action=Action.manage
+    )
     if person_id == actor.user_id and may_manage_people(actor=actor):
         raise PermissionDenied(
             Resource.person,
@@ -407,9 +423,10 @@ def _lock_people(session: Session, actor: TenantContext) -> None:
 
 
 def _check_manager(session: Session, person_id: uuid.UUID | None, manager_id: uuid.UUID) -> User:
-    """An acceptable manager for `person_id` (None: a new person) or PeopleError."""
+    """An acceptable manager for `person_id` (None: a new person) or PeopleError; the
+    manager's id is resolved already."""
     manager = get_user(session=session, user_id=manager_id)
-    if manager is None:  # no such person here, or another tenant's id
+    if manager is None:  # removed since it was resolved
         raise PermissionDenied(Resource.person, Action.manage)
     if person_id is not None and manager.id == person_id:
         raise PeopleError("A person cannot be their own manager.")
@@ -470,18 +487,22 @@ def _s(value: uuid.UUID | None) -> str | None:
 def invite_user(*, session: Session, actor: TenantContext, data: InviteInput) -> Invited:
     """Create an active person with a random temporary password, returned once for the admin
     to hand over (only its Argon2 hash is stored)."""
+    manager_id = resolve_optional(
+        session=session, actor=actor, kind=IdKind.manager, raw=data.manager_id,
+        action=Action.manage,
+    )  # fmt: skip
     _require_admin(session, actor)
     _lock_people(session, actor)
     if find_user_by_email(session=session, email=data.email) is not None:
         raise PeopleError(f"Someone with the email {data.email} already exists here.")
-    if data.manager_id is not None:
-        _check_manager(session, None, data.manager_id)
+    if manager_id is not None:
+        _check_manager(session, None, manager_id)
     password = secrets.token_urlsafe(TEMP_PASSWORD_BYTES)
     user = User(
         email=data.email,
         display_name=data.display_name,
         role=data.role.value,
-        manager_id=data.manager_id,
+        manager_id=manager_id,
         department=data.department,
         team=data.team,
         job_title=data.job_title,
@@ -508,7 +529,7 @@ def invite_user(*, session: Session, actor: TenantContext, data: InviteInput) ->
     return Invited(person=_row(session, user), temporary_password=password)
 
 
-def deactivate_user(*, session: Session, actor: TenantContext, person_id: uuid.UUID) -> PersonRow:
+def deactivate_user(*, session: Session, actor: TenantContext, person_id: RawId) -> PersonRow:
     """Switch a person off and revoke every session they have, at once."""
     user = _require_manage(session, actor, person_id)
     if not user.is_active:
@@ -535,7 +556,7 @@ def deactivate_user(*, session: Session, actor: TenantContext, person_id: uuid.U
     return _row(session, user)
 
 
-def reactivate_user(*, session: Session, actor: TenantContext, person_id: uuid.UUID) -> PersonRow:
+def reactivate_user(*, session: Session, actor: TenantContext, person_id: RawId) -> PersonRow:
     """Let a deactivated person sign in again (with their old password, if they had one)."""
     user = _require_manage(session, actor, person_id)
     if user.is_active:
@@ -547,12 +568,12 @@ def reactivate_user(*, session: Session, actor: TenantContext, person_id: uuid.U
 
 
 def change_role(
-    *, session: Session, actor: TenantContext, person_id: uuid.UUID, role: str
+    *, session: Session, actor: TenantContext, person_id: RawId, role: str
 ) -> PersonRow:
     """Give a person another role; the tenant always keeps at least one active admin."""
-    if role not in {r.value for r in Role}:
-        raise PeopleError(f"Unknown role {role[:40]!r}.")
     user = _require_manage(session, actor, person_id)
+    if role not in {r.value for r in Role}:
+        raise PeopleError(f"Unknown role {str(role)[:40]!r}.")
     if user.role == role:
         return _row(session, user)
     if (
@@ -572,10 +593,16 @@ def change_manager(
     *,
     session: Session,
     actor: TenantContext,
-    person_id: uuid.UUID,
-    manager_id: uuid.UUID | None,
+    person_id: RawId,
+    manager_id: RawId | None,
 ) -> PersonRow:
-    """Move a person under another manager (None: top level), refusing loops."""
+    """Move a person under another manager (None, "" or "none": top level), refusing loops."""
+    person_id = resolve(
+        session=session, actor=actor, kind=IdKind.person, raw=person_id, action=Action.manage
+    )
+    manager_id = resolve_optional(
+        session=session, actor=actor, kind=IdKind.manager, raw=manager_id, action=Action.manage
+    )
     user = _require_manage(session, actor, person_id)
     if manager_id is not None:
         _check_manager(session, user.id, manager_id)
@@ -596,7 +623,7 @@ def change_manager(
 
 
 def update_profile(
-    *, session: Session, actor: TenantContext, person_id: uuid.UUID, data: ProfileInput
+    *, session: Session, actor: TenantContext, person_id: RawId, data: ProfileInput
 ) -> PersonRow:
     """Change a person's department, team and job title."""
     user = _require_manage(session, actor, person_id)

@@ -38,6 +38,7 @@ from pms_dashboard.auth.permissions import (
     decide,
     require,
 )
+from pms_dashboard.auth.resolve import IdKind, RawId
 from pms_dashboard.exports import csvsafe
 from pms_dashboard.models import TENANT_MODELS
 from pms_dashboard.people.models import User
@@ -58,6 +59,7 @@ from pms_dashboard.reviews.schemas import ReviewError
 from pms_dashboard.reviews.service import (
     _actor_id,
     _cycle,
+    _id,
     _performance_expr,
     _scale,
     _visible_outcomes,
@@ -103,11 +105,12 @@ _KIND_COLUMNS = {
 
 
 def _status_scope(
-    session: Session, actor: TenantContext, cycle_id: uuid.UUID
-) -> list[ColumnElement[bool]]:
-    """The conditions on `ReviewOutcome` for the people the actor may see in this cycle,
-    after `cycle_status`'s own checks in its order (so a refusal, and its audit as a
-    cross-tenant attempt, is the status page's), then refusing an actor who may see nobody."""
+    session: Session, actor: TenantContext, cycle_id: RawId
+) -> tuple[uuid.UUID, list[ColumnElement[bool]]]:
+    """The cycle's id and the conditions on `ReviewOutcome` for the people the actor may
+    see in it, after `cycle_status`'s own checks in its order (so a refusal, and its audit,
+    is the status page's), then refusing an actor who may see nobody."""
+    cycle_id = _id(session, actor, IdKind.cycle, cycle_id, Action.view)
     actor_id = _actor_id(actor, Resource.calibration, Action.view)
     require(session=session, actor=actor, resource=Resource.cycle, action=Action.view)
     _cycle(session, cycle_id, Action.view)
@@ -117,7 +120,7 @@ def _status_scope(
     )
     if not sees_someone:
         raise PermissionDenied(Resource.calibration, Action.view)
-    return _visible_outcomes(actor, cycle_id, actor_id)
+    return cycle_id, _visible_outcomes(actor, cycle_id, actor_id)
 
 
 def _tenant_only(statement: Select, tenant_id: uuid.UUID) -> Select:
@@ -136,9 +139,7 @@ def _tenant_only(statement: Select, tenant_id: uuid.UUID) -> Select:
 # ----------------------------------------------------------------- reviews with ratings
 
 
-def reviews_export_statement(
-    *, session: Session, actor: TenantContext, cycle_id: uuid.UUID
-) -> Select:
+def reviews_export_statement(*, session: Session, actor: TenantContext, cycle_id: RawId) -> Select:
     """The cycle's reviews with their ratings, one row per (review, criterion of the cycle's
     template), for the people the actor sees on the cycle status page; refused like it.
 
@@ -159,7 +160,7 @@ def reviews_export_statement(
     Rows are ordered by reviewee, then self, manager and peer reviews, then criterion order.
     Free text cannot start a spreadsheet formula (`csvsafe.safe_text`).
     """
-    conditions = _status_scope(session, actor, cycle_id)
+    cycle_id, conditions = _status_scope(session, actor, cycle_id)
     tid = actor.tenant_id
     reviewee = aliased(User, name="reviewee")
     reviewer = aliased(User, name="reviewer")
@@ -270,7 +271,7 @@ def _completion_pct(submitted: pd.Series, expected: pd.Series) -> pd.Series:
 
 
 def cycle_summary_frame(
-    *, session: Session, actor: TenantContext, cycle_id: uuid.UUID, by: SummaryBy
+    *, session: Session, actor: TenantContext, cycle_id: RawId, by: SummaryBy
 ) -> pd.DataFrame:
     """The cycle's summary for the people the actor sees on the status page, one row per
     department (the reviewee's now) or per manager (as recorded at launch, shown by display
@@ -284,7 +285,7 @@ def cycle_summary_frame(
     people whose rating in force (final rating, else computed score, rounded to the scale as
     the status page does) carries that label, and not_rated.
     """
-    conditions = _status_scope(session, actor, cycle_id)
+    cycle_id, conditions = _status_scope(session, actor, cycle_id)
     if by not in ("department", "manager"):
         raise ReviewError("A summary is by department or by manager.")
     tid = actor.tenant_id

@@ -7,7 +7,6 @@ strings, because they go to the browser.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -15,6 +14,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from pms_dashboard.auth.resolve import RawId
 from pms_dashboard.paging import Page
 
 MAX_CRITERIA = 20
@@ -96,7 +96,7 @@ class Participants(_Input):
 
     departments: list[str] = Field(default_factory=list, max_length=100)
     teams: list[str] = Field(default_factory=list, max_length=100)
-    managers: list[uuid.UUID] = Field(default_factory=list, max_length=100)
+    managers: list[RawId] = Field(default_factory=list, max_length=100)  # resolved by the service
     # The same by email, for forms (user ids never go to the browser); resolved to ids.
     manager_emails: list[str] = Field(default_factory=list, max_length=100)
 
@@ -118,7 +118,7 @@ class Participants(_Input):
 
     @field_validator("managers")
     @classmethod
-    def _unique_managers(cls, values: list[uuid.UUID]) -> list[uuid.UUID]:
+    def _unique_managers(cls, values: list[RawId]) -> list[RawId]:
         return list(dict.fromkeys(values))
 
     @property
@@ -137,7 +137,7 @@ class CycleCreate(_Input):
     """A review cycle: deadlines fall in order, the self review no later than the manager's."""
 
     name: str = Field(min_length=1, max_length=200)
-    template_id: uuid.UUID
+    template_id: RawId  # resolved by the service
     period_start: date
     period_end: date
     self_review_due: date | None = None
@@ -168,11 +168,11 @@ class CycleCreate(_Input):
 
 
 class PeerNomination(_Input):
-    peer_ids: list[uuid.UUID] = Field(min_length=1, max_length=MAX_PEERS)
+    peer_ids: list[RawId] = Field(min_length=1, max_length=MAX_PEERS)  # resolved by the service
 
     @field_validator("peer_ids")
     @classmethod
-    def _distinct(cls, values: list[uuid.UUID]) -> list[uuid.UUID]:
+    def _distinct(cls, values: list[RawId]) -> list[RawId]:
         if len(set(values)) != len(values):
             raise ValueError("each peer can be nominated only once")
         return values
@@ -185,7 +185,7 @@ class RatingInput(_Input):
     """One criterion's score (a whole number on the tenant's scale, checked by the service;
     empty means not scored yet) and comment."""
 
-    criterion_id: uuid.UUID
+    criterion_id: RawId  # resolved by the service
     score: int | None = None
     comment: str = Field(default="", max_length=MAX_COMMENT)
 

@@ -4,10 +4,12 @@ Every function takes the caller's tenant session and the actor (`TenantContext`)
 permission here (never in the page), validates input into a `ReviewError` with a message
 safe to show, writes an audit event in the same transaction, and never commits.
 
-Refusals are deliberately uniform: an id that does not exist, belongs to another tenant or
-is simply not the actor's to touch raises the same `PermissionDenied`, so ids cannot be
-probed. State problems the actor can see anyway ("already launched") are `ReviewError`s.
-Permission is always checked before state, so a refusal reveals nothing about the state.
+Refusals are deliberately uniform: every id a caller names is resolved first, before any
+permission check (`auth.resolve`): one that is malformed, unknown or another tenant's is
+refused as not found in this organisation, whoever asks; one of the tenant's that is not
+the actor's to touch raises `PermissionDenied`. State problems the actor can see anyway
+("already launched") are `ReviewError`s. Permission is always checked before state, so a
+refusal reveals nothing about the state.
 
 Audit details keep the before/after of every changed field; for free text (summaries,
 comments) they keep the length instead of the words: the audit trail is append-only and
@@ -34,6 +36,14 @@ from pms_dashboard.auth.permissions import (
     may,
     require,
     visible_user_ids,
+)
+from pms_dashboard.auth.resolve import (
+    IdKind,
+    RawId,
+    resolve,
+    resolve_all,
+    resolve_emails,
+    resolve_name,
 )
 from pms_dashboard.paging import Page, page_count
 from pms_dashboard.people.models import User
@@ -95,6 +105,13 @@ def _denied(
     resource: Resource, action: Action, target_id: uuid.UUID | None = None
 ) -> PermissionDenied:
     return PermissionDenied(resource, action, target_id=target_id)
+
+
+def _id(
+    session: Session, actor: TenantContext, kind: IdKind, raw: RawId, action: Action
+) -> uuid.UUID:
+    """One id the caller named, resolved in the tenant (else refused as not found)."""
+    return resolve(session=session, actor=actor, kind=kind, raw=raw, action=action)
 
 
 def _actor_id(actor: TenantContext, resource: Resource, action: Action) -> uuid.UUID:
@@ -254,30 +271,21 @@ def list_templates(*, session: Session, actor: TenantContext) -> list[TemplateRo
 def create_cycle(
     *, session: Session, actor: TenantContext, data: CycleCreate | dict[str, Any]
 ) -> CycleRow:
-    """A draft cycle on a template, with its period, deadlines and participants filter."""
-    require(session=session, actor=actor, resource=Resource.cycle, action=Action.manage)
+    """A draft cycle on a template, with its period, deadlines and participants filter
+    (departments and teams some person of the tenant has, managers by id or email)."""
     data = parse(CycleCreate, data)
+    manage, who = Action.manage, data.participants
+    template_id = _id(session, actor, IdKind.template, data.template_id, manage)
+    kw: dict[str, Any] = {"session": session, "actor": actor, "action": manage}
+    managers = resolve_all(kind=IdKind.manager, raw=who.managers, **kw)
+    managers = list(dict.fromkeys([*managers, *resolve_emails(raw=who.manager_emails, **kw)]))
+    for kind, names in ((IdKind.department, who.departments), (IdKind.team, who.teams)):
+        for name in names:
+            resolve_name(kind=kind, raw=name, **kw)
+    require(session=session, actor=actor, resource=Resource.cycle, action=Action.manage)
     template = session.scalars(
-        select(ReviewTemplate).where(col(ReviewTemplate.id) == data.template_id)
-    ).first()
-    if template is None:
-        raise _denied(Resource.cycle, Action.manage)
-    managers = list(data.participants.managers)
-    emails = data.participants.manager_emails
-    if emails:
-        by_email = dict(
-            session.execute(
-                select(col(User.email), col(User.id)).where(col(User.email).in_(emails))
-            ).all()
-        )
-        unknown = [e for e in emails if e not in by_email]
-        if unknown:
-            raise ReviewError(f"No one in your organisation has the email {unknown[0]}.")
-        managers = list(dict.fromkeys([*managers, *(by_email[e] for e in emails)]))
-    if managers:
-        found = set(session.scalars(select(col(User.id)).where(col(User.id).in_(managers))))
-        if found != set(managers):  # unknown or another tenant's: the same refusal
-            raise _denied(Resource.cycle, Action.manage)
+        select(ReviewTemplate).where(col(ReviewTemplate.id) == template_id)
+    ).one()
     taken = session.scalar(
         select(col(ReviewCycle.id)).where(func.lower(col(ReviewCycle.name)) == data.name.lower())
     )
@@ -381,8 +389,9 @@ def list_cycles(*, session: Session, actor: TenantContext, limit: int = 200) -> 
     return [_cycle_row(cycle, template_name, names) for cycle, template_name in rows]
 
 
-def get_cycle(*, session: Session, actor: TenantContext, cycle_id: uuid.UUID) -> CycleRow:
+def get_cycle(*, session: Session, actor: TenantContext, cycle_id: RawId) -> CycleRow:
     """One cycle, for its detail page."""
+    cycle_id = _id(session, actor, IdKind.cycle, cycle_id, Action.view)
     require(session=session, actor=actor, resource=Resource.cycle, action=Action.view)
     cycle = _cycle(session, cycle_id, Action.view)
     template_name = session.scalar(
@@ -416,9 +425,10 @@ def _participant_query(participants: dict[str, Any]) -> Select[Any]:
     return query.order_by(col(User.display_name), col(User.id))
 
 
-def launch_cycle(*, session: Session, actor: TenantContext, cycle_id: uuid.UUID) -> LaunchResult:
+def launch_cycle(*, session: Session, actor: TenantContext, cycle_id: RawId) -> LaunchResult:
     """Draft -> active: a self review per participant, a manager review by their current
     (active) manager if they have one, and an outcome with that manager as a snapshot."""
+    cycle_id = _id(session, actor, IdKind.cycle, cycle_id, Action.manage)
     require(session=session, actor=actor, resource=Resource.cycle, action=Action.manage)
     cycle = _cycle(session, cycle_id, Action.manage, lock=True)
     if cycle.status != CycleStatus.draft.value:
@@ -487,12 +497,13 @@ def launch_cycle(*, session: Session, actor: TenantContext, cycle_id: uuid.UUID)
 def _move_cycle(
     session: Session,
     actor: TenantContext,
-    cycle_id: uuid.UUID,
+    cycle_id: RawId,
     *,
     allowed_from: tuple[CycleStatus, ...],
     to: CycleStatus,
     refusal: str,
 ) -> CycleRow:
+    cycle_id = _id(session, actor, IdKind.cycle, cycle_id, Action.manage)
     require(session=session, actor=actor, resource=Resource.cycle, action=Action.manage)
     cycle = _cycle(session, cycle_id, Action.manage, lock=True)
     if cycle.status not in {s.value for s in allowed_from}:
@@ -511,7 +522,7 @@ def _move_cycle(
     return get_cycle(session=session, actor=actor, cycle_id=cycle.id)
 
 
-def start_calibration(*, session: Session, actor: TenantContext, cycle_id: uuid.UUID) -> CycleRow:
+def start_calibration(*, session: Session, actor: TenantContext, cycle_id: RawId) -> CycleRow:
     """Active -> calibration: reviews can no longer be written; ratings can be adjusted."""
     return _move_cycle(
         session,
@@ -523,7 +534,7 @@ def start_calibration(*, session: Session, actor: TenantContext, cycle_id: uuid.
     )
 
 
-def close_cycle(*, session: Session, actor: TenantContext, cycle_id: uuid.UUID) -> CycleRow:
+def close_cycle(*, session: Session, actor: TenantContext, cycle_id: RawId) -> CycleRow:
     """Calibration -> closed: nothing changes any more except sharing results."""
     return _move_cycle(
         session,
@@ -542,7 +553,8 @@ def _nomination_subject(
     session: Session, actor: TenantContext, cycle_id: uuid.UUID, reviewee_id: uuid.UUID
 ) -> tuple[ReviewOutcome, User]:
     """The participant's outcome and person, if the actor may nominate peers for them: an
-    admin, or the reviewee's manager (now, or as recorded when the cycle was launched)."""
+    admin, or the reviewee's manager (now, or as recorded when the cycle was launched).
+    The ids are resolved already."""
     actor_id = _actor_id(actor, Resource.review, Action.manage)
     outcome = _outcome_for(session, cycle_id, reviewee_id)
     if outcome is None:
@@ -560,21 +572,27 @@ def nominate_peers(
     *,
     session: Session,
     actor: TenantContext,
-    cycle_id: uuid.UUID,
-    reviewee_id: uuid.UUID,
+    cycle_id: RawId,
+    reviewee_id: RawId,
     data: PeerNomination | dict[str, Any],
 ) -> list[str]:
     """Peer reviews for a participant, nominated by their manager or an admin (1-5 active
     colleagues, never the reviewee, never twice); returns the new reviews' ids."""
+    manage = Action.manage
+    cycle_id = _id(session, actor, IdKind.cycle, cycle_id, manage)
+    reviewee_id = _id(session, actor, IdKind.person, reviewee_id, manage)
+    data = parse(PeerNomination, data)
+    peer_ids = resolve_all(
+        session=session, actor=actor, kind=IdKind.peer, raw=data.peer_ids, action=manage
+    )
+    if len(peer_ids) != len(data.peer_ids):
+        raise ReviewError("peer ids: each peer can be nominated only once")
     outcome, _ = _nomination_subject(session, actor, cycle_id, reviewee_id)
     actor_id = actor.user_id
-    data = parse(PeerNomination, data)
     cycle = _cycle(session, cycle_id, Action.manage, lock=True)
     if cycle.status != CycleStatus.active.value:
         raise ReviewError("Peers can be nominated only while the cycle is active.")
-    peers = {u.id: u for u in session.scalars(select(User).where(col(User.id).in_(data.peer_ids)))}
-    if set(peers) != set(data.peer_ids):
-        raise _denied(Resource.review, Action.manage)
+    peers = {u.id: u for u in session.scalars(select(User).where(col(User.id).in_(peer_ids)))}
     existing = set(
         session.scalars(
             select(col(Review.reviewer_id)).where(
@@ -584,7 +602,7 @@ def nominate_peers(
             )
         )
     )
-    for peer_id in data.peer_ids:
+    for peer_id in peer_ids:
         peer = peers[peer_id]
         if peer_id == reviewee_id:
             raise ReviewError("Nobody can be their own peer reviewer.")
@@ -594,7 +612,7 @@ def nominate_peers(
             raise ReviewError(f"{peer.display_name} already writes the manager review.")
         if peer_id in existing:
             raise ReviewError(f"{peer.display_name} is already a peer reviewer.")
-    if len(existing) + len(data.peer_ids) > MAX_PEERS:
+    if len(existing) + len(peer_ids) > MAX_PEERS:
         raise ReviewError(f"At most {MAX_PEERS} peers can review one person.")
     reviews = [
         Review(
@@ -603,7 +621,7 @@ def nominate_peers(
             reviewer_id=peer_id,
             kind=ReviewKind.peer.value,
         )
-        for peer_id in data.peer_ids
+        for peer_id in peer_ids
     ]
     session.add_all(reviews)
     session.flush()
@@ -633,14 +651,16 @@ def peer_candidates(
     *,
     session: Session,
     actor: TenantContext,
-    cycle_id: uuid.UUID,
-    reviewee_id: uuid.UUID,
+    cycle_id: RawId,
+    reviewee_id: RawId,
     limit: int = MAX_PEER_CANDIDATES,
 ) -> list[dict[str, str]]:
     """Whom the actor may pick as peer reviewers of a participant ([{id, name}], by name):
     the tenant's active people except the reviewee, their manager(s) and those already
     nominated; only for someone the actor may nominate for (the rule of `nominate_peers`),
     while the cycle is active."""
+    cycle_id = _id(session, actor, IdKind.cycle, cycle_id, Action.manage)
+    reviewee_id = _id(session, actor, IdKind.person, reviewee_id, Action.manage)
     outcome, reviewee = _nomination_subject(session, actor, cycle_id, reviewee_id)
     cycle = _cycle(session, cycle_id, Action.manage)
     if cycle.status != CycleStatus.active.value:
@@ -668,13 +688,20 @@ def nomination_targets(
     *,
     session: Session,
     actor: TenantContext,
-    cycle_id: uuid.UUID,
-    outcome_ids: list[uuid.UUID],
+    cycle_id: RawId,
+    outcome_ids: list[RawId],
 ) -> dict[str, str]:
     """Of these outcomes of the cycle (a status page), those whose reviewee the actor may
     nominate peers for (the rule of `nominate_peers`, whatever the cycle's status), as
     outcome id -> reviewee id. To offer the action and find its reviewee: `peer_candidates`
     and `nominate_peers` check everything again."""
+    cycle_id = _id(session, actor, IdKind.cycle, cycle_id, Action.manage)
+    outcome_ids = list(
+        resolve_all(
+            session=session, actor=actor, kind=IdKind.outcome, raw=outcome_ids[:MAX_PAGE_SIZE],
+            action=Action.manage,
+        )
+    )  # fmt: skip
     if actor.user_id is None or not outcome_ids:
         return {}
     reviewee = aliased(User)
@@ -683,7 +710,7 @@ def nomination_targets(
         .join(reviewee, col(reviewee.id) == col(ReviewOutcome.reviewee_id))
         .where(
             col(ReviewOutcome.cycle_id) == cycle_id,
-            col(ReviewOutcome.id).in_(outcome_ids[:MAX_PAGE_SIZE]),
+            col(ReviewOutcome.id).in_(outcome_ids),
         )
     )
     if not may(session=session, actor=actor, resource=Resource.cycle, action=Action.manage):
@@ -770,14 +797,13 @@ def _detail(
     )
 
 
-def get_review(*, session: Session, actor: TenantContext, review_id: uuid.UUID) -> ReviewDetail:
+def get_review(*, session: Session, actor: TenantContext, review_id: RawId) -> ReviewDetail:
     """One review: editable for its reviewer while open; read-only for the reviewee's
     managers and admins (never a peer review, and never to the reviewee: they see their
     results only once shared)."""
+    review_id = _id(session, actor, IdKind.review, review_id, Action.view)
     actor_id = _actor_id(actor, Resource.review, Action.view)
-    review = session.scalars(select(Review).where(col(Review.id) == review_id)).first()
-    if review is None:
-        raise _denied(Resource.review, Action.view, review_id)
+    review = session.scalars(select(Review).where(col(Review.id) == review_id)).one()
     cycle = _cycle(session, review.cycle_id, Action.view)
     if review.reviewer_id == actor_id:
         editable = (
@@ -803,7 +829,8 @@ def get_review(*, session: Session, actor: TenantContext, review_id: uuid.UUID) 
 def _writable_review(
     session: Session, actor: TenantContext, review_id: uuid.UUID
 ) -> tuple[Review, ReviewCycle]:
-    """The actor's own review, locked, in an active cycle and not yet submitted."""
+    """The actor's own review, locked, in an active cycle and not yet submitted (the id is
+    resolved already)."""
     actor_id = _actor_id(actor, Resource.review, Action.write)
     review = session.scalars(
         select(Review).where(col(Review.id) == review_id).with_for_update()
@@ -824,11 +851,13 @@ def _apply_draft(
     criteria: list[ReviewCriterion],
     draft: ReviewDraft,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Write the draft's summary and ratings; return the changed fields before and after."""
+    """Write the draft's summary and ratings (criterion ids resolved already); return the
+    changed fields before and after."""
     scale = _scale(session)
     known = {c.id: c for c in criteria}
-    for rating in draft.ratings:
-        if rating.criterion_id not in known:
+    ratings = [(uuid.UUID(str(r.criterion_id)), r) for r in draft.ratings]
+    for criterion_id, rating in ratings:
+        if criterion_id not in known:
             raise _denied(Resource.review, Action.write)
         if rating.score is not None:
             _check_score(scale, rating.score)
@@ -843,16 +872,16 @@ def _apply_draft(
     if draft.summary != review.summary:
         before["summary_chars"], after["summary_chars"] = len(review.summary), len(draft.summary)
         review.summary = draft.summary
-    for rating in draft.ratings:
-        row = existing.get(rating.criterion_id)
+    for criterion_id, rating in ratings:
+        row = existing.get(criterion_id)
         old_score = int(row.score) if row is not None and row.score is not None else None
         old_comment = row.comment if row is not None else ""
         if row is None:
             if rating.score is None and not rating.comment:
                 continue
-            row = ReviewRating(review_id=review.id, criterion_id=rating.criterion_id)
+            row = ReviewRating(review_id=review.id, criterion_id=criterion_id)
             session.add(row)
-        key = known[rating.criterion_id].name
+        key = known[criterion_id].name
         if old_score != rating.score:
             before[f"{key}.score"], after[f"{key}.score"] = old_score, rating.score
             row.score = Decimal(rating.score) if rating.score is not None else None
@@ -867,17 +896,33 @@ def _apply_draft(
     return before, after
 
 
+def _resolve_draft(
+    session: Session, actor: TenantContext, review_id: RawId, draft: Any, *, optional: bool
+) -> tuple[uuid.UUID, ReviewDraft | None]:
+    """The review's id and the draft (its criterion ids resolved), before anything else."""
+    rid = _id(session, actor, IdKind.review, review_id, Action.write)
+    if draft is None and optional:
+        return rid, None
+    parsed = parse(ReviewDraft, draft)
+    resolve_all(
+        session=session, actor=actor, kind=IdKind.criterion,
+        raw=[r.criterion_id for r in parsed.ratings], action=Action.write,
+    )  # fmt: skip
+    return rid, parsed
+
+
 def save_review(
     *,
     session: Session,
     actor: TenantContext,
-    review_id: uuid.UUID,
+    review_id: RawId,
     draft: ReviewDraft | dict[str, Any],
 ) -> ReviewDetail:
     """Save the reviewer's draft (scores may be empty); only the reviewer, while open."""
+    review_id, parsed = _resolve_draft(session, actor, review_id, draft, optional=False)
     review, cycle = _writable_review(session, actor, review_id)
-    draft = parse(ReviewDraft, draft)
-    before, after = _apply_draft(session, review, _criteria(session, cycle.template_id), draft)
+    assert parsed is not None
+    before, after = _apply_draft(session, review, _criteria(session, cycle.template_id), parsed)
     if after:
         audit.record(
             session=session,
@@ -894,17 +939,18 @@ def submit_review(
     *,
     session: Session,
     actor: TenantContext,
-    review_id: uuid.UUID,
+    review_id: RawId,
     draft: ReviewDraft | dict[str, Any] | None = None,
 ) -> ReviewDetail:
     """Save (optionally) and submit: every criterion scored, the weighted score computed,
     and the reviewee's outcome moved on (self done / manager done + computed score)."""
+    review_id, parsed = _resolve_draft(session, actor, review_id, draft, optional=True)
     review, cycle = _writable_review(session, actor, review_id)
     criteria = _criteria(session, cycle.template_id)
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
-    if draft is not None:
-        before, after = _apply_draft(session, review, criteria, parse(ReviewDraft, draft))
+    if parsed is not None:
+        before, after = _apply_draft(session, review, criteria, parsed)
     scores = {
         r.criterion_id: r.score
         for r in session.scalars(
@@ -955,15 +1001,14 @@ def _outcome_after_submit(session: Session, review: Review) -> dict[str, Any]:
     return {"id": str(outcome.id), "before": before, "after": after}
 
 
-def reopen_review(*, session: Session, actor: TenantContext, review_id: uuid.UUID) -> None:
+def reopen_review(*, session: Session, actor: TenantContext, review_id: RawId) -> None:
     """Un-submit a review (the reviewee's managers and admins) so it can be corrected,
     while the cycle is active and the outcome not yet calibrated or shared."""
+    review_id = _id(session, actor, IdKind.review, review_id, Action.reopen)
     _actor_id(actor, Resource.review, Action.reopen)
     review = session.scalars(
         select(Review).where(col(Review.id) == review_id).with_for_update()
-    ).first()
-    if review is None:
-        raise _denied(Resource.review, Action.reopen, review_id)
+    ).one()
     require(
         session=session,
         actor=actor,
@@ -1050,9 +1095,10 @@ def list_my_results(*, session: Session, actor: TenantContext) -> list[SharedCyc
     ]
 
 
-def my_results(*, session: Session, actor: TenantContext, cycle_id: uuid.UUID) -> MyResults:
+def my_results(*, session: Session, actor: TenantContext, cycle_id: RawId) -> MyResults:
     """The actor's own shared result: self and manager reviews, and peer feedback averaged
     per criterion without names, shown only from two submitted peer reviews on."""
+    cycle_id = _id(session, actor, IdKind.cycle, cycle_id, Action.view)
     actor_id = _actor_id(actor, Resource.review, Action.view)
     outcome = _outcome_for(session, cycle_id, actor_id)
     if outcome is None:
@@ -1152,11 +1198,12 @@ def cycle_status(
     *,
     session: Session,
     actor: TenantContext,
-    cycle_id: uuid.UUID,
+    cycle_id: RawId,
     query: StatusQuery | dict[str, Any] | None = None,
 ) -> CycleStatusView:
     """One page of per-reviewee rows the actor may see, with the status funnel and the
     rating distribution over all of them (counted in SQL)."""
+    cycle_id = _id(session, actor, IdKind.cycle, cycle_id, Action.view)
     actor_id = _actor_id(actor, Resource.calibration, Action.view)
     require(session=session, actor=actor, resource=Resource.cycle, action=Action.view)
     q = parse(StatusQuery, query or {})
@@ -1233,9 +1280,10 @@ def performance_bucket(scale: RatingScale, score: Decimal | float | None) -> str
     return "high"
 
 
-def ninebox(*, session: Session, actor: TenantContext, cycle_id: uuid.UUID) -> NineBox:
+def ninebox(*, session: Session, actor: TenantContext, cycle_id: RawId) -> NineBox:
     """Nine-box grid of the visible people: performance (final rating, else computed score)
     by thirds of the scale against potential 1-3, with counts and names per box."""
+    cycle_id = _id(session, actor, IdKind.cycle, cycle_id, Action.view)
     actor_id = _actor_id(actor, Resource.calibration, Action.view)
     require(session=session, actor=actor, resource=Resource.cycle, action=Action.view)
     _cycle(session, cycle_id, Action.view)
@@ -1272,26 +1320,26 @@ def ninebox(*, session: Session, actor: TenantContext, cycle_id: uuid.UUID) -> N
     return NineBox(cells=cells, unplaced=unplaced)
 
 
-def _outcome_by_id(session: Session, outcome_id: uuid.UUID, action: Action) -> ReviewOutcome:
-    outcome = session.scalars(
-        select(ReviewOutcome).where(col(ReviewOutcome.id) == outcome_id).with_for_update()
-    ).first()
-    if outcome is None:
-        raise _denied(Resource.calibration, action, outcome_id)
-    return outcome
+def _outcome_by_id(
+    session: Session, actor: TenantContext, outcome_id: RawId, action: Action, *, lock: bool
+) -> ReviewOutcome:
+    """The outcome the caller named (resolved in the tenant first)."""
+    oid = _id(session, actor, IdKind.outcome, outcome_id, action)
+    query = select(ReviewOutcome).where(col(ReviewOutcome.id) == oid)
+    return session.scalars(query.with_for_update() if lock else query).one()
 
 
 def adjust_calibration(
     *,
     session: Session,
     actor: TenantContext,
-    outcome_id: uuid.UUID,
+    outcome_id: RawId,
     change: CalibrationAdjust | dict[str, Any],
 ) -> CalibrationChangeRow:
     """Move a final rating and/or potential during calibration, with a reason kept in the
     history; never one's own, only the reviewee's managers (transitively) and admins."""
+    outcome = _outcome_by_id(session, actor, outcome_id, Action.adjust, lock=True)
     actor_id = _actor_id(actor, Resource.calibration, Action.adjust)
-    outcome = _outcome_by_id(session, outcome_id, Action.adjust)
     require(
         session=session,
         actor=actor,
@@ -1372,14 +1420,10 @@ def _change_row(change: CalibrationChange, names: dict[uuid.UUID, str]) -> Calib
 
 
 def calibration_history(
-    *, session: Session, actor: TenantContext, outcome_id: uuid.UUID
+    *, session: Session, actor: TenantContext, outcome_id: RawId
 ) -> list[CalibrationChangeRow]:
     """Every calibration move of one outcome, oldest first (who, from what, to what, why)."""
-    outcome = session.scalars(
-        select(ReviewOutcome).where(col(ReviewOutcome.id) == outcome_id)
-    ).first()
-    if outcome is None:
-        raise _denied(Resource.calibration, Action.view)
+    outcome = _outcome_by_id(session, actor, outcome_id, Action.view, lock=False)
     require(
         session=session,
         actor=actor,
@@ -1398,9 +1442,10 @@ def calibration_history(
     return [_change_row(c, names) for c in changes]
 
 
-def share_results(*, session: Session, actor: TenantContext, cycle_id: uuid.UUID) -> int:
+def share_results(*, session: Session, actor: TenantContext, cycle_id: RawId) -> int:
     """Share every calibrated outcome of the cycle with its reviewee (HR and tenant admins,
     during calibration or after close); returns how many were shared."""
+    cycle_id = _id(session, actor, IdKind.cycle, cycle_id, Action.manage)
     require(session=session, actor=actor, resource=Resource.cycle, action=Action.manage)
     cycle = _cycle(session, cycle_id, Action.manage, lock=True)
     if cycle.status not in (CycleStatus.calibration.value, CycleStatus.closed.value):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 
 class MissingTenantContext(RuntimeError):
@@ -13,6 +14,16 @@ class MissingTenantContext(RuntimeError):
 
 class CrossTenantWrite(RuntimeError):
     """An object of one tenant was about to be written in another tenant's session."""
+
+
+class AuditedRefusal(Exception):
+    """A refused request that leaves a trace: the unit of work rolls the request's own work
+    back, then calls `audit_refusal(session)` in a transaction of its own (same tenant
+    context), so the refusal is recorded although nothing else was. The subclass (in the
+    domain that refuses) decides what is recorded; tenancy imports no domain package."""
+
+    def audit_refusal(self, session: Any) -> None:
+        """Record this refusal in `session` (a fresh transaction with the tenant set)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,11 +21,12 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 import psycopg
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from pms_dashboard.db.engine import app_engine, auditor_engine, owner_engine
 from pms_dashboard.tenancy.context import (
+    AuditedRefusal,
     CrossTenantWrite,
     MissingTenantContext,
     TenantContext,
@@ -122,46 +123,19 @@ def _unit_of_work(session: S, tenant_id: uuid.UUID | None = None) -> Iterator[S]
         session.commit()
     except BaseException as err:
         session.rollback()
-        if tenant_id is not None and _is_denial(err):
-            _record_denial(session, tenant_id, err)
+        if tenant_id is not None and isinstance(err, AuditedRefusal):
+            _record_refusal(session, tenant_id, err)
         raise
     finally:
         session.close()
 
 
-def _is_denial(err: BaseException) -> bool:
-    from pms_dashboard.auth.permissions import PermissionDenied
-
-    return isinstance(err, PermissionDenied)
-
-
-def _record_denial(session: Session, tenant_id: uuid.UUID, err: Any) -> None:
-    """A refused request is audited and flagged in a transaction of its own (the request's
-    own work was rolled back); an id of another tenant marks a cross-tenant attempt."""
-    from pms_dashboard.audit import service as audit
-
-    ctx = session.info.get("ctx")
+def _record_refusal(session: Session, tenant_id: uuid.UUID, err: AuditedRefusal) -> None:
+    """A refused request is audited in a transaction of its own (the request's own work was
+    rolled back); what is recorded is the refusal's own business (`audit_refusal`)."""
     try:
         _begin_with_context(session, tenant_id)
-        target = err.target_id
-        foreign = bool(
-            target is not None
-            and session.execute(text("SELECT app.is_foreign_id(:id)"), {"id": target}).scalar_one()
-        )
-        audit.record(
-            session=session,
-            action="access.cross_tenant" if foreign else "access.denied",
-            actor_id=getattr(ctx, "user_id", None),
-            entity_type=str(err.resource),
-            entity_id=None if foreign else target,  # never store another tenant's id as ours
-            detail={
-                "action": str(err.action),
-                "target": str(target) if target else None,
-                "cross_tenant": foreign,
-                "role": getattr(ctx, "role", None),
-            },
-            flagged=True,
-        )
+        err.audit_refusal(session)
         session.commit()
     except Exception:  # the refusal itself must still reach the caller
         session.rollback()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import reflex as rx
 from reflex.istate.data import RouterData
@@ -36,12 +37,19 @@ def state_for(
 ) -> S:
     """A fresh instance of `state_cls` (inside a fresh root state) whose websocket request
     carries `token` as the session cookie; `params` are the route's dynamic parts (such as
-    `goal_id` of /goals/[goal_id]) — the browser controls them, so tests may send anything."""
+    `goal_id` of /goals/[goal_id]) and the query string of the address the browser shows
+    (such as ?owner= of /goals) — the browser controls them, so tests may send anything."""
     root = rx.State(_reflex_internal_init=True)  # type: ignore[call-arg]
     state = root.get_substate(state_cls.get_full_name().split(".")[1:])
     cookie = f"{cookie_name}={token}" if token else ""
+    query = dict(params or {})
     router = RouterData.from_router_data(
-        {"headers": {"cookie": cookie}, "pathname": path, "query": dict(params or {})}
+        {
+            "headers": {"cookie": cookie},
+            "pathname": path,
+            "query": query,
+            "asPath": path + (f"?{urlencode(query)}" if query else ""),
+        }
     )
     for s in (root, *_all_substates(root)):
         s.router = router

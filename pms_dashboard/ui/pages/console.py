@@ -405,13 +405,16 @@ def _event_cells(r: Any) -> list[rx.Component]:
 
 
 def _flagged_queue() -> rx.Component:
-    columns = ("When", "Organisation", "#", "Actor", "Action", "Entity", "IP", "Review")
+    columns = ("When", "Organisation", "#", "Actor", "Action", "Entity", "IP",
+               "Id belongs to", "Review")  # fmt: skip
     return rx.card(
         rx.vstack(
             rx.heading("Flagged events to review", size="3"),
             rx.text(
                 "Refused and cross-organisation attempts of ordinary users, oldest first, "
-                "until a super-admin marks them reviewed.",
+                "until a super-admin marks them reviewed. A cross-organisation attempt names "
+                "the organisation whose id was asked for (its own trail says only "
+                "'not found').",
                 size="2",
                 color_scheme="gray",
             ),
@@ -437,6 +440,8 @@ def _flagged_queue() -> rx.Component:
                                 lambda r: rx.table.row(
                                     *_event_cells(r),
                                     rx.table.cell(r["ip"]),
+                                    # a cross-tenant attempt: whose id it was
+                                    rx.table.cell(rx.code(r["other_tenant"])),
                                     rx.table.cell(
                                         rx.form(
                                             rx.hstack(

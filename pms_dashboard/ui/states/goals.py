@@ -16,6 +16,7 @@ import reflex as rx
 from pydantic import ValidationError
 
 from pms_dashboard.auth.permissions import PermissionDenied
+from pms_dashboard.auth.resolve import NotFoundHere
 from pms_dashboard.goals import service as goals_service
 from pms_dashboard.goals.schemas import (
     CheckInInput,
@@ -117,6 +118,8 @@ class GoalsState(SessionState):
             self._read_page(principal, query, menus)
         except TenantBusy as err:
             self.error = str(err)  # the list stays as it was; nothing else changes
+        except PermissionDenied as err:  # a filter naming someone or something not found
+            self.error = err.message
         return None
 
     def _read_page(self, principal: Any, query: GoalListQuery, menus: bool) -> None:
@@ -244,7 +247,7 @@ def goal_input_from_form(form: dict[str, Any]) -> GoalInput:
         kr_id = str(form.get(f"kr_id_{i}", "")).strip()
         krs.append(
             KeyResultInput(
-                id=uuid.UUID(kr_id) if kr_id else None,
+                id=kr_id or None,  # ids are resolved (or refused) by the service
                 title=title,
                 start_value=_decimal(form.get(f"kr_start_{i}"), f"key result {i + 1} start")
                 or Decimal(0),
@@ -258,8 +261,8 @@ def goal_input_from_form(form: dict[str, Any]) -> GoalInput:
     return GoalInput(
         title=str(form.get("title", "")),
         description=str(form.get("description", "")),
-        owner_id=uuid.UUID(owner) if owner and owner != "me" else None,
-        parent_id=None if parent == NO_PARENT else uuid.UUID(parent),
+        owner_id=owner if owner and owner != "me" else None,
+        parent_id=None if parent == NO_PARENT else parent,
         period=str(form.get("period", "")),
         start_date=form.get("start_date") or None,  # type: ignore[arg-type]
         due_date=form.get("due_date") or None,  # type: ignore[arg-type]
@@ -382,9 +385,12 @@ class GoalDetailState(SessionState):
         self.editing = False
         try:
             self._refresh(principal)
+        except NotFoundHere as err:
+            self._clear()
+            self.error = err.message
         except PermissionDenied as err:
             self._clear()
-            self.error = f"{err.message} The goal may not exist, or it is not shared with you."
+            self.error = f"{err.message} The goal is not shared with you."
         return None
 
     @rx.event

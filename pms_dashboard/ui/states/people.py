@@ -1,19 +1,21 @@
 """People directory: thin state — who is asking, one tenant session, the service, plain vars.
 
-Every handler re-derives the principal from the cookie; ids arrive as strings from the
-browser and are parsed here, then the service decides whether the actor may see or change
-that person. Refusals land in `error`; nothing from a refused call lands in any var.
+Every handler re-derives the principal from the cookie; ids go as the browser sent them to
+the service, which resolves them in the tenant first (a malformed, unknown or another
+tenant's id is refused as not found, and audited, alike) and decides whether the actor may
+see or change that person. Refusals land in `error`; nothing from a refused call lands in
+any var.
 """
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import asdict
 from typing import Any
 
 import reflex as rx
 
 from pms_dashboard.auth.permissions import PermissionDenied
+from pms_dashboard.auth.resolve import NotFoundHere
 from pms_dashboard.auth.service import Principal
 from pms_dashboard.people import service as people
 from pms_dashboard.people.schemas import (
@@ -31,22 +33,6 @@ from pms_dashboard.ui.urls import checked_export_download
 PAGE_SIZE = 20
 NOT_FOUND = "That person was not found or is not yours to see."
 INDENT_PX = 24
-
-
-def _uuid(value: Any) -> uuid.UUID | None:
-    """A browser-sent id, or None when it is not a UUID at all."""
-    try:
-        return uuid.UUID(str(value))
-    except (ValueError, TypeError, AttributeError):
-        return None
-
-
-def _optional_uuid(value: Any) -> tuple[bool, uuid.UUID | None]:
-    """(ok, id) for a manager field where "" means "no manager"."""
-    if value in ("", None, "none"):
-        return True, None
-    parsed = _uuid(value)
-    return parsed is not None, parsed
 
 
 class PeopleState(SessionState):
@@ -112,15 +98,19 @@ class PeopleState(SessionState):
             self.error = "That filter is not available."
             return None
         actor = principal.context
-        with tenant_session(actor) as session:
-            page = people.list_people(session=session, actor=actor, query=query)
-            departments = people.departments(session=session, actor=actor)
-            teams = people.teams(session=session, actor=actor, department=query.department)
-            tree = (
-                people.flatten_tree(people.team_tree(session=session, actor=actor))
-                if self.view == "tree"
-                else []
-            )
+        try:
+            with tenant_session(actor) as session:
+                page = people.list_people(session=session, actor=actor, query=query)
+                departments = people.departments(session=session, actor=actor)
+                teams = people.teams(session=session, actor=actor, department=query.department)
+                tree = (
+                    people.flatten_tree(people.team_tree(session=session, actor=actor))
+                    if self.view == "tree"
+                    else []
+                )
+        except PermissionDenied as err:  # a filter naming a team or department not found
+            self.error = err.message
+            return None
         self._show(principal)
         self.can_manage = people.may_manage_people(actor=actor)
         self.rows = page.rows_as_dicts()
@@ -134,7 +124,7 @@ class PeopleState(SessionState):
         self.tree = [asdict(line) | {"indent": f"{line.depth * INDENT_PX}px"} for line in tree]
         return None
 
-    def _select(self, principal: Principal, person_id: uuid.UUID) -> None:
+    def _select(self, principal: Principal, person_id: Any) -> None:
         """Put one person's detail into vars (only after the service allowed it)."""
         actor = principal.context
         with tenant_session(actor) as session:
@@ -160,13 +150,9 @@ class PeopleState(SessionState):
         if principal is None:
             return self._signed_out()
         self.notice = ""
-        pid = _uuid(person_id)
-        if pid is None:
-            self.error = NOT_FOUND
-            return None
         try:
             with tenant_session(principal.context) as session:
-                row = op(session=session, actor=principal.context, person_id=pid, **kw)
+                row = op(session=session, actor=principal.context, person_id=person_id, **kw)
         except (PermissionDenied, PeopleError) as err:
             self.error = str(err)
             return None
@@ -174,7 +160,7 @@ class PeopleState(SessionState):
         self.notice = success.format(name=row.display_name)
         self._load(principal)
         if self.selected.get("id") == row.id:
-            self._select(principal, pid)
+            self._select(principal, row.id)
         return None
 
     # ---------------------------------------------------------------------- reading
@@ -238,14 +224,13 @@ class PeopleState(SessionState):
         principal = self._principal()
         if principal is None:
             return self._signed_out()
-        pid = _uuid(person_id)
         self.selected, self.selected_reports, self.selected_chain = {}, [], []
         self.manager_options = []
-        if pid is None:
-            self.error = NOT_FOUND
-            return None
         try:
-            self._select(principal, pid)
+            self._select(principal, person_id)
+        except NotFoundHere as err:
+            self.error = err.message
+            return None
         except PermissionDenied:
             self.error = NOT_FOUND
             return None
@@ -328,12 +313,12 @@ class PeopleState(SessionState):
 
     @rx.event
     def change_manager(self, person_id: str, manager_id: str):
-        ok, mid = _optional_uuid(manager_id)
-        if not ok:
-            self.error = NOT_FOUND
-            return None
+        """`manager_id` "" or "none": no manager; the service resolves both ids."""
         return self._change(
-            person_id, people.change_manager, "{name}'s manager was changed.", manager_id=mid
+            person_id,
+            people.change_manager,
+            "{name}'s manager was changed.",
+            manager_id=manager_id,
         )
 
     @rx.event

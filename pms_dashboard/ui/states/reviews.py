@@ -2,10 +2,11 @@
 call, plain vars.
 
 Every handler is callable by any browser with any arguments, so: identity comes from the
-cookie on each event (`_principal()`), ids arrive as strings and are parsed here (a bad id
-gets the same "no access" message as someone else's), and the services decide access. Ids
-kept in vars (the open review, the selected cycle) are only a convenience: the services
-re-check them on every call, so a tampered value is refused like any other.
+cookie on each event (`_principal()`), every id a handler receives goes as it came to a
+service, which resolves it in the tenant first (`auth.resolve`: a malformed, unknown or
+another tenant's id is refused as not found, and audited, the same way everywhere), and the
+services decide access. Ids kept in vars (the open review, the selected cycle) are only a
+convenience: the services resolve and check them again on every call.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import reflex as rx
 
 from pms_dashboard.auth.permissions import Action, PermissionDenied, Resource
+from pms_dashboard.auth.resolve import IdKind, parse_id, resolve, resolve_all
 from pms_dashboard.auth.service import Principal
 from pms_dashboard.people.models import Role
 from pms_dashboard.reviews import service as reviews
@@ -34,16 +36,6 @@ MAX_SELECTED = 50  # checkbox ticks kept (the service allows MAX_PEERS per nomin
 # Roles the reopen rule lets reopen a review (of a report; admins anyone's but their own).
 REOPENERS = frozenset({Role.manager.value, Role.hr_admin.value, Role.tenant_admin.value})
 _FAILED = object()
-
-
-def _uuid(value: Any) -> uuid.UUID | None:
-    """A UUID from browser input, or None for anything else."""
-    if not isinstance(value, str) or len(value) > 64:
-        return None
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None
 
 
 def _text(form: dict[str, Any], key: str, limit: int = 400) -> str:
@@ -74,14 +66,15 @@ def _reopen_offer(session: Any, actor: Any, detail: Any) -> bool:
     return True
 
 
-def _reviewee_of(session: Any, actor: Any, cycle_id: uuid.UUID, outcome_id: uuid.UUID) -> Any:
-    """The reviewee of a status row the actor may nominate peers for, else the refusal."""
+def _reviewee_of(session: Any, actor: Any, cycle_id: Any, outcome_id: Any) -> Any:
+    """The reviewee of a status row the actor may nominate peers for, else the refusal
+    (the ids as the browser sent them: the service resolves them)."""
     targets = reviews.nomination_targets(
         session=session, actor=actor, cycle_id=cycle_id, outcome_ids=[outcome_id]
     )
-    if str(outcome_id) not in targets:
+    if len(targets) != 1:
         raise PermissionDenied(Resource.review, Action.manage)
-    return uuid.UUID(targets[str(outcome_id)])
+    return uuid.UUID(next(iter(targets.values())))
 
 
 def _then_offer(fn: Callable[..., Any]) -> Callable[..., tuple[Any, bool]]:
@@ -119,6 +112,11 @@ class _ReviewsBase(SessionState):
             self.error = str(err)
         self.notice = ""
         return _FAILED
+
+    def _resolved(self, principal: Principal, kind: IdKind, raw: Any) -> Any:
+        """One id a local edit names, resolved in the tenant like a service's (so refused
+        and audited the same way); `_FAILED` with `error` set when it is not found."""
+        return self._run(principal, resolve, kind=kind, raw=raw)
 
 
 # ---------------------------------------------------------------------------- /reviews
@@ -196,11 +194,7 @@ class ReviewsState(_ReviewsBase):
             return self._signed_out()
         self._close_form()
         self.results, self.notice = {}, ""
-        rid = _uuid(review_id)
-        if rid is None:
-            self.error = NO_ACCESS
-            return None
-        shown = self._run(principal, _then_offer(reviews.get_review), review_id=rid)
+        shown = self._run(principal, _then_offer(reviews.get_review), review_id=review_id)
         if shown is not _FAILED:
             self.error = ""
             self._show_review(shown)
@@ -211,23 +205,32 @@ class ReviewsState(_ReviewsBase):
         self._close_form()
         self.error = ""
 
+    def _edit(self, criterion_id: Any, field: str, value: str):
+        """Local edit of one criterion of the open form (nothing is stored until Save or
+        Submit); the criterion is resolved like any id, then must be one of the form's."""
+        principal = self._principal()
+        if principal is None:
+            return self._signed_out()
+        found = self._resolved(principal, IdKind.criterion, criterion_id)
+        if found is _FAILED:
+            return None
+        self.ratings = [
+            r | {field: value} if r["criterion_id"] == str(found) else r for r in self.ratings
+        ]
+        return None
+
     @rx.event
     def set_score(self, criterion_id: str, value: str):
-        """Local edit of the open form; nothing is stored until Save or Submit."""
         if not isinstance(value, str) or len(value) > 8:
-            return
-        self.ratings = [
-            r | {"score": value} if r["criterion_id"] == criterion_id else r for r in self.ratings
-        ]
+            return None
+        return self._edit(criterion_id, "score", value)
 
     @rx.event
     def set_comment(self, criterion_id: str, value: str):
         if not isinstance(value, str):
-            return
-        value = value[: MAX_COMMENT + 1]  # one over: the service explains the limit
-        self.ratings = [
-            r | {"comment": value} if r["criterion_id"] == criterion_id else r for r in self.ratings
-        ]
+            return None
+        # one over the limit: the service explains it
+        return self._edit(criterion_id, "comment", value[: MAX_COMMENT + 1])
 
     @rx.event
     def set_summary(self, value: str):
@@ -251,11 +254,10 @@ class ReviewsState(_ReviewsBase):
         principal = self._principal()
         if principal is None:
             return self._signed_out()
-        rid = _uuid(self.review_id)
-        if rid is None:
-            self.error = NO_ACCESS
+        if not self.review_id:
+            self.error = "Open a review first."
             return None
-        shown = self._run(principal, _then_offer(fn), review_id=rid, draft=self._draft())
+        shown = self._run(principal, _then_offer(fn), review_id=self.review_id, draft=self._draft())
         if shown is not _FAILED:
             self.error, self.notice = "", done
             self._show_review(shown)
@@ -276,10 +278,10 @@ class ReviewsState(_ReviewsBase):
         principal = self._principal()
         if principal is None:
             return self._signed_out()
-        rid = _uuid(self.review_id)
-        if rid is None:
-            self.error, self.notice = NO_ACCESS, ""
+        if not self.review_id:
+            self.error, self.notice = "Open a review first.", ""
             return None
+        rid = self.review_id
 
         def reopen(*, session: Any, actor: Any) -> tuple[Any, bool]:
             reviews.reopen_review(session=session, actor=actor, review_id=rid)
@@ -299,11 +301,7 @@ class ReviewsState(_ReviewsBase):
             return self._signed_out()
         self._close_form()
         self.results, self.notice = {}, ""
-        cid = _uuid(cycle_id)
-        if cid is None:
-            self.error = NO_ACCESS
-            return None
-        got = self._run(principal, reviews.my_results, cycle_id=cid)
+        got = self._run(principal, reviews.my_results, cycle_id=cycle_id)
         if got is not _FAILED:
             self.error = ""
             self.results = asdict(got)
@@ -396,24 +394,25 @@ class CyclesState(_ReviewsBase):
             self.can_manage = manage
             self.scale_options = options
 
-    def _detail(self, principal: Principal, cycle_id: uuid.UUID, page: int = 1) -> bool:
+    def _detail(self, principal: Principal, cycle_id: Any, page: int = 1) -> bool:
         def detail(*, session: Any, actor: Any) -> tuple[Any, Any, Any, set[str]]:
+            cid = resolve(session=session, actor=actor, kind=IdKind.cycle, raw=cycle_id)
             status = reviews.cycle_status(
                 session=session,
                 actor=actor,
-                cycle_id=cycle_id,
+                cycle_id=cid,
                 query={"page": page, "page_size": STATUS_PAGE_SIZE},
             )
             targets = reviews.nomination_targets(
                 session=session,
                 actor=actor,
-                cycle_id=cycle_id,
+                cycle_id=cid,
                 outcome_ids=[uuid.UUID(r.outcome_id) for r in status.page.rows],
             )
             return (
-                reviews.get_cycle(session=session, actor=actor, cycle_id=cycle_id),
+                reviews.get_cycle(session=session, actor=actor, cycle_id=cid),
                 status,
-                reviews.ninebox(session=session, actor=actor, cycle_id=cycle_id),
+                reviews.ninebox(session=session, actor=actor, cycle_id=cid),
                 set(targets),  # the rows to offer "Nominate peers" on (no ids kept)
             )
 
@@ -443,10 +442,10 @@ class CyclesState(_ReviewsBase):
         self.error = self.notice = ""
         self._list(principal)
         # ?cycle=<id> (the overview's charts link here) opens that cycle; the service
-        # decides whether the viewer may see it, like any other id from the browser.
-        linked = _uuid(str(self.router.url.query_parameters.get("cycle", "")))
-        selected = linked or _uuid(self.cycle_id)
-        if selected is not None:
+        # resolves it and decides whether the viewer may see it, like any id from the browser.
+        linked = self.router.url.query_parameters.get("cycle", "")
+        selected = linked or self.cycle_id
+        if selected:
             self._detail(principal, selected, 1 if linked else self.status_page)
         return None
 
@@ -456,12 +455,7 @@ class CyclesState(_ReviewsBase):
         if principal is None:
             return self._signed_out()
         self.notice = ""
-        cid = _uuid(cycle_id)
-        if cid is None:
-            self._clear_detail()
-            self.error = NO_ACCESS
-            return None
-        if self._detail(principal, cid):
+        if self._detail(principal, cycle_id):
             self.error = ""
         return None
 
@@ -476,13 +470,12 @@ class CyclesState(_ReviewsBase):
         principal = self._principal()
         if principal is None:
             return self._signed_out()
-        cid = _uuid(self.cycle_id)
         wanted = CYCLE_EXPORTS.get(name)
-        if cid is None or wanted is None:
+        if not self.cycle_id or wanted is None:
             self.error = "That export is not available."
             return None
         export, extra = wanted
-        filters = {"cycle_id": str(cid), **extra}
+        filters = {"cycle_id": self.cycle_id, **extra}  # resolved again by the export
         outcome = checked_export_download(principal.context, export, filters)
         if isinstance(outcome, str):  # refused now: say why here, not as a failed download
             self.error = outcome
@@ -493,9 +486,8 @@ class CyclesState(_ReviewsBase):
         principal = self._principal()
         if principal is None:
             return self._signed_out()
-        cid = _uuid(self.cycle_id)
-        if cid is not None:
-            self._detail(principal, cid, max(1, page))
+        if self.cycle_id:
+            self._detail(principal, self.cycle_id, max(1, page))
         return None
 
     @rx.event
@@ -506,17 +498,14 @@ class CyclesState(_ReviewsBase):
     def status_prev(self):
         return self._page(self.status_page - 1)
 
-    def _cycle_action(self, cycle_id: str, fn: Callable[..., Any], done: Callable[[Any], str]):
+    def _cycle_action(self, cycle_id: Any, fn: Callable[..., Any], done: Callable[[Any], str]):
         principal = self._principal()
         if principal is None:
             return self._signed_out()
-        cid = _uuid(cycle_id)
-        if cid is None:
-            self.error, self.notice = NO_ACCESS, ""
-            return None
-        got = self._run(principal, fn, cycle_id=cid)
+        got = self._run(principal, fn, cycle_id=cycle_id)
         if got is _FAILED:
             return None
+        cid = parse_id(cycle_id)  # a well-formed id of the tenant: the service found it
         self.error, self.notice = "", done(got)
         self._list(principal)
         if self.cycle_id == str(cid):
@@ -601,13 +590,10 @@ class CyclesState(_ReviewsBase):
         if principal is None:
             return self._signed_out()
         self._clear_adjust()
-        oid = _uuid(outcome_id)
-        if oid is None:
-            self.error = NO_ACCESS
-            return None
-        got = self._run(principal, reviews.calibration_history, outcome_id=oid)
+        got = self._run(principal, reviews.calibration_history, outcome_id=outcome_id)
         if got is _FAILED:
             return None
+        oid = parse_id(outcome_id)  # a well-formed id of the tenant: the service found it
         self.error = ""
         self.history = [asdict(h) for h in got]
         self.adjust_outcome_id = str(oid)
@@ -628,10 +614,13 @@ class CyclesState(_ReviewsBase):
         principal = self._principal()
         if principal is None:
             return self._signed_out()
-        oid = _uuid(self.adjust_outcome_id)
-        if oid is None or not isinstance(form, dict):
-            self.error = NO_ACCESS
+        if not isinstance(form, dict):
+            self.error = "Fill in the form."
             return None
+        if not self.adjust_outcome_id:
+            self.error = "Open a person's calibration first."
+            return None
+        oid = self.adjust_outcome_id
         rating = _text(form, "final_rating", 8)
         potential = _text(form, "potential", 8)
         change = {
@@ -644,17 +633,11 @@ class CyclesState(_ReviewsBase):
             return None
         self.error, self.notice = "", "Calibration saved."
         self._clear_adjust()
-        cid = _uuid(self.cycle_id)
-        if cid is not None:
-            self._detail(principal, cid, self.status_page)
+        if self.cycle_id:
+            self._detail(principal, self.cycle_id, self.status_page)
         return None
 
     # ---------------------------------------------------------------- peer nomination
-
-    def _nominee(self, outcome_id: Any) -> tuple[uuid.UUID, uuid.UUID] | None:
-        """(cycle id, outcome id) of a nomination, or None for garbage."""
-        cid, oid = _uuid(self.cycle_id), _uuid(outcome_id)
-        return None if cid is None or oid is None else (cid, oid)
 
     @rx.event
     def open_nominate(self, outcome_id: str):
@@ -664,14 +647,10 @@ class CyclesState(_ReviewsBase):
             return self._signed_out()
         self._clear_nominate()
         self.notice = ""
-        ids = self._nominee(outcome_id)
-        if ids is None:
-            self.error = NO_ACCESS
-            return None
-        cid, oid = ids
+        cid = self.cycle_id  # both resolved by the services, like any id from the browser
 
         def candidates(*, session: Any, actor: Any) -> list[dict[str, str]]:
-            reviewee = _reviewee_of(session, actor, cid, oid)
+            reviewee = _reviewee_of(session, actor, cid, outcome_id)
             return reviews.peer_candidates(
                 session=session, actor=actor, cycle_id=cid, reviewee_id=reviewee
             )
@@ -681,6 +660,7 @@ class CyclesState(_ReviewsBase):
             return None
         self.error = ""
         self.nominate_candidates = got
+        oid = parse_id(outcome_id)  # a well-formed id of the tenant: the service found it
         self.nominate_outcome_id = str(oid)
         shown = [r for r in self.status_rows if r.get("outcome_id") == str(oid)]
         self.nominate_name = str(shown[0].get("reviewee_name") or "") if shown else ""
@@ -695,40 +675,47 @@ class CyclesState(_ReviewsBase):
 
     @rx.event
     def set_peer(self, person_id: str, checked: bool):
-        """Local tick of a candidate; nothing is stored until Save."""
-        if not isinstance(person_id, str) or len(person_id) > 64:
-            return
-        chosen = [p for p in self.nominate_selected if p != person_id]
+        """Local tick of a candidate (a person of the tenant, resolved like any id);
+        nothing is stored until Save."""
+        principal = self._principal()
+        if principal is None:
+            return self._signed_out()
+        found = self._resolved(principal, IdKind.peer, person_id)
+        if found is _FAILED:
+            return None
+        chosen = [p for p in self.nominate_selected if p != str(found)]
         if checked is True and len(chosen) < MAX_SELECTED:
-            chosen.append(person_id)
+            chosen.append(str(found))
         self.nominate_selected = chosen
+        return None
 
     @rx.event
     def save_nominate(self):
         principal = self._principal()
         if principal is None:
             return self._signed_out()
-        ids = self._nominee(self.nominate_outcome_id)
-        peers = [_uuid(p) for p in self.nominate_selected]
-        if ids is None or any(p is None for p in peers):
-            self.error, self.notice = NO_ACCESS, ""
+        if not self.nominate_outcome_id:
+            self.error, self.notice = "Open a person's peer nomination first.", ""
             return None
+        peers = list(self.nominate_selected)  # resolved when ticked, and again by the service
         if not peers:
             self.error, self.notice = "Choose at least one peer.", ""
             return None
         if len(peers) > MAX_PEERS:
             self.error, self.notice = f"Choose at most {MAX_PEERS} peers.", ""
             return None
-        cid, oid = ids
+        cid, oid = self.cycle_id, self.nominate_outcome_id
 
         def nominate(*, session: Any, actor: Any) -> list[str]:
+            # every id first, before any permission check (the service resolves them again)
+            resolve_all(session=session, actor=actor, kind=IdKind.peer, raw=peers)
             reviewee = _reviewee_of(session, actor, cid, oid)
             return reviews.nominate_peers(
                 session=session,
                 actor=actor,
                 cycle_id=cid,
                 reviewee_id=reviewee,
-                data={"peer_ids": [str(p) for p in peers]},
+                data={"peer_ids": peers},
             )
 
         got = self._run(principal, nominate)
