@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import authlib.deprecate  # noqa: F401  (its import adds an "always" filter; ours goes after it)
 import flask
 import httpx
 
