@@ -957,14 +957,14 @@ def test_calibration_refusals(org: Org) -> None:
 
     # Without a reason.
     for reason in ("", "  ", "ab", " ab\n "):
-        with pytest.raises(ReviewError, match="reason"):
+        with pytest.raises(ReviewError, match="(?i)reason"):
             o.do(
                 "manager",
                 service.adjust_calibration,
                 outcome_id=out1.id,
                 change={**change, "reason": reason},
             )
-    with pytest.raises(ReviewError, match="reason"):
+    with pytest.raises(ReviewError, match="(?i)reason"):
         o.do("manager", service.adjust_calibration, outcome_id=out1.id, change={"final_rating": 4})
     # Nothing to change, out of scale, bad potential.
     with pytest.raises(ReviewError, match="choose"):
@@ -1029,7 +1029,7 @@ def test_cycle_validation(org: Org) -> None:
     ]
     before = o.snapshot()
     for change, message in bad:
-        with pytest.raises(ReviewError, match=message):
+        with pytest.raises(ReviewError, match=f"(?i){message}"):
             o.do("hr", service.create_cycle, data={**base, **change})
     # ids that are malformed or not in the tenant: refused as not found, alike
     for change, message in (

@@ -41,6 +41,7 @@ from pms_dashboard.audit.grants import audit_in_tenant
 from pms_dashboard.audit.models import AuditEvent, FlagReview, PlatformEvent
 from pms_dashboard.audit.sessions import shown_entity_id
 from pms_dashboard.console.service import ConsoleAdmin, ConsoleError, admin_session
+from pms_dashboard.errors import validation_message
 from pms_dashboard.paging import Page
 from pms_dashboard.tenancy.models import Tenant
 from pms_dashboard.tenancy.registry import SLUG_RE
@@ -237,22 +238,9 @@ class AuditQuery(BaseModel):
         try:
             return cls.model_validate(dict(form))
         except ValidationError as err:
-            raise ConsoleError(explain(err)) from None
-
-
-def explain(err: ValidationError) -> str:
-    """One readable sentence per problem, named by the field as the form labels it."""
-    messages = []
-    for problem in err.errors():
-        field = str(problem["loc"][0]) if problem["loc"] else ""
-        text_ = str(problem["msg"]).removeprefix("Value error, ")
-        if problem["type"] == "extra_forbidden":
-            messages.append(f"Unknown filter {field!r}.")
-        elif field in _LABELS:
-            messages.append(f"{_LABELS[field]}: {text_}.")
-        else:
-            messages.append(text_ if text_.endswith(".") else f"{text_}.")
-    return " ".join(messages)
+            raise ConsoleError(
+                validation_message(err, _LABELS, limit=10, unknown="filter")
+            ) from None
 
 
 def _conditions(query: AuditQuery) -> list[ColumnElement[bool]]:
@@ -509,7 +497,7 @@ def flagged_queue(
     try:
         q = _QueueQuery(tenant=tenant, page=page, page_size=page_size)
     except ValidationError as err:
-        raise ConsoleError(explain(err)) from None
+        raise ConsoleError(validation_message(err, _LABELS, limit=10, unknown="filter")) from None
     statement = flagged_queue_statement(q.tenant)
     with admin_session(admin) as s:
         _known_tenant(s, q.tenant)

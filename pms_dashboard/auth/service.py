@@ -45,6 +45,7 @@ from pms_dashboard.audit.sessions import SESSION_ENTITY, session_ref
 from pms_dashboard.auth import throttle, tokens
 from pms_dashboard.auth.models import AuthSession, RevokeReason
 from pms_dashboard.auth.passwords import hash_password, needs_rehash, verify_password
+from pms_dashboard.errors import UserError
 from pms_dashboard.people import service as people
 from pms_dashboard.people.models import User
 from pms_dashboard.settings import get_settings
@@ -71,7 +72,7 @@ REVOKE_ACTIONS = {
 }
 
 
-class SignInError(Exception):
+class SignInError(UserError):
     """Sign-in refused; `str(err)` is safe to show."""
 
 

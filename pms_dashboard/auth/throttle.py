@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from pms_dashboard.errors import UserError
 from pms_dashboard.people.service import normalize_email
 from pms_dashboard.settings import get_settings
 
@@ -77,7 +78,7 @@ class Attempt:
         return retry_minutes(self.retry_after)
 
 
-class Throttled(Exception):
+class Throttled(UserError):
     """A refused attempt (mixed into each sign-in path's own error): the message to show
     and the wait, in seconds and as the sign-in page's `retry` parameter."""
 

@@ -27,6 +27,7 @@ from pms_dashboard.auth import throttle, tokens
 from pms_dashboard.auth.passwords import hash_password, verify_password
 from pms_dashboard.console import totp
 from pms_dashboard.console.models import ConsoleSession, PlatformAdmin
+from pms_dashboard.errors import UserError
 from pms_dashboard.tenancy.session import auditor_session, owner_session
 
 SIGN_IN_FAILED = "Sign-in failed. Check your email, password and authenticator code."
@@ -35,7 +36,7 @@ MIN_PASSWORD = 12
 MAX_FIELD = 320
 
 
-class ConsoleError(ValueError):
+class ConsoleError(UserError):
     """A console request was refused; the message is safe to show."""
 
 

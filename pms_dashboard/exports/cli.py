@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from pms_dashboard.auth.permissions import PermissionDenied
+from pms_dashboard.errors import UserError
 from pms_dashboard.exports import service
 from pms_dashboard.exports.catalog import EXPORTS
 from pms_dashboard.people.models import Role, User
@@ -28,7 +29,7 @@ from pms_dashboard.tenancy.registry import resolve_slug
 from pms_dashboard.tenancy.session import contextless_session, tenant_session
 
 
-class CliError(Exception):
+class CliError(UserError):
     pass
 
 

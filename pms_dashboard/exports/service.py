@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from pms_dashboard.audit import service as audit
 from pms_dashboard.auth.permissions import PermissionDenied
+from pms_dashboard.errors import UserError, validation_message
 from pms_dashboard.exports.catalog import EXPORTS, ExportSpec, parse_params
 from pms_dashboard.exports.stream import CHUNK_BYTES, UTF8_BOM, CopyProgress, copy_csv
 from pms_dashboard.tenancy import limits
@@ -28,7 +29,7 @@ from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.session import TenantSession, tenant_session
 
 
-class ExportError(ValueError):
+class ExportError(UserError):
     """Bad export request (unknown export, unknown filter, bad value): nothing was read."""
 
 
@@ -47,9 +48,7 @@ def prepare(name: str, raw: dict[str, str]) -> ExportRequest:
     try:
         params = parse_params(spec, raw)
     except ValidationError as err:
-        problem = err.errors()[0]
-        where = ".".join(str(p) for p in problem.get("loc", ())) or "filters"
-        raise ExportError(f"{where}: {problem.get('msg', 'invalid value')}") from None
+        raise ExportError(validation_message(err, limit=1, unknown="filter")) from None
     return ExportRequest(spec=spec, params=params, bom=raw.get("bom", "") in ("1", "true"))
 
 

@@ -11,28 +11,20 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
 from pms_dashboard.auth.resolve import RawId
+from pms_dashboard.errors import UserError
 from pms_dashboard.goals.models import Confidence, GoalStatus
 
 SortKey = Literal["due_date", "title", "progress", "status", "created_at", "owner"]
 Scope = Literal["mine", "team", "all"]
 
 
-class GoalError(ValueError):
+class GoalError(UserError):
     """A goal change was refused; the message is safe to show and nothing was written."""
-
-
-def first_error(err: ValidationError) -> str:
-    """A short, human message from a pydantic error (the first problem, with its field)."""
-    e = err.errors()[0]
-    where = ".".join(str(p) for p in e["loc"] if not isinstance(p, int))
-    msg = str(e["msg"]).removeprefix("Value error, ")
-    return f"{where.replace('_', ' ')}: {msg}" if where else msg
 
 
 class GoalListQuery(BaseModel):

@@ -10,8 +10,8 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pms_dashboard.auth.resolve import RawId
+from pms_dashboard.errors import UserError, validation_message
 from pms_dashboard.people.models import Role, User
-from pms_dashboard.tenancy.customization import validation_message
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -22,7 +22,7 @@ ROLES = tuple(r.value for r in Role)
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}$")
 
 
-class PeopleError(ValueError):
+class PeopleError(UserError):
     """A people change refused for a reason the admin can fix; `str(err)` is safe to show."""
 
 

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pms_dashboard.auth.resolve import RawId
+from pms_dashboard.errors import UserError, validation_message
 from pms_dashboard.paging import Page
 
 MAX_CRITERIA = 20
@@ -26,7 +27,7 @@ MIN_REASON = 3
 MAX_PAGE_SIZE = 100
 
 
-class ReviewError(ValueError):
+class ReviewError(UserError):
     """A review operation refused for a reason the user can fix; `str(err)` is safe to show."""
 
 
@@ -40,10 +41,7 @@ def parse(model: type[M], data: Any) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ()) if not isinstance(p, int))
-        msg = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
-        raise ReviewError(f"{where}: {msg}" if where else msg) from None
+        raise ReviewError(validation_message(err, limit=1)) from None
 
 
 def _strip(value: Any) -> Any:

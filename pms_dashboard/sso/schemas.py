@@ -10,12 +10,14 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from pms_dashboard.errors import UserError
+
 DOMAIN_RE = re.compile(r"^(?=.{3,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 MAX_DOMAINS = 20
 
 
-class SsoError(Exception):
+class SsoError(UserError):
     """A refused single sign-on step: `reason` for the audit trail, message for the person."""
 
     def __init__(self, reason: str, message: str | None = None, *, flagged: bool = False):

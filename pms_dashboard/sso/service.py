@@ -51,7 +51,7 @@ from sqlmodel import col
 from pms_dashboard import crypto
 from pms_dashboard.audit import service as audit
 from pms_dashboard.auth.service import SignedIn, open_session
-from pms_dashboard.goals.schemas import first_error
+from pms_dashboard.errors import validation_message
 from pms_dashboard.people import service as people
 from pms_dashboard.people.models import User
 from pms_dashboard.sso.models import SsoConfig, SsoLogin
@@ -470,4 +470,4 @@ def config_input(form: dict[str, Any]) -> SsoConfigInput:
     try:
         return SsoConfigInput.model_validate(form)
     except ValidationError as err:
-        raise SsoError("config", first_error(err)) from None
+        raise SsoError("config", validation_message(err, limit=1)) from None

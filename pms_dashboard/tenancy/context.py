@@ -7,6 +7,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from pms_dashboard.errors import UserError
+
 
 class MissingTenantContext(RuntimeError):
     """A tenant-owned table was queried outside a tenant session."""
@@ -16,7 +18,7 @@ class CrossTenantWrite(RuntimeError):
     """An object of one tenant was about to be written in another tenant's session."""
 
 
-class AuditedRefusal(Exception):
+class AuditedRefusal(UserError):
     """A refused request that leaves a trace: the unit of work rolls the request's own work
     back, then calls `audit_refusal(session)` in a transaction of its own (same tenant
     context), so the refusal is recorded although nothing else was. The subclass (in the

@@ -25,6 +25,7 @@ from sqlmodel import col
 
 from pms_dashboard.audit import service as audit
 from pms_dashboard.auth.permissions import Action, PermissionDenied, Resource, may, require
+from pms_dashboard.errors import UserError, validation_message
 from pms_dashboard.tenancy.context import MissingTenantContext, TenantContext
 from pms_dashboard.tenancy.models import Tenant
 
@@ -117,21 +118,8 @@ def check_logo_url(value: str) -> str:
     return value
 
 
-class CustomizationError(ValueError):
+class CustomizationError(UserError):
     """Tenant settings refused; `str(err)` says what to fix and nothing was written."""
-
-
-def validation_message(err: ValidationError, labels: Mapping[str, str] | None = None) -> str:
-    """One readable sentence from a pydantic error: field label and what is wrong."""
-    parts = []
-    for e in err.errors()[:3]:
-        names = [str(p) for p in e["loc"] if not isinstance(p, int)]
-        known = [(labels or {})[n] for n in reversed(names) if n in (labels or {})]
-        label = known[0] if known else (names[-1].replace("_", " ") if names else "")
-        msg = str(e["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
-        msg = msg.rstrip(".")
-        parts.append(f"{label}: {msg}" if label else msg)
-    return ("; ".join(parts) or "Invalid input") + "."
 
 
 SETTINGS_LABELS = {

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from pms_dashboard.errors import UserError
 from pms_dashboard.settings import get_settings
 
 
@@ -33,7 +34,7 @@ EXPORT = Kind("export", 15, "exports")
 LIST = Kind("list", 2, "large lists")
 
 
-class TenantBusy(Exception):
+class TenantBusy(UserError):
     """All of the tenant's slots for this kind of work are in use: try again later."""
 
     def __init__(self, kind: Kind) -> None:

@@ -10,12 +10,13 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from pms_dashboard.errors import UserError
 from pms_dashboard.tenancy.models import Tenant
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 
 
-class TenantError(ValueError):
+class TenantError(UserError):
     """A tenant operation was refused; the message is safe to show."""
 
 

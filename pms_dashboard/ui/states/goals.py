@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from pms_dashboard.auth.permissions import PermissionDenied
 from pms_dashboard.auth.resolve import NotFoundHere
+from pms_dashboard.errors import validation_message
 from pms_dashboard.goals import service as goals_service
 from pms_dashboard.goals.schemas import (
     CheckInInput,
@@ -24,7 +25,6 @@ from pms_dashboard.goals.schemas import (
     GoalInput,
     GoalListQuery,
     KeyResultInput,
-    first_error,
 )
 from pms_dashboard.people import service as people_service
 from pms_dashboard.tenancy.limits import TenantBusy
@@ -321,7 +321,7 @@ class GoalFormState(SessionState):
                     session=session, actor=principal.context, data=data
                 )
         except ValidationError as err:
-            self.error = first_error(err)
+            self.error = validation_message(err, limit=1)
             return None
         except (GoalError, PermissionDenied, ValueError) as err:
             self.error = getattr(err, "message", None) or str(err)
@@ -418,7 +418,7 @@ class GoalDetailState(SessionState):
                 )
             self._refresh(principal)
         except ValidationError as err:
-            self.check_in_error = first_error(err)
+            self.check_in_error = validation_message(err, limit=1)
             return None
         except (GoalError, PermissionDenied, ValueError) as err:
             self.check_in_error = getattr(err, "message", None) or str(err)
@@ -462,7 +462,7 @@ class GoalDetailState(SessionState):
                 )
             self._refresh(principal)
         except ValidationError as err:
-            self.error = first_error(err)
+            self.error = validation_message(err, limit=1)
             return None
         except (GoalError, PermissionDenied, ValueError) as err:
             self.error = getattr(err, "message", None) or str(err)
