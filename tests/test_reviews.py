@@ -957,14 +957,14 @@ def test_calibration_refusals(org: Org) -> None:
 
     # Without a reason.
     for reason in ("", "  ", "ab", " ab\n "):
-        with pytest.raises(ReviewError, match="(?i)reason"):
+        with pytest.raises(ReviewError, match=r"(?i)reason"):
             o.do(
                 "manager",
                 service.adjust_calibration,
                 outcome_id=out1.id,
                 change={**change, "reason": reason},
             )
-    with pytest.raises(ReviewError, match="(?i)reason"):
+    with pytest.raises(ReviewError, match=r"(?i)reason"):
         o.do("manager", service.adjust_calibration, outcome_id=out1.id, change={"final_rating": 4})
     # Nothing to change, out of scale, bad potential.
     with pytest.raises(ReviewError, match="choose"):
