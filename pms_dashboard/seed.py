@@ -621,7 +621,7 @@ def _seed_demo_reviews(
     """The demo's review cycles, made through the review services as the people themselves
     would: last half-year's cycle fully reviewed, calibrated and shared (so the nine-box
     and the results pages have data), and the current one under way."""
-    from pms_dashboard.reviews import service as reviews
+    from pms_dashboard.reviews import calibration, cycles, peers, templates, writing
     from pms_dashboard.reviews.models import Review, ReviewOutcome
     from pms_dashboard.tenancy.context import TenantContext
     from pms_dashboard.tenancy.session import tenant_session
@@ -639,7 +639,7 @@ def _seed_demo_reviews(
     prev_start, _, prev_name = _half_year(prev_end)
 
     with tenant_session(actor(hr.local)) as s:
-        template = reviews.create_template(
+        template = templates.create_template(
             session=s,
             actor=actor(hr.local),
             data={
@@ -651,15 +651,15 @@ def _seed_demo_reviews(
                 ],
             },
         )
-        cycles = {}
+        cycle_ids = {}
         for name, start, end in ((prev_name, prev_start, prev_end), (cur_name, cur_start, cur_end)):
             due = (
                 (end, end)
                 if end < today
                 else (today + timedelta(days=14), today + timedelta(days=28))
             )
-            cycles[name] = uuid.UUID(
-                reviews.create_cycle(
+            cycle_ids[name] = uuid.UUID(
+                cycles.create_cycle(
                     session=s,
                     actor=actor(hr.local),
                     data={
@@ -672,7 +672,7 @@ def _seed_demo_reviews(
                     },
                 ).id
             )
-            reviews.launch_cycle(session=s, actor=actor(hr.local), cycle_id=cycles[name])
+            cycles.launch_cycle(session=s, actor=actor(hr.local), cycle_id=cycle_ids[name])
     criteria = [c.id for c in template.criteria]
 
     def review_ids(cycle_id: uuid.UUID) -> dict[tuple[str, str, str], uuid.UUID]:
@@ -692,34 +692,34 @@ def _seed_demo_reviews(
         }  # fmt: skip
         rid = review_ids(cycle_id)[(reviewee, kind, reviewer)]
         with tenant_session(actor(reviewer)) as s:
-            reviews.submit_review(session=s, actor=actor(reviewer), review_id=rid, draft=draft)
+            writing.submit_review(session=s, actor=actor(reviewer), review_id=rid, draft=draft)
 
     # Last half-year: everyone reviewed, two peers each for the first employees, then
     # calibrated (potential for all, a few ratings moved with a reason), shared and closed.
-    prev = cycles[prev_name]
+    prev = cycle_ids[prev_name]
     for n, p in enumerate(employees):
         base = 2 + n % 4
         write(prev, p.local, "self", p.local, base)
         if n < 3:
-            peers = [q.local for q in employees if q.local != p.local and q.manager == p.manager][
-                :2
-            ]
+            peer_locals = [
+                q.local for q in employees if q.local != p.local and q.manager == p.manager
+            ][:2]
             with tenant_session(actor(hr.local)) as s:
-                reviews.nominate_peers(
+                peers.nominate_peers(
                     session=s, actor=actor(hr.local), cycle_id=prev,
                     reviewee_id=users[p.local],
-                    data={"peer_ids": [users[q] for q in peers]},
+                    data={"peer_ids": [users[q] for q in peer_locals]},
                 )  # fmt: skip
-            for q in peers:
+            for q in peer_locals:
                 write(prev, p.local, "peer", q, base)
         write(prev, p.local, "manager", p.manager or "", base)
     with tenant_session(actor(hr.local)) as s:
-        reviews.start_calibration(session=s, actor=actor(hr.local), cycle_id=prev)
+        cycles.start_calibration(session=s, actor=actor(hr.local), cycle_id=prev)
         outcomes = s.scalars(select(ReviewOutcome).where(col(ReviewOutcome.cycle_id) == prev)).all()
         reviewed = {users[p.local] for p in employees}
         for n, o in enumerate(o for o in outcomes if o.reviewee_id in reviewed):
             moved = n % 4 == 0 and o.computed_score is not None
-            reviews.adjust_calibration(
+            calibration.adjust_calibration(
                 session=s,
                 actor=actor(hr.local),
                 outcome_id=o.id,
@@ -731,11 +731,11 @@ def _seed_demo_reviews(
                     else "Calibration panel: potential agreed",
                 },
             )
-        reviews.share_results(session=s, actor=actor(hr.local), cycle_id=prev)
-        reviews.close_cycle(session=s, actor=actor(hr.local), cycle_id=prev)
+        calibration.share_results(session=s, actor=actor(hr.local), cycle_id=prev)
+        cycles.close_cycle(session=s, actor=actor(hr.local), cycle_id=prev)
 
     # This half-year: under way. Self reviews from two in three, manager reviews for some.
-    cur = cycles[cur_name]
+    cur = cycle_ids[cur_name]
     for n, p in enumerate(employees):
         if p.local == DEMO_FRESH_REVIEWEE or n % 3 == 2:
             continue
