@@ -2,7 +2,8 @@
 
 One module per part (`templates`, `cycles`, `peers`, `writing`, `results`, `calibration`,
 and `reporting` for exports); `status` owns every status change of a cycle, a review and
-a reviewee's outcome; `common` holds what they all share.
+a reviewee's outcome; `common` holds what they all share. (`service` only lists the
+services under one name for two UI states, until they import the modules.)
 
 Every service takes the caller's tenant session and the actor (`TenantContext`), checks
 permission itself (never in the page), validates input into a `ReviewError` with a message

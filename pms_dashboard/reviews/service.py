@@ -6,58 +6,30 @@ The services live in their own modules (`templates`, `cycles`, `peers`, `writing
 their handlers are being rewritten elsewhere: once they import the modules, delete this file.
 """
 
-from pms_dashboard.reviews.calibration import (
-    adjust_calibration,
-    calibration_history,
-    cycle_status,
-    ninebox,
-    share_results,
-)
-from pms_dashboard.reviews.common import scale_options
-from pms_dashboard.reviews.cycles import (
-    can_manage_cycles,
-    close_cycle,
-    create_cycle,
-    get_cycle,
-    launch_cycle,
-    list_cycles,
-    start_calibration,
-)
-from pms_dashboard.reviews.peers import nominate_peers, nomination_targets, peer_candidates
-from pms_dashboard.reviews.results import list_my_results, my_results
-from pms_dashboard.reviews.templates import create_template, list_templates
-from pms_dashboard.reviews.writing import (
-    get_review,
-    list_my_reviews,
-    reopen_review,
-    save_review,
-    submit_review,
-)
+from pms_dashboard.reviews import calibration, common, cycles, peers, results, templates, writing
 
-__all__ = [
-    "adjust_calibration",
-    "calibration_history",
-    "can_manage_cycles",
-    "close_cycle",
-    "create_cycle",
-    "create_template",
-    "cycle_status",
-    "get_cycle",
-    "get_review",
-    "launch_cycle",
-    "list_cycles",
-    "list_my_results",
-    "list_my_reviews",
-    "list_templates",
-    "my_results",
-    "ninebox",
-    "nominate_peers",
-    "nomination_targets",
-    "peer_candidates",
-    "reopen_review",
-    "save_review",
-    "scale_options",
-    "share_results",
-    "start_calibration",
-    "submit_review",
-]
+adjust_calibration = calibration.adjust_calibration
+calibration_history = calibration.calibration_history
+can_manage_cycles = cycles.can_manage_cycles
+close_cycle = cycles.close_cycle
+create_cycle = cycles.create_cycle
+create_template = templates.create_template
+cycle_status = calibration.cycle_status
+get_cycle = cycles.get_cycle
+get_review = writing.get_review
+launch_cycle = cycles.launch_cycle
+list_cycles = cycles.list_cycles
+list_my_results = results.list_my_results
+list_my_reviews = writing.list_my_reviews
+list_templates = templates.list_templates
+my_results = results.my_results
+ninebox = calibration.ninebox
+nominate_peers = peers.nominate_peers
+nomination_targets = peers.nomination_targets
+peer_candidates = peers.peer_candidates
+reopen_review = writing.reopen_review
+save_review = writing.save_review
+scale_options = common.scale_options
+share_results = calibration.share_results
+start_calibration = cycles.start_calibration
+submit_review = writing.submit_review
