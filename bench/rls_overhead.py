@@ -87,7 +87,7 @@ def _seed_reviews() -> None:
     from rich.progress import track
     from sqlalchemy import text
 
-    from pms_dashboard.reviews import service as reviews
+    from pms_dashboard.reviews import cycles, templates
     from pms_dashboard.tenancy.context import TenantContext
     from pms_dashboard.tenancy.session import owner_session, tenant_session
 
@@ -108,7 +108,7 @@ def _seed_reviews() -> None:
         # The tenant's top manager acting as HR (seeding only: nobody's role changes).
         hr = TenantContext(tenant_id=tenant_id, user_id=admin_id, role="hr_admin")
         with tenant_session(hr) as s:
-            template = reviews.create_template(
+            template = templates.create_template(
                 session=s,
                 actor=hr,
                 data={
@@ -120,13 +120,13 @@ def _seed_reviews() -> None:
                 },
             )
             for name, (start, end) in ((PREVIOUS_CYCLE, previous), (CURRENT_CYCLE, current)):
-                cycle = reviews.create_cycle(
+                cycle = cycles.create_cycle(
                     session=s,
                     actor=hr,
                     data={"name": name, "template_id": template.id,
                           "period_start": start, "period_end": end},
                 )  # fmt: skip
-                reviews.launch_cycle(session=s, actor=hr, cycle_id=uuid.UUID(cycle.id))
+                cycles.launch_cycle(session=s, actor=hr, cycle_id=uuid.UUID(cycle.id))
     ids = {"ids": [tenant_id for tenant_id, _ in todo], "prev": PREVIOUS_CYCLE}
     with owner_session() as s:
         s.execute(
@@ -309,7 +309,7 @@ def capture(subject: Subject) -> list[Query]:
     from pms_dashboard.db.engine import app_engine, auditor_engine
     from pms_dashboard.goals import service as goals
     from pms_dashboard.goals.schemas import GoalListQuery
-    from pms_dashboard.reviews import service as reviews
+    from pms_dashboard.reviews import calibration
     from pms_dashboard.tenancy.context import TenantContext
     from pms_dashboard.tenancy.session import auditor_session, tenant_session
 
@@ -324,7 +324,7 @@ def capture(subject: Subject) -> list[Query]:
         ("Overview counts (goal_health, top manager)", manager,
          lambda s: goals.goal_health(session=s, actor=manager)),
         ("Review-cycle status (cycle_status, page 1)", manager,
-         lambda s: reviews.cycle_status(session=s, actor=manager, cycle_id=subject.cycle_id)),
+         lambda s: calibration.cycle_status(session=s, actor=manager, cycle_id=subject.cycle_id)),
     ]  # fmt: skip
     queries = []
     for name, ctx, run in runs:

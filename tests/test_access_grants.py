@@ -109,19 +109,19 @@ def test_another_admins_grant_and_an_expired_grant_show_nothing(t) -> None:
 
 def _launch_reviews(t: TenantFixture) -> None:
     """A launched cycle: a self review for everyone, a manager review for the reports."""
-    from pms_dashboard.reviews import service as reviews
+    from pms_dashboard.reviews import cycles, templates
 
     admin = TenantContext(tenant_id=t.id, user_id=t.user_id("admin"), role="tenant_admin")
     with tenant_session(admin) as s:
-        template = reviews.create_template(
+        template = templates.create_template(
             session=s, actor=admin, data={"name": "Std", "criteria": [{"name": "Delivery"}]}
         )
-        cycle = reviews.create_cycle(
+        cycle = cycles.create_cycle(
             session=s, actor=admin,
             data={"name": "H1", "template_id": template.id, "period_start": date(2025, 1, 1),
                   "period_end": date(2025, 6, 30)},
         )  # fmt: skip
-        reviews.launch_cycle(session=s, actor=admin, cycle_id=uuid.UUID(str(cycle.id)))
+        cycles.launch_cycle(session=s, actor=admin, cycle_id=uuid.UUID(str(cycle.id)))
 
 
 def test_reviews_are_read_only_under_an_active_grant_and_every_attempt_is_logged(t) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -15,6 +17,8 @@ from pms_dashboard.auth.service import SignInError, sign_in
 from pms_dashboard.cli import main
 from pms_dashboard.db.engine import owner_url
 from pms_dashboard.goals.models import Goal
+from pms_dashboard.seed import base, bulk, data, demo_reviews
+from pms_dashboard.seed import demo as demo_seeding
 from pms_dashboard.settings import get_settings
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.models import Tenant
@@ -166,6 +170,128 @@ def test_demo_tenant_has_the_designed_shape(demo: None, slug: str, goals: int) -
         assert weights == 1
 
 
+def _own_acme() -> data.TenantSpec:
+    """Acme's organisation under a slug of its own, so these tests leave acme alone."""
+    return replace(data.ACME, slug=f"demo-{uuid.uuid4().hex[:10]}")
+
+
+def _tenant_id(slug: str) -> uuid.UUID | None:
+    with owner_session() as s:
+        return s.scalars(select(col(Tenant.id)).where(col(Tenant.slug) == slug)).first()
+
+
+def _marked(tenant_id: uuid.UUID) -> int:
+    """How many completion markers the organisation's audit trail holds."""
+    with owner_session() as s:
+        return s.execute(
+            text("SELECT count(*) FROM audit_event WHERE tenant_id = :t AND action = :a"),
+            {"t": tenant_id, "a": demo_seeding.COMPLETE_ACTION},
+        ).scalar_one()
+
+
+def _rows_of(tenant_id: uuid.UUID) -> int:
+    """Rows of the tenant in every tenant table (audit events and outcomes included)."""
+    with owner_session() as s:
+        tables = s.execute(
+            text("SELECT table_name FROM information_schema.columns WHERE column_name ="
+                 " 'tenant_id' AND table_schema = 'public'")
+        ).scalars().all()  # fmt: skip
+        return sum(
+            s.execute(
+                text(f"SELECT count(*) FROM {t} WHERE tenant_id = :t"), {"t": tenant_id}
+            ).scalar_one()
+            for t in tables
+        )
+
+
+@pytest.mark.parametrize(
+    ("module", "step"),
+    [(demo_seeding, "_roll_up_goals"), (demo_reviews._DemoReviews, "current")],
+    ids=["after-the-goals", "after-the-reviews"],
+)
+def test_a_demo_organisation_is_seeded_whole_or_not_at_all(
+    demo: None, monkeypatch: pytest.MonkeyPatch, module: Any, step: str
+) -> None:
+    """A crash part-way (here: an error after the goals, or after every review but before
+    the marker) leaves nothing of the organisation; the next run makes it whole."""
+    spec = _own_acme()
+    real = getattr(module, step)
+
+    def crash(*args: Any, **kwargs: Any) -> None:
+        real(*args, **kwargs)
+        raise RuntimeError("killed part-way")
+
+    monkeypatch.setattr(module, step, crash)
+    with pytest.raises(RuntimeError, match="killed part-way"):
+        seed.seed_demo(tenants=[spec])
+    assert _tenant_id(spec.slug) is None
+    assert _counts(spec.slug) == dict.fromkeys(TABLES, 0)
+    monkeypatch.undo()
+
+    done = seed.seed_demo(tenants=[spec])
+    assert (done.created, done.repaired, done.skipped) == ([spec.slug], [], [])
+    assert _counts(spec.slug) == _counts("acme")
+    tid = _tenant_id(spec.slug)
+    assert tid is not None and _marked(tid) == 1
+
+
+def test_a_half_seeded_demo_organisation_is_made_again_by_the_next_run(demo: None) -> None:
+    """An organisation without the completion marker (as older code could leave it, in
+    several transactions, or a tenant row made by hand) is deleted with everything of it
+    and seeded again, in one transaction; then it is left as it is."""
+    spec = _own_acme()
+    with owner_session() as s:
+        half = Tenant(slug=spec.slug, name=spec.name, region=spec.region)
+        s.add(half)
+        s.flush()
+        s.execute(
+            text("INSERT INTO app_user (tenant_id, email, display_name, role) VALUES"
+                 " (:t, 'ada.admin@' || :slug || '.example', 'Ada Okafor', 'tenant_admin')"),
+            {"t": half.id, "slug": spec.slug},
+        )  # fmt: skip
+    assert _rows_of(half.id) == 1
+
+    done = seed.seed_demo(tenants=[spec])
+    assert (done.created, done.repaired, done.skipped) == ([spec.slug], [spec.slug], [])
+    assert done.rows["tenant"] == 1 and done.total_rows > 100
+    tid = _tenant_id(spec.slug)
+    assert tid is not None and tid != half.id and tid.version == 4
+    assert _rows_of(half.id) == 0  # nothing of the half-made one is left
+    assert _counts(spec.slug) == _counts("acme")
+    assert _marked(tid) == 1
+
+    again = seed.seed_demo(tenants=[spec])
+    assert (again.created, again.repaired, again.skipped, again.total_rows) == (
+        [],
+        [],
+        [spec.slug],
+        0,
+    )
+    assert _tenant_id(spec.slug) == tid and _marked(tid) == 1
+
+
+def test_concurrent_demo_seeds_make_one_organisation(demo: None) -> None:
+    spec = _own_acme()
+    results: list[seed.SeedResult] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            results.append(seed.seed_demo(tenants=[spec]))
+        except BaseException as err:  # (reported below, not lost in the thread)
+            errors.append(err)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert errors == []
+    assert sorted(slug for r in results for slug in r.created) == [spec.slug]
+    assert sorted(slug for r in results for slug in r.skipped) == [spec.slug]
+    assert _counts(spec.slug) == _counts("acme")
+
+
 def test_demo_titles_differ_between_tenants(demo: None) -> None:
     with owner_session() as s:
         titles = {
@@ -211,8 +337,9 @@ def test_demo_ids_are_random_not_derived_from_names(demo: None) -> None:
     from pms_dashboard.db import embedded
     from pms_dashboard.db.engine import embedded_cluster
 
-    source = inspect.getsource(seed)
-    assert "uuid5" not in source and "uuid3" not in source and "NAMESPACE" not in source
+    for module in (seed, base, data, demo_seeding, demo_reviews, bulk):
+        source = inspect.getsource(module)
+        assert "uuid5" not in source and "uuid3" not in source and "NAMESPACE" not in source
     with owner_session() as s:
         here = _demo_ids(s)
     assert all(len(ids) > 0 for ids in here.values()), here

@@ -346,7 +346,6 @@ NOT_INPUTS = {
         "cycle_id": "the export's filter, from the selected cycle (resolved again there)",
         "department": "a summary export 'by department' (a choice, not a name)",
         "manager": "a summary export 'by manager' (a choice, not a name)",
-        "peer": "a review's kind",
         "peer_ids": "the nomination sent to the service from ticked, resolved people",
     },
     "pms_dashboard.ui.states.sso": {

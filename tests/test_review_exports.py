@@ -29,7 +29,9 @@ from pms_dashboard.db.engine import app_engine
 from pms_dashboard.exports import csvsafe, stream
 from pms_dashboard.exports import service as exports
 from pms_dashboard.people.models import Role, User
-from pms_dashboard.reviews import reporting, service
+from pms_dashboard.reviews import reporting
+from pms_dashboard.reviews.calibration import cycle_status
+from pms_dashboard.reviews.cycles import create_cycle
 from pms_dashboard.reviews.models import (
     Review,
     ReviewCriterion,
@@ -37,6 +39,10 @@ from pms_dashboard.reviews.models import (
     ReviewOutcome,
     ReviewRating,
 )
+from pms_dashboard.reviews.peers import nominate_peers
+from pms_dashboard.reviews.schemas import ReviewError
+from pms_dashboard.reviews.templates import create_template
+from pms_dashboard.reviews.writing import get_review
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.models import Tenant
 from pms_dashboard.tenancy.session import owner_session, tenant_session
@@ -127,7 +133,7 @@ def reviewed(org: People) -> tuple[Org, uuid.UUID]:
     i = o.ids
     o.do(
         "manager",
-        service.nominate_peers,
+        nominate_peers,
         cycle_id=cycle_id,
         reviewee_id=i["emp1"],
         data={"peer_ids": [str(i["peer_a"]), str(i["peer_b"])]},
@@ -283,7 +289,7 @@ def test_peer_reviews_never_show_who_or_what(reviewed: tuple[Org, uuid.UUID]) ->
             assert secret.lower() not in lowered, (who, secret)
     # The peer reviews hold scores and words (so the blanks above are the export's doing).
     assert _review(o, cycle_id, "emp1", "peer", "peer_a").score == Decimal("2.00")
-    assert PEER_WORDS in o.do("peer_b", service.get_review, review_id=_review(
+    assert PEER_WORDS in o.do("peer_b", get_review, review_id=_review(
         o, cycle_id, "emp1", "peer", "peer_b").id).ratings[0].comment  # fmt: skip
 
 
@@ -353,7 +359,7 @@ def test_other_tenants_and_unknown_cycle_ids_are_refused_like_the_status_page(
     for who in ("hr", "admin", "manager"):
         for cycle_id in (b_cycle, uuid.uuid4(), a_review):
             with pytest.raises(PermissionDenied) as status_err:
-                o.do(who, service.cycle_status, cycle_id=cycle_id)
+                o.do(who, cycle_status, cycle_id=cycle_id)
             before = len(_denials(o))
             with pytest.raises(PermissionDenied) as export_err:
                 export(o, who, cycle_id)
@@ -376,7 +382,7 @@ def test_garbage_cycle_ids_fail_like_the_status_page(org: Org) -> None:
     o = org
     for garbage in ("not-a-uuid", "'; SELECT 1; --", None):
         with pytest.raises(Exception) as status_err:
-            o.do("hr", service.cycle_status, cycle_id=garbage)
+            o.do("hr", cycle_status, cycle_id=garbage)
         with pytest.raises(Exception) as export_err:
             export(o, "hr", garbage)  # type: ignore[arg-type]
         assert type(export_err.value) is type(status_err.value), garbage
@@ -480,12 +486,12 @@ def test_a_draft_cycle_exports_just_the_header(org: Org) -> None:
     o = org
     created = o.do(
         "hr",
-        service.create_template,
+        create_template,
         data={"name": "T", "criteria": [{"name": "A"}]},
     )
     cycle = o.do(
         "hr",
-        service.create_cycle,
+        create_cycle,
         data={
             "name": "Draft",
             "template_id": created.id,
@@ -515,7 +521,7 @@ def summarised(org: Org) -> tuple[Org, uuid.UUID]:
     i = o.ids
     o.do(
         "manager",
-        service.nominate_peers,
+        nominate_peers,
         cycle_id=cycle_id,
         reviewee_id=i["emp1"],
         data={"peer_ids": [str(i["emp2"]), str(i["ops"])]},
@@ -607,7 +613,7 @@ def test_summary_ratings_agree_with_the_status_page_on_the_tenants_scale(
 
     by_dept = summary(o, "hr", cycle_id, "department")
     assert list(by_dept.columns)[6:] == ["'=Low", "Mid", "Good", "Top", "not_rated"]
-    status = o.do("hr", service.cycle_status, cycle_id=cycle_id)
+    status = o.do("hr", cycle_status, cycle_id=cycle_id)
     distribution = dict(status.distribution)
     total = by_dept[by_dept["department"] == "total"].iloc[0]
     assert [int(total[csvsafe.neutralize(v)]) for v in labels.values()] == [
@@ -650,7 +656,7 @@ def test_summary_loads_aggregates_not_people(summarised: tuple[Org, uuid.UUID]) 
 
 def test_summary_refuses_other_groupings(summarised: tuple[Org, uuid.UUID]) -> None:
     o, cycle_id = summarised
-    with pytest.raises(service.ReviewError, match="department or by manager"):
+    with pytest.raises(ReviewError, match="department or by manager"):
         summary(o, "hr", cycle_id, "team")
 
 

@@ -18,7 +18,22 @@ from pms_dashboard.audit.models import AuditEvent
 from pms_dashboard.auth.permissions import PermissionDenied
 from pms_dashboard.auth.resolve import NotFoundHere, not_found_message
 from pms_dashboard.people.models import Role, User
-from pms_dashboard.reviews import service
+from pms_dashboard.reviews.calibration import (
+    adjust_calibration,
+    calibration_history,
+    cycle_status,
+    ninebox,
+    performance_bucket,
+    share_results,
+)
+from pms_dashboard.reviews.cycles import (
+    close_cycle,
+    create_cycle,
+    get_cycle,
+    launch_cycle,
+    list_cycles,
+    start_calibration,
+)
 from pms_dashboard.reviews.models import (
     CalibrationChange,
     Review,
@@ -28,7 +43,19 @@ from pms_dashboard.reviews.models import (
     ReviewRating,
     ReviewTemplate,
 )
+from pms_dashboard.reviews.peers import nominate_peers, nomination_targets, peer_candidates
+from pms_dashboard.reviews.results import list_my_results, my_results
 from pms_dashboard.reviews.schemas import ReviewError
+from pms_dashboard.reviews.templates import create_template, list_templates
+from pms_dashboard.reviews.writing import (
+    get_review,
+    list_my_reviews,
+    reopen_review,
+    review_detail,
+    save_review,
+    submit_review,
+    weighted_score,
+)
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.models import Tenant
 from pms_dashboard.tenancy.session import owner_session, tenant_session
@@ -143,7 +170,7 @@ CRITERIA = [
 
 
 def _template(o: Org, criteria: list[dict[str, Any]] | None = None, name: str = "Std") -> str:
-    row = o.do("hr", service.create_template, data={"name": name, "criteria": criteria or CRITERIA})
+    row = o.do("hr", create_template, data={"name": name, "criteria": criteria or CRITERIA})
     return row.id
 
 
@@ -151,7 +178,7 @@ def _cycle(o: Org, *, participants: dict[str, Any] | None = None, name: str = "H
     template_id = _template(o, name=f"{name} template")
     row = o.do(
         "hr",
-        service.create_cycle,
+        create_cycle,
         data={
             "name": name,
             "template_id": template_id,
@@ -169,7 +196,7 @@ def _cycle(o: Org, *, participants: dict[str, Any] | None = None, name: str = "H
 
 def _launched(o: Org, **kw: Any) -> uuid.UUID:
     cycle_id = uuid.UUID(_cycle(o, **kw))
-    o.do("hr", service.launch_cycle, cycle_id=cycle_id)
+    o.do("hr", launch_cycle, cycle_id=cycle_id)
     return cycle_id
 
 
@@ -200,8 +227,9 @@ def _outcome(o: Org, cycle_id: uuid.UUID, reviewee: str) -> ReviewOutcome:
 
 def _criterion_ids(o: Org, review_id: uuid.UUID) -> list[str]:
     detail = o.read(
-        lambda s: service._detail(
+        lambda s: review_detail(
             s,
+            TenantContext(tenant_id=o.t.id),
             s.scalars(select(Review).where(col(Review.id) == review_id)).one(),
             s.scalars(
                 select(ReviewCycle).where(
@@ -229,12 +257,12 @@ def _write(o: Org, who: str, review: Review, scores: list[Any], *, submit: bool 
         "summary": kw.get("summary", ""),
         "ratings": _ratings(crit, scores, kw.get("comments")),
     }
-    fn = service.submit_review if submit else service.save_review
+    fn = submit_review if submit else save_review
     return o.do(who, fn, review_id=review.id, draft=draft)
 
 
 def _to_calibration(o: Org, cycle_id: uuid.UUID) -> None:
-    o.do("hr", service.start_calibration, cycle_id=cycle_id)
+    o.do("hr", start_calibration, cycle_id=cycle_id)
 
 
 def _audit_actions(o: Org) -> list[str]:
@@ -267,12 +295,12 @@ def test_a_cycle_end_to_end(org: Org) -> None:
     assert _outcome(o, cycle_id, "emp1").status == "not_started"
 
     # Everyone sees the cycle exists.
-    assert [c.status for c in o.do("emp1", service.list_cycles)] == ["active"]
+    assert [c.status for c in o.do("emp1", list_cycles)] == ["active"]
 
     # The manager nominates two peers for emp1.
     o.do(
         "manager",
-        service.nominate_peers,
+        nominate_peers,
         cycle_id=cycle_id,
         reviewee_id=i["emp1"],
         data={"peer_ids": [str(i["emp2"]), str(i["ops"])]},
@@ -280,14 +308,14 @@ def test_a_cycle_end_to_end(org: Org) -> None:
     with pytest.raises(ReviewError, match="already a peer reviewer"):
         o.do(
             "manager",
-            service.nominate_peers,
+            nominate_peers,
             cycle_id=cycle_id,
             reviewee_id=i["emp1"],
             data={"peer_ids": [str(i["emp2"])]},
         )
 
     # My reviews: emp2 writes a self review and a peer review of emp1.
-    mine = o.do("emp2", service.list_my_reviews)
+    mine = o.do("emp2", list_my_reviews)
     assert sorted((r.kind, r.reviewee_name) for r in mine) == [
         ("peer", "Employee 1"),
         ("self", "Employee 2"),
@@ -306,7 +334,7 @@ def test_a_cycle_end_to_end(org: Org) -> None:
     assert _outcome(o, cycle_id, "emp1").computed_score is None  # a self score is not final
 
     # The manager reads the self review (read-only), then writes theirs.
-    seen = o.do("manager", service.get_review, review_id=self1.id)
+    seen = o.do("manager", get_review, review_id=self1.id)
     assert seen.summary == "Good half" and not seen.editable
     mgr1 = _review(o, cycle_id, "emp1", "manager")
     detail = _write(o, "manager", mgr1, [5, 2], comments=["Shipped", "Quiet"])
@@ -322,23 +350,23 @@ def test_a_cycle_end_to_end(org: Org) -> None:
 
     # Results are not visible before sharing.
     with pytest.raises(ReviewError, match="not been shared"):
-        o.do("emp1", service.my_results, cycle_id=cycle_id)
+        o.do("emp1", my_results, cycle_id=cycle_id)
 
     # Calibration: the manager moves emp1 twice; history keeps both with reasons.
     _to_calibration(o, cycle_id)
     o.do(
         "manager",
-        service.adjust_calibration,
+        adjust_calibration,
         outcome_id=out.id,
         change={"final_rating": 4, "potential": 3, "reason": "Consistent delivery"},
     )
     o.do(
         "hr",
-        service.adjust_calibration,
+        adjust_calibration,
         outcome_id=out.id,
         change={"potential": "2", "reason": "  Panel view  "},
     )
-    history = o.do("manager", service.calibration_history, outcome_id=out.id)
+    history = o.do("manager", calibration_history, outcome_id=out.id)
     assert [(h.old_rating, h.new_rating, h.old_potential, h.new_potential) for h in history] == [
         (4.25, 4.0, None, 3),  # the rating in force was the computed score
         (4.0, 4.0, 3, 2),
@@ -349,7 +377,7 @@ def test_a_cycle_end_to_end(org: Org) -> None:
     assert (out.status, out.final_rating, out.potential) == ("calibrated", Decimal(4), 2)
 
     # Status for the manager: their subtree only, never themselves or the other team.
-    status = o.do("manager", service.cycle_status, cycle_id=cycle_id)
+    status = o.do("manager", cycle_status, cycle_id=cycle_id)
     assert [r.reviewee_name for r in status.page.rows] == ["Employee 1", "Employee 2"]
     assert dict(status.funnel) == {
         "not_started": 1,
@@ -360,22 +388,22 @@ def test_a_cycle_end_to_end(org: Org) -> None:
     }
     assert dict(status.distribution)["Exceeds expectations"] == 1
     assert dict(status.distribution)["Not rated"] == 1
-    admin_status = o.do("hr", service.cycle_status, cycle_id=cycle_id)
+    admin_status = o.do("hr", cycle_status, cycle_id=cycle_id)
     assert admin_status.page.total == 3
 
     # Nine-box: emp1 is high performance (4 on 1-5), potential 2.
-    box = o.do("manager", service.ninebox, cycle_id=cycle_id)
+    box = o.do("manager", ninebox, cycle_id=cycle_id)
     placed = [(c.performance, c.potential, c.count, c.people) for c in box.cells if c.count]
     assert placed == [("high", 2, 1, [{"outcome_id": str(out.id), "name": "Employee 1"}])]
     assert box.unplaced == 1
 
     # Share: only calibrated outcomes are shared.
-    assert o.do("hr", service.share_results, cycle_id=cycle_id) == 1
+    assert o.do("hr", share_results, cycle_id=cycle_id) == 1
     assert _outcome(o, cycle_id, "emp2").status == "not_started"
-    assert [r.cycle_name for r in o.do("emp1", service.list_my_results)] == ["H1"]
-    assert o.do("emp2", service.list_my_results) == []
+    assert [r.cycle_name for r in o.do("emp1", list_my_results)] == ["H1"]
+    assert o.do("emp2", list_my_results) == []
 
-    results = o.do("emp1", service.my_results, cycle_id=cycle_id)
+    results = o.do("emp1", my_results, cycle_id=cycle_id)
     assert results.final_rating == 4.0 and results.final_label == "Exceeds expectations"
     assert results.self_review is not None and results.self_review.score == 3.75
     assert results.manager_review is not None and results.manager_review.score == 4.25
@@ -396,17 +424,17 @@ def test_a_cycle_end_to_end(org: Org) -> None:
     assert "potential" not in dumped  # potential stays with calibration
 
     with pytest.raises(ReviewError, match="not been shared"):
-        o.do("emp2", service.my_results, cycle_id=cycle_id)
+        o.do("emp2", my_results, cycle_id=cycle_id)
 
     # Shared results can no longer be calibrated; the cycle closes.
     with pytest.raises(ReviewError, match="shared"):
         o.do(
             "hr",
-            service.adjust_calibration,
+            adjust_calibration,
             outcome_id=out.id,
             change={"final_rating": 3, "reason": "late"},
         )
-    assert o.do("hr", service.close_cycle, cycle_id=cycle_id).status == "closed"
+    assert o.do("hr", close_cycle, cycle_id=cycle_id).status == "closed"
 
     actions = _audit_actions(o)
     for action in (
@@ -430,7 +458,7 @@ def test_peer_feedback_needs_two_responses(org: Org) -> None:
     i = o.ids
     o.do(
         "admin",
-        service.nominate_peers,
+        nominate_peers,
         cycle_id=cycle_id,
         reviewee_id=i["emp1"],
         data={"peer_ids": [str(i["emp2"]), str(i["ops"])]},
@@ -441,12 +469,12 @@ def test_peer_feedback_needs_two_responses(org: Org) -> None:
     out = _outcome(o, cycle_id, "emp1")
     o.do(
         "hr",
-        service.adjust_calibration,
+        adjust_calibration,
         outcome_id=out.id,
         change={"final_rating": 3, "reason": "ok!"},
     )
-    o.do("hr", service.share_results, cycle_id=cycle_id)
-    results = o.do("emp1", service.my_results, cycle_id=cycle_id)
+    o.do("hr", share_results, cycle_id=cycle_id)
+    results = o.do("emp1", my_results, cycle_id=cycle_id)
     assert not results.peers_shown and results.peer_count == 1
     assert results.peers == [] and results.peer_summaries == []
     assert results.peer_message == "Not enough peer responses to keep them anonymous."
@@ -467,21 +495,20 @@ def test_peer_feedback_needs_two_responses(org: Org) -> None:
     ],
 )
 def test_weighted_score(pairs: list[tuple[int, str]], expected: str) -> None:
-    got = service.weighted_score([(s, Decimal(w)) for s, w in pairs])
+    got = weighted_score([(s, Decimal(w)) for s, w in pairs])
     assert got == Decimal(expected)
 
 
 def test_submitted_score_uses_the_criterion_weights(org: Org) -> None:
     o = org
     _template(o, [{"name": "A", "weight": "7"}, {"name": "B", "weight": "1"}], name="W")
-    template_id = next(t.id for t in o.do("hr", service.list_templates) if t.name == "W")
+    template_id = next(t.id for t in o.do("hr", list_templates) if t.name == "W")
     assert [
-        c.weight
-        for c in next(t for t in o.do("hr", service.list_templates) if t.name == "W").criteria
+        c.weight for c in next(t for t in o.do("hr", list_templates) if t.name == "W").criteria
     ] == [7.0, 1.0]
     cycle = o.do(
         "hr",
-        service.create_cycle,
+        create_cycle,
         data={
             "name": "W",
             "template_id": template_id,
@@ -491,7 +518,7 @@ def test_submitted_score_uses_the_criterion_weights(org: Org) -> None:
         },
     )
     cycle_id = uuid.UUID(cycle.id)
-    o.do("hr", service.launch_cycle, cycle_id=cycle_id)
+    o.do("hr", launch_cycle, cycle_id=cycle_id)
     detail = _write(o, "manager", _review(o, cycle_id, "emp1", "manager"), [1, 2])
     assert detail.score == 1.13
     assert _outcome(o, cycle_id, "emp1").computed_score == Decimal("1.13")
@@ -554,7 +581,7 @@ def test_launching_twice_is_refused_and_changes_nothing(org: Org) -> None:
     cycle_id = _launched(o)
     before = o.snapshot()
     with pytest.raises(ReviewError, match="already been launched"):
-        o.do("hr", service.launch_cycle, cycle_id=cycle_id)
+        o.do("hr", launch_cycle, cycle_id=cycle_id)
     assert o.snapshot() == before
 
 
@@ -564,7 +591,7 @@ def test_launch_with_nobody_matching_is_refused(org: Org) -> None:
     with owner_session() as s:  # everyone of the department leaves before the launch
         s.execute(update(User).where(col(User.department) == "Ops").values(is_active=False))
     with pytest.raises(ReviewError, match="No active people"):
-        o.do("hr", service.launch_cycle, cycle_id=cycle_id)
+        o.do("hr", launch_cycle, cycle_id=cycle_id)
     assert o.read(lambda s: s.scalars(select(ReviewCycle)).one().status) == "draft"
 
 
@@ -577,13 +604,13 @@ def test_only_admins_create_templates_and_cycles(org: Org, who: str) -> None:
     template_id = _template(o)
     before = o.snapshot()
     with pytest.raises(PermissionDenied):
-        o.do(who, service.create_template, data={"name": "Mine", "criteria": CRITERIA})
+        o.do(who, create_template, data={"name": "Mine", "criteria": CRITERIA})
     with pytest.raises(PermissionDenied):
-        o.do(who, service.list_templates)
+        o.do(who, list_templates)
     with pytest.raises(PermissionDenied):
         o.do(
             who,
-            service.create_cycle,
+            create_cycle,
             data={
                 "name": "Mine",
                 "template_id": template_id,
@@ -600,10 +627,10 @@ def test_only_admins_run_cycles(org: Org, who: str) -> None:
     cycle_id = uuid.UUID(_cycle(o))
     before = o.snapshot()
     for fn in (
-        service.launch_cycle,
-        service.start_calibration,
-        service.close_cycle,
-        service.share_results,
+        launch_cycle,
+        start_calibration,
+        close_cycle,
+        share_results,
     ):
         with pytest.raises(PermissionDenied):
             o.do(who, fn, cycle_id=cycle_id)
@@ -635,7 +662,7 @@ def test_who_may_read_a_review(org: Org) -> None:
     i = o.ids
     o.do(
         "manager",
-        service.nominate_peers,
+        nominate_peers,
         cycle_id=cycle_id,
         reviewee_id=i["emp1"],
         data={"peer_ids": [str(i["emp2"])]},
@@ -643,10 +670,10 @@ def test_who_may_read_a_review(org: Org) -> None:
     self1 = _review(o, cycle_id, "emp1", "self")
     mgr1 = _review(o, cycle_id, "emp1", "manager")
     peer1 = _review(o, cycle_id, "emp1", "peer")
-    assert o.do("emp1", service.get_review, review_id=self1.id).editable
-    assert not o.do("manager", service.get_review, review_id=self1.id).editable
-    assert not o.do("hr", service.get_review, review_id=mgr1.id).editable
-    assert o.do("emp2", service.get_review, review_id=peer1.id).editable
+    assert o.do("emp1", get_review, review_id=self1.id).editable
+    assert not o.do("manager", get_review, review_id=self1.id).editable
+    assert not o.do("hr", get_review, review_id=mgr1.id).editable
+    assert o.do("emp2", get_review, review_id=peer1.id).editable
     for who, review in (
         ("emp2", self1),  # a colleague
         ("other_mgr", self1),  # another team's manager
@@ -655,7 +682,7 @@ def test_who_may_read_a_review(org: Org) -> None:
         ("manager", peer1),  # peer reviews only to their writer
     ):
         with pytest.raises(PermissionDenied):
-            o.do(who, service.get_review, review_id=review.id)
+            o.do(who, get_review, review_id=review.id)
 
 
 def test_only_the_reviewees_manager_or_an_admin_nominates_peers(org: Org) -> None:
@@ -667,7 +694,7 @@ def test_only_the_reviewees_manager_or_an_admin_nominates_peers(org: Org) -> Non
         with pytest.raises(PermissionDenied):
             o.do(
                 who,
-                service.nominate_peers,
+                nominate_peers,
                 cycle_id=cycle_id,
                 reviewee_id=i["emp1"],
                 data={"peer_ids": [str(i["ops"])]},
@@ -693,7 +720,7 @@ def test_bad_peer_nominations(org: Org, peers: list[str], message: str) -> None:
     with pytest.raises(ReviewError, match=message):
         o.do(
             "manager",
-            service.nominate_peers,
+            nominate_peers,
             cycle_id=cycle_id,
             reviewee_id=o.ids["emp1"],
             data={"peer_ids": [str(o.ids[p]) for p in peers]},
@@ -712,18 +739,18 @@ def test_at_most_five_peers_in_total(org: Org) -> None:
         extra_id = extra.id
     nominate = {"cycle_id": cycle_id, "reviewee_id": i["emp1"]}
     first = [str(i[k]) for k in ("emp2", "ops", "hr")]
-    o.do("hr", service.nominate_peers, **nominate, data={"peer_ids": first})
-    o.do("hr", service.nominate_peers, **nominate, data={"peer_ids": [str(i["admin"])]})
+    o.do("hr", nominate_peers, **nominate, data={"peer_ids": first})
+    o.do("hr", nominate_peers, **nominate, data={"peer_ids": [str(i["admin"])]})
     before = o.snapshot()
     with pytest.raises(ReviewError, match="At most 5"):
         o.do(
             "hr",
-            service.nominate_peers,
+            nominate_peers,
             **nominate,
             data={"peer_ids": [str(i["other_mgr"]), str(extra_id)]},
         )
     with pytest.raises(PermissionDenied):  # an unknown id is refused like another tenant's
-        o.do("hr", service.nominate_peers, **nominate, data={"peer_ids": [str(uuid.uuid4())]})
+        o.do("hr", nominate_peers, **nominate, data={"peer_ids": [str(uuid.uuid4())]})
     assert o.snapshot() == before
 
 
@@ -734,17 +761,17 @@ def test_peer_candidates_follow_the_nomination_rule(org: Org, other: Org) -> Non
     for_emp1 = {"cycle_id": cycle_id, "reviewee_id": i["emp1"]}
 
     def ids(who: str) -> list[uuid.UUID]:
-        return [uuid.UUID(p["id"]) for p in o.do(who, service.peer_candidates, **for_emp1)]
+        return [uuid.UUID(p["id"]) for p in o.do(who, peer_candidates, **for_emp1)]
 
     everyone_else = {i[k] for k in ("admin", "hr", "other_mgr", "ops", "emp2")}
     # Active people of the tenant but the reviewee and their manager; never the inactive.
     assert set(ids("manager")) == everyone_else and set(ids("hr")) == everyone_else
-    rows = o.do("manager", service.peer_candidates, **for_emp1)
+    rows = o.do("manager", peer_candidates, **for_emp1)
     assert [r["name"].lower() for r in rows] == sorted(r["name"].lower() for r in rows)
     assert all(set(r) == {"id", "name"} for r in rows)
-    assert len(o.do("hr", service.peer_candidates, **for_emp1, limit=2)) == 2
+    assert len(o.do("hr", peer_candidates, **for_emp1, limit=2)) == 2
     # Someone already nominated is no longer a candidate.
-    o.do("manager", service.nominate_peers, **for_emp1, data={"peer_ids": [str(i["emp2"])]})
+    o.do("manager", nominate_peers, **for_emp1, data={"peer_ids": [str(i["emp2"])]})
     assert set(ids("manager")) == everyone_else - {i["emp2"]}
     # Nobody else may ask: not the reviewee, a colleague, another team's manager; not for
     # someone outside the cycle, and not from another tenant.
@@ -762,11 +789,11 @@ def test_peer_candidates_follow_the_nomination_rule(org: Org, other: Org) -> Non
     ]
     for who, kwargs in refused:
         with pytest.raises(PermissionDenied):
-            o.do(who, service.peer_candidates, **kwargs)
+            o.do(who, peer_candidates, **kwargs)
     assert o.snapshot() == before
     _to_calibration(o, cycle_id)
     with pytest.raises(ReviewError, match="only while the cycle is active"):
-        o.do("manager", service.peer_candidates, **for_emp1)
+        o.do("manager", peer_candidates, **for_emp1)
 
 
 def test_nomination_targets_are_the_rows_one_may_nominate_for(org: Org, other: Org) -> None:
@@ -780,7 +807,7 @@ def test_nomination_targets_are_the_rows_one_may_nominate_for(org: Org, other: O
     def targets(who: str, cycle: uuid.UUID = cycle_id, **extra: uuid.UUID) -> dict[str, str]:
         return o.do(
             who,
-            service.nomination_targets,
+            nomination_targets,
             cycle_id=cycle,
             outcome_ids=[*out.values(), *extra.values()],
         )
@@ -794,7 +821,7 @@ def test_nomination_targets_are_the_rows_one_may_nominate_for(org: Org, other: O
                     lambda: targets("hr", uuid.uuid4())):  # fmt: skip
         with pytest.raises(NotFoundHere):
             refused()
-    assert o.do("hr", service.nomination_targets, cycle_id=cycle_id, outcome_ids=[]) == {}
+    assert o.do("hr", nomination_targets, cycle_id=cycle_id, outcome_ids=[]) == {}
 
 
 # ----------------------------------------------------------------- refusals: what
@@ -807,7 +834,7 @@ def test_submitting_an_incomplete_review_is_refused(org: Org) -> None:
     _write(o, "emp1", self1, [4, None], submit=False)
     before = o.snapshot()
     with pytest.raises(ReviewError, match="Missing: Collaboration"):
-        o.do("emp1", service.submit_review, review_id=self1.id)
+        o.do("emp1", submit_review, review_id=self1.id)
     with pytest.raises(ReviewError, match="Missing: Collaboration"):
         _write(o, "emp1", self1, [5, ""], submit=True)
     assert o.snapshot() == before
@@ -841,9 +868,9 @@ def test_the_tenants_own_scale_applies(org: Org) -> None:
         _write(o, "emp1", self1, [5, 4])
     assert _write(o, "emp1", self1, ["4", 4]).score == 4.0
     # Nine-box thirds of 1-4: 2 is mid, 3 is high (position 2/3).
-    assert service.performance_bucket(_scale_1_4(), 1) == "low"
-    assert service.performance_bucket(_scale_1_4(), 2) == "mid"
-    assert service.performance_bucket(_scale_1_4(), 3) == "high"
+    assert performance_bucket(_scale_1_4(), 1) == "low"
+    assert performance_bucket(_scale_1_4(), 2) == "mid"
+    assert performance_bucket(_scale_1_4(), 3) == "high"
 
 
 def _scale_1_4():
@@ -856,12 +883,12 @@ def test_performance_buckets_on_the_default_scale() -> None:
     from pms_dashboard.tenancy.customization import RatingScale
 
     scale = RatingScale()
-    got = {s: service.performance_bucket(scale, s) for s in (1, 2, 2.33, 2.34, 3, 3.66, 3.67, 4, 5)}
+    got = {s: performance_bucket(scale, s) for s in (1, 2, 2.33, 2.34, 3, 3.66, 3.67, 4, 5)}
     assert got == {
         1: "low", 2: "low", 2.33: "low", 2.34: "mid", 3: "mid",
         3.66: "mid", 3.67: "high", 4: "high", 5: "high",
     }  # fmt: skip
-    assert service.performance_bucket(scale, None) is None
+    assert performance_bucket(scale, None) is None
 
 
 def test_comment_length_is_limited(org: Org) -> None:
@@ -887,7 +914,7 @@ def test_a_criterion_of_another_template_is_refused(org: Org) -> None:
     with pytest.raises(PermissionDenied):
         o.do(
             "emp1",
-            service.save_review,
+            save_review,
             review_id=self1.id,
             draft={"ratings": [{"criterion_id": foreign, "score": 3}]},
         )
@@ -920,17 +947,17 @@ def test_reopen_rules(org: Org) -> None:
     before = o.snapshot()
     for who in ("emp1", "emp2", "other_mgr"):  # not the reviewee, a colleague or another team
         with pytest.raises(PermissionDenied):
-            o.do(who, service.reopen_review, review_id=mgr1.id)
+            o.do(who, reopen_review, review_id=mgr1.id)
     assert o.snapshot() == before
 
-    o.do("manager", service.reopen_review, review_id=mgr1.id)
+    o.do("manager", reopen_review, review_id=mgr1.id)
     out = _outcome(o, cycle_id, "emp1")
     assert (out.status, out.computed_score) == ("self_done", None)
     assert _review(o, cycle_id, "emp1", "manager").status == "in_progress"
     assert _review(o, cycle_id, "emp1", "manager").score is None
     with pytest.raises(ReviewError, match="not submitted"):
-        o.do("manager", service.reopen_review, review_id=mgr1.id)
-    o.do("hr", service.reopen_review, review_id=self1.id)
+        o.do("manager", reopen_review, review_id=mgr1.id)
+    o.do("hr", reopen_review, review_id=self1.id)
     assert _outcome(o, cycle_id, "emp1").status == "not_started"
     assert "review.reopen" in _audit_actions(o)
 
@@ -940,7 +967,7 @@ def test_reopen_rules(org: Org) -> None:
     assert _outcome(o, cycle_id, "emp1").computed_score == Decimal("2.00")
     _to_calibration(o, cycle_id)
     with pytest.raises(ReviewError, match="only while the cycle is active"):
-        o.do("manager", service.reopen_review, review_id=mgr1.id)
+        o.do("manager", reopen_review, review_id=mgr1.id)
 
 
 def test_calibration_refusals(org: Org) -> None:
@@ -951,7 +978,7 @@ def test_calibration_refusals(org: Org) -> None:
 
     # Not while the cycle is still active.
     with pytest.raises(ReviewError, match="in calibration"):
-        o.do("manager", service.adjust_calibration, outcome_id=out1.id, change=change)
+        o.do("manager", adjust_calibration, outcome_id=out1.id, change=change)
     _to_calibration(o, cycle_id)
     before = o.snapshot()
 
@@ -960,26 +987,26 @@ def test_calibration_refusals(org: Org) -> None:
         with pytest.raises(ReviewError, match=r"(?i)reason"):
             o.do(
                 "manager",
-                service.adjust_calibration,
+                adjust_calibration,
                 outcome_id=out1.id,
                 change={**change, "reason": reason},
             )
     with pytest.raises(ReviewError, match=r"(?i)reason"):
-        o.do("manager", service.adjust_calibration, outcome_id=out1.id, change={"final_rating": 4})
+        o.do("manager", adjust_calibration, outcome_id=out1.id, change={"final_rating": 4})
     # Nothing to change, out of scale, bad potential.
     with pytest.raises(ReviewError, match="choose"):
-        o.do("manager", service.adjust_calibration, outcome_id=out1.id, change={"reason": "why"})
+        o.do("manager", adjust_calibration, outcome_id=out1.id, change={"reason": "why"})
     with pytest.raises(ReviewError, match="from 1 to 5"):
         o.do(
             "manager",
-            service.adjust_calibration,
+            adjust_calibration,
             outcome_id=out1.id,
             change={**change, "final_rating": 9},
         )
     with pytest.raises(ReviewError):
         o.do(
             "manager",
-            service.adjust_calibration,
+            adjust_calibration,
             outcome_id=out1.id,
             change={**change, "potential": 4},
         )
@@ -987,28 +1014,26 @@ def test_calibration_refusals(org: Org) -> None:
     for who in ("manager", "hr", "admin"):
         own = _outcome(o, cycle_id, who)
         with pytest.raises(PermissionDenied):
-            o.do(who, service.adjust_calibration, outcome_id=own.id, change=change)
+            o.do(who, adjust_calibration, outcome_id=own.id, change=change)
         with pytest.raises(PermissionDenied):
-            o.do(who, service.calibration_history, outcome_id=own.id)
+            o.do(who, calibration_history, outcome_id=own.id)
     # Another team's person, a colleague, oneself as an employee.
     ops = _outcome(o, cycle_id, "ops")
     for who, outcome in (("manager", ops), ("other_mgr", out1), ("emp2", out1), ("emp1", out1)):
         with pytest.raises(PermissionDenied):
-            o.do(who, service.adjust_calibration, outcome_id=outcome.id, change=change)
+            o.do(who, adjust_calibration, outcome_id=outcome.id, change=change)
     with pytest.raises(PermissionDenied):
-        o.do("manager", service.calibration_history, outcome_id=ops.id)
+        o.do("manager", calibration_history, outcome_id=ops.id)
     assert o.snapshot() == before
 
     # Nine-box and status never include the viewer or other teams.
     names = {
-        p["name"]
-        for c in o.do("other_mgr", service.ninebox, cycle_id=cycle_id).cells
-        for p in c.people
+        p["name"] for c in o.do("other_mgr", ninebox, cycle_id=cycle_id).cells for p in c.people
     }
     assert names == set()
-    status = o.do("other_mgr", service.cycle_status, cycle_id=cycle_id)
+    status = o.do("other_mgr", cycle_status, cycle_id=cycle_id)
     assert [r.reviewee_name for r in status.page.rows] == ["Ops"]
-    assert o.do("emp1", service.cycle_status, cycle_id=cycle_id).page.total == 0
+    assert o.do("emp1", cycle_status, cycle_id=cycle_id).page.total == 0
 
 
 def test_cycle_validation(org: Org) -> None:
@@ -1030,7 +1055,7 @@ def test_cycle_validation(org: Org) -> None:
     before = o.snapshot()
     for change, message in bad:
         with pytest.raises(ReviewError, match=f"(?i){message}"):
-            o.do("hr", service.create_cycle, data={**base, **change})
+            o.do("hr", create_cycle, data={**base, **change})
     # ids that are malformed or not in the tenant: refused as not found, alike
     for change, message in (
         ({"participants": {"managers": [str(uuid.uuid4())]}}, "manager was not found"),
@@ -1039,11 +1064,11 @@ def test_cycle_validation(org: Org) -> None:
         ({"template_id": "not-a-uuid"}, "review template was not found"),
     ):
         with pytest.raises(NotFoundHere, match=message):
-            o.do("hr", service.create_cycle, data={**base, **change})
+            o.do("hr", create_cycle, data={**base, **change})
     assert o.snapshot() == before
-    o.do("hr", service.create_cycle, data=base)
+    o.do("hr", create_cycle, data=base)
     with pytest.raises(ReviewError, match="already exists"):
-        o.do("hr", service.create_cycle, data={**base, "name": "cycle"})
+        o.do("hr", create_cycle, data={**base, "name": "cycle"})
 
 
 @pytest.mark.parametrize(
@@ -1061,7 +1086,7 @@ def test_template_validation(org: Org, criteria: list[dict[str, Any]], message: 
     o = org
     before = o.snapshot()
     with pytest.raises(ReviewError, match=message):
-        o.do("hr", service.create_template, data={"name": "T", "criteria": criteria})
+        o.do("hr", create_template, data={"name": "T", "criteria": criteria})
     assert o.snapshot() == before
 
 
@@ -1069,7 +1094,7 @@ def test_template_names_are_unique_and_twenty_criteria_are_fine(org: Org) -> Non
     o = org
     row = o.do(
         "admin",
-        service.create_template,
+        create_template,
         data={"name": "Big", "criteria": [{"name": f"c{n}", "weight": "0.5"} for n in range(20)]},
     )
     assert [c.position for c in row.criteria] == list(range(20))
@@ -1080,16 +1105,16 @@ def test_template_names_are_unique_and_twenty_criteria_are_fine(org: Org) -> Non
 def test_status_paging(org: Org) -> None:
     o = org
     cycle_id = _launched(o, participants={})
-    page1 = o.do("hr", service.cycle_status, cycle_id=cycle_id, query={"page_size": 2})
-    page2 = o.do("hr", service.cycle_status, cycle_id=cycle_id, query={"page_size": 2, "page": 2})
-    last = o.do("hr", service.cycle_status, cycle_id=cycle_id, query={"page_size": 2, "page": 99})
+    page1 = o.do("hr", cycle_status, cycle_id=cycle_id, query={"page_size": 2})
+    page2 = o.do("hr", cycle_status, cycle_id=cycle_id, query={"page_size": 2, "page": 2})
+    last = o.do("hr", cycle_status, cycle_id=cycle_id, query={"page_size": 2, "page": 99})
     assert page1.page.total == 6 and page1.page.pages == 3  # everyone but the viewer
     assert len(page1.page.rows) == 2 and len(page2.page.rows) == 2
     assert last.page.page == 3 and len(last.page.rows) == 2
     seen = [r.reviewee_name for p in (page1, page2, last) for r in p.page.rows]
     assert len(set(seen)) == 6 and "Hr" not in seen
     with pytest.raises(ReviewError, match="100"):
-        o.do("hr", service.cycle_status, cycle_id=cycle_id, query={"page_size": 101})
+        o.do("hr", cycle_status, cycle_id=cycle_id, query={"page_size": 101})
 
 
 # ---------------------------------------------------------------- another tenant's ids
@@ -1101,7 +1126,7 @@ def test_another_tenants_ids_are_refused_everywhere(org: Org, other: Org) -> Non
     b = other
     b_cycle = _launched(b)
     i = b.ids
-    b.do("hr", service.nominate_peers, cycle_id=b_cycle, reviewee_id=i["emp1"],
+    b.do("hr", nominate_peers, cycle_id=b_cycle, reviewee_id=i["emp1"],
          data={"peer_ids": [str(i["emp2"])]})  # fmt: skip
     b_self = _review(b, b_cycle, "emp1", "self")
     b_mgr = _review(b, b_cycle, "emp1", "manager")
@@ -1114,30 +1139,30 @@ def test_another_tenants_ids_are_refused_everywhere(org: Org, other: Org) -> Non
     a_before, b_before = org.snapshot(), b.snapshot()
     draft = {"ratings": _ratings(_criterion_ids(b, b_self.id), [3, 3])}
     calls: list[tuple[Callable[..., Any], dict[str, Any]]] = [
-        (service.get_cycle, {"cycle_id": b_cycle}),
-        (service.launch_cycle, {"cycle_id": b_cycle}),
-        (service.start_calibration, {"cycle_id": b_cycle}),
-        (service.close_cycle, {"cycle_id": b_cycle}),
-        (service.share_results, {"cycle_id": b_cycle}),
-        (service.cycle_status, {"cycle_id": b_cycle}),
-        (service.ninebox, {"cycle_id": b_cycle}),
-        (service.my_results, {"cycle_id": b_cycle}),
-        (service.get_review, {"review_id": b_self.id}),
-        (service.save_review, {"review_id": b_mgr.id, "draft": draft}),
-        (service.submit_review, {"review_id": b_mgr.id, "draft": draft}),
-        (service.reopen_review, {"review_id": b_self.id}),
-        (service.calibration_history, {"outcome_id": b_out.id}),
+        (get_cycle, {"cycle_id": b_cycle}),
+        (launch_cycle, {"cycle_id": b_cycle}),
+        (start_calibration, {"cycle_id": b_cycle}),
+        (close_cycle, {"cycle_id": b_cycle}),
+        (share_results, {"cycle_id": b_cycle}),
+        (cycle_status, {"cycle_id": b_cycle}),
+        (ninebox, {"cycle_id": b_cycle}),
+        (my_results, {"cycle_id": b_cycle}),
+        (get_review, {"review_id": b_self.id}),
+        (save_review, {"review_id": b_mgr.id, "draft": draft}),
+        (submit_review, {"review_id": b_mgr.id, "draft": draft}),
+        (reopen_review, {"review_id": b_self.id}),
+        (calibration_history, {"outcome_id": b_out.id}),
         (
-            service.adjust_calibration,
+            adjust_calibration,
             {"outcome_id": b_out.id, "change": {"final_rating": 5, "reason": "xyz"}},
         ),
         (
-            service.nominate_peers,
+            nominate_peers,
             {"cycle_id": b_cycle, "reviewee_id": i["emp1"], "data": {"peer_ids": [str(i["ops"])]}},
         ),
-        (service.peer_candidates, {"cycle_id": b_cycle, "reviewee_id": i["emp1"]}),
+        (peer_candidates, {"cycle_id": b_cycle, "reviewee_id": i["emp1"]}),
         (
-            service.nominate_peers,  # a peer from another tenant for one's own cycle
+            nominate_peers,  # a peer from another tenant for one's own cycle
             {
                 "cycle_id": a_cycle,
                 "reviewee_id": org.ids["emp1"],
@@ -1145,7 +1170,7 @@ def test_another_tenants_ids_are_refused_everywhere(org: Org, other: Org) -> Non
             },
         ),
         (
-            service.create_cycle,
+            create_cycle,
             {
                 "data": {
                     "name": "X",
@@ -1156,15 +1181,13 @@ def test_another_tenants_ids_are_refused_everywhere(org: Org, other: Org) -> Non
             },
         ),
         (
-            service.save_review,  # one's own review with another tenant's criterion
+            save_review,  # one's own review with another tenant's criterion
             {"review_id": a_self.id, "draft": draft},
         ),
     ]
     for who in ("admin", "manager", "emp1"):
         for fn, kwargs in calls:
-            actor = (
-                "emp1" if fn is service.save_review and kwargs["review_id"] == a_self.id else who
-            )
+            actor = "emp1" if fn is save_review and kwargs["review_id"] == a_self.id else who
             with pytest.raises(NotFoundHere) as err:
                 org.do(actor, fn, **kwargs)
             assert str(err.value) == not_found_message(err.value.kind), fn.__name__

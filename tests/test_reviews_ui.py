@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from pms_dashboard.audit.models import AuditEvent
 from pms_dashboard.auth.passwords import hash_password
 from pms_dashboard.auth.resolve import IdKind, not_found_message
 from pms_dashboard.people.models import User
-from pms_dashboard.reviews import service
+from pms_dashboard.reviews.calibration import adjust_calibration, share_results
 from pms_dashboard.reviews.models import (
     CalibrationChange,
     Review,
@@ -26,6 +27,8 @@ from pms_dashboard.reviews.models import (
     ReviewRating,
     ReviewTemplate,
 )
+from pms_dashboard.reviews.peers import nominate_peers
+from pms_dashboard.reviews.writing import weighted_score
 from pms_dashboard.tenancy.session import owner_session
 from pms_dashboard.ui.states.base import MALFORMED
 from pms_dashboard.ui.states.reviews import NO_ACCESS, CyclesState, ReviewsState
@@ -104,7 +107,7 @@ def world(make_tenant: Callable[..., TenantFixture]) -> dict[str, Any]:
     ops_out = _outcome(a, a_cycle, "ops")
     a.do(
         "other_mgr",
-        service.adjust_calibration,
+        adjust_calibration,
         outcome_id=ops_out.id,
         change={"final_rating": 5, "potential": 3, "reason": "other-team-secret-reason"},
     )
@@ -116,11 +119,11 @@ def world(make_tenant: Callable[..., TenantFixture]) -> dict[str, Any]:
     b_out = _outcome(b, b_cycle, "emp1")
     b.do(
         "hr",
-        service.adjust_calibration,
+        adjust_calibration,
         outcome_id=b_out.id,
         change={"final_rating": 4, "potential": 2, "reason": "globex-secret-reason"},
     )
-    b.do("hr", service.share_results, cycle_id=b_cycle)
+    b.do("hr", share_results, cycle_id=b_cycle)
     b_template = b.read(lambda s: s.scalars(select(col(ReviewTemplate.id))).first())
     return {
         "a": a,
@@ -387,8 +390,8 @@ def test_writing_and_reading_my_review_from_the_page(make_tenant) -> None:
     call(st, ReviewsState.set_score, second, "2")
     call(st, ReviewsState.submit_review)
     assert st.error == "" and st.review["status"] == "submitted" and not st.editable
-    assert _review(o, cycle_id, "emp1", "self").score == service.weighted_score(
-        [(4, service.Decimal(3)), (2, service.Decimal(1))]
+    assert _review(o, cycle_id, "emp1", "self").score == weighted_score(
+        [(4, Decimal(3)), (2, Decimal(1))]
     )
 
 
@@ -398,7 +401,7 @@ def test_my_results_from_the_page_keep_peers_anonymous(make_tenant) -> None:
     i = o.ids
     o.do(
         "hr",
-        service.nominate_peers,
+        nominate_peers,
         cycle_id=cycle_id,
         reviewee_id=i["emp1"],
         data={"peer_ids": [str(i["emp2"])]},
@@ -407,11 +410,11 @@ def test_my_results_from_the_page_keep_peers_anonymous(make_tenant) -> None:
     _to_calibration(o, cycle_id)
     o.do(
         "hr",
-        service.adjust_calibration,
+        adjust_calibration,
         outcome_id=_outcome(o, cycle_id, "emp1").id,
         change={"final_rating": 3, "potential": 1, "reason": "fine"},
     )
-    o.do("hr", service.share_results, cycle_id=cycle_id)
+    o.do("hr", share_results, cycle_id=cycle_id)
     st = state_for(ReviewsState, _token(o, "emp1"), "/reviews")
     call(st, ReviewsState.load)
     assert [r["cycle_name"] for r in st.shared] == ["H1"]

@@ -1,15 +1,15 @@
 """Review exports: a cycle's reviews with their ratings, and the cycle's summary pivot.
 
-Both show exactly what the cycle status page shows the actor (`service.cycle_status`): the
+Both show exactly what the cycle status page shows the actor (`calibration.cycle_status`): the
 same permission checks in the same order, the same refusal for another tenant's or an
-unknown cycle id, and the same visible people (`service._visible_outcomes`: admins everyone,
+unknown cycle id, and the same visible people (`calibration.visible_outcomes`: admins everyone,
 others their reports subtree, never the actor's own result). An export is a file about other
 people, so an actor who may see nobody's result (an employee or manager without reports) is
 refused outright instead of being handed an empty file.
 
 Peer reviews stay anonymous as the product keeps them: managers and HR never open a peer
-review (`service.get_review`), and the reviewee sees peer feedback only averaged, unnamed and
-from two responses on (`service.my_results`). So a peer row says only that the review exists,
+review (`writing.get_review`), and the reviewee sees peer feedback only averaged, unnamed and
+from two responses on (`results.my_results`). So a peer row says only that the review exists,
 its status and when it was submitted; its reviewer, scores, comments and review score are
 never read (the joins that would reach them exclude peer reviews).
 
@@ -43,6 +43,8 @@ from pms_dashboard.exports import csvsafe
 from pms_dashboard.models import TENANT_MODELS
 from pms_dashboard.people.models import User
 from pms_dashboard.people.service import has_reports
+from pms_dashboard.reviews.calibration import performance_expr, visible_outcomes
+from pms_dashboard.reviews.common import actor_user_id, load_cycle, rating_scale, resolve_id
 from pms_dashboard.reviews.models import (
     Review,
     ReviewCriterion,
@@ -53,18 +55,8 @@ from pms_dashboard.reviews.models import (
     ReviewStatus,
 )
 from pms_dashboard.reviews.schemas import ReviewError
-
-# Private helpers of the reviews service, imported rather than copied so the exports can
-# never drift from the status page: its checks and visibility, and the rating in force.
-from pms_dashboard.reviews.service import (
-    _actor_id,
-    _cycle,
-    _id,
-    _performance_expr,
-    _scale,
-    _visible_outcomes,
-)
 from pms_dashboard.tenancy.context import TenantContext
+from pms_dashboard.tenancy.customization import RatingScale
 
 REVIEW_EXPORT_COLUMNS: tuple[str, ...] = (
     "cycle",
@@ -110,17 +102,17 @@ def _status_scope(
     """The cycle's id and the conditions on `ReviewOutcome` for the people the actor may
     see in it, after `cycle_status`'s own checks in its order (so a refusal, and its audit,
     is the status page's), then refusing an actor who may see nobody."""
-    cycle_id = _id(session, actor, IdKind.cycle, cycle_id, Action.view)
-    actor_id = _actor_id(actor, Resource.calibration, Action.view)
+    cycle_id = resolve_id(session, actor, IdKind.cycle, cycle_id, Action.view)
+    actor_id = actor_user_id(actor, Resource.calibration, Action.view)
     require(session=session, actor=actor, resource=Resource.cycle, action=Action.view)
-    _cycle(session, cycle_id, Action.view)
+    load_cycle(session, cycle_id, Action.view)
     sees_someone = decide(actor.role, Resource.calibration, Action.view, Relation.other) or (
         decide(actor.role, Resource.calibration, Action.view, Relation.report)
         and has_reports(session=session, actor=actor)
     )
     if not sees_someone:
         raise PermissionDenied(Resource.calibration, Action.view)
-    return cycle_id, _visible_outcomes(actor, cycle_id, actor_id)
+    return cycle_id, visible_outcomes(actor, cycle_id, actor_id)
 
 
 def _tenant_only(statement: Select, tenant_id: uuid.UUID) -> Select:
@@ -139,57 +131,34 @@ def _tenant_only(statement: Select, tenant_id: uuid.UUID) -> Select:
 # ----------------------------------------------------------------- reviews with ratings
 
 
-def reviews_export_statement(*, session: Session, actor: TenantContext, cycle_id: RawId) -> Select:
-    """The cycle's reviews with their ratings, one row per (review, criterion of the cycle's
-    template), for the people the actor sees on the cycle status page; refused like it.
+def _review_export_columns(reviewee: Any, reviewer: Any, not_peer: Any) -> list[Any]:
+    """The export's cells, final in SQL, named as the CSV header."""
+    return [
+        csvsafe.safe_text(col(ReviewCycle.name)).label("cycle"),
+        csvsafe.safe_text(col(reviewee.display_name)).label("reviewee"),
+        csvsafe.safe_text(col(reviewee.department)).label("reviewee_department"),
+        csvsafe.safe_text(col(reviewee.team)).label("reviewee_team"),
+        # NULL for peers: the reviewer join never matches a peer review.
+        csvsafe.safe_text(col(reviewer.display_name)).label("reviewer"),
+        col(Review.kind).label("kind"),
+        col(Review.status).label("status"),
+        csvsafe.iso_utc(col(Review.submitted_at)).label("submitted_at"),
+        csvsafe.safe_text(col(ReviewCriterion.name)).label("criterion"),
+        col(ReviewCriterion.weight).label("criterion_weight"),
+        # NULL for peers: the rating join never matches a peer review.
+        col(ReviewRating.score).label("score"),
+        csvsafe.safe_text(col(ReviewRating.comment)).label("comment"),
+        case((not_peer, col(Review.score))).label("review_score"),
+    ]
 
-    Columns (CSV header names, in order):
-      cycle                text   the cycle's name
-      reviewee             text   the reviewee's display name
-      reviewee_department  text   their department now (empty when none)
-      reviewee_team        text   their team now (empty when none)
-      reviewer             text   who writes the review; always empty for peer reviews
-      kind                 text   self | manager | peer
-      status               text   not_started | in_progress | submitted
-      submitted_at         text   ISO 8601 UTC (2025-07-01T09:30:00Z); empty until submitted
-      criterion            text   the criterion's name
-      criterion_weight     number its weight in the review score
-      score                number the score given (empty when not scored; always for peers)
-      comment              text   the comment given (always empty for peers)
-      review_score         number the review's weighted score once submitted (never peers)
-    Rows are ordered by reviewee, then self, manager and peer reviews, then criterion order.
-    Free text cannot start a spreadsheet formula (`csvsafe.safe_text`).
-    """
-    cycle_id, conditions = _status_scope(session, actor, cycle_id)
-    tid = actor.tenant_id
-    reviewee = aliased(User, name="reviewee")
-    reviewer = aliased(User, name="reviewer")
-    not_peer = col(Review.kind) != ReviewKind.peer.value
-    kind_order = case(
-        (col(Review.kind) == ReviewKind.self_review.value, 0),
-        (col(Review.kind) == ReviewKind.manager.value, 1),
-        else_=2,
-    )
-    statement: Select = (
-        select(
-            csvsafe.safe_text(col(ReviewCycle.name)).label("cycle"),
-            csvsafe.safe_text(col(reviewee.display_name)).label("reviewee"),
-            csvsafe.safe_text(col(reviewee.department)).label("reviewee_department"),
-            csvsafe.safe_text(col(reviewee.team)).label("reviewee_team"),
-            # NULL for peers: the reviewer join below never matches a peer review.
-            csvsafe.safe_text(col(reviewer.display_name)).label("reviewer"),
-            col(Review.kind).label("kind"),
-            col(Review.status).label("status"),
-            csvsafe.iso_utc(col(Review.submitted_at)).label("submitted_at"),
-            csvsafe.safe_text(col(ReviewCriterion.name)).label("criterion"),
-            col(ReviewCriterion.weight).label("criterion_weight"),
-            # NULL for peers: the rating join below never matches a peer review.
-            col(ReviewRating.score).label("score"),
-            csvsafe.safe_text(col(ReviewRating.comment)).label("comment"),
-            case((not_peer, col(Review.score))).label("review_score"),
-        )
-        .select_from(Review)
-        .join(
+
+def _review_export_joins(
+    statement: Select, tid: uuid.UUID, reviewee: Any, reviewer: Any, not_peer: Any
+) -> Select:
+    """From each review to its cycle, outcome, people and the template's criteria, each join
+    in the tenant; the reviewer and the ratings never for a peer review."""
+    return (
+        statement.join(
             ReviewCycle,
             and_(
                 col(ReviewCycle.tenant_id) == tid,
@@ -232,6 +201,43 @@ def reviews_export_statement(*, session: Session, actor: TenantContext, cycle_id
                 not_peer,
             ),
         )
+    )
+
+
+def reviews_export_statement(*, session: Session, actor: TenantContext, cycle_id: RawId) -> Select:
+    """The cycle's reviews with their ratings, one row per (review, criterion of the cycle's
+    template), for the people the actor sees on the cycle status page; refused like it.
+
+    Columns (CSV header names, in order):
+      cycle                text   the cycle's name
+      reviewee             text   the reviewee's display name
+      reviewee_department  text   their department now (empty when none)
+      reviewee_team        text   their team now (empty when none)
+      reviewer             text   who writes the review; always empty for peer reviews
+      kind                 text   self | manager | peer
+      status               text   not_started | in_progress | submitted
+      submitted_at         text   ISO 8601 UTC (2025-07-01T09:30:00Z); empty until submitted
+      criterion            text   the criterion's name
+      criterion_weight     number its weight in the review score
+      score                number the score given (empty when not scored; always for peers)
+      comment              text   the comment given (always empty for peers)
+      review_score         number the review's weighted score once submitted (never peers)
+    Rows are ordered by reviewee, then self, manager and peer reviews, then criterion order.
+    Free text cannot start a spreadsheet formula (`csvsafe.safe_text`).
+    """
+    cycle_id, conditions = _status_scope(session, actor, cycle_id)
+    tid = actor.tenant_id
+    reviewee = aliased(User, name="reviewee")
+    reviewer = aliased(User, name="reviewer")
+    not_peer = col(Review.kind) != ReviewKind.peer.value
+    kind_order = case(
+        (col(Review.kind) == ReviewKind.self_review.value, 0),
+        (col(Review.kind) == ReviewKind.manager.value, 1),
+        else_=2,
+    )
+    statement = select(*_review_export_columns(reviewee, reviewer, not_peer)).select_from(Review)
+    statement = (
+        _review_export_joins(statement, tid, reviewee, reviewer, not_peer)
         .where(col(Review.tenant_id) == tid, col(Review.cycle_id) == cycle_id, *conditions)
         .order_by(
             col(reviewee.display_name),
@@ -270,26 +276,11 @@ def _completion_pct(submitted: pd.Series, expected: pd.Series) -> pd.Series:
     return (tenths.where(expected > 0, 0) / 10).astype(float)
 
 
-def cycle_summary_frame(
-    *, session: Session, actor: TenantContext, cycle_id: RawId, by: SummaryBy
-) -> pd.DataFrame:
-    """The cycle's summary for the people the actor sees on the status page, one row per
-    department (the reviewee's now) or per manager (as recorded at launch, shown by display
-    name; two managers of the same name stay two rows), then a `total` row; refused like the
-    status page.
-
-    Columns: department | manager (neutralised text; "(no department)" / "(no manager)"),
-    participants, self_submitted, manager_submitted, peer_submitted (submitted reviews of each
-    kind), completion_pct (submitted share of all the cycle's reviews of those people, 0-100,
-    one decimal), one count column per label of the tenant's rating scale (low to high) of
-    people whose rating in force (final rating, else computed score, rounded to the scale as
-    the status page does) carries that label, and not_rated.
-    """
-    cycle_id, conditions = _status_scope(session, actor, cycle_id)
-    if by not in ("department", "manager"):
-        raise ReviewError("A summary is by department or by manager.")
-    tid = actor.tenant_id
-    scale = _scale(session)
+def _summary_counts(
+    session: Session, tid: uuid.UUID, conditions: list[ColumnElement[bool]], by: SummaryBy
+) -> tuple[list[Any], list[Any]]:
+    """Counted in SQL per group (key, label): people by their rounded rating in force, and
+    reviews by kind with how many are submitted."""
     reviewee = aliased(User, name="reviewee")
     manager = aliased(User, name="manager")
     key: Any
@@ -318,7 +309,7 @@ def cycle_summary_frame(
             )
         return query
 
-    rounded = func.round(_performance_expr())
+    rounded = func.round(performance_expr())
     people = session.execute(
         scoped(
             select(key.label("key"), label.label("label"), rounded, func.count())
@@ -343,7 +334,14 @@ def cycle_summary_frame(
             .group_by(key, label, col(Review.kind))
         )
     ).all()
+    return list(people), list(reviews)
 
+
+def _summary_table(
+    people: list[Any], reviews: list[Any], scale: RatingScale, by: SummaryBy
+) -> pd.DataFrame:
+    """The counts pivoted to one row per group, sorted by name, then the total row, with
+    the completion share."""
     group = "department" if by == "department" else "manager"
     placeholder = NO_DEPARTMENT if by == "department" else NO_MANAGER
     rating_columns = _rating_columns([scale.labels[s] for s in scale.scores])
@@ -373,10 +371,9 @@ def cycle_summary_frame(
     by_kind = reviews_df.pivot_table(
         index="key", columns="kind", values="submitted", aggfunc="sum", fill_value=0
     ).reindex(columns=list(_KIND_COLUMNS.values()), fill_value=0)
-    labels = people_df.groupby("key")["label"].first()
     frame = pd.DataFrame(
         {
-            group: labels,
+            group: people_df.groupby("key")["label"].first(),
             "participants": people_df.groupby("key")["people"].sum(),
             "_expected": reviews_df.groupby("key")["expected"].sum(),
         }
@@ -392,3 +389,25 @@ def cycle_summary_frame(
     submitted_all = frame[list(_KIND_COLUMNS.values())].sum(axis=1)
     frame[COMPLETION] = _completion_pct(submitted_all, frame["_expected"])
     return frame[[group, *SUMMARY_COUNT_COLUMNS, COMPLETION, *counts]].reset_index(drop=True)
+
+
+def cycle_summary_frame(
+    *, session: Session, actor: TenantContext, cycle_id: RawId, by: SummaryBy
+) -> pd.DataFrame:
+    """The cycle's summary for the people the actor sees on the status page, one row per
+    department (the reviewee's now) or per manager (as recorded at launch, shown by display
+    name; two managers of the same name stay two rows), then a `total` row; refused like the
+    status page.
+
+    Columns: department | manager (neutralised text; "(no department)" / "(no manager)"),
+    participants, self_submitted, manager_submitted, peer_submitted (submitted reviews of each
+    kind), completion_pct (submitted share of all the cycle's reviews of those people, 0-100,
+    one decimal), one count column per label of the tenant's rating scale (low to high) of
+    people whose rating in force (final rating, else computed score, rounded to the scale as
+    the status page does) carries that label, and not_rated.
+    """
+    cycle_id, conditions = _status_scope(session, actor, cycle_id)
+    if by not in ("department", "manager"):
+        raise ReviewError("A summary is by department or by manager.")
+    people, reviews = _summary_counts(session, actor.tenant_id, conditions, by)
+    return _summary_table(people, reviews, rating_scale(session), by)

@@ -324,6 +324,7 @@ class ReviewDetail:
     summary: str
     score: float | None
     editable: bool
+    may_reopen: bool  # whether `reopen_review` would accept it now (to offer the action)
     ratings: list[RatingRow]
 
 

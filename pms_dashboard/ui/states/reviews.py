@@ -21,7 +21,6 @@ import reflex as rx
 from pms_dashboard.auth.permissions import Action, PermissionDenied, Resource
 from pms_dashboard.auth.resolve import IdKind, parse_id, resolve, resolve_all
 from pms_dashboard.auth.service import Principal
-from pms_dashboard.people.models import Role
 from pms_dashboard.reviews import service as reviews
 from pms_dashboard.reviews.schemas import MAX_COMMENT, MAX_PEERS, MAX_SUMMARY, ReviewError
 from pms_dashboard.tenancy.session import tenant_session
@@ -33,8 +32,6 @@ NOT_SCORED = "none"  # a select cannot hold "", so "not scored" has a value of i
 KEEP = "keep"
 STATUS_PAGE_SIZE = 20
 MAX_SELECTED = 50  # checkbox ticks kept (the service allows MAX_PEERS per nomination)
-# Roles the reopen rule lets reopen a review (of a report; admins anyone's but their own).
-REOPENERS = frozenset({Role.manager.value, Role.hr_admin.value, Role.tenant_admin.value})
 _FAILED = object()
 
 
@@ -47,25 +44,6 @@ def _csv(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
-def _reopen_offer(session: Any, actor: Any, detail: Any) -> bool:
-    """Whether to offer Reopen on a review as shown (display only: `reopen_review` decides).
-
-    A submitted, read-only review in an active cycle (no outcome is calibrated before
-    calibration starts), seen by a manager or admin, unless it is their own self review or
-    a peer review they wrote (peer reviews are shown to their writer only)."""
-    if detail.status != "submitted" or detail.editable or detail.kind == "peer":
-        return False
-    if actor.role not in REOPENERS:
-        return False
-    cycles = reviews.list_cycles(session=session, actor=actor)
-    if not any(c.name == detail.cycle_name and c.status == "active" for c in cycles):
-        return False  # (cycle names are unique within a tenant)
-    if detail.kind == "self":  # a self review I am listed to write is my own
-        mine = reviews.list_my_reviews(session=session, actor=actor)
-        return all(r.id != detail.id for r in mine)
-    return True
-
-
 def _reviewee_of(session: Any, actor: Any, cycle_id: Any, outcome_id: Any) -> Any:
     """The reviewee of a status row the actor may nominate peers for, else the refusal
     (the ids as the browser sent them: the service resolves them)."""
@@ -75,16 +53,6 @@ def _reviewee_of(session: Any, actor: Any, cycle_id: Any, outcome_id: Any) -> An
     if len(targets) != 1:
         raise PermissionDenied(Resource.review, Action.manage)
     return uuid.UUID(next(iter(targets.values())))
-
-
-def _then_offer(fn: Callable[..., Any]) -> Callable[..., tuple[Any, bool]]:
-    """A review service returning a `ReviewDetail`, plus whether to offer Reopen on it."""
-
-    def run(*, session: Any, actor: Any, **kwargs: Any) -> tuple[Any, bool]:
-        detail = fn(session=session, actor=actor, **kwargs)
-        return detail, _reopen_offer(session, actor, detail)
-
-    return run
 
 
 class _ReviewsBase(SessionState):
@@ -134,7 +102,7 @@ class ReviewsState(_ReviewsBase):
     ratings: list[dict[str, Any]] = []  # criterion_id, name, description, weight, score, comment
     summary: str = ""
     editable: bool = False
-    can_reopen: bool = False  # only to offer the button; the service decides
+    can_reopen: bool = False  # the review's `may_reopen`: only to offer the button
     # The open results.
     results: dict[str, Any] = {}
 
@@ -148,8 +116,8 @@ class ReviewsState(_ReviewsBase):
         self.review_id, self.review, self.ratings = "", {}, []
         self.summary, self.editable, self.can_reopen = "", False, False
 
-    def _show_review(self, shown: tuple[Any, bool]) -> None:
-        detail, self.can_reopen = shown
+    def _show_review(self, detail: Any) -> None:
+        self.can_reopen = detail.may_reopen
         data = asdict(detail)
         self.review_id = data["id"]
         self.ratings = [
@@ -194,7 +162,7 @@ class ReviewsState(_ReviewsBase):
             return self._signed_out()
         self._close_form()
         self.results, self.notice = {}, ""
-        shown = self._run(principal, _then_offer(reviews.get_review), review_id=review_id)
+        shown = self._run(principal, reviews.get_review, review_id=review_id)
         if shown is not _FAILED:
             self.error = ""
             self._show_review(shown)
@@ -257,7 +225,7 @@ class ReviewsState(_ReviewsBase):
         if not self.review_id:
             self.error = "Open a review first."
             return None
-        shown = self._run(principal, _then_offer(fn), review_id=self.review_id, draft=self._draft())
+        shown = self._run(principal, fn, review_id=self.review_id, draft=self._draft())
         if shown is not _FAILED:
             self.error, self.notice = "", done
             self._show_review(shown)
@@ -283,9 +251,9 @@ class ReviewsState(_ReviewsBase):
             return None
         rid = self.review_id
 
-        def reopen(*, session: Any, actor: Any) -> tuple[Any, bool]:
+        def reopen(*, session: Any, actor: Any) -> Any:
             reviews.reopen_review(session=session, actor=actor, review_id=rid)
-            return _then_offer(reviews.get_review)(session=session, actor=actor, review_id=rid)
+            return reviews.get_review(session=session, actor=actor, review_id=rid)
 
         shown = self._run(principal, reopen)
         if shown is not _FAILED:

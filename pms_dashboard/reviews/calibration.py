@@ -1,0 +1,395 @@
+"""A cycle's status page (funnel, rating distribution, nine-box) and calibration: moving a
+final rating or potential with a reason kept in the history, then sharing the results.
+
+Calibration is never of oneself: admins see and adjust everyone else, managers their reports
+subtree (`visible_outcomes`, which the exports in `reporting` use too).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter, defaultdict
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session, aliased
+from sqlmodel import col
+
+from pms_dashboard.audit import service as audit
+from pms_dashboard.auth.permissions import Action, Resource, require, visible_user_ids
+from pms_dashboard.auth.resolve import IdKind, RawId
+from pms_dashboard.paging import Page, page_count
+from pms_dashboard.people.models import User
+from pms_dashboard.reviews import status
+from pms_dashboard.reviews.common import (
+    actor_user_id,
+    check_score,
+    iso,
+    load_cycle,
+    names_of,
+    num,
+    rating_scale,
+    resolve_id,
+)
+from pms_dashboard.reviews.models import (
+    CalibrationChange,
+    CycleStatus,
+    OutcomeStatus,
+    ReviewOutcome,
+)
+from pms_dashboard.reviews.schemas import (
+    CalibrationAdjust,
+    CalibrationChangeRow,
+    CycleStatusView,
+    NineBox,
+    NineBoxCell,
+    ReviewError,
+    StatusQuery,
+    StatusRow,
+    parse,
+)
+from pms_dashboard.tenancy.context import TenantContext
+from pms_dashboard.tenancy.customization import RatingScale
+from pms_dashboard.tenancy.models import utcnow
+
+PERFORMANCE_BUCKETS = ("low", "mid", "high")
+NINEBOX_NAMES_PER_CELL = 30
+
+
+def visible_outcomes(
+    actor: TenantContext, cycle_id: uuid.UUID, actor_id: uuid.UUID
+) -> list[ColumnElement[bool]]:
+    """Outcomes of the cycle about people the actor may see in calibration: admins all,
+    others their reports subtree; never the actor's own (calibration is never of oneself)."""
+    conditions: list[ColumnElement[bool]] = [
+        col(ReviewOutcome.cycle_id) == cycle_id,
+        col(ReviewOutcome.reviewee_id) != actor_id,
+    ]
+    visible = visible_user_ids(actor)
+    if visible is not None:
+        conditions.append(col(ReviewOutcome.reviewee_id).in_(visible))
+    return conditions
+
+
+def performance_expr() -> ColumnElement[Any]:
+    """The rating in force: the calibrated one, else the manager review's score."""
+    return func.coalesce(col(ReviewOutcome.final_rating), col(ReviewOutcome.computed_score))
+
+
+NOT_RATED_LABEL = "Not rated"
+
+
+def _funnel(session: Session, conditions: list[ColumnElement[bool]]) -> list[tuple[str, int]]:
+    """How many of the visible outcomes stand at each status, in order."""
+    counts = dict(
+        session.execute(
+            select(col(ReviewOutcome.status), func.count())
+            .where(*conditions)
+            .group_by(col(ReviewOutcome.status))
+        ).all()
+    )
+    return [(s.value, int(counts.get(s.value, 0))) for s in OutcomeStatus]
+
+
+def _distribution(
+    session: Session, conditions: list[ColumnElement[bool]], scale: RatingScale
+) -> list[tuple[str, int]]:
+    """How many of the visible outcomes carry each label of the scale (the rating in force,
+    rounded), then those not rated yet if any."""
+    rounded = func.round(performance_expr())
+    counts: Counter[str] = Counter()
+    for value, n in session.execute(
+        select(rounded, func.count()).where(*conditions).group_by(rounded)
+    ).all():
+        counts[scale.label(float(value)) if value is not None else NOT_RATED_LABEL] += int(n)
+    distribution = [(scale.labels[s], counts.get(scale.labels[s], 0)) for s in scale.scores]
+    if counts.get(NOT_RATED_LABEL):
+        distribution.append((NOT_RATED_LABEL, counts[NOT_RATED_LABEL]))
+    return distribution
+
+
+def _status_page(
+    session: Session,
+    conditions: list[ColumnElement[bool]],
+    scale: RatingScale,
+    q: StatusQuery,
+    total: int,
+) -> Page:
+    """One page of the visible outcomes, by reviewee name."""
+    reviewee = aliased(User)
+    manager = aliased(User)
+    page = min(q.page, page_count(total, q.page_size))
+    rows = session.execute(
+        select(ReviewOutcome, col(reviewee.display_name), col(manager.display_name))
+        .join(reviewee, col(reviewee.id) == col(ReviewOutcome.reviewee_id))
+        .outerjoin(manager, col(manager.id) == col(ReviewOutcome.manager_id))
+        .where(*conditions)
+        .order_by(col(reviewee.display_name), col(ReviewOutcome.id))
+        .limit(q.page_size)
+        .offset((page - 1) * q.page_size)
+    ).all()
+    return Page(
+        rows=[
+            StatusRow(
+                outcome_id=str(o.id),
+                reviewee_name=name,
+                manager_name=manager_name or "",
+                status=o.status,
+                computed_score=num(o.computed_score),
+                final_rating=num(o.final_rating),
+                final_label=scale.label(num(o.final_rating)),
+                potential=o.potential,
+            )
+            for o, name, manager_name in rows
+        ],
+        total=total,
+        page=page,
+        page_size=q.page_size,
+    )
+
+
+def cycle_status(
+    *,
+    session: Session,
+    actor: TenantContext,
+    cycle_id: RawId,
+    query: StatusQuery | dict[str, Any] | None = None,
+) -> CycleStatusView:
+    """One page of per-reviewee rows the actor may see, with the status funnel and the
+    rating distribution over all of them (counted in SQL)."""
+    cycle_id = resolve_id(session, actor, IdKind.cycle, cycle_id, Action.view)
+    actor_id = actor_user_id(actor, Resource.calibration, Action.view)
+    require(session=session, actor=actor, resource=Resource.cycle, action=Action.view)
+    q = parse(StatusQuery, query or {})
+    load_cycle(session, cycle_id, Action.view)
+    conditions = visible_outcomes(actor, cycle_id, actor_id)
+    scale = rating_scale(session)
+    funnel = _funnel(session, conditions)
+    return CycleStatusView(
+        page=_status_page(session, conditions, scale, q, sum(n for _, n in funnel)),
+        funnel=funnel,
+        distribution=_distribution(session, conditions, scale),
+    )
+
+
+def performance_bucket(scale: RatingScale, score: Decimal | float | None) -> str | None:
+    """low / mid / high by thirds of the scale (None when unrated)."""
+    if score is None:
+        return None
+    span = Decimal(scale.high - scale.low)
+    position = (Decimal(str(score)) - scale.low) * 3
+    if position < span:
+        return "low"
+    if position < 2 * span:
+        return "mid"
+    return "high"
+
+
+def ninebox(*, session: Session, actor: TenantContext, cycle_id: RawId) -> NineBox:
+    """Nine-box grid of the visible people: performance (final rating, else computed score)
+    by thirds of the scale against potential 1-3, with counts and names per box."""
+    cycle_id = resolve_id(session, actor, IdKind.cycle, cycle_id, Action.view)
+    actor_id = actor_user_id(actor, Resource.calibration, Action.view)
+    require(session=session, actor=actor, resource=Resource.cycle, action=Action.view)
+    load_cycle(session, cycle_id, Action.view)
+    scale = rating_scale(session)
+    reviewee = aliased(User)
+    rows = session.execute(
+        select(
+            col(ReviewOutcome.id),
+            col(reviewee.display_name),
+            performance_expr(),
+            col(ReviewOutcome.potential),
+        )
+        .join(reviewee, col(reviewee.id) == col(ReviewOutcome.reviewee_id))
+        .where(*visible_outcomes(actor, cycle_id, actor_id))
+        .order_by(col(reviewee.display_name), col(ReviewOutcome.id))
+    ).all()
+    counts: Counter[tuple[str, int]] = Counter()
+    people: dict[tuple[str, int], list[dict[str, str]]] = defaultdict(list)
+    unplaced = 0
+    for outcome_id, name, performance, potential in rows:
+        bucket = performance_bucket(scale, performance)
+        if bucket is None or potential is None:
+            unplaced += 1
+            continue
+        key = (bucket, int(potential))
+        counts[key] += 1
+        if len(people[key]) < NINEBOX_NAMES_PER_CELL:
+            people[key].append({"outcome_id": str(outcome_id), "name": name})
+    cells = [
+        NineBoxCell(performance=b, potential=p, count=counts[(b, p)], people=people[(b, p)])
+        for p in (3, 2, 1)
+        for b in PERFORMANCE_BUCKETS
+    ]
+    return NineBox(cells=cells, unplaced=unplaced)
+
+
+def _outcome_by_id(
+    session: Session, actor: TenantContext, outcome_id: RawId, action: Action, *, lock: bool
+) -> ReviewOutcome:
+    """The outcome the caller named (resolved in the tenant first)."""
+    oid = resolve_id(session, actor, IdKind.outcome, outcome_id, action)
+    query = select(ReviewOutcome).where(col(ReviewOutcome.id) == oid)
+    return session.scalars(query.with_for_update() if lock else query).one()
+
+
+def _calibration_change(
+    outcome: ReviewOutcome, actor_id: uuid.UUID, data: CalibrationAdjust
+) -> CalibrationChange:
+    """The history row of a calibration move, refused when it would change nothing."""
+    # The rating in force is the calibrated one, else the manager review's score: calibrating
+    # only the potential confirms that score as the final rating.
+    old_rating = (
+        outcome.final_rating if outcome.final_rating is not None else outcome.computed_score
+    )
+    old_potential = outcome.potential
+    new_rating = Decimal(data.final_rating) if data.final_rating is not None else old_rating
+    new_potential = data.potential if data.potential is not None else old_potential
+    unchanged = new_rating == old_rating and new_potential == old_potential
+    if unchanged and (outcome.status == OutcomeStatus.calibrated.value or new_rating is None):
+        # (confirming an uncalibrated score as it stands is a calibration decision too)
+        raise ReviewError("Nothing to change: choose a different rating or potential.")
+    return CalibrationChange(
+        outcome_id=outcome.id,
+        actor_id=actor_id,
+        old_rating=old_rating,
+        new_rating=new_rating,
+        old_potential=old_potential,
+        new_potential=new_potential,
+        reason=data.reason,
+    )
+
+
+def adjust_calibration(
+    *,
+    session: Session,
+    actor: TenantContext,
+    outcome_id: RawId,
+    change: CalibrationAdjust | dict[str, Any],
+) -> CalibrationChangeRow:
+    """Move a final rating and/or potential during calibration, with a reason kept in the
+    history; never one's own, only the reviewee's managers (transitively) and admins."""
+    outcome = _outcome_by_id(session, actor, outcome_id, Action.adjust, lock=True)
+    actor_id = actor_user_id(actor, Resource.calibration, Action.adjust)
+    require(
+        session=session,
+        actor=actor,
+        resource=Resource.calibration,
+        action=Action.adjust,
+        subject_id=outcome.reviewee_id,
+    )
+    data = parse(CalibrationAdjust, change)
+    cycle = load_cycle(session, outcome.cycle_id, Action.adjust)
+    if cycle.status != CycleStatus.calibration.value:
+        raise ReviewError("Ratings can be adjusted only while the cycle is in calibration.")
+    status.check(outcome, status.CALIBRATE)
+    if data.final_rating is not None:
+        check_score(rating_scale(session), data.final_rating)
+    history = _calibration_change(outcome, actor_id, data)
+    session.add(history)
+    before = {
+        "final_rating": num(history.old_rating),
+        "potential": history.old_potential,
+        "status": outcome.status,
+    }
+    outcome.final_rating = history.new_rating
+    outcome.potential = history.new_potential
+    status.move(outcome, status.CALIBRATE)
+    outcome.updated_at = utcnow()
+    session.flush()
+    audit.record(
+        session=session,
+        action="calibration.adjust",
+        actor_id=actor_id,
+        entity_type="review_outcome",
+        entity_id=outcome.id,
+        detail={
+            "before": before,
+            "after": {
+                "final_rating": num(history.new_rating),
+                "potential": history.new_potential,
+                "status": outcome.status,
+            },
+            "reason": data.reason,
+            "change_id": str(history.id),
+        },
+    )
+    return _change_row(history, names_of(session, {actor_id}))
+
+
+def _change_row(change: CalibrationChange, names: dict[uuid.UUID, str]) -> CalibrationChangeRow:
+    return CalibrationChangeRow(
+        actor_name=names.get(change.actor_id, ""),
+        old_rating=num(change.old_rating),
+        new_rating=num(change.new_rating),
+        old_potential=change.old_potential,
+        new_potential=change.new_potential,
+        reason=change.reason,
+        created_at=iso(change.created_at),
+    )
+
+
+def calibration_history(
+    *, session: Session, actor: TenantContext, outcome_id: RawId
+) -> list[CalibrationChangeRow]:
+    """Every calibration move of one outcome, oldest first (who, from what, to what, why)."""
+    outcome = _outcome_by_id(session, actor, outcome_id, Action.view, lock=False)
+    require(
+        session=session,
+        actor=actor,
+        resource=Resource.calibration,
+        action=Action.view,
+        subject_id=outcome.reviewee_id,
+    )
+    changes = list(
+        session.scalars(
+            select(CalibrationChange)
+            .where(col(CalibrationChange.outcome_id) == outcome.id)
+            .order_by(col(CalibrationChange.created_at), col(CalibrationChange.id))
+        )
+    )
+    names = names_of(session, {c.actor_id for c in changes})
+    return [_change_row(c, names) for c in changes]
+
+
+def share_results(*, session: Session, actor: TenantContext, cycle_id: RawId) -> int:
+    """Share every calibrated outcome of the cycle with its reviewee (HR and tenant admins,
+    during calibration or after close); returns how many were shared."""
+    cycle_id = resolve_id(session, actor, IdKind.cycle, cycle_id, Action.manage)
+    require(session=session, actor=actor, resource=Resource.cycle, action=Action.manage)
+    cycle = load_cycle(session, cycle_id, Action.manage, lock=True)
+    if cycle.status not in (CycleStatus.calibration.value, CycleStatus.closed.value):
+        raise ReviewError("Results can be shared only during calibration or after closing.")
+    outcomes = list(
+        session.scalars(
+            select(ReviewOutcome)
+            .where(
+                col(ReviewOutcome.cycle_id) == cycle.id,
+                col(ReviewOutcome.status) == OutcomeStatus.calibrated.value,
+            )
+            .with_for_update()
+        )
+    )
+    if not outcomes:
+        raise ReviewError("There are no calibrated results to share.")
+    now = utcnow()
+    for outcome in outcomes:
+        status.move(outcome, status.SHARE)
+        outcome.shared_at = now
+        outcome.updated_at = now
+    session.flush()
+    audit.record(
+        session=session,
+        action="review_cycle.share",
+        actor_id=actor.user_id,
+        entity_type="review_cycle",
+        entity_id=cycle.id,
+        detail={
+            "before": {"status": OutcomeStatus.calibrated.value},
+            "after": {"status": OutcomeStatus.shared.value, "shared_at": iso(now)},
+            "outcomes": [str(o.id) for o in outcomes],
+        },
+    )
+    return len(outcomes)
