@@ -19,6 +19,7 @@ from pms_dashboard.db import engine as db_engine
 from pms_dashboard.db import migrate
 from pms_dashboard.people.models import Role, User
 from pms_dashboard.settings import get_settings
+from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.models import Tenant
 from pms_dashboard.tenancy.session import owner_session
 
@@ -95,6 +96,38 @@ def new_tenant(slug: str | None = None, name: str | None = None) -> TenantFixtur
         s.flush()
         users = {"admin": admin, "manager": manager, "emp1": reports[0], "emp2": reports[1]}
         return TenantFixture(id=tenant.id, slug=slug, users=users)
+
+
+def add_person(
+    t: TenantFixture,
+    key: str,
+    role: str = Role.employee.value,
+    manager: str | None = None,
+    **fields: Any,
+) -> User:
+    """Another person in `t` (written as the owner, no password), known to the fixture as
+    `key`; `manager` is the key of the person they report to. Named `key` unless given a
+    `display_name`."""
+    with owner_session() as s:
+        user = User(
+            tenant_id=t.id,
+            email=f"{key}@{t.slug}.test",
+            role=role,
+            manager_id=t.user_id(manager) if manager else None,
+            **({"display_name": key} | fields),
+        )
+        s.add(user)
+        s.flush()
+    t.users[key] = user
+    return user
+
+
+def ctx(t: TenantFixture, who: str | None = None, role: str | None = None) -> TenantContext:
+    """The context a request of `who` (a key of `t.users`) runs in, with their own role
+    unless `role` is given; without `who`, the tenant's context with no user."""
+    if who is None:
+        return TenantContext(tenant_id=t.id)
+    return TenantContext(tenant_id=t.id, user_id=t.user_id(who), role=role or t.users[who].role)
 
 
 @pytest.fixture
