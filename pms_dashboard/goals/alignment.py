@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import all_, func, literal, select
 from sqlalchemy.dialects.postgresql import array
@@ -67,14 +68,7 @@ def ancestors(session: Session, goal: Goal) -> list[Aligned]:
         .join(chain, col(Goal.id) == chain.c.parent_id)
         .where(col(Goal.id) != all_(chain.c.seen), chain.c.distance < MAX_ALIGNMENT_DEPTH)
     )
-    owner = aliased(User)
-    rows = session.execute(
-        select(Goal, col(owner.display_name), chain.c.distance)
-        .join(chain, col(Goal.id) == chain.c.id)
-        .join(owner, owned_by(owner))
-        .order_by(chain.c.distance)
-    ).all()
-    return [Aligned(g, name, distance) for g, name, distance in rows]
+    return _with_owners(session, chain, chain.c.distance)
 
 
 def descendants(
@@ -108,12 +102,19 @@ def descendants(
         .join(tree, col(Goal.parent_id) == tree.c.id)
         .where(live, col(Goal.id) != all_(tree.c.seen), tree.c.distance < levels)
     )
+    return _with_owners(session, tree, tree.c.places, limit)
+
+
+def _with_owners(
+    session: Session, found: Any, order: Any, limit: int | None = None
+) -> list[Aligned]:
+    """The goals `found` (a query of ids and distances), with their owners' names."""
     owner = aliased(User)
     rows = session.execute(
-        select(Goal, col(owner.display_name), tree.c.distance)
-        .join(tree, col(Goal.id) == tree.c.id)
+        select(Goal, col(owner.display_name), found.c.distance)
+        .join(found, col(Goal.id) == found.c.id)
         .join(owner, owned_by(owner))
-        .order_by(tree.c.places)
+        .order_by(order)
         .limit(limit)
     ).all()
     return [Aligned(g, name, distance) for g, name, distance in rows]

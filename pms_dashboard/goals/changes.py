@@ -12,7 +12,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from pms_dashboard.audit import service as audit
 from pms_dashboard.auth.permissions import Action, PermissionDenied, Resource, require
 from pms_dashboard.auth.resolve import (
     IdKind,
@@ -25,7 +24,7 @@ from pms_dashboard.auth.resolve import (
 from pms_dashboard.goals.alignment import ancestors
 from pms_dashboard.goals.checkins import recompute_progress
 from pms_dashboard.goals.models import Goal, GoalStatus, KeyResult
-from pms_dashboard.goals.rules import MAX_ALIGNMENT_DEPTH, load_goal, now
+from pms_dashboard.goals.rules import MAX_ALIGNMENT_DEPTH, load_goal, now, record
 from pms_dashboard.goals.schemas import GoalError, GoalInput, KeyResultInput
 from pms_dashboard.people.models import User
 from pms_dashboard.tenancy.context import TenantContext
@@ -129,13 +128,8 @@ def create_goal(*, session: Session, actor: TenantContext, data: GoalInput) -> u
     session.flush()
     kr_changes = _apply_key_results(session, goal, data.key_results or [], ids.key_results)
     recompute_progress(session=session, goal_ids=[goal.id])
-    audit.record(
-        session=session,
-        action="goal.create",
-        actor_id=actor.user_id,
-        entity_type="goal",
-        entity_id=goal.id,
-        detail={"after": _snapshot(goal), "key_results": kr_changes},
+    record(
+        session, actor, "goal.create", goal, {"after": _snapshot(goal), "key_results": kr_changes}
     )
     return goal.id
 
@@ -168,14 +162,7 @@ def update_goal(*, session: Session, actor: TenantContext, goal_id: RawId, data:
     recompute_progress(session=session, goal_ids=[goal.id, *([old_parent] if old_parent else [])])
     changes = _diff(before, _snapshot(goal))
     if changes or kr_changes:
-        audit.record(
-            session=session,
-            action="goal.update",
-            actor_id=actor.user_id,
-            entity_type="goal",
-            entity_id=goal.id,
-            detail={"changes": changes, "key_results": kr_changes},
-        )
+        record(session, actor, "goal.update", goal, {"changes": changes, "key_results": kr_changes})
 
 
 def archive_goal(*, session: Session, actor: TenantContext, goal_id: RawId) -> None:
@@ -189,14 +176,8 @@ def archive_goal(*, session: Session, actor: TenantContext, goal_id: RawId) -> N
     session.flush()
     if goal.parent_id:
         recompute_progress(session=session, goal_ids=[goal.parent_id])
-    audit.record(
-        session=session,
-        action="goal.archive",
-        actor_id=actor.user_id,
-        entity_type="goal",
-        entity_id=goal.id,
-        detail={"changes": {"status": {"before": before, "after": goal.status}}},
-    )
+    change = {"before": before, "after": goal.status}
+    record(session, actor, "goal.archive", goal, {"changes": {"status": change}})
 
 
 def _apply_key_results(
@@ -209,54 +190,41 @@ def _apply_key_results(
     changes: dict[str, Any] = {"added": [], "updated": [], "removed": []}
     keep: set[uuid.UUID] = set()
     for item, item_id in zip(wanted, ids, strict=True):
-        if item_id is not None:
-            kr = existing.get(item_id)
-            if kr is None:
-                raise GoalError(f"Key result '{item.title}' does not belong to this goal.")
-            keep.add(kr.id)
-            before = (
-                kr.title,
-                kr.start_value,
-                kr.target_value,
-                kr.current_value,
-                kr.unit,
-                kr.weight,
-            )
-            kr.title, kr.start_value, kr.target_value = (
-                item.title,
-                item.start_value,
-                item.target_value,
-            )
-            if item.current_value is not None:
-                kr.current_value = item.current_value
-            kr.unit, kr.weight = item.unit, item.weight
-            after = (
-                kr.title,
-                kr.start_value,
-                kr.target_value,
-                kr.current_value,
-                kr.unit,
-                kr.weight,
-            )
-            if before != after:
-                changes["updated"].append({"id": str(kr.id), "title": kr.title})
-        else:
-            kr = KeyResult(
+        if item_id is None:
+            new = KeyResult(
                 goal_id=goal.id,
                 title=item.title,
-                start_value=item.start_value,
                 target_value=item.target_value,
-                current_value=item.current_value
-                if item.current_value is not None
-                else item.start_value,
-                unit=item.unit,
-                weight=item.weight,
+                current_value=item.start_value,  # unless the item says where it stands
             )
-            session.add(kr)
-            changes["added"].append({"title": kr.title, "target": str(kr.target_value)})
+            _set_key_result(new, item)
+            session.add(new)
+            changes["added"].append({"title": new.title, "target": str(new.target_value)})
+            continue
+        kr = existing.get(item_id)
+        if kr is None:
+            raise GoalError(f"Key result '{item.title}' does not belong to this goal.")
+        keep.add(kr.id)
+        if _set_key_result(kr, item):
+            changes["updated"].append({"id": str(kr.id), "title": kr.title})
     for kr_id, kr in existing.items():
         if kr_id not in keep:
             session.delete(kr)
             changes["removed"].append({"id": str(kr_id), "title": kr.title})
     session.flush()
     return {k: v for k, v in changes.items() if v}
+
+
+def _set_key_result(kr: KeyResult, item: KeyResultInput) -> bool:
+    """Give `kr` the values of `item` (its current value only when given); whether any
+    changed."""
+
+    def values() -> tuple[Any, ...]:
+        return kr.title, kr.start_value, kr.target_value, kr.current_value, kr.unit, kr.weight
+
+    before = values()
+    kr.title, kr.start_value, kr.target_value = item.title, item.start_value, item.target_value
+    if item.current_value is not None:
+        kr.current_value = item.current_value
+    kr.unit, kr.weight = item.unit, item.weight
+    return values() != before

@@ -12,11 +12,10 @@ from sqlalchemy import literal, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from pms_dashboard.audit import service as audit
 from pms_dashboard.auth.permissions import Action, PermissionDenied, Resource
 from pms_dashboard.auth.resolve import IdKind, RawId, resolve, resolve_all
 from pms_dashboard.goals.models import Goal, GoalCheckIn, GoalStatus, KeyResult
-from pms_dashboard.goals.rules import MAX_ALIGNMENT_DEPTH, kr_progress, load_goal, now
+from pms_dashboard.goals.rules import MAX_ALIGNMENT_DEPTH, kr_progress, load_goal, now, record
 from pms_dashboard.goals.schemas import CheckInInput, GoalError
 from pms_dashboard.tenancy.context import TenantContext
 
@@ -30,9 +29,12 @@ def check_in(
         session=session, actor=actor, kind=IdKind.goal, raw=goal_id, action=Action.check_in
     )
     resolve_all(
-        session=session, actor=actor, kind=IdKind.key_result, raw=list(data.key_results),
+        session=session,
+        actor=actor,
+        kind=IdKind.key_result,
+        raw=list(data.key_results),
         action=Action.check_in,
-    )  # fmt: skip
+    )
     values = {uuid.UUID(str(k)): v for k, v in data.key_results.items()}  # resolved above
     goal = load_goal(session, actor, gid, Action.check_in)
     if goal.status in (GoalStatus.archived.value, GoalStatus.draft.value):
@@ -83,18 +85,8 @@ def check_in(
     goal.confidence, goal.last_check_in_at = entry.confidence, entry.created_at
     session.add(entry)
     session.flush()
-    audit.record(
-        session=session,
-        action="goal.check_in",
-        actor_id=actor.user_id,
-        entity_type="goal",
-        entity_id=goal.id,
-        detail={
-            "progress": str(goal.progress),
-            "confidence": entry.confidence,
-            "key_results": kr_changes,
-        },
-    )
+    detail = {"progress": str(goal.progress), "confidence": entry.confidence}
+    record(session, actor, "goal.check_in", goal, detail | {"key_results": kr_changes})
     return entry.id
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, and_, func, literal, select
 from sqlalchemy.orm import Session, aliased
 from sqlmodel import col
 
+from pms_dashboard.audit import service as audit
 from pms_dashboard.auth.permissions import (
     Action,
     PermissionDenied,
@@ -72,6 +73,21 @@ def flags(goal: Goal, cutoff: datetime, today: date) -> tuple[bool, bool]:
 def owned_by(owner: Any = User) -> ColumnElement[bool]:
     """The join of a goal to its owner's person row (`owner`: `User` or an alias of it)."""
     return and_(col(owner.id) == Goal.owner_id, col(owner.tenant_id) == Goal.tenant_id)
+
+
+def record(
+    session: Session, actor: TenantContext, action: str, goal: Goal, detail: dict[str, Any]
+) -> None:
+    """Audit a change to `goal` (`action`: goal.create, goal.update, ...) in the change's
+    own transaction."""
+    audit.record(
+        session=session,
+        action=action,
+        actor_id=actor.user_id,
+        entity_type="goal",
+        entity_id=goal.id,
+        detail=detail,
+    )
 
 
 def visible_goals(actor: TenantContext, scope: str) -> list[ColumnElement[bool]]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import reflex as rx
+from reflex.vars import ObjectVar
 
 from pms_dashboard.ui.components.feedback import feedback
+from pms_dashboard.ui.components.tables import data_table
 from pms_dashboard.ui.states.reviews import ReviewsState
 from pms_dashboard.ui.templates import template
 
@@ -29,7 +31,7 @@ def _status(status: rx.Var) -> rx.Component:
 # ------------------------------------------------------------------------------- lists
 
 
-def _review_row(r: rx.Var) -> rx.Component:
+def _review_row(r: ObjectVar) -> rx.Component:
     return rx.table.row(
         rx.table.row_header_cell(r["cycle_name"]),
         rx.table.cell(rx.text(r["reviewee_name"], weight="medium")),
@@ -53,7 +55,7 @@ def _review_row(r: rx.Var) -> rx.Component:
     )
 
 
-def _result_row(r: rx.Var) -> rx.Component:
+def _result_row(r: ObjectVar) -> rx.Component:
     return rx.table.row(
         rx.table.row_header_cell(r["cycle_name"]),
         rx.table.cell(r["shared_at"]),
@@ -73,39 +75,20 @@ def _result_row(r: rx.Var) -> rx.Component:
 def _lists() -> rx.Component:
     return rx.vstack(
         rx.heading("Reviews to write", size="4"),
-        rx.cond(
-            ReviewsState.my_reviews.length() > 0,
-            rx.table.root(
-                rx.table.header(
-                    rx.table.row(
-                        *[
-                            rx.table.column_header_cell(h)
-                            for h in ("Cycle", "About", "Kind", "Status", "Due", "")
-                        ]
-                    )
-                ),
-                rx.table.body(rx.foreach(ReviewsState.my_reviews, _review_row)),
-                variant="surface",
-                width="100%",
-                id="my-reviews",
-            ),
-            rx.card(rx.text("No reviews to write right now."), width="100%"),
+        data_table(
+            ("Cycle", "About", "Kind", "Status", "Due", ""),
+            ReviewsState.my_reviews,
+            _review_row,
+            empty="No reviews to write right now.",
+            element_id="my-reviews",
         ),
         rx.heading("My results", size="4", padding_top="1rem"),
-        rx.cond(
-            ReviewsState.shared.length() > 0,
-            rx.table.root(
-                rx.table.header(
-                    rx.table.row(
-                        *[rx.table.column_header_cell(h) for h in ("Cycle", "Shared on", "")]
-                    )
-                ),
-                rx.table.body(rx.foreach(ReviewsState.shared, _result_row)),
-                variant="surface",
-                width="100%",
-                id="my-results",
-            ),
-            rx.card(rx.text("No results have been shared with you yet."), width="100%"),
+        data_table(
+            ("Cycle", "Shared on", ""),
+            ReviewsState.shared,
+            _result_row,
+            empty="No results have been shared with you yet.",
+            element_id="my-results",
         ),
         width="100%",
         spacing="3",
@@ -115,7 +98,7 @@ def _lists() -> rx.Component:
 # -------------------------------------------------------------------------------- form
 
 
-def _rating_row(r: rx.Var) -> rx.Component:
+def _rating_row(r: ObjectVar) -> rx.Component:
     key = f"{ReviewsState.review_id}-{r['criterion_id']}"
     return rx.card(
         rx.vstack(
