@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from sqlalchemy import update
+from sqlmodel import col
 
 os.environ.setdefault("PMS_ENV", "test")
 os.environ.setdefault("PMS_EMBEDDED_DB", "pms_test")
@@ -122,11 +124,17 @@ def add_person(
     return user
 
 
-def ctx(t: TenantFixture, who: str | None = None, role: str | None = None) -> TenantContext:
+def set_manager(t: TenantFixture, who: str, manager: str | None) -> None:
+    """`who` reports to `manager` from now on (None: to nobody), written as the owner."""
+    with owner_session() as s:
+        manager_id = t.user_id(manager) if manager else None
+        s.execute(update(User).where(col(User.id) == t.user_id(who)).values(manager_id=manager_id))
+    t.users[who].manager_id = manager_id
+
+
+def ctx(t: TenantFixture, who: str, role: str | None = None) -> TenantContext:
     """The context a request of `who` (a key of `t.users`) runs in, with their own role
-    unless `role` is given; without `who`, the tenant's context with no user."""
-    if who is None:
-        return TenantContext(tenant_id=t.id)
+    unless `role` is given."""
     return TenantContext(tenant_id=t.id, user_id=t.user_id(who), role=role or t.users[who].role)
 
 
