@@ -121,7 +121,7 @@ def _with_owners(
 
 
 def viewable(session: Session, actor: TenantContext, goals: Iterable[Goal]) -> set[uuid.UUID]:
-    """The owners among `goals`' whose goals the actor may open (one statement for all)."""
+    """Those owners of `goals` whose goals the actor may open (one statement for all)."""
     relations = relations_to(session=session, actor=actor, subject_ids={g.owner_id for g in goals})
     return {
         person
@@ -148,8 +148,8 @@ def alignment_tree(
 ) -> list[TreeNode]:
     """The goal and everything aligned below it, depth-first, as the actor may see it."""
     root = open_goal(session, actor, root_id)
-    # the root is the first node
-    below = descendants(session, root.goal, levels=MAX_ALIGNMENT_DEPTH, limit=max(max_nodes - 1, 0))
+    limit = max(max_nodes - 1, 0)  # the root is the first node
+    below = descendants(session, root.goal, levels=MAX_ALIGNMENT_DEPTH, limit=limit)
     may_open = viewable(session, actor, (a.goal for a in below))
     nodes = [_node(root.goal, root.owner, 0, visible=True)]
     nodes += [
