@@ -55,3 +55,13 @@ def item_list(
         rx.vstack(rx.foreach(rows, item), **({"width": "100%"} | props)),
         empty_note(empty, empty_id),
     )
+
+
+def row_action(label: Any, on_click: Any, class_name: str, **props: Any) -> rx.Component:
+    """A small button acting on one row of a list (browser tests find it by `class_name`)."""
+    return rx.button(
+        label,
+        on_click=on_click,
+        class_name=class_name,
+        **({"size": "1", "variant": "soft"} | props),
+    )

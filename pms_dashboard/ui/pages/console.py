@@ -14,7 +14,7 @@ from pms_dashboard.ui.components.feedback import error_callout, notice_callout
 from pms_dashboard.ui.components.fields import labelled, native_select, options
 from pms_dashboard.ui.components.native_form import native_form
 from pms_dashboard.ui.components.pager import list_total, pager
-from pms_dashboard.ui.components.tables import data_table
+from pms_dashboard.ui.components.tables import data_table, row_action
 from pms_dashboard.ui.states.console import ConsoleSignInState, ConsoleState
 from pms_dashboard.ui.urls import backend_url
 
@@ -249,28 +249,9 @@ def _grant_actions(g: ObjectVar) -> rx.Component:
     """Read the organisation's goals or reviews under the grant, or end it."""
     slug = g["tenant_slug"]
     return rx.hstack(
-        rx.button(
-            "Read goals",
-            size="1",
-            variant="soft",
-            on_click=ConsoleState.read_goals(slug),
-            class_name="grant-read",
-        ),
-        rx.button(
-            "Read reviews",
-            size="1",
-            variant="soft",
-            on_click=ConsoleState.read_reviews(slug),
-            class_name="grant-read-reviews",
-        ),
-        rx.button(
-            "End access",
-            size="1",
-            color_scheme="red",
-            variant="soft",
-            on_click=ConsoleState.revoke(g["id"]),
-            class_name="grant-revoke",
-        ),
+        row_action("Read goals", ConsoleState.read_goals(slug), "grant-read"),
+        row_action("Read reviews", ConsoleState.read_reviews(slug), "grant-read-reviews"),
+        row_action("End access", ConsoleState.revoke(g["id"]), "grant-revoke", color_scheme="red"),
         spacing="2",
     )
 

@@ -13,7 +13,7 @@ from pms_dashboard.ui.components.export import export_menu
 from pms_dashboard.ui.components.feedback import error_callout, feedback
 from pms_dashboard.ui.components.fields import labelled
 from pms_dashboard.ui.components.pager import list_total, pager
-from pms_dashboard.ui.components.tables import data_table
+from pms_dashboard.ui.components.tables import data_table, row_action
 from pms_dashboard.ui.states.reviews import KEEP, CyclesState
 from pms_dashboard.ui.templates import ACCENT, template
 
@@ -153,39 +153,31 @@ def _admin_buttons(c: ObjectVar) -> rx.Component:
     return rx.hstack(
         rx.cond(
             c["status"] == "draft",
-            rx.button(
-                "Launch", size="1", on_click=CyclesState.launch(c["id"]), class_name="cycle-launch"
-            ),
+            row_action("Launch", CyclesState.launch(c["id"]), "cycle-launch", variant="solid"),
         ),
         rx.cond(
             c["status"] == "active",
-            rx.button(
+            row_action(
                 "Start calibration",
-                size="1",
+                CyclesState.start_calibration(c["id"]),
+                "cycle-calibrate",
                 color_scheme="amber",
-                on_click=CyclesState.start_calibration(c["id"]),
-                class_name="cycle-calibrate",
+                variant="solid",
             ),
         ),
         rx.cond(
             (c["status"] == "calibration") | (c["status"] == "closed"),
-            rx.button(
+            row_action(
                 "Share results",
-                size="1",
+                CyclesState.share(c["id"]),
+                "cycle-share",
                 color_scheme="green",
-                on_click=CyclesState.share(c["id"]),
-                class_name="cycle-share",
+                variant="solid",
             ),
         ),
         rx.cond(
             c["status"] == "calibration",
-            rx.button(
-                "Close",
-                size="1",
-                variant="soft",
-                on_click=CyclesState.close_cycle(c["id"]),
-                class_name="cycle-close",
-            ),
+            row_action("Close", CyclesState.close_cycle(c["id"]), "cycle-close"),
         ),
         spacing="2",
     )
@@ -200,13 +192,7 @@ def _cycle_row(c: ObjectVar) -> rx.Component:
         rx.table.cell(rx.text(c["participants"], size="1")),
         rx.table.cell(
             rx.hstack(
-                rx.button(
-                    "View",
-                    size="1",
-                    variant="soft",
-                    on_click=CyclesState.select_cycle(c["id"]),
-                    class_name="cycle-view",
-                ),
+                row_action("View", CyclesState.select_cycle(c["id"]), "cycle-view"),
                 rx.cond(CyclesState.can_manage, _admin_buttons(c)),
                 spacing="2",
             )
@@ -260,22 +246,12 @@ def _status_row(r: ObjectVar) -> rx.Component:
         rx.table.cell(
             rx.cond(
                 CyclesState.cycle["status"] == "calibration",
-                rx.button(
-                    "Calibrate",
-                    size="1",
-                    variant="soft",
-                    on_click=CyclesState.open_adjust(r["outcome_id"]),
-                    class_name="status-adjust",
-                ),
+                row_action("Calibrate", CyclesState.open_adjust(r["outcome_id"]), "status-adjust"),
             ),
             rx.cond(
                 (CyclesState.cycle["status"] == "active") & r["can_nominate"].to(bool),
-                rx.button(
-                    "Nominate peers",
-                    size="1",
-                    variant="soft",
-                    on_click=CyclesState.open_nominate(r["outcome_id"]),
-                    class_name="status-nominate",
+                row_action(
+                    "Nominate peers", CyclesState.open_nominate(r["outcome_id"]), "status-nominate"
                 ),
             ),
         ),

@@ -8,7 +8,7 @@ import reflex as rx
 from reflex.vars import ObjectVar
 
 from pms_dashboard.ui.components.feedback import feedback
-from pms_dashboard.ui.components.tables import data_table
+from pms_dashboard.ui.components.tables import data_table, row_action
 from pms_dashboard.ui.states.reviews import ReviewsState
 from pms_dashboard.ui.templates import template
 
@@ -39,16 +39,14 @@ def _review_row(r: ObjectVar) -> rx.Component:
         rx.table.cell(_status(r["status"])),
         rx.table.cell(rx.cond(r["due"] != "", r["due"], "—")),
         rx.table.cell(
-            rx.button(
+            row_action(
                 rx.cond(
                     (r["status"] == "submitted") | (r["cycle_status"] != "active"),
                     "View",
                     "Write",
                 ),
-                size="1",
-                variant="soft",
-                on_click=ReviewsState.open_review(r["id"]),
-                class_name="review-open",
+                ReviewsState.open_review(r["id"]),
+                "review-open",
             )
         ),
         class_name="review-row",
@@ -59,15 +57,7 @@ def _result_row(r: ObjectVar) -> rx.Component:
     return rx.table.row(
         rx.table.row_header_cell(r["cycle_name"]),
         rx.table.cell(r["shared_at"]),
-        rx.table.cell(
-            rx.button(
-                "Open",
-                size="1",
-                variant="soft",
-                on_click=ReviewsState.open_results(r["cycle_id"]),
-                class_name="results-open",
-            )
-        ),
+        rx.table.cell(row_action("Open", ReviewsState.open_results(r["cycle_id"]), "results-open")),
         class_name="result-row",
     )
 
