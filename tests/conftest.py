@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from sqlalchemy import update
+from sqlmodel import col
 
 os.environ.setdefault("PMS_ENV", "test")
 os.environ.setdefault("PMS_EMBEDDED_DB", "pms_test")
@@ -19,6 +21,7 @@ from pms_dashboard.db import engine as db_engine
 from pms_dashboard.db import migrate
 from pms_dashboard.people.models import Role, User
 from pms_dashboard.settings import get_settings
+from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.models import Tenant
 from pms_dashboard.tenancy.session import owner_session
 
@@ -95,6 +98,44 @@ def new_tenant(slug: str | None = None, name: str | None = None) -> TenantFixtur
         s.flush()
         users = {"admin": admin, "manager": manager, "emp1": reports[0], "emp2": reports[1]}
         return TenantFixture(id=tenant.id, slug=slug, users=users)
+
+
+def add_person(
+    t: TenantFixture,
+    key: str,
+    role: str = Role.employee.value,
+    manager: str | None = None,
+    **fields: Any,
+) -> User:
+    """Another person in `t` (written as the owner, no password), known to the fixture as
+    `key`; `manager` is the key of the person they report to. Named `key` unless given a
+    `display_name`."""
+    with owner_session() as s:
+        user = User(
+            tenant_id=t.id,
+            email=f"{key}@{t.slug}.test",
+            role=role,
+            manager_id=t.user_id(manager) if manager else None,
+            **({"display_name": key} | fields),
+        )
+        s.add(user)
+        s.flush()
+    t.users[key] = user
+    return user
+
+
+def set_manager(t: TenantFixture, who: str, manager: str | None) -> None:
+    """`who` reports to `manager` from now on (None: to nobody), written as the owner."""
+    with owner_session() as s:
+        manager_id = t.user_id(manager) if manager else None
+        s.execute(update(User).where(col(User.id) == t.user_id(who)).values(manager_id=manager_id))
+    t.users[who].manager_id = manager_id
+
+
+def ctx(t: TenantFixture, who: str, role: str | None = None) -> TenantContext:
+    """The context a request of `who` (a key of `t.users`) runs in, with their own role
+    unless `role` is given."""
+    return TenantContext(tenant_id=t.id, user_id=t.user_id(who), role=role or t.users[who].role)
 
 
 @pytest.fixture

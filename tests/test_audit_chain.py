@@ -15,17 +15,12 @@ from sqlalchemy import exc, text
 from pms_dashboard import cli
 from pms_dashboard.audit import service as audit
 from pms_dashboard.audit.chain import verify
-from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.session import contextless_session, owner_session, tenant_session
-from tests.conftest import TenantFixture
-
-
-def ctx(t: TenantFixture) -> TenantContext:
-    return TenantContext(tenant_id=t.id, user_id=t.user_id("admin"), role="tenant_admin")
+from tests.conftest import TenantFixture, ctx
 
 
 def append(t: TenantFixture, n: int = 1, action: str = "test.event") -> list[uuid.UUID]:
-    with tenant_session(ctx(t)) as s:
+    with tenant_session(ctx(t, "admin")) as s:
         return [
             audit.record(session=s, action=action, actor_id=t.user_id("admin"),
                          detail={"n": i, "text": "ünïcode ✓"})
@@ -70,7 +65,7 @@ def _pg(err: BaseException) -> BaseException:
 )
 def test_the_app_cannot_write_the_table_itself(t, statement) -> None:
     append(t, 2)
-    with pytest.raises(exc.DBAPIError) as err, tenant_session(ctx(t)) as s:
+    with pytest.raises(exc.DBAPIError) as err, tenant_session(ctx(t, "admin")) as s:
         s.connection().execute(text(statement), {"t": t.id})
     assert isinstance(_pg(err.value), psycopg.errors.InsufficientPrivilege)
     assert len(chain_rows(t)) == 2
@@ -99,7 +94,7 @@ def test_each_row_hashes_its_content_and_the_previous_hash(t) -> None:
 
 def test_a_rolled_back_change_leaves_no_event_and_no_gap(t) -> None:
     append(t, 1)
-    with pytest.raises(RuntimeError), tenant_session(ctx(t)) as s:
+    with pytest.raises(RuntimeError), tenant_session(ctx(t, "admin")) as s:
         audit.record(session=s, action="test.rolled_back")
         raise RuntimeError("the change fails after its event was written")
     append(t, 1)
@@ -211,15 +206,15 @@ def test_refusals_are_audited_and_cross_tenant_ids_reported_to_the_platform_only
     other = make_tenant()
     day = date.today()
     data = GoalInput(title="Secret plan", start_date=day, due_date=day + timedelta(days=9))
-    owner_ctx = TenantContext(tenant_id=other.id, user_id=other.user_id("emp1"), role="employee")
+    owner_ctx = ctx(other, "emp1")
     with tenant_session(owner_ctx) as s:
         foreign_goal = goals.create_goal(session=s, actor=owner_ctx, data=data)
-    emp = TenantContext(tenant_id=t.id, user_id=t.user_id("emp1"), role="employee")
+    emp = ctx(t, "emp1")
     with tenant_session(emp) as s:
         peer_goal = goals.create_goal(
             session=s, actor=emp, data=data.model_copy(update={"title": "Peer goal"})
         )
-    emp2 = TenantContext(tenant_id=t.id, user_id=t.user_id("emp2"), role="employee")
+    emp2 = ctx(t, "emp2")
     head = platform_head()
     messages = []
     for goal_id in (foreign_goal, peer_goal, uuid.uuid4(), "not-an-id"):
@@ -283,7 +278,7 @@ def test_the_app_role_reaches_the_platform_trail_only_through_the_narrow_report(
     other = make_tenant()
     foreign_person = other.user_id("emp1")
     head = platform_head()
-    with tenant_session(ctx(t)) as s:
+    with tenant_session(ctx(t, "admin")) as s:
         plain = audit.record(session=s, action="goal.update", actor_id=t.user_id("admin"))
         refusal = audit.record(
             session=s, action="access.not_found", actor_id=t.user_id("admin"),

@@ -23,15 +23,9 @@ from pms_dashboard.tenancy.customization import (
 )
 from pms_dashboard.tenancy.models import Tenant
 from pms_dashboard.tenancy.session import owner_session, tenant_session
-from tests.conftest import TenantFixture
+from tests.conftest import TenantFixture, ctx
 
 MakeTenant = Callable[..., TenantFixture]
-
-ROLE_OF = {"admin": "tenant_admin", "manager": "manager", "emp1": "employee"}
-
-
-def ctx(t: TenantFixture, who: str = "admin", role: str | None = None) -> TenantContext:
-    return TenantContext(tenant_id=t.id, user_id=t.user_id(who), role=role or ROLE_OF[who])
 
 
 def update_as(t: TenantFixture, changes: dict[str, Any], who: str = "admin", **kw: Any):
@@ -75,8 +69,8 @@ def test_defaults_for_a_new_tenant(make_tenant: MakeTenant) -> None:
     assert settings.name == t.slug.title()
     assert settings.customization == Customization()
     assert settings.can_edit is False
-    with tenant_session(ctx(t)) as s:
-        assert get_tenant_settings(session=s, actor=ctx(t)).can_edit is True
+    with tenant_session(ctx(t, "admin")) as s:
+        assert get_tenant_settings(session=s, actor=ctx(t, "admin")).can_edit is True
 
 
 def test_admin_update_is_visible_to_everyone_in_the_tenant(make_tenant: MakeTenant) -> None:
@@ -232,7 +226,7 @@ def test_only_tenant_admins_change_settings(make_tenant: MakeTenant, who: str, r
 def test_a_globex_admin_cannot_change_acmes_row(make_tenant: MakeTenant) -> None:
     acme, globex = make_tenant(name="Acme"), make_tenant(name="Globex")
     acme_before = tenant_row(acme.id)
-    globex_admin = ctx(globex)
+    globex_admin = ctx(globex, "admin")
     # 1. the service with an actor claiming Acme inside Globex's session is refused
     forged = TenantContext(tenant_id=acme.id, user_id=globex.user_id("admin"), role="tenant_admin")
     with tenant_session(globex_admin) as s, pytest.raises(PermissionDenied):

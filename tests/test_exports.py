@@ -28,9 +28,8 @@ from pms_dashboard.goals import service as goals
 from pms_dashboard.goals.models import Goal, GoalCheckIn, KeyResult
 from pms_dashboard.goals.schemas import CheckInInput, GoalInput, GoalListQuery, KeyResultInput
 from pms_dashboard.people.models import User
-from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.session import owner_session, tenant_session
-from tests.conftest import TEST_PASSWORD
+from tests.conftest import TEST_PASSWORD, ctx
 
 PAYLOADS = ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(1,2)", "\tTAB", "\rCR"]
 
@@ -47,11 +46,6 @@ def _csv(response) -> pd.DataFrame:
     return pd.read_csv(io.BytesIO(response.content), dtype=str, keep_default_na=False)
 
 
-def _ctx(t, key: str) -> TenantContext:
-    role = t.users[key].role
-    return TenantContext(tenant_id=t.id, user_id=t.user_id(key), role=role)
-
-
 def _goal(t, key: str, title: str, **extra) -> uuid.UUID:
     data = {
         "title": title,
@@ -59,8 +53,8 @@ def _goal(t, key: str, title: str, **extra) -> uuid.UUID:
         "due_date": date.today() + timedelta(days=30),
         **extra,
     }
-    with tenant_session(_ctx(t, key)) as s:
-        return goals.create_goal(session=s, actor=_ctx(t, key), data=GoalInput(**data))
+    with tenant_session(ctx(t, key)) as s:
+        return goals.create_goal(session=s, actor=ctx(t, key), data=GoalInput(**data))
 
 
 @pytest.fixture
@@ -81,10 +75,10 @@ def acme(make_tenant):
     _goal(t, "emp1", "Ship the mobile app", period="2026-H2", parent_id=mine)
     _goal(t, "emp2", "Learn Rust", period="2027-H1")
     _goal(t, "admin", "Admin's own goal")
-    with tenant_session(_ctx(t, "manager")) as s:
+    with tenant_session(ctx(t, "manager")) as s:
         goals.check_in(
             session=s,
-            actor=_ctx(t, "manager"),
+            actor=ctx(t, "manager"),
             goal_id=mine,
             data=CheckInInput(confidence="at_risk", note='Slow quarter,\n"quoted" note'),
         )
@@ -96,10 +90,10 @@ def _page_ids(t, key: str, **filters) -> set[str]:
     ids: set[str] = set()
     page = 1
     while True:
-        with tenant_session(_ctx(t, key)) as s:
+        with tenant_session(ctx(t, key)) as s:
             result = goals.list_goals(
                 session=s,
-                actor=_ctx(t, key),
+                actor=ctx(t, key),
                 query=GoalListQuery(page=page, page_size=100, **filters),
             )
         ids |= {r.id for r in result.rows}
@@ -329,7 +323,7 @@ def test_audit_export_is_for_tenant_admins_and_refusals_are_flagged(acme) -> Non
     manager = _client_for(acme.slug, f"manager@{acme.slug}.test")
     refused = manager.get("/api/export/audit.csv")
     assert refused.status_code == 403
-    with tenant_session(_ctx(acme, "admin")) as s:
+    with tenant_session(ctx(acme, "admin")) as s:
         last = s.scalars(select(AuditEvent).order_by(col(AuditEvent.seq).desc())).first()
     assert last is not None and last.action == "access.denied" and last.flagged
     admin = _client_for(acme.slug, f"admin@{acme.slug}.test")
@@ -352,7 +346,7 @@ def test_a_refusal_is_known_before_the_download_and_flagged_like_the_routes(
     """What the page's buttons ask before handing out a download (`service.refusal`): the
     route's own answers, without reading the export."""
     globex = make_tenant()
-    admin = _ctx(globex, "admin")
+    admin = ctx(globex, "admin")
     acme_cycle = str(_cycle(acme))
     assert exports.refusal(admin, "goals", {"scope": "all"}) is None
     assert exports.refusal(admin, "payroll", {}) == "There is no export called 'payroll'."
@@ -372,7 +366,7 @@ def test_a_refusal_is_known_before_the_download_and_flagged_like_the_routes(
 
 
 def _export_events(t) -> list[dict]:
-    with tenant_session(_ctx(t, "admin")) as s:
+    with tenant_session(ctx(t, "admin")) as s:
         return [
             e.detail
             for e in s.scalars(
@@ -404,7 +398,7 @@ def test_a_download_cut_short_cancels_the_copy_and_is_still_audited(acme) -> Non
             {"t": acme.id, "o": acme.user_id("manager")},
         )
     request = exports.prepare("goals", {"scope": "mine"})
-    stream = exports.stream_export(_ctx(acme, "manager"), request, chunk_bytes=4096)
+    stream = exports.stream_export(ctx(acme, "manager"), request, chunk_bytes=4096)
     chunks = [next(stream), next(stream)]
     assert all(len(c) >= 4096 for c in chunks)  # whole chunks, never one write per row
     stream.close()
@@ -412,7 +406,7 @@ def test_a_download_cut_short_cancels_the_copy_and_is_still_audited(acme) -> Non
     assert event["completed"] is False and event["rows"] is None
     assert event["bytes"] >= 8192
     # the connection went back clean: the next export works and counts every row
-    full = b"".join(exports.stream_export(_ctx(acme, "manager"), request, chunk_bytes=4096))
+    full = b"".join(exports.stream_export(ctx(acme, "manager"), request, chunk_bytes=4096))
     frame = pd.read_csv(io.BytesIO(full), dtype=str)
     assert len(frame) == 3001
     assert _export_events(acme)[-1]["rows"] == 3001
@@ -431,9 +425,9 @@ def _documented_columns(spec, session, actor) -> list[str]:
 
 def test_readme_documents_every_export_column(acme) -> None:
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    with tenant_session(_ctx(acme, "admin")) as s:
+    with tenant_session(ctx(acme, "admin")) as s:
         for spec in EXPORTS.values():
-            columns = _documented_columns(spec, s, _ctx(acme, "admin"))
+            columns = _documented_columns(spec, s, ctx(acme, "admin"))
             line = f"| `{spec.name}` | " + ", ".join(f"`{c}`" for c in columns) + " |"
             assert line in readme, f"README's export table is missing or out of date:\n{line}"
 
@@ -596,7 +590,7 @@ def test_console_audit_export_covers_every_tenant_metadata_only_and_is_audited(
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", v) for v in frame["occurred_at"])
     ours = frame[frame["tenant"].isin([acme.slug, globex.slug])]
     for t in (acme, globex):  # each tenant covered sees the export on its Provider access page
-        with tenant_session(_ctx(t, "admin")) as s:
+        with tenant_session(ctx(t, "admin")) as s:
             read = s.scalars(
                 select(AuditEvent)
                 .where(col(AuditEvent.action) == "console.audit_read")

@@ -47,7 +47,7 @@ from pms_dashboard.goals.schemas import CheckInInput
 from pms_dashboard.settings import PROJECT_ROOT, get_settings
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.session import tenant_session
-from tests.conftest import TenantFixture
+from tests.conftest import TenantFixture, ctx
 from tests.fault_writer import goal_with_two_key_results
 
 DB_NAME = "pms_faults"
@@ -113,10 +113,6 @@ def fault_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultDb]:
 
 
 # ------------------------------------------------------------------------------- checks
-
-
-def _ctx(t: TenantFixture, key: str) -> TenantContext:
-    return TenantContext(tenant_id=t.id, user_id=t.user_id(key), role=t.users[key].role)
 
 
 def _assert_nothing_lost_or_half_written(
@@ -312,7 +308,7 @@ def test_a_database_restart_under_write_load_loses_nothing_and_the_pools_recover
 ) -> None:
     tenants = [make_tenant() for _ in range(TENANTS)]
     people = ("emp1", "emp2", "manager")
-    actors = [_ctx(tenants[i % TENANTS], people[i // TENANTS]) for i in range(WRITERS)]
+    actors = [ctx(tenants[i % TENANTS], people[i // TENANTS]) for i in range(WRITERS)]
     engine = db_engine.app_engine()
     logs = [WriterLog() for _ in actors]
     stop = threading.Event()
@@ -324,7 +320,7 @@ def test_a_database_restart_under_write_load_loses_nothing_and_the_pools_recover
         t.start()
     # One transaction is sure to be open across the restart: it holds its tenant's audit-chain
     # lock, so that tenant's writers are sure to be waiting mid-transaction too.
-    straggler = Straggler(_ctx(tenants[0], "admin"))
+    straggler = Straggler(ctx(tenants[0], "admin"))
     straggling = threading.Thread(target=straggler.run, daemon=True)
     try:
         _wait_for(lambda: all(len(log.successes) >= 5 for log in logs), 20, "the load to run")
@@ -495,10 +491,10 @@ def test_killing_the_app_mid_write_loses_nothing_and_leaves_no_transaction_behin
     cleanup_s = time.monotonic() - killed
 
     # Its transactions were rolled back and its locks released: the held tenant takes writes.
-    with tenant_session(_ctx(held_tenant, "emp2")) as s:
+    with tenant_session(ctx(held_tenant, "emp2")) as s:
         s.execute(text("SET LOCAL lock_timeout = '3s'"))
         after = goals.create_goal(
-            session=s, actor=_ctx(held_tenant, "emp2"), data=goal_with_two_key_results("After")
+            session=s, actor=ctx(held_tenant, "emp2"), data=goal_with_two_key_results("After")
         )
 
     found = _assert_nothing_lost_or_half_written([held_tenant.id, other.id], {*printed, after})

@@ -24,16 +24,10 @@ from pms_dashboard.goals.schemas import (
     GoalListQuery,
     KeyResultInput,
 )
-from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.session import owner_session, tenant_session
-from tests.conftest import TenantFixture
+from tests.conftest import TenantFixture, ctx
 
 TODAY = date.today()
-
-
-def ctx(t: TenantFixture, who: str) -> TenantContext:
-    role = {"admin": "tenant_admin", "manager": "manager"}.get(who, "employee")
-    return TenantContext(tenant_id=t.id, user_id=t.user_id(who), role=role)
 
 
 def goal_input(title: str = "Ship the thing", **kw) -> GoalInput:

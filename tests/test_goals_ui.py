@@ -15,18 +15,17 @@ from pms_dashboard.goals import service
 from pms_dashboard.goals.models import Goal, GoalCheckIn
 from pms_dashboard.goals.schemas import GoalInput
 from pms_dashboard.people.models import Role, User
-from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.session import owner_session, tenant_session
 from pms_dashboard.ui.states.goals import GoalDetailState, GoalFormState, GoalsState
 from pms_dashboard.ui.states.overview import OverviewState
-from tests.conftest import TEST_PASSWORD, TenantFixture
+from tests.conftest import TEST_PASSWORD, TenantFixture, add_person, ctx
 from tests.ui_harness import call, redirects_to, state_for, token_for, vars_text
 
 START, DUE = date.today() - timedelta(days=10), date.today() + timedelta(days=50)
 
 
-def _goal(t: TenantFixture, who: str, title: str, role: str = "employee") -> uuid.UUID:
-    actor = TenantContext(tenant_id=t.id, user_id=t.user_id(who), role=role)
+def _goal(t: TenantFixture, who: str, title: str) -> uuid.UUID:
+    actor = ctx(t, who)
     with tenant_session(actor) as s:
         return service.create_goal(
             session=s,
@@ -48,25 +47,8 @@ def _snapshot() -> tuple[Any, ...]:
 @pytest.fixture
 def world(make_tenant: Callable[..., TenantFixture]) -> dict[str, Any]:
     a, b = make_tenant(), make_tenant()
-    with owner_session() as s:  # a second team in A: boss2 -> emp3
-        boss2 = User(
-            tenant_id=a.id,
-            email=f"boss2@{a.slug}.test",
-            display_name="Boss Two",
-            role=Role.manager.value,
-        )
-        s.add(boss2)
-        s.flush()
-        emp3 = User(
-            tenant_id=a.id,
-            email=f"emp3@{a.slug}.test",
-            display_name="Emp Three",
-            role=Role.employee.value,
-            manager_id=boss2.id,
-        )
-        s.add(emp3)
-        s.flush()
-        a.users["boss2"], a.users["emp3"] = boss2, emp3
+    add_person(a, "boss2", Role.manager.value, display_name="Boss Two")  # a second team in A
+    add_person(a, "emp3", manager="boss2", display_name="Emp Three")
     return {
         "a": a,
         "b": b,
@@ -74,7 +56,7 @@ def world(make_tenant: Callable[..., TenantFixture]) -> dict[str, Any]:
         "other_team": _goal(a, "emp3", "Other team secret goal"),
         "foreign": _goal(b, "emp1", "Globex secret goal"),
         "token": token_for(a.slug, f"manager@{a.slug}.test", TEST_PASSWORD),
-    }  # fmt: skip
+    }
 
 
 SECRETS = ("Other team secret goal", "Globex secret goal")

@@ -20,13 +20,8 @@ from pms_dashboard.goals import service as goals
 from pms_dashboard.goals.schemas import GoalInput, GoalListQuery
 from pms_dashboard.settings import get_settings
 from pms_dashboard.tenancy import limits
-from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.session import tenant_session
-from tests.conftest import TEST_PASSWORD, TenantFixture
-
-
-def _ctx(t: TenantFixture, key: str = "admin") -> TenantContext:
-    return TenantContext(tenant_id=t.id, user_id=t.user_id(key), role=t.users[key].role)
+from tests.conftest import TEST_PASSWORD, TenantFixture, ctx
 
 
 def _client(t: TenantFixture) -> TestClient:
@@ -40,16 +35,16 @@ def _client(t: TenantFixture) -> TestClient:
 def two(make_tenant) -> tuple[TenantFixture, TenantFixture]:
     a, b = make_tenant(), make_tenant()
     for t in (a, b):
-        with tenant_session(_ctx(t)) as s:
+        with tenant_session(ctx(t, "admin")) as s:
             data = GoalInput(title="A goal", start_date=date.today(),
                              due_date=date.today() + timedelta(30))  # fmt: skip
-            goals.create_goal(session=s, actor=_ctx(t), data=data)
+            goals.create_goal(session=s, actor=ctx(t, "admin"), data=data)
     return a, b
 
 
 def _running_export(t: TenantFixture) -> Iterator[bytes]:
     """An export that has started streaming and is still going (its slot held)."""
-    stream = exports.stream_export(_ctx(t), exports.prepare("goals", {"scope": "all"}))
+    stream = exports.stream_export(ctx(t, "admin"), exports.prepare("goals", {"scope": "all"}))
     next(stream)
     return stream
 
@@ -98,7 +93,7 @@ def test_an_export_button_at_the_limit_says_so_on_the_page(two) -> None:
 def _holding_list_slots(t: TenantFixture, n: int) -> Iterator[None]:
     with ExitStack() as stack:
         for _ in range(n):
-            s = stack.enter_context(tenant_session(_ctx(t)))
+            s = stack.enter_context(tenant_session(ctx(t, "admin")))
             limits.take_slot(s, limits.LIST)
         yield
 
@@ -115,10 +110,12 @@ def test_a_tenant_at_its_list_limit_is_told_to_retry_and_sees_no_change(two) -> 
         call(page_a, GoalsState.set_scope, "team")
         assert page_a.error.startswith("Your organisation is already running")
         assert page_a.total == 1 and page_a.scope == "mine"  # the list as it was
-        with tenant_session(_ctx(b)) as s:  # B's list runs
-            assert goals.list_goals(session=s, actor=_ctx(b), query=GoalListQuery()).total == 1
-        with pytest.raises(limits.TenantBusy), tenant_session(_ctx(a)) as s:
-            goals.list_goals(session=s, actor=_ctx(a), query=GoalListQuery())
+        with tenant_session(ctx(b, "admin")) as s:  # B's list runs
+            assert (
+                goals.list_goals(session=s, actor=ctx(b, "admin"), query=GoalListQuery()).total == 1
+            )
+        with pytest.raises(limits.TenantBusy), tenant_session(ctx(a, "admin")) as s:
+            goals.list_goals(session=s, actor=ctx(a, "admin"), query=GoalListQuery())
     call(page_a, GoalsState.set_scope, "team")  # the slots were freed with their transactions
     assert page_a.error == "" and page_a.scope == "team" and page_a.total == 0
 

@@ -24,9 +24,8 @@ from pms_dashboard.people.schemas import (
     TreeNode,
     parse_input,
 )
-from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.session import owner_session, tenant_session
-from tests.conftest import TEST_PASSWORD, TenantFixture
+from tests.conftest import TEST_PASSWORD, TenantFixture, add_person, ctx, set_manager
 
 MakeTenant = Callable[..., TenantFixture]
 E, M, H, T = "employee", "manager", "hr_admin", "tenant_admin"
@@ -38,48 +37,14 @@ def org(make_tenant: MakeTenant) -> Org:
     """director -> manager -> emp1 -> lead -> dev; manager -> emp2; director -> other_mgr ->
     ops; admin (tenant_admin) and hr (hr_admin) at the top."""
     t = make_tenant()
-    ids = {k: t.user_id(k) for k in ("admin", "manager", "emp1", "emp2")}
-    with owner_session() as s:
-
-        def person(key: str, role: str, manager: str | None, **kw: Any) -> None:
-            u = User(
-                tenant_id=t.id,
-                email=f"{key}@{t.slug}.test",
-                display_name=key,
-                role=role,
-                manager_id=ids[manager] if manager else None,
-                **kw,
-            )
-            s.add(u)
-            s.flush()
-            ids[key] = u.id
-
-        person("director", M, None, department="Eng")
-        s.execute(update(User).where(User.id == ids["manager"]).values(manager_id=ids["director"]))
-        person("lead", M, "emp1", department="Eng", team="Core")
-        person("dev", E, "lead", department="Eng", team="Core", job_title="Developer")
-        person("other_mgr", M, "director", department="Ops")
-        person("ops", E, "other_mgr", department="Ops", team="Infra")
-        person("hr", H, None, department="People")
-    return t, ids
-
-
-ROLES = {
-    "admin": T,
-    "hr": H,
-    "director": M,
-    "manager": M,
-    "other_mgr": M,
-    "lead": M,
-    "emp1": E,
-    "emp2": E,
-    "dev": E,
-    "ops": E,
-}
-
-
-def ctx(t: TenantFixture, ids: dict[str, uuid.UUID], who: str, role: str | None = None):
-    return TenantContext(tenant_id=t.id, user_id=ids[who], role=role or ROLES[who])
+    add_person(t, "director", M, department="Eng")
+    set_manager(t, "manager", "director")
+    add_person(t, "lead", M, "emp1", department="Eng", team="Core")
+    add_person(t, "dev", E, "lead", department="Eng", team="Core", job_title="Developer")
+    add_person(t, "other_mgr", M, "director", department="Ops")
+    add_person(t, "ops", E, "other_mgr", department="Ops", team="Infra")
+    add_person(t, "hr", H, department="People")
+    return t, {k: u.id for k, u in t.users.items()}
 
 
 def names(t: TenantFixture, ids: dict[str, uuid.UUID], rows: list[Any]) -> set[str]:
@@ -88,7 +53,7 @@ def names(t: TenantFixture, ids: dict[str, uuid.UUID], rows: list[Any]) -> set[s
 
 
 def listing(t, ids, who: str, **query: Any):
-    actor = ctx(t, ids, who)
+    actor = ctx(t, who)
     with tenant_session(actor) as s:
         return people.list_people(session=s, actor=actor, query=PeopleQuery(**query))
 
@@ -135,7 +100,8 @@ def db_user(user_id: uuid.UUID) -> User:
 # --------------------------------------------------------------------------- visibility
 
 
-EVERYONE = set(ROLES)
+# the organisation of `org`
+EVERYONE = {"admin", "hr", "director", "manager", "other_mgr", "lead", "emp1", "emp2", "dev", "ops"}
 VISIBLE = {
     # self + everyone below + the management chain; never peers or other branches
     "dev": {"dev", "lead", "emp1", "manager", "director"},
@@ -161,8 +127,8 @@ def test_list_shows_exactly_the_visible_people(org: Org, who: str, make_tenant) 
 @pytest.mark.parametrize("who", sorted(VISIBLE))
 def test_person_detail_only_for_visible_people(org: Org, who: str) -> None:
     t, ids = org
-    actor = ctx(t, ids, who)
-    for subject in ROLES:
+    actor = ctx(t, who)
+    for subject in sorted(EVERYONE):
         with tenant_session(actor) as s:
             if subject in VISIBLE[who]:
                 detail = people.get_person(session=s, actor=actor, person_id=ids[subject])
@@ -176,7 +142,7 @@ def test_person_detail_only_for_visible_people(org: Org, who: str) -> None:
 
 def test_detail_shows_chain_and_only_visible_reports(org: Org) -> None:
     t, ids = org
-    actor = ctx(t, ids, "dev")
+    actor = ctx(t, "dev")
     with tenant_session(actor) as s:
         detail = people.get_person(session=s, actor=actor, person_id=ids["director"])
         mine = people.get_person(session=s, actor=actor, person_id=ids["dev"])
@@ -184,7 +150,7 @@ def test_detail_shows_chain_and_only_visible_reports(org: Org) -> None:
     assert [c.display_name for c in mine.chain] == ["lead", "Employee 1", "Manager", "director"]
     assert mine.person.job_title == "Developer" and mine.person.manager_name == "lead"
     assert not mine.can_manage and not detail.can_manage
-    admin = ctx(t, ids, "admin")
+    admin = ctx(t, "admin")
     with tenant_session(admin) as s:
         full = people.get_person(session=s, actor=admin, person_id=ids["director"])
         own = people.get_person(session=s, actor=admin, person_id=ids["admin"])
@@ -197,12 +163,12 @@ def test_other_tenants_people_are_refused_and_never_listed(org: Org, make_tenant
     t, ids = org
     other = make_tenant()
     for who in ("admin", "hr", "manager"):
-        actor = ctx(t, ids, who)
+        actor = ctx(t, who)
         with tenant_session(actor) as s, pytest.raises(PermissionDenied):
             people.get_person(session=s, actor=actor, person_id=other.user_id("emp1"))
         assert str(other.user_id("emp1")) not in {r.id for r in listing(t, ids, who).rows}
-    with tenant_session(ctx(t, ids, "admin")) as s, pytest.raises(PermissionDenied):
-        people.get_person(session=s, actor=ctx(t, ids, "admin"), person_id=uuid.uuid4())
+    with tenant_session(ctx(t, "admin")) as s, pytest.raises(PermissionDenied):
+        people.get_person(session=s, actor=ctx(t, "admin"), person_id=uuid.uuid4())
 
 
 # ------------------------------------------------------------------------ paging, search
@@ -272,13 +238,13 @@ def test_search_and_filters(crowd: Org) -> None:
 
 
 def test_departments_and_teams_of_visible_people(org: Org) -> None:
-    t, ids = org
-    admin = ctx(t, ids, "admin")
+    t, _ = org
+    admin = ctx(t, "admin")
     with tenant_session(admin) as s:
         assert people.departments(session=s, actor=admin) == ["Eng", "Ops", "People"]
         assert people.teams(session=s, actor=admin) == ["Core", "Infra"]
         assert people.teams(session=s, actor=admin, department="Ops") == ["Infra"]
-    dev = ctx(t, ids, "dev")
+    dev = ctx(t, "dev")
     with tenant_session(dev) as s:
         assert people.departments(session=s, actor=dev) == ["Eng"]
         assert people.teams(session=s, actor=dev) == ["Core"]
@@ -292,7 +258,7 @@ def shape(nodes: list[TreeNode]) -> dict[str, Any]:
 
 
 def tree_of(t, ids, who: str, **kw: Any) -> list[TreeNode]:
-    actor = ctx(t, ids, who)
+    actor = ctx(t, who)
     with tenant_session(actor) as s:
         return people.team_tree(session=s, actor=actor, **kw)
 
@@ -362,7 +328,7 @@ def test_tree_survives_a_cycle_made_in_the_database(org: Org) -> None:
 
 
 def invite(t, ids, who: str, **data: Any):
-    actor = ctx(t, ids, who)
+    actor = ctx(t, who)
     with tenant_session(actor) as s:
         return people.invite_user(
             session=s, actor=actor, data=parse_input(InviteInput, {"role": E} | data)
@@ -496,7 +462,7 @@ def test_invite_refuses_a_foreign_or_inactive_manager(org: Org, make_tenant) -> 
 
 
 def act(t, ids, who: str, op: Callable[..., Any], **kw: Any) -> Any:
-    actor = ctx(t, ids, who)
+    actor = ctx(t, who)
     with tenant_session(actor) as s:
         return op(session=s, actor=actor, **kw)
 
@@ -560,7 +526,7 @@ def test_the_last_active_tenant_admin_cannot_be_removed(org: Org) -> None:
     t, ids = org
     # hr acts on a stale context that still says tenant_admin (demoted a moment ago, a race):
     # the database, not the context, decides how many admins remain.
-    stale = ctx(t, ids, "hr", T)
+    stale = ctx(t, "hr", T)
     before = snapshot(t.id)
     for op, kw in [(people.deactivate_user, {}), (people.change_role, {"role": M})]:
         with tenant_session(stale) as s, pytest.raises(PeopleError, match="last active"):

@@ -20,10 +20,9 @@ from pms_dashboard.auth.permissions import (
     require,
     visible_user_ids,
 )
-from pms_dashboard.people.models import Role, User
-from pms_dashboard.tenancy.context import TenantContext
+from pms_dashboard.people.models import User
 from pms_dashboard.tenancy.session import owner_session, tenant_session
-from tests.conftest import TenantFixture
+from tests.conftest import TenantFixture, add_person, ctx, set_manager
 
 E, M, H, T = "employee", "manager", "hr_admin", "tenant_admin"
 ALL = {E, M, H, T}
@@ -110,39 +109,20 @@ def org(make_tenant: Callable[..., TenantFixture]) -> tuple[TenantFixture, dict[
     The fixture's own users are kept: manager (with emp1, emp2) is re-hung under director.
     """
     t = make_tenant()
-    ids = {k: t.user_id(k) for k in ("admin", "manager", "emp1", "emp2")}
-    with owner_session() as s:
-
-        def person(key: str, role: str, manager: str | None) -> None:
-            u = User(
-                tenant_id=t.id,
-                email=f"{key}@{t.slug}.test",
-                display_name=key,
-                role=role,
-                manager_id=ids[manager] if manager else None,
-            )
-            s.add(u)
-            s.flush()
-            ids[key] = u.id
-
-        person("director", Role.manager.value, None)
-        s.execute(update(User).where(User.id == ids["manager"]).values(manager_id=ids["director"]))
-        person("lead", Role.manager.value, "emp1")  # an employee's report: a lead
-        person("dev", Role.employee.value, "lead")
-        person("other_mgr", Role.manager.value, "director")
-        person("ops", Role.employee.value, "other_mgr")
-        person("hr", Role.hr_admin.value, None)
-    return t, ids
-
-
-def _ctx(t: TenantFixture, ids: dict[str, uuid.UUID], who: str, role: str) -> TenantContext:
-    return TenantContext(tenant_id=t.id, user_id=ids[who], role=role)
+    add_person(t, "director", M)
+    set_manager(t, "manager", "director")
+    add_person(t, "lead", M, "emp1")  # an employee's report: a lead
+    add_person(t, "dev", E, "lead")
+    add_person(t, "other_mgr", M, "director")
+    add_person(t, "ops", E, "other_mgr")
+    add_person(t, "hr", H)
+    return t, {k: u.id for k, u in t.users.items()}
 
 
 def _relation(t, ids, actor: str, subject: str | uuid.UUID, role: str = M) -> Relation:
     subject_id = ids[subject] if isinstance(subject, str) else subject
-    with tenant_session(_ctx(t, ids, actor, role)) as s:
-        return relation_to(session=s, actor=_ctx(t, ids, actor, role), subject_id=subject_id)
+    with tenant_session(ctx(t, actor, role)) as s:
+        return relation_to(session=s, actor=ctx(t, actor, role), subject_id=subject_id)
 
 
 def test_relations_are_transitive_both_ways(org) -> None:
@@ -163,10 +143,10 @@ def test_another_tenants_person_is_no_relation(org, make_tenant) -> None:
     t, ids = org
     other = make_tenant()
     assert _relation(t, ids, "director", other.user_id("emp1")) is Relation.none
-    with tenant_session(_ctx(t, ids, "hr", H)) as s, pytest.raises(PermissionDenied):
+    with tenant_session(ctx(t, "hr", H)) as s, pytest.raises(PermissionDenied):
         require(
             session=s,
-            actor=_ctx(t, ids, "hr", H),
+            actor=ctx(t, "hr", H),
             resource=Resource.goal,
             action=Action.view,
             subject_id=other.user_id("emp1"),
@@ -175,7 +155,7 @@ def test_another_tenants_person_is_no_relation(org, make_tenant) -> None:
 
 def test_a_manager_moved_to_another_team_loses_the_old_team(org) -> None:
     t, ids = org
-    actor = _ctx(t, ids, "manager", M)
+    actor = ctx(t, "manager", M)
     with tenant_session(actor) as s:
         require(
             session=s,
@@ -217,13 +197,13 @@ def test_visible_user_ids_is_self_plus_subtree_or_whole_tenant(org) -> None:
     }
     names = {v: k for k, v in ids.items()}
     for who, want in expected.items():
-        ctx = _ctx(t, ids, who, M)
-        with tenant_session(ctx) as s:
-            query = visible_user_ids(ctx)
+        actor = ctx(t, who, M)
+        with tenant_session(actor) as s:
+            query = visible_user_ids(actor)
             assert query is not None
             got = {names[i] for i in s.scalars(query)}
         assert got == want, who
-    assert visible_user_ids(_ctx(t, ids, "hr", H)) is None
+    assert visible_user_ids(ctx(t, "hr", H)) is None
 
 
 def test_a_cycle_in_the_tree_does_not_hang(org) -> None:

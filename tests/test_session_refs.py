@@ -39,7 +39,7 @@ from pms_dashboard.goals.schemas import GoalInput
 from pms_dashboard.reviews.models import ReviewCycle, ReviewTemplate
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.session import owner_session, tenant_session
-from tests.conftest import TEST_PASSWORD, TenantFixture
+from tests.conftest import TEST_PASSWORD, TenantFixture, ctx
 
 MakeTenant = Callable[..., TenantFixture]
 ORIGIN = "http://localhost:3000"
@@ -59,10 +59,6 @@ def _sign_in(browser: TestClient, t: TenantFixture, key: str) -> str:
     token = token_from_cookie_header(response.headers["set-cookie"].split(";")[0])
     assert response.status_code == 303 and token
     return token
-
-
-def _ctx(t: TenantFixture, key: str) -> TenantContext:
-    return TenantContext(tenant_id=t.id, user_id=t.user_id(key), role=t.users[key].role)
 
 
 def _every_kind_of_session_event(t: TenantFixture) -> None:
@@ -141,11 +137,11 @@ def _console_admin() -> tuple[console.ConsoleAdmin, str]:
 
 def test_no_session_id_appears_in_any_export_or_page(make_tenant: MakeTenant) -> None:
     t = make_tenant()
-    with tenant_session(_ctx(t, "manager")) as s:
+    with tenant_session(ctx(t, "manager")) as s:
         data = GoalInput(
             title="Grow revenue", start_date=date.today(), due_date=date.today() + timedelta(30)
         )
-        goals.create_goal(session=s, actor=_ctx(t, "manager"), data=data)
+        goals.create_goal(session=s, actor=ctx(t, "manager"), data=data)
     _every_kind_of_session_event(t)
     old_first, old_second = _events_as_they_were_written_before(t)
     cycle_id = _cycle(t)
@@ -159,9 +155,9 @@ def test_no_session_id_appears_in_any_export_or_page(make_tenant: MakeTenant) ->
         response = admin.get(f"/api/export/{name}.csv", params=params)
         assert response.status_code == 200, (name, response.text)
         shown[f"export {name}"] = response.text
-    with tenant_session(_ctx(t, "admin")) as s:
+    with tenant_session(ctx(t, "admin")) as s:
         shown["provider access page"] = str(
-            audit.provider_access_log(session=s, actor=_ctx(t, "admin"))
+            audit.provider_access_log(session=s, actor=ctx(t, "admin"))
         )
 
     ops, ops_token = _console_admin()

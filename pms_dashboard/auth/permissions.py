@@ -16,6 +16,7 @@ only. Row-level security still confines everything to the actor's tenant underne
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any
 
@@ -173,25 +174,36 @@ def visible_user_ids(actor: TenantContext) -> Select[Any] | None:
 
 def relation_to(*, session: Session, actor: TenantContext, subject_id: uuid.UUID) -> Relation:
     """How `subject_id` stands to the actor, read from the tenant's current tree."""
-    if actor.user_id is None:
-        return Relation.none
-    exists = session.scalar(select(col(User.id)).where(col(User.id) == subject_id))
-    if exists is None:
-        return Relation.none
-    if subject_id == actor.user_id:
+    return relations_to(session=session, actor=actor, subject_ids=[subject_id])[subject_id]
+
+
+def relations_to(
+    *, session: Session, actor: TenantContext, subject_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, Relation]:
+    """How each of `subject_ids` stands to the actor, in one statement whatever their number
+    (a page showing many people's goals asks once, not once a person); an id that is no
+    person of the tenant is `Relation.none`."""
+    wanted = set(subject_ids)
+    if actor.user_id is None or not wanted:
+        return dict.fromkeys(wanted, Relation.none)
+    rows = session.execute(
+        select(
+            col(User.id),
+            col(User.id).in_(reports_subtree(actor.user_id)),
+            col(User.id).in_(management_chain(actor.user_id)),
+        ).where(col(User.id).in_(wanted))
+    ).all()
+    found = {
+        person: _relation(actor.user_id, person, below, above) for person, below, above in rows
+    }
+    return {person: found.get(person, Relation.none) for person in wanted}
+
+
+def _relation(actor_id: uuid.UUID, person: uuid.UUID, below: bool, above: bool) -> Relation:
+    if person == actor_id:
         return Relation.self
-    below = session.scalar(
-        select(literal(True))
-        .where(col(User.id).in_(reports_subtree(actor.user_id)))
-        .where(col(User.id) == subject_id)
-    )
     if below:
         return Relation.report
-    above = session.scalar(
-        select(literal(True))
-        .where(col(User.id).in_(management_chain(actor.user_id)))
-        .where(col(User.id) == subject_id)
-    )
     return Relation.above if above else Relation.other
 
 

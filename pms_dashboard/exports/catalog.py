@@ -26,7 +26,7 @@ from pms_dashboard.db.text import escape_like
 from pms_dashboard.exports.csvsafe import bool_text, iso_date, iso_utc, safe_text
 from pms_dashboard.goals.models import Goal, GoalCheckIn, GoalStatus, KeyResult
 from pms_dashboard.goals.schemas import GoalListQuery
-from pms_dashboard.goals.service import _stale_before, _stale_condition, goal_list_conditions
+from pms_dashboard.goals.service import goal_list_conditions, stale_before, stale_condition
 from pms_dashboard.people.models import User
 from pms_dashboard.people.schemas import PeopleQuery
 from pms_dashboard.people.service import people_conditions
@@ -99,7 +99,7 @@ def goals_statement(session: Session, actor: TenantContext, query: GoalListQuery
             iso_date(Goal.start_date).label("start_date"),
             iso_date(Goal.due_date).label("due_date"),
             iso_utc(Goal.last_check_in_at).label("last_check_in_at"),
-            bool_text(_stale_condition(_stale_before(session))).label("stale"),
+            bool_text(stale_condition(stale_before(session))).label("stale"),
             bool_text(and_(active, col(Goal.due_date) < today)).label("overdue"),
             col(Goal.parent_id).label("parent_goal_id"),
             safe_text(func.coalesce(parent.title, "")).label("parent_title"),

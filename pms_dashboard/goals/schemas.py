@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
@@ -161,6 +161,7 @@ class CheckInInput(BaseModel):
 
 
 # ------------------------------------------------------------------------------- outputs
+# Plain values (dates, timestamps, decimals): pages format them with `ui.format`.
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,8 +173,8 @@ class GoalRow:
     owner: str
     status: str
     period: str
-    progress: int
-    due_date: str
+    progress: Decimal  # percent, 0-100
+    due_date: date
     key_results: int
     confidence: str
     stale: bool
@@ -184,20 +185,20 @@ class GoalRow:
 class KeyResultView:
     id: str
     title: str
-    start_value: float
-    target_value: float
-    current_value: float
+    start_value: Decimal
+    target_value: Decimal
+    current_value: Decimal
     unit: str
-    weight: float
-    progress: int
+    weight: Decimal
+    progress: Decimal  # percent, 0-100
 
 
 @dataclass(frozen=True, slots=True)
 class CheckInView:
     id: str
     author: str
-    at: str
-    progress: int
+    at: datetime
+    progress: Decimal
     confidence: str
     note: str
 
@@ -209,8 +210,8 @@ class GoalLink:
     id: str
     title: str
     owner: str
-    progress: int
-    weight: float
+    progress: Decimal
+    weight: Decimal
     status: str
     visible: bool  # false: exists in the chain but the viewer may not open it
 
@@ -222,11 +223,11 @@ class GoalDetail:
     description: str
     owner: str
     period: str
-    start_date: str
-    due_date: str
+    start_date: date
+    due_date: date
     status: str
-    progress: int
-    weight: float
+    progress: Decimal
+    weight: Decimal
     stale: bool
     overdue: bool
     progress_source: Literal["key_results", "aligned", "check_ins"]
@@ -251,7 +252,7 @@ class TreeNode:
     id: str
     title: str
     owner: str
-    progress: int
+    progress: Decimal
     status: str
     depth: int
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import reflex as rx
 
 
-def export_menu(
-    handler: Callable[[str], Any], files: list[tuple[str, str]], prefix: str
-) -> rx.Component:
-    """`files` are (export name, label); the handler starts the download of one of them."""
+def export_menu(handler: Any, files: list[tuple[str, str]], prefix: str) -> rx.Component:
+    """`files` are (export name, label); `handler` (a state's event handler, called with an
+    export name) starts the download of one of them."""
     trigger = rx.button(
         rx.icon("download", size=16), "Export CSV", variant="soft", id=f"{prefix}-export"
     )

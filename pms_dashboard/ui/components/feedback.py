@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 
 
-def error_callout(message: rx.Var, element_id: str) -> rx.Component:
-    """A red callout shown while `message` is not empty."""
+def error_callout(message: Any, element_id: str) -> rx.Component:
+    """A red callout shown while `message` (a state's var) is not empty."""
     return rx.cond(
         message != "",
         rx.callout(message, icon="triangle-alert", color_scheme="red", width="100%", id=element_id),
     )
 
 
-def notice_callout(message: rx.Var, element_id: str) -> rx.Component:
-    """A green callout shown while `message` is not empty."""
+def notice_callout(message: Any, element_id: str) -> rx.Component:
+    """A green callout shown while `message` (a state's var) is not empty."""
     return rx.cond(
         message != "",
         rx.callout(message, icon="check", color_scheme="green", width="100%", id=element_id),

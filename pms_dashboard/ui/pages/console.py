@@ -7,10 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 import reflex as rx
+from reflex.vars import ObjectVar
 
 from pms_dashboard.audit.grants import JUSTIFICATIONS
 from pms_dashboard.ui.components.feedback import error_callout, notice_callout
+from pms_dashboard.ui.components.fields import labelled, native_select, options
 from pms_dashboard.ui.components.native_form import native_form
+from pms_dashboard.ui.components.pager import list_total, pager
+from pms_dashboard.ui.components.tables import data_table, row_action
 from pms_dashboard.ui.states.console import ConsoleSignInState, ConsoleState
 from pms_dashboard.ui.urls import backend_url
 
@@ -48,12 +52,29 @@ def console_signin() -> rx.Component:
                 native_form(
                     rx.vstack(
                         _field("Email", "email", type="email", auto_complete="username"),
-                        _field("Password", "password", type="password",
-                               auto_complete="current-password"),
-                        _field("Authenticator code", "code", input_mode="numeric",
-                               auto_complete="one-time-code", max_length=6, pattern="[0-9 ]{6,7}"),
-                        rx.button("Sign in", type="submit", size="3", width="100%",
-                                  color_scheme="gray", high_contrast=True, id="console-sign-in"),
+                        _field(
+                            "Password",
+                            "password",
+                            type="password",
+                            auto_complete="current-password",
+                        ),
+                        _field(
+                            "Authenticator code",
+                            "code",
+                            input_mode="numeric",
+                            auto_complete="one-time-code",
+                            max_length=6,
+                            pattern="[0-9 ]{6,7}",
+                        ),
+                        rx.button(
+                            "Sign in",
+                            type="submit",
+                            size="3",
+                            width="100%",
+                            color_scheme="gray",
+                            high_contrast=True,
+                            id="console-sign-in",
+                        ),
                         spacing="4",
                         width="100%",
                     ),
@@ -69,7 +90,7 @@ def console_signin() -> rx.Component:
         ),
         height="100vh",
         background=rx.color("gray", 3),
-    )  # fmt: skip
+    )
 
 
 def _stat(label: str, key: str) -> rx.Component:
@@ -83,6 +104,19 @@ def _stat(label: str, key: str) -> rx.Component:
     )
 
 
+def _tenant_row(t: ObjectVar) -> rx.Component:
+    return rx.table.row(
+        rx.table.row_header_cell(t["name"]),
+        rx.table.cell(rx.code(t["slug"])),
+        rx.table.cell(rx.badge(t["isolation_tier"], variant="soft")),
+        rx.table.cell(t["region"]),
+        rx.table.cell(t["users"]),
+        rx.table.cell(t["goals"]),
+        rx.table.cell(t["last_activity"]),
+        class_name="console-tenant-row",
+    )
+
+
 @rx.page(route="/console", title="Platform console · PMS", on_load=ConsoleState.load)
 def console() -> rx.Component:
     return rx.vstack(
@@ -92,8 +126,14 @@ def console() -> rx.Component:
             rx.spacer(),
             rx.text(ConsoleState.admin_name, weight="medium", id="console-admin"),
             native_form(
-                rx.button(rx.icon("log-out", size=16), "Sign out", variant="soft",
-                          color_scheme="gray", type="submit", id="console-sign-out"),
+                rx.button(
+                    rx.icon("log-out", size=16),
+                    "Sign out",
+                    variant="soft",
+                    color_scheme="gray",
+                    type="submit",
+                    id="console-sign-out",
+                ),
                 action=backend_url("/api/console/signout"),
                 method="post",
             ),
@@ -115,34 +155,12 @@ def console() -> rx.Component:
             spacing="4",
             width="100%",
         ),
-        rx.table.root(
-            rx.table.header(
-                rx.table.row(
-                    *[
-                        rx.table.column_header_cell(h)
-                        for h in ("Organisation", "Slug", "Tier", "Region", "People", "Goals",
-                                  "Last activity")
-                    ]
-                )
-            ),
-            rx.table.body(
-                rx.foreach(
-                    ConsoleState.tenants,
-                    lambda t: rx.table.row(
-                        rx.table.row_header_cell(t["name"]),
-                        rx.table.cell(rx.code(t["slug"])),
-                        rx.table.cell(rx.badge(t["isolation_tier"], variant="soft")),
-                        rx.table.cell(t["region"]),
-                        rx.table.cell(t["users"]),
-                        rx.table.cell(t["goals"]),
-                        rx.table.cell(t["last_activity"]),
-                        class_name="console-tenant-row",
-                    ),
-                )
-            ),
-            variant="surface",
-            width="100%",
-            id="console-tenants",
+        data_table(
+            ("Organisation", "Slug", "Tier", "Region", "People", "Goals", "Last activity"),
+            ConsoleState.tenants,
+            _tenant_row,
+            empty="No organisations yet.",
+            element_id="console-tenants",
         ),
         error_callout(ConsoleState.error, "console-page-error"),
         notice_callout(ConsoleState.notice, "console-page-notice"),
@@ -154,11 +172,10 @@ def console() -> rx.Component:
         padding="1.5rem 2rem",
         spacing="4",
         width="100%",
-    )  # fmt: skip
+    )
 
 
 def _grant_form() -> rx.Component:
-    select_style = SELECT_STYLE
     return rx.card(
         rx.form(
             rx.vstack(
@@ -170,28 +187,31 @@ def _grant_form() -> rx.Component:
                     color_scheme="gray",
                 ),
                 rx.hstack(
-                    rx.el.select(
+                    native_select(
                         rx.foreach(
                             ConsoleState.tenants,
                             lambda t: rx.el.option(t["name"], value=t["slug"]),
                         ),
                         name="tenant",
                         id="grant-tenant",
-                        style=select_style,
                     ),
-                    rx.el.select(
-                        *[rx.el.option(label, value=key) for key, label in JUSTIFICATIONS.items()],
+                    native_select(
+                        *options(JUSTIFICATIONS),
                         name="justification",
                         id="grant-justification",
-                        style=select_style,
                     ),
-                    rx.input(name="ticket", placeholder="Ticket (e.g. SUP-1234)", id="grant-ticket",
-                             required=True, min_length=3, max_length=100),
-                    rx.el.select(
-                        *[rx.el.option(f"{h} h", value=str(h)) for h in (1, 2, 4)],
+                    rx.input(
+                        name="ticket",
+                        placeholder="Ticket (e.g. SUP-1234)",
+                        id="grant-ticket",
+                        required=True,
+                        min_length=3,
+                        max_length=100,
+                    ),
+                    native_select(
+                        *options({str(h): f"{h} h" for h in (1, 2, 4)}),
                         name="hours",
                         id="grant-hours",
-                        style=select_style,
                     ),
                     rx.button("Open access", type="submit", color_scheme="amber", id="grant-open"),
                     spacing="3",
@@ -204,58 +224,51 @@ def _grant_form() -> rx.Component:
             reset_on_submit=True,
         ),
         width="100%",
-    )  # fmt: skip
+    )
+
+
+def _grant_row(g: ObjectVar) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.code(g["tenant_slug"])),
+        rx.table.cell(g["justification"]),
+        rx.table.cell(g["ticket"]),
+        rx.table.cell(g["expires_at"]),
+        rx.table.cell(
+            rx.cond(
+                g["active"],
+                rx.badge("active", color_scheme="amber"),
+                rx.badge("ended", variant="soft"),
+            )
+        ),
+        rx.table.cell(rx.cond(g["active"], _grant_actions(g))),
+        class_name="grant-row",
+    )
+
+
+def _grant_actions(g: ObjectVar) -> rx.Component:
+    """Read the organisation's goals or reviews under the grant, or end it."""
+    slug = g["tenant_slug"]
+    return rx.hstack(
+        row_action("Read goals", ConsoleState.read_goals(slug), "grant-read"),
+        row_action("Read reviews", ConsoleState.read_reviews(slug), "grant-read-reviews"),
+        row_action("End access", ConsoleState.revoke(g["id"]), "grant-revoke", color_scheme="red"),
+        spacing="2",
+    )
 
 
 def _grants() -> rx.Component:
-    return rx.cond(
-        ConsoleState.my_grants.length() > 0,
-        rx.table.root(
-            rx.table.header(
-                rx.table.row(
-                    *[rx.table.column_header_cell(h)
-                      for h in ("Organisation", "Justification", "Ticket", "Ends", "", "")]
-                )
-            ),
-            rx.table.body(
-                rx.foreach(
-                    ConsoleState.my_grants,
-                    lambda g: rx.table.row(
-                        rx.table.cell(rx.code(g["tenant_slug"])),
-                        rx.table.cell(g["justification"]),
-                        rx.table.cell(g["ticket"]),
-                        rx.table.cell(g["expires_at"]),
-                        rx.table.cell(rx.cond(g["active"], rx.badge("active", color_scheme="amber"),
-                                              rx.badge("ended", variant="soft"))),
-                        rx.table.cell(
-                            rx.cond(
-                                g["active"],
-                                rx.hstack(
-                                    rx.button("Read goals", size="1", variant="soft",
-                                              on_click=ConsoleState.read_goals(g["tenant_slug"]),
-                                              class_name="grant-read"),
-                                    rx.button("Read reviews", size="1", variant="soft",
-                                              on_click=ConsoleState.read_reviews(g["tenant_slug"]),
-                                              class_name="grant-read-reviews"),
-                                    rx.button("End access", size="1", color_scheme="red",
-                                              variant="soft", on_click=ConsoleState.revoke(g["id"]),
-                                              class_name="grant-revoke"),
-                                    spacing="2",
-                                ),
-                            )
-                        ),
-                        class_name="grant-row",
-                    ),
-                )
-            ),
-            width="100%",
-            id="console-grants",
-        ),
-    )  # fmt: skip
+    return data_table(
+        ("Organisation", "Justification", "Ticket", "Ends", "", ""),
+        ConsoleState.my_grants,
+        _grant_row,
+        empty="You have no access grants.",
+        element_id="console-grants",
+        variant="ghost",
+    )
 
 
-def _read_panel() -> rx.Component:
-    goal_row = lambda r: rx.hstack(  # noqa: E731
+def _goal_read(r: ObjectVar) -> rx.Component:
+    return rx.hstack(
         rx.text(r["title"], weight="medium"),
         rx.text(r["owner"], color_scheme="gray", size="2"),
         rx.spacer(),
@@ -264,7 +277,10 @@ def _read_panel() -> rx.Component:
         width="100%",
         class_name="console-goal-row",
     )
-    review_row = lambda r: rx.hstack(  # noqa: E731
+
+
+def _review_read(r: ObjectVar) -> rx.Component:
+    return rx.hstack(
         rx.text(r["reviewee"], weight="medium"),
         rx.text("by ", r["reviewer"], " (", r["kind"], ")", color_scheme="gray", size="2"),
         rx.text(r["cycle"], size="2"),
@@ -274,46 +290,111 @@ def _read_panel() -> rx.Component:
         width="100%",
         class_name="console-review-row",
     )
+
+
+def _read_panel() -> rx.Component:
+    reviews = ConsoleState.read_what == "reviews"
     return rx.cond(
         ConsoleState.read_rows.length() > 0,
         rx.card(
             rx.vstack(
                 rx.heading(
-                    rx.cond(ConsoleState.read_what == "reviews", "Reviews of ", "Goals of "),
-                    rx.code(ConsoleState.read_tenant), " (logged read)", size="3",
+                    rx.cond(reviews, "Reviews of ", "Goals of "),
+                    rx.code(ConsoleState.read_tenant),
+                    " (logged read)",
+                    size="3",
                 ),
                 rx.cond(
-                    ConsoleState.read_what == "reviews",
-                    rx.foreach(ConsoleState.read_rows, review_row),
-                    rx.foreach(ConsoleState.read_rows, goal_row),
+                    reviews,
+                    rx.foreach(ConsoleState.read_rows, _review_read),
+                    rx.foreach(ConsoleState.read_rows, _goal_read),
                 ),
                 width="100%",
             ),
             width="100%",
         ),
-    )  # fmt: skip
+    )
 
 
-SELECT_STYLE = {"padding": "6px", "border": "1px solid var(--gray-7)", "border-radius": "6px"}
+def _search_form() -> rx.Component:
+    def field(label: str, control: rx.Component) -> rx.Component:
+        return labelled(label, control, width="auto")
+
+    return rx.form(
+        rx.hstack(
+            field(
+                "Organisation (slug)",
+                rx.input(name="tenant", placeholder="any", id="search-tenant"),
+            ),
+            field("Actor id", rx.input(name="actor_id", placeholder="any", id="search-actor")),
+            field(
+                "Action or prefix",
+                rx.input(name="action", placeholder="e.g. access.", id="search-action"),
+            ),
+            field(
+                "Flagged",
+                native_select(
+                    *options({"all": "All", "only": "Flagged only", "unflagged": "Not flagged"}),
+                    name="flagged",
+                    id="search-flagged",
+                ),
+            ),
+            field("Since", rx.input(name="since", type="date", id="search-since")),
+            field("Until", rx.input(name="until", type="date", id="search-until")),
+            rx.button("Search", type="submit", id="search-submit"),
+            spacing="3",
+            wrap="wrap",
+            align="end",
+        ),
+        on_submit=ConsoleState.search_audit,
+    )
 
 
-def _pager(page: rx.Var, pages: rx.Var, goto, prefix: str) -> rx.Component:
-    return rx.hstack(
-        rx.button("Previous", size="1", variant="soft", disabled=page <= 1,
-                  on_click=goto(page - 1), id=f"{prefix}-prev"),
-        rx.text("Page ", page, " of ", pages, size="2", id=f"{prefix}-page"),
-        rx.button("Next", size="1", variant="soft", disabled=page >= pages,
-                  on_click=goto(page + 1), id=f"{prefix}-next"),
-        spacing="3",
-        align="center",
-    )  # fmt: skip
+def _search_row(r: ObjectVar) -> rx.Component:
+    return rx.table.row(
+        *_event_cells(r),
+        rx.table.cell(rx.cond(r["flagged"], rx.badge("flagged", color_scheme="red"), "")),
+        rx.table.cell(r["ip"]),
+        class_name="search-row",
+    )
+
+
+def _search_results() -> rx.Component:
+    return rx.vstack(
+        data_table(
+            ("When", "Organisation", "#", "Actor", "Action", "Entity", "Flagged", "IP"),
+            ConsoleState.search_rows,
+            _search_row,
+            empty="No events match.",
+            element_id="search-results",
+            size="1",
+            variant="ghost",
+        ),
+        pager(
+            page=ConsoleState.search_page,
+            pages=ConsoleState.search_pages,
+            on_previous=ConsoleState.search_goto(ConsoleState.search_page - 1),
+            on_next=ConsoleState.search_goto(ConsoleState.search_page + 1),
+            prefix="search",
+            summary=rx.hstack(
+                list_total(ConsoleState.search_total, "events"),
+                rx.button(
+                    rx.icon("download", size=14),
+                    "Export CSV",
+                    size="1",
+                    variant="soft",
+                    on_click=ConsoleState.export_search,
+                    id="search-export",
+                ),
+                align="center",
+                spacing="3",
+            ),
+        ),
+        width="100%",
+    )
 
 
 def _audit_search() -> rx.Component:
-    def labelled(label: str, control: rx.Component) -> rx.Component:
-        return rx.vstack(rx.text(label, size="1", color_scheme="gray"), control, spacing="1")
-
-    columns = ("When", "Organisation", "#", "Actor", "Action", "Entity", "Flagged", "IP")
     return rx.card(
         rx.vstack(
             rx.heading("Audit search", size="3"),
@@ -323,72 +404,13 @@ def _audit_search() -> rx.Component:
                 size="2",
                 color_scheme="gray",
             ),
-            rx.form(
-                rx.hstack(
-                    labelled("Organisation (slug)",
-                             rx.input(name="tenant", placeholder="any", id="search-tenant")),
-                    labelled("Actor id",
-                             rx.input(name="actor_id", placeholder="any", id="search-actor")),
-                    labelled("Action or prefix",
-                             rx.input(name="action", placeholder="e.g. access.",
-                                      id="search-action")),
-                    labelled("Flagged", rx.el.select(
-                        rx.el.option("All", value="all"),
-                        rx.el.option("Flagged only", value="only"),
-                        rx.el.option("Not flagged", value="unflagged"),
-                        name="flagged", id="search-flagged", style=SELECT_STYLE,
-                    )),
-                    labelled("Since", rx.input(name="since", type="date", id="search-since")),
-                    labelled("Until", rx.input(name="until", type="date", id="search-until")),
-                    rx.button("Search", type="submit", id="search-submit"),
-                    spacing="3",
-                    wrap="wrap",
-                    align="end",
-                ),
-                on_submit=ConsoleState.search_audit,
-            ),
-            rx.cond(
-                ConsoleState.searched,
-                rx.vstack(
-                    rx.table.root(
-                        rx.table.header(
-                            rx.table.row(*[rx.table.column_header_cell(h) for h in columns])
-                        ),
-                        rx.table.body(
-                            rx.foreach(
-                                ConsoleState.search_rows,
-                                lambda r: rx.table.row(
-                                    *_event_cells(r),
-                                    rx.table.cell(rx.cond(r["flagged"],
-                                                          rx.badge("flagged", color_scheme="red"),
-                                                          "")),
-                                    rx.table.cell(r["ip"]),
-                                    class_name="search-row",
-                                ),
-                            )
-                        ),
-                        width="100%",
-                        size="1",
-                        id="search-results",
-                    ),
-                    rx.hstack(
-                        rx.text(ConsoleState.search_total, " events", size="2"),
-                        rx.button(rx.icon("download", size=14), "Export CSV", size="1",
-                                  variant="soft", on_click=ConsoleState.export_search,
-                                  id="search-export"),
-                        rx.spacer(),
-                        _pager(ConsoleState.search_page, ConsoleState.search_pages,
-                               ConsoleState.search_goto, "search"),
-                        width="100%",
-                    ),
-                    width="100%",
-                ),
-            ),
+            _search_form(),
+            rx.cond(ConsoleState.searched, _search_results()),
             spacing="3",
             width="100%",
         ),
         width="100%",
-    )  # fmt: skip
+    )
 
 
 def _event_cells(r: Any) -> list[rx.Component]:
@@ -404,9 +426,66 @@ def _event_cells(r: Any) -> list[rx.Component]:
     ]
 
 
+def _flagged_row(r: ObjectVar) -> rx.Component:
+    return rx.table.row(
+        *_event_cells(r),
+        rx.table.cell(r["ip"]),
+        rx.table.cell(rx.code(r["other_tenant"])),  # a cross-tenant attempt: whose id it was
+        rx.table.cell(
+            rx.form(
+                rx.hstack(
+                    rx.el.input(type="hidden", name="event_id", value=r["event_id"]),
+                    rx.input(
+                        name="note", placeholder="Note", required=True, max_length=500, size="1"
+                    ),
+                    rx.button("Mark reviewed", type="submit", size="1", class_name="flag-review"),
+                    spacing="2",
+                ),
+                on_submit=ConsoleState.mark_reviewed,
+                reset_on_submit=True,
+            )
+        ),
+        class_name="flagged-row",
+    )
+
+
+FLAGGED_COLUMNS = (
+    "When",
+    "Organisation",
+    "#",
+    "Actor",
+    "Action",
+    "Entity",
+    "IP",
+    "Id belongs to",
+    "Review",
+)
+
+
+def _flagged_list() -> rx.Component:
+    return rx.vstack(
+        data_table(
+            FLAGGED_COLUMNS,
+            ConsoleState.flagged_rows,
+            _flagged_row,
+            empty="Nothing to review.",
+            element_id="flagged-events",
+            size="1",
+            variant="ghost",
+        ),
+        pager(
+            page=ConsoleState.flagged_page,
+            pages=ConsoleState.flagged_pages,
+            on_previous=ConsoleState.flagged_goto(ConsoleState.flagged_page - 1),
+            on_next=ConsoleState.flagged_goto(ConsoleState.flagged_page + 1),
+            prefix="flagged",
+            summary=list_total(ConsoleState.flagged_total, "to review"),
+        ),
+        width="100%",
+    )
+
+
 def _flagged_queue() -> rx.Component:
-    columns = ("When", "Organisation", "#", "Actor", "Action", "Entity", "IP",
-               "Id belongs to", "Review")  # fmt: skip
     return rx.card(
         rx.vstack(
             rx.heading("Flagged events to review", size="3"),
@@ -420,64 +499,19 @@ def _flagged_queue() -> rx.Component:
             ),
             rx.form(
                 rx.hstack(
-                    rx.input(name="tenant", placeholder="Organisation (slug), or all",
-                             id="flagged-tenant"),
+                    rx.input(
+                        name="tenant",
+                        placeholder="Organisation (slug), or all",
+                        id="flagged-tenant",
+                    ),
                     rx.button("Show queue", type="submit", variant="soft", id="flagged-load"),
                     spacing="3",
                 ),
                 on_submit=ConsoleState.load_flagged,
             ),
-            rx.cond(
-                ConsoleState.flagged_loaded,
-                rx.vstack(
-                    rx.table.root(
-                        rx.table.header(
-                            rx.table.row(*[rx.table.column_header_cell(h) for h in columns])
-                        ),
-                        rx.table.body(
-                            rx.foreach(
-                                ConsoleState.flagged_rows,
-                                lambda r: rx.table.row(
-                                    *_event_cells(r),
-                                    rx.table.cell(r["ip"]),
-                                    # a cross-tenant attempt: whose id it was
-                                    rx.table.cell(rx.code(r["other_tenant"])),
-                                    rx.table.cell(
-                                        rx.form(
-                                            rx.hstack(
-                                                rx.el.input(type="hidden", name="event_id",
-                                                            value=r["event_id"]),
-                                                rx.input(name="note", placeholder="Note",
-                                                         required=True, max_length=500,
-                                                         size="1"),
-                                                rx.button("Mark reviewed", type="submit",
-                                                          size="1", class_name="flag-review"),
-                                                spacing="2",
-                                            ),
-                                            on_submit=ConsoleState.mark_reviewed,
-                                            reset_on_submit=True,
-                                        )
-                                    ),
-                                    class_name="flagged-row",
-                                ),
-                            )
-                        ),
-                        width="100%",
-                        size="1",
-                        id="flagged-events",
-                    ),
-                    rx.hstack(
-                        rx.text(ConsoleState.flagged_total, " to review", size="2"),
-                        rx.spacer(),
-                        _pager(ConsoleState.flagged_page, ConsoleState.flagged_pages,
-                               ConsoleState.flagged_goto, "flagged"),
-                        width="100%",
-                    ),
-                    width="100%",
-                ),
-            ),
+            rx.cond(ConsoleState.flagged_loaded, _flagged_list()),
             spacing="3",
             width="100%",
         ),
         width="100%",
-    )  # fmt: skip
+    )

@@ -6,10 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 import reflex as rx
+from reflex.vars import ObjectVar
 
 from pms_dashboard.reviews.schemas import MAX_PEERS
 from pms_dashboard.ui.components.export import export_menu
-from pms_dashboard.ui.components.feedback import feedback
+from pms_dashboard.ui.components.feedback import error_callout, feedback
+from pms_dashboard.ui.components.fields import labelled
+from pms_dashboard.ui.components.pager import list_total, pager
+from pms_dashboard.ui.components.tables import data_table, row_action
 from pms_dashboard.ui.states.reviews import KEEP, CyclesState
 from pms_dashboard.ui.templates import ACCENT, template
 
@@ -37,10 +41,6 @@ def _badge(value: rx.Var, colors: dict[str, str]) -> rx.Component:
     )
 
 
-def _field(label: str, control: rx.Component) -> rx.Component:
-    return rx.vstack(rx.text(label, size="2", weight="medium"), control, spacing="1", width="100%")
-
-
 # ------------------------------------------------------------------------ admin forms
 
 
@@ -49,10 +49,10 @@ def _create_cycle_form() -> rx.Component:
         rx.form(
             rx.vstack(
                 rx.heading("New cycle", size="4"),
-                _field(
+                labelled(
                     "Name", rx.input(name="name", id="cycle-name", required=True, max_length=200)
                 ),
-                _field(
+                labelled(
                     "Template",
                     rx.select.root(
                         rx.select.trigger(placeholder="Choose a template", width="100%"),
@@ -67,22 +67,22 @@ def _create_cycle_form() -> rx.Component:
                     ),
                 ),
                 rx.hstack(
-                    _field(
+                    labelled(
                         "Period start",
                         rx.input(type="date", name="period_start", id="cycle-period-start"),
                     ),
-                    _field(
+                    labelled(
                         "Period end",
                         rx.input(type="date", name="period_end", id="cycle-period-end"),
                     ),
                     width="100%",
                 ),
                 rx.hstack(
-                    _field(
+                    labelled(
                         "Self reviews due",
                         rx.input(type="date", name="self_review_due", id="cycle-self-due"),
                     ),
-                    _field(
+                    labelled(
                         "Manager reviews due",
                         rx.input(type="date", name="manager_review_due", id="cycle-manager-due"),
                     ),
@@ -93,12 +93,12 @@ def _create_cycle_form() -> rx.Component:
                     size="2",
                     color_scheme="gray",
                 ),
-                _field(
+                labelled(
                     "Departments (comma-separated)",
                     rx.input(name="departments", id="cycle-departments"),
                 ),
-                _field("Teams (comma-separated)", rx.input(name="teams", id="cycle-teams")),
-                _field(
+                labelled("Teams (comma-separated)", rx.input(name="teams", id="cycle-teams")),
+                labelled(
                     "Whole organisations of managers (emails, comma-separated)",
                     rx.input(name="manager_emails", id="cycle-managers"),
                 ),
@@ -119,13 +119,13 @@ def _create_template_form() -> rx.Component:
         rx.form(
             rx.vstack(
                 rx.heading("New template", size="4"),
-                _field(
+                labelled(
                     "Name",
                     rx.input(
                         name="template_name", id="template-name", required=True, max_length=200
                     ),
                 ),
-                _field(
+                labelled(
                     "Criteria, one per line: name; weight",
                     rx.text_area(
                         name="criteria",
@@ -149,49 +149,41 @@ def _create_template_form() -> rx.Component:
 # ------------------------------------------------------------------------- cycle list
 
 
-def _admin_buttons(c: rx.Var) -> rx.Component:
+def _admin_buttons(c: ObjectVar) -> rx.Component:
     return rx.hstack(
         rx.cond(
             c["status"] == "draft",
-            rx.button(
-                "Launch", size="1", on_click=CyclesState.launch(c["id"]), class_name="cycle-launch"
-            ),
+            row_action("Launch", CyclesState.launch(c["id"]), "cycle-launch", variant="solid"),
         ),
         rx.cond(
             c["status"] == "active",
-            rx.button(
+            row_action(
                 "Start calibration",
-                size="1",
+                CyclesState.start_calibration(c["id"]),
+                "cycle-calibrate",
                 color_scheme="amber",
-                on_click=CyclesState.start_calibration(c["id"]),
-                class_name="cycle-calibrate",
+                variant="solid",
             ),
         ),
         rx.cond(
             (c["status"] == "calibration") | (c["status"] == "closed"),
-            rx.button(
+            row_action(
                 "Share results",
-                size="1",
+                CyclesState.share(c["id"]),
+                "cycle-share",
                 color_scheme="green",
-                on_click=CyclesState.share(c["id"]),
-                class_name="cycle-share",
+                variant="solid",
             ),
         ),
         rx.cond(
             c["status"] == "calibration",
-            rx.button(
-                "Close",
-                size="1",
-                variant="soft",
-                on_click=CyclesState.close_cycle(c["id"]),
-                class_name="cycle-close",
-            ),
+            row_action("Close", CyclesState.close_cycle(c["id"]), "cycle-close"),
         ),
         spacing="2",
     )
 
 
-def _cycle_row(c: rx.Var) -> rx.Component:
+def _cycle_row(c: ObjectVar) -> rx.Component:
     return rx.table.row(
         rx.table.row_header_cell(rx.text(c["name"], weight="medium")),
         rx.table.cell(c["template_name"]),
@@ -200,13 +192,7 @@ def _cycle_row(c: rx.Var) -> rx.Component:
         rx.table.cell(rx.text(c["participants"], size="1")),
         rx.table.cell(
             rx.hstack(
-                rx.button(
-                    "View",
-                    size="1",
-                    variant="soft",
-                    on_click=CyclesState.select_cycle(c["id"]),
-                    class_name="cycle-view",
-                ),
+                row_action("View", CyclesState.select_cycle(c["id"]), "cycle-view"),
                 rx.cond(CyclesState.can_manage, _admin_buttons(c)),
                 spacing="2",
             )
@@ -216,23 +202,12 @@ def _cycle_row(c: rx.Var) -> rx.Component:
 
 
 def _cycle_list() -> rx.Component:
-    return rx.cond(
-        CyclesState.cycles.length() > 0,
-        rx.table.root(
-            rx.table.header(
-                rx.table.row(
-                    *[
-                        rx.table.column_header_cell(h)
-                        for h in ("Cycle", "Template", "Period", "Status", "Participants", "")
-                    ]
-                )
-            ),
-            rx.table.body(rx.foreach(CyclesState.cycles, _cycle_row)),
-            variant="surface",
-            width="100%",
-            id="cycles-table",
-        ),
-        rx.card(rx.text("No review cycles yet."), width="100%"),
+    return data_table(
+        ("Cycle", "Template", "Period", "Status", "Participants", ""),
+        CyclesState.cycles,
+        _cycle_row,
+        empty="No review cycles yet.",
+        element_id="cycles-table",
     )
 
 
@@ -260,7 +235,7 @@ def _chart(title: str, data: rx.Var, chart_id: str) -> rx.Component:
     )
 
 
-def _status_row(r: rx.Var) -> rx.Component:
+def _status_row(r: ObjectVar) -> rx.Component:
     return rx.table.row(
         rx.table.row_header_cell(r["reviewee_name"]),
         rx.table.cell(r["manager_name"]),
@@ -271,22 +246,12 @@ def _status_row(r: rx.Var) -> rx.Component:
         rx.table.cell(
             rx.cond(
                 CyclesState.cycle["status"] == "calibration",
-                rx.button(
-                    "Calibrate",
-                    size="1",
-                    variant="soft",
-                    on_click=CyclesState.open_adjust(r["outcome_id"]),
-                    class_name="status-adjust",
-                ),
+                row_action("Calibrate", CyclesState.open_adjust(r["outcome_id"]), "status-adjust"),
             ),
             rx.cond(
                 (CyclesState.cycle["status"] == "active") & r["can_nominate"].to(bool),
-                rx.button(
-                    "Nominate peers",
-                    size="1",
-                    variant="soft",
-                    on_click=CyclesState.open_nominate(r["outcome_id"]),
-                    class_name="status-nominate",
+                row_action(
+                    "Nominate peers", CyclesState.open_nominate(r["outcome_id"]), "status-nominate"
                 ),
             ),
         ),
@@ -296,55 +261,27 @@ def _status_row(r: rx.Var) -> rx.Component:
 
 def _status_table() -> rx.Component:
     return rx.vstack(
-        rx.table.root(
-            rx.table.header(
-                rx.table.row(
-                    *[
-                        rx.table.column_header_cell(h)
-                        for h in ("Person", "Manager", "Status", "Score", "Final", "Potential", "")
-                    ]
-                )
-            ),
-            rx.table.body(rx.foreach(CyclesState.status_rows, _status_row)),
-            variant="surface",
-            width="100%",
-            id="status-table",
+        data_table(
+            ("Person", "Manager", "Status", "Score", "Final", "Potential", ""),
+            CyclesState.status_rows,
+            _status_row,
+            empty="Nobody takes part in this cycle.",
+            element_id="status-table",
+            count=CyclesState.status_total,
         ),
-        rx.hstack(
-            rx.text(CyclesState.status_total, " people", size="2", color_scheme="gray"),
-            rx.spacer(),
-            rx.button(
-                "Previous",
-                size="1",
-                variant="soft",
-                disabled=CyclesState.status_page <= 1,
-                on_click=CyclesState.status_prev,
-                id="status-prev",
-            ),
-            rx.text(
-                "Page ",
-                CyclesState.status_page,
-                " of ",
-                CyclesState.status_pages,
-                size="2",
-                id="status-page",
-            ),
-            rx.button(
-                "Next",
-                size="1",
-                variant="soft",
-                disabled=CyclesState.status_page >= CyclesState.status_pages,
-                on_click=CyclesState.status_next,
-                id="status-next",
-            ),
-            width="100%",
-            align="center",
+        pager(
+            page=CyclesState.status_page,
+            pages=CyclesState.status_pages,
+            on_previous=CyclesState.status_prev,
+            on_next=CyclesState.status_next,
+            prefix="status",
+            summary=list_total(CyclesState.status_total, "people"),
         ),
         width="100%",
     )
 
 
-def _ninebox_cell(cell: rx.Var) -> rx.Component:
+def _ninebox_cell(cell: ObjectVar) -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.hstack(
@@ -456,7 +393,7 @@ def _detail() -> rx.Component:
 # --------------------------------------------------------------------- adjust dialog
 
 
-def _history_row(h: rx.Var) -> rx.Component:
+def _history_row(h: ObjectVar) -> rx.Component:
     return rx.table.row(
         rx.table.cell(h["created_at"].to(str)),
         rx.table.cell(h["actor_name"]),
@@ -467,93 +404,82 @@ def _history_row(h: rx.Var) -> rx.Component:
     )
 
 
+def _keep_or(name: str, element_id: str, *items: rx.Component) -> rx.Component:
+    """A menu that starts at "Keep as is" (no change), then `items`."""
+    return rx.select.root(
+        rx.select.trigger(width="100%"),
+        rx.select.content(rx.select.item("Keep as is", value=KEEP), *items),
+        name=name,
+        default_value=KEEP,
+        id=element_id,
+    )
+
+
+def _adjust_form() -> rx.Component:
+    """A new final rating and/or potential, with the reason the history keeps."""
+    return rx.form(
+        rx.vstack(
+            labelled(
+                "Final rating",
+                _keep_or(
+                    "final_rating",
+                    "calibrate-rating",
+                    rx.foreach(
+                        CyclesState.scale_options,
+                        lambda o: rx.select.item(o["label"], value=o["value"]),
+                    ),
+                ),
+            ),
+            labelled(
+                "Potential",
+                _keep_or(
+                    "potential",
+                    "calibrate-potential",
+                    *[
+                        rx.select.item(f"{p} · {label}", value=str(p))
+                        for p, label in POTENTIAL_LABELS.items()
+                    ],
+                ),
+            ),
+            labelled(
+                "Reason (required, kept in the history)",
+                rx.text_area(
+                    name="reason",
+                    id="calibrate-reason",
+                    required=True,
+                    min_length=3,
+                    max_length=2000,
+                    width="100%",
+                ),
+            ),
+            error_callout(CyclesState.error, "calibrate-error"),
+            rx.hstack(
+                rx.dialog.close(rx.button("Cancel", variant="soft", type="button")),
+                rx.button("Save", type="submit", id="calibrate-save"),
+                justify="end",
+                width="100%",
+            ),
+            spacing="3",
+            width="100%",
+        ),
+        on_submit=CyclesState.save_adjust,
+    )
+
+
 def _adjust_dialog() -> rx.Component:
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title("Calibrate ", CyclesState.adjust_name),
-            rx.cond(
-                CyclesState.history.length() > 0,
-                rx.table.root(
-                    rx.table.header(
-                        rx.table.row(
-                            *[
-                                rx.table.column_header_cell(h)
-                                for h in ("When", "Who", "Rating", "Potential", "Why")
-                            ]
-                        )
-                    ),
-                    rx.table.body(rx.foreach(CyclesState.history, _history_row)),
-                    size="1",
-                    width="100%",
-                    id="calibration-history",
-                ),
-                rx.text("No calibration changes yet.", size="2", color_scheme="gray"),
+            data_table(
+                ("When", "Who", "Rating", "Potential", "Why"),
+                CyclesState.history,
+                _history_row,
+                empty="No calibration changes yet.",
+                element_id="calibration-history",
+                size="1",
+                variant="ghost",
             ),
-            rx.form(
-                rx.vstack(
-                    _field(
-                        "Final rating",
-                        rx.select.root(
-                            rx.select.trigger(width="100%"),
-                            rx.select.content(
-                                rx.select.item("Keep as is", value=KEEP),
-                                rx.foreach(
-                                    CyclesState.scale_options,
-                                    lambda o: rx.select.item(o["label"], value=o["value"]),
-                                ),
-                            ),
-                            name="final_rating",
-                            default_value=KEEP,
-                            id="calibrate-rating",
-                        ),
-                    ),
-                    _field(
-                        "Potential",
-                        rx.select.root(
-                            rx.select.trigger(width="100%"),
-                            rx.select.content(
-                                rx.select.item("Keep as is", value=KEEP),
-                                *[
-                                    rx.select.item(f"{p} · {label}", value=str(p))
-                                    for p, label in POTENTIAL_LABELS.items()
-                                ],
-                            ),
-                            name="potential",
-                            default_value=KEEP,
-                            id="calibrate-potential",
-                        ),
-                    ),
-                    _field(
-                        "Reason (required, kept in the history)",
-                        rx.text_area(
-                            name="reason",
-                            id="calibrate-reason",
-                            required=True,
-                            min_length=3,
-                            max_length=2000,
-                            width="100%",
-                        ),
-                    ),
-                    rx.cond(
-                        CyclesState.error != "",
-                        rx.callout(
-                            CyclesState.error,
-                            icon="triangle-alert",
-                            color_scheme="red",
-                            id="calibrate-error",
-                        ),
-                    ),
-                    rx.hstack(
-                        rx.dialog.close(rx.button("Cancel", variant="soft", type="button")),
-                        rx.button("Save", type="submit", id="calibrate-save"),
-                        justify="end",
-                        width="100%",
-                    ),
-                    spacing="3",
-                    width="100%",
-                ),
-                on_submit=CyclesState.save_adjust,
-            ),
+            _adjust_form(),
             max_width="720px",
             id="calibrate-dialog",
         ),
@@ -565,7 +491,7 @@ def _adjust_dialog() -> rx.Component:
 # -------------------------------------------------------------------- nominate dialog
 
 
-def _nominate_option(p: rx.Var) -> rx.Component:
+def _nominate_option(p: ObjectVar) -> rx.Component:
     return rx.checkbox(
         p["name"],
         value=p["id"],
@@ -607,15 +533,7 @@ def _nominate_dialog() -> rx.Component:
                     color_scheme="gray",
                     id="nominate-count",
                 ),
-                rx.cond(
-                    CyclesState.error != "",
-                    rx.callout(
-                        CyclesState.error,
-                        icon="triangle-alert",
-                        color_scheme="red",
-                        id="nominate-error",
-                    ),
-                ),
+                error_callout(CyclesState.error, "nominate-error"),
                 rx.hstack(
                     rx.dialog.close(rx.button("Cancel", variant="soft", type="button")),
                     rx.button(

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import reflex as rx
+from reflex.vars import ObjectVar
 
 from pms_dashboard.ui.components.feedback import error_callout, feedback
-from pms_dashboard.ui.components.goal_form import SELECT_STYLE, goal_fields, labelled
-from pms_dashboard.ui.pages.goals import confidence_badge, progress_bar, status_badge
+from pms_dashboard.ui.components.fields import labelled, native_select, options
+from pms_dashboard.ui.components.goal_badges import (
+    CONFIDENCE,
+    confidence_badge,
+    progress_bar,
+    stale_and_overdue,
+    status_badge,
+)
+from pms_dashboard.ui.components.goal_form import goal_fields, goal_form_buttons
+from pms_dashboard.ui.components.tables import data_table, item_list
 from pms_dashboard.ui.states.goals import GoalDetailState as S
 from pms_dashboard.ui.templates import template
 
@@ -38,87 +47,108 @@ def _breadcrumb() -> rx.Component:
     )
 
 
+def _archive_button() -> rx.Component:
+    """Archive, after a confirmation."""
+    return rx.alert_dialog.root(
+        rx.alert_dialog.trigger(
+            rx.button(
+                rx.icon("archive", size=14),
+                "Archive",
+                variant="soft",
+                color_scheme="gray",
+                id="goal-archive",
+            )
+        ),
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Archive this goal?"),
+            rx.alert_dialog.description(
+                "It leaves the lists and stops counting towards its parent."
+            ),
+            rx.hstack(
+                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft")),
+                rx.alert_dialog.action(
+                    rx.button(
+                        "Archive",
+                        color_scheme="red",
+                        on_click=S.archive,
+                        id="goal-archive-confirm",
+                    )
+                ),
+                justify="end",
+                spacing="3",
+                padding_top="1rem",
+            ),
+        ),
+    )
+
+
+def _title_bar() -> rx.Component:
+    """Title, status and flags; Edit and Archive for those who may."""
+    g = S.goal
+    return rx.hstack(
+        rx.heading(g["title"].to(str), size="5", id="goal-heading"),
+        status_badge(g["status"]),
+        stale_and_overdue(g),
+        rx.spacer(),
+        rx.cond(
+            g["may_edit"] & (g["status"] != "archived"),
+            rx.hstack(
+                rx.button(
+                    rx.icon("pencil", size=14),
+                    "Edit",
+                    variant="soft",
+                    on_click=S.start_edit,
+                    id="goal-edit",
+                ),
+                _archive_button(),
+                spacing="2",
+            ),
+        ),
+        width="100%",
+        align="center",
+        spacing="3",
+    )
+
+
+def _progress() -> rx.Component:
+    """The progress bar and where the figure comes from."""
+    g = S.goal
+    return rx.vstack(
+        rx.text("Progress", size="1", color_scheme="gray"),
+        rx.hstack(
+            rx.progress(value=g["progress"].to(int), max=100, width="240px"),
+            rx.text(g["progress"].to(int), "%", weight="bold", id="goal-progress"),
+            align="center",
+            spacing="2",
+        ),
+        rx.text(
+            rx.match(g["progress_source"], *SOURCE_TEXT.items(), ""),
+            size="1",
+            color_scheme="gray",
+        ),
+        spacing="1",
+    )
+
+
 def _summary() -> rx.Component:
     g = S.goal
     return rx.card(
         rx.vstack(
-            rx.hstack(
-                rx.heading(g["title"].to(str), size="5", id="goal-heading"),
-                status_badge(g["status"]),
-                rx.cond(g["stale"], rx.badge("Stale", color_scheme="orange")),
-                rx.cond(g["overdue"], rx.badge("Overdue", color_scheme="red")),
-                rx.spacer(),
-                rx.cond(
-                    g["may_edit"] & (g["status"] != "archived"),
-                    rx.hstack(
-                        rx.button(
-                            rx.icon("pencil", size=14),
-                            "Edit",
-                            variant="soft",
-                            on_click=S.start_edit,
-                            id="goal-edit",
-                        ),
-                        rx.alert_dialog.root(
-                            rx.alert_dialog.trigger(
-                                rx.button(
-                                    rx.icon("archive", size=14),
-                                    "Archive",
-                                    variant="soft",
-                                    color_scheme="gray",
-                                    id="goal-archive",
-                                )
-                            ),
-                            rx.alert_dialog.content(
-                                rx.alert_dialog.title("Archive this goal?"),
-                                rx.alert_dialog.description(
-                                    "It leaves the lists and stops counting towards its parent."
-                                ),
-                                rx.hstack(
-                                    rx.alert_dialog.cancel(rx.button("Cancel", variant="soft")),
-                                    rx.alert_dialog.action(
-                                        rx.button(
-                                            "Archive",
-                                            color_scheme="red",
-                                            on_click=S.archive,
-                                            id="goal-archive-confirm",
-                                        )
-                                    ),
-                                    justify="end",
-                                    spacing="3",
-                                    padding_top="1rem",
-                                ),
-                            ),
-                        ),
-                        spacing="2",
-                    ),
-                ),
-                width="100%",
-                align="center",
-                spacing="3",
-            ),
+            _title_bar(),
             rx.text(g["description"].to(str), color_scheme="gray"),
             rx.hstack(
-                rx.vstack(
-                    rx.text("Progress", size="1", color_scheme="gray"),
-                    rx.hstack(
-                        rx.progress(value=g["progress"].to(int), max=100, width="240px"),
-                        rx.text(g["progress"].to(int), "%", weight="bold", id="goal-progress"),
-                        align="center",
-                        spacing="2",
-                    ),
-                    rx.text(
-                        rx.match(g["progress_source"], *SOURCE_TEXT.items(), ""),
-                        size="1",
-                        color_scheme="gray",
-                    ),
-                    spacing="1",
-                ),
+                _progress(),
                 rx.spacer(),
-                _fact("Owner", g["owner"]),
-                _fact("Period", g["period"]),
-                _fact("Start", g["start_date"]),
-                _fact("Due", g["due_date"]),
-                _fact("Weight", g["weight"]),
+                *[
+                    _fact(label, g[key])
+                    for label, key in (
+                        ("Owner", "owner"),
+                        ("Period", "period"),
+                        ("Start", "start_date"),
+                        ("Due", "due_date"),
+                        ("Weight", "weight"),
+                    )
+                ],
                 spacing="6",
                 width="100%",
                 align="start",
@@ -138,37 +168,28 @@ def _fact(label: str, value: rx.Var) -> rx.Component:
     )
 
 
+def _kr_row(k: ObjectVar) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(k["title"]),
+        rx.table.cell(k["start_value"], " ", k["unit"]),
+        rx.table.cell(k["current_value"], " ", k["unit"]),
+        rx.table.cell(k["target_value"], " ", k["unit"]),
+        rx.table.cell(progress_bar(k["progress"])),
+        class_name="kr-row",
+    )
+
+
 def _key_results() -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.heading("Key results", size="3"),
-            rx.cond(
-                S.key_results.length() > 0,
-                rx.table.root(
-                    rx.table.header(
-                        rx.table.row(
-                            *[
-                                rx.table.column_header_cell(h)
-                                for h in ("Key result", "Start", "Current", "Target", "Progress")
-                            ]
-                        )
-                    ),
-                    rx.table.body(
-                        rx.foreach(
-                            S.key_results,
-                            lambda k: rx.table.row(
-                                rx.table.cell(k["title"]),
-                                rx.table.cell(k["start_value"], " ", k["unit"]),
-                                rx.table.cell(k["current_value"], " ", k["unit"]),
-                                rx.table.cell(k["target_value"], " ", k["unit"]),
-                                rx.table.cell(progress_bar(k["progress"])),
-                                class_name="kr-row",
-                            ),
-                        )
-                    ),
-                    width="100%",
-                ),
-                rx.text("No key results.", color_scheme="gray", size="2"),
+            data_table(
+                ("Key result", "Start", "Current", "Target", "Progress"),
+                S.key_results,
+                _kr_row,
+                empty="No key results.",
+                element_id="goal-key-results",
+                variant="ghost",
             ),
             width="100%",
         ),
@@ -214,13 +235,10 @@ def _check_in_form() -> rx.Component:
                 ),
                 labelled(
                     "Confidence",
-                    rx.el.select(
-                        rx.el.option("On track", value="on_track"),
-                        rx.el.option("At risk", value="at_risk"),
-                        rx.el.option("Off track", value="off_track"),
+                    native_select(
+                        *options({key: label for key, (label, _) in CONFIDENCE.items()}),
                         name="confidence",
                         id="checkin-confidence",
-                        style=SELECT_STYLE,
                     ),
                 ),
                 labelled(
@@ -239,29 +257,29 @@ def _check_in_form() -> rx.Component:
     )
 
 
+def _check_in_line(c: ObjectVar) -> rx.Component:
+    return rx.hstack(
+        rx.text(c["at"], size="1", color_scheme="gray", width="150px"),
+        confidence_badge(c["confidence"]),
+        rx.text(c["progress"], "%", size="2", weight="medium"),
+        rx.text(c["author"], size="2"),
+        rx.text(c["note"], size="2", color_scheme="gray"),
+        spacing="3",
+        align="center",
+        class_name="checkin-row",
+    )
+
+
 def _history() -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.heading("Check-in history", size="3"),
-            rx.cond(
-                S.check_ins.length() > 0,
-                rx.vstack(
-                    rx.foreach(
-                        S.check_ins,
-                        lambda c: rx.hstack(
-                            rx.text(c["at"], size="1", color_scheme="gray", width="150px"),
-                            confidence_badge(c["confidence"]),
-                            rx.text(c["progress"], "%", size="2", weight="medium"),
-                            rx.text(c["author"], size="2"),
-                            rx.text(c["note"], size="2", color_scheme="gray"),
-                            spacing="3",
-                            align="center",
-                            class_name="checkin-row",
-                        ),
-                    ),
-                    spacing="2",
-                ),
-                rx.text("No check-ins yet.", color_scheme="gray", size="2"),
+            item_list(
+                S.check_ins,
+                _check_in_line,
+                empty="No check-ins yet.",
+                empty_id="goal-history-empty",
+                spacing="2",
             ),
             width="100%",
         ),
@@ -269,35 +287,35 @@ def _history() -> rx.Component:
     )
 
 
+def _tree_line(n: ObjectVar) -> rx.Component:
+    """A goal aligned below this one, indented by its depth (hidden: no link, no owner)."""
+    return rx.hstack(
+        rx.icon("corner-down-right", size=14, color=rx.color("gray", 9)),
+        rx.cond(
+            n["id"] != "",
+            rx.link(n["title"], href="/goals/" + n["id"].to(str), size="2"),
+            rx.text(n["title"], size="2", color_scheme="gray"),
+        ),
+        rx.text(n["owner"], size="1", color_scheme="gray"),
+        rx.spacer(),
+        progress_bar(n["progress"], width="100px"),
+        padding_left=(n["depth"].to(int) * 20 - 20).to(str) + "px",
+        width="100%",
+        align="center",
+        class_name="tree-row",
+    )
+
+
 def _alignment() -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.heading("Aligned goals", size="3"),
-            rx.cond(
-                S.tree.length() > 0,
-                rx.vstack(
-                    rx.foreach(
-                        S.tree,
-                        lambda n: rx.hstack(
-                            rx.icon("corner-down-right", size=14, color=rx.color("gray", 9)),
-                            rx.cond(
-                                n["id"] != "",
-                                rx.link(n["title"], href="/goals/" + n["id"].to(str), size="2"),
-                                rx.text(n["title"], size="2", color_scheme="gray"),
-                            ),
-                            rx.text(n["owner"], size="1", color_scheme="gray"),
-                            rx.spacer(),
-                            progress_bar(n["progress"], width="100px"),
-                            padding_left=(n["depth"].to(int) * 20 - 20).to(str) + "px",
-                            width="100%",
-                            align="center",
-                            class_name="tree-row",
-                        ),
-                    ),
-                    width="100%",
-                    spacing="2",
-                ),
-                rx.text("Nothing is aligned to this goal yet.", color_scheme="gray", size="2"),
+            item_list(
+                S.tree,
+                _tree_line,
+                empty="Nothing is aligned to this goal yet.",
+                empty_id="goal-tree-empty",
+                spacing="2",
             ),
             width="100%",
         ),
@@ -311,18 +329,7 @@ def _edit_form() -> rx.Component:
             rx.vstack(
                 rx.heading("Edit goal", size="3"),
                 goal_fields(parents=S.parents, goal=S.goal, key_results=S.key_results),
-                rx.hstack(
-                    rx.button(
-                        "Cancel",
-                        variant="soft",
-                        color_scheme="gray",
-                        type="button",
-                        on_click=S.cancel_edit,
-                    ),
-                    rx.button("Save", type="submit", id="goal-save"),
-                    justify="end",
-                    width="100%",
-                ),
+                goal_form_buttons(on_cancel=S.cancel_edit, submit="Save", submit_id="goal-save"),
                 spacing="3",
             ),
             on_submit=S.save_edit,

@@ -2,48 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import reflex as rx
+from reflex.vars import ObjectVar
 
 from pms_dashboard.ui.components.export import export_menu
 from pms_dashboard.ui.components.feedback import error_callout
-from pms_dashboard.ui.components.goal_form import goal_fields
+from pms_dashboard.ui.components.goal_badges import (
+    confidence_badge,
+    progress_bar,
+    stale_and_overdue,
+    status_badge,
+)
+from pms_dashboard.ui.components.goal_form import goal_fields, goal_form_buttons
+from pms_dashboard.ui.components.pager import list_total, pager
+from pms_dashboard.ui.components.tables import data_table
 from pms_dashboard.ui.states.goals import GoalFormState, GoalsState
 from pms_dashboard.ui.templates import template
-
-STATUS_COLORS = {"draft": "gray", "active": "blue", "completed": "green", "archived": "gray"}
-CONFIDENCE = {
-    "on_track": ("On track", "green"),
-    "at_risk": ("At risk", "amber"),
-    "off_track": ("Off track", "red"),
-}
-
-
-def status_badge(status: rx.Var) -> rx.Component:
-    return rx.match(
-        status,
-        *[(s, rx.badge(s, color_scheme=c)) for s, c in STATUS_COLORS.items()],
-        rx.badge(status),
-    )
-
-
-def confidence_badge(value: rx.Var) -> rx.Component:
-    return rx.match(
-        value,
-        *[
-            (key, rx.badge(label, color_scheme=color, variant="soft"))
-            for key, (label, color) in CONFIDENCE.items()
-        ],
-        rx.text("No check-in", color_scheme="gray", size="1"),
-    )
-
-
-def progress_bar(value: rx.Var, width: str = "120px") -> rx.Component:
-    return rx.hstack(
-        rx.progress(value=value, max=100, width=width),
-        rx.text(value, "%", size="1"),
-        align="center",
-        spacing="2",
-    )
 
 
 def _sortable(label: str, column: str) -> rx.Component:
@@ -68,7 +45,7 @@ def _sortable(label: str, column: str) -> rx.Component:
     )
 
 
-def _row(goal: rx.Var) -> rx.Component:
+def _row(goal: ObjectVar) -> rx.Component:
     return rx.table.row(
         rx.table.row_header_cell(
             rx.vstack(
@@ -78,11 +55,7 @@ def _row(goal: rx.Var) -> rx.Component:
                     weight="medium",
                     class_name="goal-title",
                 ),
-                rx.hstack(
-                    rx.cond(goal["stale"], rx.badge("Stale", color_scheme="orange", size="1")),
-                    rx.cond(goal["overdue"], rx.badge("Overdue", color_scheme="red", size="1")),
-                    spacing="1",
-                ),
+                rx.hstack(stale_and_overdue(goal, size="1"), spacing="1"),
                 spacing="1",
             )
         ),
@@ -113,17 +86,10 @@ def new_goal_dialog() -> rx.Component:
                 rx.vstack(
                     goal_fields(parents=GoalFormState.parents, owners=GoalFormState.owners),
                     error_callout(GoalFormState.error, "goal-form-error"),
-                    rx.hstack(
-                        rx.button(
-                            "Cancel",
-                            variant="soft",
-                            color_scheme="gray",
-                            type="button",
-                            on_click=GoalFormState.close_form,
-                        ),
-                        rx.button("Create goal", type="submit", id="goal-create"),
-                        justify="end",
-                        width="100%",
+                    goal_form_buttons(
+                        on_cancel=GoalFormState.close_form,
+                        submit="Create goal",
+                        submit_id="goal-create",
                     ),
                     spacing="4",
                 ),
@@ -137,108 +103,148 @@ def new_goal_dialog() -> rx.Component:
     )
 
 
+# --------------------------------------------------------------------------- toolbar
+
+
+def _scope_bar() -> rx.Component:
+    """Whose goals (mine, my team's, everything I may see), export and "New goal"."""
+    return rx.hstack(
+        rx.segmented_control.root(
+            rx.segmented_control.item("Mine", value="mine"),
+            rx.segmented_control.item("My team", value="team"),
+            rx.segmented_control.item("Everything I can see", value="all"),
+            value=GoalsState.scope,
+            on_change=GoalsState.set_scope,
+            id="goal-scope",
+        ),
+        rx.spacer(),
+        export_menu(
+            GoalsState.export_csv,
+            [("goals", "Goals"), ("key-results", "Key results"), ("check-ins", "Check-ins")],
+            "goals",
+        ),
+        new_goal_dialog(),
+        width="100%",
+        align="center",
+    )
+
+
+def _status_filter() -> rx.Component:
+    return rx.segmented_control.root(
+        *[
+            rx.segmented_control.item(label, value=value)
+            for label, value in (
+                ("All", "all"),
+                ("Active", "active"),
+                ("Draft", "draft"),
+                ("Completed", "completed"),
+                ("Archived", "archived"),
+            )
+        ],
+        value=GoalsState.status,
+        on_change=GoalsState.filter_status,
+        size="1",
+    )
+
+
+def _menu(
+    anyone: str, chosen: rx.Var, options: rx.Var, item: Callable, on_change: Any, **trigger: Any
+) -> rx.Component:
+    """A filter menu: `anyone` (no filter) first, then an item per option."""
+    return rx.select.root(
+        rx.select.trigger(placeholder=anyone, **trigger),
+        rx.select.content(rx.select.item(anyone, value="all"), rx.foreach(options, item)),
+        value=rx.cond(chosen == "", "all", chosen),
+        on_change=on_change,
+        size="1",
+    )
+
+
+def _menus() -> list[rx.Component]:
+    """Period, owner and team."""
+    return [
+        _menu(
+            "Any period",
+            GoalsState.period,
+            GoalsState.periods,
+            lambda p: rx.select.item(p, value=p),
+            GoalsState.filter_period,
+        ),
+        _menu(
+            "Anyone",
+            GoalsState.owner,
+            GoalsState.owners,
+            lambda o: rx.select.item(o["name"], value=o["id"]),
+            GoalsState.filter_owner,
+            id="goal-filter-owner",
+        ),
+        _menu(
+            "Any team",
+            GoalsState.team,
+            GoalsState.teams,
+            lambda t: rx.select.item(t, value=t),
+            GoalsState.filter_team,
+            id="goal-filter-team",
+        ),
+    ]
+
+
+def _stale_switch() -> rx.Component:
+    return rx.hstack(
+        rx.switch(checked=GoalsState.stale_only, on_change=GoalsState.toggle_stale, size="1"),
+        rx.text("Stale only", size="2"),
+        align="center",
+        spacing="2",
+    )
+
+
+def _link_filter() -> rx.Component:
+    """The filter a link from the overview set (due within n days, or a confidence), with a
+    button to clear it."""
+    return rx.cond(
+        (GoalsState.due_within != "") | (GoalsState.confidence != ""),
+        rx.button(
+            rx.cond(
+                GoalsState.due_within != "",
+                "Due within " + GoalsState.due_within + " days",
+                "Confidence: " + GoalsState.confidence,
+            ),
+            rx.icon("x", size=12),
+            size="1",
+            variant="soft",
+            on_click=GoalsState.clear_filters,
+        ),
+    )
+
+
+def _search() -> rx.Component:
+    return rx.form(
+        rx.hstack(
+            rx.input(
+                name="search",
+                placeholder="Search titles",
+                default_value=GoalsState.search,
+                max_length=100,
+                size="1",
+            ),
+            rx.button(rx.icon("search", size=14), variant="soft", type="submit", size="1"),
+            spacing="2",
+        ),
+        on_submit=GoalsState.search_titles,
+        reset_on_submit=False,
+    )
+
+
 def _toolbar() -> rx.Component:
     return rx.vstack(
+        _scope_bar(),
         rx.hstack(
-            rx.segmented_control.root(
-                rx.segmented_control.item("Mine", value="mine"),
-                rx.segmented_control.item("My team", value="team"),
-                rx.segmented_control.item("Everything I can see", value="all"),
-                value=GoalsState.scope,
-                on_change=GoalsState.set_scope,
-                id="goal-scope",
-            ),
+            _status_filter(),
+            *_menus(),
+            _stale_switch(),
+            _link_filter(),
             rx.spacer(),
-            export_menu(
-                GoalsState.export_csv,
-                [("goals", "Goals"), ("key-results", "Key results"), ("check-ins", "Check-ins")],
-                "goals",
-            ),
-            new_goal_dialog(),
-            width="100%",
-            align="center",
-        ),
-        rx.hstack(
-            rx.segmented_control.root(
-                rx.segmented_control.item("All", value="all"),
-                rx.segmented_control.item("Active", value="active"),
-                rx.segmented_control.item("Draft", value="draft"),
-                rx.segmented_control.item("Completed", value="completed"),
-                rx.segmented_control.item("Archived", value="archived"),
-                value=GoalsState.status,
-                on_change=GoalsState.filter_status,
-                size="1",
-            ),
-            rx.select.root(
-                rx.select.trigger(placeholder="Any period"),
-                rx.select.content(
-                    rx.select.item("Any period", value="all"),
-                    rx.foreach(GoalsState.periods, lambda p: rx.select.item(p, value=p)),
-                ),
-                value=rx.cond(GoalsState.period == "", "all", GoalsState.period),
-                on_change=GoalsState.filter_period,
-                size="1",
-            ),
-            rx.select.root(
-                rx.select.trigger(placeholder="Anyone", id="goal-filter-owner"),
-                rx.select.content(
-                    rx.select.item("Anyone", value="all"),
-                    rx.foreach(
-                        GoalsState.owners, lambda o: rx.select.item(o["name"], value=o["id"])
-                    ),
-                ),
-                value=rx.cond(GoalsState.owner == "", "all", GoalsState.owner),
-                on_change=GoalsState.filter_owner,
-                size="1",
-            ),
-            rx.select.root(
-                rx.select.trigger(placeholder="Any team", id="goal-filter-team"),
-                rx.select.content(
-                    rx.select.item("Any team", value="all"),
-                    rx.foreach(GoalsState.teams, lambda t: rx.select.item(t, value=t)),
-                ),
-                value=rx.cond(GoalsState.team == "", "all", GoalsState.team),
-                on_change=GoalsState.filter_team,
-                size="1",
-            ),
-            rx.hstack(
-                rx.switch(
-                    checked=GoalsState.stale_only, on_change=GoalsState.toggle_stale, size="1"
-                ),
-                rx.text("Stale only", size="2"),
-                align="center",
-                spacing="2",
-            ),
-            rx.cond(
-                (GoalsState.due_within != "") | (GoalsState.confidence != ""),
-                rx.button(
-                    rx.cond(
-                        GoalsState.due_within != "",
-                        "Due within " + GoalsState.due_within + " days",
-                        "Confidence: " + GoalsState.confidence,
-                    ),
-                    rx.icon("x", size=12),
-                    size="1",
-                    variant="soft",
-                    on_click=GoalsState.clear_filters,
-                ),
-            ),
-            rx.spacer(),
-            rx.form(
-                rx.hstack(
-                    rx.input(
-                        name="search",
-                        placeholder="Search titles",
-                        default_value=GoalsState.search,
-                        max_length=100,
-                        size="1",
-                    ),
-                    rx.button(rx.icon("search", size=14), variant="soft", type="submit", size="1"),
-                    spacing="2",
-                ),
-                on_submit=GoalsState.search_titles,
-                reset_on_submit=False,
-            ),
+            _search(),
             width="100%",
             align="center",
             spacing="3",
@@ -249,31 +255,16 @@ def _toolbar() -> rx.Component:
     )
 
 
-def pager(state: type[rx.State], noun: str, prefix: str) -> rx.Component:
-    return rx.hstack(
-        rx.text(state.total, f" {noun}", color_scheme="gray", size="2", id=f"{prefix}-total"),  # type: ignore[attr-defined]
-        rx.spacer(),
-        rx.button(
-            rx.icon("chevron-left", size=16),
-            "Previous",
-            variant="soft",
-            disabled=state.page <= 1,  # type: ignore[attr-defined]
-            on_click=state.previous_page,  # type: ignore[attr-defined]
-            id=f"{prefix}s-prev",
-        ),
-        rx.text("Page ", state.page, " of ", state.pages, size="2", id=f"{prefix}s-page"),  # type: ignore[attr-defined]
-        rx.button(
-            "Next",
-            rx.icon("chevron-right", size=16),
-            variant="soft",
-            disabled=state.page >= state.pages,  # type: ignore[attr-defined]
-            on_click=state.next_page,  # type: ignore[attr-defined]
-            id=f"{prefix}s-next",
-        ),
-        width="100%",
-        align="center",
-        spacing="3",
-    )
+COLUMNS = [
+    ("Goal", "title"),
+    ("Owner", "owner"),
+    ("Period", None),
+    ("Status", "status"),
+    ("Confidence", None),
+    ("Progress", "progress"),
+    ("Due", "due_date"),
+    ("Key results", None),
+]  # (title, the sort key of a sortable column)
 
 
 @template(route="/goals", title="Goals", on_load=GoalsState.load)
@@ -281,33 +272,22 @@ def goals() -> rx.Component:
     return rx.vstack(
         _toolbar(),
         error_callout(GoalsState.error, "goals-error"),
-        rx.cond(
-            GoalsState.total > 0,
-            rx.table.root(
-                rx.table.header(
-                    rx.table.row(
-                        _sortable("Goal", "title"),
-                        _sortable("Owner", "owner"),
-                        rx.table.column_header_cell("Period"),
-                        _sortable("Status", "status"),
-                        rx.table.column_header_cell("Confidence"),
-                        _sortable("Progress", "progress"),
-                        _sortable("Due", "due_date"),
-                        rx.table.column_header_cell("Key results"),
-                    )
-                ),
-                rx.table.body(rx.foreach(GoalsState.rows, _row)),
-                variant="surface",
-                width="100%",
-                id="goals-table",
-            ),
-            rx.callout(
-                "No goals match. Try another filter, or create one with “New goal”.",
-                icon="info",
-                width="100%",
-            ),
+        data_table(
+            [label if key is None else _sortable(label, key) for label, key in COLUMNS],
+            GoalsState.rows,
+            _row,
+            empty="No goals match. Try another filter, or create one with “New goal”.",
+            element_id="goals-table",
+            count=GoalsState.total,
         ),
-        pager(GoalsState, "goals", "goal"),
+        pager(
+            page=GoalsState.page,
+            pages=GoalsState.pages,
+            on_previous=GoalsState.previous_page,
+            on_next=GoalsState.next_page,
+            prefix="goals",
+            summary=list_total(GoalsState.total, "goals", "goal-total"),
+        ),
         width="100%",
         spacing="4",
     )

@@ -4,8 +4,10 @@ filtered goal list."""
 from __future__ import annotations
 
 import reflex as rx
+from reflex.vars import ObjectVar
 
-from pms_dashboard.ui.pages.goals import confidence_badge, progress_bar
+from pms_dashboard.ui.components.goal_badges import confidence_badge, progress_bar
+from pms_dashboard.ui.components.tables import item_list
 from pms_dashboard.ui.states.overview import DUE_SOON_DAYS, OverviewState
 from pms_dashboard.ui.templates import template
 
@@ -69,6 +71,22 @@ def _health_chart() -> rx.Component:
     )
 
 
+def _goal_line(g: ObjectVar, key: str) -> rx.Component:
+    return rx.hstack(
+        rx.vstack(
+            rx.link(g["title"], href="/goals/" + g["id"].to(str), size="2"),
+            rx.text(g["owner"], " · due ", g["due_date"], size="1", color_scheme="gray"),
+            spacing="0",
+        ),
+        rx.spacer(),
+        confidence_badge(g["confidence"]),
+        progress_bar(g["progress"], width="80px"),
+        width="100%",
+        align="center",
+        class_name=f"{key}-row",
+    )
+
+
 def _goal_list(title: str, rows: rx.Var, href: str, empty: str, key: str) -> rx.Component:
     return rx.card(
         rx.vstack(
@@ -78,35 +96,12 @@ def _goal_list(title: str, rows: rx.Var, href: str, empty: str, key: str) -> rx.
                 rx.link("See all", href=href, size="2"),
                 width="100%",
             ),
-            rx.cond(
-                rows.length() > 0,
-                rx.vstack(
-                    rx.foreach(
-                        rows,
-                        lambda g: rx.hstack(
-                            rx.vstack(
-                                rx.link(g["title"], href="/goals/" + g["id"].to(str), size="2"),
-                                rx.text(
-                                    g["owner"],
-                                    " · due ",
-                                    g["due_date"],
-                                    size="1",
-                                    color_scheme="gray",
-                                ),
-                                spacing="0",
-                            ),
-                            rx.spacer(),
-                            confidence_badge(g["confidence"]),
-                            progress_bar(g["progress"], width="80px"),
-                            width="100%",
-                            align="center",
-                            class_name=f"{key}-row",
-                        ),
-                    ),
-                    width="100%",
-                    spacing="3",
-                ),
-                rx.text(empty, size="2", color_scheme="gray"),
+            item_list(
+                rows,
+                lambda g: _goal_line(g, key),
+                empty=empty,
+                empty_id=f"list-{key}-empty",
+                spacing="3",
             ),
             width="100%",
             id=f"list-{key}",

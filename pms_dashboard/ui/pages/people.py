@@ -4,14 +4,20 @@ and, for tenant admins, invite / deactivate / role / manager / profile actions."
 from __future__ import annotations
 
 import reflex as rx
+from reflex.vars import ObjectVar
 
 from pms_dashboard.people.schemas import ROLES
 from pms_dashboard.ui.components.export import export_menu
 from pms_dashboard.ui.components.feedback import error_callout, feedback
+from pms_dashboard.ui.components.fields import native_select, options
+from pms_dashboard.ui.components.pager import list_total, pager
+from pms_dashboard.ui.components.tables import data_table, item_list
 from pms_dashboard.ui.states.people import PeopleState
 from pms_dashboard.ui.states.session import ROLE_LABELS
 from pms_dashboard.ui.templates import ACCENT, template
 
+ROLE_CHOICES = {r: ROLE_LABELS[r] for r in ROLES}
+WIDE = {"min-width": "10rem"}  # the people menus
 ROLE_COLORS = {"employee": "gray", "manager": "blue", "hr_admin": "amber", "tenant_admin": "red"}
 
 
@@ -31,21 +37,6 @@ def _status(active: rx.Var) -> rx.Component:
         active,
         rx.badge("Active", color_scheme="green", variant="soft"),
         rx.badge("Deactivated", color_scheme="gray", variant="outline"),
-    )
-
-
-def _native_select(*options: rx.Component, **props) -> rx.Component:
-    """A plain <select>: submitted with forms and easy to drive from browser tests."""
-    return rx.el.select(
-        *options,
-        style={
-            "padding": "0.35rem 0.5rem",
-            "border_radius": "6px",
-            "border": f"1px solid {rx.color('gray', 7)}",
-            "background": rx.color("gray", 1),
-            "min_width": "10rem",
-        },
-        **props,
     )
 
 
@@ -134,7 +125,7 @@ def _toolbar() -> rx.Component:
     )
 
 
-def _row(person: rx.Var) -> rx.Component:
+def _row(person: ObjectVar) -> rx.Component:
     return rx.table.row(
         rx.table.row_header_cell(
             rx.vstack(
@@ -161,64 +152,31 @@ def _row(person: rx.Var) -> rx.Component:
     )
 
 
+PEOPLE_COLUMNS = ("Name", "Title", "Role", "Department", "Team", "Manager", "Reports", "Status")
+
+
 def _table() -> rx.Component:
-    return rx.cond(
-        PeopleState.total > 0,
-        rx.table.root(
-            rx.table.header(
-                rx.table.row(
-                    *[
-                        rx.table.column_header_cell(h)
-                        for h in (
-                            "Name",
-                            "Title",
-                            "Role",
-                            "Department",
-                            "Team",
-                            "Manager",
-                            "Reports",
-                            "Status",
-                        )
-                    ]
-                )
-            ),
-            rx.table.body(rx.foreach(PeopleState.rows, _row)),
-            variant="surface",
-            width="100%",
-            id="people-table",
+    return rx.fragment(
+        data_table(
+            PEOPLE_COLUMNS,
+            PeopleState.rows,
+            _row,
+            empty="Nobody matches.",
+            element_id="people-table",
+            count=PeopleState.total,
         ),
-        rx.card(rx.text("Nobody matches."), width="100%"),
+        pager(
+            page=PeopleState.page,
+            pages=PeopleState.pages,
+            on_previous=PeopleState.previous_page,
+            on_next=PeopleState.next_page,
+            prefix="people",
+            summary=list_total(PeopleState.total, "people", "people-total"),
+        ),
     )
 
 
-def _pager() -> rx.Component:
-    return rx.hstack(
-        rx.text(PeopleState.total, " people", color_scheme="gray", size="2", id="people-total"),
-        rx.spacer(),
-        rx.button(
-            rx.icon("chevron-left", size=16),
-            "Previous",
-            variant="soft",
-            disabled=PeopleState.page <= 1,
-            on_click=PeopleState.previous_page,
-            id="people-prev",
-        ),
-        rx.text("Page ", PeopleState.page, " of ", PeopleState.pages, size="2", id="people-page"),
-        rx.button(
-            "Next",
-            rx.icon("chevron-right", size=16),
-            variant="soft",
-            disabled=PeopleState.page >= PeopleState.pages,
-            on_click=PeopleState.next_page,
-            id="people-next",
-        ),
-        width="100%",
-        align="center",
-        spacing="3",
-    )
-
-
-def _tree_line(line: rx.Var) -> rx.Component:
+def _tree_line(line: ObjectVar) -> rx.Component:
     return rx.hstack(
         rx.cond(
             line["direct_reports"].to(int) > 0,
@@ -258,25 +216,27 @@ def _tree_line(line: rx.Var) -> rx.Component:
 
 def _tree() -> rx.Component:
     return rx.card(
-        rx.cond(
-            PeopleState.tree.length() > 0,
-            rx.vstack(rx.foreach(PeopleState.tree, _tree_line), spacing="0", width="100%"),
-            rx.text("Nobody to show."),
+        item_list(
+            PeopleState.tree,
+            _tree_line,
+            empty="Nobody to show.",
+            empty_id="people-tree-empty",
+            spacing="0",
         ),
         width="100%",
         id="people-tree",
     )
 
 
-def _person_actions() -> rx.Component:
+def _role_and_manager() -> list[rx.Component]:
+    """Menus that change the selected person's role and manager at once."""
     p = PeopleState.selected
-    return rx.vstack(
-        rx.divider(),
-        rx.text("Admin actions", weight="bold", size="2"),
+    return [
         rx.hstack(
             rx.text("Role", size="2", width="5rem"),
-            _native_select(
-                *[rx.el.option(ROLE_LABELS[r], value=r) for r in ROLES],
+            native_select(
+                *options(ROLE_CHOICES),
+                style=WIDE,
                 value=p["role"],
                 on_change=lambda v: PeopleState.change_role(p["id"], v),
                 id="person-role",
@@ -285,88 +245,102 @@ def _person_actions() -> rx.Component:
         ),
         rx.hstack(
             rx.text("Manager", size="2", width="5rem"),
-            _native_select(
+            native_select(
                 rx.el.option("(nobody: top level)", value=""),
-                rx.foreach(
-                    PeopleState.manager_options,
-                    lambda o: rx.el.option(o["label"], value=o["id"]),
-                ),
+                _manager_options(),
+                style=WIDE,
                 value=p["manager_id"],
                 on_change=lambda v: PeopleState.change_manager(p["id"], v),
                 id="person-manager",
             ),
             align="center",
         ),
-        rx.form(
-            rx.vstack(
-                rx.el.input(type="hidden", name="person_id", value=p["id"]),
+    ]
+
+
+def _manager_options() -> rx.Component:
+    return rx.foreach(
+        PeopleState.manager_options, lambda o: rx.el.option(o["label"], value=o["id"])
+    )
+
+
+def _profile_form() -> rx.Component:
+    """Department, team and job title of the selected person."""
+    p = PeopleState.selected
+    fields = (
+        ("department", "Department", 100, "person-department", "-d"),
+        ("team", "Team", 100, "person-team", "-t"),
+        ("job_title", "Job title", 200, "person-title", "-j"),
+    )
+    return rx.form(
+        rx.vstack(
+            rx.el.input(type="hidden", name="person_id", value=p["id"]),
+            *[
                 rx.input(
-                    name="department",
-                    placeholder="Department",
-                    default_value=p["department"],
-                    max_length=100,
-                    id="person-department",
-                    key=p["id"].to(str) + "-d",
-                ),
-                rx.input(
-                    name="team",
-                    placeholder="Team",
-                    default_value=p["team"],
-                    max_length=100,
-                    id="person-team",
-                    key=p["id"].to(str) + "-t",
-                ),
-                rx.input(
-                    name="job_title",
-                    placeholder="Job title",
-                    default_value=p["job_title"],
-                    max_length=200,
-                    id="person-title",
-                    key=p["id"].to(str) + "-j",
-                ),
-                rx.button("Save details", type="submit", variant="soft", id="person-save"),
-                spacing="2",
-                width="100%",
-            ),
-            on_submit=PeopleState.save_profile,
+                    name=name,
+                    placeholder=placeholder,
+                    default_value=p[name],
+                    max_length=max_length,
+                    id=element_id,
+                    key=p["id"].to(str) + key,  # a new person's values, not the last one's
+                )
+                for name, placeholder, max_length, element_id, key in fields
+            ],
+            rx.button("Save details", type="submit", variant="soft", id="person-save"),
+            spacing="2",
             width="100%",
         ),
-        rx.cond(
-            p["is_active"],
-            rx.alert_dialog.root(
-                rx.alert_dialog.trigger(
-                    rx.button(
-                        "Deactivate", color_scheme="red", variant="soft", id="person-deactivate"
-                    )
-                ),
-                rx.alert_dialog.content(
-                    rx.alert_dialog.title("Deactivate ", p["display_name"], "?"),
-                    rx.alert_dialog.description(
-                        "They are signed out everywhere at once and cannot sign in until "
-                        "reactivated. Their goals and reviews are kept."
-                    ),
-                    rx.hstack(
-                        rx.alert_dialog.cancel(rx.button("Cancel", variant="soft")),
-                        rx.alert_dialog.action(
-                            rx.button(
-                                "Deactivate",
-                                color_scheme="red",
-                                on_click=PeopleState.deactivate(p["id"]),
-                                id="person-deactivate-confirm",
-                            )
-                        ),
-                        justify="end",
-                        spacing="3",
-                    ),
-                ),
+        on_submit=PeopleState.save_profile,
+        width="100%",
+    )
+
+
+def _deactivate_button() -> rx.Component:
+    """Deactivate (after a confirmation) an active person; reactivate one who is not."""
+    p = PeopleState.selected
+    return rx.cond(
+        p["is_active"],
+        rx.alert_dialog.root(
+            rx.alert_dialog.trigger(
+                rx.button("Deactivate", color_scheme="red", variant="soft", id="person-deactivate")
             ),
-            rx.button(
-                "Reactivate",
-                variant="soft",
-                on_click=PeopleState.reactivate(p["id"]),
-                id="person-reactivate",
+            rx.alert_dialog.content(
+                rx.alert_dialog.title("Deactivate ", p["display_name"], "?"),
+                rx.alert_dialog.description(
+                    "They are signed out everywhere at once and cannot sign in until "
+                    "reactivated. Their goals and reviews are kept."
+                ),
+                rx.hstack(
+                    rx.alert_dialog.cancel(rx.button("Cancel", variant="soft")),
+                    rx.alert_dialog.action(
+                        rx.button(
+                            "Deactivate",
+                            color_scheme="red",
+                            on_click=PeopleState.deactivate(p["id"]),
+                            id="person-deactivate-confirm",
+                        )
+                    ),
+                    justify="end",
+                    spacing="3",
+                ),
             ),
         ),
+        rx.button(
+            "Reactivate",
+            variant="soft",
+            on_click=PeopleState.reactivate(p["id"]),
+            id="person-reactivate",
+        ),
+    )
+
+
+def _person_actions() -> rx.Component:
+    return rx.vstack(
+        rx.divider(),
+        rx.text("Admin actions", weight="bold", size="2"),
+        *_role_and_manager(),
+        _profile_form(),
+        _deactivate_button(),
         spacing="3",
         width="100%",
     )
@@ -440,99 +414,106 @@ def _person_card() -> rx.Component:
     )
 
 
+def _invite_password() -> rx.Component:
+    """After saving: the temporary password, shown this once."""
+    return rx.vstack(
+        rx.callout.root(
+            rx.callout.icon(rx.icon("key-round")),
+            rx.callout.text(
+                "Hand this temporary password to ",
+                PeopleState.invited_email,
+                " in person or over a trusted channel. It is shown only now; "
+                "only its hash is stored. Ask them to change it after signing in.",
+            ),
+            color_scheme="amber",
+        ),
+        rx.code(PeopleState.temp_password, size="5", id="invite-password"),
+        rx.button("Done", on_click=PeopleState.close_invite, id="invite-done"),
+        spacing="3",
+    )
+
+
+def _invite_fields() -> list[rx.Component]:
+    """Email, name, role, manager, department, team and job title of the new person."""
+    texts = (
+        ("department", "Department", 100, "invite-department"),
+        ("team", "Team", 100, "invite-team"),
+        ("job_title", "Job title", 200, "invite-title"),
+    )
+    return [
+        rx.input(
+            name="email",
+            placeholder="Email",
+            type="email",
+            id="invite-email",
+            max_length=320,
+            required=True,
+        ),
+        rx.input(
+            name="display_name",
+            placeholder="Full name",
+            id="invite-name",
+            max_length=200,
+            required=True,
+        ),
+        native_select(
+            *options(ROLE_CHOICES),
+            name="role",
+            default_value="employee",
+            id="invite-role",
+            style=WIDE,
+        ),
+        native_select(
+            rx.el.option("(no manager)", value=""),
+            _manager_options(),
+            name="manager_id",
+            default_value="",
+            id="invite-manager",
+            style=WIDE,
+        ),
+        *[
+            rx.input(name=name, placeholder=placeholder, max_length=max_length, id=element_id)
+            for name, placeholder, max_length, element_id in texts
+        ],
+    ]
+
+
+def _invite_form() -> rx.Component:
+    return rx.form(
+        rx.vstack(
+            rx.text(
+                "The person is created active with a random temporary password, "
+                "shown to you once after saving.",
+                size="2",
+                color_scheme="gray",
+            ),
+            *_invite_fields(),
+            error_callout(PeopleState.invite_error, "invite-error"),
+            rx.hstack(
+                rx.button(
+                    "Cancel",
+                    variant="soft",
+                    type="button",
+                    on_click=PeopleState.close_invite,
+                    id="invite-cancel",
+                ),
+                rx.button("Create person", type="submit", id="invite-save"),
+                justify="end",
+                spacing="3",
+                width="100%",
+            ),
+            spacing="3",
+        ),
+        on_submit=PeopleState.invite,
+        reset_on_submit=False,
+    )
+
+
 def _invite_dialog() -> rx.Component:
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title("Invite a person"),
-            rx.cond(
-                PeopleState.temp_password != "",
-                rx.vstack(
-                    rx.callout.root(
-                        rx.callout.icon(rx.icon("key-round")),
-                        rx.callout.text(
-                            "Hand this temporary password to ",
-                            PeopleState.invited_email,
-                            " in person or over a trusted channel. It is shown only now; "
-                            "only its hash is stored. Ask them to change it after signing in.",
-                        ),
-                        color_scheme="amber",
-                    ),
-                    rx.code(PeopleState.temp_password, size="5", id="invite-password"),
-                    rx.button("Done", on_click=PeopleState.close_invite, id="invite-done"),
-                    spacing="3",
-                ),
-                rx.form(
-                    rx.vstack(
-                        rx.text(
-                            "The person is created active with a random temporary password, "
-                            "shown to you once after saving.",
-                            size="2",
-                            color_scheme="gray",
-                        ),
-                        rx.input(
-                            name="email",
-                            placeholder="Email",
-                            type="email",
-                            id="invite-email",
-                            max_length=320,
-                            required=True,
-                        ),
-                        rx.input(
-                            name="display_name",
-                            placeholder="Full name",
-                            id="invite-name",
-                            max_length=200,
-                            required=True,
-                        ),
-                        _native_select(
-                            *[rx.el.option(ROLE_LABELS[r], value=r) for r in ROLES],
-                            name="role",
-                            default_value="employee",
-                            id="invite-role",
-                        ),
-                        _native_select(
-                            rx.el.option("(no manager)", value=""),
-                            rx.foreach(
-                                PeopleState.manager_options,
-                                lambda o: rx.el.option(o["label"], value=o["id"]),
-                            ),
-                            name="manager_id",
-                            default_value="",
-                            id="invite-manager",
-                        ),
-                        rx.input(
-                            name="department",
-                            placeholder="Department",
-                            max_length=100,
-                            id="invite-department",
-                        ),
-                        rx.input(name="team", placeholder="Team", max_length=100, id="invite-team"),
-                        rx.input(
-                            name="job_title",
-                            placeholder="Job title",
-                            max_length=200,
-                            id="invite-title",
-                        ),
-                        error_callout(PeopleState.invite_error, "invite-error"),
-                        rx.hstack(
-                            rx.button(
-                                "Cancel",
-                                variant="soft",
-                                type="button",
-                                on_click=PeopleState.close_invite,
-                                id="invite-cancel",
-                            ),
-                            rx.button("Create person", type="submit", id="invite-save"),
-                            justify="end",
-                            spacing="3",
-                            width="100%",
-                        ),
-                        spacing="3",
-                    ),
-                    on_submit=PeopleState.invite,
-                    reset_on_submit=False,
-                ),
-            ),
+            rx.cond(PeopleState.temp_password != "", _invite_password(), _invite_form()),
             id="invite-dialog",
         ),
         open=PeopleState.invite_open,
@@ -547,7 +528,7 @@ def people_page() -> rx.Component:
         feedback(PeopleState, "people"),
         rx.hstack(
             rx.vstack(
-                rx.cond(PeopleState.view == "tree", _tree(), rx.fragment(_table(), _pager())),
+                rx.cond(PeopleState.view == "tree", _tree(), _table()),
                 width="100%",
                 spacing="3",
             ),

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import reflex as rx
+from reflex.vars import ObjectVar
 
 from pms_dashboard.ui.components.feedback import feedback
+from pms_dashboard.ui.components.tables import data_table, row_action
 from pms_dashboard.ui.states.reviews import ReviewsState
 from pms_dashboard.ui.templates import template
 
@@ -29,7 +31,7 @@ def _status(status: rx.Var) -> rx.Component:
 # ------------------------------------------------------------------------------- lists
 
 
-def _review_row(r: rx.Var) -> rx.Component:
+def _review_row(r: ObjectVar) -> rx.Component:
     return rx.table.row(
         rx.table.row_header_cell(r["cycle_name"]),
         rx.table.cell(rx.text(r["reviewee_name"], weight="medium")),
@@ -37,35 +39,25 @@ def _review_row(r: rx.Var) -> rx.Component:
         rx.table.cell(_status(r["status"])),
         rx.table.cell(rx.cond(r["due"] != "", r["due"], "—")),
         rx.table.cell(
-            rx.button(
+            row_action(
                 rx.cond(
                     (r["status"] == "submitted") | (r["cycle_status"] != "active"),
                     "View",
                     "Write",
                 ),
-                size="1",
-                variant="soft",
-                on_click=ReviewsState.open_review(r["id"]),
-                class_name="review-open",
+                ReviewsState.open_review(r["id"]),
+                "review-open",
             )
         ),
         class_name="review-row",
     )
 
 
-def _result_row(r: rx.Var) -> rx.Component:
+def _result_row(r: ObjectVar) -> rx.Component:
     return rx.table.row(
         rx.table.row_header_cell(r["cycle_name"]),
         rx.table.cell(r["shared_at"]),
-        rx.table.cell(
-            rx.button(
-                "Open",
-                size="1",
-                variant="soft",
-                on_click=ReviewsState.open_results(r["cycle_id"]),
-                class_name="results-open",
-            )
-        ),
+        rx.table.cell(row_action("Open", ReviewsState.open_results(r["cycle_id"]), "results-open")),
         class_name="result-row",
     )
 
@@ -73,39 +65,20 @@ def _result_row(r: rx.Var) -> rx.Component:
 def _lists() -> rx.Component:
     return rx.vstack(
         rx.heading("Reviews to write", size="4"),
-        rx.cond(
-            ReviewsState.my_reviews.length() > 0,
-            rx.table.root(
-                rx.table.header(
-                    rx.table.row(
-                        *[
-                            rx.table.column_header_cell(h)
-                            for h in ("Cycle", "About", "Kind", "Status", "Due", "")
-                        ]
-                    )
-                ),
-                rx.table.body(rx.foreach(ReviewsState.my_reviews, _review_row)),
-                variant="surface",
-                width="100%",
-                id="my-reviews",
-            ),
-            rx.card(rx.text("No reviews to write right now."), width="100%"),
+        data_table(
+            ("Cycle", "About", "Kind", "Status", "Due", ""),
+            ReviewsState.my_reviews,
+            _review_row,
+            empty="No reviews to write right now.",
+            element_id="my-reviews",
         ),
         rx.heading("My results", size="4", padding_top="1rem"),
-        rx.cond(
-            ReviewsState.shared.length() > 0,
-            rx.table.root(
-                rx.table.header(
-                    rx.table.row(
-                        *[rx.table.column_header_cell(h) for h in ("Cycle", "Shared on", "")]
-                    )
-                ),
-                rx.table.body(rx.foreach(ReviewsState.shared, _result_row)),
-                variant="surface",
-                width="100%",
-                id="my-results",
-            ),
-            rx.card(rx.text("No results have been shared with you yet."), width="100%"),
+        data_table(
+            ("Cycle", "Shared on", ""),
+            ReviewsState.shared,
+            _result_row,
+            empty="No results have been shared with you yet.",
+            element_id="my-results",
         ),
         width="100%",
         spacing="3",
@@ -115,7 +88,7 @@ def _lists() -> rx.Component:
 # -------------------------------------------------------------------------------- form
 
 
-def _rating_row(r: rx.Var) -> rx.Component:
+def _rating_row(r: ObjectVar) -> rx.Component:
     key = f"{ReviewsState.review_id}-{r['criterion_id']}"
     return rx.card(
         rx.vstack(

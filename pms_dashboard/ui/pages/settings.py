@@ -3,10 +3,14 @@ threshold and the rating scale; everyone else gets a clear "only tenant admins" 
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
+from reflex.vars import ObjectVar
 
 from pms_dashboard.tenancy.customization import ACCENT_COLORS
 from pms_dashboard.ui.components.feedback import error_callout, notice_callout
+from pms_dashboard.ui.components.fields import labelled, native_select, options
 from pms_dashboard.ui.states.settings import (
     HIGH_CHOICES,
     LOW_CHOICES,
@@ -15,16 +19,6 @@ from pms_dashboard.ui.states.settings import (
 )
 from pms_dashboard.ui.states.sso import SsoSettingsState
 from pms_dashboard.ui.templates import template
-
-
-def _field(label: str, control: rx.Component, hint: str = "") -> rx.Component:
-    return rx.vstack(
-        rx.text(label, weight="medium", size="2"),
-        control,
-        rx.text(hint, size="1", color_scheme="gray") if hint else rx.fragment(),
-        spacing="1",
-        width="100%",
-    )
 
 
 def _accent() -> rx.Component:
@@ -54,7 +48,7 @@ def _accent() -> rx.Component:
     )
 
 
-def _label_input(row: rx.Var) -> rx.Component:
+def _label_input(row: ObjectVar) -> rx.Component:
     return rx.hstack(
         rx.badge(row["score"], variant="outline", min_width="2.5rem", justify="center"),
         rx.input(
@@ -103,7 +97,7 @@ def _scale() -> rx.Component:
 def _form() -> rx.Component:
     return rx.form(
         rx.vstack(
-            _field(
+            labelled(
                 "Organisation name",
                 rx.input(
                     name="name",
@@ -114,7 +108,7 @@ def _form() -> rx.Component:
                     width="100%",
                 ),
             ),
-            _field(
+            labelled(
                 "Logo URL",
                 rx.hstack(
                     rx.input(
@@ -140,8 +134,8 @@ def _form() -> rx.Component:
                 ),
                 "Leave empty for the default. Only https:// addresses or paths on this site.",
             ),
-            _field("Accent colour", _accent()),
-            _field(
+            labelled("Accent colour", _accent()),
+            labelled(
                 "Goals are stale after (days without a check-in)",
                 rx.input(
                     name="stale_after_days",
@@ -154,7 +148,7 @@ def _form() -> rx.Component:
                     width="8rem",
                 ),
             ),
-            _field("Rating scale", _scale()),
+            labelled("Rating scale", _scale()),
             error_callout(SettingsState.error, "settings-error"),
             notice_callout(SettingsState.success, "settings-success"),
             rx.button("Save", type="submit", id="settings-save"),
@@ -184,9 +178,72 @@ def settings_page() -> rx.Component:
 KEEP_SECRET = "•••••• (stored; leave empty to keep)"  # noqa: S105 (a placeholder text)
 
 
+def _sso_input(name: str, element_id: str, **props: Any) -> rx.Component:
+    """A text field of the single sign-on form (fresh whenever the saved settings change)."""
+    key = SsoSettingsState.form_key.to(str)
+    return rx.input(name=name, key=f"{name}-" + key, id=element_id, width="100%", **props)
+
+
+def _sso_switch(
+    checked: rx.Var, on_change: Any, name: str, element_id: str, label: str
+) -> rx.Component:
+    return rx.hstack(
+        rx.switch(checked=checked, on_change=on_change, id=element_id, name=name),
+        rx.text(label, size="2"),
+        align="center",
+    )
+
+
+def _sso_fields() -> list[rx.Component]:
+    """Issuer, client id and secret, email domains and the role of people it creates."""
+    s = SsoSettingsState
+    return [
+        labelled(
+            "Issuer",
+            _sso_input(
+                "issuer",
+                "sso-issuer",
+                default_value=s.issuer,
+                placeholder="https://login.example.com",
+            ),
+        ),
+        labelled("Client id", _sso_input("client_id", "sso-client-id", default_value=s.client_id)),
+        labelled(
+            "Client secret",
+            _sso_input(
+                "client_secret",
+                "sso-client-secret",
+                type="password",
+                placeholder=rx.cond(s.has_secret, KEEP_SECRET, ""),
+                auto_complete="off",
+            ),
+            "Stored encrypted and never shown again.",
+        ),
+        labelled(
+            "Email domains",
+            _sso_input(
+                "allowed_domains",
+                "sso-domains",
+                default_value=s.allowed_domains,
+                placeholder="example.com",
+            ),
+            "Comma-separated.",
+        ),
+        labelled(
+            "Role of people created at their first sign-in",
+            native_select(
+                *options({"employee": "Employee", "manager": "Manager"}),
+                name="default_role",
+                default_value=s.default_role,
+                key="default_role-" + s.form_key.to(str),
+                id="sso-default-role",
+            ),
+        ),
+    ]
+
+
 def _sso_card() -> rx.Component:
     s = SsoSettingsState
-    key = s.form_key.to(str)
     return rx.card(
         rx.form(
             rx.vstack(
@@ -198,39 +255,17 @@ def _sso_card() -> rx.Component:
                     color_scheme="gray",
                 ),
                 rx.code(s.callback_url, id="sso-callback-url"),
-                _field("Issuer", rx.input(name="issuer", default_value=s.issuer,
-                                          key="iss-" + key, placeholder="https://login.example.com",
-                                          id="sso-issuer", width="100%")),
-                _field("Client id", rx.input(name="client_id", default_value=s.client_id,
-                                             key="cid-" + key, id="sso-client-id", width="100%")),
-                _field(
-                    "Client secret",
-                    rx.input(name="client_secret", type="password", key="sec-" + key,
-                             placeholder=rx.cond(s.has_secret, KEEP_SECRET, ""),
-                             id="sso-client-secret", width="100%", auto_complete="off"),
-                    "Stored encrypted and never shown again.",
+                *_sso_fields(),
+                _sso_switch(
+                    s.provision_users,
+                    s.set_provision,
+                    "provision_users",
+                    "sso-provision",
+                    "Create people at their first sign-in",
                 ),
-                _field("Email domains", rx.input(name="allowed_domains",
-                                                 default_value=s.allowed_domains,
-                                                 key="dom-" + key, placeholder="example.com",
-                                                 id="sso-domains", width="100%"),
-                       "Comma-separated."),
-                _field(
-                    "Role of people created at their first sign-in",
-                    rx.el.select(
-                        rx.el.option("Employee", value="employee"),
-                        rx.el.option("Manager", value="manager"),
-                        name="default_role", default_value=s.default_role, key="role-" + key,
-                        id="sso-default-role",
-                    ),
+                _sso_switch(
+                    s.enabled, s.set_enabled, "enabled", "sso-enabled", "Single sign-on enabled"
                 ),
-                rx.hstack(rx.switch(checked=s.provision_users, on_change=s.set_provision,
-                                    id="sso-provision", name="provision_users"),
-                          rx.text("Create people at their first sign-in", size="2"),
-                          align="center"),
-                rx.hstack(rx.switch(checked=s.enabled, on_change=s.set_enabled, id="sso-enabled",
-                                    name="enabled"),
-                          rx.text("Single sign-on enabled", size="2"), align="center"),
                 error_callout(s.error, "sso-error"),
                 notice_callout(s.success, "sso-success"),
                 rx.button("Save single sign-on", type="submit", id="sso-save"),
@@ -245,4 +280,4 @@ def _sso_card() -> rx.Component:
         width="100%",
         max_width="680px",
         id="sso-card",
-    )  # fmt: skip
+    )

@@ -8,7 +8,6 @@ malformed ids alike. Nothing a handler receives is trusted for identity.
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -29,6 +28,7 @@ from pms_dashboard.goals.schemas import (
 from pms_dashboard.people import service as people_service
 from pms_dashboard.tenancy.limits import TenantBusy
 from pms_dashboard.tenancy.session import tenant_session
+from pms_dashboard.ui.format import display
 from pms_dashboard.ui.states.session import SessionState
 from pms_dashboard.ui.urls import checked_export_download
 
@@ -134,7 +134,7 @@ class GoalsState(SessionState):
                 self.teams = people_service.teams(session=session, actor=principal.context)
         self._show(principal)
         self.error = ""
-        self.rows = page.rows_as_dicts()
+        self.rows = display(page.rows)
         self.total, self.page, self.pages = page.total, page.page, page.pages
         self.sort, self.descending, self.scope = query.sort, query.descending, query.scope
         self.status, self.search = query.status or "all", query.search
@@ -358,7 +358,7 @@ class GoalDetailState(SessionState):
             tree = goals_service.alignment_tree(
                 session=session, actor=principal.context, root_id=detail.id, max_nodes=60
             )
-        data = asdict(detail)
+        data = display(detail)
         self.key_results = data.pop("key_results")
         self.check_ins = data.pop("check_ins")
         self.children = data.pop("children")
@@ -366,7 +366,7 @@ class GoalDetailState(SessionState):
         parent = data.pop("parent")
         data["parent_id"] = parent["id"] if parent and parent["visible"] else ""
         self.goal = data
-        self.tree = [asdict(n) for n in tree[1:]]
+        self.tree = display(tree[1:])
         self.found = True
 
     def _clear(self) -> None:

@@ -13,6 +13,7 @@ from pms_dashboard.goals.schemas import GoalListQuery
 from pms_dashboard.people import service as people_service
 from pms_dashboard.reviews import service as reviews_service
 from pms_dashboard.tenancy.session import tenant_session
+from pms_dashboard.ui.format import display
 from pms_dashboard.ui.states.session import SessionState
 
 DUE_SOON_DAYS = goals_service.DUE_SOON_DAYS
@@ -79,8 +80,8 @@ class OverviewState(SessionState):
             {"name": "Active", "value": active, "fill": "var(--accent-9)"},
             {"name": "Completed", "value": health.completed, "fill": "var(--green-9)"},
         ]
-        self.due_soon = soon.rows_as_dicts()
-        self.stale = stale.rows_as_dicts()
+        self.due_soon = display(soon.rows)
+        self.stale = display(stale.rows)
         self.scope_label = (
             "Everyone in your organisation"
             if principal.role in ("hr_admin", "tenant_admin")

@@ -1,0 +1,106 @@
+"""One goal as its page shows it: the goal, its key results, check-in history, the chain of
+goals above it and the goals aligned to it — in a fixed number of statements whatever the
+size of its alignment (see `goals.alignment`)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from pms_dashboard.auth.permissions import Action, Resource, decide
+from pms_dashboard.auth.resolve import RawId
+from pms_dashboard.goals.alignment import ancestors, descendants, link, viewable
+from pms_dashboard.goals.models import Goal, GoalCheckIn, KeyResult
+from pms_dashboard.goals.rules import flags, kr_progress, open_goal, stale_before
+from pms_dashboard.goals.schemas import CheckInView, GoalDetail, KeyResultView
+from pms_dashboard.people.models import User
+from pms_dashboard.tenancy.context import TenantContext
+
+MAX_CHECK_INS = 200
+
+
+def goal_detail(
+    *, session: Session, actor: TenantContext, goal_id: RawId, check_ins: int = 20
+) -> GoalDetail:
+    """Everything the detail page shows: key results, check-in history, parent chain and
+    aligned goals (those the actor may not open are shown without title or owner)."""
+    opened = open_goal(session, actor, goal_id)
+    goal = opened.goal
+    key_results = _key_results(session, goal)
+    children = descendants(session, goal, levels=1)
+    chain = ancestors(session, goal)
+    may_open = viewable(session, actor, (a.goal for a in [*chain, *children]))
+    links = [link(a.goal, a.owner, visible=a.goal.owner_id in may_open) for a in chain]
+    stale, overdue = flags(goal, stale_before(session), date.today())
+    return GoalDetail(
+        id=str(goal.id),
+        title=goal.title,
+        description=goal.description,
+        owner=opened.owner,
+        period=goal.period,
+        start_date=goal.start_date,
+        due_date=goal.due_date,
+        status=goal.status,
+        progress=goal.progress,
+        weight=goal.weight,
+        stale=stale,
+        overdue=overdue,
+        progress_source="key_results" if key_results else "aligned" if children else "check_ins",
+        may_edit=decide(actor.role, Resource.goal, Action.edit, opened.relation),
+        parent=links[0] if links else None,
+        ancestors=list(reversed(links)),
+        children=[link(c.goal, c.owner, visible=c.goal.owner_id in may_open) for c in children],
+        key_results=key_results,
+        check_ins=_history(session, goal, min(max(check_ins, 1), MAX_CHECK_INS)),
+    )
+
+
+def _key_results(session: Session, goal: Goal) -> list[KeyResultView]:
+    rows = session.scalars(
+        select(KeyResult)
+        .where(col(KeyResult.goal_id) == goal.id)
+        .order_by(col(KeyResult.created_at), col(KeyResult.id))
+    )
+    return [
+        KeyResultView(
+            id=str(k.id),
+            title=k.title,
+            start_value=k.start_value,
+            target_value=k.target_value,
+            current_value=k.current_value,
+            unit=k.unit,
+            weight=k.weight,
+            progress=kr_progress(k.start_value, k.target_value, k.current_value),
+        )
+        for k in rows
+    ]
+
+
+def _history(session: Session, goal: Goal, limit: int) -> list[CheckInView]:
+    """The latest check-ins, newest first, with their authors' names."""
+    rows = session.execute(
+        select(GoalCheckIn, col(User.display_name))
+        .join(
+            User,
+            and_(
+                col(User.id) == GoalCheckIn.author_id, col(User.tenant_id) == GoalCheckIn.tenant_id
+            ),
+        )
+        .where(col(GoalCheckIn.goal_id) == goal.id)
+        .order_by(col(GoalCheckIn.created_at).desc())
+        .limit(limit)
+    ).all()
+    return [
+        CheckInView(
+            id=str(ci.id),
+            author=name,
+            at=ci.created_at,
+            progress=ci.progress,
+            confidence=ci.confidence,
+            note=ci.note,
+        )
+        for ci, name in rows
+    ]

@@ -1,0 +1,235 @@
+"""Goal lists: a page of the goals the actor may see, filtered and sorted on the server;
+the overview's health counts; and the menus of a goal form (periods, parents, owners)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, or_, select, text
+from sqlalchemy.orm import Session, aliased
+from sqlmodel import col
+
+from pms_dashboard.auth.permissions import management_chain, visible_user_ids
+from pms_dashboard.auth.resolve import IdKind, resolve, resolve_name
+from pms_dashboard.db.text import escape_like
+from pms_dashboard.goals.alignment import link
+from pms_dashboard.goals.models import Confidence, Goal, GoalStatus, KeyResult
+from pms_dashboard.goals.rules import (
+    DUE_SOON_DAYS,
+    flags,
+    owned_by,
+    stale_before,
+    stale_condition,
+    visible_goals,
+)
+from pms_dashboard.goals.schemas import GoalHealth, GoalLink, GoalListQuery, GoalRow, OwnerOption
+from pms_dashboard.paging import Page, page_count
+from pms_dashboard.people.models import User
+from pms_dashboard.tenancy import limits
+from pms_dashboard.tenancy.context import TenantContext
+
+
+def goal_list_conditions(
+    *,
+    session: Session,
+    actor: TenantContext,
+    query: GoalListQuery,
+    owner: Any,
+    cutoff: datetime | None = None,
+) -> list[ColumnElement[bool]]:
+    """The WHERE of a goal list: what the actor may see in `query.scope`, filtered as the
+    query asks (`owner` is the alias of the owner's person row the caller joins). The page
+    and its CSV export both use it, so an export holds exactly the rows of the list
+    (`cutoff`: `stale_before`, when the caller has it already)."""
+    today = date.today()
+    conditions = visible_goals(actor, query.scope)
+    if query.status:
+        conditions.append(col(Goal.status) == query.status)
+    else:
+        conditions.append(col(Goal.status) != GoalStatus.archived.value)
+    if query.search:
+        conditions.append(col(Goal.title).ilike(f"%{escape_like(query.search)}%", escape="\\"))
+    # filter values are resolved like any id or name a request carries: a person, team or
+    # department that is not this tenant's is refused, never silently an empty list
+    if query.owner_id:
+        owner_id = resolve(session=session, actor=actor, kind=IdKind.owner, raw=query.owner_id)
+        conditions.append(col(Goal.owner_id) == owner_id)
+    if query.department:
+        department = resolve_name(
+            session=session, actor=actor, kind=IdKind.department, raw=query.department
+        )
+        conditions.append(col(owner.department) == department)
+    if query.team:
+        team = resolve_name(session=session, actor=actor, kind=IdKind.team, raw=query.team)
+        conditions.append(col(owner.team) == team)
+    if query.period:
+        conditions.append(col(Goal.period) == query.period)
+    if query.stale_only:
+        conditions.append(stale_condition(cutoff or stale_before(session)))
+    if query.due_within_days is not None:
+        conditions.append(col(Goal.status) == GoalStatus.active.value)
+        conditions.append(col(Goal.due_date) <= today + timedelta(days=query.due_within_days))
+        conditions.append(col(Goal.due_date) >= today)
+    if query.confidence:
+        conditions.append(col(Goal.confidence) == query.confidence)
+    return conditions
+
+
+def list_goals(*, session: Session, actor: TenantContext, query: GoalListQuery) -> Page:
+    """One page of the goals the actor may see in `query.scope`, filtered and sorted
+    (TenantBusy when the tenant already runs its share of list queries)."""
+    limits.take_slot(session, limits.LIST)
+    today = date.today()
+    cutoff = stale_before(session)
+    owner = aliased(User)
+    conditions = goal_list_conditions(
+        session=session, actor=actor, query=query, owner=owner, cutoff=cutoff
+    )
+
+    base = select(Goal)
+    if query.department or query.team:  # the count joins people only when it filters on them
+        base = base.join(owner, owned_by(owner))
+    total: int = (
+        session.scalar(select(func.count()).select_from(base.where(*conditions).subquery())) or 0
+    )
+    kr_count = (
+        select(func.count())
+        .where(col(KeyResult.goal_id) == Goal.id, col(KeyResult.tenant_id) == Goal.tenant_id)
+        .correlate(Goal)
+        .scalar_subquery()
+    )
+    sort_column = (
+        col(owner.display_name) if query.sort == "owner" else col(getattr(Goal, query.sort))
+    )
+    order = sort_column.desc() if query.descending else sort_column.asc()
+    page = min(query.page, page_count(total, query.page_size))
+    rows = session.execute(
+        select(
+            Goal,
+            col(owner.display_name),
+            kr_count.label("key_results"),
+        )
+        .join(owner, owned_by(owner))
+        .where(*conditions)
+        .order_by(order, col(Goal.id))
+        .limit(query.page_size)
+        .offset((page - 1) * query.page_size)
+    ).all()
+    return Page(
+        rows=[
+            GoalRow(
+                id=str(g.id),
+                title=g.title,
+                owner=name,
+                status=g.status,
+                period=g.period,
+                progress=g.progress,
+                due_date=g.due_date,
+                key_results=int(n),
+                confidence=g.confidence or "",
+                stale=stale,
+                overdue=overdue,
+            )
+            for g, name, n in rows
+            for stale, overdue in [flags(g, cutoff, today)]
+        ],
+        total=total,
+        page=page,
+        page_size=query.page_size,
+    )
+
+
+def goal_health(*, session: Session, actor: TenantContext, scope: str = "all") -> GoalHealth:
+    """Counts behind the overview's goal charts, over the goals visible in `scope`."""
+    today = date.today()
+    cutoff = stale_before(session)
+    active = col(Goal.status) == GoalStatus.active.value
+    conf = col(Goal.confidence)
+    row = session.execute(
+        select(
+            func.count(),
+            func.count().filter(and_(active, conf == Confidence.on_track.value)),
+            func.count().filter(and_(active, conf == Confidence.at_risk.value)),
+            func.count().filter(and_(active, conf == Confidence.off_track.value)),
+            func.count().filter(and_(active, conf.is_(None))),
+            func.count().filter(col(Goal.status) == GoalStatus.completed.value),
+            func.count().filter(stale_condition(cutoff)),
+            func.count().filter(and_(active, col(Goal.due_date) < today)),
+            func.count().filter(
+                and_(
+                    active,
+                    col(Goal.due_date) >= today,
+                    col(Goal.due_date) <= today + timedelta(days=DUE_SOON_DAYS),
+                )
+            ),
+        ).where(col(Goal.status) != GoalStatus.archived.value, *visible_goals(actor, scope))
+    ).one()
+    return GoalHealth(*[int(v) for v in row])
+
+
+def periods(*, session: Session) -> list[str]:
+    """The periods goals of the tenant use (for filter menus), newest first."""
+    # A skip scan over the (tenant_id, period) index: one probe per distinct period, not a
+    # pass over every goal (RLS supplies the tenant).
+    rows = session.execute(
+        text(
+            """
+            WITH RECURSIVE p(period) AS (
+                (SELECT period FROM goal WHERE period > '' ORDER BY period LIMIT 1)
+                UNION ALL
+                SELECT (SELECT g.period FROM goal AS g WHERE g.period > p.period
+                         ORDER BY g.period LIMIT 1)
+                  FROM p WHERE p.period IS NOT NULL
+            )
+            SELECT period FROM p WHERE period IS NOT NULL ORDER BY period DESC
+            """
+        )
+    ).scalars()
+    return list(rows)
+
+
+def parent_options(
+    *, session: Session, actor: TenantContext, search: str = "", limit: int = 20
+) -> list[GoalLink]:
+    """Goals the actor may align to: active goals they may see (their own, their team's and
+    their management chain's), by title."""
+    conditions: list[ColumnElement[bool]] = [
+        col(Goal.status).in_([GoalStatus.active.value, GoalStatus.draft.value])
+    ]
+    if search.strip():
+        conditions.append(col(Goal.title).ilike(f"%{escape_like(search.strip())}%", escape="\\"))
+    visible = visible_user_ids(actor)
+    if visible is not None and actor.user_id is not None:
+        conditions.append(
+            or_(
+                col(Goal.owner_id).in_(visible),
+                col(Goal.owner_id).in_(management_chain(actor.user_id)),
+            )
+        )
+    rows = session.execute(
+        select(Goal, col(User.display_name))
+        .join(User, owned_by())
+        .where(*conditions)
+        .order_by(col(Goal.title))
+        .limit(min(max(limit, 1), 50))
+    ).all()
+    return [link(g, name, visible=True) for g, name in rows]
+
+
+def owner_options(*, session: Session, actor: TenantContext, limit: int = 200) -> list[OwnerOption]:
+    """People the actor may give a goal to: themself first, then the active people below
+    them (everyone active, for admins), by name."""
+    if actor.user_id is None:
+        return []
+    conditions: list[ColumnElement[bool]] = [col(User.is_active).is_(True)]
+    visible = visible_user_ids(actor)
+    if visible is not None:
+        conditions.append(col(User.id).in_(visible))
+    rows = session.execute(
+        select(col(User.id), col(User.display_name))
+        .where(*conditions)
+        .order_by(col(User.id) != actor.user_id, col(User.display_name))
+        .limit(min(max(limit, 1), 500))
+    ).all()
+    return [OwnerOption(id=str(i), name=n) for i, n in rows]

@@ -1,0 +1,40 @@
+"""Form pieces every form uses: a labelled control and a native <select>."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+# Native <select>: its value reaches the form's submit data like any input, and browser
+# tests drive it with select_option.
+SELECT_STYLE = {
+    "padding": "6px",
+    "border": "1px solid var(--gray-7)",
+    "border-radius": "6px",
+    "background": "var(--gray-1)",
+    "max-width": "100%",
+}
+
+
+def options(choices: dict[str, str]) -> list[rx.Component]:
+    """The <option>s of a native select: value -> label."""
+    return [rx.el.option(label, value=value) for value, label in choices.items()]
+
+
+def native_select(
+    *options: rx.Component, style: dict[str, str] | None = None, **props: Any
+) -> rx.Component:
+    """A plain <select> of `options` (`style` adds to or overrides the common look)."""
+    return rx.el.select(*options, style=SELECT_STYLE | (style or {}), **props)
+
+
+def labelled(label: str, control: rx.Component, hint: str = "", **props: Any) -> rx.Component:
+    """A control with its label above it (and a hint below, if given)."""
+    return rx.vstack(
+        rx.text(label, size="2", weight="medium"),
+        control,
+        rx.text(hint, size="1", color_scheme="gray") if hint else rx.fragment(),
+        spacing="1",
+        **({"width": "100%"} | props),
+    )

@@ -1,0 +1,52 @@
+"""The pager under every server-paged list: what the list counts on the left, then
+Previous, "Page n of m" and Next."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+
+def list_total(total: Any, noun: str, element_id: str | None = None) -> rx.Component:
+    """How many rows the whole list has ("42 goals")."""
+    return rx.text(total, f" {noun}", color_scheme="gray", size="2", id=element_id)
+
+
+def pager(
+    *,
+    page: Any,
+    pages: Any,
+    on_previous: Any,
+    on_next: Any,
+    prefix: str,
+    summary: rx.Component | None = None,
+) -> rx.Component:
+    """Previous, "Page n of m" and Next as #<prefix>-prev, #<prefix>-page and #<prefix>-next
+    (browser tests find them by these ids), after `summary` (usually `list_total`). `page`,
+    `pages` and `total` are a state's vars; the handlers only ask for the page before or
+    after: the state re-reads and clamps it."""
+    return rx.hstack(
+        summary if summary is not None else rx.fragment(),
+        rx.spacer(),
+        rx.button(
+            rx.icon("chevron-left", size=16),
+            "Previous",
+            variant="soft",
+            disabled=page <= 1,
+            on_click=on_previous,
+            id=f"{prefix}-prev",
+        ),
+        rx.text("Page ", page, " of ", pages, size="2", id=f"{prefix}-page"),
+        rx.button(
+            "Next",
+            rx.icon("chevron-right", size=16),
+            variant="soft",
+            disabled=page >= pages,
+            on_click=on_next,
+            id=f"{prefix}-next",
+        ),
+        width="100%",
+        align="center",
+        spacing="3",
+    )

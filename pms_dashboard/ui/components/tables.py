@@ -1,0 +1,67 @@
+"""Every list on a page: a table (a header, one row per item) or a plain list, and — when
+there is nothing to show — a note saying so instead of an empty table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import reflex as rx
+
+
+def empty_note(text: str, element_id: str | None = None) -> rx.Component:
+    """What a list says when it has nothing to show."""
+    return rx.callout(
+        text, icon="info", color_scheme="gray", variant="surface", width="100%", id=element_id
+    )
+
+
+def data_table(
+    columns: Sequence[str | rx.Component],
+    rows: Any,
+    row: Callable[[Any], rx.Component],
+    *,
+    empty: str,
+    element_id: str,
+    count: Any = None,
+    **props: Any,
+) -> rx.Component:
+    """`rows` as the table #<element_id> (`row` draws one; a column is its title, or a
+    header cell of its own), or the note `empty` (#<element_id>-empty) when there are none.
+    `rows` (and `count`) are a state's vars; `count` decides "none" when it is not the rows'
+    own length (a paged list's total).
+    """
+    header = [c if isinstance(c, rx.Component) else rx.table.column_header_cell(c) for c in columns]
+    return rx.cond(
+        (count if count is not None else rows.length()) > 0,
+        rx.table.root(
+            rx.table.header(rx.table.row(*header)),
+            rx.table.body(rx.foreach(rows, row)),
+            width="100%",
+            id=element_id,
+            **({"variant": "surface"} | props),
+        ),
+        empty_note(empty, f"{element_id}-empty"),
+    )
+
+
+def item_list(
+    rows: Any, item: Callable[[Any], rx.Component], *, empty: str, empty_id: str, **props: Any
+) -> rx.Component:
+    """`rows` one under the other (`item` draws one), or the note `empty` (#<empty_id>) when
+    there are none; `props` go to the list (spacing ...)."""
+    return rx.cond(
+        rows.length() > 0,
+        rx.vstack(rx.foreach(rows, item), **({"width": "100%"} | props)),
+        empty_note(empty, empty_id),
+    )
+
+
+def row_action(label: Any, on_click: Any, class_name: str, **props: Any) -> rx.Component:
+    """A small button acting on one row of a list (browser tests find it by `class_name`)."""
+    return rx.button(
+        label,
+        on_click=on_click,
+        class_name=class_name,
+        **({"size": "1", "variant": "soft"} | props),
+    )
