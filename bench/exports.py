@@ -150,10 +150,10 @@ def _raw_copy(slug: str) -> tuple[int, int, float]:
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
+    from pms_dashboard.auth.models import User
     from pms_dashboard.db.engine import owner_engine
     from pms_dashboard.exports.catalog import EXPORTS
     from pms_dashboard.exports.stream import copy_sql
-    from pms_dashboard.people.models import User
     from pms_dashboard.tenancy.context import TenantContext
     from pms_dashboard.tenancy.models import Tenant
 

@@ -41,7 +41,7 @@ TARGET = 1.10
 SET_TENANT = "SELECT set_config('app.current_tenant_id', %s, true)"
 SET_ADMIN = "SELECT set_config('app.current_admin_id', %s, true)"
 # The one statement the app leaves to RLS alone: the tenant's own settings row
-# (`tenancy.customization.get_customization`; `tenant` is not a tenant-owned table, so the
+# (`organisation.service.get_customization`; `tenant` is not a tenant-owned table, so the
 # ORM adds no criteria). The owner gets the filter the policy stands for.
 _RLS_ONLY = re.compile(r"^SELECT tenant\.settings\s+FROM tenant\s*$")
 _OWNER_FILTER = " WHERE tenant.id = %(bench_tenant_id)s::UUID"
@@ -305,7 +305,7 @@ def capture(subject: Subject) -> list[Query]:
     from sqlalchemy import func, select, text
 
     from pms_dashboard.audit.models import AuditEvent
-    from pms_dashboard.audit.search import DEFAULT_PAGE_SIZE, AuditQuery, audit_search_statement
+    from pms_dashboard.console.search import DEFAULT_PAGE_SIZE, AuditQuery, audit_search_statement
     from pms_dashboard.db.engine import app_engine, auditor_engine
     from pms_dashboard.goals import service as goals
     from pms_dashboard.goals.schemas import GoalListQuery
@@ -670,7 +670,8 @@ def measure_session_cost(subject: Subject) -> tuple[dict[str, Timing], float]:
     from sqlalchemy import create_engine, text
     from sqlalchemy.orm import Session
 
-    from pms_dashboard.db.engine import APP_ROLE, app_engine, role_url
+    from pms_dashboard.db.engine import app_engine, role_url
+    from pms_dashboard.settings import APP_ROLE
     from pms_dashboard.tenancy.context import TenantContext
     from pms_dashboard.tenancy.session import _begin_with_context, tenant_session
 

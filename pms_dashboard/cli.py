@@ -114,7 +114,7 @@ def _demo_signins(args: argparse.Namespace) -> int:
 
 
 def _tenants_list(_args: argparse.Namespace) -> int:
-    from pms_dashboard.tenancy.registry import list_tenants
+    from pms_dashboard.people.service import list_tenants
     from pms_dashboard.tenancy.session import owner_session
 
     with owner_session() as s:

@@ -32,8 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pms_dashboard.db.engine import APP_ROLE, AUDITOR_ROLE
-from pms_dashboard.settings import Settings, get_settings
+from pms_dashboard.settings import APP_ROLE, AUDITOR_ROLE, Settings, get_settings
 
 FILE_MODE = 0o600
 FORMAT_VERSION = 1

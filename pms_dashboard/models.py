@@ -3,10 +3,9 @@
 from sqlmodel import SQLModel
 
 from pms_dashboard.audit.models import AccessGrant, AuditEvent, FlagReview, PlatformEvent
-from pms_dashboard.auth.models import AuthSession, SignInAttempt
+from pms_dashboard.auth.models import AuthSession, SignInAttempt, User
 from pms_dashboard.console.models import ConsoleSession, PlatformAdmin
 from pms_dashboard.goals.models import Goal, GoalCheckIn, KeyResult
-from pms_dashboard.people.models import User
 from pms_dashboard.reviews.models import (
     CalibrationChange,
     Review,

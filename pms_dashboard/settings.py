@@ -17,6 +17,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+# The runtime roles (names fixed, so operations and tests can rely on them): the web app's
+# and the console's. Here, below both the engines and the keyring that makes their passwords.
+APP_ROLE = "pms_app"
+AUDITOR_ROLE = "pms_auditor"
+
 # Development defaults this project once published (in its source and history): anyone can
 # sign with them, so they are refused as SECRET_KEY or a role's password in every mode.
 PUBLISHED_SECRETS = frozenset(

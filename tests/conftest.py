@@ -16,10 +16,10 @@ from sqlmodel import col
 os.environ.setdefault("PMS_ENV", "test")
 os.environ.setdefault("PMS_EMBEDDED_DB", "pms_test")
 
+from pms_dashboard.auth.models import Role, User
 from pms_dashboard.auth.passwords import hash_password
 from pms_dashboard.db import engine as db_engine
 from pms_dashboard.db import migrate
-from pms_dashboard.people.models import Role, User
 from pms_dashboard.settings import get_settings
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.models import Tenant

@@ -13,9 +13,9 @@ import pyotp
 import pytest
 from sqlalchemy import text
 
-from pms_dashboard.audit import grants
 from pms_dashboard.audit.chain import verify
 from pms_dashboard.auth.permissions import PermissionDenied
+from pms_dashboard.console import grants
 from pms_dashboard.console import service as console
 from pms_dashboard.goals import service as goals
 from pms_dashboard.goals.schemas import GoalInput
@@ -127,8 +127,6 @@ def _launch_reviews(t: TenantFixture) -> None:
 def test_reviews_are_read_only_under_an_active_grant_and_every_attempt_is_logged(t) -> None:
     from dataclasses import astuple
 
-    from pms_dashboard.audit import service as audit_service
-
     _launch_reviews(t)
     admin, other = _admin(), _admin()
     assert grants.read_reviews(admin=admin, tenant_slug=t.slug) == []
@@ -154,7 +152,7 @@ def test_reviews_are_read_only_under_an_active_grant_and_every_attempt_is_logged
     # the tenant admin sees each attempt in words
     tenant_admin = TenantContext(tenant_id=t.id, user_id=t.user_id("admin"), role="tenant_admin")
     with tenant_session(tenant_admin) as s:
-        log = audit_service.provider_access_log(session=s, actor=tenant_admin)
+        log = grants.provider_access_log(session=s, actor=tenant_admin)
     assert [e.what for e in log if e.action == "Read data"] == [
         "reviews (0 rows) — refused: no grant",
         "reviews (6 rows)",

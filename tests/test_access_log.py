@@ -10,9 +10,8 @@ from collections.abc import Callable
 import pyotp
 import pytest
 
-from pms_dashboard.audit import grants
-from pms_dashboard.audit import service as audit_service
 from pms_dashboard.auth.permissions import PermissionDenied
+from pms_dashboard.console import grants
 from pms_dashboard.console import service as console
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.session import tenant_session
@@ -46,14 +45,14 @@ def test_tenant_admin_sees_every_access_and_only_their_own(accessed) -> None:
     t, other = accessed
     admin = TenantContext(tenant_id=t.id, user_id=t.user_id("admin"), role="tenant_admin")
     with tenant_session(admin) as s:
-        log = audit_service.provider_access_log(session=s, actor=admin)
+        log = grants.provider_access_log(session=s, actor=admin)
     assert [e.action for e in log] == ["Read data", "Opened access"]
     assert log[1].justification == "Security investigation" and log[1].ticket == "SEC-42"
     other_admin = TenantContext(
         tenant_id=other.id, user_id=other.user_id("admin"), role="tenant_admin"
     )
     with tenant_session(other_admin) as s:
-        assert audit_service.provider_access_log(session=s, actor=other_admin) == []
+        assert grants.provider_access_log(session=s, actor=other_admin) == []
 
 
 @pytest.mark.parametrize("who", ["manager", "emp1"])
@@ -61,7 +60,7 @@ def test_only_tenant_admins_see_the_log(accessed, who) -> None:
     t, _ = accessed
     actor = TenantContext(tenant_id=t.id, user_id=t.user_id(who), role="manager")
     with pytest.raises(PermissionDenied), tenant_session(actor) as s:
-        audit_service.provider_access_log(session=s, actor=actor)
+        grants.provider_access_log(session=s, actor=actor)
     st = state_for(AccessLogState, token_for(t.slug, f"{who}@{t.slug}.test", TEST_PASSWORD))
     call(st, AccessLogState.load)
     assert st.entries == [] and st.error

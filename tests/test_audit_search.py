@@ -24,13 +24,13 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, exc, text
 
 from pms_dashboard import cli
-from pms_dashboard.audit import search
 from pms_dashboard.audit import service as audit
 from pms_dashboard.audit.chain import record_platform_event, verify_platform
-from pms_dashboard.audit.search import SEARCH_COLUMNS, AuditQuery
 from pms_dashboard.audit.sessions import session_ref
 from pms_dashboard.auth.permissions import PermissionDenied
+from pms_dashboard.console import grants, search
 from pms_dashboard.console import service as console
+from pms_dashboard.console.search import SEARCH_COLUMNS, AuditQuery
 from pms_dashboard.db import engine as db_engine
 from pms_dashboard.exports import stream
 from pms_dashboard.goals import service as goals
@@ -316,7 +316,7 @@ def test_every_search_is_in_the_platform_trail_and_in_each_tenant_shown(
     admin_ctx = TenantContext(tenant_id=world.a.id, user_id=world.a.user_id("admin"),
                               role="tenant_admin")  # fmt: skip
     with tenant_session(admin_ctx) as s:
-        log = audit.provider_access_log(session=s, actor=admin_ctx)
+        log = grants.provider_access_log(session=s, actor=admin_ctx)
     assert [(e.action, e.admin) for e in log] == [
         ("Searched your audit trail (who, what, when; no content)", world.admin.email)
     ]

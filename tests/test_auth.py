@@ -16,9 +16,9 @@ from sqlalchemy import text
 
 from pms_dashboard import keyring, models
 from pms_dashboard.auth import service, tokens
+from pms_dashboard.auth.models import User
 from pms_dashboard.auth.passwords import hash_password
 from pms_dashboard.auth.service import SIGN_IN_FAILED, SignInError
-from pms_dashboard.people.models import User
 from pms_dashboard.settings import get_settings
 from pms_dashboard.tenancy.session import owner_session
 from tests.conftest import TEST_PASSWORD, TenantFixture

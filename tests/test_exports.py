@@ -20,6 +20,7 @@ from starlette.testclient import TestClient
 from pms_dashboard.audit.models import AuditEvent
 from pms_dashboard.auth import service as auth
 from pms_dashboard.auth.cookies import SESSION_COOKIE
+from pms_dashboard.auth.models import User
 from pms_dashboard.exports import service as exports
 from pms_dashboard.exports.catalog import EXPORTS
 from pms_dashboard.exports.routes import routes
@@ -27,7 +28,6 @@ from pms_dashboard.exports.stream import UTF8_BOM
 from pms_dashboard.goals import service as goals
 from pms_dashboard.goals.models import Goal, GoalCheckIn, KeyResult
 from pms_dashboard.goals.schemas import CheckInInput, GoalInput, GoalListQuery, KeyResultInput
-from pms_dashboard.people.models import User
 from pms_dashboard.tenancy.session import owner_session, tenant_session
 from tests.conftest import TEST_PASSWORD, ctx
 
@@ -620,8 +620,8 @@ def test_a_console_export_cut_short_is_still_audited(acme) -> None:
 
     import pyotp
 
-    from pms_dashboard.audit.search import AuditQuery
     from pms_dashboard.console import service as console
+    from pms_dashboard.console.search import AuditQuery
     from pms_dashboard.exports.console import stream_console_audit
 
     new = console.create_admin(

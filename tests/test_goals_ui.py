@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
+from pms_dashboard.auth.models import Role, User
 from pms_dashboard.goals import service
 from pms_dashboard.goals.models import Goal, GoalCheckIn
 from pms_dashboard.goals.schemas import GoalInput
-from pms_dashboard.people.models import Role, User
 from pms_dashboard.tenancy.session import owner_session, tenant_session
 from pms_dashboard.ui.states.goals import GoalDetailState, GoalFormState, GoalsState
 from pms_dashboard.ui.states.overview import OverviewState

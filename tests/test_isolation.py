@@ -27,10 +27,9 @@ from sqlalchemy.orm import Session
 from pms_dashboard import models
 from pms_dashboard.audit import service as audit_service
 from pms_dashboard.audit.models import AccessGrant
-from pms_dashboard.auth.models import AuthSession
+from pms_dashboard.auth.models import AuthSession, User
 from pms_dashboard.db import engine as db_engine
 from pms_dashboard.goals.models import Goal, GoalCheckIn, KeyResult
-from pms_dashboard.people.models import User
 from pms_dashboard.reviews.models import (
     CalibrationChange,
     Review,
@@ -42,7 +41,7 @@ from pms_dashboard.reviews.models import (
 )
 from pms_dashboard.sso.models import SsoConfig, SsoLogin
 from pms_dashboard.tenancy.context import CrossTenantWrite, MissingTenantContext, TenantContext
-from pms_dashboard.tenancy.models import utcnow
+from pms_dashboard.tenancy.models import tenant_models, utcnow
 from pms_dashboard.tenancy.session import contextless_session, owner_session, tenant_session
 from tests.conftest import TenantFixture
 
@@ -271,6 +270,13 @@ def test_orm_queries_see_only_the_context_tenant(pair: Pair) -> None:
         by_pk = s.get(Goal, (pair.a.id, pair.a_ids["goal"]))
     assert seen == {t: {pair.b.id} for t in TENANT_TABLES}
     assert by_pk is None
+
+
+def test_the_scoping_knows_every_tenant_table_without_importing_the_domains() -> None:
+    """`tenancy.models.tenant_models()` (read from the class tree, not from the domains) is
+    exactly the list of tenant tables, so the ORM criteria cover every one of them."""
+    assert set(tenant_models()) == set(models.TENANT_MODELS)
+    assert len(tenant_models()) == len(models.TENANT_MODELS)
 
 
 def test_tenant_table_shows_only_the_context_tenant(pair: Pair) -> None:

@@ -12,10 +12,9 @@ from sqlalchemy import select, text, update
 
 from pms_dashboard.audit.models import AuditEvent
 from pms_dashboard.auth import service as auth_service
-from pms_dashboard.auth.models import AuthSession
+from pms_dashboard.auth.models import AuthSession, User
 from pms_dashboard.auth.permissions import PermissionDenied
 from pms_dashboard.people import service as people
-from pms_dashboard.people.models import User
 from pms_dashboard.people.schemas import (
     InviteInput,
     PeopleError,

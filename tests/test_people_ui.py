@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from pms_dashboard.people.models import Role, User
+from pms_dashboard.auth.models import Role, User
+from pms_dashboard.organisation.service import get_customization
 from pms_dashboard.tenancy.context import TenantContext
-from pms_dashboard.tenancy.customization import get_customization
 from pms_dashboard.tenancy.session import owner_session, tenant_session
 from pms_dashboard.ui.states.people import PeopleState
 from pms_dashboard.ui.states.settings import SettingsState

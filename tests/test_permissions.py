@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import update
 
+from pms_dashboard.auth.models import User
 from pms_dashboard.auth.permissions import (
     RULES,
     Action,
@@ -20,7 +21,6 @@ from pms_dashboard.auth.permissions import (
     require,
     visible_user_ids,
 )
-from pms_dashboard.people.models import User
 from pms_dashboard.tenancy.session import owner_session, tenant_session
 from tests.conftest import TenantFixture, add_person, ctx, set_manager
 

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, create_engine, event, text
 
+from pms_dashboard.auth.models import User
 from pms_dashboard.db import engine as db_engine
 from pms_dashboard.goals import service
 from pms_dashboard.goals.schemas import GoalListQuery
-from pms_dashboard.people.models import User
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.models import Tenant
 from pms_dashboard.tenancy.session import owner_session, tenant_session

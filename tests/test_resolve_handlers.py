@@ -35,13 +35,14 @@ from sqlalchemy import select, update
 from sqlmodel import col
 
 import pms_dashboard.pms_dashboard  # noqa: F401  (every page, so every state is defined)
+from pms_dashboard.auth import resolve
+from pms_dashboard.auth.models import User
 from pms_dashboard.auth.passwords import hash_password
 from pms_dashboard.auth.resolve import IdKind, not_found_message
 from pms_dashboard.goals import service as goals
 from pms_dashboard.goals.models import KeyResult
 from pms_dashboard.goals.schemas import GoalInput, KeyResultInput
 from pms_dashboard.models import TENANT_MODELS
-from pms_dashboard.people.models import User
 from pms_dashboard.reviews.models import ReviewCriterion, ReviewTemplate
 from pms_dashboard.tenancy.session import owner_session
 from pms_dashboard.ui.states.console import ConsoleState
@@ -324,7 +325,7 @@ TABLE: list[Entry] = [
 # Handler arguments that look like ids but are no tenant's rows, and why.
 NOT_TENANT_IDS = {
     (ConsoleState, "revoke", "grant_id"): "the platform console: a super-admin's own grant, "
-    "checked against their grants (audit.grants), never inside a tenant",
+    "checked against their grants (console.grants), never inside a tenant",
 }
 # Literal names in a state module that look like ids but are not read from the browser
 # as one (or are read through a table entry above under another name), and why.
@@ -353,8 +354,8 @@ NOT_INPUTS = {
     },
     "pms_dashboard.ui.states.console": {
         "actor_id": "the console's audit search: any tenant's user id, a filter of the "
-        "platform's own cross-tenant search (audit.search), never a tenant's lookup",
-        "event_id": "the console's review of a flagged event (audit.search.review_flag)",
+        "platform's own cross-tenant search (console.search), never a tenant's lookup",
+        "event_id": "the console's review of a flagged event (console.search.review_flag)",
     },
 }
 
@@ -373,6 +374,17 @@ def _app_states() -> Iterator[type[rx.State]]:
 
 def _own_handlers(state: type[rx.State]) -> dict[str, Any]:
     return {n: h for n, h in state.event_handlers.items() if n != "setvar"}  # Reflex's own
+
+
+def test_the_resolver_reads_real_tenant_tables_by_name() -> None:
+    """The resolver names tables instead of importing the domains' models: each name is a
+    tenant table, every kind of id has one, and every id it resolves counts as this
+    tenant's in a refusal's audit (`exists_here`)."""
+    tenant_tables = {m.__tablename__ for m in TENANT_MODELS}
+    assert set(resolve.ADDRESSABLE) <= tenant_tables
+    assert set(resolve.ID_TABLES.values()) <= set(resolve.ADDRESSABLE)
+    names = {IdKind.team, IdKind.department, IdKind.email}
+    assert set(resolve.ID_TABLES) == set(IdKind) - names
 
 
 def test_every_handler_argument_that_looks_like_an_id_is_in_the_table() -> None:

@@ -24,11 +24,12 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from pms_dashboard.audit.models import AuditEvent
+from pms_dashboard.auth.models import Role, User
 from pms_dashboard.auth.permissions import PermissionDenied
+from pms_dashboard.db import csvsafe
 from pms_dashboard.db.engine import app_engine
-from pms_dashboard.exports import csvsafe, stream
 from pms_dashboard.exports import service as exports
-from pms_dashboard.people.models import Role, User
+from pms_dashboard.exports import stream
 from pms_dashboard.reviews import reporting
 from pms_dashboard.reviews.calibration import cycle_status
 from pms_dashboard.reviews.cycles import create_cycle

@@ -15,9 +15,9 @@ from sqlalchemy import select, update
 from sqlmodel import col
 
 from pms_dashboard.audit.models import AuditEvent
+from pms_dashboard.auth.models import Role, User
 from pms_dashboard.auth.permissions import PermissionDenied
 from pms_dashboard.auth.resolve import NotFoundHere, not_found_message
-from pms_dashboard.people.models import Role, User
 from pms_dashboard.reviews.calibration import (
     adjust_calibration,
     calibration_history,
@@ -874,13 +874,13 @@ def test_the_tenants_own_scale_applies(org: Org) -> None:
 
 
 def _scale_1_4():
-    from pms_dashboard.tenancy.customization import RatingScale
+    from pms_dashboard.organisation.schemas import RatingScale
 
     return RatingScale(low=1, high=4, labels={1: "a", 2: "b", 3: "c", 4: "d"})
 
 
 def test_performance_buckets_on_the_default_scale() -> None:
-    from pms_dashboard.tenancy.customization import RatingScale
+    from pms_dashboard.organisation.schemas import RatingScale
 
     scale = RatingScale()
     got = {s: performance_bucket(scale, s) for s in (1, 2, 2.33, 2.34, 3, 3.66, 3.67, 4, 5)}

@@ -15,9 +15,9 @@ from sqlalchemy import func, select, update
 from sqlmodel import col
 
 from pms_dashboard.audit.models import AuditEvent
+from pms_dashboard.auth.models import User
 from pms_dashboard.auth.passwords import hash_password
 from pms_dashboard.auth.resolve import IdKind, not_found_message
-from pms_dashboard.people.models import User
 from pms_dashboard.reviews.calibration import adjust_calibration, share_results
 from pms_dashboard.reviews.models import (
     CalibrationChange,

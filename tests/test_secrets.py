@@ -31,7 +31,7 @@ from pms_dashboard.auth import service, tokens
 from pms_dashboard.auth.cookies import CONSOLE_COOKIE, SESSION_COOKIE
 from pms_dashboard.console import service as console
 from pms_dashboard.db import engine as db_engine
-from pms_dashboard.settings import PROJECT_ROOT, Settings, get_settings
+from pms_dashboard.settings import APP_ROLE, AUDITOR_ROLE, PROJECT_ROOT, Settings, get_settings
 from tests.app_process import free_port
 from tests.conftest import TEST_PASSWORD, TenantFixture
 
@@ -327,7 +327,7 @@ def test_the_runtime_roles_refuse_the_published_passwords() -> None:
         except psycopg.OperationalError:
             return False
 
-    for role in (db_engine.APP_ROLE, db_engine.AUDITOR_ROLE):
+    for role in (APP_ROLE, AUDITOR_ROLE):
         assert log_in(role, keyring.db_password(role))
         assert not any(log_in(role, value) for value in PUBLISHED), role
 

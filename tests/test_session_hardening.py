@@ -254,7 +254,7 @@ def test_rotation_reaches_a_session_of_another_organisation(make_tenant: MakeTen
 
 def test_open_session_rotates_for_single_sign_on_callers(make_tenant: MakeTenant) -> None:
     """The SSO callback calls open_session directly: `replaces` gives it the same rotation."""
-    from pms_dashboard.people.models import User
+    from pms_dashboard.auth.models import User
     from pms_dashboard.tenancy.context import TenantContext
     from pms_dashboard.tenancy.session import tenant_session
 

@@ -20,17 +20,17 @@ from sqlmodel import col
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from pms_dashboard.audit import search
 from pms_dashboard.audit import service as audit
 from pms_dashboard.audit.chain import verify
 from pms_dashboard.audit.models import AuditEvent
-from pms_dashboard.audit.search import AuditQuery
 from pms_dashboard.audit.sessions import session_ref
 from pms_dashboard.auth import service
 from pms_dashboard.auth.cookies import CONSOLE_COOKIE, token_from_cookie_header
 from pms_dashboard.auth.models import AuthSession
 from pms_dashboard.auth.routes import routes as auth_routes
+from pms_dashboard.console import grants, search
 from pms_dashboard.console import service as console
+from pms_dashboard.console.search import AuditQuery
 from pms_dashboard.db.engine import owner_engine
 from pms_dashboard.exports.catalog import EXPORTS
 from pms_dashboard.exports.routes import routes as export_routes
@@ -157,7 +157,7 @@ def test_no_session_id_appears_in_any_export_or_page(make_tenant: MakeTenant) ->
         shown[f"export {name}"] = response.text
     with tenant_session(ctx(t, "admin")) as s:
         shown["provider access page"] = str(
-            audit.provider_access_log(session=s, actor=ctx(t, "admin"))
+            grants.provider_access_log(session=s, actor=ctx(t, "admin"))
         )
 
     ops, ops_token = _console_admin()

@@ -23,8 +23,8 @@ from pms_dashboard.audit.models import AuditEvent
 from pms_dashboard.audit.sessions import session_ref
 from pms_dashboard.auth import service as auth
 from pms_dashboard.auth.cookies import SESSION_COOKIE
+from pms_dashboard.auth.models import User
 from pms_dashboard.auth.permissions import PermissionDenied
-from pms_dashboard.people.models import User
 from pms_dashboard.sso import service as sso
 from pms_dashboard.sso.models import SsoConfig
 from pms_dashboard.sso.routes import STATE_COOKIE, routes

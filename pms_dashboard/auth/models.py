@@ -1,5 +1,12 @@
-"""Server-side sign-in sessions (a token is only as good as its unrevoked row here) and the
-platform's record of recent sign-in attempts (for throttling)."""
+"""Who signs in and what they may do: the people of a tenant (their role and whom they report
+to, which every permission reads), their server-side sign-in sessions (a token is only as
+good as its unrevoked row here), and the platform's record of recent sign-in attempts (for
+throttling).
+
+The people live here, below every domain that asks about them (the directory and its
+administration are the `people` package's), so the permission rules and the sign-in read
+them without importing any domain.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +14,57 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, DateTime, Identity, Index
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 from pms_dashboard.tenancy.models import TenantOwned, check_in, created_at_field, tenant_fk
+
+
+class Role(StrEnum):
+    employee = "employee"
+    manager = "manager"
+    hr_admin = "hr_admin"
+    tenant_admin = "tenant_admin"
+
+
+def normalize_email(email: str) -> str:
+    """Emails are stored and compared trimmed and lower-case."""
+    return email.strip().lower()
+
+
+class User(TenantOwned, table=True):
+    """A person in one tenant. The same email may exist in several tenants."""
+
+    __tablename__ = "app_user"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "email"),
+        tenant_fk("manager_id", "app_user"),
+        Index(None, "tenant_id", "manager_id"),
+        Index(None, "tenant_id", "department", "team"),
+        Index(None, "tenant_id", "display_name", "id"),  # goal lists sorted by owner
+        check_in("role", Role),
+        CheckConstraint("email = lower(email) AND position('@' in email) > 1", name="email_format"),
+        CheckConstraint("manager_id IS NULL OR manager_id <> id", name="not_own_manager"),
+    )
+
+    email: str = Field(max_length=320)
+    display_name: str = Field(max_length=200)
+    role: str = Field(default=Role.employee.value, max_length=20)
+    manager_id: uuid.UUID | None = None
+    department: str | None = Field(default=None, max_length=100)
+    team: str | None = Field(default=None, max_length=100)
+    job_title: str | None = Field(default=None, max_length=200)
+    password_hash: str | None = Field(default=None, max_length=500)
+    is_active: bool = Field(default=True, sa_column_kwargs={"server_default": "true"})
+    created_at: datetime = created_at_field()
 
 
 class RevokeReason(StrEnum):

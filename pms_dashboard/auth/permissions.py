@@ -24,7 +24,7 @@ from sqlalchemy import Select, false, literal, select, union
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from pms_dashboard.people.models import Role, User
+from pms_dashboard.auth.models import Role, User
 from pms_dashboard.tenancy.context import AuditedRefusal, TenantContext
 
 
@@ -76,12 +76,12 @@ class PermissionDenied(AuditedRefusal):
         self.action = action
         self.message = message
         # The id that was asked for, if any: the refusal is audited by the unit of work
-        # (`audit.refusals`), which never writes an id of another tenant into this one's trail.
+        # (`auth.refusals`), which never writes an id of another tenant into this one's trail.
         self.target_id = target_id
 
     def audit_refusal(self, session: Any) -> None:
         """Flagged in the tenant's trail (and, for another tenant's id, the platform's)."""
-        from pms_dashboard.audit.refusals import record_refusal
+        from pms_dashboard.auth.refusals import record_refusal
 
         record_refusal(session=session, refusal=self)
 

@@ -43,11 +43,9 @@ from sqlmodel import col
 from pms_dashboard.audit import service as audit
 from pms_dashboard.audit.sessions import SESSION_ENTITY, session_ref
 from pms_dashboard.auth import throttle, tokens
-from pms_dashboard.auth.models import AuthSession, RevokeReason
+from pms_dashboard.auth.models import AuthSession, RevokeReason, User, normalize_email
 from pms_dashboard.auth.passwords import hash_password, needs_rehash, verify_password
 from pms_dashboard.errors import UserError
-from pms_dashboard.people import service as people
-from pms_dashboard.people.models import User
 from pms_dashboard.settings import get_settings
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.models import Tenant, utcnow
@@ -106,6 +104,11 @@ class SignedIn:
     principal: Principal
 
 
+def find_user_by_email(*, session: Session, email: str) -> User | None:
+    """The tenant's user with this email, active or not (RLS + ORM scope to the tenant)."""
+    return session.scalars(select(User).where(col(User.email) == normalize_email(email))).first()
+
+
 # --------------------------------------------------------------------------- sign-in
 
 
@@ -140,7 +143,7 @@ def sign_in(
         raise SignInError(SIGN_IN_FAILED)
 
     with tenant_session(TenantContext(tenant_id=tenant_id)) as s:
-        user = people.find_user_by_email(session=s, email=email)
+        user = find_user_by_email(session=s, email=email)
         usable = user is not None and user.is_active
         ok = verify_password(user.password_hash if user and usable else None, password)
         if not ok or user is None:
@@ -150,7 +153,7 @@ def sign_in(
                 actor_id=user.id if user else None,
                 entity_type="app_user",
                 entity_id=user.id if user else None,
-                detail={"email": people.normalize_email(email)[:MAX_FIELD]},
+                detail={"email": normalize_email(email)[:MAX_FIELD]},
                 ip=ip,
             )
             failed = True
@@ -201,7 +204,7 @@ def _refuse_throttled(
     user_id: uuid.UUID | None = None
     if tenant_id is not None:
         with tenant_session(TenantContext(tenant_id=tenant_id)) as s:
-            user = people.find_user_by_email(session=s, email=email[:MAX_FIELD]) if email else None
+            user = find_user_by_email(session=s, email=email[:MAX_FIELD]) if email else None
             user_id = user.id if user else None
             audit.record(
                 session=s,
@@ -210,7 +213,7 @@ def _refuse_throttled(
                 entity_type="app_user",
                 entity_id=user_id,
                 detail={
-                    "email": people.normalize_email(email)[:MAX_FIELD],
+                    "email": normalize_email(email)[:MAX_FIELD],
                     "scope": attempt.scope,
                     "retry_after_minutes": attempt.retry_minutes,
                     "retry_after_seconds": attempt.retry_after,

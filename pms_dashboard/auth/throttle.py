@@ -44,8 +44,8 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from pms_dashboard.auth.models import normalize_email
 from pms_dashboard.errors import UserError
-from pms_dashboard.people.service import normalize_email
 from pms_dashboard.settings import get_settings
 
 MAX_RETRY_MINUTES = 24 * 60

@@ -17,10 +17,7 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 
 from pms_dashboard.db.embedded import EmbeddedCluster
-from pms_dashboard.settings import Settings, get_settings
-
-APP_ROLE = "pms_app"
-AUDITOR_ROLE = "pms_auditor"
+from pms_dashboard.settings import APP_ROLE, AUDITOR_ROLE, Settings, get_settings
 
 
 def embedded_cluster(settings: Settings | None = None) -> EmbeddedCluster:

@@ -10,8 +10,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, text
 
 from pms_dashboard import keyring
-from pms_dashboard.db.engine import APP_ROLE, AUDITOR_ROLE
-from pms_dashboard.settings import Settings, get_settings
+from pms_dashboard.settings import APP_ROLE, AUDITOR_ROLE, Settings, get_settings
 
 RUNTIME_ROLES = (APP_ROLE, AUDITOR_ROLE)
 # Every dangerous attribute is off by default, and PostgreSQL lets only a role that holds an

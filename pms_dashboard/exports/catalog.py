@@ -20,14 +20,14 @@ from sqlalchemy import ColumnElement, Select, String, and_, func, select
 from sqlalchemy.orm import Session, aliased
 from sqlmodel import col
 
+from pms_dashboard.auth.models import User
 from pms_dashboard.auth.permissions import Action, Resource, require
 from pms_dashboard.auth.resolve import RawId
+from pms_dashboard.db.csvsafe import bool_text, iso_date, iso_utc, safe_text
 from pms_dashboard.db.text import escape_like
-from pms_dashboard.exports.csvsafe import bool_text, iso_date, iso_utc, safe_text
 from pms_dashboard.goals.models import Goal, GoalCheckIn, GoalStatus, KeyResult
 from pms_dashboard.goals.schemas import GoalListQuery
 from pms_dashboard.goals.service import goal_list_conditions, stale_before, stale_condition
-from pms_dashboard.people.models import User
 from pms_dashboard.people.schemas import PeopleQuery
 from pms_dashboard.people.service import people_conditions
 from pms_dashboard.reviews import reporting

@@ -19,11 +19,11 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeE
 from sqlalchemy import func, select
 from sqlmodel import col
 
+from pms_dashboard.auth.models import Role, User
 from pms_dashboard.auth.permissions import PermissionDenied
 from pms_dashboard.errors import UserError
 from pms_dashboard.exports import service
 from pms_dashboard.exports.catalog import EXPORTS
-from pms_dashboard.people.models import Role, User
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.registry import resolve_slug
 from pms_dashboard.tenancy.session import contextless_session, tenant_session

@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import Select, select
 
 from pms_dashboard.audit.chain import record_platform_event
-from pms_dashboard.audit.search import AuditQuery, audit_search_statement, record_tenant_reads
+from pms_dashboard.console.search import AuditQuery, audit_search_statement, record_tenant_reads
 from pms_dashboard.console.service import ConsoleAdmin, admin_session
-from pms_dashboard.exports.csvsafe import bool_text, iso_utc, safe_text
+from pms_dashboard.db.csvsafe import bool_text, iso_utc, safe_text
 from pms_dashboard.exports.service import copy_then_record
 from pms_dashboard.exports.stream import CopyProgress
 

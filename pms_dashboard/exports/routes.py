@@ -91,7 +91,7 @@ async def export_csv(request: Request) -> Response:
 
 async def console_audit_csv(request: Request) -> Response:
     """The console's audit search as CSV (console cookie; every tenant's metadata)."""
-    from pms_dashboard.audit.search import AuditQuery
+    from pms_dashboard.console.search import AuditQuery
     from pms_dashboard.console.service import ConsoleError
     from pms_dashboard.console.service import authenticate as console_authenticate
     from pms_dashboard.exports import console

@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.orm import Session, aliased
 from sqlmodel import col
 
+from pms_dashboard.auth.models import User
 from pms_dashboard.auth.permissions import Action, Resource, decide, relations_to
 from pms_dashboard.auth.resolve import RawId
 from pms_dashboard.goals.models import Goal, GoalStatus
@@ -29,7 +30,6 @@ from pms_dashboard.goals.rules import (
     owned_by,
 )
 from pms_dashboard.goals.schemas import GoalLink, TreeNode
-from pms_dashboard.people.models import User
 from pms_dashboard.tenancy.context import TenantContext
 
 MAX_TREE_NODES = 200

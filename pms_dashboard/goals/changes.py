@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from pms_dashboard.auth.models import User
 from pms_dashboard.auth.permissions import Action, PermissionDenied, Resource, require
 from pms_dashboard.auth.resolve import (
     IdKind,
@@ -26,7 +27,6 @@ from pms_dashboard.goals.checkins import recompute_progress
 from pms_dashboard.goals.models import Goal, GoalStatus, KeyResult
 from pms_dashboard.goals.rules import MAX_ALIGNMENT_DEPTH, load_goal, now, record
 from pms_dashboard.goals.schemas import GoalError, GoalInput, KeyResultInput
-from pms_dashboard.people.models import User
 from pms_dashboard.tenancy.context import TenantContext
 
 

@@ -10,13 +10,13 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from pms_dashboard.auth.models import User
 from pms_dashboard.auth.permissions import Action, Resource, decide
 from pms_dashboard.auth.resolve import RawId
 from pms_dashboard.goals.alignment import ancestors, descendants, link, viewable
 from pms_dashboard.goals.models import Goal, GoalCheckIn, KeyResult
 from pms_dashboard.goals.rules import flags, kr_progress, open_goal, stale_before
 from pms_dashboard.goals.schemas import CheckInView, GoalDetail, KeyResultView
-from pms_dashboard.people.models import User
 from pms_dashboard.tenancy.context import TenantContext
 
 MAX_CHECK_INS = 200

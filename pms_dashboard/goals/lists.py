@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, text
 from sqlalchemy.orm import Session, aliased
 from sqlmodel import col
 
+from pms_dashboard.auth.models import User
 from pms_dashboard.auth.permissions import management_chain, visible_user_ids
 from pms_dashboard.auth.resolve import IdKind, resolve, resolve_name
 from pms_dashboard.db.text import escape_like
@@ -25,7 +26,6 @@ from pms_dashboard.goals.rules import (
 )
 from pms_dashboard.goals.schemas import GoalHealth, GoalLink, GoalListQuery, GoalRow, OwnerOption
 from pms_dashboard.paging import Page, page_count
-from pms_dashboard.people.models import User
 from pms_dashboard.tenancy import limits
 from pms_dashboard.tenancy.context import TenantContext
 

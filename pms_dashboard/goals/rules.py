@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlmodel import col
 
 from pms_dashboard.audit import service as audit
+from pms_dashboard.auth.models import User
 from pms_dashboard.auth.permissions import (
     Action,
     PermissionDenied,
@@ -26,9 +27,8 @@ from pms_dashboard.auth.permissions import (
 )
 from pms_dashboard.auth.resolve import IdKind, RawId, resolve
 from pms_dashboard.goals.models import Goal, GoalStatus
-from pms_dashboard.people.models import User
+from pms_dashboard.organisation.service import get_customization
 from pms_dashboard.tenancy.context import TenantContext
-from pms_dashboard.tenancy.customization import get_customization
 
 MAX_ALIGNMENT_DEPTH = 12
 DUE_SOON_DAYS = 14

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from pms_dashboard.auth.models import Role, User
 from pms_dashboard.auth.resolve import RawId
 from pms_dashboard.errors import UserError, validation_message
-from pms_dashboard.people.models import Role, User
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -187,6 +188,18 @@ class TreeLine:
     depth: int
     direct_reports: int
     total_reports: int
+
+
+@dataclass(frozen=True)
+class TenantSummary:
+    """An organisation and how many people it has (platform administration)."""
+
+    id: uuid.UUID
+    slug: str
+    name: str
+    isolation_tier: str
+    region: str
+    users: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlmodel import col
 
 from pms_dashboard.audit import service as audit
-from pms_dashboard.auth.models import AuthSession
+from pms_dashboard.auth.models import AuthSession, Role, User
 from pms_dashboard.auth.passwords import hash_password
 from pms_dashboard.auth.permissions import (
     Action,
@@ -42,9 +42,9 @@ from pms_dashboard.auth.permissions import (
     visible_user_ids,
 )
 from pms_dashboard.auth.resolve import IdKind, RawId, resolve, resolve_name, resolve_optional
+from pms_dashboard.auth.service import find_user_by_email
 from pms_dashboard.db.text import escape_like
 from pms_dashboard.paging import Page, page_count
-from pms_dashboard.people.models import Role, User
 from pms_dashboard.people.schemas import (
     Invited,
     InviteInput,
@@ -54,10 +54,12 @@ from pms_dashboard.people.schemas import (
     PersonRef,
     PersonRow,
     ProfileInput,
+    TenantSummary,
     TreeLine,
     TreeNode,
 )
 from pms_dashboard.tenancy.context import TenantContext
+from pms_dashboard.tenancy.models import Tenant
 
 TEMP_PASSWORD_BYTES = 12  # 16 URL-safe characters, ~96 bits
 MAX_TREE_NODES = 5000  # a tree larger than this is cut (the table pages through everyone)
@@ -65,16 +67,6 @@ MAX_CHOICES = 100
 _LOCK_NAMESPACE = 0x7065_6F70_6C65  # "people": keeps our advisory locks apart from others
 
 # ------------------------------------------------------------------------- small helpers
-
-
-def normalize_email(email: str) -> str:
-    """Emails are stored and compared trimmed and lower-case."""
-    return email.strip().lower()
-
-
-def find_user_by_email(*, session: Session, email: str) -> User | None:
-    """The tenant's user with this email, active or not (RLS + ORM scope to the tenant)."""
-    return session.scalars(select(User).where(col(User.email) == normalize_email(email))).first()
 
 
 def get_user(*, session: Session, user_id: uuid.UUID) -> User | None:
@@ -643,3 +635,20 @@ def update_profile(
         {k: wanted[k] for k in before},
     )
     return _row(session, user)
+
+
+def list_tenants(*, session: Session) -> list[TenantSummary]:
+    """Every tenant with its user count (owner session only: the CLI's `tenants list`)."""
+    users = (
+        select(col(User.tenant_id), func.count().label("n"))
+        .group_by(col(User.tenant_id))
+        .subquery()
+    )
+    rows = session.execute(
+        select(Tenant, func.coalesce(users.c.n, 0))
+        .outerjoin(users, users.c.tenant_id == col(Tenant.id))
+        .order_by(col(Tenant.slug))
+    ).all()
+    return [
+        TenantSummary(t.id, t.slug, t.name, t.isolation_tier, t.region, int(n)) for t, n in rows
+    ]

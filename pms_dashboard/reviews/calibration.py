@@ -17,10 +17,11 @@ from sqlalchemy.orm import Session, aliased
 from sqlmodel import col
 
 from pms_dashboard.audit import service as audit
+from pms_dashboard.auth.models import User
 from pms_dashboard.auth.permissions import Action, Resource, require, visible_user_ids
 from pms_dashboard.auth.resolve import IdKind, RawId
+from pms_dashboard.organisation.schemas import RatingScale
 from pms_dashboard.paging import Page, page_count
-from pms_dashboard.people.models import User
 from pms_dashboard.reviews import status
 from pms_dashboard.reviews.common import (
     actor_user_id,
@@ -50,7 +51,6 @@ from pms_dashboard.reviews.schemas import (
     parse,
 )
 from pms_dashboard.tenancy.context import TenantContext
-from pms_dashboard.tenancy.customization import RatingScale
 from pms_dashboard.tenancy.models import utcnow
 
 PERFORMANCE_BUCKETS = ("low", "mid", "high")

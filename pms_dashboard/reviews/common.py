@@ -13,13 +13,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from pms_dashboard.auth.models import User
 from pms_dashboard.auth.permissions import Action, PermissionDenied, Resource
 from pms_dashboard.auth.resolve import IdKind, RawId, resolve
-from pms_dashboard.people.models import User
+from pms_dashboard.organisation.schemas import RatingScale
+from pms_dashboard.organisation.service import get_customization
 from pms_dashboard.reviews.models import ReviewCriterion, ReviewCycle, ReviewOutcome
 from pms_dashboard.reviews.schemas import ReviewError
 from pms_dashboard.tenancy.context import TenantContext
-from pms_dashboard.tenancy.customization import RatingScale, get_customization
 
 CENT = Decimal("0.01")
 

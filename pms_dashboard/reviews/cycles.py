@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from pms_dashboard.audit import service as audit
+from pms_dashboard.auth.models import User
 from pms_dashboard.auth.permissions import Action, Resource, may, require
 from pms_dashboard.auth.resolve import IdKind, RawId, resolve_all, resolve_emails, resolve_name
-from pms_dashboard.people.models import User
 from pms_dashboard.reviews import status
 from pms_dashboard.reviews.common import criteria_of, iso, load_cycle, names_of, resolve_id
 from pms_dashboard.reviews.models import (

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session, aliased
 from sqlmodel import col
 
 from pms_dashboard.audit import service as audit
+from pms_dashboard.auth.models import User
 from pms_dashboard.auth.permissions import Action, Resource, may
 from pms_dashboard.auth.resolve import IdKind, RawId, resolve_all
-from pms_dashboard.people.models import User
 from pms_dashboard.reviews.common import actor_user_id, denied, load_cycle, outcome_for, resolve_id
 from pms_dashboard.reviews.models import CycleStatus, Review, ReviewKind, ReviewOutcome
 from pms_dashboard.reviews.schemas import (

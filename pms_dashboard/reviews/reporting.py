@@ -30,6 +30,7 @@ from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select
 from sqlalchemy.orm import Session, aliased, with_loader_criteria
 from sqlmodel import col
 
+from pms_dashboard.auth.models import User
 from pms_dashboard.auth.permissions import (
     Action,
     PermissionDenied,
@@ -39,9 +40,8 @@ from pms_dashboard.auth.permissions import (
     require,
 )
 from pms_dashboard.auth.resolve import IdKind, RawId
-from pms_dashboard.exports import csvsafe
-from pms_dashboard.models import TENANT_MODELS
-from pms_dashboard.people.models import User
+from pms_dashboard.db import csvsafe
+from pms_dashboard.organisation.schemas import RatingScale
 from pms_dashboard.people.service import has_reports
 from pms_dashboard.reviews.calibration import performance_expr, visible_outcomes
 from pms_dashboard.reviews.common import actor_user_id, load_cycle, rating_scale, resolve_id
@@ -56,7 +56,7 @@ from pms_dashboard.reviews.models import (
 )
 from pms_dashboard.reviews.schemas import ReviewError
 from pms_dashboard.tenancy.context import TenantContext
-from pms_dashboard.tenancy.customization import RatingScale
+from pms_dashboard.tenancy.models import tenant_models
 
 REVIEW_EXPORT_COLUMNS: tuple[str, ...] = (
     "cycle",
@@ -123,7 +123,7 @@ def _tenant_only(statement: Select, tenant_id: uuid.UUID) -> Select:
     return statement.options(
         *(
             with_loader_criteria(model, lambda c: c.tenant_id == tenant_id, include_aliases=True)
-            for model in TENANT_MODELS
+            for model in tenant_models()
         )
     )
 

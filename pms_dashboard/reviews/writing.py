@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session, aliased
 from sqlmodel import col
 
 from pms_dashboard.audit import service as audit
+from pms_dashboard.auth.models import User
 from pms_dashboard.auth.permissions import Action, PermissionDenied, Resource, may, require
 from pms_dashboard.auth.resolve import IdKind, RawId, resolve_all
-from pms_dashboard.people.models import User
 from pms_dashboard.reviews import status
 from pms_dashboard.reviews.common import (
     CENT,

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from pms_dashboard.auth.models import Role
 from pms_dashboard.goals.models import Confidence, GoalStatus
-from pms_dashboard.people.models import Role
 
 
 @dataclass(frozen=True)

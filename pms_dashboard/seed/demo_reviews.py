@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from pms_dashboard.people.models import Role
+from pms_dashboard.auth.models import Role
 from pms_dashboard.reviews import calibration, cycles, peers, templates, writing
 from pms_dashboard.reviews.models import Review, ReviewOutcome
 from pms_dashboard.seed.data import DEMO_FRESH_REVIEWEE, TenantSpec, half_year

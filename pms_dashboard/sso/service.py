@@ -50,14 +50,13 @@ from sqlmodel import col
 
 from pms_dashboard import crypto
 from pms_dashboard.audit import service as audit
-from pms_dashboard.auth.service import SignedIn, open_session
+from pms_dashboard.auth.models import User, normalize_email
+from pms_dashboard.auth.service import SignedIn, find_user_by_email, open_session
 from pms_dashboard.errors import validation_message
-from pms_dashboard.people import service as people
-from pms_dashboard.people.models import User
+from pms_dashboard.organisation.service import require_settings_editor
 from pms_dashboard.sso.models import SsoConfig, SsoLogin
 from pms_dashboard.sso.schemas import DOMAIN_RE, SsoConfigInput, SsoConfigView, SsoError
 from pms_dashboard.tenancy.context import TenantContext
-from pms_dashboard.tenancy.customization import require_settings_editor
 from pms_dashboard.tenancy.registry import resolve_slug
 from pms_dashboard.tenancy.session import contextless_session, tenant_session
 
@@ -254,7 +253,7 @@ class Started:
 
 
 def _email_domain(email: str) -> str:
-    local, _, domain = people.normalize_email(email).rpartition("@")
+    local, _, domain = normalize_email(email).rpartition("@")
     if not local or not DOMAIN_RE.fullmatch(domain):
         raise SsoError("bad_email")
     return domain
@@ -311,7 +310,7 @@ def start(*, slug: str, email: str, redirect_base: str, ip: str = "") -> Started
         state=state,
         nonce=nonce,
         code_verifier=verifier,
-        login_hint=people.normalize_email(email),
+        login_hint=normalize_email(email),
     )
     with tenant_session(TenantContext(tenant_id=tenant_id)) as s:
         # sign-ins older than a day can never complete: keep the table small
@@ -415,7 +414,7 @@ def _sign_in(
     asserted = [str(claims[c]).lower() for c in TENANT_CLAIMS if claims.get(c)]
     if any(value != slug.lower() for value in asserted):
         raise SsoError("tenant_mismatch")
-    email = people.normalize_email(str(claims.get("email") or ""))
+    email = normalize_email(str(claims.get("email") or ""))
     if not email:
         raise SsoError("email_missing")
     if claims.get("email_verified") is False:
@@ -424,7 +423,7 @@ def _sign_in(
         raise SsoError("domain_not_allowed")
     with tenant_session(TenantContext(tenant_id=tenant_id)) as s:
         # Looked up inside this tenant's session: RLS shows no other tenant's people.
-        user = people.find_user_by_email(session=s, email=email)
+        user = find_user_by_email(session=s, email=email)
         if user is None:
             if not config.provision_users:
                 raise SsoError("no_account")

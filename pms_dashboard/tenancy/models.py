@@ -96,3 +96,17 @@ def tenant_fk(column: str, table: str, *, ondelete: str | None = None) -> Foreig
     return ForeignKeyConstraint(
         ["tenant_id", column], [f"{table}.tenant_id", f"{table}.id"], ondelete=ondelete
     )
+
+
+def tenant_models() -> tuple[type[TenantOwned], ...]:
+    """Every tenant-owned table class defined so far (scoping criteria must name mapped
+    classes, not the base), read from the class tree, so this room imports no domain: a
+    table whose module was never imported cannot be queried either."""
+    found: list[type[TenantOwned]] = []
+    todo = list(TenantOwned.__subclasses__())
+    while todo:
+        cls = todo.pop(0)
+        todo.extend(cls.__subclasses__())
+        if getattr(cls, "__table__", None) is not None:
+            found.append(cls)
+    return tuple(found)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -18,16 +17,6 @@ SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 
 class TenantError(UserError):
     """A tenant operation was refused; the message is safe to show."""
-
-
-@dataclass(frozen=True)
-class TenantSummary:
-    id: uuid.UUID
-    slug: str
-    name: str
-    isolation_tier: str
-    region: str
-    users: int
 
 
 def resolve_slug(*, session: Session, slug: str) -> uuid.UUID | None:
@@ -54,22 +43,3 @@ def create_tenant(*, session: Session, slug: str, name: str, region: str = "eu-c
     session.add(tenant)
     session.flush()
     return tenant
-
-
-def list_tenants(*, session: Session) -> list[TenantSummary]:
-    """Every tenant with its user count (owner session only)."""
-    from pms_dashboard.people.models import User
-
-    users = (
-        select(col(User.tenant_id), func.count().label("n"))
-        .group_by(col(User.tenant_id))
-        .subquery()
-    )
-    rows = session.execute(
-        select(Tenant, func.coalesce(users.c.n, 0))
-        .outerjoin(users, users.c.tenant_id == col(Tenant.id))
-        .order_by(col(Tenant.slug))
-    ).all()
-    return [
-        TenantSummary(t.id, t.slug, t.name, t.isolation_tier, t.region, int(n)) for t, n in rows
-    ]

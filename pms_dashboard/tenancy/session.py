@@ -17,7 +17,6 @@ import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from functools import lru_cache
 from typing import Any, TypeVar
 
 import psycopg
@@ -31,7 +30,7 @@ from pms_dashboard.tenancy.context import (
     MissingTenantContext,
     TenantContext,
 )
-from pms_dashboard.tenancy.models import TenantOwned
+from pms_dashboard.tenancy.models import TenantOwned, tenant_models
 from pms_dashboard.tenancy.rls import TENANT_SETTING
 
 logger = logging.getLogger(__name__)
@@ -53,14 +52,6 @@ class TenantSession(Session):
         return self.info.get("ctx")
 
 
-@lru_cache(maxsize=1)
-def _tenant_classes() -> tuple[type[TenantOwned], ...]:
-    """Every mapped tenant-owned class (the criteria must name mapped classes, not the base)."""
-    from pms_dashboard.models import TENANT_MODELS  # all tables, imported once, no cycle
-
-    return TENANT_MODELS
-
-
 @event.listens_for(TenantSession, "do_orm_execute")
 def _scope_to_tenant(state: ORMExecuteState) -> None:
     if not (state.is_select or state.is_update or state.is_delete):
@@ -75,7 +66,7 @@ def _scope_to_tenant(state: ORMExecuteState) -> None:
     state.statement = state.statement.options(
         *(
             with_loader_criteria(cls, lambda c: c.tenant_id == tenant_id, include_aliases=True)
-            for cls in _tenant_classes()
+            for cls in tenant_models()
         )
     )
 

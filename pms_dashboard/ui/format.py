@@ -2,7 +2,7 @@
 
 Services return plain values (`date`, `datetime`, `Decimal`); states turn them into the
 strings and numbers their vars hold with these functions (`display` does a whole service
-result at once). CSV exports have their own, fixed formats (`exports.csvsafe`).
+result at once). CSV exports have their own, fixed formats (`db.csvsafe`).
 """
 
 from __future__ import annotations

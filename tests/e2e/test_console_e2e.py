@@ -125,10 +125,10 @@ def _globex_manager_asks_for_an_acme_goal() -> None:
     from sqlalchemy import select
     from sqlmodel import col
 
+    from pms_dashboard.auth.models import User
     from pms_dashboard.auth.permissions import PermissionDenied
     from pms_dashboard.goals import service as goals
     from pms_dashboard.goals.models import Goal
-    from pms_dashboard.people.models import User
     from pms_dashboard.tenancy.context import TenantContext
     from pms_dashboard.tenancy.models import Tenant
     from pms_dashboard.tenancy.session import tenant_session

@@ -14,9 +14,8 @@ import pytest
 from sqlalchemy import select, update
 from sqlmodel import col
 
-from pms_dashboard.auth.models import AuthSession
+from pms_dashboard.auth.models import AuthSession, User
 from pms_dashboard.goals.models import Goal, GoalCheckIn
-from pms_dashboard.people.models import User
 from pms_dashboard.seed import seed_demo
 from pms_dashboard.settings import get_settings
 from pms_dashboard.tenancy.models import Tenant

@@ -9,8 +9,8 @@ import urllib.request
 import pytest
 from sqlalchemy import select
 
+from pms_dashboard.auth.models import User
 from pms_dashboard.goals.models import Goal, GoalStatus
-from pms_dashboard.people.models import User
 from pms_dashboard.seed import seed_demo
 from pms_dashboard.tenancy.models import Tenant
 from pms_dashboard.tenancy.session import owner_session

@@ -9,7 +9,7 @@ from typing import Any
 import reflex as rx
 from reflex.vars import ObjectVar
 
-from pms_dashboard.audit.grants import JUSTIFICATIONS
+from pms_dashboard.console.grants import JUSTIFICATIONS
 from pms_dashboard.ui.components.feedback import error_callout, notice_callout
 from pms_dashboard.ui.components.fields import labelled, native_select, options
 from pms_dashboard.ui.components.native_form import native_form

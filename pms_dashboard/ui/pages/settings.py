@@ -8,7 +8,7 @@ from typing import Any
 import reflex as rx
 from reflex.vars import ObjectVar
 
-from pms_dashboard.tenancy.customization import ACCENT_COLORS
+from pms_dashboard.organisation.schemas import ACCENT_COLORS
 from pms_dashboard.ui.components.feedback import error_callout, notice_callout
 from pms_dashboard.ui.components.fields import labelled, native_select, options
 from pms_dashboard.ui.states.settings import (

@@ -7,8 +7,8 @@ from typing import Any
 
 import reflex as rx
 
-from pms_dashboard.audit import service as audit_service
 from pms_dashboard.auth.permissions import PermissionDenied
+from pms_dashboard.console.grants import provider_access_log
 from pms_dashboard.tenancy.session import tenant_session
 from pms_dashboard.ui.states.session import SessionState
 
@@ -25,7 +25,7 @@ class AccessLogState(SessionState):
             return rx.redirect("/signin", replace=True)
         try:
             with tenant_session(principal.context) as session:
-                rows = audit_service.provider_access_log(session=session, actor=principal.context)
+                rows = provider_access_log(session=session, actor=principal.context)
         except PermissionDenied:
             self.entries, self.error = [], "Only tenant admins can see the access log."
             return None

@@ -12,12 +12,11 @@ from typing import Any
 
 import reflex as rx
 
-from pms_dashboard.audit import grants
-from pms_dashboard.audit import search as audit_search
-from pms_dashboard.audit.search import AuditQuery
 from pms_dashboard.auth.cookies import CONSOLE_COOKIE, token_from_cookie_header
 from pms_dashboard.auth.throttle import throttled_message
-from pms_dashboard.console import service
+from pms_dashboard.console import grants, service
+from pms_dashboard.console import search as audit_search
+from pms_dashboard.console.search import AuditQuery
 from pms_dashboard.console.service import ConsoleAdmin
 from pms_dashboard.ui.states.base import AppState, forget_tab_token
 from pms_dashboard.ui.urls import backend_url, download

@@ -12,7 +12,7 @@ import reflex as rx
 from pms_dashboard.auth import service as auth_service
 from pms_dashboard.auth.cookies import token_from_cookie_header
 from pms_dashboard.auth.service import Principal
-from pms_dashboard.tenancy.customization import get_customization
+from pms_dashboard.organisation.service import get_customization
 from pms_dashboard.tenancy.session import tenant_session
 from pms_dashboard.ui.states.base import AppState
 

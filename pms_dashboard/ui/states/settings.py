@@ -1,4 +1,4 @@
-"""Organisation settings: thin state over `tenancy.customization` (tenant admins only).
+"""Organisation settings: thin state over `organisation.service` (tenant admins only).
 
 The form's values are only proposals: the service validates everything and checks the
 actor's right to edit on every save; the vars just echo what the page shows.
@@ -12,13 +12,8 @@ import reflex as rx
 
 from pms_dashboard.auth.permissions import PermissionDenied
 from pms_dashboard.auth.service import Principal
-from pms_dashboard.tenancy.customization import (
-    ACCENT_COLORS,
-    CustomizationError,
-    TenantSettings,
-    get_tenant_settings,
-    update_tenant_settings,
-)
+from pms_dashboard.organisation.schemas import ACCENT_COLORS, CustomizationError, TenantSettings
+from pms_dashboard.organisation.service import get_tenant_settings, update_tenant_settings
 from pms_dashboard.tenancy.session import tenant_session
 from pms_dashboard.ui.states.session import SessionState
 

@@ -1,4 +1,5 @@
-"""A tenant's own look and rules: accent colour, logo, rating scale, stale-goal threshold.
+"""What a tenant's own look and rules are made of: accent colour, logo, rating scale,
+stale-goal threshold, and the settings form's input.
 
 Stored in `tenant.settings` (jsonb) and always read through `Customization`, so a missing or
 old key falls back to a default and a bad value can never reach a page.
@@ -7,7 +8,6 @@ old key falls back to a default and a bad value can never reach a page.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
@@ -19,15 +19,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy import CursorResult, select, update
-from sqlalchemy.orm import Session
-from sqlmodel import col
 
-from pms_dashboard.audit import service as audit
-from pms_dashboard.auth.permissions import Action, PermissionDenied, Resource, may, require
-from pms_dashboard.errors import UserError, validation_message
-from pms_dashboard.tenancy.context import MissingTenantContext, TenantContext
-from pms_dashboard.tenancy.models import Tenant
+from pms_dashboard.errors import UserError
 
 # Radix theme accent colours that read well on white and in the charts.
 AccentColor = Literal[
@@ -155,101 +148,3 @@ class TenantSettings:
     name: str
     customization: Customization
     can_edit: bool
-
-
-def get_customization(*, session: Session) -> Customization:
-    """The customization of the tenant in context: named explicitly, and RLS shows only that
-    tenant's row anyway (defence in depth, as every other query)."""
-    tenant_id = session.info.get("tenant_id")
-    if tenant_id is None:
-        raise MissingTenantContext("the customization belongs to a tenant: use a tenant session")
-    settings = session.scalar(select(col(Tenant.settings)).where(col(Tenant.id) == tenant_id))
-    return Customization.from_settings(settings)
-
-
-def get_tenant_settings(*, session: Session, actor: TenantContext) -> TenantSettings:
-    """Name and customization of the actor's tenant, and whether the actor may change them."""
-    require(session=session, actor=actor, resource=Resource.tenant_settings, action=Action.view)
-    row = session.execute(
-        select(col(Tenant.name), col(Tenant.settings)).where(col(Tenant.id) == actor.tenant_id)
-    ).one()
-    return TenantSettings(
-        name=row.name,
-        customization=Customization.from_settings(row.settings),
-        can_edit=may(
-            session=session, actor=actor, resource=Resource.tenant_settings, action=Action.edit
-        ),
-    )
-
-
-def require_settings_editor(*, session: Session, actor: TenantContext, message: str) -> None:
-    """PermissionDenied (with `message`) unless the actor may edit their own tenant's
-    settings, in a session whose context is that same tenant."""
-    if session.info.get("tenant_id") != actor.tenant_id:  # a context for another tenant
-        raise PermissionDenied(Resource.tenant_settings, Action.edit, message)
-    require(
-        session=session,
-        actor=actor,
-        resource=Resource.tenant_settings,
-        action=Action.edit,
-        message=message,
-    )
-
-
-def update_tenant_settings(
-    *, session: Session, actor: TenantContext, changes: Mapping[str, Any]
-) -> TenantSettings:
-    """Change the tenant's name and/or customization (tenant admins only), with an audit event.
-
-    `changes` holds any of: name, accent, logo_url, rating_scale ({low, high, labels}),
-    stale_after_days; keys left out keep their current value. Bad input raises
-    CustomizationError and writes nothing.
-    """
-    message = "Only tenant admins can change the organisation's settings."
-    require_settings_editor(session=session, actor=actor, message=message)
-    # Lock the row: two admins saving at once must not silently merge half of each.
-    row = session.execute(
-        select(col(Tenant.name), col(Tenant.settings))
-        .where(col(Tenant.id) == actor.tenant_id)
-        .with_for_update()
-    ).one()
-    stored: dict[str, Any] = dict(row.settings or {})
-    current = Customization.from_settings(stored)
-    wanted = dict(changes)
-    unknown = set(wanted) - {"name", *Customization.model_fields}
-    if unknown:
-        raise CustomizationError(f"Unknown setting(s): {', '.join(sorted(unknown))}.")
-    name = wanted.pop("name", row.name)
-    try:
-        validated = TenantSettingsInput.model_validate(
-            {"name": name, "customization": current.model_dump() | wanted}
-        )
-    except ValidationError as err:
-        raise CustomizationError(validation_message(err, SETTINGS_LABELS)) from None
-
-    before = {"name": row.name, **current.model_dump(mode="json")}
-    after = {"name": validated.name, **validated.customization.model_dump(mode="json")}
-    changed = sorted(k for k in after if before.get(k) != after[k])
-    if changed:
-        new_settings = stored | validated.customization.model_dump(mode="json")
-        result = session.execute(
-            update(Tenant)
-            .where(col(Tenant.id) == actor.tenant_id)
-            .values(name=validated.name, settings=new_settings)
-        )
-        assert isinstance(result, CursorResult)
-        if result.rowcount != 1:
-            raise PermissionDenied(Resource.tenant_settings, Action.edit, message)
-        audit.record(
-            session=session,
-            action="tenant.update_settings",
-            actor_id=actor.user_id,
-            entity_type="tenant",
-            entity_id=actor.tenant_id,
-            detail={
-                "changed": changed,
-                "before": {k: before.get(k) for k in changed},
-                "after": {k: after[k] for k in changed},
-            },
-        )
-    return TenantSettings(name=validated.name, customization=validated.customization, can_edit=True)

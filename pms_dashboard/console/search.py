@@ -37,9 +37,9 @@ from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from pms_dashboard.audit.chain import record_platform_event
-from pms_dashboard.audit.grants import audit_in_tenant
 from pms_dashboard.audit.models import AuditEvent, FlagReview, PlatformEvent
 from pms_dashboard.audit.sessions import shown_entity_id
+from pms_dashboard.console.grants import audit_in_tenant
 from pms_dashboard.console.service import ConsoleAdmin, ConsoleError, admin_session
 from pms_dashboard.errors import validation_message
 from pms_dashboard.paging import Page

@@ -12,15 +12,13 @@ from sqlalchemy import CursorResult, select, text, update
 
 from pms_dashboard.audit.models import AuditEvent
 from pms_dashboard.auth.permissions import PermissionDenied
-from pms_dashboard.tenancy.context import TenantContext
-from pms_dashboard.tenancy.customization import (
-    ACCENT_COLORS,
-    Customization,
-    CustomizationError,
+from pms_dashboard.organisation.schemas import ACCENT_COLORS, Customization, CustomizationError
+from pms_dashboard.organisation.service import (
     get_customization,
     get_tenant_settings,
     update_tenant_settings,
 )
+from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.models import Tenant
 from pms_dashboard.tenancy.session import owner_session, tenant_session
 from tests.conftest import TenantFixture, ctx

@@ -7,6 +7,9 @@ comments, ticket numbers...) goes through `safe_text` in SQL, so the neutralisin
 inside PostgreSQL's COPY and the rows reach the browser without a Python pass over them;
 `neutralize` is the same rule for the few files pandas builds. Numbers and dates are never
 prefixed: a key result's "-5" must stay a number.
+
+It lives with the database helpers, below every domain, because the domains build their own
+export statements (reviews' reports) and the exports package reads the domains.
 """
 
 from __future__ import annotations
