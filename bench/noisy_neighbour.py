@@ -34,12 +34,13 @@ def _b_page(token: str):
 
 def _hammer(ctx, stop: threading.Event, counts: dict[str, int]) -> None:
     from pms_dashboard.exports import service as exports
+    from pms_dashboard.exports.routes import export_stream
     from pms_dashboard.tenancy.limits import TenantBusy
 
     request = exports.prepare("goals", {"scope": "all"})
     while not stop.is_set():
         try:
-            for _ in exports.stream_export(ctx, request):
+            for _ in export_stream(ctx, request):
                 if stop.is_set():
                     break
             counts["exports"] += 1

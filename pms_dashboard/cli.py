@@ -240,10 +240,14 @@ def _console_admin_create(args: argparse.Namespace) -> int:
     import getpass
 
     from pms_dashboard.console.service import ConsoleError, create_admin
+    from pms_dashboard.tenancy.session import owner_session
 
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass()
     try:
-        new = create_admin(email=args.email, display_name=args.name, password=password)
+        with owner_session() as s:
+            new = create_admin(
+                session=s, email=args.email, display_name=args.name, password=password
+            )
     except ConsoleError as err:
         return _fail(str(err))
     print(f"created super-admin {new.email} ({new.id})")

@@ -7,7 +7,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import update
@@ -18,6 +18,9 @@ os.environ.setdefault("PMS_EMBEDDED_DB", "pms_test")
 
 from pms_dashboard.auth.models import Role, User
 from pms_dashboard.auth.passwords import hash_password
+from pms_dashboard.console import service as console
+from pms_dashboard.console.routes import admin_session
+from pms_dashboard.console.service import NewAdmin
 from pms_dashboard.db import engine as db_engine
 from pms_dashboard.db import migrate
 from pms_dashboard.settings import get_settings
@@ -25,6 +28,7 @@ from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.models import Tenant
 from pms_dashboard.tenancy.session import owner_session
 
+T = TypeVar("T")
 TEST_PASSWORD = "correct horse battery staple"
 _PASSWORD_HASH = hash_password(TEST_PASSWORD)
 
@@ -142,6 +146,21 @@ def ctx(t: TenantFixture, who: str, role: str | None = None) -> TenantContext:
 def make_tenant() -> Callable[..., TenantFixture]:
     """Factory: `new_tenant` (for tests that need more than one, or a given slug)."""
     return new_tenant
+
+
+def create_console_admin(*, email: str, display_name: str, password: str) -> NewAdmin:
+    """A platform super-admin, as the command line creates one (in the owner's session)."""
+    with owner_session() as s:
+        return console.create_admin(
+            session=s, email=email, display_name=display_name, password=password
+        )
+
+
+def as_admin(fn: Callable[..., T], /, *, admin: Any, **kwargs: Any) -> T:
+    """One console service run as the console's pages run it: in a console transaction of
+    its own, acting as `admin` (refused unless it is a signed-in super-admin)."""
+    with admin_session(admin) as s:
+        return fn(session=s, admin=admin, **kwargs)
 
 
 def served_app() -> Any:

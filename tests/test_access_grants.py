@@ -16,22 +16,23 @@ from sqlalchemy import text
 from pms_dashboard.audit.chain import verify
 from pms_dashboard.auth.permissions import PermissionDenied
 from pms_dashboard.console import grants
+from pms_dashboard.console import routes as console_routes
 from pms_dashboard.console import service as console
 from pms_dashboard.goals import service as goals
 from pms_dashboard.goals.schemas import GoalInput
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.session import owner_session, tenant_session
-from tests.conftest import TenantFixture
+from tests.conftest import TenantFixture, as_admin, create_console_admin
 
 PASSWORD = "a long console passphrase"
 
 
 def _admin() -> console.ConsoleAdmin:
-    new = console.create_admin(
+    new = create_console_admin(
         email=f"ops-{uuid.uuid4().hex[:8]}@platform.example", display_name="Ops", password=PASSWORD
     )
     code = pyotp.TOTP(new.totp_secret).at(time.time())
-    return console.sign_in(email=new.email, password=PASSWORD, code=code).admin
+    return console_routes.sign_in_with_code(email=new.email, password=PASSWORD, code=code).admin
 
 
 @pytest.fixture
@@ -61,21 +62,21 @@ def _events(t: TenantFixture) -> list[tuple[str, bool, dict]]:
 
 def test_no_grant_reads_nothing_and_the_attempt_is_logged(t) -> None:
     admin = _admin()
-    assert grants.read_goals(admin=admin, tenant_slug=t.slug) == []
+    assert as_admin(grants.read_goals, admin=admin, tenant_slug=t.slug) == []
     [(action, flagged, detail)] = _events(t)
     assert (action, flagged, detail["rows"], detail["grant"]) == ("console.read", True, 0, None)
 
 
 def test_an_active_grant_reads_and_every_step_is_in_the_tenants_trail(t) -> None:
     admin = _admin()
-    grant_id = grants.open_grant(
+    grant_id = as_admin(grants.open_grant, 
         admin=admin, tenant_slug=t.slug, justification="customer_support",
         ticket="SUP-1234", hours=1,
     )  # fmt: skip
-    rows = grants.read_goals(admin=admin, tenant_slug=t.slug)
+    rows = as_admin(grants.read_goals, admin=admin, tenant_slug=t.slug)
     assert [(r.title, r.owner) for r in rows] == [("Quarterly plan", "Employee 1")]
-    grants.revoke_grant(admin=admin, grant_id=grant_id)
-    assert grants.read_goals(admin=admin, tenant_slug=t.slug) == []
+    as_admin(grants.revoke_grant, admin=admin, grant_id=grant_id)
+    assert as_admin(grants.read_goals, admin=admin, tenant_slug=t.slug) == []
     events = _events(t)
     assert [a for a, _, _ in events] == [
         "console.grant_opened", "console.read", "console.grant_revoked", "console.read",
@@ -92,19 +93,24 @@ def test_an_active_grant_reads_and_every_step_is_in_the_tenants_trail(t) -> None
 
 def test_another_admins_grant_and_an_expired_grant_show_nothing(t) -> None:
     holder, other = _admin(), _admin()
-    grants.open_grant(
-        admin=holder, tenant_slug=t.slug, justification="legal_request", ticket="LEG-9", hours=2
+    as_admin(
+        grants.open_grant,
+        admin=holder,
+        tenant_slug=t.slug,
+        justification="legal_request",
+        ticket="LEG-9",
+        hours=2,
     )
-    assert grants.read_goals(admin=other, tenant_slug=t.slug) == []
-    assert [g.tenant_slug for g in grants.my_grants(admin=other)] == []
+    assert as_admin(grants.read_goals, admin=other, tenant_slug=t.slug) == []
+    assert [g.tenant_slug for g in as_admin(grants.my_grants, admin=other)] == []
     with owner_session() as s:  # the clock moves past the grant's end
         s.execute(
             text("UPDATE access_grant SET created_at = created_at - interval '3 hours',"
                  " expires_at = expires_at - interval '3 hours' WHERE tenant_id = :t"),
             {"t": t.id},
         )  # fmt: skip
-    assert grants.read_goals(admin=holder, tenant_slug=t.slug) == []
-    assert [g.active for g in grants.my_grants(admin=holder)] == [False]
+    assert as_admin(grants.read_goals, admin=holder, tenant_slug=t.slug) == []
+    assert [g.active for g in as_admin(grants.my_grants, admin=holder)] == [False]
 
 
 def _launch_reviews(t: TenantFixture) -> None:
@@ -129,18 +135,18 @@ def test_reviews_are_read_only_under_an_active_grant_and_every_attempt_is_logged
 
     _launch_reviews(t)
     admin, other = _admin(), _admin()
-    assert grants.read_reviews(admin=admin, tenant_slug=t.slug) == []
-    grant_id = grants.open_grant(
+    assert as_admin(grants.read_reviews, admin=admin, tenant_slug=t.slug) == []
+    grant_id = as_admin(grants.open_grant, 
         admin=admin, tenant_slug=t.slug, justification="customer_support",
         ticket="SUP-77", hours=1,
     )  # fmt: skip
-    assert grants.read_reviews(admin=other, tenant_slug=t.slug) == []  # not their grant
-    rows = grants.read_reviews(admin=admin, tenant_slug=t.slug)
+    assert as_admin(grants.read_reviews, admin=other, tenant_slug=t.slug) == []  # not their grant
+    rows = as_admin(grants.read_reviews, admin=admin, tenant_slug=t.slug)
     assert len(rows) == 6 and {r.cycle for r in rows} == {"H1"}
     assert ("H1", "Employee 1", "Manager", "manager", "not_started", "") in map(astuple, rows)
     assert ("H1", "Employee 1", "Employee 1", "self", "not_started", "") in map(astuple, rows)
-    grants.revoke_grant(admin=admin, grant_id=grant_id)
-    assert grants.read_reviews(admin=admin, tenant_slug=t.slug) == []
+    as_admin(grants.revoke_grant, admin=admin, grant_id=grant_id)
+    assert as_admin(grants.read_reviews, admin=admin, tenant_slug=t.slug) == []
     reads = [(f, d) for a, f, d in _events(t) if a == "console.read"]
     assert [(f, d["what"], d["rows"], d["ticket"]) for f, d in reads] == [
         (True, "reviews", 0, None),
@@ -160,9 +166,9 @@ def test_reviews_are_read_only_under_an_active_grant_and_every_attempt_is_logged
         "reviews (0 rows) — refused: no grant",
     ]
     with pytest.raises(console.ConsoleError, match="No organisation"):
-        grants.read_reviews(admin=admin, tenant_slug="no-such-org")
+        as_admin(grants.read_reviews, admin=admin, tenant_slug="no-such-org")
     with pytest.raises(console.ConsoleError, match="Sign in"):
-        grants.read_reviews(admin=None, tenant_slug=t.slug)  # type: ignore[arg-type]
+        as_admin(grants.read_reviews, admin=None, tenant_slug=t.slug)  # type: ignore[arg-type]
     assert len(_events(t)) == 6  # the refused calls above logged nothing
 
 
@@ -172,16 +178,16 @@ def test_the_console_shows_reviews_read_under_a_grant(t) -> None:
     from tests.ui_harness import call, state_for
 
     _launch_reviews(t)
-    new = console.create_admin(
+    new = create_console_admin(
         email=f"ui-{uuid.uuid4().hex[:8]}@platform.example", display_name="UI", password=PASSWORD
     )
-    signed = console.sign_in(
+    signed = console_routes.sign_in_with_code(
         email=new.email, password=PASSWORD, code=pyotp.TOTP(new.totp_secret).at(time.time())
     )
     st = state_for(ConsoleState, signed.token, cookie_name="pms_console")
     call(st, ConsoleState.read_reviews, t.slug)
     assert (st.error, st.read_rows) == (NO_GRANT, [])
-    grants.open_grant(
+    as_admin(grants.open_grant, 
         admin=signed.admin, tenant_slug=t.slug, justification="legal_request",
         ticket="LEG-1", hours=1,
     )  # fmt: skip
@@ -212,7 +218,7 @@ def test_a_grant_needs_reason_ticket_and_a_short_time(t, kwargs, message) -> Non
     args = {"tenant_slug": t.slug, "justification": "security_investigation",
             "ticket": "SEC-77", "hours": 1} | kwargs  # fmt: skip
     with pytest.raises(console.ConsoleError, match=message):
-        grants.open_grant(admin=_admin(), **args)
+        as_admin(grants.open_grant, admin=_admin(), **args)
     assert _events(t) == []
 
 
@@ -239,11 +245,16 @@ def test_password_hashes_stay_out_of_reach_even_under_a_grant(t) -> None:
     import psycopg
     from sqlalchemy import exc
 
-    from pms_dashboard.console.service import admin_session
+    from pms_dashboard.console.routes import admin_session
 
     admin = _admin()
-    grants.open_grant(
-        admin=admin, tenant_slug=t.slug, justification="customer_support", ticket="SUP-1", hours=1
+    as_admin(
+        grants.open_grant,
+        admin=admin,
+        tenant_slug=t.slug,
+        justification="customer_support",
+        ticket="SUP-1",
+        hours=1,
     )
     with pytest.raises(exc.DBAPIError) as err, admin_session(admin) as s:
         s.execute(text("SELECT password_hash FROM app_user"))
@@ -282,10 +293,10 @@ def test_every_console_handler_that_reaches_tenant_data_leaves_a_flagged_event(t
     emp = TenantContext(tenant_id=t.id, user_id=t.user_id("emp2"), role="employee")
     with pytest.raises(PermissionDenied), tenant_session(emp) as s:
         goals.goal_detail(session=s, actor=emp, goal_id=uuid.uuid4())
-    new = console.create_admin(
+    new = create_console_admin(
         email=f"ui-{uuid.uuid4().hex[:8]}@platform.example", display_name="UI", password=PASSWORD
     )
-    signed = console.sign_in(
+    signed = console_routes.sign_in_with_code(
         email=new.email, password=PASSWORD, code=pyotp.TOTP(new.totp_secret).at(time.time())
     )
     st = state_for(ConsoleState, signed.token, cookie_name="pms_console")
@@ -343,10 +354,10 @@ def test_every_console_route_is_known_and_the_one_reaching_tenants_leaves_flagge
 
     paths = {r.path for r in api.routes if getattr(r, "path", "").startswith("/api/console")}
     assert paths == set(CONSOLE_ROUTES), "classify the new console route in CONSOLE_ROUTES"
-    new = console.create_admin(
+    new = create_console_admin(
         email=f"ops-{uuid.uuid4().hex[:8]}@platform.example", display_name="Ops", password=PASSWORD
     )
-    signed = console.sign_in(
+    signed = console_routes.sign_in_with_code(
         email=new.email, password=PASSWORD, code=pyotp.TOTP(new.totp_secret).at(time.time())
     )
     client = TestClient(Starlette(routes=api.routes))

@@ -12,32 +12,32 @@ import pytest
 
 from pms_dashboard.auth.permissions import PermissionDenied
 from pms_dashboard.console import grants
-from pms_dashboard.console import service as console
+from pms_dashboard.console import routes as console_routes
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.session import tenant_session
 from pms_dashboard.ui.states.access_log import AccessLogState
-from tests.conftest import TEST_PASSWORD, TenantFixture
+from tests.conftest import TEST_PASSWORD, TenantFixture, as_admin, create_console_admin
 from tests.ui_harness import call, redirects_to, state_for, token_for
 
 
 @pytest.fixture
 def accessed(make_tenant: Callable[..., TenantFixture]) -> tuple[TenantFixture, TenantFixture]:
     t, other = make_tenant(), make_tenant()
-    new = console.create_admin(
+    new = create_console_admin(
         email=f"ops-{uuid.uuid4().hex[:8]}@platform.example",
         display_name="Ops",
         password="a long console passphrase",
     )
-    admin = console.sign_in(
+    admin = console_routes.sign_in_with_code(
         email=new.email,
         password="a long console passphrase",
         code=pyotp.TOTP(new.totp_secret).at(time.time()),
     ).admin
-    grants.open_grant(
+    as_admin(grants.open_grant, 
         admin=admin, tenant_slug=t.slug, justification="security_investigation",
         ticket="SEC-42", hours=1,
     )  # fmt: skip
-    grants.read_goals(admin=admin, tenant_slug=t.slug)
+    as_admin(grants.read_goals, admin=admin, tenant_slug=t.slug)
     return t, other
 
 

@@ -205,7 +205,6 @@ def test_nothing_depends_on_ui_but_the_app() -> None:
     assert not wrong, "\n".join(wrong)
 
 
-@pytest.mark.xfail(strict=True, reason="until the services take their sessions")
 def test_only_entry_points_open_sessions() -> None:
     """Services take a `session`; the states, routes, command line and jobs open them."""
     wrong = [

@@ -29,6 +29,7 @@ from pms_dashboard.audit.chain import record_platform_event, verify_platform
 from pms_dashboard.audit.sessions import session_ref
 from pms_dashboard.auth.permissions import PermissionDenied
 from pms_dashboard.console import grants, search
+from pms_dashboard.console import routes as console_routes
 from pms_dashboard.console import service as console
 from pms_dashboard.console.search import SEARCH_COLUMNS, AuditQuery
 from pms_dashboard.db import engine as db_engine
@@ -38,7 +39,7 @@ from pms_dashboard.goals.schemas import GoalInput
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.session import auditor_session, owner_session, tenant_session
 from pms_dashboard.ui.states.base import MALFORMED
-from tests.conftest import TEST_PASSWORD, TenantFixture
+from tests.conftest import TEST_PASSWORD, TenantFixture, as_admin, create_console_admin
 
 PASSWORD = "a long console passphrase"
 
@@ -47,7 +48,7 @@ PASSWORD = "a long console passphrase"
 
 
 def _new_admin() -> console.NewAdmin:
-    return console.create_admin(
+    return create_console_admin(
         email=f"ops-{uuid.uuid4().hex[:8]}@platform.example", display_name="Ops", password=PASSWORD
     )
 
@@ -57,7 +58,9 @@ def _code(secret: str) -> str:
 
 
 def _sign_in(new: console.NewAdmin) -> console.ConsoleSignedIn:
-    return console.sign_in(email=new.email, password=PASSWORD, code=_code(new.totp_secret))
+    return console_routes.sign_in_with_code(
+        email=new.email, password=PASSWORD, code=_code(new.totp_secret)
+    )
 
 
 def _head() -> int:
@@ -126,7 +129,7 @@ class World:
     end: datetime
 
     def find(self, **filters: Any) -> search.Page:
-        return search.search(admin=self.admin, query=AuditQuery(**filters))
+        return as_admin(search.search, admin=self.admin, query=AuditQuery(**filters))
 
 
 @pytest.fixture
@@ -284,9 +287,9 @@ def test_good_filters_from_a_form() -> None:
 
 def test_search_refuses_no_admin_and_no_query(world: World) -> None:
     with pytest.raises(console.ConsoleError, match="Sign in"):
-        search.search(admin=None, query=AuditQuery())  # type: ignore[arg-type]
+        as_admin(search.search, admin=None, query=AuditQuery())  # type: ignore[arg-type]
     with pytest.raises(console.ConsoleError, match="filters"):
-        search.search(admin=world.admin, query={"tenant": world.a.slug})  # type: ignore[arg-type]
+        as_admin(search.search, admin=world.admin, query={"tenant": world.a.slug})  # type: ignore[arg-type]
 
 
 def test_every_search_is_in_the_platform_trail_and_in_each_tenant_shown(
@@ -415,11 +418,11 @@ def test_the_app_role_has_no_part_in_the_platform_trail(world: World, sql) -> No
 def test_a_sign_in_and_a_sign_out_are_platform_events() -> None:
     new = _new_admin()
     head = _head()
-    signed = console.sign_in(
+    signed = console_routes.sign_in_with_code(
         email=new.email, password=PASSWORD, code=_code(new.totp_secret), ip="203.0.113.9"
     )
-    console.sign_out(signed.token, ip="203.0.113.9")
-    console.sign_out(signed.token)  # already ended: nothing more happens
+    console_routes.sign_out(signed.token, ip="203.0.113.9")
+    console_routes.sign_out(signed.token)  # already ended: nothing more happens
     events = _platform_since(head)
     assert [(e.admin_id, e.action, e.ip) for e in events] == [
         (new.id, "console.sign_in", "203.0.113.9"),
@@ -446,7 +449,7 @@ def test_a_failed_sign_in_is_a_platform_event_without_secrets(case, reason) -> N
     new = _new_admin()
     good = _code(new.totp_secret)
     if case == "replayed code":
-        console.sign_in(email=new.email, password=PASSWORD, code=good)
+        console_routes.sign_in_with_code(email=new.email, password=PASSWORD, code=good)
     if case == "inactive":
         with owner_session() as s:  # set-up: an operator deactivated the admin
             s.execute(text("UPDATE platform_admin SET is_active = false WHERE id = :i"),
@@ -461,7 +464,9 @@ def test_a_failed_sign_in_is_a_platform_event_without_secrets(case, reason) -> N
     }[case]
     head = _head()
     with pytest.raises(console.ConsoleError):
-        console.sign_in(email=email, password=password, code=code, ip="198.51.100.4")
+        console_routes.sign_in_with_code(
+            email=email, password=password, code=code, ip="198.51.100.4"
+        )
     [event] = _platform_since(head)
     assert (event.action, event.detail["reason"], event.ip) == (
         "console.sign_in_failed", reason, "198.51.100.4",
@@ -606,18 +611,18 @@ def _reviews_count() -> int:
 def test_the_queue_shows_a_cross_tenant_attempt_until_it_is_reviewed(attempt) -> None:
     a, b = attempt
     admin = _sign_in(_new_admin()).admin
-    [row] = search.flagged_queue(admin=admin, tenant=a.slug).rows
+    [row] = as_admin(search.flagged_queue, admin=admin, tenant=a.slug).rows
     assert (row.tenant, row.action, row.actor_id, row.other_tenant) == (
         a.slug, "access.cross_tenant", str(a.user_id("emp2")), b.slug,
     )  # fmt: skip
     # (the tenant's own trail has it as not found, without a trace of b)
     [(_, action, _, detail)] = _tenant_events(a, "access.not_found")
     assert action == "access.not_found" and b.slug not in json.dumps(detail)
-    assert search.flagged_queue(admin=admin, tenant=b.slug).rows == []
+    assert as_admin(search.flagged_queue, admin=admin, tenant=b.slug).rows == []
     # the queue across all tenants holds it too: oldest first, no console reads in it
     seen: list[search.FlaggedRow] = []
     for page in range(1, 50):
-        rows = search.flagged_queue(admin=admin, page=page, page_size=100).rows
+        rows = as_admin(search.flagged_queue, admin=admin, page=page, page_size=100).rows
         seen += rows
         if not rows or any(r.event_id == row.event_id for r in rows):
             break
@@ -626,8 +631,10 @@ def test_the_queue_shows_a_cross_tenant_attempt_until_it_is_reviewed(attempt) ->
     assert not any(r.action.startswith("console.") for r in seen)
 
     head = _head()
-    search.review_flag(admin=admin, event_id=row.event_id, note="  Stale bookmark; told them. ")
-    assert search.flagged_queue(admin=admin, tenant=a.slug).rows == []
+    as_admin(
+        search.review_flag, admin=admin, event_id=row.event_id, note="  Stale bookmark; told them. "
+    )
+    assert as_admin(search.flagged_queue, admin=admin, tenant=a.slug).rows == []
     [event] = [e for e in _platform_since(head) if e.action == "console.flag_review"]
     assert event.admin_id == admin.admin_id
     assert event.detail | {"event": None} == {
@@ -647,7 +654,7 @@ def test_the_queue_shows_a_cross_tenant_attempt_until_it_is_reviewed(attempt) ->
     # a second review of the same event changes nothing
     head, count = _head(), _reviews_count()
     with pytest.raises(console.ConsoleError, match="already been reviewed"):
-        search.review_flag(admin=admin, event_id=row.event_id, note="again")
+        as_admin(search.review_flag, admin=admin, event_id=row.event_id, note="again")
     assert (_head(), _reviews_count()) == (head, count)
     assert _platform_ok()
 
@@ -655,7 +662,7 @@ def test_the_queue_shows_a_cross_tenant_attempt_until_it_is_reviewed(attempt) ->
 def test_bad_reviews_get_a_clear_message_and_change_nothing(attempt) -> None:
     a, _ = attempt
     admin = _sign_in(_new_admin()).admin
-    [row] = search.flagged_queue(admin=admin, tenant=a.slug).rows
+    [row] = as_admin(search.flagged_queue, admin=admin, tenant=a.slug).rows
     _record(a, "emp1", "goal.create")  # an ordinary, unflagged event
     [(unflagged_id, *_)] = _tenant_events(a, "goal.create")
     [(console_id, *_)] = _tenant_events(a, "console.audit_read")  # flagged, but the platform's
@@ -674,19 +681,19 @@ def test_bad_reviews_get_a_clear_message_and_change_nothing(attempt) -> None:
     head, count = _head(), _reviews_count()
     for event_id, note, message in cases:
         with pytest.raises(console.ConsoleError, match=message):
-            search.review_flag(admin=admin, event_id=event_id, note=note)
+            as_admin(search.review_flag, admin=admin, event_id=event_id, note=note)
     with pytest.raises(console.ConsoleError, match="Sign in"):
-        search.review_flag(admin=None, event_id=row.event_id, note="ok")  # type: ignore[arg-type]
+        as_admin(search.review_flag, admin=None, event_id=row.event_id, note="ok")  # type: ignore[arg-type]
     assert (_head(), _reviews_count()) == (head, count)
     assert _tenant_events(a, "console.flag_reviewed") == []
-    assert [r.event_id for r in search.flagged_queue(admin=admin, tenant=a.slug).rows] == [
-        row.event_id
-    ]
+    assert [
+        r.event_id for r in as_admin(search.flagged_queue, admin=admin, tenant=a.slug).rows
+    ] == [row.event_id]
     for bad in ({"tenant": "Not A Slug"}, {"page": 0}, {"page_size": 101}, {"page": "x"}):
         with pytest.raises(console.ConsoleError):
-            search.flagged_queue(admin=admin, **bad)
+            as_admin(search.flagged_queue, admin=admin, **bad)
     # a note of exactly 500 characters is fine
-    search.review_flag(admin=admin, event_id=row.event_id, note="y" * 500)
+    as_admin(search.review_flag, admin=admin, event_id=row.event_id, note="y" * 500)
     assert _reviews_count() == count + 1
 
 

@@ -15,6 +15,7 @@ from joserfc.jwk import OctKey
 from sqlalchemy import text
 
 from pms_dashboard import keyring, models
+from pms_dashboard.auth import routes as auth_routes
 from pms_dashboard.auth import service, tokens
 from pms_dashboard.auth.models import User
 from pms_dashboard.auth.passwords import hash_password
@@ -33,7 +34,7 @@ def _email(t: TenantFixture, key: str = "manager") -> str:
 
 def _sign_in(t: TenantFixture, key: str = "manager", **kw: str) -> service.SignedIn:
     args = {"slug": t.slug, "email": _email(t, key), "password": TEST_PASSWORD} | kw
-    return service.sign_in(**args)
+    return auth_routes.sign_in_with_password(**args)
 
 
 def _b64(data: bytes) -> str:
@@ -81,7 +82,7 @@ def test_sign_in_returns_a_token_that_authenticates_to_the_right_tenant(
     assert claims is not None
     assert (claims.tenant_id, claims.user_id) == (a.id, a.user_id("manager"))
 
-    principal = service.authenticate(signed.token)
+    principal = auth_routes.authenticate(signed.token)
     assert principal is not None
     assert principal == signed.principal
     assert (principal.tenant_id, principal.tenant_slug) == (a.id, a.slug)
@@ -109,7 +110,7 @@ def test_sign_in_returns_a_token_that_authenticates_to_the_right_tenant(
 
 def test_slug_and_email_are_matched_case_insensitively(make_tenant: MakeTenant) -> None:
     a = make_tenant()
-    signed = service.sign_in(
+    signed = auth_routes.sign_in_with_password(
         slug=f" {a.slug.upper()} ", email=f"  {_email(a).upper()} ", password=TEST_PASSWORD
     )
     assert signed.principal.user_id == a.user_id("manager")
@@ -117,7 +118,7 @@ def test_slug_and_email_are_matched_case_insensitively(make_tenant: MakeTenant) 
 
 @pytest.mark.parametrize("token", [None, "", "not-a-token", "a.b.c", "x" * 5000])
 def test_garbage_tokens_authenticate_to_nobody(token: str | None) -> None:
-    assert service.authenticate(token) is None
+    assert auth_routes.authenticate(token) is None
 
 
 # ---------------------------------------------------------------- forged tokens
@@ -127,8 +128,8 @@ def test_tampered_signature_is_rejected(make_tenant: MakeTenant) -> None:
     token = _sign_in(make_tenant()).token
     header, payload, signature = token.split(".")
     tampered = [f"{header}.{payload}.{_flip(signature, i)}" for i in (0, len(signature) // 2)]
-    assert service.authenticate(token) is not None  # the original still works
-    assert [service.authenticate(t) for t in tampered] == [None, None]
+    assert auth_routes.authenticate(token) is not None  # the original still works
+    assert [auth_routes.authenticate(t) for t in tampered] == [None, None]
 
 
 def test_tampered_payload_is_rejected(make_tenant: MakeTenant) -> None:
@@ -146,8 +147,8 @@ def test_tampered_payload_is_rejected(make_tenant: MakeTenant) -> None:
             {"exp": claims["exp"] + 3600},
         )
     ]
-    assert service.authenticate(token) is not None
-    assert [service.authenticate(t) for t in (flipped, *forged)] == [None] * 5
+    assert auth_routes.authenticate(token) is not None
+    assert [auth_routes.authenticate(t) for t in (flipped, *forged)] == [None] * 5
 
 
 def test_expired_token_is_rejected(make_tenant: MakeTenant) -> None:
@@ -166,20 +167,20 @@ def test_expired_token_is_rejected(make_tenant: MakeTenant) -> None:
         )
 
     now = int(time.time())
-    assert service.authenticate(token(now + 600)) is not None  # same claims, not expired
-    assert service.authenticate(token(now - 60)) is None
-    assert service.authenticate(token(now - 24 * 3600)) is None
+    assert auth_routes.authenticate(token(now + 600)) is not None  # same claims, not expired
+    assert auth_routes.authenticate(token(now - 60)) is None
+    assert auth_routes.authenticate(token(now - 24 * 3600)) is None
 
 
 def test_expired_server_side_session_is_rejected(make_tenant: MakeTenant) -> None:
     signed = _sign_in(make_tenant())
-    assert service.authenticate(signed.token) is not None
+    assert auth_routes.authenticate(signed.token) is not None
     with owner_session() as s:
         s.execute(
             text("UPDATE auth_session SET expires_at = now() - interval '1 minute' WHERE id = :id"),
             {"id": signed.principal.session_id},
         )
-    assert service.authenticate(signed.token) is None
+    assert auth_routes.authenticate(signed.token) is None
 
 
 def test_token_signed_with_another_key_is_rejected(make_tenant: MakeTenant) -> None:
@@ -192,9 +193,9 @@ def test_token_signed_with_another_key_is_rejected(make_tenant: MakeTenant) -> N
     real_key = OctKey.import_key(current.key.encode())
     other_alg = jwt.encode(header | {"alg": "HS512"}, claims, real_key, algorithms=["HS512"])
     assert forged != token
-    assert service.authenticate(token) is not None
-    assert service.authenticate(forged) is None
-    assert service.authenticate(other_alg) is None
+    assert auth_routes.authenticate(token) is not None
+    assert auth_routes.authenticate(forged) is None
+    assert auth_routes.authenticate(other_alg) is None
 
 
 def test_alg_none_token_is_rejected(make_tenant: MakeTenant) -> None:
@@ -202,8 +203,8 @@ def test_alg_none_token_is_rejected(make_tenant: MakeTenant) -> None:
     _header, payload, signature = token.split(".")
     none = _b64(json.dumps({"alg": "none", "typ": "JWT"}).encode())
     variants = [f"{none}.{payload}.", f"{none}.{payload}", f"{none}.{payload}.{signature}"]
-    assert service.authenticate(token) is not None
-    assert [service.authenticate(v) for v in variants] == [None] * 3
+    assert auth_routes.authenticate(token) is not None
+    assert [auth_routes.authenticate(v) for v in variants] == [None] * 3
 
 
 def test_valid_signature_with_a_foreign_tenant_claim_finds_no_session(
@@ -222,7 +223,7 @@ def test_valid_signature_with_a_foreign_tenant_claim_finds_no_session(
         )
     )
     assert tokens.verify(cross) is not None
-    assert service.authenticate(cross) is None
+    assert auth_routes.authenticate(cross) is None
 
 
 # ---------------------------------------------------------------- server-side state
@@ -230,10 +231,10 @@ def test_valid_signature_with_a_foreign_tenant_claim_finds_no_session(
 
 def test_token_of_a_signed_out_session_is_rejected(make_tenant: MakeTenant) -> None:
     signed = _sign_in(make_tenant())
-    assert service.authenticate(signed.token) is not None
-    assert service.sign_out(signed.token) is True
-    assert service.authenticate(signed.token) is None
-    assert service.sign_out(signed.token) is False  # already revoked
+    assert auth_routes.authenticate(signed.token) is not None
+    assert auth_routes.sign_out(signed.token) is True
+    assert auth_routes.authenticate(signed.token) is None
+    assert auth_routes.sign_out(signed.token) is False  # already revoked
     revoked = _owner(
         "SELECT revoked_at IS NOT NULL FROM auth_session WHERE id = :id",
         id=signed.principal.session_id,
@@ -244,21 +245,21 @@ def test_token_of_a_signed_out_session_is_rejected(make_tenant: MakeTenant) -> N
 def test_sign_out_revokes_only_that_session(make_tenant: MakeTenant) -> None:
     a = make_tenant()
     first, second = _sign_in(a), _sign_in(a)
-    assert service.sign_out(first.token) is True
-    assert service.authenticate(first.token) is None
-    assert service.authenticate(second.token) is not None
+    assert auth_routes.sign_out(first.token) is True
+    assert auth_routes.authenticate(first.token) is None
+    assert auth_routes.authenticate(second.token) is not None
 
 
 def test_token_of_a_deactivated_user_is_rejected(make_tenant: MakeTenant) -> None:
     a = make_tenant()
     signed = _sign_in(a, "emp1")
-    assert service.authenticate(signed.token) is not None
+    assert auth_routes.authenticate(signed.token) is not None
     with owner_session() as s:
         s.execute(
             text("UPDATE app_user SET is_active = false WHERE id = :id"),
             {"id": a.user_id("emp1")},
         )
-    assert service.authenticate(signed.token) is None
+    assert auth_routes.authenticate(signed.token) is None
     with pytest.raises(SignInError) as err:
         _sign_in(a, "emp1")
     assert str(err.value) == SIGN_IN_FAILED
@@ -267,14 +268,14 @@ def test_token_of_a_deactivated_user_is_rejected(make_tenant: MakeTenant) -> Non
 def test_token_of_a_deleted_user_is_rejected(make_tenant: MakeTenant) -> None:
     a = make_tenant()
     signed = _sign_in(a, "emp2")
-    assert service.authenticate(signed.token) is not None
+    assert auth_routes.authenticate(signed.token) is not None
     with owner_session() as s:
         deleted = s.execute(
             text("DELETE FROM app_user WHERE tenant_id = :t AND id = :id"),
             {"t": a.id, "id": a.user_id("emp2")},
         ).rowcount
     assert deleted == 1
-    assert service.authenticate(signed.token) is None
+    assert auth_routes.authenticate(signed.token) is None
 
 
 def test_role_comes_from_the_database_not_the_token(make_tenant: MakeTenant) -> None:
@@ -288,7 +289,7 @@ def test_role_comes_from_the_database_not_the_token(make_tenant: MakeTenant) -> 
         )
     claims = tokens.verify(signed.token)
     assert claims is not None and claims.role == "tenant_admin"
-    principal = service.authenticate(signed.token)
+    principal = auth_routes.authenticate(signed.token)
     assert principal is not None
     assert principal.role == "employee"
     assert principal.context.role == "employee"
@@ -299,7 +300,7 @@ def test_role_comes_from_the_database_not_the_token(make_tenant: MakeTenant) -> 
 
 def _sign_in_error(**kw: str) -> str:
     with pytest.raises(SignInError) as err:
-        service.sign_in(**kw)
+        auth_routes.sign_in_with_password(**kw)
     return str(err.value)
 
 
@@ -332,7 +333,7 @@ def test_wrong_password_and_unknown_email_take_similar_time(
     def timed(email: str, password: str) -> float:
         started = time.perf_counter()
         with pytest.raises(SignInError):
-            service.sign_in(slug=a.slug, email=email, password=password)
+            auth_routes.sign_in_with_password(slug=a.slug, email=email, password=password)
         return time.perf_counter() - started
 
     timed(_email(a), "warm-up")
@@ -353,9 +354,11 @@ def test_failed_sign_in_records_an_audit_event_and_changes_nothing_else(
     users_before = _owner("SELECT * FROM app_user WHERE tenant_id = :t ORDER BY id", t=a.id)
 
     with pytest.raises(SignInError):
-        service.sign_in(slug=a.slug, email=_email(a), password="wrong", ip="192.0.2.7")
+        auth_routes.sign_in_with_password(
+            slug=a.slug, email=_email(a), password="wrong", ip="192.0.2.7"
+        )
     with pytest.raises(SignInError):
-        service.sign_in(slug=a.slug, email=f" Nobody@{a.slug}.test", password="x")
+        auth_routes.sign_in_with_password(slug=a.slug, email=f" Nobody@{a.slug}.test", password="x")
 
     after = _counts(a.id)
     assert {t: after[t] - before[t] for t in TENANT_TABLES} == {
@@ -409,5 +412,7 @@ def test_right_credentials_with_another_tenants_slug_fail(make_tenant: MakeTenan
     assert _counts(b.id)["auth_session"] == 0
     # ...and the same credentials still work in their own tenant
     assert _sign_in(a).principal.tenant_id == a.id
-    namesake = service.sign_in(slug=b.slug, email=_email(a), password="a different password")
+    namesake = auth_routes.sign_in_with_password(
+        slug=b.slug, email=_email(a), password="a different password"
+    )
     assert (namesake.principal.tenant_id, namesake.principal.display_name) == (b.id, "Namesake")

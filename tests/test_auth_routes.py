@@ -6,7 +6,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from pms_dashboard.auth import service
+from pms_dashboard.auth import routes as auth_routes
 from pms_dashboard.auth.cookies import SESSION_COOKIE, token_from_cookie_header
 from pms_dashboard.auth.routes import routes
 from tests.conftest import TEST_PASSWORD
@@ -68,12 +68,12 @@ def test_sign_out_revokes_the_session_server_side(client, make_tenant):
     t = make_tenant()
     response = _sign_in(client, t.slug, f"emp1@{t.slug}.test", TEST_PASSWORD)
     token = token_from_cookie_header(response.headers["set-cookie"].split(";")[0])
-    assert service.authenticate(token) is not None
+    assert auth_routes.authenticate(token) is not None
     out = client.post("/api/auth/signout", headers={"origin": ORIGIN})
     assert out.status_code == 303
     assert "signin" in out.headers["location"]
     # The old token is dead even if a copy of the cookie survived somewhere.
-    assert service.authenticate(token) is None
+    assert auth_routes.authenticate(token) is None
     stolen = TestClient(Starlette(routes=routes), base_url=ORIGIN)
     stolen.cookies.set(SESSION_COOKIE, token or "")
     assert stolen.get("/api/auth/me").status_code == 401

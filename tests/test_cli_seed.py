@@ -13,7 +13,8 @@ from sqlalchemy.engine import make_url
 from sqlmodel import col
 
 from pms_dashboard import seed
-from pms_dashboard.auth.service import SignInError, sign_in
+from pms_dashboard.auth.routes import sign_in_with_password as sign_in
+from pms_dashboard.auth.service import SignInError
 from pms_dashboard.cli import main
 from pms_dashboard.db.engine import owner_url
 from pms_dashboard.goals.models import Goal

@@ -14,18 +14,19 @@ import pytest
 from sqlalchemy import exc, text
 
 from pms_dashboard import cli
-from pms_dashboard.auth import service as auth_service
+from pms_dashboard.auth import routes as auth_routes
+from pms_dashboard.console import routes as console_routes
 from pms_dashboard.console import service, totp
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.session import auditor_session, owner_session, tenant_session
-from tests.conftest import TEST_PASSWORD
+from tests.conftest import TEST_PASSWORD, as_admin, create_console_admin
 
 PASSWORD = "a long console passphrase"
 
 
 @pytest.fixture
 def admin() -> service.NewAdmin:
-    return service.create_admin(
+    return create_console_admin(
         email=f"ops-{uuid.uuid4().hex[:8]}@platform.example",
         display_name="Ops Admin",
         password=PASSWORD,
@@ -37,10 +38,10 @@ def code(secret: str, offset_steps: int = 0) -> str:
 
 
 def test_sign_in_needs_password_and_a_fresh_code(admin) -> None:
-    signed = service.sign_in(
+    signed = console_routes.sign_in_with_code(
         email=admin.email.upper(), password=PASSWORD, code=code(admin.totp_secret)
     )
-    who = service.authenticate(signed.token)
+    who = console_routes.authenticate(signed.token)
     assert who is not None and who.email == admin.email
     assert signed.max_age == service.CONSOLE_SESSION_HOURS * 3600
 
@@ -51,7 +52,7 @@ def test_sign_in_needs_password_and_a_fresh_code(admin) -> None:
 def test_every_failure_gets_the_same_message(admin, case) -> None:
     good = code(admin.totp_secret)
     if case == "replayed":
-        service.sign_in(email=admin.email, password=PASSWORD, code=good)
+        console_routes.sign_in_with_code(email=admin.email, password=PASSWORD, code=good)
     attempt = {
         "wrong password": (admin.email, "not the password!!", good),
         "wrong code": (admin.email, PASSWORD, f"{(int(good) + 1) % 1_000_000:06d}"),
@@ -61,7 +62,7 @@ def test_every_failure_gets_the_same_message(admin, case) -> None:
         "unknown email": ("nobody@platform.example", PASSWORD, good),
     }[case]
     with pytest.raises(service.ConsoleError) as err:
-        service.sign_in(email=attempt[0], password=attempt[1], code=attempt[2])
+        console_routes.sign_in_with_code(email=attempt[0], password=attempt[1], code=attempt[2])
     assert str(err.value) == service.SIGN_IN_FAILED
 
 
@@ -81,23 +82,27 @@ def test_secret_is_stored_encrypted(admin) -> None:
 
 
 def test_sign_out_revokes_and_tokens_do_not_cross_over(admin, make_tenant) -> None:
-    signed = service.sign_in(email=admin.email, password=PASSWORD, code=code(admin.totp_secret))
+    signed = console_routes.sign_in_with_code(
+        email=admin.email, password=PASSWORD, code=code(admin.totp_secret)
+    )
     t = make_tenant()
-    tenant_token = auth_service.sign_in(
+    tenant_token = auth_routes.sign_in_with_password(
         slug=t.slug, email=f"admin@{t.slug}.test", password=TEST_PASSWORD
     ).token
-    assert service.authenticate(tenant_token) is None  # a tenant admin is no super-admin
-    assert auth_service.authenticate(signed.token) is None  # and a console token opens no tenant
-    service.sign_out(signed.token)
-    assert service.authenticate(signed.token) is None
+    assert console_routes.authenticate(tenant_token) is None  # a tenant admin is no super-admin
+    assert auth_routes.authenticate(signed.token) is None  # and a console token opens no tenant
+    console_routes.sign_out(signed.token)
+    assert console_routes.authenticate(signed.token) is None
 
 
 def test_overview_is_counts_only_and_the_console_role_reads_no_tenant_row(
     admin, make_tenant
 ) -> None:
     t = make_tenant()
-    signed = service.sign_in(email=admin.email, password=PASSWORD, code=code(admin.totp_secret))
-    rows = {r.slug: r for r in service.overview(admin=signed.admin)}
+    signed = console_routes.sign_in_with_code(
+        email=admin.email, password=PASSWORD, code=code(admin.totp_secret)
+    )
+    rows = {r.slug: r for r in as_admin(service.overview, admin=signed.admin)}
     assert rows[t.slug].users == 4 and rows[t.slug].goals == 0
     assert set(asdict(rows[t.slug])) == {
         "tenant_id", "slug", "name", "isolation_tier", "region", "users", "goals",
@@ -123,7 +128,7 @@ def test_overview_is_counts_only_and_the_console_role_reads_no_tenant_row(
             s.execute(text(sql))
         assert isinstance(err.value.orig, psycopg.errors.InsufficientPrivilege), sql
     with pytest.raises(service.ConsoleError):
-        service.overview(admin=None)  # type: ignore[arg-type]
+        as_admin(service.overview, admin=None)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -149,7 +154,9 @@ def test_cli_creates_an_admin_and_prints_the_secret_once(monkeypatch, capsys) ->
     out = capsys.readouterr().out
     secret = out.split("secret: ")[1].split()[0]
     assert "otpauth://totp/" in out
-    assert service.sign_in(email=email, password=PASSWORD, code=pyotp.TOTP(secret).now())
+    assert console_routes.sign_in_with_code(
+        email=email, password=PASSWORD, code=pyotp.TOTP(secret).now()
+    )
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert cli.main(["console", "create-admin", "--email", "x@platform.example", "--name", "X",
                      "--password-stdin"]) == 2  # fmt: skip
@@ -161,14 +168,16 @@ def test_console_state_needs_a_console_session(admin, make_tenant) -> None:
     from tests.ui_harness import call, redirects_to, state_for
 
     t = make_tenant()
-    tenant_token = auth_service.sign_in(
+    tenant_token = auth_routes.sign_in_with_password(
         slug=t.slug, email=f"admin@{t.slug}.test", password=TEST_PASSWORD
     ).token
     for cookie_token in (None, tenant_token, "garbage"):
         st = state_for(ConsoleState, cookie_token, cookie_name="pms_console")
         assert redirects_to(call(st, ConsoleState.load)) == "/console/signin"
         assert st.tenants == [] and st.totals == {}
-    signed = service.sign_in(email=admin.email, password=PASSWORD, code=code(admin.totp_secret))
+    signed = console_routes.sign_in_with_code(
+        email=admin.email, password=PASSWORD, code=code(admin.totp_secret)
+    )
     st = state_for(ConsoleState, signed.token, cookie_name="pms_console")
     assert call(st, ConsoleState.load) == []
     assert any(r["slug"] == t.slug for r in st.tenants)

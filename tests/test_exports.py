@@ -18,24 +18,27 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from pms_dashboard.audit.models import AuditEvent
-from pms_dashboard.auth import service as auth
+from pms_dashboard.auth import routes as auth_routes
 from pms_dashboard.auth.cookies import SESSION_COOKIE
 from pms_dashboard.auth.models import User
+from pms_dashboard.console import routes as console_routes
+from pms_dashboard.errors import UserError
 from pms_dashboard.exports import service as exports
 from pms_dashboard.exports.catalog import EXPORTS
-from pms_dashboard.exports.routes import routes
+from pms_dashboard.exports.routes import export_stream, routes
 from pms_dashboard.exports.stream import UTF8_BOM
 from pms_dashboard.goals import service as goals
 from pms_dashboard.goals.models import Goal, GoalCheckIn, KeyResult
 from pms_dashboard.goals.schemas import CheckInInput, GoalInput, GoalListQuery, KeyResultInput
+from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.session import owner_session, tenant_session
-from tests.conftest import TEST_PASSWORD, ctx
+from tests.conftest import TEST_PASSWORD, create_console_admin, ctx
 
 PAYLOADS = ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(1,2)", "\tTAB", "\rCR"]
 
 
 def _client_for(slug: str, email: str) -> TestClient:
-    signed = auth.sign_in(slug=slug, email=email, password=TEST_PASSWORD)
+    signed = auth_routes.sign_in_with_password(slug=slug, email=email, password=TEST_PASSWORD)
     client = TestClient(Starlette(routes=routes), base_url="http://localhost:3000")
     client.cookies.set(SESSION_COOKIE, signed.token)
     return client
@@ -340,19 +343,30 @@ def test_audit_export_is_for_tenant_admins_and_refusals_are_flagged(acme) -> Non
     }
 
 
+def _refusal(actor: TenantContext, name: str, filters: dict[str, str]) -> str | None:
+    """What a page's Export button says instead of a download (None: it hands one out),
+    the check run in a transaction of its own as a page's event runs it."""
+    try:
+        with tenant_session(actor) as s:
+            exports.check(session=s, actor=actor, name=name, filters=filters)
+    except UserError as err:
+        return str(err)
+    return None
+
+
 def test_a_refusal_is_known_before_the_download_and_flagged_like_the_routes(
     acme, make_tenant
 ) -> None:
-    """What the page's buttons ask before handing out a download (`service.refusal`): the
-    route's own answers, without reading the export."""
+    """What the page's buttons ask before handing out a download (`service.check`, in the
+    event's transaction): the route's own answers, without reading the export."""
     globex = make_tenant()
     admin = ctx(globex, "admin")
     acme_cycle = str(_cycle(acme))
-    assert exports.refusal(admin, "goals", {"scope": "all"}) is None
-    assert exports.refusal(admin, "payroll", {}) == "There is no export called 'payroll'."
-    assert exports.refusal(admin, "goals", {"colour": "red"}) is not None
+    assert _refusal(admin, "goals", {"scope": "all"}) is None
+    assert _refusal(admin, "payroll", {}) == "There is no export called 'payroll'."
+    assert _refusal(admin, "goals", {"colour": "red"}) is not None
     for name in ("reviews", "cycle-summary"):  # another tenant's cycle: as the route says
-        assert exports.refusal(admin, name, {"cycle_id": acme_cycle}) == (
+        assert _refusal(admin, name, {"cycle_id": acme_cycle}) == (
             "That review cycle was not found in this organisation."
         )
     with tenant_session(admin) as s:
@@ -398,7 +412,7 @@ def test_a_download_cut_short_cancels_the_copy_and_is_still_audited(acme) -> Non
             {"t": acme.id, "o": acme.user_id("manager")},
         )
     request = exports.prepare("goals", {"scope": "mine"})
-    stream = exports.stream_export(ctx(acme, "manager"), request, chunk_bytes=4096)
+    stream = export_stream(ctx(acme, "manager"), request, chunk_bytes=4096)
     chunks = [next(stream), next(stream)]
     assert all(len(c) >= 4096 for c in chunks)  # whole chunks, never one write per row
     stream.close()
@@ -406,7 +420,7 @@ def test_a_download_cut_short_cancels_the_copy_and_is_still_audited(acme) -> Non
     assert event["completed"] is False and event["rows"] is None
     assert event["bytes"] >= 8192
     # the connection went back clean: the next export works and counts every row
-    full = b"".join(exports.stream_export(ctx(acme, "manager"), request, chunk_bytes=4096))
+    full = b"".join(export_stream(ctx(acme, "manager"), request, chunk_bytes=4096))
     frame = pd.read_csv(io.BytesIO(full), dtype=str)
     assert len(frame) == 3001
     assert _export_events(acme)[-1]["rows"] == 3001
@@ -557,21 +571,22 @@ def test_console_audit_export_covers_every_tenant_metadata_only_and_is_audited(
     import pyotp
 
     from pms_dashboard.auth.cookies import CONSOLE_COOKIE
-    from pms_dashboard.console import service as console
 
     globex = make_tenant()
     _goal(globex, "manager", "=Globex plan")
-    new = console.create_admin(
+    new = create_console_admin(
         email=f"ops-{uuid.uuid4().hex[:8]}@platform.example", display_name="Ops", password="x" * 20
     )
-    signed = console.sign_in(
+    signed = console_routes.sign_in_with_code(
         email=new.email, password="x" * 20, code=pyotp.TOTP(new.totp_secret).at(time.time())
     )
     client = TestClient(Starlette(routes=routes))
     assert client.get("/api/console/export/audit.csv").status_code == 401
     client.cookies.set(
         SESSION_COOKIE,
-        auth.sign_in(slug=acme.slug, email=f"admin@{acme.slug}.test", password=TEST_PASSWORD).token,
+        auth_routes.sign_in_with_password(
+            slug=acme.slug, email=f"admin@{acme.slug}.test", password=TEST_PASSWORD
+        ).token,
     )
     assert client.get("/api/console/export/audit.csv").status_code == 401  # a tenant's cookie
     client.cookies.set(CONSOLE_COOKIE, signed.token)
@@ -620,19 +635,17 @@ def test_a_console_export_cut_short_is_still_audited(acme) -> None:
 
     import pyotp
 
-    from pms_dashboard.console import service as console
-    from pms_dashboard.console.search import AuditQuery
-    from pms_dashboard.exports.console import stream_console_audit
+    from pms_dashboard.exports.routes import console_audit_stream
 
-    new = console.create_admin(
+    new = create_console_admin(
         email=f"ops-{uuid.uuid4().hex[:8]}@platform.example", display_name="Ops", password="x" * 20
     )
-    admin = console.sign_in(
+    signed = console_routes.sign_in_with_code(
         email=new.email, password="x" * 20, code=pyotp.TOTP(new.totp_secret).at(time.time())
-    ).admin
-    stream = stream_console_audit(admin, AuditQuery(tenant=acme.slug))
+    )
+    stream = console_audit_stream(signed.token, {"tenant": acme.slug})
     assert next(stream).startswith(b"occurred_at,tenant,")
     stream.close()
     event = _last_console_export()
-    assert event is not None and event.admin_id == admin.admin_id
+    assert event is not None and event.admin_id == signed.admin.admin_id
     assert event.detail["completed"] is False and event.detail["filters"] == {"tenant": acme.slug}

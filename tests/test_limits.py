@@ -12,10 +12,10 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from pms_dashboard.auth import service as auth
+from pms_dashboard.auth import routes as auth_routes
 from pms_dashboard.auth.cookies import SESSION_COOKIE
 from pms_dashboard.exports import service as exports
-from pms_dashboard.exports.routes import routes
+from pms_dashboard.exports.routes import export_stream, routes
 from pms_dashboard.goals import service as goals
 from pms_dashboard.goals.schemas import GoalInput, GoalListQuery
 from pms_dashboard.settings import get_settings
@@ -26,7 +26,9 @@ from tests.conftest import TEST_PASSWORD, TenantFixture, ctx
 
 def _client(t: TenantFixture) -> TestClient:
     client = TestClient(Starlette(routes=routes))
-    token = auth.sign_in(slug=t.slug, email=f"admin@{t.slug}.test", password=TEST_PASSWORD).token
+    token = auth_routes.sign_in_with_password(
+        slug=t.slug, email=f"admin@{t.slug}.test", password=TEST_PASSWORD
+    ).token
     client.cookies.set(SESSION_COOKIE, token)
     return client
 
@@ -44,7 +46,7 @@ def two(make_tenant) -> tuple[TenantFixture, TenantFixture]:
 
 def _running_export(t: TenantFixture) -> Iterator[bytes]:
     """An export that has started streaming and is still going (its slot held)."""
-    stream = exports.stream_export(ctx(t, "admin"), exports.prepare("goals", {"scope": "all"}))
+    stream = export_stream(ctx(t, "admin"), exports.prepare("goals", {"scope": "all"}))
     next(stream)
     return stream
 

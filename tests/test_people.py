@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select, text, update
 
 from pms_dashboard.audit.models import AuditEvent
+from pms_dashboard.auth import routes as auth_routes
 from pms_dashboard.auth import service as auth_service
 from pms_dashboard.auth.models import AuthSession, User
 from pms_dashboard.auth.permissions import PermissionDenied
@@ -359,7 +360,7 @@ def test_invite_creates_an_active_person_who_can_sign_in(org: Org) -> None:
     assert person.team == "" and person.is_active
     stored = db_user(uuid.UUID(person.id))
     assert stored.password_hash and invited.temporary_password not in stored.password_hash
-    signed = auth_service.sign_in(
+    signed = auth_routes.sign_in_with_password(
         slug=t.slug, email=person.email, password=invited.temporary_password
     )
     assert signed.principal.role == "manager"
@@ -469,24 +470,28 @@ def act(t, ids, who: str, op: Callable[..., Any], **kw: Any) -> Any:
 def test_deactivation_revokes_every_session_at_once(org: Org) -> None:
     t, ids = org
     tokens = [
-        auth_service.sign_in(slug=t.slug, email=f"emp1@{t.slug}.test", password=TEST_PASSWORD).token
+        auth_routes.sign_in_with_password(
+            slug=t.slug, email=f"emp1@{t.slug}.test", password=TEST_PASSWORD
+        ).token
         for _ in range(2)
     ]
-    bystander = auth_service.sign_in(
+    bystander = auth_routes.sign_in_with_password(
         slug=t.slug, email=f"emp2@{t.slug}.test", password=TEST_PASSWORD
     ).token
-    assert all(auth_service.authenticate(tok) for tok in tokens)
+    assert all(auth_routes.authenticate(tok) for tok in tokens)
     row = act(t, ids, "admin", people.deactivate_user, person_id=ids["emp1"])
     assert row.is_active is False
-    assert [auth_service.authenticate(tok) for tok in tokens] == [None, None]
-    assert auth_service.authenticate(bystander) is not None
+    assert [auth_routes.authenticate(tok) for tok in tokens] == [None, None]
+    assert auth_routes.authenticate(bystander) is not None
     with owner_session() as s:
         revoked = s.scalars(
             select(AuthSession.revoked_at).where(AuthSession.user_id == ids["emp1"])
         ).all()
     assert len(revoked) == 2 and all(revoked)
     with pytest.raises(auth_service.SignInError):
-        auth_service.sign_in(slug=t.slug, email=f"emp1@{t.slug}.test", password=TEST_PASSWORD)
+        auth_routes.sign_in_with_password(
+            slug=t.slug, email=f"emp1@{t.slug}.test", password=TEST_PASSWORD
+        )
     [event] = audit_events(t.id, "person.deactivate")
     assert event.detail == {
         "before": {"is_active": True},
@@ -503,7 +508,9 @@ def test_reactivation_lets_them_sign_in_again(org: Org) -> None:
     act(t, ids, "admin", people.deactivate_user, person_id=ids["emp1"])
     row = act(t, ids, "admin", people.reactivate_user, person_id=ids["emp1"])
     assert row.is_active
-    auth_service.sign_in(slug=t.slug, email=f"emp1@{t.slug}.test", password=TEST_PASSWORD)
+    auth_routes.sign_in_with_password(
+        slug=t.slug, email=f"emp1@{t.slug}.test", password=TEST_PASSWORD
+    )
     assert len(audit_events(t.id, "person.reactivate")) == 1
 
 

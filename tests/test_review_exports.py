@@ -30,6 +30,7 @@ from pms_dashboard.db import csvsafe
 from pms_dashboard.db.engine import app_engine
 from pms_dashboard.exports import service as exports
 from pms_dashboard.exports import stream
+from pms_dashboard.exports.routes import export_stream
 from pms_dashboard.reviews import reporting
 from pms_dashboard.reviews.calibration import cycle_status
 from pms_dashboard.reviews.cycles import create_cycle
@@ -690,10 +691,10 @@ def test_the_export_service_streams_audits_and_refuses_like_the_page(
 ) -> None:
     o, cycle_id = reviewed
     request = exports.prepare("reviews", {"cycle_id": str(cycle_id)})
-    body = b"".join(exports.stream_export(o.ctx("hr"), request)).decode()
+    body = b"".join(export_stream(o.ctx("hr"), request)).decode()
     assert body == export(o, "hr", cycle_id)[0]
     summary = exports.prepare("cycle-summary", {"cycle_id": str(cycle_id), "by": "manager"})
-    text = b"".join(exports.stream_export(o.ctx("manager"), summary)).decode()
+    text = b"".join(export_stream(o.ctx("manager"), summary)).decode()
     assert text == summary_frame_csv(o, "manager", cycle_id, "manager")
     details = o.read(
         lambda s: [
@@ -711,14 +712,14 @@ def test_the_export_service_streams_audits_and_refuses_like_the_page(
     ]
     assert details[0]["rows"] == len(export(o, "hr", cycle_id)[1])
     with pytest.raises(PermissionDenied):
-        next(exports.stream_export(o.ctx("emp1"), request))
+        next(export_stream(o.ctx("emp1"), request))
     for raw in ({"cycle_id": str(cycle_id), "by": "salary"}, {}):
         with pytest.raises(exports.ExportError):
             exports.prepare("cycle-summary", raw)
     # a malformed id is refused like an unknown one, when the export runs (and audited)
     garbage = exports.prepare("cycle-summary", {"cycle_id": "garbage"})
     with pytest.raises(PermissionDenied, match="review cycle was not found"):
-        next(exports.stream_export(o.ctx("hr"), garbage))
+        next(export_stream(o.ctx("hr"), garbage))
 
 
 def summary_frame_csv(o: Org, who: str, cycle_id: uuid.UUID, by: str) -> str:

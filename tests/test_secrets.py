@@ -27,13 +27,14 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
 from pms_dashboard import cli, keyring
+from pms_dashboard.auth import routes as auth_routes
 from pms_dashboard.auth import service, tokens
 from pms_dashboard.auth.cookies import CONSOLE_COOKIE, SESSION_COOKIE
-from pms_dashboard.console import service as console
+from pms_dashboard.console import routes as console_routes
 from pms_dashboard.db import engine as db_engine
 from pms_dashboard.settings import APP_ROLE, AUDITOR_ROLE, PROJECT_ROOT, Settings, get_settings
 from tests.app_process import free_port
-from tests.conftest import TEST_PASSWORD, TenantFixture
+from tests.conftest import TEST_PASSWORD, TenantFixture, create_console_admin
 
 MakeTenant = Callable[..., TenantFixture]
 # What this project once published as development defaults (kept here on purpose: these
@@ -84,7 +85,9 @@ def own_keyring(tmp_path: Path, set_env: Callable[..., None]) -> Path:
 
 
 def _sign_in(t: TenantFixture, key: str = "admin") -> service.SignedIn:
-    return service.sign_in(slug=t.slug, email=f"{key}@{t.slug}.test", password=TEST_PASSWORD)
+    return auth_routes.sign_in_with_password(
+        slug=t.slug, email=f"{key}@{t.slug}.test", password=TEST_PASSWORD
+    )
 
 
 def token_kid(token: str) -> str | None:
@@ -293,10 +296,10 @@ def test_a_make_run_server_refuses_tokens_signed_with_any_published_default(
             forged = forge(payload, value, kid)
             assert [status(p, forged) for p in paths] == [401] * len(paths), (value, kid)
     # and for the console: a super-admin's real session, a forged console token
-    new = console.create_admin(
+    new = create_console_admin(
         email=f"ops-{uuid.uuid4().hex[:8]}@platform.example", display_name="Ops", password="x" * 20
     )
-    admin = console.sign_in(
+    admin = console_routes.sign_in_with_code(
         email=new.email, password="x" * 20, code=pyotp.TOTP(new.totp_secret).at(time.time())
     )
     console_payload = {
@@ -361,12 +364,15 @@ def test_rotation_keeps_old_sessions_and_signs_new_ones_with_the_new_key(
 
     after = _sign_in(t, "emp1")
     assert token_kid(after.token) == ring.current.kid
-    assert service.authenticate(before.token) is not None  # signed before: still valid
-    assert service.authenticate(after.token) is not None
+    assert auth_routes.authenticate(before.token) is not None  # signed before: still valid
+    assert auth_routes.authenticate(after.token) is not None
     # a token of the old key made now is not a way around the rotation for the current kid
     retired = next(k for k in ring.signing_keys if k.kid == old_kid)
     assert retired.retired_at is not None
-    assert service.authenticate(forge(tenant_payload(after), retired.key, ring.current.kid)) is None
+    assert (
+        auth_routes.authenticate(forge(tenant_payload(after), retired.key, ring.current.kid))
+        is None
+    )
     assert oct(own_keyring.stat().st_mode & 0o777) == "0o600"
 
 
@@ -377,7 +383,7 @@ def test_a_key_retired_longer_than_a_session_lifetime_is_refused_then_dropped(
     old = _sign_in(t, "manager")
     old_kid = token_kid(old.token)
     keyring.rotate(keep_retired_for=tokens.session_lifetime())
-    assert service.authenticate(old.token) is not None
+    assert auth_routes.authenticate(old.token) is not None
 
     # the rotation happened a session lifetime (and a minute) ago
     doc = json.loads(own_keyring.read_text())
@@ -386,9 +392,9 @@ def test_a_key_retired_longer_than_a_session_lifetime_is_refused_then_dropped(
         if k["kid"] == old_kid:
             k["retired_at"] = long_ago.isoformat()
     own_keyring.write_text(json.dumps(doc))
-    assert service.authenticate(old.token) is None  # its key no longer verifies anything
+    assert auth_routes.authenticate(old.token) is None  # its key no longer verifies anything
     old_key = next(k["key"] for k in doc["signing_keys"] if k["kid"] == old_kid)
-    assert service.authenticate(forge(tenant_payload(old), old_key, old_kid)) is None
+    assert auth_routes.authenticate(forge(tenant_payload(old), old_key, old_kid)) is None
 
     keyring.rotate(keep_retired_for=tokens.session_lifetime())
     assert old_kid not in {k.kid for k in keyring.load().signing_keys}
@@ -401,20 +407,20 @@ def test_tokens_name_their_key_and_an_unknown_or_missing_kid_is_refused(
     current = keyring.load().current
     assert token_kid(signed.token) == current.kid
     payload = tenant_payload(signed)
-    assert service.authenticate(forge(payload, current.key, current.kid)) is not None
-    assert service.authenticate(forge(payload, current.key, None)) is None
-    assert service.authenticate(forge(payload, current.key, "0123456789abcdef")) is None
+    assert auth_routes.authenticate(forge(payload, current.key, current.kid)) is not None
+    assert auth_routes.authenticate(forge(payload, current.key, None)) is None
+    assert auth_routes.authenticate(forge(payload, current.key, "0123456789abcdef")) is None
 
 
 def test_console_sessions_survive_a_rotation(own_keyring: Path) -> None:
-    new = console.create_admin(
+    new = create_console_admin(
         email=f"ops-{uuid.uuid4().hex[:8]}@platform.example", display_name="Ops", password="x" * 20
     )
-    signed = console.sign_in(
+    signed = console_routes.sign_in_with_code(
         email=new.email, password="x" * 20, code=pyotp.TOTP(new.totp_secret).at(time.time())
     )
     keyring.rotate(keep_retired_for=tokens.session_lifetime())
-    assert console.authenticate(signed.token) is not None
+    assert console_routes.authenticate(signed.token) is not None
 
 
 def test_rotate_refuses_while_secret_key_comes_from_the_environment(

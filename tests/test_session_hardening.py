@@ -23,15 +23,15 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocket
 
 from pms_dashboard.audit.sessions import session_ref
+from pms_dashboard.auth import routes as auth_routes
 from pms_dashboard.auth import service, throttle
 from pms_dashboard.auth.cookies import CONSOLE_COOKIE, SESSION_COOKIE, token_from_cookie_header
 from pms_dashboard.auth.http import CROSS_ORIGIN_REFUSED, SecurityHeaders
-from pms_dashboard.auth.routes import routes as auth_routes
-from pms_dashboard.console import service as console
+from pms_dashboard.auth.routes import routes as auth_route_list
 from pms_dashboard.console.routes import routes as console_routes
 from pms_dashboard.settings import get_settings
 from pms_dashboard.tenancy.session import owner_session
-from tests.conftest import TEST_PASSWORD, TenantFixture, served_app
+from tests.conftest import TEST_PASSWORD, TenantFixture, create_console_admin, served_app
 
 MakeTenant = Callable[..., TenantFixture]
 ORIGIN = "http://localhost:3000"
@@ -53,7 +53,7 @@ def _address() -> str:
 def _browser(ip: str | None = None) -> TestClient:
     """One browser: its own cookie jar, at its own address, against the real routes wrapped
     in the security headers middleware (as the served app is)."""
-    app = SecurityHeaders(Starlette(routes=[*auth_routes, *console_routes]))
+    app = SecurityHeaders(Starlette(routes=[*auth_route_list, *console_routes]))
     return TestClient(
         app, base_url=ORIGIN, follow_redirects=False, client=(ip or _address(), 50000)
     )
@@ -117,7 +117,9 @@ def test_an_idle_session_is_refused_and_revoked_with_reason_idle(make_tenant: Ma
     t = make_tenant()
     idle = get_settings().session_idle_minutes
     kept, dropped = (
-        service.sign_in(slug=t.slug, email=f"{key}@{t.slug}.test", password=TEST_PASSWORD)
+        auth_routes.sign_in_with_password(
+            slug=t.slug, email=f"{key}@{t.slug}.test", password=TEST_PASSWORD
+        )
         for key in ("emp1", "emp2")
     )
     for signed, minutes in ((kept, idle - 1), (dropped, idle + 1)):
@@ -127,9 +129,9 @@ def test_an_idle_session_is_refused_and_revoked_with_reason_idle(make_tenant: Ma
             m=minutes,
             id=signed.principal.session_id,
         )
-    assert service.authenticate(kept.token, ip="192.0.2.9") is not None  # just inside
-    assert service.authenticate(dropped.token, ip="192.0.2.9") is None
-    assert service.authenticate(dropped.token) is None  # and it stays dead
+    assert auth_routes.authenticate(kept.token, ip="192.0.2.9") is not None  # just inside
+    assert auth_routes.authenticate(dropped.token, ip="192.0.2.9") is None
+    assert auth_routes.authenticate(dropped.token) is None  # and it stays dead
     assert _session(dropped.principal.session_id) == (True, "idle")
     assert _session(kept.principal.session_id) == (False, None)
     [event] = _events(t, "auth.session_idle")
@@ -151,27 +153,31 @@ def test_the_absolute_limit_is_enforced_from_the_session_row(
     make_tenant: MakeTenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     t = make_tenant()
-    signed = service.sign_in(slug=t.slug, email=f"manager@{t.slug}.test", password=TEST_PASSWORD)
+    signed = auth_routes.sign_in_with_password(
+        slug=t.slug, email=f"manager@{t.slug}.test", password=TEST_PASSWORD
+    )
     # opened 2 hours ago, used just now, token and expires_at still in the future
     _owner(
         "UPDATE auth_session SET created_at = now() - interval '2 hours' WHERE id = :id",
         id=signed.principal.session_id,
     )
-    assert service.authenticate(signed.token) is not None  # within the 12-hour default
+    assert auth_routes.authenticate(signed.token) is not None  # within the 12-hour default
     monkeypatch.setattr(get_settings(), "session_hours", 1.5)  # the limit is lowered
-    assert service.authenticate(signed.token) is None
+    assert auth_routes.authenticate(signed.token) is None
     monkeypatch.setattr(get_settings(), "session_hours", 12.0)
-    assert service.authenticate(signed.token) is not None
+    assert auth_routes.authenticate(signed.token) is not None
     _owner(
         "UPDATE auth_session SET expires_at = now() - interval '1 second' WHERE id = :id",
         id=signed.principal.session_id,
     )
-    assert service.authenticate(signed.token) is None
+    assert auth_routes.authenticate(signed.token) is None
 
 
 def test_last_seen_is_written_at_most_once_a_minute(make_tenant: MakeTenant) -> None:
     t = make_tenant()
-    signed = service.sign_in(slug=t.slug, email=f"emp1@{t.slug}.test", password=TEST_PASSWORD)
+    signed = auth_routes.sign_in_with_password(
+        slug=t.slug, email=f"emp1@{t.slug}.test", password=TEST_PASSWORD
+    )
     sid = signed.principal.session_id
 
     def version() -> tuple:
@@ -185,7 +191,7 @@ def test_last_seen_is_written_at_most_once_a_minute(make_tenant: MakeTenant) -> 
     )
     before = version()
     for _ in range(5):
-        assert service.authenticate(signed.token) is not None
+        assert auth_routes.authenticate(signed.token) is not None
     assert version() == before  # five requests within the minute: not one write
 
     _owner(
@@ -193,11 +199,11 @@ def test_last_seen_is_written_at_most_once_a_minute(make_tenant: MakeTenant) -> 
         id=sid,
     )
     stale = version()
-    assert service.authenticate(signed.token) is not None
+    assert auth_routes.authenticate(signed.token) is not None
     refreshed = version()
     assert refreshed[0] != stale[0] and refreshed[1] > stale[1]
     for _ in range(3):
-        assert service.authenticate(signed.token) is not None
+        assert auth_routes.authenticate(signed.token) is not None
     assert version() == refreshed  # written once, then left alone again
 
 
@@ -212,16 +218,16 @@ def test_signing_in_again_from_the_same_browser_kills_the_old_session(
     first = _cookie_token(_post_sign_in(browser, t))
     other = _cookie_token(_post_sign_in(elsewhere, t))  # another browser, same person
     assert first and other
-    old = service.authenticate(first)
+    old = auth_routes.authenticate(first)
     assert old is not None
 
     second = _cookie_token(_post_sign_in(browser, t, "emp1"))  # the browser sends `first`
     assert second and second != first
-    assert service.authenticate(first) is None
+    assert auth_routes.authenticate(first) is None
     assert _session(old.session_id) == (True, "rotated")
-    new = service.authenticate(second)
+    new = auth_routes.authenticate(second)
     assert new is not None and new.user_id == t.user_id("emp1")
-    assert service.authenticate(other) is not None  # the other browser is untouched
+    assert auth_routes.authenticate(other) is not None  # the other browser is untouched
     assert browser.get("/api/auth/me").json()["email"] == f"emp1@{t.slug}.test"
 
     [event] = _events(t, "auth.session_rotated")
@@ -243,10 +249,10 @@ def test_rotation_reaches_a_session_of_another_organisation(make_tenant: MakeTen
     a, b = make_tenant(), make_tenant()
     browser = _browser()
     first = _cookie_token(_post_sign_in(browser, a))
-    old = service.authenticate(first)
+    old = auth_routes.authenticate(first)
     assert old is not None
     assert _cookie_token(_post_sign_in(browser, b))
-    assert service.authenticate(first) is None
+    assert auth_routes.authenticate(first) is None
     assert _session(old.session_id) == (True, "rotated")
     assert len(_events(a, "auth.session_rotated")) == 1  # in the old session's own chain
     assert _events(b, "auth.session_rotated") == []
@@ -259,12 +265,14 @@ def test_open_session_rotates_for_single_sign_on_callers(make_tenant: MakeTenant
     from pms_dashboard.tenancy.session import tenant_session
 
     t = make_tenant()
-    before = service.sign_in(slug=t.slug, email=f"emp2@{t.slug}.test", password=TEST_PASSWORD)
+    before = auth_routes.sign_in_with_password(
+        slug=t.slug, email=f"emp2@{t.slug}.test", password=TEST_PASSWORD
+    )
     with tenant_session(TenantContext(tenant_id=t.id)) as s:
         user = s.get_one(User, (t.id, t.user_id("emp2")))
         after = service.open_session(session=s, user=user, method="sso", replaces=before.token)
-    assert service.authenticate(before.token) is None
-    assert service.authenticate(after.token) is not None
+    assert auth_routes.authenticate(before.token) is None
+    assert auth_routes.authenticate(after.token) is not None
     assert _session(before.principal.session_id) == (True, "rotated")
 
 
@@ -276,20 +284,20 @@ def test_sign_out_everywhere_ends_the_sessions_of_every_browser(make_tenant: Mak
     laptop, phone, colleague = _browser(), _browser(), _browser()
     tokens = [_cookie_token(_post_sign_in(b, t)) for b in (laptop, phone)]
     theirs = _cookie_token(_post_sign_in(colleague, t, "emp1"))
-    sessions = [service.authenticate(tok) for tok in tokens]
-    assert all(sessions) and service.authenticate(theirs) is not None
+    sessions = [auth_routes.authenticate(tok) for tok in tokens]
+    assert all(sessions) and auth_routes.authenticate(theirs) is not None
 
     refused = laptop.post("/api/auth/signout-everywhere")  # no Origin, no Referer
     assert refused.status_code == 403
-    assert all(service.authenticate(tok) for tok in tokens)
+    assert all(auth_routes.authenticate(tok) for tok in tokens)
 
     response = laptop.post("/api/auth/signout-everywhere", headers={"origin": ORIGIN})
     assert response.status_code == 303
     assert response.headers["location"] == f"{ORIGIN}/signin?signed_out=1"
     assert f'{SESSION_COOKIE}="";' in response.headers["set-cookie"]  # cleared
-    assert [service.authenticate(tok) for tok in tokens] == [None, None]
+    assert [auth_routes.authenticate(tok) for tok in tokens] == [None, None]
     assert phone.get("/api/auth/me").status_code == 401
-    assert service.authenticate(theirs) is not None  # nobody else's session
+    assert auth_routes.authenticate(theirs) is not None  # nobody else's session
     assert {_session(p.session_id) for p in sessions if p} == {(True, "sign_out_everywhere")}
     [event] = _events(t, "auth.sign_out_everywhere")
     assert (event.actor_id, event.entity_id) == (t.user_id("manager"), t.user_id("manager"))
@@ -299,14 +307,14 @@ def test_sign_out_everywhere_ends_the_sessions_of_every_browser(make_tenant: Mak
     assert event.detail["from_session"] == session_ref(laptop_session.session_id)
     assert not any(str(p.session_id) in str(event.detail) for p in sessions if p)
     # a dead token can no longer sign anyone out
-    assert service.sign_out_everywhere(tokens[0]) == 0
+    assert auth_routes.sign_out_everywhere(tokens[0]) == 0
 
 
 def test_sign_out_records_its_reason(make_tenant: MakeTenant) -> None:
     t = make_tenant()
     browser = _browser()
     token = _cookie_token(_post_sign_in(browser, t))
-    principal = service.authenticate(token)
+    principal = auth_routes.authenticate(token)
     assert principal is not None
     assert browser.post("/api/auth/signout", headers={"origin": ORIGIN}).status_code == 303
     assert _session(principal.session_id) == (True, "sign_out")
@@ -385,7 +393,7 @@ def test_a_refused_sign_in_or_sign_out_changes_nothing(
         assert browser.post(path, data=data, headers=headers).status_code == 403
     after = [_owner(count.format(table), t=t.id) for table in ("auth_session", "audit_event")]
     assert after == before
-    assert service.authenticate(token) is not None  # neither signed out nor rotated
+    assert auth_routes.authenticate(token) is not None  # neither signed out nor rotated
 
 
 @pytest.mark.parametrize(
@@ -400,7 +408,7 @@ def test_requests_from_the_apps_own_pages_pass(make_tenant: MakeTenant, headers:
     response = browser.post("/api/auth/signin", data=form, headers=headers)
     assert response.status_code == 303
     assert response.headers["location"] == f"{ORIGIN}/overview"
-    assert service.authenticate(_cookie_token(response)) is not None
+    assert auth_routes.authenticate(_cookie_token(response)) is not None
 
 
 # ------------------------------------------------------------------ security headers
@@ -512,7 +520,9 @@ def _attempt(
     """One sign-in through the real service: "signed in", "failed", or, when the throttle
     refuses it, the seconds it says to wait."""
     try:
-        service.sign_in(slug=t.slug, email=f"{key}@{t.slug}.test", password=password, ip=ip)
+        auth_routes.sign_in_with_password(
+            slug=t.slug, email=f"{key}@{t.slug}.test", password=password, ip=ip
+        )
     except service.SignInThrottled as err:
         return err.retry_after
     except service.SignInError:
@@ -604,7 +614,9 @@ def test_a_pairs_delay_doubles_with_each_failure_up_to_its_cap_and_refusals_do_n
     assert all(isinstance(w, int) and 898 <= w <= 900 for w in hammered), hammered
     assert counted_password_checks[0] == checks  # refused before any password check
     with pytest.raises(service.SignInThrottled, match=r"^Too many attempts\. Try again in 15"):
-        service.sign_in(slug=t.slug, email=f"manager@{t.slug}.test", password=TEST_PASSWORD, ip=ip)
+        auth_routes.sign_in_with_password(
+            slug=t.slug, email=f"manager@{t.slug}.test", password=TEST_PASSWORD, ip=ip
+        )
     _time_passes(900, ip=ip)  # the delay, not extended by the refusals, is over
     assert _attempt(t, ip) == "signed in"
 
@@ -817,12 +829,12 @@ def test_reserve_attempt_throttles_other_sign_in_paths_by_address(
     t = make_tenant()
     ip = _address()
     for success in (False, True, False):  # a success does not reset the address
-        attempt = service.reserve_attempt(ip=ip, tenant_id=t.id)
+        attempt = auth_routes.reserve_attempt(ip=ip, tenant_id=t.id)
         assert attempt.id is not None and not attempt.throttled
         with tenant_session(TenantContext(tenant_id=t.id)) as s:
             throttle.end(session=s, attempt=attempt, success=success)
     with pytest.raises(service.SignInThrottled) as err:
-        service.reserve_attempt(ip=ip, tenant_id=t.id, email=f"emp1@{t.slug}.test")
+        auth_routes.reserve_attempt(ip=ip, tenant_id=t.id, email=f"emp1@{t.slug}.test")
     assert err.value.retry_minutes == 15
     assert str(err.value) == "Too many attempts. Try again in 15 minutes."
     [event] = _events(t, "auth.throttled")
@@ -831,7 +843,7 @@ def test_reserve_attempt_throttles_other_sign_in_paths_by_address(
         True,
         "address",
     )
-    assert service.reserve_attempt(ip=_address(), tenant_id=t.id).id is not None
+    assert auth_routes.reserve_attempt(ip=_address(), tenant_id=t.id).id is not None
 
 
 def test_console_sign_in_shares_the_per_address_limit(
@@ -839,7 +851,7 @@ def test_console_sign_in_shares_the_per_address_limit(
 ) -> None:
     monkeypatch.setattr(get_settings(), "signin_max_address_failures", 3)
     t = make_tenant()
-    new = console.create_admin(
+    new = create_console_admin(
         email=f"ops-{uuid.uuid4().hex[:8]}@platform.example",
         display_name="Ops",
         password=CONSOLE_PASSWORD,

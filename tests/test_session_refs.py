@@ -24,11 +24,12 @@ from pms_dashboard.audit import service as audit
 from pms_dashboard.audit.chain import verify
 from pms_dashboard.audit.models import AuditEvent
 from pms_dashboard.audit.sessions import session_ref
-from pms_dashboard.auth import service
+from pms_dashboard.auth import routes as auth_routes
 from pms_dashboard.auth.cookies import CONSOLE_COOKIE, token_from_cookie_header
 from pms_dashboard.auth.models import AuthSession
-from pms_dashboard.auth.routes import routes as auth_routes
+from pms_dashboard.auth.routes import routes as auth_route_list
 from pms_dashboard.console import grants, search
+from pms_dashboard.console import routes as console_routes
 from pms_dashboard.console import service as console
 from pms_dashboard.console.search import AuditQuery
 from pms_dashboard.db.engine import owner_engine
@@ -39,14 +40,14 @@ from pms_dashboard.goals.schemas import GoalInput
 from pms_dashboard.reviews.models import ReviewCycle, ReviewTemplate
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.session import owner_session, tenant_session
-from tests.conftest import TEST_PASSWORD, TenantFixture, ctx
+from tests.conftest import TEST_PASSWORD, TenantFixture, as_admin, create_console_admin, ctx
 
 MakeTenant = Callable[..., TenantFixture]
 ORIGIN = "http://localhost:3000"
 
 
 def _browser() -> TestClient:
-    app = Starlette(routes=[*auth_routes, *export_routes])
+    app = Starlette(routes=[*auth_route_list, *export_routes])
     return TestClient(app, base_url=ORIGIN, follow_redirects=False)
 
 
@@ -70,13 +71,15 @@ def _every_kind_of_session_event(t: TenantFixture) -> None:
     assert laptop.post("/api/auth/signout-everywhere", headers={"origin": ORIGIN}).status_code
     _sign_in(other, t, "emp1")
     assert other.post("/api/auth/signout", headers={"origin": ORIGIN}).status_code == 303
-    idle = service.sign_in(slug=t.slug, email=f"emp2@{t.slug}.test", password=TEST_PASSWORD)
+    idle = auth_routes.sign_in_with_password(
+        slug=t.slug, email=f"emp2@{t.slug}.test", password=TEST_PASSWORD
+    )
     with owner_session() as s:
         s.execute(
             text("UPDATE auth_session SET last_seen_at = now() - interval '1 day' WHERE id = :i"),
             {"i": idle.principal.session_id},
         )
-    assert service.authenticate(idle.token) is None
+    assert auth_routes.authenticate(idle.token) is None
 
 
 def _events_as_they_were_written_before(t: TenantFixture) -> tuple[uuid.UUID, uuid.UUID]:
@@ -126,10 +129,10 @@ def _cycle(t: TenantFixture) -> uuid.UUID:
 
 
 def _console_admin() -> tuple[console.ConsoleAdmin, str]:
-    new = console.create_admin(
+    new = create_console_admin(
         email=f"ops-{uuid.uuid4().hex[:8]}@platform.example", display_name="Ops", password="x" * 20
     )
-    signed = console.sign_in(
+    signed = console_routes.sign_in_with_code(
         email=new.email, password="x" * 20, code=pyotp.TOTP(new.totp_secret).at(time.time())
     )
     return signed.admin, signed.token
@@ -166,9 +169,9 @@ def test_no_session_id_appears_in_any_export_or_page(make_tenant: MakeTenant) ->
     console_csv = client.get("/api/console/export/audit.csv", params={"tenant": t.slug})
     assert console_csv.status_code == 200
     shown["console export"] = console_csv.text
-    page = search.search(admin=ops, query=AuditQuery(tenant=t.slug, page_size=100))
+    page = as_admin(search.search, admin=ops, query=AuditQuery(tenant=t.slug, page_size=100))
     shown["console search page"] = str([asdict(r) for r in page.rows])
-    queue = search.flagged_queue(admin=ops, tenant=t.slug, page_size=100)
+    queue = as_admin(search.flagged_queue, admin=ops, tenant=t.slug, page_size=100)
     shown["console flagged queue"] = str([asdict(r) for r in queue.rows])
 
     with owner_session() as s:
@@ -209,7 +212,7 @@ def test_a_session_event_names_no_session_id_at_all(make_tenant: MakeTenant) -> 
     browser = _browser()
     _sign_in(browser, t, "manager")
     second = _sign_in(browser, t, "manager")
-    principal = service.authenticate(second)
+    principal = auth_routes.authenticate(second)
     assert principal is not None
     browser.post("/api/auth/signout-everywhere", headers={"origin": ORIGIN})
     with owner_session() as s:

@@ -21,6 +21,7 @@ from starlette.testclient import TestClient
 from pms_dashboard import crypto
 from pms_dashboard.audit.models import AuditEvent
 from pms_dashboard.audit.sessions import session_ref
+from pms_dashboard.auth import routes as auth_routes
 from pms_dashboard.auth import service as auth
 from pms_dashboard.auth.cookies import SESSION_COOKIE
 from pms_dashboard.auth.models import User
@@ -148,7 +149,7 @@ def test_code_pkce_sign_in_lands_on_the_overview_of_the_right_tenant(acme, provi
     done = client.get(_callback_path(provider.authorize(to_provider, email)))
     assert done.status_code == 303 and done.headers["location"].endswith("/overview")
     token = done.cookies.get(SESSION_COOKIE) or client.cookies.get(SESSION_COOKIE)
-    who = auth.authenticate(token)
+    who = auth_routes.authenticate(token)
     assert who is not None and who.tenant_slug == acme.slug and who.email == email
     assert "HttpOnly" in done.headers["set-cookie"]
     with tenant_session(_admin(acme)) as s:
@@ -407,11 +408,13 @@ def test_sign_ins_older_than_a_day_are_pruned_and_late_callbacks_refused(acme, p
 def test_an_sso_sign_in_rotates_the_session_the_browser_held(acme, provider) -> None:
     client = _client()
     email = f"manager@{acme.slug}.test"
-    old = auth.sign_in(slug=acme.slug, email=email, password="correct horse battery staple")
+    old = auth_routes.sign_in_with_password(
+        slug=acme.slug, email=email, password="correct horse battery staple"
+    )
     client.cookies.set(SESSION_COOKIE, old.token)
     provider.set_user(email, email=email)
     back = provider.authorize(_start(client, email), email)
     done = client.get(_callback_path(back))
     assert done.headers["location"].endswith("/overview")
-    assert auth.authenticate(old.token) is None  # the old session ended as the new one began
-    assert auth.authenticate(done.cookies.get(SESSION_COOKIE)) is not None
+    assert auth_routes.authenticate(old.token) is None  # the old session ended as the new one began
+    assert auth_routes.authenticate(done.cookies.get(SESSION_COOKIE)) is not None

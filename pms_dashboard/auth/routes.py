@@ -4,10 +4,18 @@ The cookie is HttpOnly (page scripts never see the token), SameSite=Lax (not sen
 cross-site POSTs), Secure when the app is served over https. Every POST route first refuses
 requests whose Origin (or, without one, Referer) is not the app's own (CSRF and login CSRF).
 A sign-in from a browser that still holds a session cookie ends that session (rotation).
+
+This module is also where a request's transactions are opened (the services take them):
+`signed_in` is the one tenant transaction of a request that carries a session cookie,
+authenticated inside it (the routes here, the export route and every Reflex event use it),
+and the sign-in flows below run their steps each in the transaction it needs.
 """
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
@@ -15,12 +23,144 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from pms_dashboard.auth import service
+from pms_dashboard.auth import service, throttle, tokens
 from pms_dashboard.auth.cookies import SESSION_COOKIE, token_from_cookie_header
 from pms_dashboard.auth.http import client_ip, csrf_refusal, frontend, set_session_cookie
+from pms_dashboard.auth.service import Principal, SignedIn, SignInError, SignInThrottled
+from pms_dashboard.tenancy.context import TenantContext
+from pms_dashboard.tenancy.session import TenantSession, contextless_session, tenant_session
+
+# ------------------------------------------------------------- a request's transaction
 
 
-async def sign_in(request: Request) -> Response:
+@contextmanager
+def signed_in(
+    token: str | None, *, ip: str = ""
+) -> Iterator[tuple[Principal, TenantSession] | None]:
+    """The one tenant transaction of a request carrying `token`: opened for the tenant the
+    verified token names, the session checked inside it (`authenticate_in`), then yields
+    (principal, session) for the request's own work; None when the token signs no one in
+    (the transaction still commits, so an idle session's end is kept). Commits when the
+    block ends, rolls back on any error (a refusal is then audited in its own)."""
+    claims = tokens.verify(token or "")
+    if claims is None:
+        yield None
+        return
+    with tenant_session(service.request_context(claims)) as session:
+        principal = service.authenticate_in(session=session, claims=claims, ip=ip)
+        yield None if principal is None else (principal, session)
+
+
+def authenticate(token: str | None, *, ip: str = "") -> Principal | None:
+    """The principal of a session token (a transaction of its own), or None."""
+    with signed_in(token, ip=ip) as found:
+        return found[0] if found else None
+
+
+# ------------------------------------------------------------------ the sign-in flows
+
+
+def sign_in_with_password(
+    *,
+    slug: str,
+    email: str,
+    password: str,
+    ip: str = "",
+    user_agent: str = "",
+    replaces: str | None = None,
+) -> SignedIn:
+    """Check the credentials and open a server-side session; SignInError otherwise
+    (SignInThrottled, before any password check, when the throttle refuses the attempt).
+
+    `replaces`: the session token the browser still carries, if any; that session is
+    revoked (rotated). `ip` "" (no network peer: CLI, tests) is not throttled per address."""
+    with contextless_session() as s:
+        start = service.begin_sign_in(session=s, slug=slug, email=email, password=password, ip=ip)
+    if start.attempt.throttled:
+        raise _throttled(start.attempt, tenant_id=start.tenant_id, email=email, ip=ip)
+    if start.tenant_id is None:
+        with contextless_session() as s:
+            service.fail_unknown_organisation(session=s, attempt=start.attempt, password=password)
+        raise SignInError(service.SIGN_IN_FAILED)
+    with tenant_session(TenantContext(tenant_id=start.tenant_id)) as s:
+        signed = service.check_password(
+            session=s,
+            attempt=start.attempt,
+            email=email,
+            password=password,
+            ip=ip,
+            user_agent=user_agent,
+            replaces=replaces,
+        )
+    if signed is None:  # raised after the failure's audit event has been committed
+        raise SignInError(service.SIGN_IN_FAILED)
+    finish_rotation(signed, ip=ip)
+    return signed
+
+
+def reserve_attempt(
+    *, ip: str, tenant_id: uuid.UUID | None = None, slug: str = "", email: str = ""
+) -> throttle.Attempt:
+    """For sign-in paths other than the password form (single sign-on): check the throttle
+    for the address (and the account, when `slug` and `email` are given) and reserve the
+    attempt, or raise SignInThrottled (audited in the chain of `tenant_id`'s tenant when
+    given). Settle it with `throttle.end(session=..., attempt=..., success=...)` in the
+    transaction that opens the session (or records the failure)."""
+    account = throttle.account_key(slug, email) if slug and email else None
+    with contextless_session() as s:
+        attempt = throttle.begin(session=s, account=account, ip=ip)
+    if attempt.throttled:
+        raise _throttled(attempt, tenant_id=tenant_id, email=email, ip=ip)
+    return attempt
+
+
+def _throttled(
+    attempt: throttle.Attempt, *, tenant_id: uuid.UUID | None, email: str, ip: str
+) -> SignInThrottled:
+    """The refusal of a throttled attempt, audited first in the tenant's chain when the
+    tenant is known (the first refusal within a minute per limit)."""
+    user_id = None
+    if attempt.first_refusal and tenant_id is not None:
+        with tenant_session(TenantContext(tenant_id=tenant_id)) as s:
+            user_id = service.record_throttled(session=s, attempt=attempt, email=email, ip=ip)
+    return service.throttled(attempt, tenant_id=tenant_id, user_id=user_id, ip=ip)
+
+
+def finish_rotation(signed: SignedIn, *, ip: str = "") -> None:
+    """After a sign-in committed: end the session the browser held in another organisation,
+    in that organisation's own transaction (never before: a sign-in that rolled back ends
+    nothing)."""
+    old = signed.rotate_elsewhere
+    if old is None:
+        return
+    with tenant_session(service.request_context(old)) as s:
+        service.revoke_rotated(
+            session=s, claims=old, replaced_by=signed.principal.session_id, ip=ip
+        )
+
+
+def sign_out(token: str | None, *, ip: str = "") -> bool:
+    """Revoke the token's session server-side; True if a live session was revoked."""
+    claims = tokens.verify(token or "")
+    if claims is None:
+        return False
+    with tenant_session(service.request_context(claims)) as s:
+        return service.sign_out(session=s, claims=claims, ip=ip)
+
+
+def sign_out_everywhere(token: str | None, *, ip: str = "") -> int:
+    """Revoke every session of the token's user, if its own session is live; how many."""
+    claims = tokens.verify(token or "")
+    if claims is None:
+        return 0
+    with tenant_session(service.request_context(claims)) as s:
+        return service.sign_out_everywhere(session=s, claims=claims, ip=ip)
+
+
+# ------------------------------------------------------------------------- the routes
+
+
+async def sign_in_route(request: Request) -> Response:
     """Form POST (organisation, email, password) -> session cookie and a redirect."""
     if refused := csrf_refusal(request):
         return refused
@@ -32,7 +172,7 @@ async def sign_in(request: Request) -> Response:
     organisation = {"organisation": slug.strip().lower()[:63]}
     try:
         result = await run_in_threadpool(
-            service.sign_in,
+            sign_in_with_password,
             slug=slug,
             email=email,
             password=password,
@@ -40,10 +180,10 @@ async def sign_in(request: Request) -> Response:
             user_agent=request.headers.get("user-agent", ""),
             replaces=token_from_cookie_header(request.headers.get("cookie")),
         )
-    except service.SignInThrottled as err:
+    except SignInThrottled as err:
         query = urlencode({"error": "throttled", "retry": err.retry} | organisation)
         return RedirectResponse(f"{front}/signin?{query}", status_code=303)
-    except service.SignInError:
+    except SignInError:
         query = urlencode({"error": "invalid"} | organisation)
         return RedirectResponse(f"{front}/signin?{query}", status_code=303)
     response = RedirectResponse(f"{front}/overview", status_code=303)
@@ -57,29 +197,29 @@ def _signed_out(request: Request) -> Response:
     return response
 
 
-async def sign_out(request: Request) -> Response:
+async def sign_out_route(request: Request) -> Response:
     """Revoke the session server-side, clear the cookie, back to the sign-in page."""
     if refused := csrf_refusal(request):
         return refused
     token = token_from_cookie_header(request.headers.get("cookie"))
-    await run_in_threadpool(service.sign_out, token, ip=client_ip(request))
+    await run_in_threadpool(sign_out, token, ip=client_ip(request))
     return _signed_out(request)
 
 
-async def sign_out_everywhere(request: Request) -> Response:
+async def sign_out_everywhere_route(request: Request) -> Response:
     """Revoke every session of the signed-in user (all browsers and devices), clear this
     browser's cookie, back to the sign-in page."""
     if refused := csrf_refusal(request):
         return refused
     token = token_from_cookie_header(request.headers.get("cookie"))
-    await run_in_threadpool(service.sign_out_everywhere, token, ip=client_ip(request))
+    await run_in_threadpool(sign_out_everywhere, token, ip=client_ip(request))
     return _signed_out(request)
 
 
 async def whoami(request: Request) -> Response:
     """The signed-in user (for scripts and tests); 401 without a valid session."""
     token = token_from_cookie_header(request.headers.get("cookie"))
-    principal = await run_in_threadpool(service.authenticate, token, ip=client_ip(request))
+    principal = await run_in_threadpool(authenticate, token, ip=client_ip(request))
     if principal is None:
         return JSONResponse({"error": "not signed in"}, status_code=401)
     return JSONResponse(
@@ -93,8 +233,8 @@ async def whoami(request: Request) -> Response:
 
 
 routes = [
-    Route("/api/auth/signin", sign_in, methods=["POST"]),
-    Route("/api/auth/signout", sign_out, methods=["POST"]),
-    Route("/api/auth/signout-everywhere", sign_out_everywhere, methods=["POST"]),
+    Route("/api/auth/signin", sign_in_route, methods=["POST"]),
+    Route("/api/auth/signout", sign_out_route, methods=["POST"]),
+    Route("/api/auth/signout-everywhere", sign_out_everywhere_route, methods=["POST"]),
     Route("/api/auth/me", whoami, methods=["GET"]),
 ]

@@ -1,17 +1,23 @@
 """Sign-in, per-request authentication and sign-out for local accounts (and, through
 `open_session`, for single sign-on).
 
-A principal is re-derived from the session cookie on every request and every Reflex event:
-the token's signature and expiry are checked, then its session row must exist, be
-unrevoked, within its absolute lifetime and not idle, and its user must still be active in
+Like every service, these take the caller's `session` and never open or commit one: the
+entry points do (`auth.routes` for the HTTP routes and the sign-in flow, the Reflex states'
+one helper in `ui.states.session`). A principal is re-derived from the session cookie on
+every request and every Reflex event, inside the request's own tenant transaction: the
+token's signature and expiry are checked (`tokens.verify`, which names the tenant whose
+transaction to open), then `authenticate_in` requires its session row to exist, be
+unrevoked, within its absolute lifetime and not idle, and its user to be still active in
 that tenant. The role used for permission checks is the one in the database now, not the
 one in the token.
 
 Session lifecycle (every step an audit event in the tenant's chain, which names sessions
 by their `session_ref`, never by their id: see audit.sessions):
 - opened by `open_session` (`auth.sign_in`); a sign-in from a browser that still carries a
-  session cookie revokes that session in the same transaction (`auth.session_rotated`), so
-  a session id planted in a browser before sign-in never becomes a signed-in session;
+  session cookie revokes that session (`auth.session_rotated`): in the same transaction,
+  or for another organisation's session in that organisation's transaction right after
+  this one committed; so a session id planted in a browser before sign-in never becomes a
+  signed-in session;
 - idle: unused for `PMS_SESSION_IDLE_MINUTES` -> revoked at its next request
   (`auth.session_idle`); `last_seen_at` is refreshed at most once a minute per session;
 - absolute: `PMS_SESSION_HOURS` after it was opened (`expires_at`, and `created_at` against
@@ -50,7 +56,6 @@ from pms_dashboard.settings import get_settings
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.models import Tenant, utcnow
 from pms_dashboard.tenancy.registry import resolve_slug
-from pms_dashboard.tenancy.session import contextless_session, tenant_session
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +107,9 @@ class SignedIn:
     token: str
     max_age: int
     principal: Principal
+    # The session of another organisation the browser held, to end there once this sign-in
+    # has committed (`revoke_rotated`); None when there was none, or it was this tenant's.
+    rotate_elsewhere: tokens.TokenClaims | None = None
 
 
 def find_user_by_email(*, session: Session, email: str) -> User | None:
@@ -110,118 +118,123 @@ def find_user_by_email(*, session: Session, email: str) -> User | None:
 
 
 # --------------------------------------------------------------------------- sign-in
+# A password sign-in is three steps, each in the transaction its entry point opens
+# (`auth.routes.sign_in_with_password`): `begin_sign_in` (committed at once: the throttle
+# queues attempts until it ends), `check_password` in the organisation's transaction, and,
+# for a browser that was signed in to another organisation, `revoke_rotated` there once
+# the new session is committed.
 
 
-def sign_in(
+@dataclass(frozen=True, slots=True)
+class SignInStart:
+    """The organisation a sign-in names (None: no such slug) and the throttle's answer."""
+
+    tenant_id: uuid.UUID | None
+    attempt: throttle.Attempt
+
+
+def begin_sign_in(
+    *, session: Session, slug: str, email: str, password: str, ip: str = ""
+) -> SignInStart:
+    """Resolve the organisation and reserve the attempt (in a contextless transaction, to
+    commit at once). `ip` "" (no network peer: CLI, tests) is not throttled per address."""
+    well_formed = bool(slug and email and password) and (
+        max(map(len, (slug, email, password))) <= MAX_FIELD
+    )
+    account = throttle.account_key(slug[:MAX_FIELD], email[:MAX_FIELD])
+    tenant_id = resolve_slug(session=session, slug=slug) if well_formed else None
+    return SignInStart(tenant_id, throttle.begin(session=session, account=account, ip=ip))
+
+
+def fail_unknown_organisation(
+    *, session: Session, attempt: throttle.Attempt, password: str
+) -> None:
+    """A sign-in naming no organisation: the same password work as a real attempt (no
+    timing tells the slug was wrong), and the attempt settled as a failure."""
+    verify_password(None, password[:MAX_FIELD])
+    throttle.end(session=session, attempt=attempt, success=False)
+
+
+def check_password(
     *,
-    slug: str,
+    session: Session,
+    attempt: throttle.Attempt,
     email: str,
     password: str,
     ip: str = "",
     user_agent: str = "",
     replaces: str | None = None,
-) -> SignedIn:
-    """Check the credentials and open a server-side session; raise SignInError otherwise
-    (SignInThrottled, before any password check, when the throttle refuses the attempt).
-
-    `replaces`: the session token the browser still carries, if any; that session is
-    revoked (rotated) in the transaction that opens the new one. `ip` "" (no network peer:
-    CLI, tests) is not throttled per address."""
-    well_formed = bool(slug and email and password) and (
-        max(map(len, (slug, email, password))) <= MAX_FIELD
-    )
-    account = throttle.account_key(slug[:MAX_FIELD], email[:MAX_FIELD])
-    with contextless_session() as s:
-        tenant_id = resolve_slug(session=s, slug=slug) if well_formed else None
-        attempt = throttle.begin(session=s, account=account, ip=ip)
-    if attempt.throttled:
-        _refuse_throttled(attempt, tenant_id=tenant_id, email=email, ip=ip)
-    if tenant_id is None:
-        verify_password(None, password[:MAX_FIELD])  # same cost as a real attempt
-        with contextless_session() as s:
-            throttle.end(session=s, attempt=attempt, success=False)
-        raise SignInError(SIGN_IN_FAILED)
-
-    with tenant_session(TenantContext(tenant_id=tenant_id)) as s:
-        user = find_user_by_email(session=s, email=email)
-        usable = user is not None and user.is_active
-        ok = verify_password(user.password_hash if user and usable else None, password)
-        if not ok or user is None:
-            audit.record(
-                session=s,
-                action="auth.sign_in_failed",
-                actor_id=user.id if user else None,
-                entity_type="app_user",
-                entity_id=user.id if user else None,
-                detail={"email": normalize_email(email)[:MAX_FIELD]},
-                ip=ip,
-            )
-            failed = True
-        else:
-            failed = False
-            if user.password_hash and needs_rehash(user.password_hash):
-                user.password_hash = hash_password(password)
-            signed = open_session(
-                session=s,
-                user=user,
-                method="password",
-                ip=ip,
-                user_agent=user_agent,
-                replaces=replaces,
-            )
-        throttle.end(session=s, attempt=attempt, success=not failed)
-    if failed:  # raised after the failure's audit event has been committed
-        raise SignInError(SIGN_IN_FAILED)
+) -> SignedIn | None:
+    """In the organisation's transaction: the new session if the email names an active
+    person with this password (`open_session`), else None with an `auth.sign_in_failed`
+    event; the attempt is settled either way. The caller commits before refusing."""
+    user = find_user_by_email(session=session, email=email)
+    usable = user is not None and user.is_active
+    ok = verify_password(user.password_hash if user and usable else None, password)
+    signed = None
+    if not ok or user is None:
+        audit.record(
+            session=session,
+            action="auth.sign_in_failed",
+            actor_id=user.id if user else None,
+            entity_type="app_user",
+            entity_id=user.id if user else None,
+            detail={"email": normalize_email(email)[:MAX_FIELD]},
+            ip=ip,
+        )
+    else:
+        if user.password_hash and needs_rehash(user.password_hash):
+            user.password_hash = hash_password(password)
+        signed = open_session(
+            session=session,
+            user=user,
+            method="password",
+            ip=ip,
+            user_agent=user_agent,
+            replaces=replaces,
+        )
+    throttle.end(session=session, attempt=attempt, success=signed is not None)
     return signed
 
 
-def reserve_attempt(
-    *, ip: str, tenant_id: uuid.UUID | None = None, slug: str = "", email: str = ""
-) -> throttle.Attempt:
-    """For sign-in paths other than the password form (single sign-on): check the throttle
-    for the address (and the account, when `slug` and `email` are given) and reserve the
-    attempt, or raise SignInThrottled (audited in `tenant_id`'s chain when given). Settle it
-    with `throttle.end(session=..., attempt=..., success=...)` in the transaction that
-    opens the session (or records the failure)."""
-    account = throttle.account_key(slug, email) if slug and email else None
-    with contextless_session() as s:
-        attempt = throttle.begin(session=s, account=account, ip=ip)
-    if attempt.throttled:
-        _refuse_throttled(attempt, tenant_id=tenant_id, email=email, ip=ip)
-    return attempt
+def record_throttled(
+    *, session: Session, attempt: throttle.Attempt, email: str, ip: str
+) -> uuid.UUID | None:
+    """A refused attempt's `auth.throttled` event in the organisation's chain (flagged
+    unless only the pair is slowed down: an attacker's pace, or an owner's typos, whose
+    failures are audited); the id of the person the email names, if any. For the first
+    refusal within a minute per limit only (`attempt.first_refusal`), so a flood of refused
+    requests cannot flood the trail."""
+    user = find_user_by_email(session=session, email=email[:MAX_FIELD]) if email else None
+    user_id = user.id if user else None
+    audit.record(
+        session=session,
+        action="auth.throttled",
+        actor_id=user_id,
+        entity_type="app_user",
+        entity_id=user_id,
+        detail={
+            "email": normalize_email(email)[:MAX_FIELD],
+            "scope": attempt.scope,
+            "retry_after_minutes": attempt.retry_minutes,
+            "retry_after_seconds": attempt.retry_after,
+        },
+        flagged=set(attempt.scope.split(",")) != {"pair"},
+        ip=ip,
+    )
+    return user_id
 
 
-def _refuse_throttled(
-    attempt: throttle.Attempt, *, tenant_id: uuid.UUID | None, email: str, ip: str
-) -> None:
-    """Audit the refusal in the tenant's chain (the first refusal within a minute per limit,
-    so a flood of refused requests cannot flood the trail), log a warning when an account's
-    hard limit or an address's limit was reached, and raise. Flagged unless only the pair
-    is slowed down (an attacker's pace, or an owner's typos: the failures are audited)."""
-    if not attempt.first_refusal:
-        raise SignInThrottled(attempt.retry_after)
-    limits = set(attempt.scope.split(","))
-    user_id: uuid.UUID | None = None
-    if tenant_id is not None:
-        with tenant_session(TenantContext(tenant_id=tenant_id)) as s:
-            user = find_user_by_email(session=s, email=email[:MAX_FIELD]) if email else None
-            user_id = user.id if user else None
-            audit.record(
-                session=s,
-                action="auth.throttled",
-                actor_id=user_id,
-                entity_type="app_user",
-                entity_id=user_id,
-                detail={
-                    "email": normalize_email(email)[:MAX_FIELD],
-                    "scope": attempt.scope,
-                    "retry_after_minutes": attempt.retry_minutes,
-                    "retry_after_seconds": attempt.retry_after,
-                },
-                flagged=limits != {"pair"},
-                ip=ip,
-            )
-    if limits & {"account", "address"}:
+def throttled(
+    attempt: throttle.Attempt,
+    *,
+    tenant_id: uuid.UUID | None,
+    user_id: uuid.UUID | None,
+    ip: str,
+) -> SignInThrottled:
+    """The refusal to raise for a throttled attempt, logged as a warning when an account's
+    hard limit or an address's limit was reached (the first refusal within a minute)."""
+    if attempt.first_refusal and set(attempt.scope.split(",")) & {"account", "address"}:
         logger.warning(
             "sign-in throttled by the %s limit: tenant %s, user %s, address %s; retry in %d s",
             attempt.scope,
@@ -230,7 +243,7 @@ def _refuse_throttled(
             ip or "none",
             attempt.retry_after,
         )
-    raise SignInThrottled(attempt.retry_after)
+    return SignInThrottled(attempt.retry_after)
 
 
 def open_session(
@@ -248,8 +261,11 @@ def open_session(
 
     `replaces` is the session token the browser presented with the sign-in request (its
     current cookie), if any: that session is revoked (reason "rotated") in this same
-    transaction when it is in this tenant, or in its own tenant's transaction otherwise.
-    The caller then sets the new token as the cookie (`auth.http.set_session_cookie`)."""
+    transaction when it is in this tenant. A session of another tenant cannot be touched
+    here (another tenant's transaction would commit whether this one does or not): it is
+    named in `SignedIn.rotate_elsewhere`, and the entry point revokes it there
+    (`revoke_rotated`) once this transaction has committed. The caller then sets the new
+    token as the cookie (`auth.http.set_session_cookie`)."""
     hours = get_settings().session_hours
     auth_session = AuthSession(
         user_id=user.id,
@@ -260,13 +276,12 @@ def open_session(
     session.add(auth_session)
     session.flush()
     assert user.tenant_id is not None
-    rotated = _rotate(
-        session=session,
-        old_token=replaces,
-        tenant_id=user.tenant_id,
-        new_session_id=auth_session.id,
-        ip=ip,
-    )
+    old = tokens.verify(replaces or "")
+    elsewhere = old if old is not None and old.tenant_id != user.tenant_id else None
+    rotated = None
+    if old is not None and elsewhere is None:
+        revoked = revoke_rotated(session=session, claims=old, replaced_by=auth_session.id, ip=ip)
+        rotated = old.session_id if revoked else None
     audit.record(
         session=session,
         action="auth.sign_in",
@@ -297,103 +312,89 @@ def open_session(
             expires_at=int(time.time()) + max_age,
         )
     )
-    return SignedIn(token=token, max_age=max_age, principal=principal)
+    return SignedIn(token=token, max_age=max_age, principal=principal, rotate_elsewhere=elsewhere)
 
 
-def _rotate(
-    *,
-    session: Session,
-    old_token: str | None,
-    tenant_id: uuid.UUID,
-    new_session_id: uuid.UUID,
-    ip: str,
-) -> uuid.UUID | None:
-    """Revoke the session of the token a browser carried into a new sign-in; its id if a
-    live session was revoked."""
-    claims = tokens.verify(old_token or "")
-    if claims is None:
-        return None
-    detail = {"replaced_by": session_ref(new_session_id)}
-    if claims.tenant_id == tenant_id:
-        revoked = _revoke(
-            session,
-            session_id=claims.session_id,
-            user_id=claims.user_id,
-            reason=RevokeReason.rotated,
-            ip=ip,
-            detail=detail,
-        )
-    else:  # the browser was signed in to another organisation: end that session there
-        ctx = TenantContext(tenant_id=claims.tenant_id, user_id=claims.user_id)
-        with tenant_session(ctx) as other:
-            revoked = _revoke(
-                other,
-                session_id=claims.session_id,
-                user_id=claims.user_id,
-                reason=RevokeReason.rotated,
-                ip=ip,
-                detail=detail,
-            )
-    return claims.session_id if revoked else None
+def revoke_rotated(
+    *, session: Session, claims: tokens.TokenClaims, replaced_by: uuid.UUID, ip: str = ""
+) -> bool:
+    """End the session a browser carried into a new sign-in (`replaced_by`), in a
+    transaction of the old session's own tenant; True if it was live."""
+    return _revoke(
+        session,
+        session_id=claims.session_id,
+        user_id=claims.user_id,
+        reason=RevokeReason.rotated,
+        ip=ip,
+        detail={"replaced_by": session_ref(replaced_by)},
+    )
 
 
 # ------------------------------------------------------------------ each request
 
 
-def authenticate(token: str | None, *, ip: str = "") -> Principal | None:
-    """The principal of a session token, or None if it is invalid, expired, idle (then the
-    session is revoked) or revoked. Refreshes the session's `last_seen_at` at most once a
-    minute."""
-    claims = tokens.verify(token or "")
-    if claims is None:
-        return None
+def request_context(claims: tokens.TokenClaims) -> TenantContext:
+    """The tenant transaction a request with these (verified) claims runs in; the role is
+    known, and put into the session's context, once `authenticate_in` has read it."""
+    return TenantContext(tenant_id=claims.tenant_id, user_id=claims.user_id)
+
+
+def authenticate_in(
+    *, session: Session, claims: tokens.TokenClaims, ip: str = ""
+) -> Principal | None:
+    """The principal of a verified token's claims, in the token's own tenant transaction
+    (`request_context`), or None if its session is unknown, expired, idle (then it is
+    revoked) or revoked, or its user inactive. Refreshes the session's `last_seen_at` at
+    most once a minute. On success the session's context becomes the principal's (with
+    the role from the database), so a refusal later in the transaction is audited as
+    theirs."""
+    if session.info.get("tenant_id") != claims.tenant_id:
+        raise RuntimeError("authenticate a token in its own tenant's transaction")
     settings = get_settings()
     idle_since = func.now() - timedelta(minutes=settings.session_idle_minutes)
-    ctx = TenantContext(tenant_id=claims.tenant_id, user_id=claims.user_id)
-    with tenant_session(ctx) as s:
-        row = s.execute(
-            select(
-                User,
-                col(Tenant.name),
-                col(Tenant.slug),
-                (col(AuthSession.last_seen_at) < idle_since).label("idle"),
-                (col(AuthSession.last_seen_at) < func.now() - LAST_SEEN_EVERY).label("stale"),
-            )
-            .join(AuthSession, col(AuthSession.user_id) == User.id)
-            .join(Tenant, col(Tenant.id) == User.tenant_id)
+    row = session.execute(
+        select(
+            User,
+            col(Tenant.name),
+            col(Tenant.slug),
+            (col(AuthSession.last_seen_at) < idle_since).label("idle"),
+            (col(AuthSession.last_seen_at) < func.now() - LAST_SEEN_EVERY).label("stale"),
+        )
+        .join(AuthSession, col(AuthSession.user_id) == User.id)
+        .join(Tenant, col(Tenant.id) == User.tenant_id)
+        .where(
+            col(AuthSession.id) == claims.session_id,
+            col(AuthSession.user_id) == claims.user_id,
+            col(AuthSession.revoked_at).is_(None),
+            col(AuthSession.expires_at) > func.now(),
+            col(AuthSession.created_at) > func.now() - timedelta(hours=settings.session_hours),
+            col(User.is_active).is_(True),
+        )
+    ).first()
+    if row is None:
+        return None
+    user, tenant_name, tenant_slug, idle, stale = row
+    if idle:
+        _revoke(
+            session,
+            session_id=claims.session_id,
+            user_id=claims.user_id,
+            reason=RevokeReason.idle,
+            ip=ip,
+            detail={"idle_minutes": settings.session_idle_minutes},
+            where=(col(AuthSession.last_seen_at) < idle_since,),
+        )
+        return None
+    if stale:  # a no-op when another request of this session got there first
+        session.execute(
+            update(AuthSession)
             .where(
                 col(AuthSession.id) == claims.session_id,
-                col(AuthSession.user_id) == claims.user_id,
-                col(AuthSession.revoked_at).is_(None),
-                col(AuthSession.expires_at) > func.now(),
-                col(AuthSession.created_at) > func.now() - timedelta(hours=settings.session_hours),
-                col(User.is_active).is_(True),
+                col(AuthSession.last_seen_at) < func.now() - LAST_SEEN_EVERY,
             )
-        ).first()
-        if row is None:
-            return None
-        user, tenant_name, tenant_slug, idle, stale = row
-        if idle:
-            _revoke(
-                s,
-                session_id=claims.session_id,
-                user_id=claims.user_id,
-                reason=RevokeReason.idle,
-                ip=ip,
-                detail={"idle_minutes": settings.session_idle_minutes},
-                where=(col(AuthSession.last_seen_at) < idle_since,),
-            )
-            return None
-        if stale:  # a no-op when another request of this session got there first
-            s.execute(
-                update(AuthSession)
-                .where(
-                    col(AuthSession.id) == claims.session_id,
-                    col(AuthSession.last_seen_at) < func.now() - LAST_SEEN_EVERY,
-                )
-                .values(last_seen_at=func.now())
-            )
-    return Principal(
+            .values(last_seen_at=func.now())
+        )
+    principal = Principal(
         tenant_id=claims.tenant_id,
         user_id=user.id,
         session_id=claims.session_id,
@@ -403,72 +404,65 @@ def authenticate(token: str | None, *, ip: str = "") -> Principal | None:
         tenant_name=tenant_name,
         tenant_slug=tenant_slug,
     )
+    session.info["ctx"] = principal.context
+    return principal
 
 
 # ------------------------------------------------------------------------ sign-out
 
 
-def sign_out(token: str | None, *, ip: str = "") -> bool:
-    """Revoke the token's session server-side; True if a live session was revoked."""
-    claims = tokens.verify(token or "")
-    if claims is None:
-        return False
-    ctx = TenantContext(tenant_id=claims.tenant_id, user_id=claims.user_id)
-    with tenant_session(ctx) as s:
-        return _revoke(
-            s,
-            session_id=claims.session_id,
-            user_id=claims.user_id,
-            reason=RevokeReason.sign_out,
-            ip=ip,
-        )
+def sign_out(*, session: Session, claims: tokens.TokenClaims, ip: str = "") -> bool:
+    """Revoke the token's session server-side (in its tenant's transaction); True if a
+    live session was revoked."""
+    return _revoke(
+        session,
+        session_id=claims.session_id,
+        user_id=claims.user_id,
+        reason=RevokeReason.sign_out,
+        ip=ip,
+    )
 
 
-def sign_out_everywhere(token: str | None, *, ip: str = "") -> int:
+def sign_out_everywhere(*, session: Session, claims: tokens.TokenClaims, ip: str = "") -> int:
     """Revoke every session of the token's user (other browsers and devices included), if
     the token's own session is still live; how many were revoked."""
-    claims = tokens.verify(token or "")
-    if claims is None:
+    live = session.scalar(
+        select(col(AuthSession.id)).where(
+            col(AuthSession.id) == claims.session_id,
+            col(AuthSession.user_id) == claims.user_id,
+            col(AuthSession.revoked_at).is_(None),
+            col(AuthSession.expires_at) > func.now(),
+        )
+    )
+    if live is None:
         return 0
-    ctx = TenantContext(tenant_id=claims.tenant_id, user_id=claims.user_id)
-    with tenant_session(ctx) as s:
-        live = s.scalar(
-            select(col(AuthSession.id)).where(
-                col(AuthSession.id) == claims.session_id,
+    ended = list(
+        session.scalars(
+            update(AuthSession)
+            .where(
                 col(AuthSession.user_id) == claims.user_id,
                 col(AuthSession.revoked_at).is_(None),
-                col(AuthSession.expires_at) > func.now(),
             )
-        )
-        if live is None:
-            return 0
-        ended = list(
-            s.scalars(
-                update(AuthSession)
-                .where(
-                    col(AuthSession.user_id) == claims.user_id,
-                    col(AuthSession.revoked_at).is_(None),
-                )
-                .values(
-                    revoked_at=func.now(),
-                    revoked_reason=RevokeReason.sign_out_everywhere.value,
-                )
-                .returning(col(AuthSession.id))
+            .values(
+                revoked_at=func.now(),
+                revoked_reason=RevokeReason.sign_out_everywhere.value,
             )
+            .returning(col(AuthSession.id))
         )
-        audit.record(
-            session=s,
-            action=REVOKE_ACTIONS[RevokeReason.sign_out_everywhere],
-            actor_id=claims.user_id,
-            entity_type="app_user",
-            entity_id=claims.user_id,
-            detail={
-                "reason": RevokeReason.sign_out_everywhere.value,
-                "sessions": sorted(session_ref(i) for i in ended),
-                "from_session": session_ref(claims.session_id),
-            },
-            ip=ip,
-        )
+    )
+    audit.record(
+        session=session,
+        action=REVOKE_ACTIONS[RevokeReason.sign_out_everywhere],
+        actor_id=claims.user_id,
+        entity_type="app_user",
+        entity_id=claims.user_id,
+        detail={
+            "reason": RevokeReason.sign_out_everywhere.value,
+            "sessions": sorted(session_ref(i) for i in ended),
+            "from_session": session_ref(claims.session_id),
+        },
+        ip=ip,
+    )
     return len(ended)
 
 

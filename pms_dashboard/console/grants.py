@@ -22,10 +22,9 @@ from sqlmodel import col
 from pms_dashboard.audit import chain
 from pms_dashboard.audit.models import AccessGrant, AuditEvent
 from pms_dashboard.auth.permissions import Action, Resource, require
-from pms_dashboard.console.service import ConsoleAdmin, ConsoleError, admin_session, set_tenant
+from pms_dashboard.console.service import ConsoleAdmin, ConsoleError, set_tenant
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.registry import resolve_slug
-from pms_dashboard.tenancy.session import auditor_session
 
 JUSTIFICATIONS = {
     "customer_support": "Customer-initiated support",
@@ -64,9 +63,8 @@ class ReviewReadRow:
     score: str
 
 
-def _tenant_id(slug: str) -> uuid.UUID:
-    with auditor_session() as s:
-        found = resolve_slug(session=s, slug=slug)
+def _tenant_id(session: Session, slug: str) -> uuid.UUID:
+    found = resolve_slug(session=session, slug=slug)
     if found is None:
         raise ConsoleError("No organisation with that slug.")
     return found
@@ -103,8 +101,9 @@ def audit_in_tenant(
 
 
 def open_grant(
-    *, admin: ConsoleAdmin, tenant_slug: str, justification: str, ticket: str, hours: float
-) -> uuid.UUID:
+    *, session: Session, admin: ConsoleAdmin, tenant_slug: str, justification: str,
+    ticket: str, hours: float,
+) -> uuid.UUID:  # fmt: skip
     """Open a grant: a reason from the fixed list, a ticket, at most four hours."""
     if justification not in JUSTIFICATIONS:
         raise ConsoleError("Choose a justification from the list.")
@@ -113,55 +112,53 @@ def open_grant(
         raise ConsoleError("Give the ticket reference (3-100 characters).")
     if not 0 < hours <= MAX_HOURS:
         raise ConsoleError(f"A grant lasts at most {MAX_HOURS} hours.")
-    tenant_id = _tenant_id(tenant_slug)
+    tenant_id = _tenant_id(session, tenant_slug)
+    set_tenant(session, tenant_id)
     now = datetime.now(UTC)
-    with admin_session(admin, tenant_id) as s:
-        grant = AccessGrant(
-            tenant_id=tenant_id,
-            admin_id=admin.admin_id,
-            admin_name=admin.display_name,
-            justification=justification,
-            ticket=ticket,
-            created_at=now,
-            expires_at=now + timedelta(hours=hours),
-        )
-        s.add(grant)
-        s.flush()
-        audit_in_tenant(
-            s,
-            admin,
-            "console.grant_opened",
-            {"grant": grant.id, "justification": justification, "ticket": ticket,
-             "expires_at": grant.expires_at.isoformat()},
-        )  # fmt: skip
-        return grant.id
+    grant = AccessGrant(
+        tenant_id=tenant_id,
+        admin_id=admin.admin_id,
+        admin_name=admin.display_name,
+        justification=justification,
+        ticket=ticket,
+        created_at=now,
+        expires_at=now + timedelta(hours=hours),
+    )
+    session.add(grant)
+    session.flush()
+    audit_in_tenant(
+        session,
+        admin,
+        "console.grant_opened",
+        {"grant": grant.id, "justification": justification, "ticket": ticket,
+         "expires_at": grant.expires_at.isoformat()},
+    )  # fmt: skip
+    return grant.id
 
 
-def revoke_grant(*, admin: ConsoleAdmin, grant_id: uuid.UUID) -> None:
+def revoke_grant(*, session: Session, admin: ConsoleAdmin, grant_id: uuid.UUID) -> None:
     """End one of the admin's own grants now."""
-    with admin_session(admin) as s:
-        grant = s.scalars(select(AccessGrant).where(col(AccessGrant.id) == grant_id)).first()
-        if grant is None or grant.revoked_at is not None:
-            raise ConsoleError("No such open grant of yours.")
-        tenant_id = grant.tenant_id
-    with admin_session(admin, tenant_id) as s:
-        s.execute(
-            update(AccessGrant)
-            .where(col(AccessGrant.id) == grant_id)
-            .values(revoked_at=datetime.now(UTC))
-        )
-        audit_in_tenant(s, admin, "console.grant_revoked", {"grant": grant_id})
+    grant = session.scalars(select(AccessGrant).where(col(AccessGrant.id) == grant_id)).first()
+    if grant is None or grant.revoked_at is not None:
+        raise ConsoleError("No such open grant of yours.")
+    assert grant.tenant_id is not None
+    set_tenant(session, grant.tenant_id)
+    session.execute(
+        update(AccessGrant)
+        .where(col(AccessGrant.id) == grant_id)
+        .values(revoked_at=datetime.now(UTC))
+    )
+    audit_in_tenant(session, admin, "console.grant_revoked", {"grant": grant_id})
 
 
-def my_grants(*, admin: ConsoleAdmin) -> list[GrantRow]:
+def my_grants(*, session: Session, admin: ConsoleAdmin) -> list[GrantRow]:
     """The admin's own grants, newest first (RLS shows no other admin's)."""
     now = datetime.now(UTC)
-    with admin_session(admin) as s:
-        grants = s.scalars(select(AccessGrant).order_by(col(AccessGrant.created_at).desc())).all()
-        slugs = {
-            r.tenant_id: r.slug
-            for r in s.execute(text("SELECT tenant_id, slug FROM app.platform_overview()"))
-        }
+    grants = session.scalars(select(AccessGrant).order_by(col(AccessGrant.created_at).desc())).all()
+    slugs = {
+        r.tenant_id: r.slug
+        for r in session.execute(text("SELECT tenant_id, slug FROM app.platform_overview()"))
+    }
     return [
         GrantRow(
             id=str(g.id),
@@ -175,10 +172,13 @@ def my_grants(*, admin: ConsoleAdmin) -> list[GrantRow]:
     ]
 
 
-def read_goals(*, admin: ConsoleAdmin, tenant_slug: str, limit: int = 50) -> list[GoalReadRow]:
+def read_goals(
+    *, session: Session, admin: ConsoleAdmin, tenant_slug: str, limit: int = 50
+) -> list[GoalReadRow]:
     """A tenant's goals as the admin's active grant allows (none without one), and a flagged
     event in that tenant's trail saying who read what, under which grant."""
     rows = _read_under_grant(
+        session,
         admin,
         tenant_slug,
         "goals",
@@ -193,10 +193,13 @@ def read_goals(*, admin: ConsoleAdmin, tenant_slug: str, limit: int = 50) -> lis
     ]
 
 
-def read_reviews(*, admin: ConsoleAdmin, tenant_slug: str, limit: int = 50) -> list[ReviewReadRow]:
+def read_reviews(
+    *, session: Session, admin: ConsoleAdmin, tenant_slug: str, limit: int = 50
+) -> list[ReviewReadRow]:
     """A tenant's reviews (who reviewed whom in which cycle, status and score; never the
     written summary) as the admin's active grant allows, logged like `read_goals`."""
     rows = _read_under_grant(
+        session,
         admin,
         tenant_slug,
         "reviews",
@@ -221,34 +224,31 @@ def read_reviews(*, admin: ConsoleAdmin, tenant_slug: str, limit: int = 50) -> l
 
 
 def _read_under_grant(
-    admin: ConsoleAdmin, tenant_slug: str, what: str, sql: str, limit: int
+    s: Session, admin: ConsoleAdmin, tenant_slug: str, what: str, sql: str, limit: int
 ) -> list[Row[Any]]:
     """Run one read of a tenant's data as the admin (the grant_read policies show rows only
     under an active grant of theirs) and log the attempt, rows or none, in the tenant's
     chain, with the grant it ran under."""
-    with admin_session(admin) as s:
-        tenant_id = resolve_slug(session=s, slug=tenant_slug)
-        if tenant_id is None:
-            raise ConsoleError("No organisation with that slug.")
-        set_tenant(s, tenant_id)
-        grant = s.execute(
-            select(col(AccessGrant.id), col(AccessGrant.justification), col(AccessGrant.ticket))
-            .where(
-                col(AccessGrant.tenant_id) == tenant_id,
-                col(AccessGrant.revoked_at).is_(None),
-                col(AccessGrant.expires_at) > datetime.now(UTC),
-            )
-            .limit(1)
-        ).first()
-        rows = list(s.execute(text(sql), {"t": tenant_id, "n": max(1, min(limit, 200))}).all())
-        audit_in_tenant(
-            s,
-            admin,
-            "console.read",
-            {"what": what, "rows": len(rows), "grant": grant.id if grant else None,
-             "justification": grant.justification if grant else None,
-             "ticket": grant.ticket if grant else None},
-        )  # fmt: skip
+    tenant_id = _tenant_id(s, tenant_slug)
+    set_tenant(s, tenant_id)
+    grant = s.execute(
+        select(col(AccessGrant.id), col(AccessGrant.justification), col(AccessGrant.ticket))
+        .where(
+            col(AccessGrant.tenant_id) == tenant_id,
+            col(AccessGrant.revoked_at).is_(None),
+            col(AccessGrant.expires_at) > datetime.now(UTC),
+        )
+        .limit(1)
+    ).first()
+    rows = list(s.execute(text(sql), {"t": tenant_id, "n": max(1, min(limit, 200))}).all())
+    audit_in_tenant(
+        s,
+        admin,
+        "console.read",
+        {"what": what, "rows": len(rows), "grant": grant.id if grant else None,
+         "justification": grant.justification if grant else None,
+         "ticket": grant.ticket if grant else None},
+    )  # fmt: skip
     return rows
 
 

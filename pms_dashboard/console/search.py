@@ -40,7 +40,7 @@ from pms_dashboard.audit.chain import record_platform_event
 from pms_dashboard.audit.models import AuditEvent, FlagReview, PlatformEvent
 from pms_dashboard.audit.sessions import shown_entity_id
 from pms_dashboard.console.grants import audit_in_tenant
-from pms_dashboard.console.service import ConsoleAdmin, ConsoleError, admin_session
+from pms_dashboard.console.service import ConsoleAdmin, ConsoleError
 from pms_dashboard.errors import validation_message
 from pms_dashboard.paging import Page
 from pms_dashboard.tenancy.models import Tenant
@@ -389,20 +389,19 @@ def _logged_page(
     return total, found
 
 
-def search(*, admin: ConsoleAdmin, query: AuditQuery, ip: str = "") -> Page:
+def search(*, session: Session, admin: ConsoleAdmin, query: AuditQuery, ip: str = "") -> Page:
     """One page of audit events across tenants (metadata only), newest first; logged in
     the platform trail and in the trail of every tenant shown."""
     if not isinstance(query, AuditQuery):
         raise ConsoleError("Give the search filters.")
     ae, _, _ = _tables()
     statement = audit_search_statement(query)
-    with admin_session(admin) as s:
-        _known_tenant(s, query.tenant)
-        total, found = _logged_page(
-            s, admin, statement.add_columns(ae.c.tenant_id.label("tenant_id")),
-            page=query.page, page_size=query.page_size, what="audit events",
-            action="console.audit_search", filters=query.filters(), ip=ip,
-        )  # fmt: skip
+    _known_tenant(session, query.tenant)
+    total, found = _logged_page(
+        session, admin, statement.add_columns(ae.c.tenant_id.label("tenant_id")),
+        page=query.page, page_size=query.page_size, what="audit events",
+        action="console.audit_search", filters=query.filters(), ip=ip,
+    )  # fmt: skip
     rows = [
         AuditRow(
             occurred_at=_at(r.occurred_at),
@@ -490,8 +489,8 @@ class _QueueQuery(BaseModel):
 
 
 def flagged_queue(
-    *, admin: ConsoleAdmin, tenant: str | None = None, page: Any = 1, page_size: Any = 20,
-    ip: str = "",
+    *, session: Session, admin: ConsoleAdmin, tenant: str | None = None, page: Any = 1,
+    page_size: Any = 20, ip: str = "",
 ) -> Page:  # fmt: skip
     """One page of the review queue, oldest first; looking is logged like a search."""
     try:
@@ -499,14 +498,13 @@ def flagged_queue(
     except ValidationError as err:
         raise ConsoleError(validation_message(err, _LABELS, limit=10, unknown="filter")) from None
     statement = flagged_queue_statement(q.tenant)
-    with admin_session(admin) as s:
-        _known_tenant(s, q.tenant)
-        filters = {"queue": "flagged, not reviewed"} | ({"tenant": q.tenant} if q.tenant else {})
-        total, found = _logged_page(
-            s, admin, statement, page=q.page, page_size=q.page_size, what="flagged events",
-            action="console.flag_queue", filters=filters, ip=ip,
-        )  # fmt: skip
-        reports = _cross_tenant_reports(s, [r.event_id for r in found])
+    _known_tenant(session, q.tenant)
+    filters = {"queue": "flagged, not reviewed"} | ({"tenant": q.tenant} if q.tenant else {})
+    total, found = _logged_page(
+        session, admin, statement, page=q.page, page_size=q.page_size, what="flagged events",
+        action="console.flag_queue", filters=filters, ip=ip,
+    )  # fmt: skip
+    reports = _cross_tenant_reports(session, [r.event_id for r in found])
     rows = [
         FlaggedRow(
             event_id=str(r.event_id),
@@ -524,7 +522,9 @@ def flagged_queue(
     return Page(rows=rows, total=int(total), page=q.page, page_size=q.page_size)
 
 
-def review_flag(*, admin: ConsoleAdmin, event_id: Any, note: Any, ip: str = "") -> None:
+def review_flag(
+    *, session: Session, admin: ConsoleAdmin, event_id: Any, note: Any, ip: str = ""
+) -> None:
     """Mark one flagged event reviewed, with a short note (once per event, never edited)."""
     try:
         target = uuid.UUID(str(event_id))
@@ -536,41 +536,40 @@ def review_flag(*, admin: ConsoleAdmin, event_id: Any, note: Any, ip: str = "") 
     if len(note) > MAX_NOTE:
         raise ConsoleError(f"Keep the note to {MAX_NOTE} characters.")
     ae, tn, fr = _tables()
-    with admin_session(admin) as s:
-        event = s.execute(
-            select(ae.c.tenant_id, ae.c.id, ae.c.seq, ae.c.action, tn.c.slug)
-            .select_from(ae.join(tn, tn.c.id == ae.c.tenant_id))
-            .where(ae.c.id == target, _reviewable())
-        ).first()
-        if event is None:
-            raise ConsoleError("No flagged event with that id.")
-        added = s.execute(
-            insert(fr)
-            .values(tenant_id=event.tenant_id, event_id=event.id, admin_id=admin.admin_id,
-                    note=note)
-            .on_conflict_do_nothing()
-            .returning(fr.c.event_id)
-        ).first()  # fmt: skip
-        if added is None:  # reviewed already (perhaps a moment ago, by someone else)
-            raise ConsoleError("That event has already been reviewed.")
-        # the action as the queue showed it (a refusal reported as a cross-tenant attempt)
-        shown = CROSS_TENANT if _cross_tenant_reports(s, [event.id]) else event.action
-        audit_in_tenant(
-            s,
-            admin,
-            "console.flag_reviewed",
-            {"event": event.id, "seq": event.seq, "action": event.action},
-            tenant_id=event.tenant_id,
-            entity_type="audit_event",
-        )
-        record_platform_event(
-            session=s,
-            admin_id=admin.admin_id,
-            action="console.flag_review",
-            detail={"tenant": event.slug, "event": event.id, "seq": event.seq,
-                    "action": shown, "note": note},
-            ip=ip,
-        )  # fmt: skip
+    event = session.execute(
+        select(ae.c.tenant_id, ae.c.id, ae.c.seq, ae.c.action, tn.c.slug)
+        .select_from(ae.join(tn, tn.c.id == ae.c.tenant_id))
+        .where(ae.c.id == target, _reviewable())
+    ).first()
+    if event is None:
+        raise ConsoleError("No flagged event with that id.")
+    added = session.execute(
+        insert(fr)
+        .values(tenant_id=event.tenant_id, event_id=event.id, admin_id=admin.admin_id,
+                note=note)
+        .on_conflict_do_nothing()
+        .returning(fr.c.event_id)
+    ).first()  # fmt: skip
+    if added is None:  # reviewed already (perhaps a moment ago, by someone else)
+        raise ConsoleError("That event has already been reviewed.")
+    # the action as the queue showed it (a refusal reported as a cross-tenant attempt)
+    shown = CROSS_TENANT if _cross_tenant_reports(session, [event.id]) else event.action
+    audit_in_tenant(
+        session,
+        admin,
+        "console.flag_reviewed",
+        {"event": event.id, "seq": event.seq, "action": event.action},
+        tenant_id=event.tenant_id,
+        entity_type="audit_event",
+    )
+    record_platform_event(
+        session=session,
+        admin_id=admin.admin_id,
+        action="console.flag_review",
+        detail={"tenant": event.slug, "event": event.id, "seq": event.seq,
+                "action": shown, "note": note},
+        ip=ip,
+    )  # fmt: skip
 
 
 def record_tenant_reads(

@@ -20,10 +20,10 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from pms_dashboard.auth.models import Role, User
-from pms_dashboard.auth.permissions import PermissionDenied
 from pms_dashboard.errors import UserError
 from pms_dashboard.exports import service
 from pms_dashboard.exports.catalog import EXPORTS
+from pms_dashboard.exports.routes import export_stream
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.registry import resolve_slug
 from pms_dashboard.tenancy.session import contextless_session, tenant_session
@@ -82,11 +82,11 @@ def run(args: argparse.Namespace) -> int:
     except (CliError, service.ExportError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    chunks = service.stream_export(ctx, request, via="cli")
+    chunks = export_stream(ctx, request, via="cli")
     try:
         first = next(chunks)  # permission and filters checked before a file is made
-    except PermissionDenied as err:  # (a filter naming someone not found, or no access)
-        print(f"error: {err.message}", file=sys.stderr)
+    except UserError as err:  # (a filter naming someone not found, no access, busy)
+        print(f"error: {err}", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else Path(service.file_name(args.tenant, args.name))
     columns: list[Any] = [

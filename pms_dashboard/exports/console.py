@@ -11,15 +11,15 @@ written at the end of the stream in the same transaction, also when the download
 from __future__ import annotations
 
 from collections.abc import Generator
-from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
 
 from pms_dashboard.audit.chain import record_platform_event
 from pms_dashboard.console.search import AuditQuery, audit_search_statement, record_tenant_reads
-from pms_dashboard.console.service import ConsoleAdmin, admin_session
+from pms_dashboard.console.service import ConsoleAdmin
 from pms_dashboard.db.csvsafe import bool_text, iso_utc, safe_text
 from pms_dashboard.exports.service import copy_then_record
 from pms_dashboard.exports.stream import CopyProgress
@@ -50,29 +50,28 @@ def file_name(today: datetime | None = None) -> str:
 
 
 def stream_console_audit(
-    admin: ConsoleAdmin, query: AuditQuery, *, ip: str = "", bom: bool = False
+    *, session: Session, admin: ConsoleAdmin, query: AuditQuery, ip: str = "", bom: bool = False
 ) -> Generator[bytes, None, None]:
-    """The export's CSV in chunks; the first `next()` starts the COPY."""
-    with admin_session(admin) as session:
+    """The export's CSV in chunks, in the caller's console transaction (acting as `admin`);
+    the first `next()` starts the COPY. Cut short, the events are still written: the caller
+    must catch the GeneratorExit Python re-raises in it (see `copy_then_record`)."""
 
-        def record(progress: CopyProgress, completed: bool) -> None:
-            # tenants' chains first, the platform trail last (the order its lock wants)
-            record_tenant_reads(session=session, admin=admin, query=query, what="audit export")
-            record_platform_event(
-                session=session,
-                admin_id=admin.admin_id,
-                action="console.audit_export",
-                detail={
-                    "filters": query.model_dump(
-                        mode="json", exclude_defaults=True, exclude=set(NOT_FILTERS)
-                    ),
-                    "rows": progress.rows if progress.finished else None,
-                    "bytes": progress.bytes,
-                    "completed": completed,
-                },
-                ip=ip,
-            )
+    def record(progress: CopyProgress, completed: bool) -> None:
+        # tenants' chains first, the platform trail last (the order its lock wants)
+        record_tenant_reads(session=session, admin=admin, query=query, what="audit export")
+        record_platform_event(
+            session=session,
+            admin_id=admin.admin_id,
+            action="console.audit_export",
+            detail={
+                "filters": query.model_dump(
+                    mode="json", exclude_defaults=True, exclude=set(NOT_FILTERS)
+                ),
+                "rows": progress.rows if progress.finished else None,
+                "bytes": progress.bytes,
+                "completed": completed,
+            },
+            ip=ip,
+        )
 
-        # cut short, the events are still written: leaving the block normally commits them
-        with suppress(GeneratorExit):
-            yield from copy_then_record(session, console_audit_statement(query), record, bom=bom)
+    yield from copy_then_record(session, console_audit_statement(query), record, bom=bom)

@@ -1,16 +1,16 @@
 """Running an export: one tenant transaction from the permission check to the audit event.
 
-`open_export` checks who is asking and validates the filters before anything is streamed
+`stream_export` checks who is asking and validates the filters before anything is streamed
 (so a refusal is a proper 400/403, never a half-sent file), then yields the CSV in chunks.
 When the last chunk has gone, or the client has gone away, the export's audit event (who,
 which export, the filters, rows and bytes sent, whether it completed) is written in the
-same transaction and committed.
+same transaction, which its entry point (the export route, the command line) opened and
+commits (`exports.routes.export_stream`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,13 +20,11 @@ from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from pms_dashboard.audit import service as audit
-from pms_dashboard.auth.permissions import PermissionDenied
 from pms_dashboard.errors import UserError, validation_message
 from pms_dashboard.exports.catalog import EXPORTS, ExportSpec, parse_params
 from pms_dashboard.exports.stream import CHUNK_BYTES, UTF8_BOM, CopyProgress, copy_csv
 from pms_dashboard.tenancy import limits
 from pms_dashboard.tenancy.context import TenantContext
-from pms_dashboard.tenancy.session import TenantSession, tenant_session
 
 
 class ExportError(UserError):
@@ -52,26 +50,20 @@ def prepare(name: str, raw: dict[str, str]) -> ExportRequest:
     return ExportRequest(spec=spec, params=params, bom=raw.get("bom", "") in ("1", "true"))
 
 
-def refusal(ctx: TenantContext, name: str, filters: dict[str, str]) -> str | None:
-    """Why the export route would refuse this export now, for a page's button to say so on
-    the page instead of handing the browser a download that fails: a filter it does not
-    take, no permission (audited and flagged, as the route does), or every export slot of
-    the tenant in use. None when it would start; the route still decides (a slot can be
-    taken in between). Builds the export's statement but streams nothing (a summary
-    export's few rows are computed) and records no export."""
-    try:
-        request = prepare(name, filters)
-        with tenant_session(ctx) as session:
-            limits.take_slot(session, limits.EXPORT)  # released when this check ends
-            if request.spec.build is not None:
-                request.spec.build(session, ctx, request.params)
-            elif request.spec.frame is not None:
-                request.spec.frame(session, ctx, request.params)
-    except (ExportError, limits.TenantBusy) as err:
-        return str(err)
-    except PermissionDenied as err:
-        return err.message
-    return None
+def check(*, session: Session, actor: TenantContext, name: str, filters: dict[str, str]) -> None:
+    """Refuse now what the export route would refuse, for a page's button to say so on the
+    page instead of handing the browser a download that fails: a filter it does not take
+    (ExportError), no permission (PermissionDenied, audited and flagged as the route does),
+    or every export slot of the tenant in use (TenantBusy, the slot held until the
+    caller's transaction ends). The route still decides (a slot can be taken in between).
+    Builds the export's statement but streams nothing (a summary export's few rows are
+    computed) and records no export."""
+    request = prepare(name, filters)
+    limits.take_slot(session, limits.EXPORT)
+    if request.spec.build is not None:
+        request.spec.build(session, actor, request.params)
+    elif request.spec.frame is not None:
+        request.spec.frame(session, actor, request.params)
 
 
 def file_name(tenant_slug: str, name: str, *, today: datetime | None = None) -> str:
@@ -82,31 +74,32 @@ def file_name(tenant_slug: str, name: str, *, today: datetime | None = None) -> 
 
 
 def stream_export(
-    ctx: TenantContext,
-    request: ExportRequest,
     *,
+    session: Session,
+    actor: TenantContext,
+    request: ExportRequest,
     ip: str = "",
     via: str = "web",
     chunk_bytes: int | None = None,
 ) -> Generator[bytes, None, None]:
-    """The export's CSV in chunks. The first `next()` runs the permission check and starts
-    the COPY, raising PermissionDenied (audited and flagged) before any byte is produced."""
+    """The export's CSV in chunks, in the caller's tenant transaction. The first `next()`
+    takes one of the tenant's export slots (held until the transaction ends), runs the
+    permission check and starts the COPY, raising PermissionDenied (audited and flagged)
+    before any byte is produced. Cut short, the audit event is still written: the caller
+    must catch the GeneratorExit Python re-raises in it (see `copy_then_record`)."""
+    limits.take_slot(session, limits.EXPORT)  # held until the file has gone
     if request.spec.frame is not None:
-        yield from _stream_frame(ctx, request, ip=ip, via=via)
+        yield from _stream_frame(session, actor, request, ip=ip, via=via)
         return
     assert request.spec.build is not None
-    with tenant_session(ctx) as session:
-        limits.take_slot(session, limits.EXPORT)  # held until the file has gone
-        statement = request.spec.build(session, ctx, request.params)
+    statement = request.spec.build(session, actor, request.params)
 
-        def record(progress: CopyProgress, completed: bool) -> None:
-            _record(session, ctx, request, progress, completed=completed, ip=ip, via=via)
+    def record(progress: CopyProgress, completed: bool) -> None:
+        _record(session, actor, request, progress, completed=completed, ip=ip, via=via)
 
-        # cut short, the event is still written: leaving the block normally commits it
-        with suppress(GeneratorExit):
-            yield from copy_then_record(
-                session, statement, record, bom=request.bom, chunk_bytes=chunk_bytes
-            )
+    yield from copy_then_record(
+        session, statement, record, bom=request.bom, chunk_bytes=chunk_bytes
+    )
 
 
 def copy_then_record(
@@ -144,24 +137,22 @@ def copy_then_record(
 
 
 def _stream_frame(
-    ctx: TenantContext, request: ExportRequest, *, ip: str, via: str
+    session: Session, actor: TenantContext, request: ExportRequest, *, ip: str, via: str
 ) -> Generator[bytes, None, None]:
-    """A pandas summary (a few dozen rows): built and audited in one transaction, then sent."""
+    """A pandas summary (a few dozen rows): built and audited first, then sent."""
     assert request.spec.frame is not None
-    with tenant_session(ctx) as session:
-        limits.take_slot(session, limits.EXPORT)
-        frame = request.spec.frame(session, ctx, request.params)
-        data = (UTF8_BOM if request.bom else b"") + frame.to_csv(
-            index=False, lineterminator="\n"
-        ).encode("utf-8")
-        done = CopyProgress(rows=len(frame), bytes=len(data), finished=True)
-        _record(session, ctx, request, done, completed=True, ip=ip, via=via)
+    frame = request.spec.frame(session, actor, request.params)
+    data = (UTF8_BOM if request.bom else b"") + frame.to_csv(
+        index=False, lineterminator="\n"
+    ).encode("utf-8")
+    done = CopyProgress(rows=len(frame), bytes=len(data), finished=True)
+    _record(session, actor, request, done, completed=True, ip=ip, via=via)
     for start in range(0, len(data), CHUNK_BYTES):
         yield data[start : start + CHUNK_BYTES]
 
 
 def _record(
-    session: TenantSession,
+    session: Session,
     ctx: TenantContext,
     request: ExportRequest,
     progress: CopyProgress,

@@ -20,6 +20,10 @@ The flow (authorization code with PKCE, state and nonce, Authlib's OAuth 2 clien
 
 Every refusal is an `auth.sso_failed` event in the tenant's audit trail (flagged when it
 smells of tampering), with a message the person can act on.
+
+Each step takes the transaction its entry point opened (`sso.routes`: the flow's database
+steps each commit before the next call to the provider, never holding a transaction open
+across the network); none opens or commits one.
 """
 
 from __future__ import annotations
@@ -58,7 +62,6 @@ from pms_dashboard.sso.models import SsoConfig, SsoLogin
 from pms_dashboard.sso.schemas import DOMAIN_RE, SsoConfigInput, SsoConfigView, SsoError
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.registry import resolve_slug
-from pms_dashboard.tenancy.session import contextless_session, tenant_session
 
 SECRET_PURPOSE = "sso-client"  # noqa: S105 (a key-derivation label, not a secret)
 LOGIN_TTL = timedelta(minutes=10)
@@ -252,29 +255,57 @@ class Started:
     slug: str
 
 
-def _email_domain(email: str) -> str:
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A sign-in sent to the provider: what its callback must bring back or prove."""
+
+    authorization_url: str
+    state: str
+    nonce: str
+    code_verifier: str
+    redirect_uri: str
+
+
+def email_domain(email: str) -> str:
+    """The domain of the email a person typed, or SsoError("bad_email")."""
     local, _, domain = normalize_email(email).rpartition("@")
     if not local or not DOMAIN_RE.fullmatch(domain):
         raise SsoError("bad_email")
     return domain
 
 
-def _tenant_for(slug: str, domain: str) -> tuple[uuid.UUID, str]:
-    with contextless_session() as s:
-        if slug.strip():
-            tenant_id = resolve_slug(session=s, slug=slug)
-            if tenant_id is None:
-                raise SsoError("no_sso")
-            return tenant_id, slug.strip().lower()
-        slugs = list(s.scalars(text("SELECT app.sso_slugs_for_domain(:d)"), {"d": domain}).all())
-        if not slugs:
-            raise SsoError("no_domain_match")
-        if len(slugs) > 1:
-            raise SsoError("ambiguous_domain")
-        tenant_id = resolve_slug(session=s, slug=slugs[0])
+def tenant_for(*, session: Session, slug: str, domain: str) -> tuple[uuid.UUID, str]:
+    """The organisation (id, slug) named, or the one whose enabled SSO accepts `domain`
+    (in a contextless transaction: slug and domain lookups are SECURITY DEFINER)."""
+    if slug.strip():
+        tenant_id = resolve_slug(session=session, slug=slug)
+        if tenant_id is None:
+            raise SsoError("no_sso")
+        return tenant_id, slug.strip().lower()
+    slugs = list(session.scalars(text("SELECT app.sso_slugs_for_domain(:d)"), {"d": domain}).all())
+    if not slugs:
+        raise SsoError("no_domain_match")
+    if len(slugs) > 1:
+        raise SsoError("ambiguous_domain")
+    tenant_id = resolve_slug(session=session, slug=slugs[0])
     if tenant_id is None:
         raise SsoError("no_sso")
     return tenant_id, slugs[0]
+
+
+def callback_uri(redirect_base: str, slug: str) -> str:
+    """Where the provider sends the browser back for the organisation `slug`."""
+    return f"{redirect_base.rstrip('/')}/api/sso/{slug}/callback"
+
+
+def enabled_config(*, session: Session, domain: str | None = None) -> SsoConfig:
+    """The tenant's SSO settings when enabled (and accepting `domain`, when given)."""
+    config = _config(session)
+    if config is None or not config.enabled:
+        raise SsoError("no_sso")
+    if domain is not None and domain not in config.allowed_domains:
+        raise SsoError("domain_not_allowed")
+    return config
 
 
 def _client(config: SsoConfig, *, redirect_uri: str) -> OAuth2Client:
@@ -289,20 +320,11 @@ def _client(config: SsoConfig, *, redirect_uri: str) -> OAuth2Client:
     )
 
 
-def start(*, slug: str, email: str, redirect_base: str, ip: str = "") -> Started:
-    """Begin a sign-in: the provider's authorization URL (with state, nonce and a PKCE
-    challenge) for the tenant named or found by the email's domain."""
-    domain = _email_domain(email)
-    tenant_id, tenant_slug = _tenant_for(slug, domain)
-    redirect_uri = f"{redirect_base.rstrip('/')}/api/sso/{tenant_slug}/callback"
-    with tenant_session(TenantContext(tenant_id=tenant_id)) as s:
-        config = _config(s)
-        if config is None or not config.enabled:
-            raise SsoError("no_sso")
-        if domain not in config.allowed_domains:
-            raise SsoError("domain_not_allowed")
-        issuer = config.issuer
-    provider = discover(issuer)
+def authorization(
+    config: SsoConfig, provider: Provider, *, redirect_uri: str, email: str
+) -> Pending:
+    """The provider's authorization URL for a new sign-in, with a fresh state, nonce and
+    PKCE verifier (no database: `begin_login` keeps them)."""
     state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(64)
     url, _ = _client(config, redirect_uri=redirect_uri).create_authorization_url(
@@ -312,105 +334,88 @@ def start(*, slug: str, email: str, redirect_base: str, ip: str = "") -> Started
         code_verifier=verifier,
         login_hint=normalize_email(email),
     )
-    with tenant_session(TenantContext(tenant_id=tenant_id)) as s:
-        # sign-ins older than a day can never complete: keep the table small
-        s.execute(delete(SsoLogin).where(col(SsoLogin.created_at) < func.now() - PRUNE_AFTER))
-        s.add(
-            SsoLogin(
-                state=state,
-                nonce=nonce,
-                code_verifier=verifier,
-                redirect_uri=redirect_uri,
-                ip=ip[:64],
-            )
+    return Pending(url, state, nonce, verifier, redirect_uri)
+
+
+def begin_login(*, session: Session, pending: Pending, ip: str = "") -> None:
+    """Keep a sign-in sent to the provider (one use, for `LOGIN_TTL`), in its tenant's
+    transaction."""
+    # sign-ins older than a day can never complete: keep the table small
+    session.execute(delete(SsoLogin).where(col(SsoLogin.created_at) < func.now() - PRUNE_AFTER))
+    session.add(
+        SsoLogin(
+            state=pending.state,
+            nonce=pending.nonce,
+            code_verifier=pending.code_verifier,
+            redirect_uri=pending.redirect_uri,
+            ip=ip[:64],
         )
-    return Started(authorization_url=url, state=state, slug=tenant_slug)
+    )
 
 
-def _claim_login(tenant_id: uuid.UUID, state: str, cookie_state: str | None) -> SsoLogin:
-    """The sign-in this callback continues, marked used in its own committed transaction."""
+def claim_login(*, session: Session, state: str, cookie_state: str | None) -> SsoLogin:
+    """The sign-in this callback continues, marked used (commit it at once, so a replay is
+    refused whatever happens next); check it with `require_fresh` after the commit."""
+    if not state or len(state) > 64:
+        raise SsoError("state_unknown")
     if not cookie_state or not hmac.compare_digest(cookie_state.encode(), state.encode()):
         raise SsoError("state_mismatch")
-    with tenant_session(TenantContext(tenant_id=tenant_id)) as s:
-        login = s.scalars(
-            select(SsoLogin).where(col(SsoLogin.state) == state).with_for_update()
-        ).first()
-        if login is None:
-            raise SsoError("state_unknown", flagged=True)
-        if login.used_at is not None:
-            raise SsoError("state_replayed")
-        login.used_at = datetime.now(UTC)
-        expired = login.created_at < login.used_at - LOGIN_TTL
-    if expired:
-        raise SsoError("state_expired")
+    login = session.scalars(
+        select(SsoLogin).where(col(SsoLogin.state) == state).with_for_update()
+    ).first()
+    if login is None:
+        raise SsoError("state_unknown", flagged=True)
+    if login.used_at is not None:
+        raise SsoError("state_replayed")
+    login.used_at = datetime.now(UTC)
     return login
 
 
-def complete(
+def require_fresh(login: SsoLogin) -> None:
+    """SsoError("state_expired") for a sign-in started more than `LOGIN_TTL` ago."""
+    assert login.used_at is not None
+    if login.created_at < login.used_at - LOGIN_TTL:
+        raise SsoError("state_expired")
+
+
+def verified_claims(config: SsoConfig, login: SsoLogin, code: str) -> dict[str, Any]:
+    """Exchange the code at the provider (no transaction is open meanwhile) and return the
+    ID token's claims once its signature, issuer, audience, expiry and nonce are checked."""
+    provider = discover(config.issuer)
+    try:
+        tokens = _client(config, redirect_uri=login.redirect_uri).fetch_token(
+            provider.token_endpoint,
+            grant_type="authorization_code",
+            code=code[:2000],
+            code_verifier=login.code_verifier,
+        )
+    except Exception:  # the provider refused the code (Authlib raises OAuthError et al.)
+        raise SsoError("provider_error") from None
+    id_token = tokens.get("id_token")
+    if not isinstance(id_token, str):
+        raise SsoError("bad_token")
+    return validate_id_token(
+        id_token,
+        keys=provider_keys(provider),
+        issuer=config.issuer,
+        client_id=config.client_id,
+        nonce=login.nonce,
+    )
+
+
+def sign_in_user(
     *,
+    session: Session,
     slug: str,
-    state: str,
-    code: str,
-    cookie_state: str | None,
-    error: str = "",
+    config: SsoConfig,
+    claims: dict[str, Any],
     ip: str = "",
     user_agent: str = "",
     replaces: str | None = None,
 ) -> SignedIn:
-    """Finish a sign-in at the callback; SsoError (already audited) when refused. A session
-    the browser still holds (`replaces`) is ended as the new one opens (rotation)."""
-    with contextless_session() as s:
-        tenant_id = resolve_slug(session=s, slug=slug)
-    if tenant_id is None:
-        raise SsoError("state_unknown")
-    try:
-        if not state or len(state) > 64:
-            raise SsoError("state_unknown")
-        login = _claim_login(tenant_id, state, cookie_state)
-        if error or not code:
-            raise SsoError("provider_error")
-        with tenant_session(TenantContext(tenant_id=tenant_id)) as s:
-            config = _config(s)
-        if config is None or not config.enabled:
-            raise SsoError("no_sso")
-        provider = discover(config.issuer)
-        try:
-            tokens = _client(config, redirect_uri=login.redirect_uri).fetch_token(
-                provider.token_endpoint,
-                grant_type="authorization_code",
-                code=code[:2000],
-                code_verifier=login.code_verifier,
-            )
-        except Exception:  # the provider refused the code (Authlib raises OAuthError et al.)
-            raise SsoError("provider_error") from None
-        id_token = tokens.get("id_token")
-        if not isinstance(id_token, str):
-            raise SsoError("bad_token")
-        claims = validate_id_token(
-            id_token,
-            keys=provider_keys(provider),
-            issuer=config.issuer,
-            client_id=config.client_id,
-            nonce=login.nonce,
-        )
-        return _sign_in(
-            tenant_id, slug, config, claims, ip=ip, user_agent=user_agent, replaces=replaces
-        )
-    except SsoError as err:
-        _record_failure(tenant_id, err, ip=ip)
-        raise
-
-
-def _sign_in(
-    tenant_id: uuid.UUID,
-    slug: str,
-    config: SsoConfig,
-    claims: dict[str, Any],
-    *,
-    ip: str,
-    user_agent: str,
-    replaces: str | None,
-) -> SignedIn:
+    """Open the session of the person the ID token names, in the organisation's own
+    transaction (RLS shows no other tenant's people, whatever the provider says); a
+    provider asserting another organisation is refused outright."""
     asserted = [str(claims[c]).lower() for c in TENANT_CLAIMS if claims.get(c)]
     if any(value != slug.lower() for value in asserted):
         raise SsoError("tenant_mismatch")
@@ -421,18 +426,16 @@ def _sign_in(
         raise SsoError("email_unverified")
     if email.rpartition("@")[2] not in config.allowed_domains:
         raise SsoError("domain_not_allowed")
-    with tenant_session(TenantContext(tenant_id=tenant_id)) as s:
-        # Looked up inside this tenant's session: RLS shows no other tenant's people.
-        user = find_user_by_email(session=s, email=email)
-        if user is None:
-            if not config.provision_users:
-                raise SsoError("no_account")
-            user = _provision(s, config, email=email, claims=claims)
-        if not user.is_active:
-            raise SsoError("inactive")
-        return open_session(
-            session=s, user=user, method="sso", ip=ip, user_agent=user_agent, replaces=replaces
-        )
+    user = find_user_by_email(session=session, email=email)
+    if user is None:
+        if not config.provision_users:
+            raise SsoError("no_account")
+        user = _provision(session, config, email=email, claims=claims)
+    if not user.is_active:
+        raise SsoError("inactive")
+    return open_session(
+        session=session, user=user, method="sso", ip=ip, user_agent=user_agent, replaces=replaces
+    )
 
 
 def _provision(s: Session, config: SsoConfig, *, email: str, claims: dict[str, Any]) -> User:
@@ -452,16 +455,17 @@ def _provision(s: Session, config: SsoConfig, *, email: str, claims: dict[str, A
     return user
 
 
-def _record_failure(tenant_id: uuid.UUID, err: SsoError, *, ip: str) -> None:
-    with tenant_session(TenantContext(tenant_id=tenant_id)) as s:
-        audit.record(
-            session=s,
-            action="auth.sso_failed",
-            entity_type="sso_login",
-            detail={"reason": err.reason},
-            flagged=err.flagged,
-            ip=ip,
-        )
+def record_failure(*, session: Session, err: SsoError, ip: str = "") -> None:
+    """A refused sign-in's `auth.sso_failed` event (flagged when it smells of tampering), in
+    the organisation's transaction of its own (the refused steps were rolled back)."""
+    audit.record(
+        session=session,
+        action="auth.sso_failed",
+        entity_type="sso_login",
+        detail={"reason": err.reason},
+        flagged=err.flagged,
+        ip=ip,
+    )
 
 
 def config_input(form: dict[str, Any]) -> SsoConfigInput:

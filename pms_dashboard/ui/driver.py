@@ -16,8 +16,9 @@ from urllib.parse import urlencode
 
 import reflex as rx
 from reflex.istate.data import RouterData
+from reflex.state import BaseState
 
-from pms_dashboard.auth import service as auth_service
+from pms_dashboard.auth import routes as auth_routes
 from pms_dashboard.auth.cookies import SESSION_COOKIE
 
 S = TypeVar("S", bound=rx.State)
@@ -25,7 +26,7 @@ S = TypeVar("S", bound=rx.State)
 
 def token_for(slug: str, email: str, password: str) -> str:
     """A real session token, through the real sign-in service."""
-    return auth_service.sign_in(slug=slug, email=email, password=password).token
+    return auth_routes.sign_in_with_password(slug=slug, email=email, password=password).token
 
 
 def state_for(
@@ -56,8 +57,8 @@ def state_for(
     return state  # type: ignore[return-value]
 
 
-def _all_substates(state: rx.State) -> list[rx.State]:
-    out: list[rx.State] = []
+def _all_substates(state: BaseState) -> list[BaseState]:
+    out: list[BaseState] = []
     for sub in state.substates.values():
         out.append(sub)
         out.extend(_all_substates(sub))

@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl, urlencode
 import reflex as rx
 from reflex.event import EventSpec
 from reflex.utils.exec import is_prod_mode
+from sqlalchemy.orm import Session
 
 from pms_dashboard.exports import service as export_service
 from pms_dashboard.tenancy.context import TenantContext
@@ -34,12 +35,15 @@ def export_download(name: str, filters: dict[str, Any]) -> EventSpec:
 
 
 def checked_export_download(
-    ctx: TenantContext, name: str, filters: dict[str, Any]
-) -> EventSpec | str:
-    """The browser download of export `name`, or, when the route would refuse it now (no
-    permission, the tenant's export slots all in use), the reason, for the page to show."""
-    problem = export_service.refusal(ctx, name, dict(parse_qsl(_query(filters))))
-    return problem if problem is not None else export_download(name, filters)
+    *, session: Session, actor: TenantContext, name: str, filters: dict[str, Any]
+) -> EventSpec:
+    """The browser download of export `name`, checked first in the event's transaction:
+    what the route would refuse now (a filter, no permission, the tenant's export slots
+    all in use) is raised here as the refusal, for the page to show."""
+    export_service.check(
+        session=session, actor=actor, name=name, filters=dict(parse_qsl(_query(filters)))
+    )
+    return export_download(name, filters)
 
 
 def download(url: str, filters: dict[str, Any] | None = None) -> EventSpec:

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from pms_dashboard.console import service
 from pms_dashboard.seed import seed_demo
 from pms_dashboard.tenancy.session import owner_session
+from tests.conftest import create_console_admin
 from tests.e2e.helpers import shoot, sign_in
 
 pytestmark = pytest.mark.e2e
@@ -25,7 +26,7 @@ PASSWORD = "correct console passphrase"
 @pytest.fixture(scope="module")
 def admin() -> service.NewAdmin:
     seed_demo()
-    return service.create_admin(
+    return create_console_admin(
         email=f"ops-{uuid.uuid4().hex[:6]}@platform.example",
         display_name="Olu Operator",
         password=PASSWORD,
@@ -154,7 +155,7 @@ def test_cross_tenant_attempt_is_flagged_searchable_exportable_and_reviewed(
 
     _globex_manager_asks_for_an_acme_goal()
     # a second super-admin: the first one's codes of this half-minute are spent (one use each)
-    auditor = service.create_admin(
+    auditor = create_console_admin(
         email=f"sec-{uuid.uuid4().hex[:6]}@platform.example",
         display_name="Sam Security",
         password=PASSWORD,

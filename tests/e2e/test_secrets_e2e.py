@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from pms_dashboard.auth import service
+from pms_dashboard.auth import routes as auth_routes
 from pms_dashboard.auth.cookies import SESSION_COOKIE
 from tests.conftest import TEST_PASSWORD
 from tests.test_secrets import PUBLISHED, forge, tenant_payload, token_kid
@@ -19,7 +19,9 @@ def test_the_production_server_refuses_tokens_signed_with_published_defaults(
     app_url, make_tenant
 ) -> None:
     t = make_tenant()
-    signed = service.sign_in(slug=t.slug, email=f"admin@{t.slug}.test", password=TEST_PASSWORD)
+    signed = auth_routes.sign_in_with_password(
+        slug=t.slug, email=f"admin@{t.slug}.test", password=TEST_PASSWORD
+    )
     paths = ("/api/auth/me", "/api/export/audit.csv", "/api/export/people.csv")
 
     def status(path: str, token: str) -> int:

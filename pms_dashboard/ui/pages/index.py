@@ -8,7 +8,10 @@ from pms_dashboard.ui.states.session import SessionState
 class IndexState(SessionState):
     @rx.event
     def route(self):
-        return rx.redirect("/overview" if self._principal() else "/signin", replace=True)
+        """Signed in: on to the overview (else `_signed_in` sends the browser to sign-in)."""
+        with self._signed_in():
+            pass
+        return rx.redirect("/overview", replace=True)
 
 
 @rx.page(route="/", title="PMS", on_load=IndexState.route)

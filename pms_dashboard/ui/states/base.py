@@ -10,6 +10,11 @@ Two guarantees live here, in one place, instead of in each handler:
   the handler: the person sees one generic message, the log gets a warning, nothing changes.
   Every handler parameter therefore needs a precise annotation (tests hold it).
 
+* **A helper may end the handler.** A handler runs inside helpers such as the one
+  signed-in transaction of `ui.states.session`; when that must stop the handler (no valid
+  session: back to sign-in; a refusal: its words on the page), it raises `EndEvent`, and
+  the wrapper returns what it carries.
+
 * **A tab's state belongs to one session.** Reflex keeps state per browser tab (its client
   token), not per signed-in person, so whatever one person's pages put into vars would still be
   there for the next person signing in to the same tab. `TabOwnerGuard` (a Reflex middleware,
@@ -32,6 +37,7 @@ from typing import Any
 import reflex as rx
 from pydantic import TypeAdapter, ValidationError
 from reflex.middleware import Middleware
+from reflex.state import BaseState
 
 from pms_dashboard.auth.cookies import CONSOLE_COOKIE, SESSION_COOKIE, token_from_cookie_header
 
@@ -42,6 +48,16 @@ MALFORMED = "That request could not be handled. Reload the page and try again."
 
 class MalformedEvent(Exception):
     """The browser's arguments do not fit the handler's signature."""
+
+
+class EndEvent(Exception):
+    """Ends the running handler at once, returning `result` (a redirect, a toast, or None)
+    for it: how a helper the handler runs in (the signed-in transaction of
+    `ui.states.session`) answers for the handler when it must not go on."""
+
+    def __init__(self, result: Any = None) -> None:
+        super().__init__("the event handler ended early")
+        self.result = result
 
 
 def _adapters(fn: Callable[..., Any]) -> dict[str, TypeAdapter[Any]]:
@@ -71,12 +87,18 @@ def _checked_arguments(
     return bound
 
 
+def show_error(state: Any, message: str) -> Any:
+    """`message` in the page's own `error` line, or as a toast on a page without one (what
+    the handler should return)."""
+    if isinstance(getattr(state, "error", None), str):
+        state.error = message
+        return None
+    return rx.toast.error(message)
+
+
 def _refuse(state: Any, fn: Callable[..., Any], reason: str) -> Any:
     logger.warning("refused a malformed event for %s: %s", fn.__qualname__, reason[:300])
-    if isinstance(getattr(state, "error", None), str):  # the page shows its own error line
-        state.error = MALFORMED
-        return None
-    return rx.toast.error(MALFORMED)
+    return show_error(state, MALFORMED)
 
 
 def checked(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -97,7 +119,10 @@ def checked(fn: Callable[..., Any]) -> Callable[..., Any]:
                 bound = prepare(args, kwargs)
             except MalformedEvent as err:
                 return _refuse(args[0], fn, str(err))
-            return await fn(*bound.args, **bound.kwargs)
+            try:
+                return await fn(*bound.args, **bound.kwargs)
+            except EndEvent as end:
+                return end.result
 
         checked_async.__pms_checked__ = True  # type: ignore[attr-defined]
         return checked_async
@@ -108,7 +133,10 @@ def checked(fn: Callable[..., Any]) -> Callable[..., Any]:
             bound = prepare(args, kwargs)
         except MalformedEvent as err:
             return _refuse(args[0] if args else None, fn, str(err))
-        return fn(*bound.args, **bound.kwargs)
+        try:
+            return fn(*bound.args, **bound.kwargs)
+        except EndEvent as end:
+            return end.result
 
     checked_sync.__pms_checked__ = True  # type: ignore[attr-defined]
     return checked_sync
@@ -143,8 +171,8 @@ def session_fingerprint(cookie_header: str | None) -> str:
     return hashlib.sha256(f"{tenant}\0{console}".encode()).hexdigest()
 
 
-def _descendants(cls: type[rx.State]) -> list[type[rx.State]]:
-    out: list[type[rx.State]] = []
+def _descendants(cls: type[BaseState]) -> list[type[BaseState]]:
+    out: list[type[BaseState]] = []
     for sub in cls.get_substates():
         out.append(sub)
         out.extend(_descendants(sub))

@@ -1,29 +1,51 @@
 """The super-admin console's state: who is asking comes from the console cookie on every
-event (a tenant session never passes). The overview is counts only; the audit search and
-the flagged queue hold one page at a time (the filters stay on the server), and whatever
-reaches a tenant's data is logged by the services, in that tenant's trail."""
+event (a tenant session never passes), checked in the event's one console transaction
+(`_console()`, the console's twin of `ui.states.session`). The overview is counts only; the
+audit search and the flagged queue hold one page at a time (the filters stay on the
+server), and whatever reaches a tenant's data is logged by the services, in that tenant's
+trail."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
 
 import reflex as rx
+from sqlalchemy.orm import Session
 
 from pms_dashboard.auth.cookies import CONSOLE_COOKIE, token_from_cookie_header
 from pms_dashboard.auth.throttle import throttled_message
 from pms_dashboard.console import grants, service
 from pms_dashboard.console import search as audit_search
+from pms_dashboard.console.routes import console_signed_in
 from pms_dashboard.console.search import AuditQuery
 from pms_dashboard.console.service import ConsoleAdmin
-from pms_dashboard.ui.states.base import AppState, forget_tab_token
+from pms_dashboard.errors import UserError
+from pms_dashboard.ui.states.base import AppState, EndEvent, forget_tab_token
 from pms_dashboard.ui.urls import backend_url, download
 
 MESSAGES = {"invalid": service.SIGN_IN_FAILED}
 SEARCH_FIELDS = ("tenant", "actor_id", "action", "flagged", "since", "until")
 NO_GRANT = "No rows: access needs an active grant of yours."
+NO_SUCH_GRANT = "No such open grant of yours."
+
+
+def _hours(text: str) -> float:
+    """The grant's length in hours from the form (blank: one hour)."""
+    try:
+        return float(text or "1")
+    except ValueError:
+        raise service.ConsoleError("Give the hours as a number.") from None
+
+
+def _grant_id(raw: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(raw))
+    except ValueError:
+        raise service.ConsoleError(NO_SUCH_GRANT) from None
 
 
 def _form(form: Any, names: tuple[str, ...]) -> dict[str, str]:
@@ -59,16 +81,41 @@ class ConsoleState(AppState):
     error: str = ""
     notice: str = ""
 
-    def _admin(self) -> ConsoleAdmin | None:
+    @contextmanager
+    def _console(
+        self, refused: Callable[[UserError], Any] | None = None
+    ) -> Iterator[tuple[ConsoleAdmin, Session]]:
+        """The event's one console transaction, the admin authenticated inside it: yields
+        (admin, session) for the handler's work, which commits when the block ends. No
+        valid console session: the page's vars are cleared and the handler ends with the
+        redirect to the console's sign-in. A `UserError` in the block rolls the work back
+        and ends the handler with `refused(err)` (default: its words in `error`)."""
         token = token_from_cookie_header(self.router.headers.cookie, CONSOLE_COOKIE)
-        return service.authenticate(token)
+        found = None
+        try:
+            with console_signed_in(token) as found:
+                if found is not None:
+                    yield found
+        except UserError as err:
+            raise EndEvent((refused or self._refused)(err)) from err
+        if found is None:
+            raise EndEvent(self._signed_out())
+
+    def _ip(self) -> str:
+        return self.router.session.client_ip or ""
+
+    def _signed_out(self):
+        self.reset()
+        return rx.redirect("/console/signin", replace=True)
+
+    def _refused(self, err: UserError) -> None:
+        self.error, self.notice = str(err), ""
 
     @rx.event
     def load(self):
-        admin = self._admin()
-        if admin is None:
-            return self._signed_out()
-        rows = service.overview(admin=admin)
+        with self._console() as (admin, session):
+            rows = service.overview(session=session, admin=admin)
+            self._refresh_grants(session, admin)
         self.admin_name = admin.display_name
         self.tenants = [asdict(r) for r in rows]
         self.totals = {
@@ -76,45 +123,25 @@ class ConsoleState(AppState):
             "users": sum(r.users for r in rows),
             "goals": sum(r.goals for r in rows),
         }
-        self._refresh_grants(admin)
         return None
 
-    def _refresh_grants(self, admin: ConsoleAdmin) -> None:
-        self.my_grants = [asdict(g) for g in grants.my_grants(admin=admin)]
-
-    def _ip(self) -> str:
-        return self.router.session.client_ip or ""
-
-    def _signed_out(self):
-        self.admin_name, self.tenants, self.totals, self.my_grants = "", [], {}, []
-        self.read_rows, self.read_tenant, self.read_what = [], "", ""
-        self.search_rows, self.search_total, self.searched = [], 0, False
-        self.flagged_rows, self.flagged_total, self.flagged_loaded = [], 0, False
-        self._search_filters, self._flagged_tenant = {}, ""
-        return rx.redirect("/console/signin", replace=True)
-
-    def _refused(self, err: Exception) -> None:
-        self.error, self.notice = str(err), ""
+    def _refresh_grants(self, session: Session, admin: ConsoleAdmin) -> None:
+        self.my_grants = [asdict(g) for g in grants.my_grants(session=session, admin=admin)]
 
     @rx.event
     def open_grant(self, form: dict[str, Any]):
-        admin = self._admin()
-        if admin is None:
-            return self._signed_out()
-        try:
+        with self._console() as (admin, session):
             fields = _form(form, ("tenant", "justification", "ticket", "hours"))
             grants.open_grant(
+                session=session,
                 admin=admin,
                 tenant_slug=fields["tenant"][:63],
                 justification=fields["justification"][:40],
                 ticket=fields["ticket"],
-                hours=float(fields["hours"] or "1"),
+                hours=_hours(fields["hours"]),
             )
-        except (service.ConsoleError, ValueError) as err:
-            self._refused(err)
-            return None
+            self._refresh_grants(session, admin)
         self.error, self.notice = "", "Access opened. Every read is logged and shown to them."
-        self._refresh_grants(admin)
         return None
 
     @rx.event
@@ -126,19 +153,13 @@ class ConsoleState(AppState):
         return self._read("reviews", tenant_slug)
 
     def _read(self, what: str, tenant_slug: Any):
-        admin = self._admin()
-        if admin is None:
-            return self._signed_out()
         slug = str(tenant_slug)[:63]
         reader = grants.read_goals if what == "goals" else grants.read_reviews
-        try:
-            rows = reader(admin=admin, tenant_slug=slug)
-        except service.ConsoleError as err:
-            self._refused(err)
-            return None
+        with self._console() as (admin, session):
+            rows = reader(session=session, admin=admin, tenant_slug=slug)
+            self._refresh_grants(session, admin)
         self.read_tenant, self.read_what = slug, what
         self.read_rows = [asdict(r) for r in rows]
-        self._refresh_grants(admin)
         if rows:
             self.error, self.notice = "", ""
         elif any(g["active"] and g["tenant_slug"] == slug for g in self.my_grants):
@@ -147,19 +168,16 @@ class ConsoleState(AppState):
             self.error, self.notice = NO_GRANT, ""
         return None
 
+    def _no_such_grant(self, _err: UserError) -> None:
+        self.error = NO_SUCH_GRANT
+
     @rx.event
     def revoke(self, grant_id: str):
-        admin = self._admin()
-        if admin is None:
-            return self._signed_out()
-        try:
-            grants.revoke_grant(admin=admin, grant_id=uuid.UUID(str(grant_id)))
-        except (service.ConsoleError, ValueError):
-            self.error = "No such open grant of yours."
-            return None
+        with self._console(self._no_such_grant) as (admin, session):
+            grants.revoke_grant(session=session, admin=admin, grant_id=_grant_id(grant_id))
+            self._refresh_grants(session, admin)
         self.error, self.notice = "", "Access ended."
         self.read_rows, self.read_tenant, self.read_what = [], "", ""
-        self._refresh_grants(admin)
         return None
 
     # ------------------------------------------------------------- audit search
@@ -167,49 +185,39 @@ class ConsoleState(AppState):
     @rx.event
     def search_audit(self, form: dict[str, Any]):
         """A new search from the filter form: page 1."""
-        admin = self._admin()
-        if admin is None:
-            return self._signed_out()
-        try:
+        with self._console() as (admin, session):
             filters = _form(form, SEARCH_FIELDS)
-            self._show_search(admin, filters, 1)
-        except service.ConsoleError as err:
-            self._refused(err)
-            return None
+            self._show_search(session, admin, filters, 1)
         self._search_filters = filters
         return None
 
     @rx.event
     def search_goto(self, page: int | float | str | None):
         """Another page of the last search (its filters kept on the server)."""
-        return self._goto(
-            self.searched, "Search first.",
-            lambda admin: self._show_search(admin, self._search_filters, page),
-        )  # fmt: skip
+        with self._console() as (admin, session):
+            if not self.searched:
+                raise service.ConsoleError("Search first.")
+            self._show_search(session, admin, self._search_filters, page)
+        return None
 
     @rx.event
     def export_search(self):
         """Download every event of the last search as CSV from the streaming console route
         (which checks the console cookie and audits the export itself)."""
-        admin = self._admin()
-        if admin is None:
-            return self._signed_out()
-        if not self.searched:
-            self._refused(service.ConsoleError("Search first."))
-            return None
-        try:
+        with self._console():
+            if not self.searched:
+                raise service.ConsoleError("Search first.")
             query = AuditQuery.from_form(self._search_filters)
-        except service.ConsoleError as err:
-            self._refused(err)
-            return None
         filters = query.model_dump(
             mode="json", exclude_defaults=True, exclude={"page", "page_size"}
         )
         return download(backend_url("/api/console/export/audit.csv"), filters)
 
-    def _show_search(self, admin: service.ConsoleAdmin, filters: dict[str, str], page: Any):
+    def _show_search(
+        self, session: Session, admin: ConsoleAdmin, filters: dict[str, str], page: Any
+    ) -> None:
         query = AuditQuery.from_form({**filters, "page": page})
-        found = audit_search.search(admin=admin, query=query, ip=self._ip())
+        found = audit_search.search(session=session, admin=admin, query=query, ip=self._ip())
         self.search_rows = found.rows_as_dicts()
         self.search_page, self.search_pages = found.page, found.pages
         self.search_total, self.searched = found.total, True
@@ -221,41 +229,23 @@ class ConsoleState(AppState):
     @rx.event
     def load_flagged(self, form: dict[str, Any]):
         """The queue of flagged events to review (optionally one organisation's): page 1."""
-        admin = self._admin()
-        if admin is None:
-            return self._signed_out()
-        try:
+        with self._console() as (admin, session):
             tenant = _form(form, ("tenant",))["tenant"].strip()[:63]
-            self._show_flagged(admin, tenant, 1)
-        except service.ConsoleError as err:
-            self._refused(err)
-            return None
+            self._show_flagged(session, admin, tenant, 1)
         self._flagged_tenant = tenant
         return None
 
     @rx.event
     def flagged_goto(self, page: int | float | str | None):
-        return self._goto(
-            self.flagged_loaded, "Open the queue first.",
-            lambda admin: self._show_flagged(admin, self._flagged_tenant, page),
-        )  # fmt: skip
-
-    def _goto(self, loaded: bool, first: str, show: Callable[[ConsoleAdmin], None]):
-        """Another page of a list already shown (its filters kept on the server)."""
-        admin = self._admin()
-        if admin is None:
-            return self._signed_out()
-        try:
-            if not loaded:
-                raise service.ConsoleError(first)
-            show(admin)
-        except service.ConsoleError as err:
-            self._refused(err)
+        with self._console() as (admin, session):
+            if not self.flagged_loaded:
+                raise service.ConsoleError("Open the queue first.")
+            self._show_flagged(session, admin, self._flagged_tenant, page)
         return None
 
-    def _show_flagged(self, admin: service.ConsoleAdmin, tenant: str, page: Any) -> None:
+    def _show_flagged(self, session: Session, admin: ConsoleAdmin, tenant: str, page: Any) -> None:
         found = audit_search.flagged_queue(
-            admin=admin, tenant=tenant or None, page=page, ip=self._ip()
+            session=session, admin=admin, tenant=tenant or None, page=page, ip=self._ip()
         )
         self.flagged_rows = found.rows_as_dicts()
         self.flagged_page, self.flagged_pages = found.page, found.pages
@@ -265,20 +255,15 @@ class ConsoleState(AppState):
     @rx.event
     def mark_reviewed(self, form: dict[str, Any]):
         """Mark one queued event reviewed with a note; it leaves the page (no new read)."""
-        admin = self._admin()
-        if admin is None:
-            return self._signed_out()
-        try:
+        with self._console() as (admin, session):
             fields = _form(form, ("event_id", "note"))
             audit_search.review_flag(
+                session=session,
                 admin=admin,
                 event_id=fields["event_id"],
                 note=str(form.get("note", ""))[: audit_search.MAX_NOTE + 1],
                 ip=self._ip(),
             )
-        except service.ConsoleError as err:
-            self._refused(err)
-            return None
         self.flagged_rows = [r for r in self.flagged_rows if r["event_id"] != fields["event_id"]]
         self.flagged_total = max(0, self.flagged_total - 1)
         self.error, self.notice = "", "Marked reviewed."

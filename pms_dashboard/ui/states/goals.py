@@ -1,22 +1,23 @@
-"""Goal pages: thin states — who is asking, one tenant session, one service call, plain vars.
+"""Goal pages: thin states — who is asking, one tenant transaction, the services, plain vars.
 
-Every handler re-derives the actor from the session cookie; ids arrive as strings from the
-browser and are handed to the services, which check access and refuse unknown, foreign and
-malformed ids alike. Nothing a handler receives is trusted for identity.
+Every handler runs in `_signed_in()` (the actor from the session cookie, checked in the
+event's one transaction); ids arrive as strings from the browser and are handed to the
+services, which check access and refuse unknown, foreign and malformed ids alike. Nothing
+a handler receives is trusted for identity; a refusal's words land in the page's error.
 """
 
 from __future__ import annotations
 
 import uuid
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 import reflex as rx
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from pms_dashboard.auth.permissions import PermissionDenied
 from pms_dashboard.auth.resolve import NotFoundHere
-from pms_dashboard.errors import validation_message
+from pms_dashboard.errors import UserError, validation_message
 from pms_dashboard.goals import service as goals_service
 from pms_dashboard.goals.schemas import (
     CheckInInput,
@@ -26,8 +27,6 @@ from pms_dashboard.goals.schemas import (
     KeyResultInput,
 )
 from pms_dashboard.people import service as people_service
-from pms_dashboard.tenancy.limits import TenantBusy
-from pms_dashboard.tenancy.session import tenant_session
 from pms_dashboard.ui.format import display
 from pms_dashboard.ui.states.session import SessionState
 from pms_dashboard.ui.urls import checked_export_download
@@ -37,6 +36,7 @@ KR_SLOTS = 4  # key-result rows in the goal form
 NO_PARENT = "none"
 
 FILTER_PARAMS = ("scope", "status", "search", "period", "stale", "due", "confidence", "team")
+NO_SUCH_FILTER = "That filter or sort is not available."
 
 
 GOAL_EXPORTS = ("goals", "key-results", "check-ins")
@@ -82,18 +82,30 @@ class GoalsState(SessionState):
         return wanted
 
     def _load(self, menus: bool = False, **changes: Any):
-        principal = self._principal()
-        if principal is None:
-            self._forget()
-            self.rows = []
-            return rx.redirect("/signin", replace=True)
-        wanted = self._filters() | changes
-        try:
-            query = GoalListQuery(**wanted)
-        except ValidationError:
-            self.error = "That filter or sort is not available."
-            return None
-        return self._show_page(principal, query, menus)
+        """One page of the list with `changes` to its filters, sort or paging (and, for a
+        page load, the filter menus); a refusal leaves the list as it was."""
+        with self._signed_in() as (principal, session):
+            query = _list_query(self._filters() | changes)
+            actor = principal.context
+            page = goals_service.list_goals(session=session, actor=actor, query=query)
+            if menus:  # the filter menus: once per page load, not on every paging step
+                periods = goals_service.periods(session=session)
+                owners = goals_service.owner_options(session=session, actor=actor)
+                teams = people_service.teams(session=session, actor=actor)
+        if menus:
+            self.periods, self.teams = periods, teams
+            self.owners = [{"id": o.id, "name": o.name} for o in owners]
+        self.error = ""
+        self.rows = display(page.rows)
+        self.total, self.page, self.pages = page.total, page.page, page.pages
+        self.sort, self.descending, self.scope = query.sort, query.descending, query.scope
+        self.status, self.search = query.status or "all", query.search
+        self.period, self.stale_only = query.period, query.stale_only
+        self.due_within = "" if query.due_within_days is None else str(query.due_within_days)
+        self.confidence = query.confidence or ""
+        self.owner = str(query.owner_id) if query.owner_id else ""
+        self.team = query.team
+        return None
 
     def _filters(self) -> dict[str, Any]:
         """The list as the person sees it: paging, sort and every filter."""
@@ -113,59 +125,18 @@ class GoalsState(SessionState):
             "team": self.team,
         }
 
-    def _show_page(self, principal: Any, query: GoalListQuery, menus: bool):
-        try:
-            self._read_page(principal, query, menus)
-        except TenantBusy as err:
-            self.error = str(err)  # the list stays as it was; nothing else changes
-        except PermissionDenied as err:  # a filter naming someone or something not found
-            self.error = err.message
-        return None
-
-    def _read_page(self, principal: Any, query: GoalListQuery, menus: bool) -> None:
-        with tenant_session(principal.context) as session:
-            page = goals_service.list_goals(session=session, actor=principal.context, query=query)
-            if menus:  # the filter menus: once per page load, not on every paging step
-                self.periods = goals_service.periods(session=session)
-                self.owners = [
-                    {"id": o.id, "name": o.name}
-                    for o in goals_service.owner_options(session=session, actor=principal.context)
-                ]
-                self.teams = people_service.teams(session=session, actor=principal.context)
-        self._show(principal)
-        self.error = ""
-        self.rows = display(page.rows)
-        self.total, self.page, self.pages = page.total, page.page, page.pages
-        self.sort, self.descending, self.scope = query.sort, query.descending, query.scope
-        self.status, self.search = query.status or "all", query.search
-        self.period, self.stale_only = query.period, query.stale_only
-        self.due_within = "" if query.due_within_days is None else str(query.due_within_days)
-        self.confidence = query.confidence or ""
-        self.owner = str(query.owner_id) if query.owner_id else ""
-        self.team = query.team
-        return None
-
     @rx.event
     def export_csv(self, name: str = "goals"):
         """Download the whole list with its filters (goals, key-results or check-ins) from
-        the streaming export route, which checks the session and permissions itself."""
-        principal = self._principal()
-        if principal is None:
-            return rx.redirect("/signin", replace=True)
-        if name not in GOAL_EXPORTS:
-            self.error = "That export is not available."
-            return None
-        try:
-            query = GoalListQuery(**self._filters())
-        except ValidationError:
-            self.error = "That filter or sort is not available."
-            return None
-        filters = query.model_dump(exclude={"page", "page_size"})
-        outcome = checked_export_download(principal.context, name, filters)
-        if isinstance(outcome, str):  # refused now: say why here, not as a failed download
-            self.error = outcome
-            return None
-        return outcome
+        the streaming export route, which checks the session and permissions itself; a
+        refusal it would give now is said here, not as a failed download."""
+        with self._signed_in() as (principal, session):
+            if name not in GOAL_EXPORTS:
+                raise GoalError("That export is not available.")
+            filters = _list_query(self._filters()).model_dump(exclude={"page", "page_size"})
+            return checked_export_download(
+                session=session, actor=principal.context, name=name, filters=filters
+            )
 
     @rx.event
     def load(self):
@@ -227,6 +198,25 @@ class GoalsState(SessionState):
         return self._load(sort=column, descending=descending, page=1)
 
 
+def _list_query(values: dict[str, Any]) -> GoalListQuery:
+    """The list's query, or GoalError for a filter or sort the page does not have."""
+    try:
+        return GoalListQuery(**values)
+    except ValidationError:
+        raise GoalError(NO_SUCH_FILTER) from None
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _parsed(model: type[M], **values: Any) -> M:
+    """A form's values as `model`, or GoalError naming the first problem."""
+    try:
+        return model(**values)
+    except ValidationError as err:
+        raise GoalError(validation_message(err, limit=1)) from None
+
+
 def _decimal(value: Any, field: str) -> Decimal | None:
     text = str(value or "").strip().replace(",", ".")
     if not text:
@@ -238,7 +228,8 @@ def _decimal(value: Any, field: str) -> Decimal | None:
 
 
 def goal_input_from_form(form: dict[str, Any]) -> GoalInput:
-    """The goal form's fields (strings from the browser) as a validated GoalInput."""
+    """The goal form's fields (strings from the browser) as a validated GoalInput; GoalError
+    with the first problem otherwise."""
     krs: list[KeyResultInput] = []
     for i in range(KR_SLOTS):
         title = str(form.get(f"kr_title_{i}", "")).strip()
@@ -246,7 +237,8 @@ def goal_input_from_form(form: dict[str, Any]) -> GoalInput:
             continue
         kr_id = str(form.get(f"kr_id_{i}", "")).strip()
         krs.append(
-            KeyResultInput(
+            _parsed(
+                KeyResultInput,
                 id=kr_id or None,  # ids are resolved (or refused) by the service
                 title=title,
                 start_value=_decimal(form.get(f"kr_start_{i}"), f"key result {i + 1} start")
@@ -258,7 +250,8 @@ def goal_input_from_form(form: dict[str, Any]) -> GoalInput:
         )
     parent = str(form.get("parent_id", "") or NO_PARENT)
     owner = str(form.get("owner_id", "") or "")
-    return GoalInput(
+    return _parsed(
+        GoalInput,
         title=str(form.get("title", "")),
         description=str(form.get("description", "")),
         owner_id=owner if owner and owner != "me" else None,
@@ -282,20 +275,12 @@ class GoalFormState(SessionState):
 
     @rx.event
     def open_form(self):
-        principal = self._principal()
-        if principal is None:
-            return rx.redirect("/signin", replace=True)
-        with tenant_session(principal.context) as session:
-            self.owners = [
-                {"id": o.id, "name": o.name}
-                for o in goals_service.owner_options(session=session, actor=principal.context)
-            ]
-            self.parents = [
-                {"id": p.id, "label": f"{p.title} · {p.owner}"}
-                for p in goals_service.parent_options(
-                    session=session, actor=principal.context, limit=50
-                )
-            ]
+        with self._signed_in() as (principal, session):
+            actor = principal.context
+            owners = goals_service.owner_options(session=session, actor=actor)
+            parents = goals_service.parent_options(session=session, actor=actor, limit=50)
+        self.owners = [{"id": o.id, "name": o.name} for o in owners]
+        self.parents = [{"id": p.id, "label": f"{p.title} · {p.owner}"} for p in parents]
         self.error = ""
         self.open = True
         return None
@@ -311,21 +296,9 @@ class GoalFormState(SessionState):
 
     @rx.event
     def create(self, form: dict[str, Any]):
-        principal = self._principal()
-        if principal is None:
-            return rx.redirect("/signin", replace=True)
-        try:
+        with self._signed_in() as (principal, session):
             data = goal_input_from_form(form)
-            with tenant_session(principal.context) as session:
-                goal_id = goals_service.create_goal(
-                    session=session, actor=principal.context, data=data
-                )
-        except ValidationError as err:
-            self.error = validation_message(err, limit=1)
-            return None
-        except (GoalError, PermissionDenied, ValueError) as err:
-            self.error = getattr(err, "message", None) or str(err)
-            return None
+            goal_id = goals_service.create_goal(session=session, actor=principal.context, data=data)
         self.open = False
         self.error = ""
         return rx.redirect(f"/goals/{goal_id}")
@@ -350,14 +323,12 @@ class GoalDetailState(SessionState):
     def _goal_id(self) -> str:
         return str(self.rx_router_page.params.get("goal_id", ""))
 
-    def _refresh(self, principal: Any) -> None:
-        with tenant_session(principal.context) as session:
-            detail = goals_service.goal_detail(
-                session=session, actor=principal.context, goal_id=self._goal_id()
-            )
-            tree = goals_service.alignment_tree(
-                session=session, actor=principal.context, root_id=detail.id, max_nodes=60
-            )
+    def _refresh(self, session: Any, actor: Any) -> None:
+        """The goal as it now is (in the event's transaction, after any change)."""
+        detail = goals_service.goal_detail(session=session, actor=actor, goal_id=self._goal_id())
+        tree = goals_service.alignment_tree(
+            session=session, actor=actor, root_id=detail.id, max_nodes=60
+        )
         data = display(detail)
         self.key_results = data.pop("key_results")
         self.check_ins = data.pop("check_ins")
@@ -374,72 +345,56 @@ class GoalDetailState(SessionState):
         self.children, self.ancestors, self.tree = [], [], []
         self.found = False
 
+    def _not_shown(self, err: UserError) -> None:
+        """The goal is not one the viewer may see (or not found): nothing of it stays."""
+        self._clear()
+        shared = isinstance(err, NotFoundHere) or not isinstance(err, PermissionDenied)
+        self.error = str(err) if shared else f"{err} The goal is not shared with you."
+
+    def _check_in_refused(self, err: UserError) -> None:
+        self.check_in_error = str(err)
+
     @rx.event
     def load(self):
-        principal = self._principal()
-        if principal is None:
-            self._clear()
-            return rx.redirect("/signin", replace=True)
-        self._show(principal)
         self.error = self.notice = self.check_in_error = ""
         self.editing = False
-        try:
-            self._refresh(principal)
-        except NotFoundHere as err:
-            self._clear()
-            self.error = err.message
-        except PermissionDenied as err:
-            self._clear()
-            self.error = f"{err.message} The goal is not shared with you."
+        with self._signed_in(self._not_shown) as (principal, session):
+            self._refresh(session, principal.context)
         return None
 
     @rx.event
     def submit_check_in(self, form: dict[str, Any]):
-        principal = self._principal()
-        if principal is None:
-            return rx.redirect("/signin", replace=True)
-        try:
+        with self._signed_in(self._check_in_refused) as (principal, session):
             values = {}
             for kr in self.key_results:
-                raw = form.get(f"kr_{kr['id']}")
-                value = _decimal(raw, kr["title"])
+                value = _decimal(form.get(f"kr_{kr['id']}"), kr["title"])
                 if value is not None:
                     values[uuid.UUID(kr["id"])] = value
-            progress = _decimal(form.get("progress"), "progress")
-            data = CheckInInput(
-                confidence=str(form.get("confidence", "") or "on_track"),  # type: ignore[arg-type]
+            data = _parsed(
+                CheckInInput,
+                confidence=str(form.get("confidence", "") or "on_track"),
                 note=str(form.get("note", "")),
-                progress=progress,
+                progress=_decimal(form.get("progress"), "progress"),
                 key_results=values,
             )
-            with tenant_session(principal.context) as session:
-                goals_service.check_in(
-                    session=session, actor=principal.context, goal_id=self._goal_id(), data=data
-                )
-            self._refresh(principal)
-        except ValidationError as err:
-            self.check_in_error = validation_message(err, limit=1)
-            return None
-        except (GoalError, PermissionDenied, ValueError) as err:
-            self.check_in_error = getattr(err, "message", None) or str(err)
-            return None
+            actor = principal.context
+            goals_service.check_in(session=session, actor=actor, goal_id=self._goal_id(), data=data)
+            self._refresh(session, actor)
         self.check_in_error = ""
         self.notice = "Check-in saved."
         return None
 
     @rx.event
     def start_edit(self):
-        principal = self._principal()
-        if principal is None:
-            return rx.redirect("/signin", replace=True)
-        with tenant_session(principal.context) as session:
-            self.parents = [
-                {"id": p.id, "label": f"{p.title} · {p.owner}"}
-                for p in goals_service.parent_options(
-                    session=session, actor=principal.context, limit=50
-                )
-                if p.id != self.goal.get("id")
-            ]
+        with self._signed_in() as (principal, session):
+            parents = goals_service.parent_options(
+                session=session, actor=principal.context, limit=50
+            )
+        self.parents = [
+            {"id": p.id, "label": f"{p.title} · {p.owner}"}
+            for p in parents
+            if p.id != self.goal.get("id")
+        ]
         self.editing = True
         self.error = ""
         return None
@@ -451,22 +406,13 @@ class GoalDetailState(SessionState):
 
     @rx.event
     def save_edit(self, form: dict[str, Any]):
-        principal = self._principal()
-        if principal is None:
-            return rx.redirect("/signin", replace=True)
-        try:
+        with self._signed_in() as (principal, session):
             data = goal_input_from_form(form)
-            with tenant_session(principal.context) as session:
-                goals_service.update_goal(
-                    session=session, actor=principal.context, goal_id=self._goal_id(), data=data
-                )
-            self._refresh(principal)
-        except ValidationError as err:
-            self.error = validation_message(err, limit=1)
-            return None
-        except (GoalError, PermissionDenied, ValueError) as err:
-            self.error = getattr(err, "message", None) or str(err)
-            return None
+            actor = principal.context
+            goals_service.update_goal(
+                session=session, actor=actor, goal_id=self._goal_id(), data=data
+            )
+            self._refresh(session, actor)
         self.editing = False
         self.error = ""
         self.notice = "Goal saved."
@@ -474,17 +420,9 @@ class GoalDetailState(SessionState):
 
     @rx.event
     def archive(self):
-        principal = self._principal()
-        if principal is None:
-            return rx.redirect("/signin", replace=True)
-        try:
-            with tenant_session(principal.context) as session:
-                goals_service.archive_goal(
-                    session=session, actor=principal.context, goal_id=self._goal_id()
-                )
-            self._refresh(principal)
-        except (GoalError, PermissionDenied) as err:
-            self.error = getattr(err, "message", None) or str(err)
-            return None
+        with self._signed_in() as (principal, session):
+            actor = principal.context
+            goals_service.archive_goal(session=session, actor=actor, goal_id=self._goal_id())
+            self._refresh(session, actor)
         self.notice = "Goal archived."
         return None

@@ -12,7 +12,6 @@ from pms_dashboard.goals import service as goals_service
 from pms_dashboard.goals.schemas import GoalListQuery
 from pms_dashboard.people import service as people_service
 from pms_dashboard.reviews import service as reviews_service
-from pms_dashboard.tenancy.session import tenant_session
 from pms_dashboard.ui.format import display
 from pms_dashboard.ui.states.session import SessionState
 
@@ -44,12 +43,8 @@ class OverviewState(SessionState):
 
     @rx.event
     def load(self):
-        principal = self._principal()
-        if principal is None:
-            self._forget()
-            return rx.redirect("/signin", replace=True)
-        actor = principal.context
-        with tenant_session(actor) as session:
+        with self._signed_in() as (principal, session):
+            actor = principal.context
             health = goals_service.goal_health(session=session, actor=actor)
             soon = goals_service.list_goals(
                 session=session,
@@ -64,7 +59,6 @@ class OverviewState(SessionState):
                 query=GoalListQuery(scope="all", stale_only=True, sort="due_date", page_size=5),
             )
             self._review_charts(session, actor)
-        self._show(principal)
         self.health = asdict(health)
         self.health_chart = [
             {

@@ -1,10 +1,11 @@
-"""People directory: thin state — who is asking, one tenant session, the service, plain vars.
+"""People directory: thin state — who is asking, one tenant transaction, the service, plain
+vars.
 
-Every handler re-derives the principal from the cookie; ids go as the browser sent them to
-the service, which resolves them in the tenant first (a malformed, unknown or another
-tenant's id is refused as not found, and audited, alike) and decides whether the actor may
-see or change that person. Refusals land in `error`; nothing from a refused call lands in
-any var.
+Every handler runs in `_signed_in()` (the principal from the cookie, checked in the event's
+one transaction); ids go as the browser sent them to the service, which resolves them in the
+tenant first (a malformed, unknown or another tenant's id is refused as not found, and
+audited, alike) and decides whether the actor may see or change that person. Refusals land
+in `error`; nothing from a refused call lands in any var.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from dataclasses import asdict
 from typing import Any
 
 import reflex as rx
+from pydantic import ValidationError
 
 from pms_dashboard.auth.permissions import PermissionDenied
 from pms_dashboard.auth.resolve import NotFoundHere
-from pms_dashboard.auth.service import Principal
+from pms_dashboard.errors import UserError
 from pms_dashboard.people import service as people
 from pms_dashboard.people.schemas import (
     ROLES,
@@ -26,7 +28,8 @@ from pms_dashboard.people.schemas import (
     ProfileInput,
     parse_input,
 )
-from pms_dashboard.tenancy.session import tenant_session
+from pms_dashboard.tenancy.context import TenantContext
+from pms_dashboard.tenancy.session import TenantSession
 from pms_dashboard.ui.states.session import ROLE_LABELS, SessionState
 from pms_dashboard.ui.urls import checked_export_download
 
@@ -65,17 +68,6 @@ class PeopleState(SessionState):
 
     # ----------------------------------------------------------------------- helpers
 
-    def _signed_out(self):
-        self._forget()
-        self._clear_data()
-        return rx.redirect("/signin", replace=True)
-
-    def _clear_data(self) -> None:
-        self.rows, self.tree, self.departments, self.teams = [], [], [], []
-        self.selected, self.selected_reports, self.selected_chain = {}, [], []
-        self.manager_options, self.temp_password, self.invited_email = [], "", ""
-        self.total, self.can_manage = 0, False
-
     def _query(self, **changes: Any) -> PeopleQuery:
         wanted = {
             "page": self.page,
@@ -86,32 +78,22 @@ class PeopleState(SessionState):
             "role": self.role_filter,
             "active": self.active_filter,
         } | changes
-        return PeopleQuery(**wanted)
+        try:
+            return PeopleQuery(**wanted)
+        except ValidationError:
+            raise PeopleError("That filter is not available.") from None
 
-    def _load(self, principal: Principal | None = None, **changes: Any):
-        principal = principal or self._principal()
-        if principal is None:
-            return self._signed_out()
-        try:
-            query = self._query(**changes)
-        except ValueError:
-            self.error = "That filter is not available."
-            return None
-        actor = principal.context
-        try:
-            with tenant_session(actor) as session:
-                page = people.list_people(session=session, actor=actor, query=query)
-                departments = people.departments(session=session, actor=actor)
-                teams = people.teams(session=session, actor=actor, department=query.department)
-                tree = (
-                    people.flatten_tree(people.team_tree(session=session, actor=actor))
-                    if self.view == "tree"
-                    else []
-                )
-        except PermissionDenied as err:  # a filter naming a team or department not found
-            self.error = err.message
-            return None
-        self._show(principal)
+    def _list(self, session: TenantSession, actor: TenantContext, **changes: Any) -> None:
+        """One page of the directory with `changes` to its filters (and the tree view)."""
+        query = self._query(**changes)
+        page = people.list_people(session=session, actor=actor, query=query)
+        departments = people.departments(session=session, actor=actor)
+        teams = people.teams(session=session, actor=actor, department=query.department)
+        tree = (
+            people.flatten_tree(people.team_tree(session=session, actor=actor))
+            if self.view == "tree"
+            else []
+        )
         self.can_manage = people.may_manage_people(actor=actor)
         self.rows = page.rows_as_dicts()
         self.total, self.page, self.pages = page.total, page.page, page.pages
@@ -122,16 +104,16 @@ class PeopleState(SessionState):
         self.active_filter = query.active
         self.departments, self.teams = departments, teams
         self.tree = [asdict(line) | {"indent": f"{line.depth * INDENT_PX}px"} for line in tree]
+
+    def _load(self, **changes: Any):
+        with self._signed_in() as (principal, session):
+            self._list(session, principal.context, **changes)
         return None
 
-    def _select(self, principal: Principal, person_id: Any) -> None:
+    def _select(self, session: TenantSession, actor: TenantContext, person_id: Any) -> None:
         """Put one person's detail into vars (only after the service allowed it)."""
-        actor = principal.context
-        with tenant_session(actor) as session:
-            detail = people.get_person(session=session, actor=actor, person_id=person_id)
-            choices = (
-                people.manager_choices(session=session, actor=actor) if detail.can_manage else []
-            )
+        detail = people.get_person(session=session, actor=actor, person_id=person_id)
+        choices = people.manager_choices(session=session, actor=actor) if detail.can_manage else []
         person = asdict(detail.person)
         person["role_label"] = ROLE_LABELS.get(detail.person.role, detail.person.role)
         person["can_manage"] = detail.can_manage
@@ -145,23 +127,26 @@ class PeopleState(SessionState):
         self.manager_options = options
 
     def _change(self, person_id: Any, op: Any, success: str, **kw: Any):
-        """Run one admin change on one person, then refresh the list and the detail."""
-        principal = self._principal()
-        if principal is None:
-            return self._signed_out()
+        """Run one admin change on one person, then show the list and the detail as they
+        now are (in the same transaction)."""
         self.notice = ""
-        try:
-            with tenant_session(principal.context) as session:
-                row = op(session=session, actor=principal.context, person_id=person_id, **kw)
-        except (PermissionDenied, PeopleError) as err:
-            self.error = str(err)
-            return None
+        with self._signed_in() as (principal, session):
+            actor = principal.context
+            row = op(session=session, actor=actor, person_id=person_id, **kw)
+            self._list(session, actor)
+            if self.selected.get("id") == row.id:
+                self._select(session, actor, row.id)
         self.error = ""
         self.notice = success.format(name=row.display_name)
-        self._load(principal)
-        if self.selected.get("id") == row.id:
-            self._select(principal, row.id)
         return None
+
+    def _unselected(self, err: UserError) -> None:
+        """A person not found, or not the viewer's to see (said the same way)."""
+        shown = isinstance(err, NotFoundHere) or not isinstance(err, PermissionDenied)
+        self.error = str(err) if shown else NOT_FOUND
+
+    def _invite_refused(self, err: UserError) -> None:
+        self.invite_error = str(err)
 
     # ---------------------------------------------------------------------- reading
 
@@ -180,19 +165,15 @@ class PeopleState(SessionState):
 
     @rx.event
     def export_csv(self, name: str = "people"):
-        """Download the directory with its filters from the streaming export route."""
-        principal = self._principal()
-        if principal is None:
-            return self._signed_out()
-        if name != "people":
-            self.error = "That export is not available."
-            return None
-        filters = self._query().model_dump(exclude={"page", "page_size"})
-        outcome = checked_export_download(principal.context, "people", filters)
-        if isinstance(outcome, str):  # refused now: say why here, not as a failed download
-            self.error = outcome
-            return None
-        return outcome
+        """Download the directory with its filters from the streaming export route; a
+        refusal it would give now is said here, not as a failed download."""
+        with self._signed_in() as (principal, session):
+            if name != "people":
+                raise PeopleError("That export is not available.")
+            filters = self._query().model_dump(exclude={"page", "page_size"})
+            return checked_export_download(
+                session=session, actor=principal.context, name="people", filters=filters
+            )
 
     @rx.event
     def search_people(self, form: dict[str, Any]):
@@ -221,19 +202,10 @@ class PeopleState(SessionState):
 
     @rx.event
     def select_person(self, person_id: str):
-        principal = self._principal()
-        if principal is None:
-            return self._signed_out()
         self.selected, self.selected_reports, self.selected_chain = {}, [], []
         self.manager_options = []
-        try:
-            self._select(principal, person_id)
-        except NotFoundHere as err:
-            self.error = err.message
-            return None
-        except PermissionDenied:
-            self.error = NOT_FOUND
-            return None
+        with self._signed_in(self._unselected) as (principal, session):
+            self._select(session, principal.context, person_id)
         self.error = ""
         return None
 
@@ -246,16 +218,9 @@ class PeopleState(SessionState):
 
     @rx.event
     def open_invite(self):
-        principal = self._principal()
-        if principal is None:
-            return self._signed_out()
         self.invite_error = self.temp_password = self.invited_email = ""
-        try:
-            with tenant_session(principal.context) as session:
-                choices = people.manager_choices(session=session, actor=principal.context)
-        except PermissionDenied as err:
-            self.error = str(err)
-            return None
+        with self._signed_in() as (principal, session):
+            choices = people.manager_choices(session=session, actor=principal.context)
         self.manager_options = [{"id": c.id, "label": c.display_name} for c in choices]
         self.invite_open = True
         return None
@@ -273,23 +238,16 @@ class PeopleState(SessionState):
 
     @rx.event
     def invite(self, form: dict[str, Any]):
-        principal = self._principal()
-        if principal is None:
-            return self._signed_out()
         fields = ("email", "display_name", "role", "manager_id", "department", "team", "job_title")
         data = {k: str(form[k]) for k in fields if k in form}
-        try:
+        with self._signed_in(self._invite_refused) as (principal, session):
             parsed = parse_input(InviteInput, data)
-            with tenant_session(principal.context) as session:
-                invited = people.invite_user(session=session, actor=principal.context, data=parsed)
-        except (PermissionDenied, PeopleError) as err:
-            self.invite_error = str(err)
-            return None
+            invited = people.invite_user(session=session, actor=principal.context, data=parsed)
+            self._list(session, principal.context)
         self.invite_error = ""
         self.temp_password = invited.temporary_password
         self.invited_email = invited.person.email
         self.notice = f"{invited.person.display_name} was added."
-        self._load(principal)
         return None
 
     @rx.event
@@ -326,7 +284,7 @@ class PeopleState(SessionState):
         data = {k: str(form.get(k, "")) for k in ("department", "team", "job_title")}
         try:
             parsed = parse_input(ProfileInput, data)
-        except PeopleError as err:
+        except PeopleError as err:  # bad input: said at once, nothing read or written
             self.error = str(err)
             return None
         return self._change(

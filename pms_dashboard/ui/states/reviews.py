@@ -1,8 +1,9 @@
-"""Reviews and cycles pages: thin states — who is asking, one tenant session, one service
-call, plain vars.
+"""Reviews and cycles pages: thin states — who is asking, one tenant transaction, the
+services, plain vars.
 
 Every handler is callable by any browser with any arguments, so: identity comes from the
-cookie on each event (`_principal()`), every id a handler receives goes as it came to a
+cookie on each event (`_signed_in()`, the event's one transaction), every id a handler
+receives goes as it came to a
 service, which resolves it in the tenant first (`auth.resolve`: a malformed, unknown or
 another tenant's id is refused as not found, and audited, the same way everywhere), and the
 services decide access. Ids kept in vars (the open review, the selected cycle) are only a
@@ -20,10 +21,11 @@ import reflex as rx
 
 from pms_dashboard.auth.permissions import Action, PermissionDenied, Resource
 from pms_dashboard.auth.resolve import IdKind, parse_id, resolve, resolve_all
-from pms_dashboard.auth.service import Principal
+from pms_dashboard.errors import UserError
 from pms_dashboard.reviews import service as reviews
-from pms_dashboard.reviews.schemas import MAX_COMMENT, MAX_PEERS, MAX_SUMMARY, ReviewError
-from pms_dashboard.tenancy.session import tenant_session
+from pms_dashboard.reviews.schemas import MAX_COMMENT, MAX_PEERS, MAX_SUMMARY
+from pms_dashboard.tenancy.context import TenantContext
+from pms_dashboard.tenancy.session import TenantSession
 from pms_dashboard.ui.states.session import SessionState
 from pms_dashboard.ui.urls import checked_export_download
 
@@ -32,7 +34,6 @@ NOT_SCORED = "none"  # a select cannot hold "", so "not scored" has a value of i
 KEEP = "keep"
 STATUS_PAGE_SIZE = 20
 MAX_SELECTED = 50  # checkbox ticks kept (the service allows MAX_PEERS per nomination)
-_FAILED = object()
 
 
 def _text(form: dict[str, Any], key: str, limit: int = 400) -> str:
@@ -56,35 +57,19 @@ def _reviewee_of(session: Any, actor: Any, cycle_id: Any, outcome_id: Any) -> An
 
 
 class _ReviewsBase(SessionState):
-    """Shared plumbing: resolve the principal and run one service call in one session."""
+    """Shared plumbing: a refusal's words replace the notice; leaving forgets the view."""
 
     error: str = ""
     notice: str = ""
 
-    def _signed_out(self) -> Any:
-        self._forget()
+    def _clear_page(self) -> None:
         self._reset_view()
-        return rx.redirect("/signin", replace=True)
 
     def _reset_view(self) -> None:  # overridden: forget everything shown
         self.error = self.notice = ""
 
-    def _run(self, principal: Principal, fn: Callable[..., Any], **kwargs: Any) -> Any:
-        """Call one service as the principal; a refusal becomes `error` and `_FAILED`."""
-        try:
-            with tenant_session(principal.context) as session:
-                return fn(session=session, actor=principal.context, **kwargs)
-        except PermissionDenied as err:
-            self.error = err.message
-        except ReviewError as err:
-            self.error = str(err)
-        self.notice = ""
-        return _FAILED
-
-    def _resolved(self, principal: Principal, kind: IdKind, raw: Any) -> Any:
-        """One id a local edit names, resolved in the tenant like a service's (so refused
-        and audited the same way); `_FAILED` with `error` set when it is not found."""
-        return self._run(principal, resolve, kind=kind, raw=raw)
+    def _refused(self, err: UserError) -> None:
+        self.error, self.notice = str(err), ""
 
 
 # ---------------------------------------------------------------------------- /reviews
@@ -128,44 +113,33 @@ class ReviewsState(_ReviewsBase):
         self.editable = data["editable"]
         self.review = data
 
-    def _home(self, principal: Principal) -> None:
-        def home(*, session: Any, actor: Any) -> tuple[Any, Any, Any]:
-            return (
-                reviews.list_my_reviews(session=session, actor=actor),
-                reviews.list_my_results(session=session, actor=actor),
-                reviews.scale_options(session=session),
-            )
-
-        got = self._run(principal, home)
-        if got is not _FAILED:
-            mine, shared, options = got
-            self.my_reviews = [asdict(r) for r in mine]
-            self.shared = [asdict(r) for r in shared]
-            self.scale_options = [{"value": NOT_SCORED, "label": "Not scored"}, *options]
+    def _home(self, session: TenantSession, actor: TenantContext) -> None:
+        mine = reviews.list_my_reviews(session=session, actor=actor)
+        shared = reviews.list_my_results(session=session, actor=actor)
+        options = reviews.scale_options(session=session)
+        self.my_reviews = [asdict(r) for r in mine]
+        self.shared = [asdict(r) for r in shared]
+        self.scale_options = [{"value": NOT_SCORED, "label": "Not scored"}, *options]
 
     @rx.event
     def load(self):
-        principal = self._principal()
-        if principal is None:
-            return self._signed_out()
-        self._show(principal)
-        self.error = self.notice = ""
-        self._close_form()
-        self.results = {}
-        self._home(principal)
+        with self._signed_in() as (principal, session):
+            self.error = self.notice = ""
+            self._close_form()
+            self.results = {}
+            self._home(session, principal.context)
         return None
 
     @rx.event
     def open_review(self, review_id: str):
-        principal = self._principal()
-        if principal is None:
-            return self._signed_out()
-        self._close_form()
-        self.results, self.notice = {}, ""
-        shown = self._run(principal, reviews.get_review, review_id=review_id)
-        if shown is not _FAILED:
-            self.error = ""
-            self._show_review(shown)
+        with self._signed_in() as (principal, session):
+            self._close_form()
+            self.results, self.notice = {}, ""
+            shown = reviews.get_review(
+                session=session, actor=principal.context, review_id=review_id
+            )
+        self.error = ""
+        self._show_review(shown)
         return None
 
     @rx.event
@@ -176,12 +150,10 @@ class ReviewsState(_ReviewsBase):
     def _edit(self, criterion_id: Any, field: str, value: str):
         """Local edit of one criterion of the open form (nothing is stored until Save or
         Submit); the criterion is resolved like any id, then must be one of the form's."""
-        principal = self._principal()
-        if principal is None:
-            return self._signed_out()
-        found = self._resolved(principal, IdKind.criterion, criterion_id)
-        if found is _FAILED:
-            return None
+        with self._signed_in() as (principal, session):
+            found = resolve(
+                session=session, actor=principal.context, kind=IdKind.criterion, raw=criterion_id
+            )
         self.ratings = [
             r | {field: value} if r["criterion_id"] == str(found) else r for r in self.ratings
         ]
@@ -219,17 +191,15 @@ class ReviewsState(_ReviewsBase):
         }
 
     def _write(self, fn: Callable[..., Any], done: str):
-        principal = self._principal()
-        if principal is None:
-            return self._signed_out()
-        if not self.review_id:
-            self.error = "Open a review first."
-            return None
-        shown = self._run(principal, fn, review_id=self.review_id, draft=self._draft())
-        if shown is not _FAILED:
-            self.error, self.notice = "", done
-            self._show_review(shown)
-            self._home(principal)
+        with self._signed_in() as (principal, session):
+            if not self.review_id:
+                self.error = "Open a review first."
+                return None
+            actor = principal.context
+            shown = fn(session=session, actor=actor, review_id=self.review_id, draft=self._draft())
+            self._home(session, actor)
+        self.error, self.notice = "", done
+        self._show_review(shown)
         return None
 
     @rx.event
@@ -243,36 +213,26 @@ class ReviewsState(_ReviewsBase):
     @rx.event
     def reopen_review(self):
         """Un-submit the open review (a report's, as their manager or an admin)."""
-        principal = self._principal()
-        if principal is None:
-            return self._signed_out()
-        if not self.review_id:
-            self.error, self.notice = "Open a review first.", ""
-            return None
-        rid = self.review_id
-
-        def reopen(*, session: Any, actor: Any) -> Any:
+        with self._signed_in() as (principal, session):
+            if not self.review_id:
+                self.error, self.notice = "Open a review first.", ""
+                return None
+            actor, rid = principal.context, self.review_id
             reviews.reopen_review(session=session, actor=actor, review_id=rid)
-            return reviews.get_review(session=session, actor=actor, review_id=rid)
-
-        shown = self._run(principal, reopen)
-        if shown is not _FAILED:
-            self.error, self.notice = "", "Review reopened."
-            self._show_review(shown)
-            self._home(principal)
+            shown = reviews.get_review(session=session, actor=actor, review_id=rid)
+            self._home(session, actor)
+        self.error, self.notice = "", "Review reopened."
+        self._show_review(shown)
         return None
 
     @rx.event
     def open_results(self, cycle_id: str):
-        principal = self._principal()
-        if principal is None:
-            return self._signed_out()
-        self._close_form()
-        self.results, self.notice = {}, ""
-        got = self._run(principal, reviews.my_results, cycle_id=cycle_id)
-        if got is not _FAILED:
-            self.error = ""
-            self.results = asdict(got)
+        with self._signed_in() as (principal, session):
+            self._close_form()
+            self.results, self.notice = {}, ""
+            got = reviews.my_results(session=session, actor=principal.context, cycle_id=cycle_id)
+        self.error = ""
+        self.results = asdict(got)
         return None
 
     @rx.event
@@ -344,51 +304,42 @@ class CyclesState(_ReviewsBase):
         self.nominate_open, self.nominate_outcome_id, self.nominate_name = False, "", ""
         self.nominate_candidates, self.nominate_selected = [], []
 
-    def _list(self, principal: Principal) -> None:
-        def home(*, session: Any, actor: Any) -> tuple[Any, Any, Any, bool]:
-            manage = reviews.can_manage_cycles(session=session, actor=actor)
-            return (
-                reviews.list_cycles(session=session, actor=actor),
-                reviews.list_templates(session=session, actor=actor) if manage else [],
-                reviews.scale_options(session=session),
-                manage,
-            )
+    def _detail_refused(self, err: UserError) -> None:
+        """A cycle that is not found or not the viewer's: nothing of it stays shown."""
+        self._clear_detail()
+        self._refused(err)
 
-        got = self._run(principal, home)
-        if got is not _FAILED:
-            cycles, templates, options, manage = got
-            self.cycles = [asdict(c) for c in cycles]
-            self.templates = [{"id": t.id, "name": t.name} for t in templates]
-            self.can_manage = manage
-            self.scale_options = options
+    def _list(self, session: TenantSession, actor: TenantContext) -> None:
+        manage = reviews.can_manage_cycles(session=session, actor=actor)
+        cycles = reviews.list_cycles(session=session, actor=actor)
+        templates = reviews.list_templates(session=session, actor=actor) if manage else []
+        options = reviews.scale_options(session=session)
+        self.cycles = [asdict(c) for c in cycles]
+        self.templates = [{"id": t.id, "name": t.name} for t in templates]
+        self.can_manage = manage
+        self.scale_options = options
 
-    def _detail(self, principal: Principal, cycle_id: Any, page: int = 1) -> bool:
-        def detail(*, session: Any, actor: Any) -> tuple[Any, Any, Any, set[str]]:
-            cid = resolve(session=session, actor=actor, kind=IdKind.cycle, raw=cycle_id)
-            status = reviews.cycle_status(
-                session=session,
-                actor=actor,
-                cycle_id=cid,
-                query={"page": page, "page_size": STATUS_PAGE_SIZE},
-            )
-            targets = reviews.nomination_targets(
-                session=session,
-                actor=actor,
-                cycle_id=cid,
-                outcome_ids=[uuid.UUID(r.outcome_id) for r in status.page.rows],
-            )
-            return (
-                reviews.get_cycle(session=session, actor=actor, cycle_id=cid),
-                status,
-                reviews.ninebox(session=session, actor=actor, cycle_id=cid),
-                set(targets),  # the rows to offer "Nominate peers" on (no ids kept)
-            )
-
-        got = self._run(principal, detail)
-        if got is _FAILED:
-            self._clear_detail()
-            return False
-        cycle, status, box, nominable = got
+    def _detail(
+        self, session: TenantSession, actor: TenantContext, cycle_id: Any, page: int = 1
+    ) -> None:
+        """The cycle's status page `page`, funnel, distribution and nine-box into vars (run
+        in `_signed_in(self._detail_refused)`: a refused cycle clears them)."""
+        cid = resolve(session=session, actor=actor, kind=IdKind.cycle, raw=cycle_id)
+        status = reviews.cycle_status(
+            session=session,
+            actor=actor,
+            cycle_id=cid,
+            query={"page": page, "page_size": STATUS_PAGE_SIZE},
+        )
+        targets = reviews.nomination_targets(
+            session=session,
+            actor=actor,
+            cycle_id=cid,
+            outcome_ids=[uuid.UUID(r.outcome_id) for r in status.page.rows],
+        )
+        cycle = reviews.get_cycle(session=session, actor=actor, cycle_id=cid)
+        box = reviews.ninebox(session=session, actor=actor, cycle_id=cid)
+        nominable = set(targets)  # the rows to offer "Nominate peers" on (no ids kept)
         self.cycle_id, self.cycle = cycle.id, asdict(cycle)
         self.status_rows = [
             r | {"can_nominate": r["outcome_id"] in nominable} for r in status.page.rows_as_dicts()
@@ -399,32 +350,28 @@ class CyclesState(_ReviewsBase):
         self.distribution = [{"name": n, "count": c} for n, c in status.distribution]
         self.ninebox = [asdict(c) for c in box.cells]
         self.unplaced = box.unplaced
-        return True
 
     @rx.event
     def load(self):
-        principal = self._principal()
-        if principal is None:
-            return self._signed_out()
-        self._show(principal)
-        self.error = self.notice = ""
-        self._list(principal)
-        # ?cycle=<id> (the overview's charts link here) opens that cycle; the service
-        # resolves it and decides whether the viewer may see it, like any id from the browser.
-        linked = self.router.url.query_parameters.get("cycle", "")
-        selected = linked or self.cycle_id
-        if selected:
-            self._detail(principal, selected, 1 if linked else self.status_page)
+        with self._signed_in(self._detail_refused) as (principal, session):
+            self.error = self.notice = ""
+            self._list(session, principal.context)
+            # ?cycle=<id> (the overview's charts link here) opens that cycle; the service
+            # resolves it and decides whether the viewer may see it, like any id from the
+            # browser.
+            linked = self.router.url.query_parameters.get("cycle", "")
+            selected = linked or self.cycle_id
+            if selected:
+                page = 1 if linked else self.status_page
+                self._detail(session, principal.context, selected, page)
         return None
 
     @rx.event
     def select_cycle(self, cycle_id: str):
-        principal = self._principal()
-        if principal is None:
-            return self._signed_out()
         self.notice = ""
-        if self._detail(principal, cycle_id):
-            self.error = ""
+        with self._signed_in(self._detail_refused) as (principal, session):
+            self._detail(session, principal.context, cycle_id)
+        self.error = ""
         return None
 
     @rx.event
@@ -434,28 +381,23 @@ class CyclesState(_ReviewsBase):
     @rx.event
     def export_csv(self, name: str):
         """Download the selected cycle's reviews or summary from the streaming export route
-        (which checks the session and the cycle's permissions itself)."""
-        principal = self._principal()
-        if principal is None:
-            return self._signed_out()
-        wanted = CYCLE_EXPORTS.get(name)
-        if not self.cycle_id or wanted is None:
-            self.error = "That export is not available."
-            return None
-        export, extra = wanted
-        filters = {"cycle_id": self.cycle_id, **extra}  # resolved again by the export
-        outcome = checked_export_download(principal.context, export, filters)
-        if isinstance(outcome, str):  # refused now: say why here, not as a failed download
-            self.error = outcome
-            return None
-        return outcome
+        (which checks the session and the cycle's permissions itself); a refusal it would
+        give now is said here, not as a failed download."""
+        with self._signed_in() as (principal, session):
+            wanted = CYCLE_EXPORTS.get(name)
+            if not self.cycle_id or wanted is None:
+                self.error = "That export is not available."
+                return None
+            export, extra = wanted
+            filters = {"cycle_id": self.cycle_id, **extra}  # resolved again by the export
+            return checked_export_download(
+                session=session, actor=principal.context, name=export, filters=filters
+            )
 
     def _page(self, page: int):
-        principal = self._principal()
-        if principal is None:
-            return self._signed_out()
-        if self.cycle_id:
-            self._detail(principal, self.cycle_id, max(1, page))
+        with self._signed_in(self._detail_refused) as (principal, session):
+            if self.cycle_id:
+                self._detail(session, principal.context, self.cycle_id, max(1, page))
         return None
 
     @rx.event
@@ -467,17 +409,15 @@ class CyclesState(_ReviewsBase):
         return self._page(self.status_page - 1)
 
     def _cycle_action(self, cycle_id: Any, fn: Callable[..., Any], done: Callable[[Any], str]):
-        principal = self._principal()
-        if principal is None:
-            return self._signed_out()
-        got = self._run(principal, fn, cycle_id=cycle_id)
-        if got is _FAILED:
-            return None
-        cid = parse_id(cycle_id)  # a well-formed id of the tenant: the service found it
+        """One change to a cycle, then the list and the open cycle as they now are."""
+        with self._signed_in() as (principal, session):
+            actor = principal.context
+            got = fn(session=session, actor=actor, cycle_id=cycle_id)
+            cid = parse_id(cycle_id)  # a well-formed id of the tenant: the service found it
+            self._list(session, actor)
+            if self.cycle_id == str(cid):
+                self._detail(session, actor, cid, self.status_page)
         self.error, self.notice = "", done(got)
-        self._list(principal)
-        if self.cycle_id == str(cid):
-            self._detail(principal, cid, self.status_page)
         return None
 
     @rx.event
@@ -506,12 +446,6 @@ class CyclesState(_ReviewsBase):
 
     @rx.event
     def create_cycle(self, form: dict[str, Any]):
-        principal = self._principal()
-        if principal is None:
-            return self._signed_out()
-        if not isinstance(form, dict):
-            self.error = "Fill in the form."
-            return None
         data = {
             "name": _text(form, "name"),
             "template_id": _text(form, "template_id", 64),
@@ -525,42 +459,34 @@ class CyclesState(_ReviewsBase):
                 "manager_emails": _csv(_text(form, "manager_emails", 8000)),
             },
         }
-        got = self._run(principal, reviews.create_cycle, data=data)
-        if got is not _FAILED:
-            self.error, self.notice = "", f"Cycle “{got.name}” created as a draft."
-            self._list(principal)
+        with self._signed_in() as (principal, session):
+            got = reviews.create_cycle(session=session, actor=principal.context, data=data)
+            self._list(session, principal.context)
+        self.error, self.notice = "", f"Cycle “{got.name}” created as a draft."
         return None
 
     @rx.event
     def create_template(self, form: dict[str, Any]):
         """Criteria arrive one per line as `name` or `name; weight`."""
-        principal = self._principal()
-        if principal is None:
-            return self._signed_out()
-        if not isinstance(form, dict):
-            self.error = "Fill in the form."
-            return None
         criteria = []
         for line in _text(form, "criteria", 20_000).splitlines():
             name, _, weight = line.partition(";")
             if name.strip():
                 criteria.append({"name": name.strip(), "weight": weight.strip() or "1"})
         data = {"name": _text(form, "template_name"), "criteria": criteria}
-        got = self._run(principal, reviews.create_template, data=data)
-        if got is not _FAILED:
-            self.error, self.notice = "", f"Template “{got.name}” created."
-            self._list(principal)
+        with self._signed_in() as (principal, session):
+            got = reviews.create_template(session=session, actor=principal.context, data=data)
+            self._list(session, principal.context)
+        self.error, self.notice = "", f"Template “{got.name}” created."
         return None
 
     @rx.event
     def open_adjust(self, outcome_id: str):
-        principal = self._principal()
-        if principal is None:
-            return self._signed_out()
         self._clear_adjust()
-        got = self._run(principal, reviews.calibration_history, outcome_id=outcome_id)
-        if got is _FAILED:
-            return None
+        with self._signed_in() as (principal, session):
+            got = reviews.calibration_history(
+                session=session, actor=principal.context, outcome_id=outcome_id
+            )
         oid = parse_id(outcome_id)  # a well-formed id of the tenant: the service found it
         self.error = ""
         self.history = [asdict(h) for h in got]
@@ -579,16 +505,6 @@ class CyclesState(_ReviewsBase):
 
     @rx.event
     def save_adjust(self, form: dict[str, Any]):
-        principal = self._principal()
-        if principal is None:
-            return self._signed_out()
-        if not isinstance(form, dict):
-            self.error = "Fill in the form."
-            return None
-        if not self.adjust_outcome_id:
-            self.error = "Open a person's calibration first."
-            return None
-        oid = self.adjust_outcome_id
         rating = _text(form, "final_rating", 8)
         potential = _text(form, "potential", 8)
         change = {
@@ -596,13 +512,18 @@ class CyclesState(_ReviewsBase):
             "potential": None if potential in ("", KEEP) else potential,
             "reason": _text(form, "reason", 4000),
         }
-        got = self._run(principal, reviews.adjust_calibration, outcome_id=oid, change=change)
-        if got is _FAILED:
-            return None
+        with self._signed_in() as (principal, session):
+            if not self.adjust_outcome_id:
+                self.error = "Open a person's calibration first."
+                return None
+            actor = principal.context
+            reviews.adjust_calibration(
+                session=session, actor=actor, outcome_id=self.adjust_outcome_id, change=change
+            )
+            if self.cycle_id:
+                self._detail(session, actor, self.cycle_id, self.status_page)
         self.error, self.notice = "", "Calibration saved."
         self._clear_adjust()
-        if self.cycle_id:
-            self._detail(principal, self.cycle_id, self.status_page)
         return None
 
     # ---------------------------------------------------------------- peer nomination
@@ -610,22 +531,15 @@ class CyclesState(_ReviewsBase):
     @rx.event
     def open_nominate(self, outcome_id: str):
         """The dialog for a status row of the selected cycle: whom the actor may pick."""
-        principal = self._principal()
-        if principal is None:
-            return self._signed_out()
         self._clear_nominate()
         self.notice = ""
         cid = self.cycle_id  # both resolved by the services, like any id from the browser
-
-        def candidates(*, session: Any, actor: Any) -> list[dict[str, str]]:
+        with self._signed_in() as (principal, session):
+            actor = principal.context
             reviewee = _reviewee_of(session, actor, cid, outcome_id)
-            return reviews.peer_candidates(
+            got = reviews.peer_candidates(
                 session=session, actor=actor, cycle_id=cid, reviewee_id=reviewee
             )
-
-        got = self._run(principal, candidates)
-        if got is _FAILED:
-            return None
         self.error = ""
         self.nominate_candidates = got
         oid = parse_id(outcome_id)  # a well-formed id of the tenant: the service found it
@@ -645,12 +559,10 @@ class CyclesState(_ReviewsBase):
     def set_peer(self, person_id: str, checked: bool):
         """Local tick of a candidate (a person of the tenant, resolved like any id);
         nothing is stored until Save."""
-        principal = self._principal()
-        if principal is None:
-            return self._signed_out()
-        found = self._resolved(principal, IdKind.peer, person_id)
-        if found is _FAILED:
-            return None
+        with self._signed_in() as (principal, session):
+            found = resolve(
+                session=session, actor=principal.context, kind=IdKind.peer, raw=person_id
+            )
         chosen = [p for p in self.nominate_selected if p != str(found)]
         if checked is True and len(chosen) < MAX_SELECTED:
             chosen.append(str(found))
@@ -659,38 +571,30 @@ class CyclesState(_ReviewsBase):
 
     @rx.event
     def save_nominate(self):
-        principal = self._principal()
-        if principal is None:
-            return self._signed_out()
-        if not self.nominate_outcome_id:
-            self.error, self.notice = "Open a person's peer nomination first.", ""
-            return None
-        peers = list(self.nominate_selected)  # resolved when ticked, and again by the service
-        if not peers:
-            self.error, self.notice = "Choose at least one peer.", ""
-            return None
-        if len(peers) > MAX_PEERS:
-            self.error, self.notice = f"Choose at most {MAX_PEERS} peers.", ""
-            return None
-        cid, oid = self.cycle_id, self.nominate_outcome_id
-
-        def nominate(*, session: Any, actor: Any) -> list[str]:
+        with self._signed_in() as (principal, session):
+            if not self.nominate_outcome_id:
+                self.error, self.notice = "Open a person's peer nomination first.", ""
+                return None
+            peers = list(self.nominate_selected)  # resolved when ticked, and by the service
+            if not peers:
+                self.error, self.notice = "Choose at least one peer.", ""
+                return None
+            if len(peers) > MAX_PEERS:
+                self.error, self.notice = f"Choose at most {MAX_PEERS} peers.", ""
+                return None
+            cid, oid, actor = self.cycle_id, self.nominate_outcome_id, principal.context
             # every id first, before any permission check (the service resolves them again)
             resolve_all(session=session, actor=actor, kind=IdKind.peer, raw=peers)
             reviewee = _reviewee_of(session, actor, cid, oid)
-            return reviews.nominate_peers(
+            got = reviews.nominate_peers(
                 session=session,
                 actor=actor,
                 cycle_id=cid,
                 reviewee_id=reviewee,
                 data={"peer_ids": peers},
             )
-
-        got = self._run(principal, nominate)
-        if got is _FAILED:
-            return None
+            self._detail(session, actor, cid, self.status_page)
+        self._clear_nominate()
         n = len(got)
         self.error, self.notice = "", f"{n} peer review{'' if n == 1 else 's'} requested."
-        self._clear_nominate()
-        self._detail(principal, cid, self.status_page)
         return None

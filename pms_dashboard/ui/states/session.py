@@ -1,20 +1,33 @@
-"""The signed-in user, re-derived from the session cookie on every event.
+"""The signed-in user, re-derived from the session cookie on every event, and the one
+transaction every event of a signed-in page runs in.
 
 Reflex event handlers are callable by any browser with any arguments, so no handler trusts
-a state var for identity: `_principal()` reads the HttpOnly cookie from the websocket's
-request headers and validates it against the database each time. Ids never reach vars.
+a state var for identity. Every handler of a signed-in page runs its work inside
+`self._signed_in()`, one tenant transaction per event: the HttpOnly cookie is read from the
+websocket's request headers, the token verified (it names the tenant whose transaction to
+open), the session checked inside that transaction, then the page's services run in it and
+it commits. No valid session: the page's vars are cleared and the browser goes to
+/signin. A refusal (`errors.UserError`: a permission, an id not found, bad input, a busy
+tenant) is rolled back, audited in a transaction of its own when it is one that leaves a
+trace, and its words land in the page's `error`; anything else is a bug, logged and never
+shown. Ids never reach vars.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
 import reflex as rx
 
-from pms_dashboard.auth import service as auth_service
 from pms_dashboard.auth.cookies import token_from_cookie_header
+from pms_dashboard.auth.routes import signed_in
 from pms_dashboard.auth.service import Principal
+from pms_dashboard.errors import UserError
 from pms_dashboard.organisation.service import get_customization
-from pms_dashboard.tenancy.session import tenant_session
-from pms_dashboard.ui.states.base import AppState
+from pms_dashboard.tenancy.session import TenantSession
+from pms_dashboard.ui.states.base import AppState, EndEvent, show_error
 
 ROLE_LABELS = {
     "employee": "Employee",
@@ -22,6 +35,8 @@ ROLE_LABELS = {
     "hr_admin": "HR admin",
     "tenant_admin": "Tenant admin",
 }
+
+Refused = Callable[[UserError], Any]
 
 
 class SessionState(AppState):
@@ -35,10 +50,44 @@ class SessionState(AppState):
     accent: str = "indigo"  # the tenant's look, from its settings (display only)
     logo_url: str = ""
 
-    def _principal(self) -> Principal | None:
-        return auth_service.authenticate(
-            token_from_cookie_header(self.router.headers.cookie), ip=self.router.session.client_ip
-        )
+    @contextmanager
+    def _signed_in(
+        self, refused: Refused | None = None
+    ) -> Iterator[tuple[Principal, TenantSession]]:
+        """The event's one tenant transaction, authenticated inside it: yields (principal,
+        session) for the handler's work, which commits when the block ends.
+
+        No valid session: the transaction commits what the check did (an idle session's
+        end), the page's vars are cleared and the handler ends with the redirect to
+        /signin. A `UserError` raised in the block rolls the work back (a refusal that
+        leaves a trace is audited in a transaction of its own) and ends the handler with
+        `refused(err)` (default: the words in the page's `error`). Only UserError: any other
+        exception is a bug and goes on up."""
+        token = token_from_cookie_header(self.router.headers.cookie)
+        found = None
+        try:
+            with signed_in(token, ip=self.router.session.client_ip or "") as found:
+                if found is not None:
+                    self._show(found[0])
+                    yield found
+        except UserError as err:
+            raise EndEvent((refused or self._refused)(err)) from err
+        if found is None:
+            raise EndEvent(self._signed_out())
+
+    def _refused(self, err: UserError) -> Any:
+        """A refusal's words on the page (its `error` line, else a toast)."""
+        return show_error(self, str(err))
+
+    def _signed_out(self) -> Any:
+        """No valid session: nothing of the page stays in vars; back to sign-in."""
+        self._forget()
+        self._clear_page()
+        return rx.redirect("/signin", replace=True)
+
+    def _clear_page(self) -> None:
+        """Forget everything the page shows (pages with more to forget say so)."""
+        self.reset()
 
     def _show(self, principal: Principal) -> None:
         self.user_name = principal.display_name
@@ -52,13 +101,8 @@ class SessionState(AppState):
 
     @rx.event
     def require_user(self):
-        """on_load of every signed-in page: no valid session, no page."""
-        principal = self._principal()
-        if principal is None:
-            self._forget()
-            return rx.redirect("/signin", replace=True)
-        self._show(principal)
-        with tenant_session(principal.context) as session:
+        """on_load of every signed-in page: no valid session, no page; the tenant's look."""
+        with self._signed_in() as (_, session):
             look = get_customization(session=session)
         self.accent, self.logo_url = look.accent, look.logo_url
         return None

@@ -10,11 +10,9 @@ from typing import Any
 
 import reflex as rx
 
-from pms_dashboard.auth.permissions import PermissionDenied
-from pms_dashboard.auth.service import Principal
-from pms_dashboard.organisation.schemas import ACCENT_COLORS, CustomizationError, TenantSettings
+from pms_dashboard.errors import UserError
+from pms_dashboard.organisation.schemas import ACCENT_COLORS, TenantSettings
 from pms_dashboard.organisation.service import get_tenant_settings, update_tenant_settings
-from pms_dashboard.tenancy.session import tenant_session
 from pms_dashboard.ui.states.session import SessionState
 
 ONLY_ADMINS = "Only tenant admins can change the organisation's settings."
@@ -73,15 +71,20 @@ class SettingsState(SessionState):
         self.org_name = self.form_logo_url = ""
         self.labels = []
 
-    def _signed_out(self):
-        self._forget()
+    def _clear_page(self) -> None:
         self._clear()
-        return rx.redirect("/signin", replace=True)
 
-    def _read(self, principal: Principal) -> None:
-        with tenant_session(principal.context) as session:
+    def _unreadable(self, err: UserError) -> None:
+        """Not a tenant's person who may see the settings: nothing of the form is sent."""
+        self._clear()
+        self.loaded = True
+        self.error = str(err)
+
+    @rx.event
+    def load(self):
+        self.error = self.success = ""
+        with self._signed_in(self._unreadable) as (principal, session):
             settings = get_tenant_settings(session=session, actor=principal.context)
-        self._show(principal)
         self.can_edit = settings.can_edit
         self.loaded = True
         if settings.can_edit:
@@ -89,19 +92,6 @@ class SettingsState(SessionState):
         else:  # nothing of the form is shown to others, so nothing is sent to them
             self._clear()
             self.loaded = True
-
-    @rx.event
-    def load(self):
-        principal = self._principal()
-        if principal is None:
-            return self._signed_out()
-        self.error = self.success = ""
-        try:
-            self._read(principal)
-        except PermissionDenied as err:
-            self._clear()
-            self.loaded = True
-            self.error = str(err)
         return None
 
     @rx.event
@@ -125,9 +115,6 @@ class SettingsState(SessionState):
 
     @rx.event
     def save(self, form: dict[str, Any]):
-        principal = self._principal()
-        if principal is None:
-            return self._signed_out()
         self.success = ""
         low, high = _int(self.rating_low, 1), _int(self.rating_high, 5)
         changes = {
@@ -141,14 +128,10 @@ class SettingsState(SessionState):
                 "labels": {s: str(form.get(f"label_{s}", "")) for s in range(low, high + 1)},
             },
         }
-        try:
-            with tenant_session(principal.context) as session:
-                saved = update_tenant_settings(
-                    session=session, actor=principal.context, changes=changes
-                )
-        except (PermissionDenied, CustomizationError) as err:
-            self.error = str(err)
-            return None
+        with self._signed_in() as (principal, session):
+            saved = update_tenant_settings(
+                session=session, actor=principal.context, changes=changes
+            )
         self.error = ""
         self._fill(saved)
         self.tenant_name = saved.name

@@ -7,12 +7,11 @@ from typing import Any
 
 import reflex as rx
 
-from pms_dashboard.auth.permissions import PermissionDenied
 from pms_dashboard.auth.service import Principal
+from pms_dashboard.errors import UserError
 from pms_dashboard.settings import get_settings
 from pms_dashboard.sso import service as sso
-from pms_dashboard.sso.schemas import SsoError
-from pms_dashboard.tenancy.session import tenant_session
+from pms_dashboard.tenancy.session import TenantSession
 from pms_dashboard.ui.states.session import SessionState
 from pms_dashboard.ui.urls import backend_url
 
@@ -39,30 +38,30 @@ class SsoSettingsState(SessionState):
     error: str = ""
     success: str = ""
 
-    def _fill(self, principal: Principal) -> None:
-        with tenant_session(principal.context) as session:
-            view = sso.get_config(
-                session=session,
-                actor=principal.context,
-                redirect_uri=redirect_uri(principal.tenant_slug),
-            )
+    def _fill(self, principal: Principal, session: TenantSession) -> None:
+        view = sso.get_config(
+            session=session,
+            actor=principal.context,
+            redirect_uri=redirect_uri(principal.tenant_slug),
+        )
         self.issuer, self.client_id, self.has_secret = view.issuer, view.client_id, view.has_secret
         self.allowed_domains, self.default_role = view.allowed_domains, view.default_role
         self.provision_users, self.enabled = view.provision_users, view.enabled
         self.callback_url, self.shown = view.redirect_uri, True
         self.form_key += 1
 
+    def _clear_page(self) -> None:
+        self.shown = False
+
+    def _hidden(self, _err: UserError) -> None:
+        self.shown = False  # not an admin: nothing of it is sent
+
     @rx.event
     def load(self):
-        principal = self._principal()
+        """The card, for tenant admins only."""
         self.error = self.success = ""
-        if principal is None:
-            self.shown = False
-            return None
-        try:
-            self._fill(principal)
-        except PermissionDenied:
-            self.shown = False  # not an admin: nothing of it is sent
+        with self._signed_in(self._hidden) as (principal, session):
+            self._fill(principal, session)
         return None
 
     @rx.event
@@ -75,21 +74,13 @@ class SsoSettingsState(SessionState):
 
     @rx.event
     def save(self, form: dict[str, Any]):
-        principal = self._principal()
-        if principal is None:
-            self.shown = False
-            return rx.redirect("/signin", replace=True)
         self.success = ""
-        raw = {k: str(form.get(k, "")) for k in FIELDS if isinstance(form, dict)}
+        raw: dict[str, Any] = {k: str(form.get(k, "")) for k in FIELDS}
         raw |= {"provision_users": bool(self.provision_users), "enabled": bool(self.enabled)}
-        try:
+        with self._signed_in() as (principal, session):
             data = sso.config_input(raw)
-            with tenant_session(principal.context) as session:
-                sso.save_config(session=session, actor=principal.context, data=data)
-        except (SsoError, PermissionDenied) as err:
-            self.error = str(err)
-            return None
+            sso.save_config(session=session, actor=principal.context, data=data)
+            self._fill(principal, session)
         self.error = ""
-        self._fill(principal)
         self.success = "Single sign-on saved."
         return None
