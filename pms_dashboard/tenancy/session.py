@@ -3,7 +3,9 @@
 `tenant_session(ctx)` opens a transaction as `pms_app`, sets `app.current_tenant_id`
 transaction-locally (so it dies with COMMIT/ROLLBACK and never leaks to the next user of
 the pooled connection), yields the session, and commits — or rolls back on any error.
-Services receive the session and never commit.
+Services receive the session and never open or commit one; only entry points call these
+openers (the Reflex states' one helper, the HTTP routes, the command line, the seeding
+jobs: `tests/test_architecture.py` holds it).
 
 Defence in depth on top of row-level security: every ORM query on a tenant-owned model
 also gets `tenant_id = :ctx` (`with_loader_criteria`), a tenant-model query in a session
