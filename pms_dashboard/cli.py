@@ -23,7 +23,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -278,7 +278,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="PMS dashboard administration: database, seeding, tenants, audit.",
     )
     groups = parser.add_subparsers(dest="group", required=True, metavar="command")
+    _add_db_and_seed(groups)
+    _add_tenants(groups)
+    _add_audit_and_secrets(groups)
 
+    from pms_dashboard.exports import cli as export_cli
+
+    export_cli.add_parser(groups)
+    _add_console(groups)
+    return parser
+
+
+def _add_db_and_seed(groups: Any) -> None:
     db = groups.add_parser("db", help="database roles and migrations")
     db_cmds = db.add_subparsers(dest="command", required=True)
     db_cmds.add_parser("upgrade", help="bootstrap roles, migrate to head").set_defaults(
@@ -308,6 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
     signins.add_argument("--url", help="where the app runs, printed with the list")
     signins.set_defaults(handler=_demo_signins)
 
+
+def _add_tenants(groups: Any) -> None:
     tenants = groups.add_parser("tenants", help="the tenant registry")
     tenant_cmds = tenants.add_subparsers(dest="command", required=True)
     tenant_cmds.add_parser("list", help="every tenant with its user count").set_defaults(
@@ -319,6 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--region", default="eu-central")
     create.set_defaults(handler=_tenants_create)
 
+
+def _add_audit_and_secrets(groups: Any) -> None:
     audit = groups.add_parser("audit", help="the tamper-evident audit trail")
     audit_cmds = audit.add_subparsers(dest="command", required=True)
     check = audit_cmds.add_parser(
@@ -340,10 +355,8 @@ def build_parser() -> argparse.ArgumentParser:
         "status", help="where the secrets come from; signing key ids and ages"
     ).set_defaults(handler=_secrets_status)
 
-    from pms_dashboard.exports import cli as export_cli
 
-    export_cli.add_parser(groups)
-
+def _add_console(groups: Any) -> None:
     console = groups.add_parser("console", help="platform super-admins (members of no tenant)")
     console_cmds = console.add_subparsers(dest="command", required=True)
     admin = console_cmds.add_parser(
@@ -355,7 +368,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     admin.set_defaults(handler=_console_admin_create)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

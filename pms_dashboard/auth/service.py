@@ -320,14 +320,8 @@ def revoke_rotated(
 ) -> bool:
     """End the session a browser carried into a new sign-in (`replaced_by`), in a
     transaction of the old session's own tenant; True if it was live."""
-    return _revoke(
-        session,
-        session_id=claims.session_id,
-        user_id=claims.user_id,
-        reason=RevokeReason.rotated,
-        ip=ip,
-        detail={"replaced_by": session_ref(replaced_by)},
-    )
+    detail = {"replaced_by": session_ref(replaced_by)}
+    return _revoke(session, claims, RevokeReason.rotated, ip=ip, detail=detail)
 
 
 # ------------------------------------------------------------------ each request
@@ -377,9 +371,8 @@ def authenticate_in(
     if idle:
         _revoke(
             session,
-            session_id=claims.session_id,
-            user_id=claims.user_id,
-            reason=RevokeReason.idle,
+            claims,
+            RevokeReason.idle,
             ip=ip,
             detail={"idle_minutes": settings.session_idle_minutes},
             where=(col(AuthSession.last_seen_at) < idle_since,),
@@ -414,13 +407,7 @@ def authenticate_in(
 def sign_out(*, session: Session, claims: tokens.TokenClaims, ip: str = "") -> bool:
     """Revoke the token's session server-side (in its tenant's transaction); True if a
     live session was revoked."""
-    return _revoke(
-        session,
-        session_id=claims.session_id,
-        user_id=claims.user_id,
-        reason=RevokeReason.sign_out,
-        ip=ip,
-    )
+    return _revoke(session, claims, RevokeReason.sign_out, ip=ip)
 
 
 def sign_out_everywhere(*, session: Session, claims: tokens.TokenClaims, ip: str = "") -> int:
@@ -468,16 +455,16 @@ def sign_out_everywhere(*, session: Session, claims: tokens.TokenClaims, ip: str
 
 def _revoke(
     session: Session,
-    *,
-    session_id: uuid.UUID,
-    user_id: uuid.UUID,
+    claims: tokens.TokenClaims,
     reason: RevokeReason,
+    *,
     ip: str,
     detail: dict[str, Any] | None = None,
     where: Sequence[ColumnElement[bool]] = (),
 ) -> bool:
-    """Revoke one live session with its reason and audit event (in the caller's tenant
-    transaction); False if it was not live."""
+    """Revoke the live session a token's claims name, with its reason and audit event (in
+    the caller's transaction of that tenant); False if it was not live."""
+    session_id, user_id = claims.session_id, claims.user_id
     result = session.execute(
         update(AuthSession)
         .where(
