@@ -1,4 +1,4 @@
-"""Idempotent bootstrap of the runtime roles (DESIGN.md section 2).
+"""Idempotent bootstrap of the runtime roles (README, "Architecture": Roles).
 
 `pms_app` and `pms_auditor` can log in, are neither superuser nor BYPASSRLS, and own
 nothing; the migration role (whatever DATABASE_URL connects as) owns every table. Running
