@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 import pandas as pd
 from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select
-from sqlalchemy.orm import Session, aliased, with_loader_criteria
+from sqlalchemy.orm import Session, aliased
 from sqlmodel import col
 
 from pms_dashboard.auth.models import User
@@ -56,7 +56,7 @@ from pms_dashboard.reviews.models import (
 )
 from pms_dashboard.reviews.schemas import ReviewError
 from pms_dashboard.tenancy.context import TenantContext
-from pms_dashboard.tenancy.models import tenant_models
+from pms_dashboard.tenancy.session import tenant_criteria
 
 REVIEW_EXPORT_COLUMNS: tuple[str, ...] = (
     "cycle",
@@ -118,14 +118,8 @@ def _status_scope(
 def _tenant_only(statement: Select, tenant_id: uuid.UUID) -> Select:
     """`tenant_id = :tenant` on every tenant table the statement reaches, including those
     inside borrowed subqueries (`permissions.visible_user_ids` walks `app_user` in a
-    recursive CTE we cannot add a condition to): the ORM criteria render on compilation,
-    so they hold in the raw COPY too. Our own joins also say it explicitly."""
-    return statement.options(
-        *(
-            with_loader_criteria(model, lambda c: c.tenant_id == tenant_id, include_aliases=True)
-            for model in tenant_models()
-        )
-    )
+    recursive CTE we cannot add a condition to). Our own joins also say it explicitly."""
+    return statement.options(*tenant_criteria(tenant_id))
 
 
 # ----------------------------------------------------------------- reviews with ratings

@@ -63,13 +63,17 @@ def _scope_to_tenant(state: ORMExecuteState) -> None:
         if any(issubclass(m.class_, TenantOwned) for m in state.all_mappers):
             raise MissingTenantContext("tenant-owned data queried without a tenant context")
         return
-    # Every tenant class, not only the statement's top-level entities, so correlated
-    # subqueries and joins are scoped too; the lambdas are cached per class by SQLAlchemy.
-    state.statement = state.statement.options(
-        *(
-            with_loader_criteria(cls, lambda c: c.tenant_id == tenant_id, include_aliases=True)
-            for cls in tenant_models()
-        )
+    state.statement = state.statement.options(*tenant_criteria(tenant_id))
+
+
+def tenant_criteria(tenant_id: uuid.UUID) -> tuple[Any, ...]:
+    """ORM options adding `tenant_id = :tenant` for every tenant class, not only a statement's
+    top-level entities, so correlated subqueries, joins and borrowed subqueries are scoped
+    too (they render on compilation, so they hold in a raw COPY as well); the lambdas are
+    cached per class by SQLAlchemy."""
+    return tuple(
+        with_loader_criteria(cls, lambda c: c.tenant_id == tenant_id, include_aliases=True)
+        for cls in tenant_models()
     )
 
 
