@@ -140,7 +140,11 @@ def _globex_manager_asks_for_an_acme_goal() -> None:
             .join(Tenant, col(Tenant.id) == Goal.tenant_id)
             .where(Tenant.slug == "acme")
         ).first()
-        gus = s.scalars(select(User).where(User.email == "gus.manager@globex.example")).one()
+        gus = s.scalars(
+            select(User)
+            .join(Tenant, col(Tenant.id) == User.tenant_id)
+            .where(User.email == "gus.manager@globex.example", Tenant.slug == "globex")
+        ).one()
     ctx = TenantContext(tenant_id=gus.tenant_id, user_id=gus.id, role=gus.role)
     with pytest.raises(PermissionDenied), tenant_session(ctx) as session:
         goals.goal_detail(session=session, actor=ctx, goal_id=acme_goal)

@@ -7,9 +7,11 @@ import re
 
 import pytest
 from sqlalchemy import select
+from sqlmodel import col
 
 from pms_dashboard.goals.models import Goal
 from pms_dashboard.seed import seed_demo
+from pms_dashboard.tenancy.models import Tenant
 from pms_dashboard.tenancy.session import owner_session
 from tests.e2e.helpers import shoot, sign_in
 
@@ -24,8 +26,13 @@ def _progress(page) -> int:
 
 
 def _db_progress(title: str) -> int:
+    """Acme's goal of that title (other tests seed the demo data under other slugs too)."""
     with owner_session() as s:
-        value = s.scalar(select(Goal.progress).where(Goal.title == title))
+        value = s.scalar(
+            select(Goal.progress)
+            .join(Tenant, col(Tenant.id) == Goal.tenant_id)
+            .where(Goal.title == title, col(Tenant.slug) == "acme")
+        )
     return round(float(value))
 
 
