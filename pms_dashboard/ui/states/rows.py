@@ -1,0 +1,143 @@
+"""The row shapes the pages read, typed, and the functions that fill them from services.
+
+A state var typed with one of these lets Reflex and mypy check the fields a page indexes
+(`row["title"]`); the values are already display text and numbers (`ui.format`).
+"""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+from pms_dashboard.goals.schemas import CheckInView, GoalLink, GoalRow, KeyResultView, TreeNode
+from pms_dashboard.ui.format import day, moment, number, percent
+
+
+class GoalListRow(TypedDict):
+    """A goal in the goals list."""
+
+    id: str
+    title: str
+    owner: str
+    status: str
+    period: str
+    progress: int  # whole percent
+    due_date: str
+    key_results: int
+    confidence: str
+    stale: bool
+    overdue: bool
+
+
+class GoalTreeRow(TypedDict):
+    """A goal in the alignment tree under a goal."""
+
+    id: str
+    title: str
+    owner: str
+    progress: int  # whole percent
+    status: str
+    depth: int
+
+
+def goal_list_row(row: GoalRow) -> GoalListRow:
+    """A listed goal as its row reads."""
+    return GoalListRow(
+        id=row.id,
+        title=row.title,
+        owner=row.owner,
+        status=row.status,
+        period=row.period,
+        progress=percent(row.progress),
+        due_date=day(row.due_date),
+        key_results=row.key_results,
+        confidence=row.confidence,
+        stale=row.stale,
+        overdue=row.overdue,
+    )
+
+
+def goal_tree_row(node: TreeNode) -> GoalTreeRow:
+    """A goal of the alignment tree as its row reads."""
+    return GoalTreeRow(
+        id=node.id,
+        title=node.title,
+        owner=node.owner,
+        progress=percent(node.progress),
+        status=node.status,
+        depth=node.depth,
+    )
+
+
+class KeyResultRow(TypedDict):
+    """A key result on a goal's page."""
+
+    id: str
+    title: str
+    start_value: str
+    target_value: str
+    current_value: str
+    unit: str
+    weight: str
+    progress: int  # whole percent
+
+
+class CheckInRow(TypedDict):
+    """A check-in in a goal's history."""
+
+    id: str
+    author: str
+    at: str
+    progress: int  # whole percent
+    confidence: str
+    note: str
+
+
+class GoalLinkRow(TypedDict):
+    """Another goal a goal's page links to (parent, child, alignment chain)."""
+
+    id: str
+    title: str
+    owner: str
+    progress: int  # whole percent
+    weight: str
+    status: str
+    visible: bool
+
+
+def key_result_row(kr: KeyResultView) -> KeyResultRow:
+    """A key result as its row reads."""
+    return KeyResultRow(
+        id=kr.id,
+        title=kr.title,
+        start_value=number(kr.start_value),
+        target_value=number(kr.target_value),
+        current_value=number(kr.current_value),
+        unit=kr.unit,
+        weight=number(kr.weight),
+        progress=percent(kr.progress),
+    )
+
+
+def check_in_row(check_in: CheckInView) -> CheckInRow:
+    """A check-in as its row reads."""
+    return CheckInRow(
+        id=check_in.id,
+        author=check_in.author,
+        at=moment(check_in.at),
+        progress=percent(check_in.progress),
+        confidence=check_in.confidence,
+        note=check_in.note,
+    )
+
+
+def goal_link_row(link: GoalLink) -> GoalLinkRow:
+    """A linked goal as its row reads."""
+    return GoalLinkRow(
+        id=link.id,
+        title=link.title,
+        owner=link.owner,
+        progress=percent(link.progress),
+        weight=number(link.weight),
+        status=link.status,
+        visible=link.visible,
+    )
