@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TypedDict
 
 from pms_dashboard.goals.schemas import CheckInView, GoalLink, GoalRow, KeyResultView, TreeNode
+from pms_dashboard.people.schemas import PersonRef, PersonRow, TreeLine
 from pms_dashboard.ui.format import day, moment, number, percent
 
 
@@ -141,3 +142,78 @@ def goal_link_row(link: GoalLink) -> GoalLinkRow:
         status=link.status,
         visible=link.visible,
     )
+
+
+class PersonListRow(TypedDict):
+    """A person in the directory."""
+
+    id: str
+    email: str
+    display_name: str
+    role: str
+    department: str
+    team: str
+    job_title: str
+    manager_id: str
+    manager_name: str
+    is_active: bool
+    direct_reports: int
+
+
+class PersonTreeRow(TypedDict):
+    """A person in the reports-to tree, with the indent their depth gives."""
+
+    id: str
+    name: str
+    title: str
+    role: str
+    is_active: bool
+    depth: int
+    direct_reports: int
+    total_reports: int
+    indent: str  # CSS length
+
+
+class PersonRefRow(TypedDict):
+    """A person named and linked (a report, a manager in the chain)."""
+
+    id: str
+    display_name: str
+    job_title: str
+
+
+def person_list_row(row: PersonRow) -> PersonListRow:
+    """A listed person as their row reads."""
+    return PersonListRow(
+        id=row.id,
+        email=row.email,
+        display_name=row.display_name,
+        role=row.role,
+        department=row.department,
+        team=row.team,
+        job_title=row.job_title,
+        manager_id=row.manager_id,
+        manager_name=row.manager_name,
+        is_active=row.is_active,
+        direct_reports=row.direct_reports,
+    )
+
+
+def person_tree_row(line: TreeLine, *, indent_px: int) -> PersonTreeRow:
+    """A line of the reports-to tree, indented `indent_px` per level."""
+    return PersonTreeRow(
+        id=line.id,
+        name=line.name,
+        title=line.title,
+        role=line.role,
+        is_active=line.is_active,
+        depth=line.depth,
+        direct_reports=line.direct_reports,
+        total_reports=line.total_reports,
+        indent=f"{line.depth * indent_px}px",
+    )
+
+
+def person_ref_row(ref: PersonRef) -> PersonRefRow:
+    """A named person as their link reads."""
+    return PersonRefRow(id=ref.id, display_name=ref.display_name, job_title=ref.job_title)
