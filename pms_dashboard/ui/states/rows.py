@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import TypedDict
 
+from pms_dashboard.console.grants import GrantRow
+from pms_dashboard.console.search import AuditRow, FlaggedRow
+from pms_dashboard.console.service import TenantOverview
 from pms_dashboard.goals.schemas import CheckInView, GoalLink, GoalRow, KeyResultView, TreeNode
 from pms_dashboard.people.schemas import PersonRef, PersonRow, TreeLine
 from pms_dashboard.ui.format import day, moment, number, percent
@@ -217,3 +220,111 @@ def person_tree_row(line: TreeLine, *, indent_px: int) -> PersonTreeRow:
 def person_ref_row(ref: PersonRef) -> PersonRefRow:
     """A named person as their link reads."""
     return PersonRefRow(id=ref.id, display_name=ref.display_name, job_title=ref.job_title)
+
+
+class TenantRow(TypedDict):
+    """An organisation in the console's overview."""
+
+    tenant_id: str
+    slug: str
+    name: str
+    isolation_tier: str
+    region: str
+    users: int
+    goals: int
+    last_activity: str
+
+
+class GrantListRow(TypedDict):
+    """A super-admin's own break-glass grant."""
+
+    id: str
+    tenant_slug: str
+    justification: str
+    ticket: str
+    expires_at: str
+    active: bool
+
+
+class AuditListRow(TypedDict):
+    """An event in the console's audit search."""
+
+    occurred_at: str
+    tenant: str
+    seq: int
+    actor_id: str
+    action: str
+    entity_type: str
+    entity_id: str
+    flagged: bool
+    ip: str
+
+
+class FlaggedListRow(TypedDict):
+    """A flagged event waiting for a super-admin's review."""
+
+    event_id: str
+    occurred_at: str
+    tenant: str
+    seq: int
+    actor_id: str
+    action: str
+    entity_type: str
+    ip: str
+    other_tenant: str
+
+
+def tenant_row(row: TenantOverview) -> TenantRow:
+    """An organisation as the overview's row reads."""
+    return TenantRow(
+        tenant_id=row.tenant_id,
+        slug=row.slug,
+        name=row.name,
+        isolation_tier=row.isolation_tier,
+        region=row.region,
+        users=row.users,
+        goals=row.goals,
+        last_activity=row.last_activity,
+    )
+
+
+def grant_row(row: GrantRow) -> GrantListRow:
+    """A grant as its row reads."""
+    return GrantListRow(
+        id=row.id,
+        tenant_slug=row.tenant_slug,
+        justification=row.justification,
+        ticket=row.ticket,
+        expires_at=row.expires_at,
+        active=row.active,
+    )
+
+
+def audit_row(row: AuditRow) -> AuditListRow:
+    """A found event as its row reads."""
+    return AuditListRow(
+        occurred_at=row.occurred_at,
+        tenant=row.tenant,
+        seq=row.seq,
+        actor_id=row.actor_id,
+        action=row.action,
+        entity_type=row.entity_type,
+        entity_id=row.entity_id,
+        flagged=row.flagged,
+        ip=row.ip,
+    )
+
+
+def flagged_row(row: FlaggedRow) -> FlaggedListRow:
+    """A flagged event as its row reads."""
+    return FlaggedListRow(
+        event_id=row.event_id,
+        occurred_at=row.occurred_at,
+        tenant=row.tenant,
+        seq=row.seq,
+        actor_id=row.actor_id,
+        action=row.action,
+        entity_type=row.entity_type,
+        ip=row.ip,
+        other_tenant=row.other_tenant,
+    )
