@@ -13,6 +13,14 @@ from pms_dashboard.console.search import AuditRow, FlaggedRow
 from pms_dashboard.console.service import TenantOverview
 from pms_dashboard.goals.schemas import CheckInView, GoalLink, GoalRow, KeyResultView, TreeNode
 from pms_dashboard.people.schemas import PersonRef, PersonRow, TreeLine
+from pms_dashboard.reviews.schemas import (
+    CalibrationChangeRow,
+    CycleRow,
+    MyReviewRow,
+    NineBoxCell,
+    SharedCycleRow,
+    StatusRow,
+)
 from pms_dashboard.ui.format import day, moment, number, percent
 
 
@@ -327,4 +335,153 @@ def flagged_row(row: FlaggedRow) -> FlaggedListRow:
         entity_type=row.entity_type,
         ip=row.ip,
         other_tenant=row.other_tenant,
+    )
+
+
+class MyReviewListRow(TypedDict):
+    """A review the viewer has to write (or wrote)."""
+
+    id: str
+    cycle_name: str
+    cycle_status: str
+    reviewee_name: str
+    kind: str
+    status: str
+    due: str
+
+
+class SharedListRow(TypedDict):
+    """A cycle whose results were shared with the viewer."""
+
+    cycle_id: str
+    cycle_name: str
+    shared_at: str
+
+
+class CycleListRow(TypedDict):
+    """A review cycle in the cycles list."""
+
+    id: str
+    name: str
+    template_name: str
+    period_start: str
+    period_end: str
+    self_review_due: str
+    manager_review_due: str
+    status: str
+    launched_at: str
+    participants: str
+
+
+class StatusListRow(TypedDict):
+    """A reviewee in a cycle's status, and whether to offer peer nomination."""
+
+    outcome_id: str
+    reviewee_name: str
+    manager_name: str
+    status: str
+    computed_score: float | None
+    final_rating: float | None
+    final_label: str
+    potential: int | None
+    can_nominate: bool
+
+
+class CountRow(TypedDict):
+    """A named count (a funnel step, a rating of the distribution)."""
+
+    name: str
+    count: int
+
+
+class NineBoxRow(TypedDict):
+    """A cell of the nine-box and the people in it (outcome_id, name)."""
+
+    performance: str
+    potential: int
+    count: int
+    people: list[dict[str, str]]
+
+
+class HistoryRow(TypedDict):
+    """A calibration change in an outcome's history."""
+
+    actor_name: str
+    old_rating: float | None
+    new_rating: float | None
+    old_potential: int | None
+    new_potential: int | None
+    reason: str
+    created_at: str
+
+
+def my_review_row(row: MyReviewRow) -> MyReviewListRow:
+    """A review to write as its row reads."""
+    return MyReviewListRow(
+        id=row.id,
+        cycle_name=row.cycle_name,
+        cycle_status=row.cycle_status,
+        reviewee_name=row.reviewee_name,
+        kind=row.kind,
+        status=row.status,
+        due=row.due,
+    )
+
+
+def shared_row(row: SharedCycleRow) -> SharedListRow:
+    """A shared result as its row reads."""
+    return SharedListRow(cycle_id=row.cycle_id, cycle_name=row.cycle_name, shared_at=row.shared_at)
+
+
+def cycle_row(row: CycleRow) -> CycleListRow:
+    """A cycle as its row reads."""
+    return CycleListRow(
+        id=row.id,
+        name=row.name,
+        template_name=row.template_name,
+        period_start=row.period_start,
+        period_end=row.period_end,
+        self_review_due=row.self_review_due,
+        manager_review_due=row.manager_review_due,
+        status=row.status,
+        launched_at=row.launched_at,
+        participants=row.participants,
+    )
+
+
+def status_row(row: StatusRow, *, can_nominate: bool) -> StatusListRow:
+    """A reviewee's status as its row reads."""
+    return StatusListRow(
+        outcome_id=row.outcome_id,
+        reviewee_name=row.reviewee_name,
+        manager_name=row.manager_name,
+        status=row.status,
+        computed_score=row.computed_score,
+        final_rating=row.final_rating,
+        final_label=row.final_label,
+        potential=row.potential,
+        can_nominate=can_nominate,
+    )
+
+
+def ninebox_row(cell: NineBoxCell) -> NineBoxRow:
+    """A nine-box cell as the grid reads it."""
+    return NineBoxRow(
+        performance=cell.performance,
+        potential=cell.potential,
+        count=cell.count,
+        people=[dict(person) for person in cell.people],
+    )
+
+
+def history_row(row: CalibrationChangeRow) -> HistoryRow:
+    """A calibration change as its row reads."""
+    return HistoryRow(
+        actor_name=row.actor_name,
+        old_rating=row.old_rating,
+        new_rating=row.new_rating,
+        old_potential=row.old_potential,
+        new_potential=row.new_potential,
+        reason=row.reason,
+        created_at=row.created_at,
     )
