@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TypedDict
 
-from pms_dashboard.console.grants import GrantRow
+from pms_dashboard.console.grants import GrantRow, ProviderAccess
 from pms_dashboard.console.search import AuditRow, FlaggedRow
 from pms_dashboard.console.service import TenantOverview
 from pms_dashboard.goals.schemas import CheckInView, GoalLink, GoalRow, KeyResultView, TreeNode
@@ -484,4 +484,27 @@ def history_row(row: CalibrationChangeRow) -> HistoryRow:
         new_potential=row.new_potential,
         reason=row.reason,
         created_at=row.created_at,
+    )
+
+
+class AccessLogRow(TypedDict):
+    """A super-admin's action on the organisation, on its transparency page."""
+
+    at: str
+    admin: str
+    action: str
+    justification: str
+    ticket: str
+    what: str
+
+
+def access_log_row(row: ProviderAccess) -> AccessLogRow:
+    """A super-admin's action as its row reads."""
+    return AccessLogRow(
+        at=row.at,
+        admin=row.admin,
+        action=row.action,
+        justification=row.justification,
+        ticket=row.ticket,
+        what=row.what,
     )
