@@ -320,7 +320,7 @@ class GoalDetailState(SessionState):
     """One goal: key results, check-ins, alignment; check in, edit, archive."""
 
     goal: dict[str, Any] = {}
-    key_results: list[KeyResultRow] = []
+    key_results: rx.Field[list[KeyResultRow]] = rx.field(default_factory=list)
     check_ins: list[CheckInRow] = []
     children: list[GoalLinkRow] = []
     ancestors: list[GoalLinkRow] = []
