@@ -66,16 +66,16 @@ class GoalsState(SessionState):
     scope: str = "mine"
     status: str = "all"
     search: str = ""
-    period: str = ""
+    period: rx.Field[str] = rx.field("")
     stale_only: bool = False
     due_within: str = ""
     confidence: str = ""
-    owner: str = ""  # a person's id, as the owner menu offers it
-    team: str = ""
+    owner: rx.Field[str] = rx.field("")  # a person's id, as the owner menu offers it
+    team: rx.Field[str] = rx.field("")
     error: str = ""
-    periods: list[str] = []
-    owners: list[dict[str, str]] = []
-    teams: list[str] = []
+    periods: rx.Field[list[str]] = rx.field(default_factory=list)
+    owners: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
+    teams: rx.Field[list[str]] = rx.field(default_factory=list)
 
     def _query_from_url(self) -> dict[str, Any]:
         params = self.router.url.query_parameters

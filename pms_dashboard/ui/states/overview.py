@@ -33,13 +33,13 @@ class OverviewState(SessionState):
     health: dict[str, int] = {}
     health_chart: list[dict[str, Any]] = []
     completion_chart: list[dict[str, Any]] = []
-    due_soon: list[GoalListRow] = []
-    stale: list[GoalListRow] = []
+    due_soon: rx.Field[list[GoalListRow]] = rx.field(default_factory=list)
+    stale: rx.Field[list[GoalListRow]] = rx.field(default_factory=list)
     scope_label: str = ""
     cycle_name: str = ""
     cycle_href: str = ""
-    funnel: list[CountRow] = []
-    ratings: list[CountRow] = []
+    funnel: rx.Field[list[CountRow]] = rx.field(default_factory=list)
+    ratings: rx.Field[list[CountRow]] = rx.field(default_factory=list)
 
     @rx.event
     def load(self):
