@@ -3,6 +3,8 @@ filtered goal list."""
 
 from __future__ import annotations
 
+from typing import cast
+
 import reflex as rx
 from reflex.vars import ObjectVar
 
@@ -192,7 +194,7 @@ STATS = [
 
 @template(route="/overview", title="Overview", on_load=OverviewState.load)
 def overview() -> rx.Component:
-    h = OverviewState.health
+    h = cast(ObjectVar[dict[str, int]], OverviewState.health)  # on the class: a Var
     return rx.vstack(
         rx.text(OverviewState.scope_label, color_scheme="gray", size="2"),
         rx.grid(

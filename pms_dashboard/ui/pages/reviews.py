@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import reflex as rx
 from reflex.vars import ObjectVar
@@ -14,6 +14,11 @@ from pms_dashboard.ui.templates import template
 
 KIND_LABELS = {"self": "Self review", "manager": "Manager review", "peer": "Peer review"}
 STATUS_COLORS = {"not_started": "gray", "in_progress": "amber", "submitted": "green"}
+
+
+def _shown(var: Any) -> ObjectVar[dict[str, Any]]:
+    """A state's dict var read on the class: a Var there (mypy sees the dict)."""
+    return cast(ObjectVar[dict[str, Any]], var)
 
 
 def _kind(kind: rx.Var) -> rx.Component:
@@ -45,7 +50,7 @@ def _review_row(r: ObjectVar) -> rx.Component:
                     "View",
                     "Write",
                 ),
-                ReviewsState.open_review(r["id"]),
+                ReviewsState.open_review(r["id"]),  # type: ignore[operator]  # mypy reads rx.event's __new__ as the namespace
                 "review-open",
             )
         ),
@@ -57,7 +62,7 @@ def _result_row(r: ObjectVar) -> rx.Component:
     return rx.table.row(
         rx.table.row_header_cell(r["cycle_name"]),
         rx.table.cell(r["shared_at"]),
-        rx.table.cell(row_action("Open", ReviewsState.open_results(r["cycle_id"]), "results-open")),
+        rx.table.cell(row_action("Open", ReviewsState.open_results(r["cycle_id"]), "results-open")),  # type: ignore[operator]  # mypy reads rx.event's __new__ as the namespace
         class_name="result-row",
     )
 
@@ -105,7 +110,7 @@ def _rating_row(r: ObjectVar) -> rx.Component:
                         )
                     ),
                     value=r["score"].to(str),
-                    on_change=lambda v: ReviewsState.set_score(r["criterion_id"], v),
+                    on_change=lambda v: ReviewsState.set_score(r["criterion_id"], v),  # type: ignore[operator]  # mypy reads rx.event's __new__ as the namespace
                     disabled=~ReviewsState.editable,
                     class_name="rating-score",
                 ),
@@ -120,7 +125,7 @@ def _rating_row(r: ObjectVar) -> rx.Component:
                 default_value=r["comment"].to(str),
                 placeholder="Comment (optional)",
                 max_length=5000,
-                on_blur=lambda v: ReviewsState.set_comment(r["criterion_id"], v),
+                on_blur=lambda v: ReviewsState.set_comment(r["criterion_id"], v),  # type: ignore[operator]  # mypy reads rx.event's __new__ as the namespace
                 read_only=~ReviewsState.editable,
                 key=key,
                 width="100%",
@@ -302,7 +307,7 @@ def reviews_page() -> rx.Component:
         rx.cond(
             ReviewsState.review_id != "",
             _review_form(),
-            rx.cond(ReviewsState.results.length() > 0, _results(), _lists()),
+            rx.cond(_shown(ReviewsState.results).length() > 0, _results(), _lists()),
         ),
         width="100%",
         spacing="4",

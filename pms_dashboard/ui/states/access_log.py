@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import Any
-
 import reflex as rx
 
 from pms_dashboard.console.grants import provider_access_log
 from pms_dashboard.errors import UserError
+from pms_dashboard.ui.states.rows import AccessLogRow, access_log_row
 from pms_dashboard.ui.states.session import SessionState
 
 ONLY_ADMINS = "Only tenant admins can see the access log."
 
 
 class AccessLogState(SessionState):
-    entries: list[dict[str, Any]] = []
+    entries: list[AccessLogRow] = []
     error: str = ""
 
     def _not_admin(self, _err: UserError) -> None:
@@ -25,5 +23,5 @@ class AccessLogState(SessionState):
     def load(self):
         with self._signed_in(self._not_admin) as (principal, session):
             rows = provider_access_log(session=session, actor=principal.context)
-        self.entries, self.error = [asdict(r) for r in rows], ""
+        self.entries, self.error = [access_log_row(r) for r in rows], ""
         return None

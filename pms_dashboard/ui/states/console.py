@@ -25,6 +25,16 @@ from pms_dashboard.console.search import AuditQuery
 from pms_dashboard.console.service import ConsoleAdmin
 from pms_dashboard.errors import UserError
 from pms_dashboard.ui.states.base import AppState, EndEvent, forget_tab_token
+from pms_dashboard.ui.states.rows import (
+    AuditListRow,
+    FlaggedListRow,
+    GrantListRow,
+    TenantRow,
+    audit_row,
+    flagged_row,
+    grant_row,
+    tenant_row,
+)
 from pms_dashboard.ui.urls import backend_url, download
 
 MESSAGES = {"invalid": service.SIGN_IN_FAILED}
@@ -58,21 +68,21 @@ def _form(form: Any, names: tuple[str, ...]) -> dict[str, str]:
 
 class ConsoleState(AppState):
     admin_name: str = ""
-    tenants: list[dict[str, Any]] = []
+    tenants: list[TenantRow] = []
     totals: dict[str, int] = {}
-    my_grants: list[dict[str, Any]] = []
+    my_grants: list[GrantListRow] = []
     read_tenant: str = ""
     read_rows: list[dict[str, Any]] = []
     read_what: str = ""  # "goals" or "reviews": what read_rows hold
     # audit search: the current page only; the filters it came from stay on the server
-    search_rows: list[dict[str, Any]] = []
+    search_rows: list[AuditListRow] = []
     search_page: int = 1
     search_pages: int = 1
     search_total: int = 0
     searched: bool = False
     _search_filters: dict[str, str] = {}
     # flagged events to review: the current page only
-    flagged_rows: list[dict[str, Any]] = []
+    flagged_rows: list[FlaggedListRow] = []
     flagged_page: int = 1
     flagged_pages: int = 1
     flagged_total: int = 0
@@ -117,7 +127,7 @@ class ConsoleState(AppState):
             rows = service.overview(session=session, admin=admin)
             self._refresh_grants(session, admin)
         self.admin_name = admin.display_name
-        self.tenants = [asdict(r) for r in rows]
+        self.tenants = [tenant_row(r) for r in rows]
         self.totals = {
             "tenants": len(rows),
             "users": sum(r.users for r in rows),
@@ -126,7 +136,7 @@ class ConsoleState(AppState):
         return None
 
     def _refresh_grants(self, session: Session, admin: ConsoleAdmin) -> None:
-        self.my_grants = [asdict(g) for g in grants.my_grants(session=session, admin=admin)]
+        self.my_grants = [grant_row(g) for g in grants.my_grants(session=session, admin=admin)]
 
     @rx.event
     def open_grant(self, form: dict[str, Any]):
@@ -218,7 +228,7 @@ class ConsoleState(AppState):
     ) -> None:
         query = AuditQuery.from_form({**filters, "page": page})
         found = audit_search.search(session=session, admin=admin, query=query, ip=self._ip())
-        self.search_rows = found.rows_as_dicts()
+        self.search_rows = [audit_row(r) for r in found.rows]
         self.search_page, self.search_pages = found.page, found.pages
         self.search_total, self.searched = found.total, True
         self.error = ""
@@ -247,7 +257,7 @@ class ConsoleState(AppState):
         found = audit_search.flagged_queue(
             session=session, admin=admin, tenant=tenant or None, page=page, ip=self._ip()
         )
-        self.flagged_rows = found.rows_as_dicts()
+        self.flagged_rows = [flagged_row(r) for r in found.rows]
         self.flagged_page, self.flagged_pages = found.page, found.pages
         self.flagged_total, self.flagged_loaded = found.total, True
         self.error, self.notice = "", "" if found.total else "Nothing to review."

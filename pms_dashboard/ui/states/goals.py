@@ -28,6 +28,18 @@ from pms_dashboard.goals.schemas import (
 )
 from pms_dashboard.people import service as people_service
 from pms_dashboard.ui.format import display
+from pms_dashboard.ui.states.rows import (
+    CheckInRow,
+    GoalLinkRow,
+    GoalListRow,
+    GoalTreeRow,
+    KeyResultRow,
+    check_in_row,
+    goal_link_row,
+    goal_list_row,
+    goal_tree_row,
+    key_result_row,
+)
 from pms_dashboard.ui.states.session import SessionState
 from pms_dashboard.ui.urls import checked_export_download
 
@@ -45,7 +57,7 @@ GOAL_EXPORTS = ("goals", "key-results", "check-ins")
 class GoalsState(SessionState):
     """One page of goals in a scope; never more than PAGE_SIZE rows in state."""
 
-    rows: list[dict[str, Any]] = []
+    rows: list[GoalListRow] = []
     total: int = 0
     page: int = 1
     pages: int = 1
@@ -54,16 +66,16 @@ class GoalsState(SessionState):
     scope: str = "mine"
     status: str = "all"
     search: str = ""
-    period: str = ""
+    period: rx.Field[str] = rx.field("")
     stale_only: bool = False
     due_within: str = ""
     confidence: str = ""
-    owner: str = ""  # a person's id, as the owner menu offers it
-    team: str = ""
+    owner: rx.Field[str] = rx.field("")  # a person's id, as the owner menu offers it
+    team: rx.Field[str] = rx.field("")
     error: str = ""
-    periods: list[str] = []
-    owners: list[dict[str, str]] = []
-    teams: list[str] = []
+    periods: rx.Field[list[str]] = rx.field(default_factory=list)
+    owners: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
+    teams: rx.Field[list[str]] = rx.field(default_factory=list)
 
     def _query_from_url(self) -> dict[str, Any]:
         params = self.router.url.query_parameters
@@ -96,7 +108,7 @@ class GoalsState(SessionState):
             self.periods, self.teams = periods, teams
             self.owners = [{"id": o.id, "name": o.name} for o in owners]
         self.error = ""
-        self.rows = display(page.rows)
+        self.rows = [goal_list_row(row) for row in page.rows]
         self.total, self.page, self.pages = page.total, page.page, page.pages
         self.sort, self.descending, self.scope = query.sort, query.descending, query.scope
         self.status, self.search = query.status or "all", query.search
@@ -308,11 +320,11 @@ class GoalDetailState(SessionState):
     """One goal: key results, check-ins, alignment; check in, edit, archive."""
 
     goal: dict[str, Any] = {}
-    key_results: list[dict[str, Any]] = []
-    check_ins: list[dict[str, Any]] = []
-    children: list[dict[str, Any]] = []
-    ancestors: list[dict[str, Any]] = []
-    tree: list[dict[str, Any]] = []
+    key_results: rx.Field[list[KeyResultRow]] = rx.field(default_factory=list)
+    check_ins: list[CheckInRow] = []
+    children: list[GoalLinkRow] = []
+    ancestors: list[GoalLinkRow] = []
+    tree: list[GoalTreeRow] = []
     found: bool = False
     error: str = ""
     notice: str = ""
@@ -330,14 +342,16 @@ class GoalDetailState(SessionState):
             session=session, actor=actor, root_id=detail.id, max_nodes=60
         )
         data = display(detail)
-        self.key_results = data.pop("key_results")
-        self.check_ins = data.pop("check_ins")
-        self.children = data.pop("children")
-        self.ancestors = data.pop("ancestors")
+        for key in ("key_results", "check_ins", "children", "ancestors"):
+            del data[key]
+        self.key_results = [key_result_row(kr) for kr in detail.key_results]
+        self.check_ins = [check_in_row(c) for c in detail.check_ins]
+        self.children = [goal_link_row(link) for link in detail.children]
+        self.ancestors = [goal_link_row(link) for link in detail.ancestors]
         parent = data.pop("parent")
         data["parent_id"] = parent["id"] if parent and parent["visible"] else ""
         self.goal = data
-        self.tree = display(tree[1:])
+        self.tree = [goal_tree_row(node) for node in tree[1:]]
         self.found = True
 
     def _clear(self) -> None:

@@ -12,7 +12,7 @@ from pms_dashboard.goals import service as goals_service
 from pms_dashboard.goals.schemas import GoalListQuery
 from pms_dashboard.people import service as people_service
 from pms_dashboard.reviews import service as reviews_service
-from pms_dashboard.ui.format import display
+from pms_dashboard.ui.states.rows import CountRow, GoalListRow, goal_list_row
 from pms_dashboard.ui.states.session import SessionState
 
 DUE_SOON_DAYS = goals_service.DUE_SOON_DAYS
@@ -33,13 +33,13 @@ class OverviewState(SessionState):
     health: dict[str, int] = {}
     health_chart: list[dict[str, Any]] = []
     completion_chart: list[dict[str, Any]] = []
-    due_soon: list[dict[str, Any]] = []
-    stale: list[dict[str, Any]] = []
+    due_soon: rx.Field[list[GoalListRow]] = rx.field(default_factory=list)
+    stale: rx.Field[list[GoalListRow]] = rx.field(default_factory=list)
     scope_label: str = ""
     cycle_name: str = ""
     cycle_href: str = ""
-    funnel: list[dict[str, Any]] = []
-    ratings: list[dict[str, Any]] = []
+    funnel: rx.Field[list[CountRow]] = rx.field(default_factory=list)
+    ratings: rx.Field[list[CountRow]] = rx.field(default_factory=list)
 
     @rx.event
     def load(self):
@@ -74,8 +74,8 @@ class OverviewState(SessionState):
             {"name": "Active", "value": active, "fill": "var(--accent-9)"},
             {"name": "Completed", "value": health.completed, "fill": "var(--green-9)"},
         ]
-        self.due_soon = display(soon.rows)
-        self.stale = display(stale.rows)
+        self.due_soon = [goal_list_row(r) for r in soon.rows]
+        self.stale = [goal_list_row(r) for r in stale.rows]
         self.scope_label = (
             "Everyone in your organisation"
             if principal.role in ("hr_admin", "tenant_admin")
@@ -106,5 +106,5 @@ class OverviewState(SessionState):
             query={"page_size": 1},
         )
         self.cycle_name, self.cycle_href = cycle.name, f"/cycles?cycle={cycle.id}"
-        self.funnel = [{"name": n.replace("_", " "), "count": c} for n, c in status.funnel]
-        self.ratings = [{"name": n, "count": c} for n, c in status.distribution]
+        self.funnel = [CountRow(name=n.replace("_", " "), count=c) for n, c in status.funnel]
+        self.ratings = [CountRow(name=n, count=c) for n, c in status.distribution]

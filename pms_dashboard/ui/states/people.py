@@ -30,6 +30,14 @@ from pms_dashboard.people.schemas import (
 )
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.session import TenantSession
+from pms_dashboard.ui.states.rows import (
+    PersonListRow,
+    PersonRefRow,
+    PersonTreeRow,
+    person_list_row,
+    person_ref_row,
+    person_tree_row,
+)
 from pms_dashboard.ui.states.session import ROLE_LABELS, SessionState
 from pms_dashboard.ui.urls import checked_export_download
 
@@ -41,7 +49,7 @@ INDENT_PX = 24
 class PeopleState(SessionState):
     """One page of the directory, the reports-to tree, and one selected person."""
 
-    rows: list[dict[str, Any]] = []
+    rows: list[PersonListRow] = []
     total: int = 0
     page: int = 1
     pages: int = 1
@@ -53,13 +61,13 @@ class PeopleState(SessionState):
     departments: list[str] = []
     teams: list[str] = []
     view: str = "table"
-    tree: list[dict[str, Any]] = []
+    tree: list[PersonTreeRow] = []
     error: str = ""
     notice: str = ""
     can_manage: bool = False  # only to offer the admin actions; the service decides
     selected: dict[str, Any] = {}
-    selected_reports: list[dict[str, Any]] = []
-    selected_chain: list[dict[str, Any]] = []
+    selected_reports: list[PersonRefRow] = []
+    selected_chain: list[PersonRefRow] = []
     manager_options: list[dict[str, str]] = []
     invite_open: bool = False
     invite_error: str = ""
@@ -95,7 +103,7 @@ class PeopleState(SessionState):
             else []
         )
         self.can_manage = people.may_manage_people(actor=actor)
-        self.rows = page.rows_as_dicts()
+        self.rows = [person_list_row(row) for row in page.rows]
         self.total, self.page, self.pages = page.total, page.page, page.pages
         self.search = query.search
         self.department = query.department or "all"
@@ -103,7 +111,7 @@ class PeopleState(SessionState):
         self.role_filter = query.role or "all"
         self.active_filter = query.active
         self.departments, self.teams = departments, teams
-        self.tree = [asdict(line) | {"indent": f"{line.depth * INDENT_PX}px"} for line in tree]
+        self.tree = [person_tree_row(line, indent_px=INDENT_PX) for line in tree]
 
     def _load(self, **changes: Any):
         with self._signed_in() as (principal, session):
@@ -118,8 +126,8 @@ class PeopleState(SessionState):
         person["role_label"] = ROLE_LABELS.get(detail.person.role, detail.person.role)
         person["can_manage"] = detail.can_manage
         self.selected = person
-        self.selected_reports = [asdict(r) for r in detail.reports]
-        self.selected_chain = [asdict(r) for r in detail.chain]
+        self.selected_reports = [person_ref_row(r) for r in detail.reports]
+        self.selected_chain = [person_ref_row(r) for r in detail.chain]
         options = [{"id": c.id, "label": c.display_name} for c in choices if c.id != person["id"]]
         current = detail.person.manager_id
         if current and current not in {o["id"] for o in options}:

@@ -26,6 +26,21 @@ from pms_dashboard.reviews import service as reviews
 from pms_dashboard.reviews.schemas import MAX_COMMENT, MAX_PEERS, MAX_SUMMARY
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.session import TenantSession
+from pms_dashboard.ui.states.rows import (
+    CountRow,
+    CycleListRow,
+    HistoryRow,
+    MyReviewListRow,
+    NineBoxRow,
+    SharedListRow,
+    StatusListRow,
+    cycle_row,
+    history_row,
+    my_review_row,
+    ninebox_row,
+    shared_row,
+    status_row,
+)
 from pms_dashboard.ui.states.session import SessionState
 from pms_dashboard.ui.urls import checked_export_download
 
@@ -78,8 +93,8 @@ class _ReviewsBase(SessionState):
 class ReviewsState(_ReviewsBase):
     """My reviews to write, the open review form, and my shared results."""
 
-    my_reviews: list[dict[str, Any]] = []
-    shared: list[dict[str, Any]] = []
+    my_reviews: list[MyReviewListRow] = []
+    shared: list[SharedListRow] = []
     scale_options: list[dict[str, str]] = []
     # The open review.
     review_id: str = ""
@@ -117,8 +132,8 @@ class ReviewsState(_ReviewsBase):
         mine = reviews.list_my_reviews(session=session, actor=actor)
         shared = reviews.list_my_results(session=session, actor=actor)
         options = reviews.scale_options(session=session)
-        self.my_reviews = [asdict(r) for r in mine]
-        self.shared = [asdict(r) for r in shared]
+        self.my_reviews = [my_review_row(r) for r in mine]
+        self.shared = [shared_row(r) for r in shared]
         self.scale_options = [{"value": NOT_SCORED, "label": "Not scored"}, *options]
 
     @rx.event
@@ -255,26 +270,26 @@ class CyclesState(_ReviewsBase):
     """Cycle list and administration, a cycle's status (paged), funnel, distribution and
     nine-box, and the calibration dialog."""
 
-    cycles: list[dict[str, Any]] = []
+    cycles: list[CycleListRow] = []
     templates: list[dict[str, str]] = []  # id, name
     can_manage: bool = False  # only to choose what to offer; the services decide
     scale_options: list[dict[str, str]] = []
     # The selected cycle.
     cycle_id: str = ""
     cycle: dict[str, Any] = {}
-    status_rows: list[dict[str, Any]] = []
+    status_rows: list[StatusListRow] = []
     status_page: int = 1
     status_pages: int = 1
     status_total: int = 0
-    funnel: list[dict[str, Any]] = []
-    distribution: list[dict[str, Any]] = []
-    ninebox: list[dict[str, Any]] = []
+    funnel: list[CountRow] = []
+    distribution: list[CountRow] = []
+    ninebox: list[NineBoxRow] = []
     unplaced: int = 0
     # The calibration dialog.
     adjust_open: bool = False
     adjust_outcome_id: str = ""
     adjust_name: str = ""
-    history: list[dict[str, Any]] = []
+    history: list[HistoryRow] = []
     # The peer nomination dialog.
     nominate_open: bool = False
     nominate_outcome_id: str = ""
@@ -314,7 +329,7 @@ class CyclesState(_ReviewsBase):
         cycles = reviews.list_cycles(session=session, actor=actor)
         templates = reviews.list_templates(session=session, actor=actor) if manage else []
         options = reviews.scale_options(session=session)
-        self.cycles = [asdict(c) for c in cycles]
+        self.cycles = [cycle_row(c) for c in cycles]
         self.templates = [{"id": t.id, "name": t.name} for t in templates]
         self.can_manage = manage
         self.scale_options = options
@@ -342,13 +357,13 @@ class CyclesState(_ReviewsBase):
         nominable = set(targets)  # the rows to offer "Nominate peers" on (no ids kept)
         self.cycle_id, self.cycle = cycle.id, asdict(cycle)
         self.status_rows = [
-            r | {"can_nominate": r["outcome_id"] in nominable} for r in status.page.rows_as_dicts()
+            status_row(r, can_nominate=r.outcome_id in nominable) for r in status.page.rows
         ]
         self.status_page, self.status_pages = status.page.page, status.page.pages
         self.status_total = status.page.total
-        self.funnel = [{"name": n.replace("_", " "), "count": c} for n, c in status.funnel]
-        self.distribution = [{"name": n, "count": c} for n, c in status.distribution]
-        self.ninebox = [asdict(c) for c in box.cells]
+        self.funnel = [CountRow(name=n.replace("_", " "), count=c) for n, c in status.funnel]
+        self.distribution = [CountRow(name=n, count=c) for n, c in status.distribution]
+        self.ninebox = [ninebox_row(c) for c in box.cells]
         self.unplaced = box.unplaced
 
     @rx.event
@@ -489,12 +504,13 @@ class CyclesState(_ReviewsBase):
             )
         oid = parse_id(outcome_id)  # a well-formed id of the tenant: the service found it
         self.error = ""
-        self.history = [asdict(h) for h in got]
+        self.history = [history_row(h) for h in got]
         self.adjust_outcome_id = str(oid)
-        shown = [r for r in self.status_rows if r.get("outcome_id") == str(oid)]
-        shown += [p for c in self.ninebox for p in c["people"] if p["outcome_id"] == str(oid)]
+        wanted = str(oid)
+        shown = [r["reviewee_name"] for r in self.status_rows if r["outcome_id"] == wanted]
+        shown += [p["name"] for c in self.ninebox for p in c["people"] if p["outcome_id"] == wanted]
         if shown:
-            self.adjust_name = str(shown[0].get("reviewee_name") or shown[0].get("name") or "")
+            self.adjust_name = shown[0]
         self.adjust_open = True
         return None
 
