@@ -11,7 +11,8 @@ import reflex as rx
 from pms_dashboard.goals import service as goals_service
 from pms_dashboard.goals.schemas import GoalListQuery
 from pms_dashboard.people import service as people_service
-from pms_dashboard.reviews import service as reviews_service
+from pms_dashboard.reviews import calibration
+from pms_dashboard.reviews import cycles as review_cycles
 from pms_dashboard.ui.states.rows import CountRow, GoalListRow, goal_list_row
 from pms_dashboard.ui.states.session import SessionState
 
@@ -92,14 +93,14 @@ class OverviewState(SessionState):
             session=session, actor=actor
         ):
             return
-        cycles = reviews_service.list_cycles(session=session, actor=actor, limit=20)
+        cycles = review_cycles.list_cycles(session=session, actor=actor, limit=20)
         order = {"active": 0, "calibration": 1, "closed": 2}
         started = [c for c in cycles if c.status in order]
         if not started:
             return
         newest_first = sorted(started, key=lambda c: c.period_start, reverse=True)
         cycle = min(newest_first, key=lambda c: order[c.status])  # running before finished
-        status = reviews_service.cycle_status(
+        status = calibration.cycle_status(
             session=session,
             actor=actor,
             cycle_id=uuid.UUID(cycle.id),

@@ -22,7 +22,8 @@ import reflex as rx
 from pms_dashboard.auth.permissions import Action, PermissionDenied, Resource
 from pms_dashboard.auth.resolve import IdKind, parse_id, resolve, resolve_all
 from pms_dashboard.errors import UserError
-from pms_dashboard.reviews import service as reviews
+from pms_dashboard.reviews import calibration, common, peers, results, templates, writing
+from pms_dashboard.reviews import cycles as review_cycles
 from pms_dashboard.reviews.schemas import MAX_COMMENT, MAX_PEERS, MAX_SUMMARY
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.session import TenantSession
@@ -63,7 +64,7 @@ def _csv(value: str) -> list[str]:
 def _reviewee_of(session: Any, actor: Any, cycle_id: Any, outcome_id: Any) -> Any:
     """The reviewee of a status row the actor may nominate peers for, else the refusal
     (the ids as the browser sent them: the service resolves them)."""
-    targets = reviews.nomination_targets(
+    targets = peers.nomination_targets(
         session=session, actor=actor, cycle_id=cycle_id, outcome_ids=[outcome_id]
     )
     if len(targets) != 1:
@@ -129,9 +130,9 @@ class ReviewsState(_ReviewsBase):
         self.review = data
 
     def _home(self, session: TenantSession, actor: TenantContext) -> None:
-        mine = reviews.list_my_reviews(session=session, actor=actor)
-        shared = reviews.list_my_results(session=session, actor=actor)
-        options = reviews.scale_options(session=session)
+        mine = writing.list_my_reviews(session=session, actor=actor)
+        shared = results.list_my_results(session=session, actor=actor)
+        options = common.scale_options(session=session)
         self.my_reviews = [my_review_row(r) for r in mine]
         self.shared = [shared_row(r) for r in shared]
         self.scale_options = [{"value": NOT_SCORED, "label": "Not scored"}, *options]
@@ -150,7 +151,7 @@ class ReviewsState(_ReviewsBase):
         with self._signed_in() as (principal, session):
             self._close_form()
             self.results, self.notice = {}, ""
-            shown = reviews.get_review(
+            shown = writing.get_review(
                 session=session, actor=principal.context, review_id=review_id
             )
         self.error = ""
@@ -219,11 +220,11 @@ class ReviewsState(_ReviewsBase):
 
     @rx.event
     def save_draft(self):
-        return self._write(reviews.save_review, "Draft saved.")
+        return self._write(writing.save_review, "Draft saved.")
 
     @rx.event
     def submit_review(self):
-        return self._write(reviews.submit_review, "Review submitted.")
+        return self._write(writing.submit_review, "Review submitted.")
 
     @rx.event
     def reopen_review(self):
@@ -233,8 +234,8 @@ class ReviewsState(_ReviewsBase):
                 self.error, self.notice = "Open a review first.", ""
                 return None
             actor, rid = principal.context, self.review_id
-            reviews.reopen_review(session=session, actor=actor, review_id=rid)
-            shown = reviews.get_review(session=session, actor=actor, review_id=rid)
+            writing.reopen_review(session=session, actor=actor, review_id=rid)
+            shown = writing.get_review(session=session, actor=actor, review_id=rid)
             self._home(session, actor)
         self.error, self.notice = "", "Review reopened."
         self._show_review(shown)
@@ -245,7 +246,7 @@ class ReviewsState(_ReviewsBase):
         with self._signed_in() as (principal, session):
             self._close_form()
             self.results, self.notice = {}, ""
-            got = reviews.my_results(session=session, actor=principal.context, cycle_id=cycle_id)
+            got = results.my_results(session=session, actor=principal.context, cycle_id=cycle_id)
         self.error = ""
         self.results = asdict(got)
         return None
@@ -325,12 +326,12 @@ class CyclesState(_ReviewsBase):
         self._refused(err)
 
     def _list(self, session: TenantSession, actor: TenantContext) -> None:
-        manage = reviews.can_manage_cycles(session=session, actor=actor)
-        cycles = reviews.list_cycles(session=session, actor=actor)
-        templates = reviews.list_templates(session=session, actor=actor) if manage else []
-        options = reviews.scale_options(session=session)
+        manage = review_cycles.can_manage_cycles(session=session, actor=actor)
+        cycles = review_cycles.list_cycles(session=session, actor=actor)
+        offered = templates.list_templates(session=session, actor=actor) if manage else []
+        options = common.scale_options(session=session)
         self.cycles = [cycle_row(c) for c in cycles]
-        self.templates = [{"id": t.id, "name": t.name} for t in templates]
+        self.templates = [{"id": t.id, "name": t.name} for t in offered]
         self.can_manage = manage
         self.scale_options = options
 
@@ -340,20 +341,20 @@ class CyclesState(_ReviewsBase):
         """The cycle's status page `page`, funnel, distribution and nine-box into vars (run
         in `_signed_in(self._detail_refused)`: a refused cycle clears them)."""
         cid = resolve(session=session, actor=actor, kind=IdKind.cycle, raw=cycle_id)
-        status = reviews.cycle_status(
+        status = calibration.cycle_status(
             session=session,
             actor=actor,
             cycle_id=cid,
             query={"page": page, "page_size": STATUS_PAGE_SIZE},
         )
-        targets = reviews.nomination_targets(
+        targets = peers.nomination_targets(
             session=session,
             actor=actor,
             cycle_id=cid,
             outcome_ids=[uuid.UUID(r.outcome_id) for r in status.page.rows],
         )
-        cycle = reviews.get_cycle(session=session, actor=actor, cycle_id=cid)
-        box = reviews.ninebox(session=session, actor=actor, cycle_id=cid)
+        cycle = review_cycles.get_cycle(session=session, actor=actor, cycle_id=cid)
+        box = calibration.ninebox(session=session, actor=actor, cycle_id=cid)
         nominable = set(targets)  # the rows to offer "Nominate peers" on (no ids kept)
         self.cycle_id, self.cycle = cycle.id, asdict(cycle)
         self.status_rows = [
@@ -439,24 +440,24 @@ class CyclesState(_ReviewsBase):
     def launch(self, cycle_id: str):
         return self._cycle_action(
             cycle_id,
-            reviews.launch_cycle,
+            review_cycles.launch_cycle,
             lambda r: f"Launched: {r.participants} people, {r.reviews} reviews.",
         )
 
     @rx.event
     def start_calibration(self, cycle_id: str):
         return self._cycle_action(
-            cycle_id, reviews.start_calibration, lambda _: "Calibration started."
+            cycle_id, review_cycles.start_calibration, lambda _: "Calibration started."
         )
 
     @rx.event
     def close_cycle(self, cycle_id: str):
-        return self._cycle_action(cycle_id, reviews.close_cycle, lambda _: "Cycle closed.")
+        return self._cycle_action(cycle_id, review_cycles.close_cycle, lambda _: "Cycle closed.")
 
     @rx.event
     def share(self, cycle_id: str):
         return self._cycle_action(
-            cycle_id, reviews.share_results, lambda n: f"Shared {n} results with their people."
+            cycle_id, calibration.share_results, lambda n: f"Shared {n} results with their people."
         )
 
     @rx.event
@@ -475,7 +476,7 @@ class CyclesState(_ReviewsBase):
             },
         }
         with self._signed_in() as (principal, session):
-            got = reviews.create_cycle(session=session, actor=principal.context, data=data)
+            got = review_cycles.create_cycle(session=session, actor=principal.context, data=data)
             self._list(session, principal.context)
         self.error, self.notice = "", f"Cycle “{got.name}” created as a draft."
         return None
@@ -490,7 +491,7 @@ class CyclesState(_ReviewsBase):
                 criteria.append({"name": name.strip(), "weight": weight.strip() or "1"})
         data = {"name": _text(form, "template_name"), "criteria": criteria}
         with self._signed_in() as (principal, session):
-            got = reviews.create_template(session=session, actor=principal.context, data=data)
+            got = templates.create_template(session=session, actor=principal.context, data=data)
             self._list(session, principal.context)
         self.error, self.notice = "", f"Template “{got.name}” created."
         return None
@@ -499,7 +500,7 @@ class CyclesState(_ReviewsBase):
     def open_adjust(self, outcome_id: str):
         self._clear_adjust()
         with self._signed_in() as (principal, session):
-            got = reviews.calibration_history(
+            got = calibration.calibration_history(
                 session=session, actor=principal.context, outcome_id=outcome_id
             )
         oid = parse_id(outcome_id)  # a well-formed id of the tenant: the service found it
@@ -533,7 +534,7 @@ class CyclesState(_ReviewsBase):
                 self.error = "Open a person's calibration first."
                 return None
             actor = principal.context
-            reviews.adjust_calibration(
+            calibration.adjust_calibration(
                 session=session, actor=actor, outcome_id=self.adjust_outcome_id, change=change
             )
             if self.cycle_id:
@@ -553,7 +554,7 @@ class CyclesState(_ReviewsBase):
         with self._signed_in() as (principal, session):
             actor = principal.context
             reviewee = _reviewee_of(session, actor, cid, outcome_id)
-            got = reviews.peer_candidates(
+            got = peers.peer_candidates(
                 session=session, actor=actor, cycle_id=cid, reviewee_id=reviewee
             )
         self.error = ""
@@ -591,23 +592,23 @@ class CyclesState(_ReviewsBase):
             if not self.nominate_outcome_id:
                 self.error, self.notice = "Open a person's peer nomination first.", ""
                 return None
-            peers = list(self.nominate_selected)  # resolved when ticked, and by the service
-            if not peers:
+            chosen = list(self.nominate_selected)  # resolved when ticked, and by the service
+            if not chosen:
                 self.error, self.notice = "Choose at least one peer.", ""
                 return None
-            if len(peers) > MAX_PEERS:
+            if len(chosen) > MAX_PEERS:
                 self.error, self.notice = f"Choose at most {MAX_PEERS} peers.", ""
                 return None
             cid, oid, actor = self.cycle_id, self.nominate_outcome_id, principal.context
             # every id first, before any permission check (the service resolves them again)
-            resolve_all(session=session, actor=actor, kind=IdKind.peer, raw=peers)
+            resolve_all(session=session, actor=actor, kind=IdKind.peer, raw=chosen)
             reviewee = _reviewee_of(session, actor, cid, oid)
-            got = reviews.nominate_peers(
+            got = peers.nominate_peers(
                 session=session,
                 actor=actor,
                 cycle_id=cid,
                 reviewee_id=reviewee,
-                data={"peer_ids": peers},
+                data={"peer_ids": chosen},
             )
             self._detail(session, actor, cid, self.status_page)
         self._clear_nominate()
