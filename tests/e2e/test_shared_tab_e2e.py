@@ -89,7 +89,7 @@ def _globex_then_acme(page, app_url, markers, *, reuse_token: bool, expire: bool
     sign_in(page, app_url, "globex", GLOBEX_ADMIN)
     before = _record_frames(page)
     _visit_everything(page, app_url)
-    assert _leaks(before, markers), "the recorder sees Globex's own frames while Greta works"
+    assert _leaks(before, markers), "the recorder sees Globex's own frames while its admin works"
     old_token = page.evaluate(CLIENT_TOKEN)
     if expire:  # the session ends on the server while the tab stays open
         with owner_session() as s:
@@ -118,7 +118,7 @@ def _globex_then_acme(page, app_url, markers, *, reuse_token: bool, expire: bool
     _visit_everything(page, app_url)
     new_token = page.evaluate(CLIENT_TOKEN)
     assert (new_token == old_token) is reuse_token
-    assert len(after) > 20, "the recorder saw Maria's pages arrive"
+    assert len(after) > 20, "the recorder saw the Acme manager's pages arrive"
     assert page.inner_text("#tenant-name").strip() == "Acme Corp"
     assert _leaks(after, markers) == []
 
