@@ -6,7 +6,7 @@ A state var typed with one of these lets Reflex and mypy check the fields a page
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import Any, TypedDict, TypeVar, cast
 
 from pms_dashboard.console.grants import GrantRow, ProviderAccess
 from pms_dashboard.console.search import AuditRow, FlaggedRow
@@ -22,6 +22,15 @@ from pms_dashboard.reviews.schemas import (
     StatusRow,
 )
 from pms_dashboard.ui.format import day, moment, number, percent
+
+R = TypeVar("R")
+
+
+def fill(shape: type[R], source: object, **shown: Any) -> R:
+    """A row of `shape` whose fields come from `source`'s attributes of the same names,
+    except those given in `shown` (the ones formatted for display)."""
+    names = shape.__annotations__
+    return cast(R, {n: shown[n] if n in shown else getattr(source, n) for n in names})
 
 
 class GoalListRow(TypedDict):
@@ -53,31 +62,12 @@ class GoalTreeRow(TypedDict):
 
 def goal_list_row(row: GoalRow) -> GoalListRow:
     """A listed goal as its row reads."""
-    return GoalListRow(
-        id=row.id,
-        title=row.title,
-        owner=row.owner,
-        status=row.status,
-        period=row.period,
-        progress=percent(row.progress),
-        due_date=day(row.due_date),
-        key_results=row.key_results,
-        confidence=row.confidence,
-        stale=row.stale,
-        overdue=row.overdue,
-    )
+    return fill(GoalListRow, row, progress=percent(row.progress), due_date=day(row.due_date))
 
 
 def goal_tree_row(node: TreeNode) -> GoalTreeRow:
     """A goal of the alignment tree as its row reads."""
-    return GoalTreeRow(
-        id=node.id,
-        title=node.title,
-        owner=node.owner,
-        progress=percent(node.progress),
-        status=node.status,
-        depth=node.depth,
-    )
+    return fill(GoalTreeRow, node, progress=percent(node.progress))
 
 
 class KeyResultRow(TypedDict):
@@ -118,13 +108,12 @@ class GoalLinkRow(TypedDict):
 
 def key_result_row(kr: KeyResultView) -> KeyResultRow:
     """A key result as its row reads."""
-    return KeyResultRow(
-        id=kr.id,
-        title=kr.title,
+    return fill(
+        KeyResultRow,
+        kr,
         start_value=number(kr.start_value),
         target_value=number(kr.target_value),
         current_value=number(kr.current_value),
-        unit=kr.unit,
         weight=number(kr.weight),
         progress=percent(kr.progress),
     )
@@ -132,27 +121,12 @@ def key_result_row(kr: KeyResultView) -> KeyResultRow:
 
 def check_in_row(check_in: CheckInView) -> CheckInRow:
     """A check-in as its row reads."""
-    return CheckInRow(
-        id=check_in.id,
-        author=check_in.author,
-        at=moment(check_in.at),
-        progress=percent(check_in.progress),
-        confidence=check_in.confidence,
-        note=check_in.note,
-    )
+    return fill(CheckInRow, check_in, at=moment(check_in.at), progress=percent(check_in.progress))
 
 
 def goal_link_row(link: GoalLink) -> GoalLinkRow:
     """A linked goal as its row reads."""
-    return GoalLinkRow(
-        id=link.id,
-        title=link.title,
-        owner=link.owner,
-        progress=percent(link.progress),
-        weight=number(link.weight),
-        status=link.status,
-        visible=link.visible,
-    )
+    return fill(GoalLinkRow, link, progress=percent(link.progress), weight=number(link.weight))
 
 
 class PersonListRow(TypedDict):
@@ -195,39 +169,17 @@ class PersonRefRow(TypedDict):
 
 def person_list_row(row: PersonRow) -> PersonListRow:
     """A listed person as their row reads."""
-    return PersonListRow(
-        id=row.id,
-        email=row.email,
-        display_name=row.display_name,
-        role=row.role,
-        department=row.department,
-        team=row.team,
-        job_title=row.job_title,
-        manager_id=row.manager_id,
-        manager_name=row.manager_name,
-        is_active=row.is_active,
-        direct_reports=row.direct_reports,
-    )
+    return fill(PersonListRow, row)
 
 
 def person_tree_row(line: TreeLine, *, indent_px: int) -> PersonTreeRow:
     """A line of the reports-to tree, indented `indent_px` per level."""
-    return PersonTreeRow(
-        id=line.id,
-        name=line.name,
-        title=line.title,
-        role=line.role,
-        is_active=line.is_active,
-        depth=line.depth,
-        direct_reports=line.direct_reports,
-        total_reports=line.total_reports,
-        indent=f"{line.depth * indent_px}px",
-    )
+    return fill(PersonTreeRow, line, indent=f"{line.depth * indent_px}px")
 
 
 def person_ref_row(ref: PersonRef) -> PersonRefRow:
     """A named person as their link reads."""
-    return PersonRefRow(id=ref.id, display_name=ref.display_name, job_title=ref.job_title)
+    return fill(PersonRefRow, ref)
 
 
 class TenantRow(TypedDict):
@@ -284,58 +236,22 @@ class FlaggedListRow(TypedDict):
 
 def tenant_row(row: TenantOverview) -> TenantRow:
     """An organisation as the overview's row reads."""
-    return TenantRow(
-        tenant_id=row.tenant_id,
-        slug=row.slug,
-        name=row.name,
-        isolation_tier=row.isolation_tier,
-        region=row.region,
-        users=row.users,
-        goals=row.goals,
-        last_activity=row.last_activity,
-    )
+    return fill(TenantRow, row)
 
 
 def grant_row(row: GrantRow) -> GrantListRow:
     """A grant as its row reads."""
-    return GrantListRow(
-        id=row.id,
-        tenant_slug=row.tenant_slug,
-        justification=row.justification,
-        ticket=row.ticket,
-        expires_at=row.expires_at,
-        active=row.active,
-    )
+    return fill(GrantListRow, row)
 
 
 def audit_row(row: AuditRow) -> AuditListRow:
     """A found event as its row reads."""
-    return AuditListRow(
-        occurred_at=row.occurred_at,
-        tenant=row.tenant,
-        seq=row.seq,
-        actor_id=row.actor_id,
-        action=row.action,
-        entity_type=row.entity_type,
-        entity_id=row.entity_id,
-        flagged=row.flagged,
-        ip=row.ip,
-    )
+    return fill(AuditListRow, row)
 
 
 def flagged_row(row: FlaggedRow) -> FlaggedListRow:
     """A flagged event as its row reads."""
-    return FlaggedListRow(
-        event_id=row.event_id,
-        occurred_at=row.occurred_at,
-        tenant=row.tenant,
-        seq=row.seq,
-        actor_id=row.actor_id,
-        action=row.action,
-        entity_type=row.entity_type,
-        ip=row.ip,
-        other_tenant=row.other_tenant,
-    )
+    return fill(FlaggedListRow, row)
 
 
 class MyReviewListRow(TypedDict):
@@ -417,74 +333,32 @@ class HistoryRow(TypedDict):
 
 def my_review_row(row: MyReviewRow) -> MyReviewListRow:
     """A review to write as its row reads."""
-    return MyReviewListRow(
-        id=row.id,
-        cycle_name=row.cycle_name,
-        cycle_status=row.cycle_status,
-        reviewee_name=row.reviewee_name,
-        kind=row.kind,
-        status=row.status,
-        due=row.due,
-    )
+    return fill(MyReviewListRow, row)
 
 
 def shared_row(row: SharedCycleRow) -> SharedListRow:
     """A shared result as its row reads."""
-    return SharedListRow(cycle_id=row.cycle_id, cycle_name=row.cycle_name, shared_at=row.shared_at)
+    return fill(SharedListRow, row)
 
 
 def cycle_row(row: CycleRow) -> CycleListRow:
     """A cycle as its row reads."""
-    return CycleListRow(
-        id=row.id,
-        name=row.name,
-        template_name=row.template_name,
-        period_start=row.period_start,
-        period_end=row.period_end,
-        self_review_due=row.self_review_due,
-        manager_review_due=row.manager_review_due,
-        status=row.status,
-        launched_at=row.launched_at,
-        participants=row.participants,
-    )
+    return fill(CycleListRow, row)
 
 
 def status_row(row: StatusRow, *, can_nominate: bool) -> StatusListRow:
     """A reviewee's status as its row reads."""
-    return StatusListRow(
-        outcome_id=row.outcome_id,
-        reviewee_name=row.reviewee_name,
-        manager_name=row.manager_name,
-        status=row.status,
-        computed_score=row.computed_score,
-        final_rating=row.final_rating,
-        final_label=row.final_label,
-        potential=row.potential,
-        can_nominate=can_nominate,
-    )
+    return fill(StatusListRow, row, can_nominate=can_nominate)
 
 
 def ninebox_row(cell: NineBoxCell) -> NineBoxRow:
     """A nine-box cell as the grid reads it."""
-    return NineBoxRow(
-        performance=cell.performance,
-        potential=cell.potential,
-        count=cell.count,
-        people=[dict(person) for person in cell.people],
-    )
+    return fill(NineBoxRow, cell, people=[dict(person) for person in cell.people])
 
 
 def history_row(row: CalibrationChangeRow) -> HistoryRow:
     """A calibration change as its row reads."""
-    return HistoryRow(
-        actor_name=row.actor_name,
-        old_rating=row.old_rating,
-        new_rating=row.new_rating,
-        old_potential=row.old_potential,
-        new_potential=row.new_potential,
-        reason=row.reason,
-        created_at=row.created_at,
-    )
+    return fill(HistoryRow, row)
 
 
 class AccessLogRow(TypedDict):
@@ -500,11 +374,4 @@ class AccessLogRow(TypedDict):
 
 def access_log_row(row: ProviderAccess) -> AccessLogRow:
     """A super-admin's action as its row reads."""
-    return AccessLogRow(
-        at=row.at,
-        admin=row.admin,
-        action=row.action,
-        justification=row.justification,
-        ticket=row.ticket,
-        what=row.what,
-    )
+    return fill(AccessLogRow, row)
