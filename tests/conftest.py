@@ -163,6 +163,28 @@ def as_admin(fn: Callable[..., T], /, *, admin: Any, **kwargs: Any) -> T:
         return fn(session=s, admin=admin, **kwargs)
 
 
+def draft_cycle(t: TenantFixture) -> uuid.UUID:
+    """A draft review cycle of `t` with its own template (a real id of that tenant)."""
+    from datetime import date, timedelta
+
+    from pms_dashboard.reviews.models import ReviewCycle, ReviewTemplate
+
+    with owner_session() as s:
+        template = ReviewTemplate(tenant_id=t.id, name="Half-year")
+        s.add(template)
+        s.flush()
+        cycle = ReviewCycle(
+            tenant_id=t.id,
+            name="H2",
+            template_id=template.id,
+            period_start=date.today() - timedelta(days=90),
+            period_end=date.today(),
+        )
+        s.add(cycle)
+        s.flush()
+        return cycle.id
+
+
 def served_app() -> Any:
     """The served ASGI app as Reflex builds it from `api_transformer` (reflex/app.py): its
     own app — stand-ins here: a page at /goals and the event websocket at /_event, which

@@ -32,7 +32,7 @@ from pms_dashboard.goals.models import Goal, GoalCheckIn, KeyResult
 from pms_dashboard.goals.schemas import CheckInInput, GoalInput, GoalListQuery, KeyResultInput
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.session import owner_session, tenant_session
-from tests.conftest import TEST_PASSWORD, create_console_admin, ctx
+from tests.conftest import TEST_PASSWORD, create_console_admin, ctx, draft_cycle
 
 PAYLOADS = ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(1,2)", "\tTAB", "\rCR"]
 
@@ -264,26 +264,6 @@ def test_no_session_is_401_and_bad_filters_are_400(acme) -> None:
         assert words.lower() in response.json()["error"].lower(), (url, response.json())
 
 
-def _cycle(t) -> uuid.UUID:
-    """A review cycle of `t` (draft: enough to be a real id of that tenant)."""
-    from pms_dashboard.reviews.models import ReviewCycle, ReviewTemplate
-
-    with owner_session() as s:
-        template = ReviewTemplate(tenant_id=t.id, name="Half-year")
-        s.add(template)
-        s.flush()
-        cycle = ReviewCycle(
-            tenant_id=t.id,
-            name="H2",
-            template_id=template.id,
-            period_start=date.today() - timedelta(days=90),
-            period_end=date.today(),
-        )
-        s.add(cycle)
-        s.flush()
-        return cycle.id
-
-
 def test_another_tenant_is_unreachable_by_any_parameter(acme, make_tenant) -> None:
     globex = make_tenant()
     _goal(globex, "manager", "Globex secret plan")
@@ -293,7 +273,7 @@ def test_another_tenant_is_unreachable_by_any_parameter(acme, make_tenant) -> No
         acme_ids |= {
             str(i) for i in s.scalars(select(Goal.id).where(col(Goal.tenant_id) == acme.id))
         }
-    acme_cycle = str(_cycle(acme))
+    acme_cycle = str(draft_cycle(acme))
     acme_ids.add(acme_cycle)
     probes = [
         {"scope": "all"},
@@ -361,7 +341,7 @@ def test_a_refusal_is_known_before_the_download_and_flagged_like_the_routes(
     event's transaction): the route's own answers, without reading the export."""
     globex = make_tenant()
     admin = ctx(globex, "admin")
-    acme_cycle = str(_cycle(acme))
+    acme_cycle = str(draft_cycle(acme))
     assert _refusal(admin, "goals", {"scope": "all"}) is None
     assert _refusal(admin, "payroll", {}) == "There is no export called 'payroll'."
     assert _refusal(admin, "goals", {"colour": "red"}) is not None
@@ -498,13 +478,13 @@ def test_export_buttons_download_the_list_as_filtered(acme) -> None:
     assert redirects_to(call(anonymous, GoalsState.export_csv, "goals")) == "/signin"
 
 
-def test_cycle_export_menu_downloads_the_selected_cycle(acme) -> None:
+def test_cycle_export_menu_downloads_the_selecteddraft_cycle(acme) -> None:
     from urllib.parse import parse_qs, urlsplit
 
     from pms_dashboard.ui.states.reviews import CyclesState
     from tests.ui_harness import call, state_for, token_for
 
-    cycle_id = str(_cycle(acme))
+    cycle_id = str(draft_cycle(acme))
     token = token_for(acme.slug, f"admin@{acme.slug}.test", TEST_PASSWORD)
     cycles = state_for(CyclesState, token, "/cycles")
     assert call(cycles, CyclesState.export_csv, "reviews") == []  # nothing selected yet

@@ -37,10 +37,16 @@ from pms_dashboard.exports.catalog import EXPORTS
 from pms_dashboard.exports.routes import routes as export_routes
 from pms_dashboard.goals import service as goals
 from pms_dashboard.goals.schemas import GoalInput
-from pms_dashboard.reviews.models import ReviewCycle, ReviewTemplate
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.session import owner_session, tenant_session
-from tests.conftest import TEST_PASSWORD, TenantFixture, as_admin, create_console_admin, ctx
+from tests.conftest import (
+    TEST_PASSWORD,
+    TenantFixture,
+    as_admin,
+    create_console_admin,
+    ctx,
+    draft_cycle,
+)
 
 MakeTenant = Callable[..., TenantFixture]
 ORIGIN = "http://localhost:3000"
@@ -111,23 +117,6 @@ def _events_as_they_were_written_before(t: TenantFixture) -> tuple[uuid.UUID, uu
     return first, second
 
 
-def _cycle(t: TenantFixture) -> uuid.UUID:
-    with owner_session() as s:
-        template = ReviewTemplate(tenant_id=t.id, name="Half-year")
-        s.add(template)
-        s.flush()
-        cycle = ReviewCycle(
-            tenant_id=t.id,
-            name="H2",
-            template_id=template.id,
-            period_start=date.today() - timedelta(days=90),
-            period_end=date.today(),
-        )
-        s.add(cycle)
-        s.flush()
-        return cycle.id
-
-
 def _console_admin() -> tuple[console.ConsoleAdmin, str]:
     new = create_console_admin(
         email=f"ops-{uuid.uuid4().hex[:8]}@platform.example", display_name="Ops", password="x" * 20
@@ -147,7 +136,7 @@ def test_no_session_id_appears_in_any_export_or_page(make_tenant: MakeTenant) ->
         goals.create_goal(session=s, actor=ctx(t, "manager"), data=data)
     _every_kind_of_session_event(t)
     old_first, old_second = _events_as_they_were_written_before(t)
-    cycle_id = _cycle(t)
+    cycle_id = draft_cycle(t)
     admin = _browser()
     _sign_in(admin, t, "admin")  # the tenant admin who exports, in a live session
 
