@@ -5,7 +5,8 @@ a module or inside a function, relative ones too), so a rule broken later fails 
   library and third-party packages). Refused requests reach the audit trail through the
   refusal's own hook (`tenancy.context.AuditedRefusal.audit_refusal`), never an import.
 * No import cycle between packages (`pms_dashboard.<package>`, a top-level module counting
-  as a package of its own): the layers are a graph that points one way.
+  as a package of its own): the layers are a graph that points one way. Nor between the
+  modules inside a package.
 * Nothing depends on `ui` but the app module that assembles the pages.
 * Sessions are opened only by entry points (`ENTRY_POINTS`): services take one.
 """
@@ -193,6 +194,15 @@ def test_tenancy_imports_only_the_rooms_below_it() -> None:
 def test_no_import_cycle_between_packages() -> None:
     cycle = find_cycle(EDGES)
     assert cycle is None, "import cycle between packages:\n" + describe_cycle(cycle or [], EDGES)
+
+
+def test_no_import_cycle_between_modules() -> None:
+    """Inside a package too, modules import one way (an import in a function counts)."""
+    module_edges = {(m, t): [(m, t)] for m, targets in GRAPH.items() for t in targets}
+    cycle = find_cycle(module_edges)
+    assert cycle is None, "import cycle between modules:\n" + describe_cycle(
+        cycle or [], module_edges
+    )
 
 
 def test_nothing_depends_on_ui_but_the_app() -> None:

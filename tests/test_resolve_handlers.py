@@ -35,7 +35,7 @@ from sqlalchemy import select, update
 from sqlmodel import col
 
 import pms_dashboard.pms_dashboard  # noqa: F401  (every page, so every state is defined)
-from pms_dashboard.auth import resolve
+from pms_dashboard.auth import refusals, resolve
 from pms_dashboard.auth.models import User
 from pms_dashboard.auth.passwords import hash_password
 from pms_dashboard.auth.resolve import IdKind, not_found_message
@@ -381,8 +381,8 @@ def test_the_resolver_reads_real_tenant_tables_by_name() -> None:
     tenant table, every kind of id has one, and every id it resolves counts as this
     tenant's in a refusal's audit (`exists_here`)."""
     tenant_tables = {m.__tablename__ for m in TENANT_MODELS}
-    assert set(resolve.ADDRESSABLE) <= tenant_tables
-    assert set(resolve.ID_TABLES.values()) <= set(resolve.ADDRESSABLE)
+    assert set(refusals.ADDRESSABLE) <= tenant_tables
+    assert set(resolve.ID_TABLES.values()) <= set(refusals.ADDRESSABLE)
     names = {IdKind.team, IdKind.department, IdKind.email}
     assert set(resolve.ID_TABLES) == set(IdKind) - names
 

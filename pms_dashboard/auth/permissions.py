@@ -24,6 +24,7 @@ from sqlalchemy import Select, false, literal, select, union
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from pms_dashboard.auth import refusals
 from pms_dashboard.auth.models import Role, User
 from pms_dashboard.tenancy.context import AuditedRefusal, TenantContext
 
@@ -81,9 +82,12 @@ class PermissionDenied(AuditedRefusal):
 
     def audit_refusal(self, session: Any) -> None:
         """Flagged in the tenant's trail (and, for another tenant's id, the platform's)."""
-        from pms_dashboard.auth.refusals import record_refusal
-
-        record_refusal(session=session, refusal=self)
+        refusals.record_denied(
+            session=session,
+            resource=str(self.resource),
+            action=str(self.action),
+            target_id=self.target_id,
+        )
 
 
 ADMINS = frozenset({Role.hr_admin.value, Role.tenant_admin.value})

@@ -5,10 +5,11 @@ looked up in the caller's tenant (row-level security plus an explicit `tenant_id
 An id that is malformed, unknown or another tenant's gets the same refusal, `NotFoundHere`
 ("That goal was not found in this organisation."), so nothing can be probed with it.
 
-The refusal is audited by the unit of work (`auth.refusals`) like every refusal: in the
-tenant's trail as `access.not_found` with the kind only, never the id that was sent (it may
-be another tenant's); when the id belongs to another tenant, the database itself adds a
-flagged `access.cross_tenant` event to the platform's trail, which only the console reads.
+The refusal is audited by the unit of work (`NotFoundHere.audit_refusal`, through
+`auth.refusals`) like every refusal: in the tenant's trail as `access.not_found` with the
+kind only, never the id that was sent (it may be another tenant's); when the id belongs to
+another tenant, the database itself adds a flagged `access.cross_tenant` event to the
+platform's trail, which only the console reads.
 
 Services call this first, before any permission check, so the same id gets the same
 treatment whoever asks and whatever the handler.
@@ -21,12 +22,13 @@ from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import TableClause, Uuid, column, literal, select, table, union_all
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from pms_dashboard.auth.models import User
 from pms_dashboard.auth.permissions import Action, PermissionDenied, Resource
+from pms_dashboard.auth.refusals import id_columns, record_not_found
 from pms_dashboard.tenancy.context import TenantContext
 
 # An id as a request carries it, before `resolve` has looked at it: input models keep it
@@ -99,14 +101,6 @@ _RESOURCES = {
     IdKind.outcome: Resource.cycle,
     IdKind.template: Resource.cycle,
 }
-# Every table whose ids travel through the browser (to tell "this tenant's" from "not").
-ADDRESSABLE = ("app_user", "goal", "key_result", "goal_check_in", "review_template",
-               "review_criterion", "review_cycle", "review", "review_outcome")  # fmt: skip
-
-
-def _ids(name: str) -> TableClause:
-    """A table's `tenant_id` and `id`, all the resolver reads of it."""
-    return table(name, column("tenant_id", Uuid), column("id", Uuid))
 
 
 def not_found_message(kind: IdKind) -> str:
@@ -132,6 +126,15 @@ class NotFoundHere(PermissionDenied):
         self.kind = kind
         self.candidates = tuple(dict.fromkeys(candidates))[:MAX_REPORTED]
 
+    def audit_refusal(self, session: Any) -> None:
+        """`access.not_found` with the kind only (the ids go to the platform's check)."""
+        record_not_found(
+            session=session,
+            kind=self.kind.value,
+            action=str(self.action),
+            candidates=self.candidates,
+        )
+
 
 def parse_id(raw: Any) -> uuid.UUID | None:
     """A UUID from anything a browser can send, or None when it is not one."""
@@ -146,7 +149,7 @@ def parse_id(raw: Any) -> uuid.UUID | None:
 
 
 def _found(session: Session, actor: TenantContext, kind: IdKind, ids: list[uuid.UUID]) -> set:
-    rows = _ids(ID_TABLES[kind])
+    rows = id_columns(ID_TABLES[kind])
     return set(
         session.scalars(
             select(rows.c.id).where(rows.c.tenant_id == actor.tenant_id, rows.c.id.in_(ids))
@@ -261,13 +264,3 @@ def resolve_emails(
     if any(e not in by_email for e in emails):
         raise NotFoundHere(IdKind.email, action=action)
     return list(dict.fromkeys(by_email[e] for e in emails))
-
-
-def exists_here(*, session: Session, tenant_id: uuid.UUID, row_id: uuid.UUID) -> bool:
-    """Whether any addressable row of this tenant has this id (for auditing a refusal:
-    an id of this tenant may be named in its trail, any other may not)."""
-    probes = [
-        select(literal(1)).where(t.c.tenant_id == tenant_id, t.c.id == row_id)
-        for t in map(_ids, ADDRESSABLE)
-    ]
-    return session.execute(union_all(*probes).limit(1)).first() is not None
