@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -18,9 +18,6 @@ class Page:
     @property
     def pages(self) -> int:
         return page_count(self.total, self.page_size)
-
-    def rows_as_dicts(self) -> list[dict[str, Any]]:
-        return [asdict(r) for r in self.rows]
 
 
 def page_count(total: int, page_size: int) -> int:

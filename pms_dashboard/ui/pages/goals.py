@@ -40,7 +40,7 @@ def _sortable(label: str, column: str) -> rx.Component:
             spacing="1",
             align="center",
             cursor="pointer",
-            on_click=GoalsState.sort_by(column),  # type: ignore[operator]  # Reflex types an rx.event handler on the class as its namespace
+            on_click=GoalsState.sort_by(column),
         ),
     )
 

@@ -2,11 +2,12 @@
 
 import reflex as rx
 
+from pms_dashboard.ui.states.base import event
 from pms_dashboard.ui.states.session import SessionState
 
 
 class IndexState(SessionState):
-    @rx.event
+    @event
     def route(self):
         """Signed in: on to the overview (else `_signed_in` sends the browser to sign-in)."""
         with self._signed_in():

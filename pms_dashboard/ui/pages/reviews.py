@@ -50,7 +50,7 @@ def _review_row(r: ObjectVar) -> rx.Component:
                     "View",
                     "Write",
                 ),
-                ReviewsState.open_review(r["id"]),  # type: ignore[operator]  # mypy reads rx.event's __new__ as the namespace
+                ReviewsState.open_review(r["id"]),
                 "review-open",
             )
         ),
@@ -62,7 +62,7 @@ def _result_row(r: ObjectVar) -> rx.Component:
     return rx.table.row(
         rx.table.row_header_cell(r["cycle_name"]),
         rx.table.cell(r["shared_at"]),
-        rx.table.cell(row_action("Open", ReviewsState.open_results(r["cycle_id"]), "results-open")),  # type: ignore[operator]  # mypy reads rx.event's __new__ as the namespace
+        rx.table.cell(row_action("Open", ReviewsState.open_results(r["cycle_id"]), "results-open")),
         class_name="result-row",
     )
 
@@ -110,7 +110,7 @@ def _rating_row(r: ObjectVar) -> rx.Component:
                         )
                     ),
                     value=r["score"].to(str),
-                    on_change=lambda v: ReviewsState.set_score(r["criterion_id"], v),  # type: ignore[operator]  # mypy reads rx.event's __new__ as the namespace
+                    on_change=lambda v: ReviewsState.set_score(r["criterion_id"], v),
                     disabled=~ReviewsState.editable,
                     class_name="rating-score",
                 ),
@@ -125,7 +125,7 @@ def _rating_row(r: ObjectVar) -> rx.Component:
                 default_value=r["comment"].to(str),
                 placeholder="Comment (optional)",
                 max_length=5000,
-                on_blur=lambda v: ReviewsState.set_comment(r["criterion_id"], v),  # type: ignore[operator]  # mypy reads rx.event's __new__ as the namespace
+                on_blur=lambda v: ReviewsState.set_comment(r["criterion_id"], v),
                 read_only=~ReviewsState.editable,
                 key=key,
                 width="100%",

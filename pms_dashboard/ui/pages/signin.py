@@ -7,7 +7,7 @@ import reflex as rx
 from pms_dashboard.auth.throttle import throttled_message
 from pms_dashboard.sso.schemas import MESSAGES as SSO_MESSAGES
 from pms_dashboard.ui.components.native_form import native_form
-from pms_dashboard.ui.states.base import AppState, forget_tab_token
+from pms_dashboard.ui.states.base import AppState, event, forget_tab_token
 from pms_dashboard.ui.urls import backend_url
 
 # Fixed texts chosen by a code in the URL: nothing the URL carries is shown verbatim.
@@ -24,7 +24,7 @@ class SignInPageState(AppState):
     notice: str = ""
     organisation: str = ""
 
-    @rx.event
+    @event
     def on_load(self):
         params = self.router.url.query_parameters
         self.error = MESSAGES.get(params.get("error", ""), "")

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import reflex as rx
-
 from pms_dashboard.console.grants import provider_access_log
 from pms_dashboard.errors import UserError
+from pms_dashboard.ui.states.base import event
 from pms_dashboard.ui.states.rows import AccessLogRow, access_log_row
 from pms_dashboard.ui.states.session import SessionState
 
@@ -19,7 +18,7 @@ class AccessLogState(SessionState):
     def _not_admin(self, _err: UserError) -> None:
         self.entries, self.error = [], ONLY_ADMINS
 
-    @rx.event
+    @event
     def load(self):
         with self._signed_in(self._not_admin) as (principal, session):
             rows = provider_access_log(session=session, actor=principal.context)

@@ -32,10 +32,11 @@ import inspect
 import logging
 import typing
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVarTuple, Unpack, cast
 
 import reflex as rx
 from pydantic import TypeAdapter, ValidationError
+from reflex.event import EventCallback
 from reflex.middleware import Middleware
 from reflex.state import BaseState
 
@@ -44,6 +45,14 @@ from pms_dashboard.auth.cookies import CONSOLE_COOKIE, SESSION_COOKIE, token_fro
 logger = logging.getLogger(__name__)
 
 MALFORMED = "That request could not be handled. Reload the page and try again."
+
+Args = TypeVarTuple("Args")
+
+
+def event(fn: Callable[[Any, Unpack[Args]], Any]) -> EventCallback[*Args]:
+    """`rx.event`, typed as Reflex means it: on the class, a handler called with its
+    arguments (mypy reads `rx.event` itself as the namespace class, not callable)."""
+    return cast(EventCallback[*Args], rx.event(fn))
 
 
 class MalformedEvent(Exception):
@@ -161,6 +170,26 @@ class AppState(rx.State):
             if _is_handler(name, value):
                 setattr(cls, name, checked(value))
         super().__init_subclass__(**kwargs)
+
+
+class Paged(AppState, mixin=True):
+    """A server-paged list (the `pager` component's handlers): the state's `_load(page=n)`
+    re-reads the list at page n and clamps it."""
+
+    page: int = 1
+    pages: int = 1
+    total: int = 0
+
+    def _load(self, **changes: Any) -> Any:
+        raise NotImplementedError
+
+    @event
+    def next_page(self):
+        return self._load(page=self.page + 1)
+
+    @event
+    def previous_page(self):
+        return self._load(page=max(1, self.page - 1))
 
 
 def session_fingerprint(cookie_header: str | None) -> str:

@@ -24,7 +24,7 @@ from pms_dashboard.console.routes import console_signed_in
 from pms_dashboard.console.search import AuditQuery
 from pms_dashboard.console.service import ConsoleAdmin
 from pms_dashboard.errors import UserError
-from pms_dashboard.ui.states.base import AppState, EndEvent, forget_tab_token
+from pms_dashboard.ui.states.base import AppState, EndEvent, event, forget_tab_token
 from pms_dashboard.ui.states.rows import (
     AuditListRow,
     FlaggedListRow,
@@ -121,7 +121,7 @@ class ConsoleState(AppState):
     def _refused(self, err: UserError) -> None:
         self.error, self.notice = str(err), ""
 
-    @rx.event
+    @event
     def load(self):
         with self._console() as (admin, session):
             rows = service.overview(session=session, admin=admin)
@@ -138,7 +138,7 @@ class ConsoleState(AppState):
     def _refresh_grants(self, session: Session, admin: ConsoleAdmin) -> None:
         self.my_grants = [grant_row(g) for g in grants.my_grants(session=session, admin=admin)]
 
-    @rx.event
+    @event
     def open_grant(self, form: dict[str, Any]):
         with self._console() as (admin, session):
             fields = _form(form, ("tenant", "justification", "ticket", "hours"))
@@ -154,11 +154,11 @@ class ConsoleState(AppState):
         self.error, self.notice = "", "Access opened. Every read is logged and shown to them."
         return None
 
-    @rx.event
+    @event
     def read_goals(self, tenant_slug: str):
         return self._read("goals", tenant_slug)
 
-    @rx.event
+    @event
     def read_reviews(self, tenant_slug: str):
         return self._read("reviews", tenant_slug)
 
@@ -181,7 +181,7 @@ class ConsoleState(AppState):
     def _no_such_grant(self, _err: UserError) -> None:
         self.error = NO_SUCH_GRANT
 
-    @rx.event
+    @event
     def revoke(self, grant_id: str):
         with self._console(self._no_such_grant) as (admin, session):
             grants.revoke_grant(session=session, admin=admin, grant_id=_grant_id(grant_id))
@@ -192,7 +192,7 @@ class ConsoleState(AppState):
 
     # ------------------------------------------------------------- audit search
 
-    @rx.event
+    @event
     def search_audit(self, form: dict[str, Any]):
         """A new search from the filter form: page 1."""
         with self._console() as (admin, session):
@@ -201,7 +201,7 @@ class ConsoleState(AppState):
         self._search_filters = filters
         return None
 
-    @rx.event
+    @event
     def search_goto(self, page: int | float | str | None):
         """Another page of the last search (its filters kept on the server)."""
         with self._console() as (admin, session):
@@ -210,7 +210,7 @@ class ConsoleState(AppState):
             self._show_search(session, admin, self._search_filters, page)
         return None
 
-    @rx.event
+    @event
     def export_search(self):
         """Download every event of the last search as CSV from the streaming console route
         (which checks the console cookie and audits the export itself)."""
@@ -236,7 +236,7 @@ class ConsoleState(AppState):
 
     # ------------------------------------------------------------- flagged queue
 
-    @rx.event
+    @event
     def load_flagged(self, form: dict[str, Any]):
         """The queue of flagged events to review (optionally one organisation's): page 1."""
         with self._console() as (admin, session):
@@ -245,7 +245,7 @@ class ConsoleState(AppState):
         self._flagged_tenant = tenant
         return None
 
-    @rx.event
+    @event
     def flagged_goto(self, page: int | float | str | None):
         with self._console() as (admin, session):
             if not self.flagged_loaded:
@@ -262,7 +262,7 @@ class ConsoleState(AppState):
         self.flagged_total, self.flagged_loaded = found.total, True
         self.error, self.notice = "", "" if found.total else "Nothing to review."
 
-    @rx.event
+    @event
     def mark_reviewed(self, form: dict[str, Any]):
         """Mark one queued event reviewed with a note; it leaves the page (no new read)."""
         with self._console() as (admin, session):
@@ -284,7 +284,7 @@ class ConsoleSignInState(AppState):
     error: str = ""
     notice: str = ""
 
-    @rx.event
+    @event
     def on_load(self):
         params = self.router.url.query_parameters
         self.error = MESSAGES.get(params.get("error", ""), "")

@@ -28,6 +28,7 @@ from pms_dashboard.goals.schemas import (
 )
 from pms_dashboard.people import service as people_service
 from pms_dashboard.ui.format import display
+from pms_dashboard.ui.states.base import Paged, event
 from pms_dashboard.ui.states.rows import (
     CheckInRow,
     GoalLinkRow,
@@ -54,13 +55,10 @@ NO_SUCH_FILTER = "That filter or sort is not available."
 GOAL_EXPORTS = ("goals", "key-results", "check-ins")
 
 
-class GoalsState(SessionState):
+class GoalsState(Paged, SessionState):
     """One page of goals in a scope; never more than PAGE_SIZE rows in state."""
 
     rows: list[GoalListRow] = []
-    total: int = 0
-    page: int = 1
-    pages: int = 1
     sort: str = "due_date"
     descending: bool = False
     scope: str = "mine"
@@ -137,7 +135,7 @@ class GoalsState(SessionState):
             "team": self.team,
         }
 
-    @rx.event
+    @event
     def export_csv(self, name: str = "goals"):
         """Download the whole list with its filters (goals, key-results or check-ins) from
         the streaming export route, which checks the session and permissions itself; a
@@ -150,7 +148,7 @@ class GoalsState(SessionState):
                 session=session, actor=principal.context, name=name, filters=filters
             )
 
-    @rx.event
+    @event
     def load(self):
         """on_load: filters come from the URL, so charts elsewhere can link to a filtered list."""
         self.sort, self.descending, self.scope, self.status = "due_date", False, "mine", "all"
@@ -159,52 +157,44 @@ class GoalsState(SessionState):
         self.stale_only = False
         return self._load(menus=True, **self._query_from_url())
 
-    @rx.event
-    def next_page(self):
-        return self._load(page=self.page + 1)
-
-    @rx.event
-    def previous_page(self):
-        return self._load(page=max(1, self.page - 1))
-
-    @rx.event
+    @event
     def set_scope(self, scope: str | list[str]):
         return self._load(scope=scope if isinstance(scope, str) else "", page=1)
 
-    @rx.event
+    @event
     def filter_status(self, status: str | list[str]):
         return self._load(status=status if isinstance(status, str) else "", page=1)
 
-    @rx.event
+    @event
     def filter_period(self, period: str):
         return self._load(period="" if period == "all" else str(period), page=1)
 
-    @rx.event
+    @event
     def filter_owner(self, owner: str):
         """An owner from the menu ("all" for anyone); the service only ever lists goals the
         viewer may see, so a foreign id just finds nothing."""
         return self._load(owner_id=None if owner == "all" else str(owner)[:40], page=1)
 
-    @rx.event
+    @event
     def filter_team(self, team: str):
         return self._load(team="" if team == "all" else str(team), page=1)
 
-    @rx.event
+    @event
     def toggle_stale(self, value: bool):
         return self._load(stale_only=bool(value), page=1)
 
-    @rx.event
+    @event
     def clear_filters(self):
         return self._load(
             status="all", search="", period="", stale_only=False, due_within_days=None,
             confidence=None, owner_id=None, team="", page=1,
         )  # fmt: skip
 
-    @rx.event
+    @event
     def search_titles(self, form: dict[str, Any]):
         return self._load(search=str(form.get("search", "")), page=1)
 
-    @rx.event
+    @event
     def sort_by(self, column: str):
         descending = not self.descending if column == self.sort else False
         return self._load(sort=column, descending=descending, page=1)
@@ -285,7 +275,7 @@ class GoalFormState(SessionState):
     owners: list[dict[str, str]] = []
     parents: list[dict[str, str]] = []
 
-    @rx.event
+    @event
     def open_form(self):
         with self._signed_in() as (principal, session):
             actor = principal.context
@@ -297,16 +287,16 @@ class GoalFormState(SessionState):
         self.open = True
         return None
 
-    @rx.event
+    @event
     def close_form(self):
         self.open = False
         self.error = ""
 
-    @rx.event
+    @event
     def set_open(self, value: bool):
         self.open = bool(value)
 
-    @rx.event
+    @event
     def create(self, form: dict[str, Any]):
         with self._signed_in() as (principal, session):
             data = goal_input_from_form(form)
@@ -368,7 +358,7 @@ class GoalDetailState(SessionState):
     def _check_in_refused(self, err: UserError) -> None:
         self.check_in_error = str(err)
 
-    @rx.event
+    @event
     def load(self):
         self.error = self.notice = self.check_in_error = ""
         self.editing = False
@@ -376,7 +366,7 @@ class GoalDetailState(SessionState):
             self._refresh(session, principal.context)
         return None
 
-    @rx.event
+    @event
     def submit_check_in(self, form: dict[str, Any]):
         with self._signed_in(self._check_in_refused) as (principal, session):
             values = {}
@@ -398,7 +388,7 @@ class GoalDetailState(SessionState):
         self.notice = "Check-in saved."
         return None
 
-    @rx.event
+    @event
     def start_edit(self):
         with self._signed_in() as (principal, session):
             parents = goals_service.parent_options(
@@ -413,12 +403,12 @@ class GoalDetailState(SessionState):
         self.error = ""
         return None
 
-    @rx.event
+    @event
     def cancel_edit(self):
         self.editing = False
         self.error = ""
 
-    @rx.event
+    @event
     def save_edit(self, form: dict[str, Any]):
         with self._signed_in() as (principal, session):
             data = goal_input_from_form(form)
@@ -432,7 +422,7 @@ class GoalDetailState(SessionState):
         self.notice = "Goal saved."
         return None
 
-    @rx.event
+    @event
     def archive(self):
         with self._signed_in() as (principal, session):
             actor = principal.context

@@ -13,6 +13,7 @@ from pms_dashboard.goals.schemas import GoalListQuery
 from pms_dashboard.people import service as people_service
 from pms_dashboard.reviews import calibration
 from pms_dashboard.reviews import cycles as review_cycles
+from pms_dashboard.ui.states.base import event
 from pms_dashboard.ui.states.rows import CountRow, GoalListRow, goal_list_row
 from pms_dashboard.ui.states.session import SessionState
 
@@ -42,7 +43,7 @@ class OverviewState(SessionState):
     funnel: rx.Field[list[CountRow]] = rx.field(default_factory=list)
     ratings: rx.Field[list[CountRow]] = rx.field(default_factory=list)
 
-    @rx.event
+    @event
     def load(self):
         with self._signed_in() as (principal, session):
             actor = principal.context

@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-import reflex as rx
 from pydantic import ValidationError
 
 from pms_dashboard.auth.permissions import PermissionDenied
@@ -30,6 +29,7 @@ from pms_dashboard.people.schemas import (
 )
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.session import TenantSession
+from pms_dashboard.ui.states.base import Paged, event
 from pms_dashboard.ui.states.rows import (
     PersonListRow,
     PersonRefRow,
@@ -46,13 +46,10 @@ NOT_FOUND = "That person was not found or is not yours to see."
 INDENT_PX = 24
 
 
-class PeopleState(SessionState):
+class PeopleState(Paged, SessionState):
     """One page of the directory, the reports-to tree, and one selected person."""
 
     rows: list[PersonListRow] = []
-    total: int = 0
-    page: int = 1
-    pages: int = 1
     search: str = ""
     department: str = "all"
     team: str = "all"
@@ -158,20 +155,12 @@ class PeopleState(SessionState):
 
     # ---------------------------------------------------------------------- reading
 
-    @rx.event
+    @event
     def load(self):
         self.error = self.notice = ""
         return self._load()
 
-    @rx.event
-    def next_page(self):
-        return self._load(page=self.page + 1)
-
-    @rx.event
-    def previous_page(self):
-        return self._load(page=max(1, self.page - 1))
-
-    @rx.event
+    @event
     def export_csv(self, name: str = "people"):
         """Download the directory with its filters from the streaming export route; a
         refusal it would give now is said here, not as a failed download."""
@@ -183,32 +172,32 @@ class PeopleState(SessionState):
                 session=session, actor=principal.context, name="people", filters=filters
             )
 
-    @rx.event
+    @event
     def search_people(self, form: dict[str, Any]):
         return self._load(search=str(form.get("search", ""))[:100], page=1)
 
-    @rx.event
+    @event
     def filter_department(self, value: str):
         return self._load(department="" if value == "all" else str(value), team="", page=1)
 
-    @rx.event
+    @event
     def filter_team(self, value: str):
         return self._load(team="" if value == "all" else str(value), page=1)
 
-    @rx.event
+    @event
     def filter_role(self, value: str):
         return self._load(role=str(value), page=1)
 
-    @rx.event
+    @event
     def filter_active(self, value: str):
         return self._load(active=str(value), page=1)
 
-    @rx.event
+    @event
     def show_view(self, value: str | list[str]):
         self.view = "tree" if value == "tree" else "table"
         return self._load()
 
-    @rx.event
+    @event
     def select_person(self, person_id: str):
         self.selected, self.selected_reports, self.selected_chain = {}, [], []
         self.manager_options = []
@@ -217,14 +206,14 @@ class PeopleState(SessionState):
         self.error = ""
         return None
 
-    @rx.event
+    @event
     def close_person(self):
         self.selected, self.selected_reports, self.selected_chain = {}, [], []
         self.manager_options = []
 
     # -------------------------------------------------------------------- admin changes
 
-    @rx.event
+    @event
     def open_invite(self):
         self.invite_error = self.temp_password = self.invited_email = ""
         with self._signed_in() as (principal, session):
@@ -233,18 +222,18 @@ class PeopleState(SessionState):
         self.invite_open = True
         return None
 
-    @rx.event
+    @event
     def close_invite(self):
         self.invite_open = False
         self.invite_error = self.temp_password = self.invited_email = ""  # shown once only
 
-    @rx.event
+    @event
     def set_invite_open(self, is_open: bool):
         if not is_open:
             return PeopleState.close_invite
         return None
 
-    @rx.event
+    @event
     def invite(self, form: dict[str, Any]):
         fields = ("email", "display_name", "role", "manager_id", "department", "team", "job_title")
         data = {k: str(form[k]) for k in fields if k in form}
@@ -258,17 +247,17 @@ class PeopleState(SessionState):
         self.notice = f"{invited.person.display_name} was added."
         return None
 
-    @rx.event
+    @event
     def deactivate(self, person_id: str):
         return self._change(
             person_id, people.deactivate_user, "{name} was deactivated and signed out."
         )
 
-    @rx.event
+    @event
     def reactivate(self, person_id: str):
         return self._change(person_id, people.reactivate_user, "{name} can sign in again.")
 
-    @rx.event
+    @event
     def change_role(self, person_id: str, role: str):
         if str(role) not in ROLES:
             self.error = "That role does not exist."
@@ -277,7 +266,7 @@ class PeopleState(SessionState):
             person_id, people.change_role, "{name}'s role was changed.", role=str(role)
         )
 
-    @rx.event
+    @event
     def change_manager(self, person_id: str, manager_id: str):
         """`manager_id` "" or "none": no manager; the service resolves both ids."""
         return self._change(
@@ -287,7 +276,7 @@ class PeopleState(SessionState):
             manager_id=manager_id,
         )
 
-    @rx.event
+    @event
     def save_profile(self, form: dict[str, Any]):
         data = {k: str(form.get(k, "")) for k in ("department", "team", "job_title")}
         try:

@@ -17,8 +17,6 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-import reflex as rx
-
 from pms_dashboard.auth.permissions import Action, PermissionDenied, Resource
 from pms_dashboard.auth.resolve import IdKind, parse_id, resolve, resolve_all
 from pms_dashboard.errors import UserError
@@ -27,6 +25,7 @@ from pms_dashboard.reviews import cycles as review_cycles
 from pms_dashboard.reviews.schemas import MAX_COMMENT, MAX_PEERS, MAX_SUMMARY
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.session import TenantSession
+from pms_dashboard.ui.states.base import event
 from pms_dashboard.ui.states.rows import (
     CountRow,
     CycleListRow,
@@ -137,7 +136,7 @@ class ReviewsState(_ReviewsBase):
         self.shared = [shared_row(r) for r in shared]
         self.scale_options = [{"value": NOT_SCORED, "label": "Not scored"}, *options]
 
-    @rx.event
+    @event
     def load(self):
         with self._signed_in() as (principal, session):
             self.error = self.notice = ""
@@ -146,7 +145,7 @@ class ReviewsState(_ReviewsBase):
             self._home(session, principal.context)
         return None
 
-    @rx.event
+    @event
     def open_review(self, review_id: str):
         with self._signed_in() as (principal, session):
             self._close_form()
@@ -158,7 +157,7 @@ class ReviewsState(_ReviewsBase):
         self._show_review(shown)
         return None
 
-    @rx.event
+    @event
     def close_review(self):
         self._close_form()
         self.error = ""
@@ -175,20 +174,20 @@ class ReviewsState(_ReviewsBase):
         ]
         return None
 
-    @rx.event
+    @event
     def set_score(self, criterion_id: str, value: str):
         if not isinstance(value, str) or len(value) > 8:
             return None
         return self._edit(criterion_id, "score", value)
 
-    @rx.event
+    @event
     def set_comment(self, criterion_id: str, value: str):
         if not isinstance(value, str):
             return None
         # one over the limit: the service explains it
         return self._edit(criterion_id, "comment", value[: MAX_COMMENT + 1])
 
-    @rx.event
+    @event
     def set_summary(self, value: str):
         if isinstance(value, str):
             self.summary = value[: MAX_SUMMARY + 1]
@@ -218,15 +217,15 @@ class ReviewsState(_ReviewsBase):
         self._show_review(shown)
         return None
 
-    @rx.event
+    @event
     def save_draft(self):
         return self._write(writing.save_review, "Draft saved.")
 
-    @rx.event
+    @event
     def submit_review(self):
         return self._write(writing.submit_review, "Review submitted.")
 
-    @rx.event
+    @event
     def reopen_review(self):
         """Un-submit the open review (a report's, as their manager or an admin)."""
         with self._signed_in() as (principal, session):
@@ -241,7 +240,7 @@ class ReviewsState(_ReviewsBase):
         self._show_review(shown)
         return None
 
-    @rx.event
+    @event
     def open_results(self, cycle_id: str):
         with self._signed_in() as (principal, session):
             self._close_form()
@@ -251,7 +250,7 @@ class ReviewsState(_ReviewsBase):
         self.results = asdict(got)
         return None
 
-    @rx.event
+    @event
     def close_results(self):
         self.results = {}
 
@@ -367,7 +366,7 @@ class CyclesState(_ReviewsBase):
         self.ninebox = [ninebox_row(c) for c in box.cells]
         self.unplaced = box.unplaced
 
-    @rx.event
+    @event
     def load(self):
         with self._signed_in(self._detail_refused) as (principal, session):
             self.error = self.notice = ""
@@ -382,7 +381,7 @@ class CyclesState(_ReviewsBase):
                 self._detail(session, principal.context, selected, page)
         return None
 
-    @rx.event
+    @event
     def select_cycle(self, cycle_id: str):
         self.notice = ""
         with self._signed_in(self._detail_refused) as (principal, session):
@@ -390,11 +389,11 @@ class CyclesState(_ReviewsBase):
         self.error = ""
         return None
 
-    @rx.event
+    @event
     def close_cycle_detail(self):
         self._clear_detail()
 
-    @rx.event
+    @event
     def export_csv(self, name: str):
         """Download the selected cycle's reviews or summary from the streaming export route
         (which checks the session and the cycle's permissions itself); a refusal it would
@@ -416,11 +415,11 @@ class CyclesState(_ReviewsBase):
                 self._detail(session, principal.context, self.cycle_id, max(1, page))
         return None
 
-    @rx.event
+    @event
     def status_next(self):
         return self._page(self.status_page + 1)
 
-    @rx.event
+    @event
     def status_prev(self):
         return self._page(self.status_page - 1)
 
@@ -436,7 +435,7 @@ class CyclesState(_ReviewsBase):
         self.error, self.notice = "", done(got)
         return None
 
-    @rx.event
+    @event
     def launch(self, cycle_id: str):
         return self._cycle_action(
             cycle_id,
@@ -444,23 +443,23 @@ class CyclesState(_ReviewsBase):
             lambda r: f"Launched: {r.participants} people, {r.reviews} reviews.",
         )
 
-    @rx.event
+    @event
     def start_calibration(self, cycle_id: str):
         return self._cycle_action(
             cycle_id, review_cycles.start_calibration, lambda _: "Calibration started."
         )
 
-    @rx.event
+    @event
     def close_cycle(self, cycle_id: str):
         return self._cycle_action(cycle_id, review_cycles.close_cycle, lambda _: "Cycle closed.")
 
-    @rx.event
+    @event
     def share(self, cycle_id: str):
         return self._cycle_action(
             cycle_id, calibration.share_results, lambda n: f"Shared {n} results with their people."
         )
 
-    @rx.event
+    @event
     def create_cycle(self, form: dict[str, Any]):
         data = {
             "name": _text(form, "name"),
@@ -481,7 +480,7 @@ class CyclesState(_ReviewsBase):
         self.error, self.notice = "", f"Cycle “{got.name}” created as a draft."
         return None
 
-    @rx.event
+    @event
     def create_template(self, form: dict[str, Any]):
         """Criteria arrive one per line as `name` or `name; weight`."""
         criteria = []
@@ -496,7 +495,7 @@ class CyclesState(_ReviewsBase):
         self.error, self.notice = "", f"Template “{got.name}” created."
         return None
 
-    @rx.event
+    @event
     def open_adjust(self, outcome_id: str):
         self._clear_adjust()
         with self._signed_in() as (principal, session):
@@ -515,12 +514,12 @@ class CyclesState(_ReviewsBase):
         self.adjust_open = True
         return None
 
-    @rx.event
+    @event
     def adjust_open_change(self, is_open: bool):
         if not is_open:
             self._clear_adjust()
 
-    @rx.event
+    @event
     def save_adjust(self, form: dict[str, Any]):
         rating = _text(form, "final_rating", 8)
         potential = _text(form, "potential", 8)
@@ -545,7 +544,7 @@ class CyclesState(_ReviewsBase):
 
     # ---------------------------------------------------------------- peer nomination
 
-    @rx.event
+    @event
     def open_nominate(self, outcome_id: str):
         """The dialog for a status row of the selected cycle: whom the actor may pick."""
         self._clear_nominate()
@@ -566,13 +565,13 @@ class CyclesState(_ReviewsBase):
         self.nominate_open = True
         return None
 
-    @rx.event
+    @event
     def nominate_open_change(self, is_open: bool):
         if not is_open:
             self._clear_nominate()
             self.error = ""
 
-    @rx.event
+    @event
     def set_peer(self, person_id: str, checked: bool):
         """Local tick of a candidate (a person of the tenant, resolved like any id);
         nothing is stored until Save."""
@@ -586,7 +585,7 @@ class CyclesState(_ReviewsBase):
         self.nominate_selected = chosen
         return None
 
-    @rx.event
+    @event
     def save_nominate(self):
         with self._signed_in() as (principal, session):
             if not self.nominate_outcome_id:

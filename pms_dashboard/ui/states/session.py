@@ -27,7 +27,7 @@ from pms_dashboard.auth.service import Principal
 from pms_dashboard.errors import UserError
 from pms_dashboard.organisation.service import get_customization
 from pms_dashboard.tenancy.session import TenantSession
-from pms_dashboard.ui.states.base import AppState, EndEvent, show_error
+from pms_dashboard.ui.states.base import AppState, EndEvent, event, show_error
 
 ROLE_LABELS = {
     "employee": "Employee",
@@ -99,7 +99,7 @@ class SessionState(AppState):
     def _forget(self) -> None:
         self.user_name = self.user_email = self.role_label = self.role = self.tenant_name = ""
 
-    @rx.event
+    @event
     def require_user(self):
         """on_load of every signed-in page: no valid session, no page; the tenant's look."""
         with self._signed_in() as (_, session):

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import reflex as rx
-
 from pms_dashboard.errors import UserError
 from pms_dashboard.organisation.schemas import ACCENT_COLORS, TenantSettings
 from pms_dashboard.organisation.service import get_tenant_settings, update_tenant_settings
+from pms_dashboard.ui.states.base import event
 from pms_dashboard.ui.states.session import SessionState
 
 ONLY_ADMINS = "Only tenant admins can change the organisation's settings."
@@ -80,7 +79,7 @@ class SettingsState(SessionState):
         self.loaded = True
         self.error = str(err)
 
-    @rx.event
+    @event
     def load(self):
         self.error = self.success = ""
         with self._signed_in(self._unreadable) as (principal, session):
@@ -94,26 +93,26 @@ class SettingsState(SessionState):
             self.loaded = True
         return None
 
-    @rx.event
+    @event
     def set_accent(self, value: str):
         """Preview only; saved (and validated) with the form."""
         if value in ACCENT_COLORS:
             self.form_accent = value
 
-    @rx.event
+    @event
     def set_high(self, value: str):
         """Show one label input per score of the new range (labels typed so far are kept)."""
         if value in HIGH_CHOICES:
             self.rating_high = value
             self._labels_for(int(self.rating_low), int(value), self._current_labels())
 
-    @rx.event
+    @event
     def set_low(self, value: str):
         if value in LOW_CHOICES:
             self.rating_low = value
             self._labels_for(int(value), int(self.rating_high), self._current_labels())
 
-    @rx.event
+    @event
     def save(self, form: dict[str, Any]):
         self.success = ""
         low, high = _int(self.rating_low, 1), _int(self.rating_high, 5)

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import reflex as rx
-
 from pms_dashboard.auth.service import Principal
 from pms_dashboard.errors import UserError
 from pms_dashboard.settings import get_settings
 from pms_dashboard.sso import service as sso
 from pms_dashboard.tenancy.session import TenantSession
+from pms_dashboard.ui.states.base import event
 from pms_dashboard.ui.states.session import SessionState
 from pms_dashboard.ui.urls import backend_url
 
@@ -56,7 +55,7 @@ class SsoSettingsState(SessionState):
     def _hidden(self, _err: UserError) -> None:
         self.shown = False  # not an admin: nothing of it is sent
 
-    @rx.event
+    @event
     def load(self):
         """The card, for tenant admins only."""
         self.error = self.success = ""
@@ -64,15 +63,15 @@ class SsoSettingsState(SessionState):
             self._fill(principal, session)
         return None
 
-    @rx.event
+    @event
     def set_provision(self, value: bool):
         self.provision_users = bool(value)
 
-    @rx.event
+    @event
     def set_enabled(self, value: bool):
         self.enabled = bool(value)
 
-    @rx.event
+    @event
     def save(self, form: dict[str, Any]):
         self.success = ""
         raw: dict[str, Any] = {k: str(form.get(k, "")) for k in FIELDS}
