@@ -143,8 +143,8 @@ def test_reviews_are_read_only_under_an_active_grant_and_every_attempt_is_logged
     assert as_admin(grants.read_reviews, admin=other, tenant_slug=t.slug) == []  # not their grant
     rows = as_admin(grants.read_reviews, admin=admin, tenant_slug=t.slug)
     assert len(rows) == 6 and {r.cycle for r in rows} == {"H1"}
-    assert ("H1", "Employee 1", "Manager", "manager", "not_started", "") in map(astuple, rows)
-    assert ("H1", "Employee 1", "Employee 1", "self", "not_started", "") in map(astuple, rows)
+    assert ("H1", "Employee 1", "Manager", "manager", "not_started", None) in map(astuple, rows)
+    assert ("H1", "Employee 1", "Employee 1", "self", "not_started", None) in map(astuple, rows)
     as_admin(grants.revoke_grant, admin=admin, grant_id=grant_id)
     assert as_admin(grants.read_reviews, admin=admin, tenant_slug=t.slug) == []
     reads = [(f, d) for a, f, d in _events(t) if a == "console.read"]

@@ -8,7 +8,8 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 from pms_dashboard.goals.schemas import CheckInView, GoalLink, KeyResultView, TreeNode
-from pms_dashboard.ui.format import day, display, moment, number, percent
+from pms_dashboard.ui.format import day, fixed, moment, number, percent
+from pms_dashboard.ui.states.rows import check_in_row, goal_link_row, goal_tree_row, key_result_row
 
 
 def test_dates_and_times() -> None:
@@ -33,9 +34,15 @@ def test_numbers_and_percents() -> None:
     assert [percent(Decimal(v)) for v in ("62.5", "62.49", "0", "100.00")] == [63, 62, 0, 100]
     assert percent(Decimal(100) / 3) == 33
     assert percent(None) == 0
+    assert [fixed(v, places=2) for v in (Decimal("3"), Decimal("4.25"), 2.5, None)] == [
+        "3.00",
+        "4.25",
+        "2.50",
+        "",
+    ]
 
 
-def test_a_service_result_as_var_values() -> None:
+def test_a_service_result_as_row_values() -> None:
     kr = KeyResultView(
         id="k",
         title="Revenue",
@@ -63,7 +70,12 @@ def test_a_service_result_as_var_values() -> None:
         status="active",
         visible=True,
     )
-    got = display({"key_results": [kr], "check_ins": [check_in], "parent": parent, "n": 3})
+    got = {
+        "key_results": [key_result_row(kr)],
+        "check_ins": [check_in_row(check_in)],
+        "parent": goal_link_row(parent),
+        "n": 3,
+    }
     assert got == {
         "key_results": [
             {
@@ -99,6 +111,6 @@ def test_a_service_result_as_var_values() -> None:
         "n": 3,
     }
     node = TreeNode(id="", title="x", owner="", progress=Decimal(0), status="active", depth=2)
-    assert display([node]) == [
+    assert [goal_tree_row(node)] == [
         {"id": "", "title": "x", "owner": "", "progress": 0, "status": "active", "depth": 2}
     ]

@@ -320,7 +320,7 @@ def test_a_cycle_end_to_end(org: Org) -> None:
         ("peer", "Employee 1"),
         ("self", "Employee 2"),
     ]
-    assert next(r for r in mine if r.kind == "self").due == "2025-07-07"
+    assert next(r for r in mine if r.kind == "self").due == date(2025, 7, 7)
 
     # emp1: draft, then submit.
     self1 = _review(o, cycle_id, "emp1", "self")

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Row, select, text, update
@@ -40,7 +41,7 @@ class GrantRow:
     tenant_slug: str
     justification: str
     ticket: str
-    expires_at: str
+    expires_at: datetime
     active: bool
 
 
@@ -49,8 +50,8 @@ class GoalReadRow:
     title: str
     owner: str
     status: str
-    progress: int
-    due_date: str
+    progress: Decimal
+    due_date: date
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +61,7 @@ class ReviewReadRow:
     reviewer: str
     kind: str
     status: str
-    score: str
+    score: Decimal | None
 
 
 def _tenant_id(session: Session, slug: str) -> uuid.UUID:
@@ -165,7 +166,7 @@ def my_grants(*, session: Session, admin: ConsoleAdmin) -> list[GrantRow]:
             tenant_slug=slugs.get(g.tenant_id, "?"),
             justification=JUSTIFICATIONS.get(g.justification, g.justification),
             ticket=g.ticket,
-            expires_at=g.expires_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            expires_at=g.expires_at,
             active=g.revoked_at is None and g.expires_at > now,
         )
         for g in grants
@@ -187,10 +188,7 @@ def read_goals(
         " WHERE g.tenant_id = :t ORDER BY g.due_date, g.title LIMIT :n",
         limit,
     )
-    return [
-        GoalReadRow(r.title, r.owner, r.status, round(float(r.progress)), r.due_date.isoformat())
-        for r in rows
-    ]
+    return [GoalReadRow(r.title, r.owner, r.status, r.progress, r.due_date) for r in rows]
 
 
 def read_reviews(
@@ -214,13 +212,7 @@ def read_reviews(
         " LIMIT :n",
         limit,
     )
-    return [
-        ReviewReadRow(
-            r.cycle, r.reviewee, r.reviewer, r.kind, r.status,
-            "" if r.score is None else f"{float(r.score):.2f}",
-        )
-        for r in rows
-    ]  # fmt: skip
+    return [ReviewReadRow(r.cycle, r.reviewee, r.reviewer, r.kind, r.status, r.score) for r in rows]
 
 
 def _read_under_grant(
@@ -259,7 +251,7 @@ def _read_under_grant(
 class ProviderAccess:
     """One super-admin action on this tenant, as its transparency page shows it."""
 
-    at: str
+    at: datetime
     admin: str
     action: str
     justification: str
@@ -299,7 +291,7 @@ def provider_access_log(
         )
         out.append(
             ProviderAccess(
-                at=e.occurred_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+                at=e.occurred_at,
                 admin=str(d.get("admin", "")),
                 action=CONSOLE_ACTIONS.get(e.action, e.action),
                 justification=JUSTIFICATIONS.get(str(d.get("justification")), ""),

@@ -308,7 +308,7 @@ def audit_search_statement(query: AuditQuery) -> Select[Any]:
 class AuditRow:
     """One event as the console's search shows it (metadata only)."""
 
-    occurred_at: str
+    occurred_at: datetime
     tenant: str
     seq: int
     actor_id: str
@@ -326,7 +326,7 @@ class FlaggedRow:
     the organisation the id belongs to (from the platform's trail)."""
 
     event_id: str
-    occurred_at: str
+    occurred_at: datetime
     tenant: str
     seq: int
     actor_id: str
@@ -334,10 +334,6 @@ class FlaggedRow:
     entity_type: str
     ip: str
     other_tenant: str = ""
-
-
-def _at(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _tell_tenants(
@@ -404,7 +400,7 @@ def search(*, session: Session, admin: ConsoleAdmin, query: AuditQuery, ip: str 
     )  # fmt: skip
     rows = [
         AuditRow(
-            occurred_at=_at(r.occurred_at),
+            occurred_at=r.occurred_at,
             tenant=r.tenant,
             seq=int(r.seq),
             actor_id=str(r.actor_id or ""),
@@ -508,7 +504,7 @@ def flagged_queue(
     rows = [
         FlaggedRow(
             event_id=str(r.event_id),
-            occurred_at=_at(r.occurred_at),
+            occurred_at=r.occurred_at,
             tenant=r.tenant,
             seq=int(r.seq),
             actor_id=str(r.actor_id or ""),

@@ -80,7 +80,7 @@ class TenantOverview:
     region: str
     users: int
     goals: int
-    last_activity: str
+    last_activity: datetime | None
 
 
 def create_admin(*, session: Session, email: str, display_name: str, password: str) -> NewAdmin:
@@ -278,9 +278,7 @@ def overview(*, session: Session, admin: ConsoleAdmin) -> list[TenantOverview]:
             region=r.region,
             users=int(r.users),
             goals=int(r.goals),
-            last_activity=r.last_activity.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-            if r.last_activity
-            else "",
+            last_activity=r.last_activity,
         )
         for r in rows
     ]

@@ -327,7 +327,7 @@ def _change_row(change: CalibrationChange, names: dict[uuid.UUID, str]) -> Calib
         old_potential=change.old_potential,
         new_potential=change.new_potential,
         reason=change.reason,
-        created_at=iso(change.created_at),
+        created_at=change.created_at,
     )
 
 

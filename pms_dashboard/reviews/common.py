@@ -47,12 +47,13 @@ def actor_user_id(actor: TenantContext, resource: Resource, action: Action) -> u
 
 
 def iso(value: date | datetime | None) -> str:
-    """A date or time as ISO 8601 for the browser; empty when there is none."""
+    """A date or time as ISO 8601 text in an audit event's detail (JSON); empty when there
+    is none. Outputs for pages keep dates and times as they are (`ui.format` shows them)."""
     return value.isoformat() if value is not None else ""
 
 
 def num(value: Decimal | None) -> float | None:
-    """A stored score as a number the browser can show."""
+    """A stored score (two places) as the float the outputs and audit details carry."""
     return float(value) if value is not None else None
 
 

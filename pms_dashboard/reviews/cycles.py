@@ -114,12 +114,12 @@ def _cycle_row(cycle: ReviewCycle, template_name: str, names: dict[uuid.UUID, st
         id=str(cycle.id),
         name=cycle.name,
         template_name=template_name,
-        period_start=iso(cycle.period_start),
-        period_end=iso(cycle.period_end),
-        self_review_due=iso(cycle.self_review_due),
-        manager_review_due=iso(cycle.manager_review_due),
+        period_start=cycle.period_start,
+        period_end=cycle.period_end,
+        self_review_due=cycle.self_review_due,
+        manager_review_due=cycle.manager_review_due,
         status=cycle.status,
-        launched_at=iso(cycle.launched_at),
+        launched_at=cycle.launched_at,
         participants=_participants_summary(cycle.participants or {}, names),
     )
 

@@ -18,7 +18,6 @@ from pms_dashboard.reviews.common import (
     actor_user_id,
     criteria_of,
     denied,
-    iso,
     load_cycle,
     num,
     outcome_for,
@@ -65,7 +64,7 @@ def list_my_results(*, session: Session, actor: TenantContext) -> list[SharedCyc
         SharedCycleRow(
             cycle_id=str(o.cycle_id),
             cycle_name=name,
-            shared_at=iso(o.shared_at.date() if o.shared_at else None),
+            shared_at=o.shared_at,
         )
         for o, name in rows
     ]

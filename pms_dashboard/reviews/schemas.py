@@ -8,7 +8,7 @@ strings, because they go to the browser.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -275,12 +275,12 @@ class CycleRow:
     id: str
     name: str
     template_name: str
-    period_start: str
-    period_end: str
-    self_review_due: str
-    manager_review_due: str
+    period_start: date
+    period_end: date
+    self_review_due: date | None
+    manager_review_due: date | None
     status: str
-    launched_at: str
+    launched_at: datetime | None
     participants: str  # a readable summary of the filter
 
 
@@ -300,7 +300,7 @@ class MyReviewRow:
     reviewee_name: str
     kind: str
     status: str
-    due: str
+    due: date | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,7 +357,7 @@ class MyResults:
 class SharedCycleRow:
     cycle_id: str
     cycle_name: str
-    shared_at: str
+    shared_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -403,4 +403,4 @@ class CalibrationChangeRow:
     old_potential: int | None
     new_potential: int | None
     reason: str
-    created_at: str
+    created_at: datetime

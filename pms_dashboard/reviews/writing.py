@@ -22,7 +22,6 @@ from pms_dashboard.reviews.common import (
     check_score,
     criteria_of,
     denied,
-    iso,
     load_cycle,
     names_of,
     num,
@@ -91,7 +90,7 @@ def list_my_reviews(*, session: Session, actor: TenantContext) -> list[MyReviewR
                 reviewee_name=name,
                 kind=review.kind,
                 status=review.status,
-                due=iso(due),
+                due=due,
             )
         )
     return out

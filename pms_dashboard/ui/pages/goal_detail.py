@@ -17,6 +17,7 @@ from pms_dashboard.ui.components.goal_badges import (
 from pms_dashboard.ui.components.goal_form import goal_fields, goal_form_buttons
 from pms_dashboard.ui.components.tables import data_table, item_list
 from pms_dashboard.ui.states.goals import GoalDetailState as S
+from pms_dashboard.ui.states.rows import shown
 from pms_dashboard.ui.templates import template
 
 SOURCE_TEXT = {
@@ -84,7 +85,7 @@ def _archive_button() -> rx.Component:
 
 def _title_bar() -> rx.Component:
     """Title, status and flags; Edit and Archive for those who may."""
-    g = S.goal
+    g = shown(S.goal)
     return rx.hstack(
         rx.heading(g["title"].to(str), size="5", id="goal-heading"),
         status_badge(g["status"]),
@@ -112,7 +113,7 @@ def _title_bar() -> rx.Component:
 
 def _progress() -> rx.Component:
     """The progress bar and where the figure comes from."""
-    g = S.goal
+    g = shown(S.goal)
     return rx.vstack(
         rx.text("Progress", size="1", color_scheme="gray"),
         rx.hstack(
@@ -131,7 +132,7 @@ def _progress() -> rx.Component:
 
 
 def _summary() -> rx.Component:
-    g = S.goal
+    g = shown(S.goal)
     return rx.card(
         rx.vstack(
             _title_bar(),
@@ -222,12 +223,12 @@ def _check_in_form() -> rx.Component:
                         width="100%",
                     ),
                     rx.cond(
-                        S.goal["progress_source"] == "check_ins",
+                        shown(S.goal)["progress_source"] == "check_ins",
                         labelled(
                             "Progress %",
                             rx.input(
                                 name="progress",
-                                default_value=S.goal["progress"].to(str),
+                                default_value=shown(S.goal)["progress"].to(str),
                                 id="checkin-progress",
                             ),
                         ),
@@ -328,7 +329,7 @@ def _edit_form() -> rx.Component:
         rx.form(
             rx.vstack(
                 rx.heading("Edit goal", size="3"),
-                goal_fields(parents=S.parents, goal=S.goal, key_results=S.key_results),
+                goal_fields(parents=S.parents, goal=shown(S.goal), key_results=S.key_results),
                 goal_form_buttons(on_cancel=S.cancel_edit, submit="Save", submit_id="goal-save"),
                 spacing="3",
             ),
@@ -352,7 +353,7 @@ def goal_detail() -> rx.Component:
                 rx.grid(
                     rx.vstack(_key_results(), _alignment(), _history(), width="100%"),
                     rx.cond(
-                        S.goal["may_edit"] & (S.goal["status"] == "active"),
+                        shown(S.goal)["may_edit"] & (shown(S.goal)["status"] == "active"),
                         _check_in_form(),
                         rx.fragment(),
                     ),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 import reflex as rx
 from reflex.vars import ObjectVar
@@ -10,15 +10,11 @@ from reflex.vars import ObjectVar
 from pms_dashboard.ui.components.feedback import feedback
 from pms_dashboard.ui.components.tables import data_table, row_action
 from pms_dashboard.ui.states.reviews import ReviewsState
+from pms_dashboard.ui.states.rows import shown
 from pms_dashboard.ui.templates import template
 
 KIND_LABELS = {"self": "Self review", "manager": "Manager review", "peer": "Peer review"}
 STATUS_COLORS = {"not_started": "gray", "in_progress": "amber", "submitted": "green"}
-
-
-def _shown(var: Any) -> ObjectVar[dict[str, Any]]:
-    """A state's dict var read on the class: a Var there (mypy sees the dict)."""
-    return cast(ObjectVar[dict[str, Any]], var)
 
 
 def _kind(kind: rx.Var) -> rx.Component:
@@ -140,7 +136,7 @@ def _rating_row(r: ObjectVar) -> rx.Component:
 
 
 def _review_form() -> rx.Component:
-    review = ReviewsState.review
+    review = shown(ReviewsState.review)
     return rx.vstack(
         rx.hstack(
             rx.button(
@@ -238,7 +234,7 @@ def _review_block(title: str, block: rx.Var, block_id: str) -> rx.Component:
 
 
 def _results() -> rx.Component:
-    res = ReviewsState.results
+    res = shown(ReviewsState.results)
     peers = rx.vstack(
         rx.heading("Peer feedback", size="4"),
         rx.cond(
@@ -307,7 +303,7 @@ def reviews_page() -> rx.Component:
         rx.cond(
             ReviewsState.review_id != "",
             _review_form(),
-            rx.cond(_shown(ReviewsState.results).length() > 0, _results(), _lists()),
+            rx.cond(shown(ReviewsState.results).length() > 0, _results(), _lists()),
         ),
         width="100%",
         spacing="4",

@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from typing import Any
 
 import reflex as rx
@@ -28,11 +27,15 @@ from pms_dashboard.ui.states.base import AppState, EndEvent, event, forget_tab_t
 from pms_dashboard.ui.states.rows import (
     AuditListRow,
     FlaggedListRow,
+    GoalReadListRow,
     GrantListRow,
+    ReviewReadListRow,
     TenantRow,
     audit_row,
     flagged_row,
+    goal_read_row,
     grant_row,
+    review_read_row,
     tenant_row,
 )
 from pms_dashboard.ui.urls import backend_url, download
@@ -72,8 +75,8 @@ class ConsoleState(AppState):
     totals: dict[str, int] = {}
     my_grants: list[GrantListRow] = []
     read_tenant: str = ""
-    read_rows: list[dict[str, Any]] = []
-    read_what: str = ""  # "goals" or "reviews": what read_rows hold
+    read_rows: rx.Field[list[GoalReadListRow | ReviewReadListRow]] = rx.field(default_factory=list)
+    read_what: str = ""  # "goals" or "reviews": which of the two read_rows hold
     # audit search: the current page only; the filters it came from stay on the server
     search_rows: list[AuditListRow] = []
     search_page: int = 1
@@ -164,12 +167,17 @@ class ConsoleState(AppState):
 
     def _read(self, what: str, tenant_slug: Any):
         slug = str(tenant_slug)[:63]
-        reader = grants.read_goals if what == "goals" else grants.read_reviews
+        rows: list[GoalReadListRow | ReviewReadListRow]
         with self._console() as (admin, session):
-            rows = reader(session=session, admin=admin, tenant_slug=slug)
+            if what == "goals":
+                goals = grants.read_goals(session=session, admin=admin, tenant_slug=slug)
+                rows = [goal_read_row(r) for r in goals]
+            else:
+                reviews = grants.read_reviews(session=session, admin=admin, tenant_slug=slug)
+                rows = [review_read_row(r) for r in reviews]
             self._refresh_grants(session, admin)
         self.read_tenant, self.read_what = slug, what
-        self.read_rows = [asdict(r) for r in rows]
+        self.read_rows = rows
         if rows:
             self.error, self.notice = "", ""
         elif any(g["active"] and g["tenant_slug"] == slug for g in self.my_grants):

@@ -27,19 +27,22 @@ from pms_dashboard.goals.schemas import (
     KeyResultInput,
 )
 from pms_dashboard.people import service as people_service
-from pms_dashboard.ui.format import display
 from pms_dashboard.ui.states.base import Paged, event
 from pms_dashboard.ui.states.rows import (
     CheckInRow,
+    GoalDetailRow,
     GoalLinkRow,
     GoalListRow,
     GoalTreeRow,
     KeyResultRow,
     check_in_row,
+    goal_detail_row,
     goal_link_row,
     goal_list_row,
     goal_tree_row,
     key_result_row,
+    nothing,
+    record_var,
 )
 from pms_dashboard.ui.states.session import SessionState
 from pms_dashboard.ui.urls import checked_export_download
@@ -309,7 +312,7 @@ class GoalFormState(SessionState):
 class GoalDetailState(SessionState):
     """One goal: key results, check-ins, alignment; check in, edit, archive."""
 
-    goal: dict[str, Any] = {}
+    goal: rx.Field[GoalDetailRow] = record_var(GoalDetailRow)
     key_results: rx.Field[list[KeyResultRow]] = rx.field(default_factory=list)
     check_ins: list[CheckInRow] = []
     children: list[GoalLinkRow] = []
@@ -331,21 +334,16 @@ class GoalDetailState(SessionState):
         tree = goals_service.alignment_tree(
             session=session, actor=actor, root_id=detail.id, max_nodes=60
         )
-        data = display(detail)
-        for key in ("key_results", "check_ins", "children", "ancestors"):
-            del data[key]
+        self.goal = goal_detail_row(detail)
         self.key_results = [key_result_row(kr) for kr in detail.key_results]
         self.check_ins = [check_in_row(c) for c in detail.check_ins]
         self.children = [goal_link_row(link) for link in detail.children]
         self.ancestors = [goal_link_row(link) for link in detail.ancestors]
-        parent = data.pop("parent")
-        data["parent_id"] = parent["id"] if parent and parent["visible"] else ""
-        self.goal = data
         self.tree = [goal_tree_row(node) for node in tree[1:]]
         self.found = True
 
     def _clear(self) -> None:
-        self.goal, self.key_results, self.check_ins = {}, [], []
+        self.goal, self.key_results, self.check_ins = nothing(GoalDetailRow), [], []
         self.children, self.ancestors, self.tree = [], [], []
         self.found = False
 

@@ -14,7 +14,13 @@ from pms_dashboard.people import service as people_service
 from pms_dashboard.reviews import calibration
 from pms_dashboard.reviews import cycles as review_cycles
 from pms_dashboard.ui.states.base import event
-from pms_dashboard.ui.states.rows import CountRow, GoalListRow, goal_list_row
+from pms_dashboard.ui.states.rows import (
+    ChartSlice,
+    CountRow,
+    GoalListRow,
+    LinkedSlice,
+    goal_list_row,
+)
 from pms_dashboard.ui.states.session import SessionState
 
 DUE_SOON_DAYS = goals_service.DUE_SOON_DAYS
@@ -33,8 +39,8 @@ class OverviewState(SessionState):
     """Counts and short lists only: the overview never holds a whole table."""
 
     health: dict[str, int] = {}
-    health_chart: list[dict[str, Any]] = []
-    completion_chart: list[dict[str, Any]] = []
+    health_chart: list[LinkedSlice] = []
+    completion_chart: list[ChartSlice] = []
     due_soon: rx.Field[list[GoalListRow]] = rx.field(default_factory=list)
     stale: rx.Field[list[GoalListRow]] = rx.field(default_factory=list)
     scope_label: str = ""
@@ -63,18 +69,15 @@ class OverviewState(SessionState):
             self._review_charts(session, actor)
         self.health = asdict(health)
         self.health_chart = [
-            {
-                "name": label,
-                "value": self.health[key],
-                "fill": color,
-                "href": f"/goals?scope=all&{q}",
-            }
+            LinkedSlice(
+                name=label, value=self.health[key], fill=color, href=f"/goals?scope=all&{q}"
+            )
             for key, label, color, q in HEALTH_SLICES
         ]
         active = health.on_track + health.at_risk + health.off_track + health.no_check_in
         self.completion_chart = [
-            {"name": "Active", "value": active, "fill": "var(--accent-9)"},
-            {"name": "Completed", "value": health.completed, "fill": "var(--green-9)"},
+            ChartSlice(name="Active", value=active, fill="var(--accent-9)"),
+            ChartSlice(name="Completed", value=health.completed, fill="var(--green-9)"),
         ]
         self.due_soon = [goal_list_row(r) for r in soon.rows]
         self.stale = [goal_list_row(r) for r in stale.rows]

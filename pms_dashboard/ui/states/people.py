@@ -10,9 +10,9 @@ in `error`; nothing from a refused call lands in any var.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
+import reflex as rx
 from pydantic import ValidationError
 
 from pms_dashboard.auth.permissions import PermissionDenied
@@ -31,12 +31,16 @@ from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.session import TenantSession
 from pms_dashboard.ui.states.base import Paged, event
 from pms_dashboard.ui.states.rows import (
+    PersonDetailRow,
     PersonListRow,
     PersonRefRow,
     PersonTreeRow,
+    nothing,
+    person_detail_row,
     person_list_row,
     person_ref_row,
     person_tree_row,
+    record_var,
 )
 from pms_dashboard.ui.states.session import ROLE_LABELS, SessionState
 from pms_dashboard.ui.urls import checked_export_download
@@ -51,8 +55,8 @@ class PeopleState(Paged, SessionState):
 
     rows: list[PersonListRow] = []
     search: str = ""
-    department: str = "all"
-    team: str = "all"
+    department: rx.Field[str] = rx.field("all")
+    team: rx.Field[str] = rx.field("all")
     role_filter: str = "all"
     active_filter: str = "active"
     departments: list[str] = []
@@ -62,9 +66,9 @@ class PeopleState(Paged, SessionState):
     error: str = ""
     notice: str = ""
     can_manage: bool = False  # only to offer the admin actions; the service decides
-    selected: dict[str, Any] = {}
-    selected_reports: list[PersonRefRow] = []
-    selected_chain: list[PersonRefRow] = []
+    selected: rx.Field[PersonDetailRow] = record_var(PersonDetailRow)
+    selected_reports: rx.Field[list[PersonRefRow]] = rx.field(default_factory=list)
+    selected_chain: rx.Field[list[PersonRefRow]] = rx.field(default_factory=list)
     manager_options: list[dict[str, str]] = []
     invite_open: bool = False
     invite_error: str = ""
@@ -119,13 +123,13 @@ class PeopleState(Paged, SessionState):
         """Put one person's detail into vars (only after the service allowed it)."""
         detail = people.get_person(session=session, actor=actor, person_id=person_id)
         choices = people.manager_choices(session=session, actor=actor) if detail.can_manage else []
-        person = asdict(detail.person)
-        person["role_label"] = ROLE_LABELS.get(detail.person.role, detail.person.role)
-        person["can_manage"] = detail.can_manage
-        self.selected = person
+        role = detail.person.role
+        self.selected = person_detail_row(detail, role_label=ROLE_LABELS.get(role, role))
         self.selected_reports = [person_ref_row(r) for r in detail.reports]
         self.selected_chain = [person_ref_row(r) for r in detail.chain]
-        options = [{"id": c.id, "label": c.display_name} for c in choices if c.id != person["id"]]
+        options = [
+            {"id": c.id, "label": c.display_name} for c in choices if c.id != detail.person.id
+        ]
         current = detail.person.manager_id
         if current and current not in {o["id"] for o in options}:
             options.insert(0, {"id": current, "label": detail.person.manager_name})
@@ -199,7 +203,7 @@ class PeopleState(Paged, SessionState):
 
     @event
     def select_person(self, person_id: str):
-        self.selected, self.selected_reports, self.selected_chain = {}, [], []
+        self.selected, self.selected_reports, self.selected_chain = nothing(PersonDetailRow), [], []
         self.manager_options = []
         with self._signed_in(self._unselected) as (principal, session):
             self._select(session, principal.context, person_id)
@@ -208,7 +212,7 @@ class PeopleState(Paged, SessionState):
 
     @event
     def close_person(self):
-        self.selected, self.selected_reports, self.selected_chain = {}, [], []
+        self.selected, self.selected_reports, self.selected_chain = nothing(PersonDetailRow), [], []
         self.manager_options = []
 
     # -------------------------------------------------------------------- admin changes

@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict
-from typing import Any
+from typing import Any, cast
+
+import reflex as rx
 
 from pms_dashboard.auth.permissions import Action, PermissionDenied, Resource
 from pms_dashboard.auth.resolve import IdKind, parse_id, resolve, resolve_all
 from pms_dashboard.errors import UserError
 from pms_dashboard.reviews import calibration, common, peers, results, templates, writing
 from pms_dashboard.reviews import cycles as review_cycles
-from pms_dashboard.reviews.schemas import MAX_COMMENT, MAX_PEERS, MAX_SUMMARY
+from pms_dashboard.reviews.schemas import MAX_COMMENT, MAX_PEERS, MAX_SUMMARY, ReviewDetail
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.session import TenantSession
 from pms_dashboard.ui.states.base import event
@@ -32,12 +33,20 @@ from pms_dashboard.ui.states.rows import (
     HistoryRow,
     MyReviewListRow,
     NineBoxRow,
+    RatingFormRow,
+    ResultsRow,
+    ReviewFormRow,
     SharedListRow,
     StatusListRow,
     cycle_row,
     history_row,
     my_review_row,
     ninebox_row,
+    nothing,
+    rating_form_row,
+    record_var,
+    results_row,
+    review_form_row,
     shared_row,
     status_row,
 )
@@ -98,35 +107,31 @@ class ReviewsState(_ReviewsBase):
     scale_options: list[dict[str, str]] = []
     # The open review.
     review_id: str = ""
-    review: dict[str, Any] = {}
-    ratings: list[dict[str, Any]] = []  # criterion_id, name, description, weight, score, comment
+    review: rx.Field[ReviewFormRow] = record_var(ReviewFormRow)
+    ratings: list[RatingFormRow] = []
     summary: str = ""
     editable: bool = False
     can_reopen: bool = False  # the review's `may_reopen`: only to offer the button
     # The open results.
-    results: dict[str, Any] = {}
+    results: rx.Field[ResultsRow] = record_var(ResultsRow)
 
     def _reset_view(self) -> None:
         super()._reset_view()
         self.my_reviews, self.shared, self.scale_options = [], [], []
         self._close_form()
-        self.results = {}
+        self.results = nothing(ResultsRow)
 
     def _close_form(self) -> None:
-        self.review_id, self.review, self.ratings = "", {}, []
+        self.review_id, self.review, self.ratings = "", nothing(ReviewFormRow), []
         self.summary, self.editable, self.can_reopen = "", False, False
 
-    def _show_review(self, detail: Any) -> None:
+    def _show_review(self, detail: ReviewDetail) -> None:
         self.can_reopen = detail.may_reopen
-        data = asdict(detail)
-        self.review_id = data["id"]
-        self.ratings = [
-            r | {"score": NOT_SCORED if r["score"] is None else str(r["score"])}
-            for r in data.pop("ratings")
-        ]
-        self.summary = data["summary"]
-        self.editable = data["editable"]
-        self.review = data
+        self.review_id = detail.id
+        self.ratings = [rating_form_row(r, not_scored=NOT_SCORED) for r in detail.ratings]
+        self.summary = detail.summary
+        self.editable = detail.editable
+        self.review = review_form_row(detail)
 
     def _home(self, session: TenantSession, actor: TenantContext) -> None:
         mine = writing.list_my_reviews(session=session, actor=actor)
@@ -141,7 +146,7 @@ class ReviewsState(_ReviewsBase):
         with self._signed_in() as (principal, session):
             self.error = self.notice = ""
             self._close_form()
-            self.results = {}
+            self.results = nothing(ResultsRow)
             self._home(session, principal.context)
         return None
 
@@ -149,7 +154,7 @@ class ReviewsState(_ReviewsBase):
     def open_review(self, review_id: str):
         with self._signed_in() as (principal, session):
             self._close_form()
-            self.results, self.notice = {}, ""
+            self.results, self.notice = nothing(ResultsRow), ""
             shown = writing.get_review(
                 session=session, actor=principal.context, review_id=review_id
             )
@@ -170,7 +175,8 @@ class ReviewsState(_ReviewsBase):
                 session=session, actor=principal.context, kind=IdKind.criterion, raw=criterion_id
             )
         self.ratings = [
-            r | {field: value} if r["criterion_id"] == str(found) else r for r in self.ratings
+            cast(RatingFormRow, r | {field: value}) if r["criterion_id"] == str(found) else r
+            for r in self.ratings
         ]
         return None
 
@@ -244,15 +250,15 @@ class ReviewsState(_ReviewsBase):
     def open_results(self, cycle_id: str):
         with self._signed_in() as (principal, session):
             self._close_form()
-            self.results, self.notice = {}, ""
+            self.results, self.notice = nothing(ResultsRow), ""
             got = results.my_results(session=session, actor=principal.context, cycle_id=cycle_id)
         self.error = ""
-        self.results = asdict(got)
+        self.results = results_row(got)
         return None
 
     @event
     def close_results(self):
-        self.results = {}
+        self.results = nothing(ResultsRow)
 
 
 # ----------------------------------------------------------------------------- /cycles
@@ -276,13 +282,13 @@ class CyclesState(_ReviewsBase):
     scale_options: list[dict[str, str]] = []
     # The selected cycle.
     cycle_id: str = ""
-    cycle: dict[str, Any] = {}
+    cycle: rx.Field[CycleListRow] = record_var(CycleListRow)
     status_rows: list[StatusListRow] = []
     status_page: int = 1
     status_pages: int = 1
     status_total: int = 0
-    funnel: list[CountRow] = []
-    distribution: list[CountRow] = []
+    funnel: rx.Field[list[CountRow]] = rx.field(default_factory=list)
+    distribution: rx.Field[list[CountRow]] = rx.field(default_factory=list)
     ninebox: list[NineBoxRow] = []
     unplaced: int = 0
     # The calibration dialog.
@@ -294,8 +300,9 @@ class CyclesState(_ReviewsBase):
     nominate_open: bool = False
     nominate_outcome_id: str = ""
     nominate_name: str = ""
-    nominate_candidates: list[dict[str, str]] = []  # id, name
-    nominate_selected: list[str] = []  # the ticked ids, as the browser sent them
+    # whom the actor may pick (id, name), and the ticked ids as the browser sent them
+    nominate_candidates: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
+    nominate_selected: rx.Field[list[str]] = rx.field(default_factory=list)
 
     def _reset_view(self) -> None:
         super()._reset_view()
@@ -304,7 +311,7 @@ class CyclesState(_ReviewsBase):
         self._clear_detail()
 
     def _clear_detail(self) -> None:
-        self.cycle_id, self.cycle = "", {}
+        self.cycle_id, self.cycle = "", nothing(CycleListRow)
         self.status_rows, self.funnel, self.distribution, self.ninebox = [], [], [], []
         self.status_page = self.status_pages = 1
         self.status_total = self.unplaced = 0
@@ -355,7 +362,7 @@ class CyclesState(_ReviewsBase):
         cycle = review_cycles.get_cycle(session=session, actor=actor, cycle_id=cid)
         box = calibration.ninebox(session=session, actor=actor, cycle_id=cid)
         nominable = set(targets)  # the rows to offer "Nominate peers" on (no ids kept)
-        self.cycle_id, self.cycle = cycle.id, asdict(cycle)
+        self.cycle_id, self.cycle = cycle.id, cycle_row(cycle)
         self.status_rows = [
             status_row(r, can_nominate=r.outcome_id in nominable) for r in status.page.rows
         ]
@@ -560,8 +567,8 @@ class CyclesState(_ReviewsBase):
         self.nominate_candidates = got
         oid = parse_id(outcome_id)  # a well-formed id of the tenant: the service found it
         self.nominate_outcome_id = str(oid)
-        shown = [r for r in self.status_rows if r.get("outcome_id") == str(oid)]
-        self.nominate_name = str(shown[0].get("reviewee_name") or "") if shown else ""
+        shown = [r for r in self.status_rows if r["outcome_id"] == str(oid)]
+        self.nominate_name = shown[0]["reviewee_name"] if shown else ""
         self.nominate_open = True
         return None
 

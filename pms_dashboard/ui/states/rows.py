@@ -8,20 +8,33 @@ from __future__ import annotations
 
 from typing import Any, TypedDict, TypeVar, cast
 
-from pms_dashboard.console.grants import GrantRow, ProviderAccess
+import reflex as rx
+from reflex.vars import ObjectVar
+
+from pms_dashboard.console.grants import GoalReadRow, GrantRow, ProviderAccess, ReviewReadRow
 from pms_dashboard.console.search import AuditRow, FlaggedRow
 from pms_dashboard.console.service import TenantOverview
-from pms_dashboard.goals.schemas import CheckInView, GoalLink, GoalRow, KeyResultView, TreeNode
-from pms_dashboard.people.schemas import PersonRef, PersonRow, TreeLine
+from pms_dashboard.goals.schemas import (
+    CheckInView,
+    GoalDetail,
+    GoalLink,
+    GoalRow,
+    KeyResultView,
+    TreeNode,
+)
+from pms_dashboard.people.schemas import PersonDetail, PersonRef, PersonRow, TreeLine
 from pms_dashboard.reviews.schemas import (
     CalibrationChangeRow,
     CycleRow,
+    MyResults,
     MyReviewRow,
     NineBoxCell,
+    RatingRow,
+    ReviewDetail,
     SharedCycleRow,
     StatusRow,
 )
-from pms_dashboard.ui.format import day, moment, number, percent
+from pms_dashboard.ui.format import day, fixed, moment, number, percent
 
 R = TypeVar("R")
 
@@ -31,6 +44,24 @@ def fill(shape: type[R], source: object, **shown: Any) -> R:
     except those given in `shown` (the ones formatted for display)."""
     names = shape.__annotations__
     return cast(R, {n: shown[n] if n in shown else getattr(source, n) for n in names})
+
+
+def nothing(shape: type[R]) -> R:
+    """No row of `shape`: the empty dict a page reads as "nothing shown" (what a
+    single-record var starts as and is cleared to)."""
+    return cast(R, {})
+
+
+def record_var(shape: type[R]) -> rx.Field[R]:
+    """A state var holding one row of `shape` (the open goal, person, review...), empty
+    until one is shown."""
+    return cast(rx.Field[R], rx.field(default_factory=lambda: nothing(shape)))
+
+
+def shown(var: Any) -> ObjectVar[dict[str, Any]]:
+    """A `record_var` (or another dict var) read on the state class, for a page: the Var it
+    is there (mypy cannot choose Reflex's typing of a TypedDict field by itself)."""
+    return cast(ObjectVar[dict[str, Any]], var)
 
 
 class GoalListRow(TypedDict):
@@ -106,6 +137,39 @@ class GoalLinkRow(TypedDict):
     visible: bool
 
 
+class GoalDetailRow(TypedDict):
+    """The goal a goal's page shows (its lists are vars of their own)."""
+
+    id: str
+    title: str
+    description: str
+    owner: str
+    period: str
+    start_date: str
+    due_date: str
+    status: str
+    progress: int  # whole percent
+    weight: str
+    stale: bool
+    overdue: bool
+    progress_source: str
+    may_edit: bool
+    parent_id: str  # "" without a parent the viewer may see
+
+
+def goal_detail_row(goal: GoalDetail) -> GoalDetailRow:
+    """A goal as its page reads it (its parent only when the viewer may see that goal)."""
+    parent = goal.parent
+    shown = {
+        "start_date": day(goal.start_date),
+        "due_date": day(goal.due_date),
+        "progress": percent(goal.progress),
+        "weight": number(goal.weight),
+        "parent_id": parent.id if parent is not None and parent.visible else "",
+    }
+    return fill(GoalDetailRow, goal, **shown)
+
+
 def key_result_row(kr: KeyResultView) -> KeyResultRow:
     """A key result as its row reads."""
     return fill(
@@ -165,6 +229,18 @@ class PersonRefRow(TypedDict):
     id: str
     display_name: str
     job_title: str
+
+
+class PersonDetailRow(PersonListRow):
+    """The person the directory has open, with what the viewer may do to them."""
+
+    role_label: str
+    can_manage: bool  # only to offer the admin actions; the service decides
+
+
+def person_detail_row(detail: PersonDetail, *, role_label: str) -> PersonDetailRow:
+    """An open person as the directory's panel reads them."""
+    return fill(PersonDetailRow, detail.person, role_label=role_label, can_manage=detail.can_manage)
 
 
 def person_list_row(row: PersonRow) -> PersonListRow:
@@ -234,24 +310,55 @@ class FlaggedListRow(TypedDict):
     other_tenant: str
 
 
+class GoalReadListRow(TypedDict):
+    """A tenant's goal as a super-admin reads it under a grant."""
+
+    title: str
+    owner: str
+    status: str
+    progress: int  # whole percent
+    due_date: str
+
+
+class ReviewReadListRow(TypedDict):
+    """A tenant's review as a super-admin reads it under a grant (never its summary)."""
+
+    cycle: str
+    reviewee: str
+    reviewer: str
+    kind: str
+    status: str
+    score: str  # two places, "" when not scored
+
+
 def tenant_row(row: TenantOverview) -> TenantRow:
     """An organisation as the overview's row reads."""
-    return fill(TenantRow, row)
+    return fill(TenantRow, row, last_activity=moment(row.last_activity))
 
 
 def grant_row(row: GrantRow) -> GrantListRow:
     """A grant as its row reads."""
-    return fill(GrantListRow, row)
+    return fill(GrantListRow, row, expires_at=moment(row.expires_at))
 
 
 def audit_row(row: AuditRow) -> AuditListRow:
-    """A found event as its row reads."""
-    return fill(AuditListRow, row)
+    """A found event as its row reads (to the second: an audit trail)."""
+    return fill(AuditListRow, row, occurred_at=moment(row.occurred_at, seconds=True))
 
 
 def flagged_row(row: FlaggedRow) -> FlaggedListRow:
-    """A flagged event as its row reads."""
-    return fill(FlaggedListRow, row)
+    """A flagged event as its row reads (to the second: an audit trail)."""
+    return fill(FlaggedListRow, row, occurred_at=moment(row.occurred_at, seconds=True))
+
+
+def goal_read_row(row: GoalReadRow) -> GoalReadListRow:
+    """A goal read under a grant as its line reads."""
+    return fill(GoalReadListRow, row, progress=percent(row.progress), due_date=day(row.due_date))
+
+
+def review_read_row(row: ReviewReadRow) -> ReviewReadListRow:
+    """A review read under a grant as its line reads."""
+    return fill(ReviewReadListRow, row, score=fixed(row.score, places=2))
 
 
 class MyReviewListRow(TypedDict):
@@ -331,19 +438,110 @@ class HistoryRow(TypedDict):
     created_at: str
 
 
+class ReviewFormRow(TypedDict):
+    """The open review's heading (its criteria, summary and what may be done with it are
+    vars of their own)."""
+
+    cycle_name: str
+    reviewee_name: str
+    kind: str
+    status: str
+    score: float | None
+
+
+class RatingFormRow(TypedDict):
+    """A criterion of the open review as its form holds it (the score as the select's
+    value: a whole score, or `none` when not scored)."""
+
+    criterion_id: str
+    name: str
+    description: str
+    weight: float
+    score: str
+    comment: str
+
+
+class RatingShownRow(TypedDict):
+    """A criterion's score and comment in a shared review."""
+
+    name: str
+    score: int | None
+    comment: str
+
+
+class ReviewShownRow(TypedDict):
+    """A review in shared results: its score, summary and ratings."""
+
+    score: float | None
+    summary: str
+    ratings: list[RatingShownRow]
+
+
+class PeerShownRow(TypedDict):
+    """Peer scores of one criterion, aggregated (no names)."""
+
+    name: str
+    mean: float | None
+    count: int
+    comments: list[str]
+
+
+class ResultsRow(TypedDict):
+    """A person's shared results of one cycle."""
+
+    cycle_name: str
+    final_label: str
+    self_review: ReviewShownRow | None
+    manager_review: ReviewShownRow | None
+    peer_count: int
+    peers_shown: bool
+    peer_message: str
+    peers: list[PeerShownRow]
+    peer_summaries: list[str]
+
+
 def my_review_row(row: MyReviewRow) -> MyReviewListRow:
     """A review to write as its row reads."""
-    return fill(MyReviewListRow, row)
+    return fill(MyReviewListRow, row, due=day(row.due))
 
 
 def shared_row(row: SharedCycleRow) -> SharedListRow:
-    """A shared result as its row reads."""
-    return fill(SharedListRow, row)
+    """A shared result as its row reads (the day it was shared)."""
+    return fill(SharedListRow, row, shared_at=day(row.shared_at.date() if row.shared_at else None))
+
+
+CYCLE_DAYS = ("period_start", "period_end", "self_review_due", "manager_review_due")
 
 
 def cycle_row(row: CycleRow) -> CycleListRow:
-    """A cycle as its row reads."""
-    return fill(CycleListRow, row)
+    """A cycle as its row reads: its period and deadlines as days, its launch a moment."""
+    days = {name: day(getattr(row, name)) for name in CYCLE_DAYS}
+    return fill(CycleListRow, row, launched_at=moment(row.launched_at), **days)
+
+
+def review_form_row(detail: ReviewDetail) -> ReviewFormRow:
+    """The open review as its form's header reads it."""
+    return fill(ReviewFormRow, detail)
+
+
+def rating_form_row(rating: RatingRow, *, not_scored: str) -> RatingFormRow:
+    """A criterion of the open review as its form holds it."""
+    score = not_scored if rating.score is None else str(rating.score)
+    return fill(RatingFormRow, rating, score=score)
+
+
+def _review_shown(detail: ReviewDetail | None) -> ReviewShownRow | None:
+    if detail is None:
+        return None
+    ratings = [fill(RatingShownRow, r) for r in detail.ratings]
+    return fill(ReviewShownRow, detail, ratings=ratings)
+
+
+def results_row(got: MyResults) -> ResultsRow:
+    """A person's shared results as their panel reads them."""
+    reviews = {"self_review": got.self_review, "manager_review": got.manager_review}
+    shown = {name: _review_shown(review) for name, review in reviews.items()}
+    return fill(ResultsRow, got, peers=[fill(PeerShownRow, p) for p in got.peers], **shown)
 
 
 def status_row(row: StatusRow, *, can_nominate: bool) -> StatusListRow:
@@ -358,7 +556,24 @@ def ninebox_row(cell: NineBoxCell) -> NineBoxRow:
 
 def history_row(row: CalibrationChangeRow) -> HistoryRow:
     """A calibration change as its row reads."""
-    return fill(HistoryRow, row)
+    return fill(HistoryRow, row, created_at=moment(row.created_at))
+
+
+class ChartSlice(TypedDict):
+    """A slice of an overview chart."""
+
+    name: str
+    value: int
+    fill: str  # a CSS colour
+
+
+class LinkedSlice(TypedDict):
+    """A slice of an overview chart that links to the list it counts."""
+
+    name: str
+    value: int
+    fill: str  # a CSS colour
+    href: str
 
 
 class AccessLogRow(TypedDict):
@@ -373,5 +588,5 @@ class AccessLogRow(TypedDict):
 
 
 def access_log_row(row: ProviderAccess) -> AccessLogRow:
-    """A super-admin's action as its row reads."""
-    return fill(AccessLogRow, row)
+    """A super-admin's action as its row reads (to the second: an audit trail)."""
+    return fill(AccessLogRow, row, at=moment(row.at, seconds=True))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import reflex as rx
+
 from pms_dashboard.errors import UserError
 from pms_dashboard.organisation.schemas import ACCENT_COLORS, TenantSettings
 from pms_dashboard.organisation.service import get_tenant_settings, update_tenant_settings
@@ -33,12 +35,13 @@ class SettingsState(SessionState):
     loaded: bool = False
     org_name: str = ""
     form_logo_url: str = ""  # the form's values; the shell's own accent/logo live in
-    form_accent: str = "indigo"  # SessionState and change only once saved
+    form_accent: rx.Field[str] = rx.field("indigo")  # SessionState and change only once saved
     stale_after_days: str = "14"
     rating_low: str = "1"
     rating_high: str = "5"
     labels: list[dict[str, str]] = []  # {score, name, label, key}
-    form_key: int = 0  # bumped on load so uncontrolled inputs show the stored values
+    # bumped on load so uncontrolled inputs show the stored values
+    form_key: rx.Field[int] = rx.field(0)
     error: str = ""
     success: str = ""
 

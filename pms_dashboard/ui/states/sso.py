@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import reflex as rx
+
 from pms_dashboard.auth.service import Principal
 from pms_dashboard.errors import UserError
 from pms_dashboard.settings import get_settings
@@ -29,11 +31,11 @@ class SsoSettingsState(SessionState):
     has_secret: bool = False
     allowed_domains: str = ""
     default_role: str = "employee"
-    provision_users: bool = False
-    enabled: bool = False
+    provision_users: rx.Field[bool] = rx.field(False)
+    enabled: rx.Field[bool] = rx.field(False)
     callback_url: str = ""
     shown: bool = False  # only tenant admins get the card's data
-    form_key: int = 0
+    form_key: rx.Field[int] = rx.field(0)
     error: str = ""
     success: str = ""
 
