@@ -15,6 +15,7 @@ from pms_dashboard.ui.components.fields import labelled
 from pms_dashboard.ui.components.pager import list_total, pager
 from pms_dashboard.ui.components.tables import data_table, row_action
 from pms_dashboard.ui.states.reviews import KEEP, CyclesState
+from pms_dashboard.ui.states.rows import shown
 from pms_dashboard.ui.templates import ACCENT, template
 
 CYCLE_COLORS = {"draft": "gray", "active": "blue", "calibration": "amber", "closed": "green"}
@@ -245,11 +246,11 @@ def _status_row(r: ObjectVar) -> rx.Component:
         rx.table.cell(r["potential"]),
         rx.table.cell(
             rx.cond(
-                CyclesState.cycle["status"] == "calibration",
+                shown(CyclesState.cycle)["status"] == "calibration",
                 row_action("Calibrate", CyclesState.open_adjust(r["outcome_id"]), "status-adjust"),
             ),
             rx.cond(
-                (CyclesState.cycle["status"] == "active") & r["can_nominate"].to(bool),
+                (shown(CyclesState.cycle)["status"] == "active") & r["can_nominate"].to(bool),
                 row_action(
                     "Nominate peers", CyclesState.open_nominate(r["outcome_id"]), "status-nominate"
                 ),
@@ -340,7 +341,7 @@ def _ninebox() -> rx.Component:
 
 
 def _detail() -> rx.Component:
-    c = CyclesState.cycle
+    c = shown(CyclesState.cycle)
     return rx.vstack(
         rx.hstack(
             rx.heading(c["name"], size="5"),

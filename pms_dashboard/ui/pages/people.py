@@ -13,6 +13,7 @@ from pms_dashboard.ui.components.fields import native_select, options
 from pms_dashboard.ui.components.pager import list_total, pager
 from pms_dashboard.ui.components.tables import data_table, item_list
 from pms_dashboard.ui.states.people import PeopleState
+from pms_dashboard.ui.states.rows import shown
 from pms_dashboard.ui.states.session import ROLE_LABELS
 from pms_dashboard.ui.templates import ACCENT, template
 
@@ -230,7 +231,7 @@ def _tree() -> rx.Component:
 
 def _role_and_manager() -> list[rx.Component]:
     """Menus that change the selected person's role and manager at once."""
-    p = PeopleState.selected
+    p = shown(PeopleState.selected)
     return [
         rx.hstack(
             rx.text("Role", size="2", width="5rem"),
@@ -266,7 +267,7 @@ def _manager_options() -> rx.Component:
 
 def _profile_form() -> rx.Component:
     """Department, team and job title of the selected person."""
-    p = PeopleState.selected
+    p = shown(PeopleState.selected)
     fields = (
         ("department", "Department", 100, "person-department", "-d"),
         ("team", "Team", 100, "person-team", "-t"),
@@ -297,7 +298,7 @@ def _profile_form() -> rx.Component:
 
 def _deactivate_button() -> rx.Component:
     """Deactivate (after a confirmation) an active person; reactivate one who is not."""
-    p = PeopleState.selected
+    p = shown(PeopleState.selected)
     return rx.cond(
         p["is_active"],
         rx.alert_dialog.root(
@@ -347,9 +348,9 @@ def _person_actions() -> rx.Component:
 
 
 def _person_card() -> rx.Component:
-    p = PeopleState.selected
+    p = shown(PeopleState.selected)
     return rx.cond(
-        PeopleState.selected.contains("id"),
+        shown(PeopleState.selected).contains("id"),
         rx.card(
             rx.vstack(
                 rx.hstack(

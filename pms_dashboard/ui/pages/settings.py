@@ -39,10 +39,10 @@ def _accent() -> rx.Component:
         rx.button(
             "Preview",
             type="button",
-            color_scheme=SettingsState.form_accent,  # type: ignore[arg-type]
+            color_scheme=SettingsState.form_accent,
             id="settings-accent-preview",
         ),
-        rx.badge("Badge", color_scheme=SettingsState.form_accent, variant="soft"),  # type: ignore[arg-type]
+        rx.badge("Badge", color_scheme=SettingsState.form_accent, variant="soft"),
         align="center",
         spacing="3",
     )
