@@ -332,9 +332,7 @@ NOT_TENANT_IDS = {
 NOT_INPUTS = {
     "pms_dashboard.ui.states.session": {"manager": "a role's name (display labels)"},
     "pms_dashboard.ui.states.goals": {
-        "key_results": "the open goal's own key results (server rows) in vars",
         "owner": "the owner filter as GoalsState keeps it, and the ?owner= entry above",
-        "parent": "the detail's parent link (server data)",
         "goal_id": "the route part, read by _goal_id (entries above)",
     },
     "pms_dashboard.ui.states.people": {
