@@ -176,7 +176,7 @@ def _seed_reviews() -> None:
 
 def _seed_audit(per_transaction: int = 25) -> None:
     """AUDIT_EVENTS events per tenant, appended by the app's own function
-    (`app.append_audit_event`) so every chain still verifies."""
+    (`append_audit_event`) so every chain still verifies."""
     from rich.progress import track
     from sqlalchemy import text
 
@@ -195,7 +195,7 @@ def _seed_audit(per_transaction: int = 25) -> None:
     if not todo:
         return
     append = text(
-        "SELECT count(app.append_audit_event(NULL, (ARRAY['goal.update', 'goal.create', "
+        "SELECT count(append_audit_event(NULL, (ARRAY['goal.update', 'goal.create', "
         "'goal.check_in', 'review.save', 'auth.sign_in', 'access.denied'])[1 + i % 6], "
         "'goal', gen_random_uuid(), '{}'::jsonb, i % 6 = 5, '10.0.0.' || (i % 250)::text)) "
         "FROM generate_series(1, :n) AS i"

@@ -38,7 +38,9 @@ def _fail(message: str) -> int:
     return 2
 
 
-def _db_upgrade(_args: argparse.Namespace) -> int:
+def _db_upgrade(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     from pms_dashboard import keyring
     from pms_dashboard.db import migrate
 
@@ -50,9 +52,41 @@ def _db_upgrade(_args: argparse.Namespace) -> int:
             )
     except keyring.KeyringError as err:
         return _fail(str(err))
-    migrate.upgrade()
-    print(f"database at revision {migrate.current_revision()}")
-    return 0
+    with Progress(
+        TextColumn("[bold]migrating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[last]}"),
+        disable=args.no_progress,
+    ) as bar:
+        task = bar.add_task("migrate", total=None, last="")
+        outcomes = migrate.upgrade(
+            jobs=args.jobs,
+            planned=lambda n: bar.update(task, total=n),
+            advance=lambda o: bar.update(task, advance=1, last=o.target.label.strip()),
+        )
+    failed = [o for o in outcomes if not o.ok]
+    for o in failed:
+        print(f"FAILED {o.target.label.strip()}: {o.error} (left at {o.before or 'nothing'})")
+    head = migrate.head_revision()
+    done = len(outcomes) - len(failed)
+    print(f"{done} targets migrated to {head}, {len(failed)} failed; every other target at head")
+    return 1 if failed else 0
+
+
+def _db_status(_args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from pms_dashboard.db import migrate
+
+    head = migrate.head_revision()
+    found = migrate.status()
+    rows = [(t.kind, t.region, t.label.split()[2], rev or "-") for t, rev in found.items()]
+    _print_table(("kind", "region", "target", "revision"), rows)
+    by_revision = Counter(rev or "none" for rev in found.values())
+    summary = ", ".join(f"{n} at {rev}" for rev, n in sorted(by_revision.items()))
+    print(f"{len(found)} targets: {summary} (head {head})")
+    return 0 if set(found.values()) == {head} else 1
 
 
 def _db_url(_args: argparse.Namespace) -> int:
@@ -114,30 +148,63 @@ def _demo_signins(args: argparse.Namespace) -> int:
 
 
 def _tenants_list(_args: argparse.Namespace) -> int:
-    from pms_dashboard.people.service import list_tenants
+    from pms_dashboard.people.service import tenant_summary
+    from pms_dashboard.tenancy import directory
     from pms_dashboard.tenancy.session import owner_session
 
-    with owner_session() as s:
-        tenants = list_tenants(session=s)
-    rows = [(t.slug, t.name, t.isolation_tier, t.region, str(t.users)) for t in tenants]
-    _print_table(("slug", "name", "tier", "region", "users"), rows, right={4})
+    rows = []
+    for entry in directory.catalog():
+        with owner_session(entry.tenant_id) as s:
+            summary = tenant_summary(session=s, tenant_id=entry.tenant_id)
+        rows.append(
+            (
+                entry.slug,
+                summary.name if summary else "?",
+                entry.tier,
+                entry.region,
+                entry.where,
+                entry.revision or "-",
+                str(summary.users if summary else 0),
+            )
+        )
+    _print_table(
+        ("slug", "name", "tier", "region", "placement", "revision", "users"), rows, right={6}
+    )
     print(f"{len(rows)} tenants")
     return 0
 
 
 def _tenants_create(args: argparse.Namespace) -> int:
-    from pms_dashboard.tenancy.registry import TenantError, create_tenant
-    from pms_dashboard.tenancy.session import owner_session
+    from pms_dashboard.tenancy.provision import create_tenant
+    from pms_dashboard.tenancy.registry import TenantError
 
     try:
-        with owner_session() as s:
-            tenant = create_tenant(session=s, slug=args.slug, name=args.name, region=args.region)
-            created = (tenant.slug, tenant.id)
+        created = create_tenant(
+            slug=args.slug, name=args.name, tier=args.tier, region=args.region, url=args.url
+        )
     except TenantError as err:
         return _fail(str(err))
     except IntegrityError:  # created concurrently between the check and the insert
         return _fail(f"a tenant with slug {args.slug.strip().lower()!r} already exists")
-    print(f"created tenant {created[0]} ({created[1]})")
+    p = created.placement
+    print(
+        f"created tenant {p.slug} ({p.tenant_id}): {p.describe()}"
+        f" in {created.seconds:.2f} s"
+    )
+    return 0
+
+
+def _tenants_placement(args: argparse.Namespace) -> int:
+    import json
+
+    from pms_dashboard.tenancy import placement
+    from pms_dashboard.tenancy.registry import SLUG_RE
+
+    slug = args.slug.strip().lower()
+    found = placement.by_slug(slug) if SLUG_RE.fullmatch(slug) else None
+    if found is None:
+        return _fail(f"no tenant with slug {args.slug!r}")
+    print(json.dumps(found.as_json(), indent=2))
     return 0
 
 
@@ -292,9 +359,15 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_db_and_seed(groups: Any) -> None:
     db = groups.add_parser("db", help="database roles and migrations")
     db_cmds = db.add_subparsers(dest="command", required=True)
-    db_cmds.add_parser("upgrade", help="bootstrap roles, migrate to head").set_defaults(
-        handler=_db_upgrade
+    upgrade = db_cmds.add_parser(
+        "upgrade", help="bootstrap roles, migrate every target (catalog, pools, tenants) to head"
     )
+    upgrade.add_argument("--jobs", type=int, default=2, help="parallel workers (default 2)")
+    upgrade.add_argument("--no-progress", action="store_true", help="no progress bar")
+    upgrade.set_defaults(handler=_db_upgrade)
+    db_cmds.add_parser(
+        "status", help="every migration target and its revision (exit 1 if any is behind)"
+    ).set_defaults(handler=_db_status)
     db_cmds.add_parser("url", help="print the owner URL (password hidden)").set_defaults(
         handler=_db_url
     )
@@ -326,11 +399,16 @@ def _add_tenants(groups: Any) -> None:
     tenant_cmds.add_parser("list", help="every tenant with its user count").set_defaults(
         handler=_tenants_list
     )
-    create = tenant_cmds.add_parser("create", help="register an organisation")
+    create = tenant_cmds.add_parser("create", help="provision an organisation in a tier")
     create.add_argument("--slug", required=True, help="lower-case letters, digits, hyphens")
     create.add_argument("--name", required=True)
-    create.add_argument("--region", default="eu-central")
+    create.add_argument("--tier", choices=["pool", "schema", "database"], default="pool")
+    create.add_argument("--region", help="a region of PMS_REGIONS (default: the home region)")
+    create.add_argument("--url", help="database tier: a dedicated cluster's owner URL")
     create.set_defaults(handler=_tenants_create)
+    where = tenant_cmds.add_parser("placement", help="where a tenant lives, as JSON")
+    where.add_argument("--slug", required=True)
+    where.set_defaults(handler=_tenants_placement)
 
 
 def _add_audit_and_secrets(groups: Any) -> None:

@@ -16,7 +16,7 @@ from pms_dashboard.reviews.models import (
     ReviewTemplate,
 )
 from pms_dashboard.sso.models import SsoConfig, SsoLogin
-from pms_dashboard.tenancy.models import Tenant, TenantOwned
+from pms_dashboard.tenancy.models import Tenant, TenantOwned, TenantPlacement, TenantSsoDomain
 
 TENANT_MODELS: tuple[type[TenantOwned], ...] = (
     User,
@@ -44,6 +44,8 @@ PLATFORM_MODELS: tuple[type[SQLModel], ...] = (
     PlatformEvent,
     FlagReview,
     SignInAttempt,
+    TenantPlacement,
+    TenantSsoDomain,
 )
 
 __all__ = [

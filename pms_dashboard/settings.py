@@ -8,9 +8,11 @@ is refused wherever it is given, in every mode, so no running app can use a know
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -55,6 +57,24 @@ class Settings(BaseSettings):
         default=None, alias="PMS_AUDITOR_DB_PASSWORD", min_length=1
     )
     app_pool_size: int = Field(default=10, alias="PMS_APP_POOL_SIZE", ge=1, le=200)
+
+    # Regions (data residency): `name=url,name=url`, each region's cluster as the owner
+    # role's URL of its pool database; the first is the home region, whose pool database
+    # also holds the placement catalog. Unset: DATABASE_URL alone is the single region
+    # (named after the first of PMS_EMBEDDED_REGIONS), or with nothing set every region of
+    # PMS_EMBEDDED_REGIONS gets an embedded cluster of its own.
+    regions: str = Field(default="", alias="PMS_REGIONS")
+    embedded_regions: str = Field(
+        default="eu-central,us-east",
+        alias="PMS_EMBEDDED_REGIONS",
+        pattern=r"^\s*[a-z][a-z0-9-]{1,31}(\s*,\s*[a-z][a-z0-9-]{1,31})*\s*$",
+    )
+    # How many database engines (connection pools) one process keeps for database-tier
+    # tenants; the least recently used is disposed beyond it, and one idle this long too.
+    max_engines: int = Field(default=16, alias="PMS_MAX_ENGINES", ge=1, le=10_000)
+    engine_idle_seconds: float = Field(default=300.0, alias="PMS_ENGINE_IDLE_SECONDS", gt=0)
+    # Pool size of each database-tier tenant's engine (a tenant database serves one tenant).
+    tenant_pool_size: int = Field(default=2, alias="PMS_TENANT_POOL_SIZE", ge=1, le=100)
 
     # Signs session tokens and derives the keys of stored secrets. Unset: the keyring's
     # generated keys (rotatable with `cli secrets rotate`).
@@ -129,9 +149,42 @@ class Settings(BaseSettings):
                 f"{', '.join(published)} is set to a development default published with this "
                 "project; set a fresh random value, or unset it to use the generated keyring"
             )
-        if self.env == "production" and self.database_url is None:
+        if self.database_url and self.region_urls:
+            first = next(iter(self.region_urls.values()))
+            if _same_server_and_database(first, self.database_url) is False:
+                raise ValueError(
+                    "DATABASE_URL must be the home region's cluster: the first entry of "
+                    "PMS_REGIONS (same host, port and database)"
+                )
+        if self.env == "production" and self.database_url is None and not self.region_urls:
             raise ValueError("DATABASE_URL must be set when PMS_ENV=production")
         return self
+
+    @property
+    def region_urls(self) -> dict[str, str]:
+        """PMS_REGIONS parsed: region name -> owner URL, in order (the first is home)."""
+        found: dict[str, str] = {}
+        for entry in filter(None, (e.strip() for e in self.regions.split(","))):
+            name, sep, url = entry.partition("=")
+            name = name.strip()
+            if not sep or not REGION_NAME.fullmatch(name) or not url.strip():
+                raise ValueError(f"PMS_REGIONS entry {entry!r} is not region-name=postgresql://...")
+            if name in found:
+                raise ValueError(f"PMS_REGIONS names region {name!r} twice")
+            found[name] = url.strip()
+        return found
+
+    @property
+    def region_names(self) -> tuple[str, ...]:
+        """Every region, the home region first."""
+        if self.region_urls:
+            return tuple(self.region_urls)
+        names = tuple(n.strip() for n in self.embedded_regions.split(",") if n.strip())
+        return names[:1] if self.database_url else names
+
+    @property
+    def home_region(self) -> str:
+        return self.region_names[0]
 
     @property
     def keyring_path(self) -> Path:
@@ -142,6 +195,22 @@ class Settings(BaseSettings):
     def secure_cookies(self) -> bool:
         """Cookies get the Secure flag whenever the app is served over https."""
         return self.public_url.startswith("https://")
+
+
+REGION_NAME = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
+
+
+def _same_server_and_database(a: str, b: str) -> bool | None:
+    """Whether two PostgreSQL URLs name the same host, port and database (None: unparsable)."""
+    try:
+        ua, ub = urlsplit(a), urlsplit(b)
+        return (ua.hostname, ua.port or 5432, ua.path.strip("/")) == (
+            ub.hostname,
+            ub.port or 5432,
+            ub.path.strip("/"),
+        )
+    except ValueError:
+        return None
 
 
 @lru_cache(maxsize=1)

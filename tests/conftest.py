@@ -26,6 +26,7 @@ from pms_dashboard.db import migrate
 from pms_dashboard.settings import get_settings
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.models import Tenant
+from pms_dashboard.tenancy.provision import create_tenant
 from pms_dashboard.tenancy.session import owner_session
 
 T = TypeVar("T")
@@ -37,14 +38,15 @@ _PASSWORD_HASH = hash_password(TEST_PASSWORD)
 def database() -> Iterator[str]:
     """A freshly created, fully migrated test database; yields the owner URL."""
     settings = get_settings()
-    if settings.database_url is None:
-        from pms_dashboard.db import embedded
+    if settings.database_url is None and not settings.region_urls:
+        from pms_dashboard.db import clusters, embedded
 
-        embedded.ensure_database(
-            db_engine.embedded_cluster(settings), settings.embedded_db_name, recreate=True
-        )
+        for region in clusters.regions(settings):
+            cluster = clusters.embedded_cluster_of(region, settings)
+            embedded.drop_databases(cluster, settings.embedded_db_name)
     db_engine.reset_engines()
-    migrate.upgrade()
+    outcomes = migrate.upgrade(jobs=2)
+    assert all(o.ok for o in outcomes), [o.error for o in outcomes if not o.ok]
     yield db_engine.owner_url()
     db_engine.reset_engines()
 
@@ -61,16 +63,24 @@ class TenantFixture:
         return self.users[key].id
 
 
-def new_tenant(slug: str | None = None, name: str | None = None) -> TenantFixture:
-    """A new tenant with an admin, a manager and two reports (password TEST_PASSWORD).
+def new_tenant(
+    slug: str | None = None,
+    name: str | None = None,
+    *,
+    tier: str = "pool",
+    region: str | None = None,
+) -> TenantFixture:
+    """A new tenant (provisioned in `tier` and `region`, the home region's pool unless
+    told) with an admin, a manager and two reports (password TEST_PASSWORD).
 
-    Written as the owner (setup only); tests then act as pms_app through tenant_session.
+    Written as the owner at its placement (setup only); tests then act as pms_app through
+    tenant_session.
     """
     slug = slug or f"t-{uuid.uuid4().hex[:12]}"
-    with owner_session() as s:
-        tenant = Tenant(slug=slug, name=name or slug.title())
-        s.add(tenant)
-        s.flush()
+    created = create_tenant(slug=slug, name=name or slug.title(), tier=tier, region=region)
+    with owner_session(created.placement.tenant_id) as s:
+        tenant = s.get(Tenant, created.placement.tenant_id)
+        assert tenant is not None
         admin = User(
             tenant_id=tenant.id,
             email=f"admin@{slug}.test",
@@ -114,7 +124,7 @@ def add_person(
     """Another person in `t` (written as the owner, no password), known to the fixture as
     `key`; `manager` is the key of the person they report to. Named `key` unless given a
     `display_name`."""
-    with owner_session() as s:
+    with owner_session(t.id) as s:
         user = User(
             tenant_id=t.id,
             email=f"{key}@{t.slug}.test",
@@ -130,7 +140,7 @@ def add_person(
 
 def set_manager(t: TenantFixture, who: str, manager: str | None) -> None:
     """`who` reports to `manager` from now on (None: to nobody), written as the owner."""
-    with owner_session() as s:
+    with owner_session(t.id) as s:
         manager_id = t.user_id(manager) if manager else None
         s.execute(update(User).where(col(User.id) == t.user_id(who)).values(manager_id=manager_id))
     t.users[who].manager_id = manager_id
@@ -169,7 +179,7 @@ def draft_cycle(t: TenantFixture) -> uuid.UUID:
 
     from pms_dashboard.reviews.models import ReviewCycle, ReviewTemplate
 
-    with owner_session() as s:
+    with owner_session(t.id) as s:
         template = ReviewTemplate(tenant_id=t.id, name="Half-year")
         s.add(template)
         s.flush()

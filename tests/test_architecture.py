@@ -32,7 +32,7 @@ MAY_IMPORT_UI = frozenset({"ui", "pms_dashboard"})
 # The functions that open a unit of work (tenancy.session), and who may call them: the
 # Reflex states, the HTTP routes, the command line and the seeding job.
 SESSION_OPENERS = frozenset(
-    {"tenant_session", "contextless_session", "auditor_session", "owner_session"}
+    {"tenant_session", "contextless_session", "catalog_session", "auditor_session", "owner_session"}
 )
 ENTRY_POINTS = (
     f"{PACKAGE}.ui.states.",

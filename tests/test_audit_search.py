@@ -704,20 +704,16 @@ def test_bad_reviews_get_a_clear_message_and_change_nothing(attempt) -> None:
 def bulk(database: str) -> list[str]:
     """Four tenants with 3,000 chained events each (one in 500 flagged), then ANALYZE:
     enough rows that the planner's choice of index means something."""
-    from pms_dashboard.tenancy.models import Tenant
+    from pms_dashboard.tenancy.provision import create_tenant
 
     slugs = []
-    with owner_session() as s:
-        for _ in range(4):
-            tenant = Tenant(slug=f"bulk-{uuid.uuid4().hex[:10]}", name="Bulk")
-            s.add(tenant)
-            s.flush()
-            slugs.append(tenant.slug)
-            s.execute(text("SELECT set_config('app.current_tenant_id', :t, true)"),
-                      {"t": str(tenant.id)})  # fmt: skip
+    for _ in range(4):
+        created = create_tenant(slug=f"bulk-{uuid.uuid4().hex[:10]}", name="Bulk").placement
+        slugs.append(created.slug)
+        with owner_session(created.tenant_id) as s:  # the tenant's context is set there
             s.execute(
                 text(
-                    "SELECT count(app.append_audit_event(NULL, CASE WHEN i % 500 = 0"
+                    "SELECT count(append_audit_event(NULL, CASE WHEN i % 500 = 0"
                     " THEN 'access.denied' ELSE 'goal.update' END, 'goal', NULL, '{}'::jsonb,"
                     " i % 500 = 0, '')) FROM generate_series(1, 3000) AS i"
                 )

@@ -403,8 +403,8 @@ def test_killing_the_app_mid_write_loses_nothing_and_leaves_no_transaction_behin
     tmp_path: Path,
     record_property: Callable[[str, object], None],
 ) -> None:
-    db_engine.reset_engines()  # this process now holds no pms_app connection: all are the child's
     held_tenant, other = make_tenant(), make_tenant()
+    db_engine.reset_engines()  # this process now holds no pms_app connection: all are the child's
     stderr_path = tmp_path / "fault_writer.err"
     lines: queue.Queue[str | None] = queue.Queue()
     with open(stderr_path, "w") as stderr:

@@ -161,7 +161,7 @@ def seed_every_table(t: TenantFixture) -> dict[str, uuid.UUID]:
 
 
 def _seed_audit_event(t: TenantFixture) -> uuid.UUID:
-    """Audit events are written only through app.append_audit_event, in a tenant session."""
+    """Audit events are written only through append_audit_event, in a tenant session."""
     with tenant_session(_ctx(t)) as s:
         return audit_service.record(session=s, action="test.seed", entity_type="goal")
 

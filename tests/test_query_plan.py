@@ -23,7 +23,7 @@ from pms_dashboard.db import engine as db_engine
 from pms_dashboard.goals import service
 from pms_dashboard.goals.schemas import GoalListQuery
 from pms_dashboard.tenancy.context import TenantContext
-from pms_dashboard.tenancy.models import Tenant
+from pms_dashboard.tenancy.provision import create_tenant
 from pms_dashboard.tenancy.session import owner_session, tenant_session
 
 TENANTS, USERS_PER_TENANT, GOALS_PER_USER = 6, 10, 100  # 6,000 goals (+ KRs and check-ins)
@@ -44,16 +44,15 @@ class Data:
 def data(database: str) -> Data:
     """Several tenants with thousands of goals, loaded by the owner with COPY, then ANALYZEd."""
     users: list[tuple[uuid.UUID, uuid.UUID]] = []
-    with owner_session() as s:
-        for _ in range(TENANTS):
-            slug = f"plan-{uuid.uuid4().hex[:10]}"
-            tenant = Tenant(slug=slug, name=slug)
-            s.add(tenant)
-            s.flush()
+    for _ in range(TENANTS):
+        slug = f"plan-{uuid.uuid4().hex[:10]}"
+        tenant_id = create_tenant(slug=slug, name=slug).placement.tenant_id
+        with owner_session(tenant_id) as s:
             for i in range(USERS_PER_TENANT):
-                user = User(tenant_id=tenant.id, email=f"u{i}@{slug}.test", display_name=f"U{i}")
+                user = User(tenant_id=tenant_id, email=f"u{i}@{slug}.test", display_name=f"U{i}")
                 s.add(user)
-                users.append((tenant.id, user.id))
+                s.flush()
+                users.append((tenant_id, user.id))
     goals = [
         (tid, uuid.uuid4(), uid, f"goal {k}", date(2026, 1, 1), date(2026, 1 + k % 12, 1 + k % 28))
         for tid, uid in users

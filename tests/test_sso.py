@@ -31,7 +31,7 @@ from pms_dashboard.sso.models import SsoConfig
 from pms_dashboard.sso.routes import STATE_COOKIE, routes
 from pms_dashboard.sso.schemas import MESSAGES, SsoError
 from pms_dashboard.tenancy.context import TenantContext
-from pms_dashboard.tenancy.session import owner_session, tenant_session
+from pms_dashboard.tenancy.session import catalog_session, owner_session, tenant_session
 from tests.conftest import TenantFixture
 from tests.oidc_provider import Provider, running_provider
 
@@ -58,6 +58,8 @@ def _configure(t: TenantFixture, provider: Provider, *domains: str, **extra) -> 
     )  # fmt: skip
     with tenant_session(_admin(t)) as s:
         sso.save_config(session=s, actor=_admin(t), data=data)
+    with catalog_session(_admin(t)) as s:  # as the settings page does after saving
+        sso.publish_domains(session=s, domains=list(data.allowed_domains) if data.enabled else [])
 
 
 @pytest.fixture

@@ -85,8 +85,55 @@ REVOKE ALL ON FUNCTION app.append_audit_event(uuid, text, text, uuid, jsonb, boo
     FROM PUBLIC;
 """
 
+# From revision 0015 the writer lives in each target's own data schema (`public`, or a
+# schema tenant's schema) and names its tables unqualified, resolved through its pinned
+# search_path, so a schema tenant's events go to its own schema; callers name it unqualified
+# (the tenant transaction's search_path is the placement's schema). The historic text above
+# stays as revision 0004 created it.
+CREATE_LOCAL_APPEND_FUNCTION = """
+CREATE OR REPLACE FUNCTION {schema}.append_audit_event(
+    p_actor uuid, p_action text, p_entity_type text, p_entity_id uuid, p_detail jsonb,
+    p_flagged boolean, p_ip text
+) RETURNS uuid
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, {schema}, pg_temp
+    AS $$
+DECLARE
+    v_tenant uuid := app.current_tenant_id();
+    v_seq bigint;
+    v_prev text;
+    v_id uuid := gen_random_uuid();
+    v_at timestamptz := clock_timestamp();
+BEGIN
+    IF v_tenant IS NULL THEN
+        RAISE EXCEPTION 'an audit event needs a tenant context' USING ERRCODE = '42501';
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtextextended('pms.audit:' || v_tenant::text, 0));
+    SELECT e.seq, e.hash INTO v_seq, v_prev
+      FROM audit_event AS e
+     WHERE e.tenant_id = v_tenant
+     ORDER BY e.seq DESC
+     LIMIT 1;
+    v_seq := coalesce(v_seq, 0) + 1;
+    v_prev := coalesce(v_prev, '');
+    INSERT INTO audit_event (tenant_id, id, seq, occurred_at, actor_id, action,
+                             entity_type, entity_id, flagged, ip, detail, prev_hash, hash)
+    VALUES (v_tenant, v_id, v_seq, v_at, p_actor, p_action, coalesce(p_entity_type, ''),
+            p_entity_id, coalesce(p_flagged, false), coalesce(p_ip, ''),
+            coalesce(p_detail, '{{}}'::jsonb), v_prev,
+            app.audit_event_hash(v_tenant, v_seq, v_at, p_actor, p_action,
+                                 coalesce(p_entity_type, ''), p_entity_id,
+                                 coalesce(p_flagged, false), coalesce(p_ip, ''),
+                                 coalesce(p_detail, '{{}}'::jsonb), v_prev));
+    RETURN v_id;
+END
+$$;
+REVOKE ALL ON FUNCTION {schema}.append_audit_event(uuid, text, text, uuid, jsonb, boolean, text)
+    FROM PUBLIC;
+"""
+
 APPEND = text(
-    "SELECT app.append_audit_event(:actor, :action, :entity_type, :entity_id, "
+    "SELECT append_audit_event(:actor, :action, :entity_type, :entity_id, "
     "CAST(:detail AS jsonb), :flagged, :ip)"
 )
 

@@ -33,7 +33,7 @@ class AuditEvent(TenantOwned, table=True):
     """One audited action. actor_id is deliberately not a foreign key: the trail must outlive
     the users it mentions.
 
-    Rows are written only by `app.append_audit_event` (the app has no INSERT, UPDATE or
+    Rows are written only by `append_audit_event` (the app has no INSERT, UPDATE or
     DELETE on this table): it numbers each tenant's events 1, 2, 3... (`seq`) and chains them,
     each `hash` covering the row's content and the previous row's hash (`prev_hash`), so
     `audit verify` finds any row altered, removed or moved.

@@ -92,6 +92,8 @@ def sign_in_with_password(
             user_agent=user_agent,
             replaces=replaces,
         )
+    with contextless_session() as s:
+        throttle.end(session=s, attempt=start.attempt, success=signed is not None)
     if signed is None:  # raised after the failure's audit event has been committed
         raise SignInError(service.SIGN_IN_FAILED)
     finish_rotation(signed, ip=ip)

@@ -167,7 +167,8 @@ def check_password(
 ) -> SignedIn | None:
     """In the organisation's transaction: the new session if the email names an active
     person with this password (`open_session`), else None with an `auth.sign_in_failed`
-    event; the attempt is settled either way. The caller commits before refusing."""
+    event. The caller commits, then settles the attempt in the catalog (the throttle lives
+    there, the person's rows at the organisation's placement), then refuses or signs in."""
     user = find_user_by_email(session=session, email=email)
     usable = user is not None and user.is_active
     ok = verify_password(user.password_hash if user and usable else None, password)
@@ -193,7 +194,6 @@ def check_password(
             user_agent=user_agent,
             replaces=replaces,
         )
-    throttle.end(session=session, attempt=attempt, success=signed is not None)
     return signed
 
 

@@ -3,8 +3,9 @@
 Used only when DATABASE_URL is unset. The cluster lives in `<data_dir>/pg`, listens on
 127.0.0.1 only, requires SCRAM passwords, and is left running between commands so a second
 `make run` starts in seconds. The migration role it creates, `pms_owner`, mirrors a managed
-PostgreSQL: not a superuser, but BYPASSRLS (to seed with COPY and run migrations) and
-CREATEROLE (to bootstrap `pms_app` and `pms_auditor`).
+PostgreSQL: not a superuser, but BYPASSRLS (to seed with COPY and run migrations),
+CREATEROLE (to bootstrap `pms_app` and `pms_auditor`) and CREATEDB (to provision the
+databases of database-tier tenants).
 """
 
 from __future__ import annotations
@@ -227,7 +228,7 @@ def ensure_database(cluster: EmbeddedCluster, database: str, *, recreate: bool =
         verb = "ALTER" if exists else "CREATE"
         conn.execute(
             sql.SQL(
-                "{} ROLE {} LOGIN NOSUPERUSER CREATEROLE BYPASSRLS NOCREATEDB PASSWORD {}"
+                "{} ROLE {} LOGIN NOSUPERUSER CREATEROLE BYPASSRLS CREATEDB PASSWORD {}"
             ).format(sql.SQL(verb), sql.Identifier(OWNER), sql.Literal(cluster.owner_password))
         )
         has_db = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
@@ -245,3 +246,25 @@ def ensure_database(cluster: EmbeddedCluster, database: str, *, recreate: bool =
         conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(OWNER)))
         conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
     return cluster.url(database)
+
+
+def drop_databases(cluster: EmbeddedCluster, prefix: str) -> list[str]:
+    """Drop every database whose name is `prefix` or starts with `prefix_` (tests' fresh
+    start: the pool database, its template and its tenant databases); returns their names."""
+    if not (cluster.pgdata / "PG_VERSION").exists():
+        return []
+    start(cluster)
+    with psycopg.connect(cluster._conninfo(), autocommit=True) as conn:
+        names = [
+            row[0]
+            for row in conn.execute(
+                "SELECT datname FROM pg_database WHERE datname = %s OR starts_with(datname, %s)",
+                [prefix, prefix + "_"],
+            )
+        ]
+        for name in names:
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} IS_TEMPLATE false").format(sql.Identifier(name))
+            )
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    return names

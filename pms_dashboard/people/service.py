@@ -637,18 +637,15 @@ def update_profile(
     return _row(session, user)
 
 
-def list_tenants(*, session: Session) -> list[TenantSummary]:
-    """Every tenant with its user count (owner session only: the CLI's `tenants list`)."""
-    users = (
-        select(col(User.tenant_id), func.count().label("n"))
-        .group_by(col(User.tenant_id))
-        .subquery()
+def tenant_summary(*, session: Session, tenant_id: uuid.UUID) -> TenantSummary | None:
+    """A tenant's name, tier, region and user count (owner session at its placement: the
+    CLI's `tenants list`)."""
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None:
+        return None
+    users = session.scalar(
+        select(func.count()).select_from(User).where(col(User.tenant_id) == tenant_id)
     )
-    rows = session.execute(
-        select(Tenant, func.coalesce(users.c.n, 0))
-        .outerjoin(users, users.c.tenant_id == col(Tenant.id))
-        .order_by(col(Tenant.slug))
-    ).all()
-    return [
-        TenantSummary(t.id, t.slug, t.name, t.isolation_tier, t.region, int(n)) for t, n in rows
-    ]
+    return TenantSummary(
+        tenant.id, tenant.slug, tenant.name, tenant.isolation_tier, tenant.region, int(users or 0)
+    )

@@ -231,7 +231,7 @@ def _fill(
 def _seed_one(t: TenantSpec, password_hash: str, now: datetime, result: SeedResult) -> None:
     """One organisation in one transaction: skipped if complete, else (re)made whole."""
     tid = uuid.uuid4()
-    with tenant_session(TenantContext(tenant_id=tid), engine=owner_engine()) as s:
+    with tenant_session(TenantContext(tenant_id=tid), as_owner=True) as s:
         s.execute(
             text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
             {"key": f"seed demo {t.slug}"},

@@ -107,6 +107,13 @@ def get_config(*, session: Session, actor: TenantContext, redirect_uri: str) -> 
     )
 
 
+def publish_domains(*, session: Session, domains: list[str]) -> None:
+    """Tell the catalog which email domains continue with this tenant's SSO (all of them
+    replaced; none when SSO is off), in a catalog session with the tenant's context: the
+    sign-in page finds the organisation from there, wherever its data lives."""
+    session.execute(text("SELECT app.set_sso_domains(:d)"), {"d": list(domains)})
+
+
 def save_config(*, session: Session, actor: TenantContext, data: SsoConfigInput) -> None:
     """Create or change the tenant's SSO settings (tenant admins), audited without the
     secret; a blank secret keeps the stored one, and a first save needs one."""

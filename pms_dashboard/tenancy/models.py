@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKeyConstraint, func, text
+from sqlalchemy import CheckConstraint, Column, DateTime, ForeignKeyConstraint, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlmodel import Field, SQLModel
+from sqlmodel import AutoString, Field, SQLModel
 
 import pms_dashboard.db.metadata  # noqa: F401  (naming convention before any table)
 
@@ -48,6 +48,9 @@ class Tenant(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("slug ~ '^[a-z0-9][a-z0-9-]{1,62}$'", name="slug_format"),
         check_in("isolation_tier", IsolationTier),
+        CheckConstraint(
+            "placement_state IN ('active', 'read_only', 'moved')", name="placement_state_valid"
+        ),
     )
 
     id: uuid.UUID = Field(
@@ -71,6 +74,59 @@ class Tenant(SQLModel, table=True):
         sa_column_kwargs={"server_default": text("'{}'::jsonb"), "nullable": False},
     )
     created_at: datetime = created_at_field()
+    # The placement fence (see tenancy.placement): the catalog's version of this tenant's
+    # placement, and whether this copy is active, frozen for a move, or moved away.
+    placement_version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    placement_state: str = Field(
+        default="active", max_length=16, sa_column_kwargs={"server_default": "active"}
+    )
+
+
+class TenantPlacement(SQLModel, table=True):
+    """The catalog (home database): where a tenant lives, and nothing personal. Read by the
+    runtime roles only through `app.placement_of` / `app.placement_for_slug`."""
+
+    __tablename__ = "tenant_placement"
+    __table_args__ = (
+        CheckConstraint("tier IN ('pool', 'schema', 'database')", name="tier_valid"),
+        CheckConstraint("state IN ('active', 'read_only', 'moving')", name="state_valid"),
+        CheckConstraint("slug ~ '^[a-z0-9][a-z0-9-]{1,62}$'", name="slug_format"),
+        CheckConstraint(
+            "(tier = 'pool') = (database IS NULL AND schema IS NULL)", name="pool_has_no_target"
+        ),
+    )
+
+    tenant_id: uuid.UUID = Field(primary_key=True)
+    slug: str = Field(max_length=63, unique=True)
+    tier: str = Field(max_length=16)
+    region: str = Field(max_length=32)
+    cluster: str = Field(max_length=64)
+    host: str | None = Field(default=None, max_length=255)
+    port: int | None = None
+    database: str | None = Field(default=None, max_length=63)
+    # "schema" would shadow pydantic's BaseModel.schema: the column is mapped by name
+    schema_name: str | None = Field(
+        default=None, sa_column=Column("schema", AutoString(length=63), nullable=True)
+    )
+    # A dedicated cluster's owner URL, encrypted (purpose "dedicated-cluster-url").
+    owner_url_enc: str | None = Field(default=None, sa_type=Text)  # type: ignore[call-overload]
+    state: str = Field(default="active", max_length=16, sa_column_kwargs={"server_default": "active"})
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    revision: str | None = Field(default=None, max_length=32)
+    created_at: datetime = created_at_field()
+    updated_at: datetime = created_at_field()
+
+
+class TenantSsoDomain(SQLModel, table=True):
+    """The catalog: an email domain whose sign-in continues with a tenant's single sign-on
+    (an organisation's domain, not a person's)."""
+
+    __tablename__ = "tenant_sso_domain"
+
+    domain: str = Field(primary_key=True, max_length=255)
+    tenant_id: uuid.UUID = Field(
+        primary_key=True, foreign_key="tenant_placement.tenant_id", ondelete="CASCADE"
+    )
 
 
 class TenantOwned(SQLModel):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar
 
@@ -25,7 +25,9 @@ import psycopg
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
-from pms_dashboard.db.engine import app_engine, auditor_engine, owner_engine
+from pms_dashboard.db.engine import OWNER, app_engine, auditor_engine, owner_engine
+from pms_dashboard.settings import APP_ROLE, AUDITOR_ROLE
+from pms_dashboard.tenancy import placement as placements
 from pms_dashboard.tenancy.context import (
     AuditedRefusal,
     CrossTenantWrite,
@@ -33,6 +35,7 @@ from pms_dashboard.tenancy.context import (
     TenantContext,
 )
 from pms_dashboard.tenancy.models import TenantOwned, tenant_models
+from pms_dashboard.tenancy.placement import Placement, PlacementUnavailable
 from pms_dashboard.tenancy.rls import TENANT_SETTING
 
 logger = logging.getLogger(__name__)
@@ -91,47 +94,76 @@ def _stamp_and_guard_tenant(session: Session, _ctx: Any, _instances: Any) -> Non
             raise CrossTenantWrite(f"{type(obj).__name__} belongs to another tenant")
 
 
-def _begin_with_context(session: Session, tenant_id: uuid.UUID) -> None:
-    """Send BEGIN and set_config in one network round trip (psycopg pipeline mode)."""
+_FENCE = "SELECT placement_version, placement_state FROM tenant WHERE id = %s"
+_SET_PATH = "SELECT set_config('search_path', %s, true)"
+
+
+def _begin_at(session: Session, tenant_id: uuid.UUID | None, placement: Placement | None) -> None:
+    """BEGIN, the tenant context, the placement's search_path (transaction-local, never a
+    plain SET) and the placement's fence read, in one network round trip (psycopg pipeline
+    mode). StalePlacement when the target no longer holds the tenant at this version."""
     conn = session.connection()
     raw = conn.connection.dbapi_connection
     assert isinstance(raw, psycopg.Connection)
     try:
         with raw.pipeline():
-            raw.execute(_SET_CONTEXT, (str(tenant_id),))
+            if tenant_id is not None:
+                raw.execute(_SET_CONTEXT, (str(tenant_id),))
+            if placement is not None:
+                raw.execute(_SET_PATH, (placement.search_path,))
+                fence = raw.execute(_FENCE, (placement.tenant_id,))
+        if placement is not None:
+            row = fence.fetchone()
+            if row is None or row[0] != placement.version or row[1] == "moved":
+                raise StalePlacement(placement)
+            session.info["read_only"] = row[1] == "read_only"
     except psycopg.OperationalError:
         # The pooled connection died (e.g. the server restarted): drop it; the caller retries.
         conn.invalidate()
         raise
 
 
+class StalePlacement(RuntimeError):
+    """The target does not hold the tenant at the cached placement's version."""
+
+    def __init__(self, placement: Placement) -> None:
+        super().__init__(f"placement v{placement.version} of {placement.slug} is stale")
+        self.placement = placement
+
+
 @contextmanager
-def _unit_of_work(session: S, tenant_id: uuid.UUID | None = None) -> Iterator[S]:
+def _unit_of_work(
+    session: S,
+    tenant_id: uuid.UUID | None = None,
+    placement: Placement | None = None,
+) -> Iterator[S]:
     """Commit on success, roll back on any error, always close: the only commit point."""
     try:
-        if tenant_id is not None:
+        if tenant_id is not None or placement is not None:
             try:
-                _begin_with_context(session, tenant_id)
+                _begin_at(session, tenant_id, placement)
             except psycopg.OperationalError:
                 # Nothing has run yet, so one retry on a fresh connection is safe.
                 session.rollback()
-                _begin_with_context(session, tenant_id)
+                _begin_at(session, tenant_id, placement)
         yield session
         session.commit()
     except BaseException as err:
         session.rollback()
         if tenant_id is not None and isinstance(err, AuditedRefusal):
-            _record_refusal(session, tenant_id, err)
+            _record_refusal(session, tenant_id, placement, err)
         raise
     finally:
         session.close()
 
 
-def _record_refusal(session: Session, tenant_id: uuid.UUID, err: AuditedRefusal) -> None:
+def _record_refusal(
+    session: Session, tenant_id: uuid.UUID, placement: Placement | None, err: AuditedRefusal
+) -> None:
     """A refused request is audited in a transaction of its own (the request's own work was
     rolled back); what is recorded is the refusal's own business (`audit_refusal`)."""
     try:
-        _begin_with_context(session, tenant_id)
+        _begin_at(session, tenant_id, placement)
         err.audit_refusal(session)
         session.commit()
     except Exception:  # the refusal itself must still reach the caller
@@ -139,34 +171,100 @@ def _record_refusal(session: Session, tenant_id: uuid.UUID, err: AuditedRefusal)
         logger.exception("could not audit a refused request")
 
 
+@contextmanager
+def _routed(
+    tenant_id: uuid.UUID, role: str, make: Callable[[Engine, Placement], S], *, context: bool
+) -> Iterator[S]:
+    """A unit of work of `role` at the tenant's placement; a stale cached placement is
+    dropped and the catalog read again (once) before anything runs."""
+    for attempt in (1, 2):
+        found = placements.lookup(tenant_id) if attempt == 1 else placements.fetch(tenant_id)
+        session = make(placements.engine_of(found, role), found)
+        session.info["placement"] = found
+        work = _unit_of_work(session, tenant_id if context else None, found)
+        try:
+            entered = work.__enter__()
+        except StalePlacement:
+            placements.forget(tenant_id)
+            session.close()
+            if attempt == 2:
+                raise PlacementUnavailable() from None
+            continue
+        with _exit_through(work):
+            yield entered
+        return
+
+
+@contextmanager
+def _exit_through(work: AbstractContextManager[Any]) -> Iterator[None]:
+    """Finish an entered unit of work with the block's outcome (commit or roll back)."""
+    try:
+        yield
+    except BaseException as err:
+        if not work.__exit__(type(err), err, err.__traceback__):
+            raise
+    else:
+        work.__exit__(None, None, None)
+
+
 def tenant_session(
-    ctx: TenantContext, *, engine: Engine | None = None
+    ctx: TenantContext, *, engine: Engine | None = None, as_owner: bool = False
 ) -> AbstractContextManager[TenantSession]:
-    """Run one unit of work for `ctx.tenant_id` as `pms_app`; commit on success.
+    """Run one unit of work for `ctx.tenant_id` as `pms_app` at the tenant's placement;
+    commit on success. `as_owner`: the same, as the migration role (seeding only);
+    `engine`: a given engine of the placement's database (tests of pooled connections).
 
     Usage: `with tenant_session(ctx) as session: service.do(session=session, ...)`.
     """
     if not isinstance(ctx, TenantContext):
         raise TypeError("tenant_session needs a TenantContext")
-    session = TenantSession(
-        bind=engine or app_engine(),
-        info={"tenant_id": ctx.tenant_id, "ctx": ctx},
-        expire_on_commit=False,
-    )
-    return _unit_of_work(session, ctx.tenant_id)
+
+    def make(routed: Engine, _p: Placement) -> TenantSession:
+        return TenantSession(
+            bind=engine or routed,
+            info={"tenant_id": ctx.tenant_id, "ctx": ctx},
+            expire_on_commit=False,
+        )
+
+    return _routed(ctx.tenant_id, OWNER if as_owner else APP_ROLE, make, context=True)
 
 
 def contextless_session(*, engine: Engine | None = None) -> AbstractContextManager[TenantSession]:
-    """A `pms_app` session with no tenant: sees no tenant rows (used before sign-in)."""
+    """A `pms_app` session on the home database with no tenant: sees no tenant rows, reads
+    the catalog's look-ups (used before sign-in)."""
     session = TenantSession(bind=engine or app_engine(), info={}, expire_on_commit=False)
     return _unit_of_work(session)
 
 
-def auditor_session() -> AbstractContextManager[Session]:
-    """The super-admin console's unit of work, as `pms_auditor` (no tenant rows by itself)."""
-    return _unit_of_work(Session(bind=auditor_engine(), expire_on_commit=False))
+def catalog_session(ctx: TenantContext) -> AbstractContextManager[TenantSession]:
+    """A `pms_app` transaction on the home database with `ctx`'s tenant context, for the
+    catalog entries a tenant keeps there (its SSO domains); never its data (that is at its
+    placement: `tenant_session`)."""
+    session = TenantSession(bind=app_engine(), info={"ctx": ctx}, expire_on_commit=False)
+    return _unit_of_work(session, ctx.tenant_id)
 
 
-def owner_session() -> AbstractContextManager[Session]:
-    """Platform administration as the migration role (CLI only, never a web request)."""
-    return _unit_of_work(Session(bind=owner_engine(), expire_on_commit=False))
+def auditor_session(tenant_id: uuid.UUID | None = None) -> AbstractContextManager[Session]:
+    """The super-admin console's unit of work as `pms_auditor`: on the home database (the
+    catalog, the platform's trail), or at one tenant's placement (its data, under the
+    grant policies; no tenant context)."""
+    if tenant_id is None:
+        return _unit_of_work(Session(bind=auditor_engine(), expire_on_commit=False))
+    return _routed(
+        tenant_id,
+        AUDITOR_ROLE,
+        lambda engine, _p: Session(bind=engine, expire_on_commit=False),
+        context=False,
+    )
+
+
+def owner_session(tenant_id: uuid.UUID | None = None) -> AbstractContextManager[Session]:
+    """Platform administration as the migration role (CLI, seeding, tests' set-up; never a
+    web request): on the home database, or at one tenant's placement with its context."""
+    if tenant_id is None:
+        return _unit_of_work(Session(bind=owner_engine(), expire_on_commit=False))
+
+    return _routed(
+        tenant_id, OWNER, lambda engine, _p: Session(bind=engine, expire_on_commit=False),
+        context=True,
+    )

@@ -11,7 +11,7 @@ from pms_dashboard.auth.service import Principal
 from pms_dashboard.errors import UserError
 from pms_dashboard.settings import get_settings
 from pms_dashboard.sso import service as sso
-from pms_dashboard.tenancy.session import TenantSession
+from pms_dashboard.tenancy.session import TenantSession, catalog_session
 from pms_dashboard.ui.states.base import event
 from pms_dashboard.ui.states.session import SessionState
 from pms_dashboard.ui.urls import backend_url
@@ -82,6 +82,10 @@ class SsoSettingsState(SessionState):
             data = sso.config_input(raw)
             sso.save_config(session=session, actor=principal.context, data=data)
             self._fill(principal, session)
+            context = principal.context
+        with catalog_session(context) as catalog:
+            domains = list(data.allowed_domains) if data.enabled else []
+            sso.publish_domains(session=catalog, domains=domains)
         self.error = ""
         self.success = "Single sign-on saved."
         return None
