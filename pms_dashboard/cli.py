@@ -187,10 +187,7 @@ def _tenants_create(args: argparse.Namespace) -> int:
     except IntegrityError:  # created concurrently between the check and the insert
         return _fail(f"a tenant with slug {args.slug.strip().lower()!r} already exists")
     p = created.placement
-    print(
-        f"created tenant {p.slug} ({p.tenant_id}): {p.describe()}"
-        f" in {created.seconds:.2f} s"
-    )
+    print(f"created tenant {p.slug} ({p.tenant_id}): {p.describe()} in {created.seconds:.2f} s")
     return 0
 
 

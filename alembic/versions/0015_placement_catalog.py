@@ -76,7 +76,12 @@ def upgrade() -> None:
         sa.Column("database", sqlmodel.sql.sqltypes.AutoString(length=63), nullable=True),
         sa.Column("schema", sqlmodel.sql.sqltypes.AutoString(length=63), nullable=True),
         sa.Column("owner_url_enc", sa.Text(), nullable=True),
-        sa.Column("state", sqlmodel.sql.sqltypes.AutoString(length=16), server_default="active", nullable=False),
+        sa.Column(
+            "state",
+            sqlmodel.sql.sqltypes.AutoString(length=16),
+            server_default="active",
+            nullable=False,
+        ),
         sa.Column("version", sa.Integer(), server_default="1", nullable=False),
         sa.Column("revision", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
         sa.Column(

@@ -51,8 +51,7 @@ def regions(settings: Settings | None = None) -> tuple[Region, ...]:
     if given:
         return tuple(Region(name, i, url) for i, (name, url) in enumerate(given.items()))
     return tuple(
-        Region(name, i, s.database_url if i == 0 else None)
-        for i, name in enumerate(s.region_names)
+        Region(name, i, s.database_url if i == 0 else None) for i, name in enumerate(s.region_names)
     )
 
 

@@ -169,7 +169,9 @@ def _revisions_in(url: str, group: list[Target]) -> dict[Target, str | None]:
                 f"SELECT '{s}' AS schema, max(version_num) FROM \"{s}\".alembic_version"
                 for s in sorted(present)
             )
-            versions = dict(conn.execute(text(union)).all()) if union else {}  # type: ignore[arg-type]
+            versions: dict[str, str | None] = {}
+            if union:
+                versions = {str(k): v for k, v in conn.execute(text(union)).all()}
     except (OperationalError, ProgrammingError):
         return dict.fromkeys(group)
     finally:

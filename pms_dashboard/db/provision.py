@@ -78,7 +78,9 @@ def drop_database(url: str) -> None:
     """Drop the database of `url` (closing its connections) if it exists."""
     name = make_url(url).database or ""
     with psycopg.connect(_conninfo(url, "postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 # ------------------------------------------------------------------ schema clones
@@ -233,9 +235,13 @@ def _functions(conn: Connection) -> list[str]:
     ).all()
     out = []
     for f in rows:
-        body = f.definition.replace(f"FUNCTION public.{f.proname}(", f'FUNCTION "{{schema}}".{f.proname}(', 1)
-        body = body.replace("search_path TO 'pg_catalog', 'public', 'pg_temp'",
-                            "search_path TO 'pg_catalog', '{schema}', 'pg_temp'")
+        body = f.definition.replace(
+            f"FUNCTION public.{f.proname}(", f'FUNCTION "{{schema}}".{f.proname}(', 1
+        )
+        body = body.replace(
+            "search_path TO 'pg_catalog', 'public', 'pg_temp'",
+            "search_path TO 'pg_catalog', '{schema}', 'pg_temp'",
+        )
         out.append(body)
         signature = f'"{{schema}}".{f.proname}({f.args})'
         out.append(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")

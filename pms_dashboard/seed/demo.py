@@ -31,7 +31,6 @@ import pms_dashboard.models  # noqa: F401  (every table in the metadata)
 from pms_dashboard.audit import service as audit
 from pms_dashboard.auth.models import Role
 from pms_dashboard.auth.passwords import hash_password
-from pms_dashboard.db.engine import owner_engine
 from pms_dashboard.db.metadata import metadata
 from pms_dashboard.goals.models import REFRESH_LATEST_CHECK_IN, Goal, GoalStatus
 from pms_dashboard.goals.service import recompute_progress

@@ -110,7 +110,9 @@ class TenantPlacement(SQLModel, table=True):
     )
     # A dedicated cluster's owner URL, encrypted (purpose "dedicated-cluster-url").
     owner_url_enc: str | None = Field(default=None, sa_type=Text)  # type: ignore[call-overload]
-    state: str = Field(default="active", max_length=16, sa_column_kwargs={"server_default": "active"})
+    state: str = Field(
+        default="active", max_length=16, sa_column_kwargs={"server_default": "active"}
+    )
     version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     revision: str | None = Field(default=None, max_length=32)
     created_at: datetime = created_at_field()

@@ -103,7 +103,7 @@ class Placement:
         return self.tier != Tier.database
 
     def describe(self) -> str:
-        """"eu-central, dedicated database": where a tenant admin is told the data lives."""
+        """ "eu-central, dedicated database": where a tenant admin is told the data lives."""
         return f"{self.region}, {TIER_WORDS[self.tier]}"
 
     def as_json(self) -> dict[str, Any]:
@@ -252,8 +252,7 @@ def dedicated_owner_url(tenant_id: uuid.UUID) -> str:
     with owner_engine().connect() as c:
         row = c.execute(
             text(
-                "SELECT region, database, owner_url_enc FROM tenant_placement"
-                " WHERE tenant_id = :t"
+                "SELECT region, database, owner_url_enc FROM tenant_placement WHERE tenant_id = :t"
             ),
             {"t": tenant_id},
         ).one()

@@ -265,6 +265,8 @@ def owner_session(tenant_id: uuid.UUID | None = None) -> AbstractContextManager[
         return _unit_of_work(Session(bind=owner_engine(), expire_on_commit=False))
 
     return _routed(
-        tenant_id, OWNER, lambda engine, _p: Session(bind=engine, expire_on_commit=False),
+        tenant_id,
+        OWNER,
+        lambda engine, _p: Session(bind=engine, expire_on_commit=False),
         context=True,
     )
