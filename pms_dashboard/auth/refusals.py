@@ -26,6 +26,7 @@ from sqlalchemy import TableClause, Uuid, column, literal, select, table, text, 
 from sqlalchemy.orm import Session
 
 from pms_dashboard.audit import service as audit
+from pms_dashboard.db.clusters import home_region
 
 NOT_FOUND = "access.not_found"
 DENIED = "access.denied"
@@ -101,6 +102,16 @@ def record_not_found(
         },
         flagged=True,
     )
+    if not _shares_the_platform_database(session):
+        return
     # last in the transaction: the platform trail's one lock is held until commit
     for candidate in candidates:
         session.execute(_REPORT, {"id": candidate, "event": event_id})
+
+
+def _shares_the_platform_database(session: Session) -> bool:
+    """Whether the tenant's rows are in the home region's pool, next to the platform trail
+    and the other pool tenants: only there can an id be found to be another tenant's (a
+    schema or database tenant's placement holds no other tenant's rows to find it in)."""
+    found = session.info.get("placement")
+    return found is None or (found.tier == "pool" and found.region == home_region().name)
