@@ -2,8 +2,10 @@
 
     db upgrade                      roles (idempotent) + migrations to head
     db url                          the owner connection URL, password hidden
-    seed demo                       the demo organisations acme and globex (once)
-    seed --tenants N [...]          synthetic tenants load-0001… for load tests (COPY)
+    seed demo                       the demo organisations acme (pool), globex (database)
+                                    and initech (schema), once
+    seed --tenants N [--tier T] [--region R] [...]
+                                    synthetic tenants load-0001… for load tests (COPY)
     demo-signins [--url URL]        the demo accounts and their password
     tenants list                    every tenant with its user count
     tenants create --slug S --name N
@@ -121,6 +123,8 @@ def _seed(args: argparse.Namespace) -> int:
             check_ins_per_goal=args.check_ins_per_goal,
             workers=args.workers,
             progress=not args.no_progress,
+            tier=args.tier,
+            region=args.region,
         )
     except seed.SeedError as err:
         return _fail(str(err))
@@ -187,10 +191,7 @@ def _tenants_create(args: argparse.Namespace) -> int:
     except IntegrityError:  # created concurrently between the check and the insert
         return _fail(f"a tenant with slug {args.slug.strip().lower()!r} already exists")
     p = created.placement
-    print(
-        f"created tenant {p.slug} ({p.tenant_id}): {p.describe()}"
-        f" in {created.seconds:.2f} s"
-    )
+    print(f"created tenant {p.slug} ({p.tenant_id}): {p.describe()} in {created.seconds:.2f} s")
     return 0
 
 
@@ -385,6 +386,11 @@ def _add_db_and_seed(groups: Any) -> None:
     seed.add_argument("--check-ins-per-goal", type=float, default=0.5)
     seed.add_argument("--prefix", default="load", help="slug prefix (default: load)")
     seed.add_argument("--workers", type=int, help="parallel connections (default: CPUs, max 4)")
+    seed.add_argument(
+        "--tier", choices=["pool", "schema", "database"], default="pool",
+        help="isolation tier of the synthetic tenants (default: pool)",
+    )  # fmt: skip
+    seed.add_argument("--region", help="a region of PMS_REGIONS (default: the home region)")
     seed.add_argument("--no-progress", action="store_true", help="no progress bar")
     seed.set_defaults(handler=_seed)
 
