@@ -10,7 +10,8 @@
     tenants list                    every tenant with its user count
     tenants create --slug S --name N
     export NAME --tenant S [--out F] [--filter K=V]... [--as EMAIL] [--bom]   a list as CSV
-    audit verify [--tenant S | --platform]  every tenant's hash chain and the platform's
+    audit verify [--tenant S | --platform]  every tenant's hash chain at every placement (pool
+                                    databases, schemas, tenant databases) and the platform's
     secrets rotate                  a new session-signing key (the old one stays valid until
                                     the sessions it signed expire)
     secrets status                  the signing keys' ids and ages (never a key)
@@ -210,29 +211,36 @@ def _tenants_placement(args: argparse.Namespace) -> int:
 
 
 def _audit_verify(args: argparse.Namespace) -> int:
-    from sqlalchemy import text
-
-    from pms_dashboard.audit.chain import verify, verify_platform
+    from pms_dashboard.audit.chain import verify, verify_every_placement, verify_platform
     from pms_dashboard.db.engine import owner_engine
+    from pms_dashboard.tenancy import placement
+    from pms_dashboard.tenancy.registry import SLUG_RE
+    from pms_dashboard.tenancy.session import owner_session
 
     if args.tenant and args.platform:
         return _fail("check one tenant (--tenant) or the platform trail (--platform), not both")
-    with owner_engine().connect() as conn:
+    platform = None
+    if not args.tenant:
+        # the platform's own trail (console sign-ins, searches, reviews, exports, tenants
+        # made and removed) in the home database: with the whole check, or alone
+        with owner_engine().connect() as conn:
+            platform = verify_platform(conn)
+            conn.rollback()
         if args.platform:
-            return _report_platform(verify_platform(conn))
-        tenant_id = None
-        if args.tenant:
-            tenant_id = conn.execute(
-                text("SELECT id FROM tenant WHERE slug = :s"), {"s": args.tenant.strip().lower()}
-            ).scalar()
-            if tenant_id is None:
-                return _fail(f"no tenant with slug {args.tenant!r}")
-        result = verify(conn, tenant_id=tenant_id)
-        # the platform's own trail (console sign-ins, searches, reviews, exports) with the
-        # whole check; --tenant narrows it to that tenant's chain alone
-        platform = None if tenant_id else verify_platform(conn)
+            return _report_platform(platform)
+    if args.tenant:  # that tenant's chain alone, at its placement
+        slug = args.tenant.strip().lower()
+        found = placement.by_slug(slug) if SLUG_RE.fullmatch(slug) else None
+        if found is None:
+            return _fail(f"no tenant with slug {args.tenant!r}")
+        with owner_session(found.tenant_id) as s:
+            result, places = verify(s.connection(), tenant_id=found.tenant_id), 1
+    else:
+        result, places = verify_every_placement()
     if result.ok:
-        print(f"OK: {result.events:,} events in {result.tenants} tenants, every chain intact")
+        where = f" at {places} placements" if places > 1 else ""
+        counted = f"{result.events:,} events in {result.tenants} tenants{where}"
+        print(f"OK: {counted}, every chain intact")
     else:
         for broken in result.breaks:
             print(f"BROKEN {broken}")
