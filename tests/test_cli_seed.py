@@ -44,6 +44,8 @@ TABLES = (
 
 
 DEMO_SLUGS = ("acme", "globex", "initech")
+DEMO_PLACES = (("acme", "pool", "eu-central"), ("globex", "database", "us-east"),
+               ("initech", "schema", "eu-central"))  # fmt: skip
 TENANT_TABLES = tuple(sorted(m.__tablename__ for m in models.TENANT_MODELS))
 
 
@@ -397,9 +399,7 @@ def test_demo_organisations_live_in_their_tiers_and_their_rows_only_there(demo: 
     every database of every cluster finds each one's rows only at its placement."""
     where = {slug: placements.by_slug(slug) for slug in DEMO_SLUGS}
     assert {s: (p.tier.value, p.region) for s, p in where.items() if p} == {
-        "acme": ("pool", "eu-central"),
-        "globex": ("database", "us-east"),
-        "initech": ("schema", "eu-central"),
+        slug: (tier, region) for slug, tier, region in DEMO_PLACES
     }
     found = _located([p.tenant_id for p in where.values() if p])
     for slug, p in where.items():
@@ -643,17 +643,39 @@ def test_cli_tenants_create_refuses_an_existing_slug(
 
 
 def test_cli_tenants_create_then_list(demo: None, capsys: pytest.CaptureFixture[str]) -> None:
-    slug = f"initech-{uuid.uuid4().hex[:6]}"
-    assert main(["tenants", "create", "--slug", slug, "--name", "Initech"]) == 0
-    assert slug in capsys.readouterr().out
+    """Tenants made in each tier (by the command line) are listed with their tier, region,
+    placement, migration revision and user count, read at each one's placement."""
+    from pms_dashboard.db import migrate
+
+    made = {}
+    for tier, region in (("pool", None), ("schema", "eu-central"), ("database", "us-east")):
+        slug = f"initech-{tier}-{uuid.uuid4().hex[:6]}"
+        argv = ["tenants", "create", "--slug", slug, "--name", "Initech", "--tier", tier]
+        assert main(argv + (["--region", region] if region else [])) == 0
+        assert slug in capsys.readouterr().out
+        made[slug] = placements.by_slug(slug)
     assert main(["tenants", "list"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == [
         "slug", "name", "tier", "region", "placement", "revision", "users"
     ]  # fmt: skip
-    acme = next(line.split() for line in lines if line.startswith("acme "))
-    assert acme[-1] == "10"  # users column
-    assert any(line.startswith(f"{slug} ") and line.split()[-1] == "0" for line in lines)
+    rows = {line.split()[0]: line.split() for line in lines[1:-1]}
+    head = migrate.head_revision()
+    for slug, tier, region in DEMO_PLACES:
+        assert rows[slug][-1] == "10" and {tier, region, head} <= set(rows[slug])
+    home = clusters.home_region().name
+    for slug, p in made.items():
+        assert p is not None
+        where = {
+            "pool": ["pool"],
+            "schema": ["schema", p.schema],
+            "database": ["database", p.database],
+        }
+        assert rows[slug] == [
+            slug, "Initech", p.tier.value, p.region if p.tier != "pool" else home,
+            *where[p.tier.value], head, "0",
+        ]  # fmt: skip
+    assert lines[-1] == f"{len(rows)} tenants"
 
 
 def test_cli_db_url_hides_the_password(capsys: pytest.CaptureFixture[str]) -> None:
