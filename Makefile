@@ -40,5 +40,5 @@ bench: db
 	@$(ENV) python -m bench
 
 clean-db:
-	@$(ENV) python -c "from pms_dashboard.db import embedded, engine; embedded.stop(engine.embedded_cluster())" || true
+	@$(ENV) python -c "from pms_dashboard.db import clusters, embedded; [embedded.stop(clusters.embedded_cluster_of(r)) for r in clusters.regions()]" || true
 	rm -rf .pms

@@ -141,10 +141,14 @@ def _seed(args: argparse.Namespace) -> int:
 def _demo_signins(args: argparse.Namespace) -> int:
     from pms_dashboard.keyring import describe_mode
     from pms_dashboard.seed import demo_sign_ins
+    from pms_dashboard.seed.data import DEMO_TENANTS
     from pms_dashboard.settings import get_settings
+    from pms_dashboard.tenancy.placement import TIER_WORDS, Tier
 
     settings = get_settings()
     print(describe_mode(*(["demo data"] if settings.env == "development" else [])))
+    places = [f"{t.slug} ({t.region}, {TIER_WORDS[Tier(t.tier)]})" for t in DEMO_TENANTS]
+    print(f"Demo organisations: {', '.join(places)}")
     where = f" at {args.url}" if args.url else ""
     print(f"Demo sign-ins{where} (password: {settings.demo_password})")
     rows = [(s.slug, s.email, s.role, s.display_name) for s in demo_sign_ins()]

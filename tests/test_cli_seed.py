@@ -691,4 +691,7 @@ def test_cli_demo_signins_lists_accounts(capsys: pytest.CaptureFixture[str]) -> 
     out = capsys.readouterr().out
     assert "http://localhost:3000" in out
     assert "maria.manager@acme.example" in out
+    assert "rafael.manager@initech.example" in out and "gus.manager@globex.example" in out
+    assert "globex (us-east, dedicated database)" in out
+    assert "initech (eu-central, dedicated schema)" in out
     assert get_settings().demo_password in out
