@@ -44,6 +44,7 @@ TABLES = (
 
 
 DEMO_SLUGS = ("acme", "globex", "initech")
+DEMO_GOALS = [("acme", 23), ("globex", 24), ("initech", 23)]
 DEMO_PLACES = (("acme", "pool", "eu-central"), ("globex", "database", "us-east"),
                ("initech", "schema", "eu-central"))  # fmt: skip
 TENANT_TABLES = tuple(sorted(m.__tablename__ for m in models.TENANT_MODELS))
@@ -83,7 +84,7 @@ def test_demo_seed_twice_adds_nothing_the_second_time(demo: None) -> None:
     assert {slug: _counts(slug) for slug in DEMO_SLUGS} == before
 
 
-@pytest.mark.parametrize(("slug", "goals"), [("acme", 23), ("globex", 24), ("initech", 23)])
+@pytest.mark.parametrize(("slug", "goals"), DEMO_GOALS)
 def test_demo_tenant_has_the_designed_shape(demo: None, slug: str, goals: int) -> None:
     counts = _counts(slug)
     assert counts["app_user"] == 10
@@ -133,6 +134,15 @@ def test_demo_tenant_has_the_designed_shape(demo: None, slug: str, goals: int) -
             .all()
         )
         assert fresh == (["not_started"] if slug == "acme" else [])
+
+
+@pytest.mark.parametrize(("slug", "goals"), DEMO_GOALS)
+def test_demo_tenant_has_a_sound_organisation_and_aligned_goals(
+    demo: None, slug: str, goals: int
+) -> None:
+    tid = _tenant_id(slug)
+    assert tid is not None
+    with owner_session(tid) as s:
         roles = dict(
             s.execute(
                 text("SELECT role, count(*) FROM app_user WHERE tenant_id = :t GROUP BY role"),
