@@ -2,13 +2,16 @@
 
     db upgrade                      roles (idempotent) + migrations to head
     db url                          the owner connection URL, password hidden
-    seed demo                       the demo organisations acme and globex (once)
-    seed --tenants N [...]          synthetic tenants load-0001… for load tests (COPY)
+    seed demo                       the demo organisations acme (pool), globex (database)
+                                    and initech (schema), once
+    seed --tenants N [--tier T] [--region R] [...]
+                                    synthetic tenants load-0001… for load tests (COPY)
     demo-signins [--url URL]        the demo accounts and their password
     tenants list                    every tenant with its user count
     tenants create --slug S --name N
     export NAME --tenant S [--out F] [--filter K=V]... [--as EMAIL] [--bom]   a list as CSV
-    audit verify [--tenant S | --platform]  every tenant's hash chain and the platform's
+    audit verify [--tenant S | --platform]  every tenant's hash chain at every placement (pool
+                                    databases, schemas, tenant databases) and the platform's
     secrets rotate                  a new session-signing key (the old one stays valid until
                                     the sessions it signed expire)
     secrets status                  the signing keys' ids and ages (never a key)
@@ -121,6 +124,8 @@ def _seed(args: argparse.Namespace) -> int:
             check_ins_per_goal=args.check_ins_per_goal,
             workers=args.workers,
             progress=not args.no_progress,
+            tier=args.tier,
+            region=args.region,
         )
     except seed.SeedError as err:
         return _fail(str(err))
@@ -136,10 +141,14 @@ def _seed(args: argparse.Namespace) -> int:
 def _demo_signins(args: argparse.Namespace) -> int:
     from pms_dashboard.keyring import describe_mode
     from pms_dashboard.seed import demo_sign_ins
+    from pms_dashboard.seed.data import DEMO_TENANTS
     from pms_dashboard.settings import get_settings
+    from pms_dashboard.tenancy.placement import TIER_WORDS, Tier
 
     settings = get_settings()
     print(describe_mode(*(["demo data"] if settings.env == "development" else [])))
+    places = [f"{t.slug} ({t.region}, {TIER_WORDS[Tier(t.tier)]})" for t in DEMO_TENANTS]
+    print(f"Demo organisations: {', '.join(places)}")
     where = f" at {args.url}" if args.url else ""
     print(f"Demo sign-ins{where} (password: {settings.demo_password})")
     rows = [(s.slug, s.email, s.role, s.display_name) for s in demo_sign_ins()]
@@ -206,29 +215,36 @@ def _tenants_placement(args: argparse.Namespace) -> int:
 
 
 def _audit_verify(args: argparse.Namespace) -> int:
-    from sqlalchemy import text
-
-    from pms_dashboard.audit.chain import verify, verify_platform
+    from pms_dashboard.audit.chain import verify, verify_every_placement, verify_platform
     from pms_dashboard.db.engine import owner_engine
+    from pms_dashboard.tenancy import placement
+    from pms_dashboard.tenancy.registry import SLUG_RE
+    from pms_dashboard.tenancy.session import owner_session
 
     if args.tenant and args.platform:
         return _fail("check one tenant (--tenant) or the platform trail (--platform), not both")
-    with owner_engine().connect() as conn:
+    platform = None
+    if not args.tenant:
+        # the platform's own trail (console sign-ins, searches, reviews, exports, tenants
+        # made and removed) in the home database: with the whole check, or alone
+        with owner_engine().connect() as conn:
+            platform = verify_platform(conn)
+            conn.rollback()
         if args.platform:
-            return _report_platform(verify_platform(conn))
-        tenant_id = None
-        if args.tenant:
-            tenant_id = conn.execute(
-                text("SELECT id FROM tenant WHERE slug = :s"), {"s": args.tenant.strip().lower()}
-            ).scalar()
-            if tenant_id is None:
-                return _fail(f"no tenant with slug {args.tenant!r}")
-        result = verify(conn, tenant_id=tenant_id)
-        # the platform's own trail (console sign-ins, searches, reviews, exports) with the
-        # whole check; --tenant narrows it to that tenant's chain alone
-        platform = None if tenant_id else verify_platform(conn)
+            return _report_platform(platform)
+    if args.tenant:  # that tenant's chain alone, at its placement
+        slug = args.tenant.strip().lower()
+        found = placement.by_slug(slug) if SLUG_RE.fullmatch(slug) else None
+        if found is None:
+            return _fail(f"no tenant with slug {args.tenant!r}")
+        with owner_session(found.tenant_id) as s:
+            result, places = verify(s.connection(), tenant_id=found.tenant_id), 1
+    else:
+        result, places = verify_every_placement()
     if result.ok:
-        print(f"OK: {result.events:,} events in {result.tenants} tenants, every chain intact")
+        where = f" at {places} placements" if places > 1 else ""
+        counted = f"{result.events:,} events in {result.tenants} tenants{where}"
+        print(f"OK: {counted}, every chain intact")
     else:
         for broken in result.breaks:
             print(f"BROKEN {broken}")
@@ -382,6 +398,11 @@ def _add_db_and_seed(groups: Any) -> None:
     seed.add_argument("--check-ins-per-goal", type=float, default=0.5)
     seed.add_argument("--prefix", default="load", help="slug prefix (default: load)")
     seed.add_argument("--workers", type=int, help="parallel connections (default: CPUs, max 4)")
+    seed.add_argument(
+        "--tier", choices=["pool", "schema", "database"], default="pool",
+        help="isolation tier of the synthetic tenants (default: pool)",
+    )  # fmt: skip
+    seed.add_argument("--region", help="a region of PMS_REGIONS (default: the home region)")
     seed.add_argument("--no-progress", action="store_true", help="no progress bar")
     seed.set_defaults(handler=_seed)
 

@@ -29,7 +29,7 @@ def append(t: TenantFixture, n: int = 1, action: str = "test.event") -> list[uui
 
 
 def chain_rows(t: TenantFixture) -> list[tuple[int, str, str]]:
-    with owner_session() as s:
+    with owner_session(t.id) as s:
         return [
             (int(seq), prev, h)
             for seq, prev, h in s.execute(
@@ -40,7 +40,7 @@ def chain_rows(t: TenantFixture) -> list[tuple[int, str, str]]:
 
 
 def check(t: TenantFixture):
-    with owner_session() as s:
+    with owner_session(t.id) as s:
         return verify(s.connection(), tenant_id=t.id)
 
 
@@ -110,7 +110,9 @@ def test_a_rolled_back_change_leaves_no_event_and_no_gap(t) -> None:
 
 
 def _tamper(t: TenantFixture, sql: str) -> None:
-    with owner_session() as s:
+    """Rewrite the trail as the owner at the tenant's placement (what an attacker with the
+    database's keys could do)."""
+    with owner_session(t.id) as s:
         for statement in sql.split(";"):
             s.execute(text(statement), {"t": t.id})
 
@@ -154,6 +156,58 @@ def test_cli_reports_ok_or_the_broken_row(t, capsys) -> None:
     out = capsys.readouterr().out
     assert f"BROKEN {t.slug}: event #2" in out and "altered" in out
     assert cli.main(["audit", "verify", "--tenant", "no-such-tenant"]) == 2
+
+
+def _broken(out: str) -> dict[str, str]:
+    """slug -> the BROKEN line naming it, from `audit verify`'s output."""
+    lines = [line for line in out.splitlines() if line.startswith("BROKEN ")]
+    return {line.split()[1].rstrip(":"): line for line in lines}
+
+
+def test_cli_verifies_every_placement_and_finds_a_tampered_schema_tenant(
+    make_tenant, capsys
+) -> None:
+    """`audit verify` checks the chains of pool, schema and database tenants (in both
+    regions) where they live, and the platform's; a row altered in a schema tenant's own
+    schema (or in a tenant database, or in the pool) is found and named, and `--tenant`
+    goes to each tenant's placement. (Other tests leave tampered trails of their own
+    tenants behind, so only these tenants' lines are judged.)"""
+    tiers = {
+        "pool": make_tenant(),
+        "schema": make_tenant(tier="schema"),
+        "database": make_tenant(tier="database", region="us-east"),
+    }
+    for n, t in enumerate(tiers.values(), start=2):
+        append(t, n)
+    cli.main(["audit", "verify"])
+    out = capsys.readouterr().out
+    assert "the platform chain intact" in out
+    assert not set(_broken(out)) & {t.slug for t in tiers.values()}
+    for n, t in enumerate(tiers.values(), start=2):
+        assert cli.main(["audit", "verify", "--tenant", t.slug]) == 0
+        assert f"OK: {n} events in 1 tenants" in capsys.readouterr().out
+
+    victim = tiers["schema"]
+    _tamper(victim, "UPDATE audit_event SET detail = '{}' WHERE tenant_id = :t AND seq = 2")
+    assert cli.main(["audit", "verify"]) == 1
+    broken = _broken(capsys.readouterr().out)
+    assert f"{victim.slug}: event #2" in broken[victim.slug] and "altered" in broken[victim.slug]
+    assert tiers["pool"].slug not in broken and tiers["database"].slug not in broken
+    assert cli.main(["audit", "verify", "--tenant", victim.slug]) == 1
+    assert f"BROKEN {victim.slug}: event #2" in capsys.readouterr().out
+    for tier in ("pool", "database"):
+        assert cli.main(["audit", "verify", "--tenant", tiers[tier].slug]) == 0
+
+    # the whole check reaches the tenant database (us-east) and the pool as well
+    _tamper(tiers["database"], "DELETE FROM audit_event WHERE tenant_id = :t AND seq = 2")
+    _tamper(tiers["pool"], "UPDATE audit_event SET ip = '6.6.6.6' WHERE tenant_id = :t AND seq = 1")
+    assert cli.main(["audit", "verify"]) == 1
+    broken = _broken(capsys.readouterr().out)
+    assert (
+        "event #3" in broken[tiers["database"].slug] and "missing" in broken[tiers["database"].slug]
+    )
+    assert "event #1" in broken[tiers["pool"].slug]
+    assert victim.slug in broken
 
 
 def test_eight_concurrent_writers_leave_one_valid_chain(t) -> None:

@@ -543,6 +543,31 @@ def test_cli_export_as_the_admin_covers_the_organisation_by_default(acme, tmp_pa
     assert own == _page_ids(acme, "admin", scope="mine")
 
 
+@pytest.mark.parametrize(("tier", "region"), [("schema", "eu-central"), ("database", "us-east")])
+def test_cli_export_goals_works_for_a_tenant_in_every_tier(
+    make_tenant, tmp_path, capsys, tier: str, region: str
+) -> None:
+    """`export goals --tenant S` finds a schema or database tenant through the catalog and
+    streams its goals from its placement, as its admin, audited there; a pool tenant's
+    goals (in the pool database of the same region, or elsewhere) never come along."""
+    from pms_dashboard.cli import main
+
+    t, pool_tenant = make_tenant(tier=tier, region=region), make_tenant()
+    made = {str(_goal(t, "manager", f"Plan of the {tier} tenant")), str(_goal(t, "emp1", "Own"))}
+    _goal(pool_tenant, "manager", "Pool tenant secret plan")
+    out = tmp_path / "goals.csv"
+    assert main(["export", "goals", "--tenant", t.slug, "--out", str(out), "--quiet"]) == 0
+    assert f"wrote {out}" in capsys.readouterr().out
+    frame = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert set(frame["goal_id"]) == made == _page_ids(t, "admin", scope="all")
+    assert "Pool tenant secret plan" not in out.read_text()
+    event = _export_events(t)[-1]
+    assert event["via"] == "cli" and event["rows"] == 2
+    people = tmp_path / "people.csv"
+    assert main(["export", "people", "--tenant", t.slug, "--out", str(people), "--quiet"]) == 0
+    assert set(pd.read_csv(people, dtype=str)["email"]) == {u.email for u in t.users.values()}
+
+
 def test_console_audit_export_covers_every_tenant_metadata_only_and_is_audited(
     acme, make_tenant
 ) -> None:

@@ -24,7 +24,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import create_engine, pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -207,6 +207,36 @@ def verify(conn: Connection, *, tenant_id: uuid.UUID | None = None) -> Verificat
         params,
     ).one()
     return Verification(tenants=int(counts[0]), events=int(counts[1]), breaks=breaks)
+
+
+def verify_every_placement() -> tuple[Verification, int]:
+    """Check every tenant's chain where it lives: each region's pool database (its pool
+    tenants), each schema tenant's schema and each tenant database; one owner connection
+    per database, in one transaction, with each data schema on the search_path in turn
+    (transaction-locally). Returns the merged result and how many places were checked."""
+    from pms_dashboard.db import targets
+
+    by_database: dict[str, list[str]] = {}
+    for target in targets.database_targets() + targets.tenant_targets():
+        if target.kind != "template":
+            by_database.setdefault(target.url, []).append(target.schema)
+    found: list[Verification] = []
+    for url, schemas in by_database.items():
+        engine = create_engine(url, poolclass=pool.NullPool)
+        try:
+            with engine.connect() as conn:
+                for schema in schemas:
+                    conn.execute(text("SELECT set_config('search_path', :s, true)"), {"s": schema})
+                    found.append(verify(conn))
+                conn.rollback()
+        finally:
+            engine.dispose()
+    merged = Verification(
+        tenants=sum(v.tenants for v in found),
+        events=sum(v.events for v in found),
+        breaks=[b for v in found for b in v.breaks],
+    )
+    return merged, len(found)
 
 
 # ------------------------------------------------------------------ the platform's trail

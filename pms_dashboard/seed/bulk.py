@@ -1,6 +1,10 @@
-"""Synthetic tenants for load tests (`seed --tenants N`): COPY as the owner (BYPASSRLS:
-COPY FROM is refused on RLS tables otherwise), one transaction per chunk of tenants, so an
-interrupted run keeps whole tenants and the next run skips them; rows are generated as
+"""Synthetic tenants for load tests (`seed --tenants N [--tier T] [--region R]`): each
+tenant provisioned through `tenancy.provision.create_tenant` in the tier and region asked
+for, then its rows written with COPY at its placement as the owner (BYPASSRLS: COPY FROM is
+refused on RLS tables otherwise): one transaction per placement database and schema per
+chunk of tenants (a pool chunk's tenants together), so a tenant's rows commit whole. A
+tenant provisioned without people (a run interrupted between provisioning and its COPY) is
+removed and made again by the next run; whole ones are skipped. Rows are generated as
 ready-made text so Python stays out of the way. Ids are random (version 4).
 """
 
@@ -16,17 +20,21 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection
 from sqlalchemy import text as sql_text
-from sqlmodel import col
+from sqlalchemy.exc import IntegrityError
 
 import pms_dashboard.models  # noqa: F401  (every table in the metadata)
 from pms_dashboard.auth.passwords import hash_password
+from pms_dashboard.db import clusters
+from pms_dashboard.db.engine import OWNER, owner_engine
 from pms_dashboard.goals.models import REFRESH_LATEST_CHECK_IN
 from pms_dashboard.seed.base import SeedError, refuse_in_production
 from pms_dashboard.settings import get_settings
-from pms_dashboard.tenancy.models import Tenant
-from pms_dashboard.tenancy.registry import SLUG_RE
+from pms_dashboard.tenancy import placement as placements
+from pms_dashboard.tenancy.placement import Placement, Tier
+from pms_dashboard.tenancy.provision import create_tenant, delete_tenant
+from pms_dashboard.tenancy.registry import SLUG_RE, TenantError
 
 FIRST_NAMES = (
     "Amara", "Ben", "Carla", "Deniz", "Elif", "Farid", "Greta", "Hiro", "Ines", "Jamal",
@@ -72,7 +80,6 @@ CHECK_IN_NOTES = (
     "Waiting on customer feedback.",
     "",
 )
-REGIONS = ("eu-central", "eu-west", "us-east", "ap-southeast")
 # draft 10%, active 60%, completed 20%, archived 10%
 _STATUS_BY_DECILE = ("draft",) + ("active",) * 6 + ("completed",) * 2 + ("archived",)
 _BEHIND = ("at_risk", "off_track")
@@ -160,6 +167,8 @@ class _BulkShape:
     check_ins_per_goal: float
     password_hash: str
     calendar: _Calendar
+    tier: str = Tier.pool.value
+    region: str | None = None  # None: the home region
 
 
 def _bulk_tenant_rows(
@@ -274,39 +283,103 @@ def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
         yield items[i : i + size]
 
 
-def _seed_chunk(engine: Engine, chunk: Sequence[str], shape: _BulkShape) -> BulkSeedResult:
-    """Create one chunk of tenants with all their rows in one transaction."""
+def _seed_chunk(chunk: Sequence[str], shape: _BulkShape) -> BulkSeedResult:
+    """Provision one chunk of tenants, then COPY their rows at their placements: one
+    transaction per placement database and schema (a tenant's rows commit whole)."""
     done = BulkSeedResult()
-    with engine.begin() as conn:
+    made = [p for p in (_provision(slug, shape) for slug in chunk) if p is not None]
+    done.tenants_created = len(made)
+    done.tenants_skipped = len(chunk) - len(made)
+    for members in _by_target(made).values():
+        try:
+            _load_at(members, shape, done)
+        except BaseException:
+            for p in members:  # provisioned, never filled: nothing of them stays
+                delete_tenant(p.tenant_id)
+            raise
+    return done
+
+
+def _provision(slug: str, shape: _BulkShape) -> Placement | None:
+    """A new tenant in the shape's tier and region; None when a concurrent run made it."""
+    name = slug.replace("-", " ").title()
+    try:
+        return create_tenant(slug=slug, name=name, tier=shape.tier, region=shape.region).placement
+    except (TenantError, IntegrityError):
+        if placements.by_slug(slug) is not None:
+            return None
+        raise
+
+
+def _by_target(found: Iterable[Placement]) -> dict[tuple[str, str], list[Placement]]:
+    """Placements grouped by the database and schema that hold their rows."""
+    groups: dict[tuple[str, str], list[Placement]] = {}
+    for p in found:
+        groups.setdefault((p.owner_base_url, p.search_path), []).append(p)
+    return groups
+
+
+@contextmanager
+def _owner_at(placement: Placement) -> Iterator[Connection]:
+    """A transaction as the owner in the placement's database, its schema on the
+    search_path (transaction-locally); committed on success."""
+    with placements.engine_of(placement, OWNER).begin() as conn:
+        conn.execute(
+            sql_text("SELECT set_config('search_path', :s, true)"), {"s": placement.search_path}
+        )
+        yield conn
+
+
+def _load_at(members: list[Placement], shape: _BulkShape, done: BulkSeedResult) -> None:
+    """Every row of tenants sharing one database and schema, in one transaction."""
+    out: dict[str, list[tuple[Any, ...]]] = {t: [] for t in _BULK_TABLES}
+    for p in members:
+        _bulk_tenant_rows(str(p.tenant_id), p.slug, shape, out)
+    with _owner_at(members[0]) as conn:
         raw = conn.connection.driver_connection
         assert raw is not None
         with raw.cursor() as cur:
-            # ON CONFLICT: a concurrent run that created a slug first keeps it.
-            cur.execute(
-                "INSERT INTO tenant (id, slug, name, region) "
-                "SELECT gen_random_uuid(), s, initcap(replace(s, '-', ' ')), r "
-                "FROM unnest(%s::text[], %s::text[]) AS t(s, r) "
-                "ON CONFLICT (slug) DO NOTHING RETURNING id, slug",
-                (list(chunk), [REGIONS[i % len(REGIONS)] for i in range(len(chunk))]),
-            )
-            created = cur.fetchall()
-            out: dict[str, list[tuple[Any, ...]]] = {t: [] for t in _BULK_TABLES}
-            for tenant_id, slug in created:
-                _bulk_tenant_rows(str(tenant_id), slug, shape, out)
             _copy_rows(cur, "app_user", out["app_user"])
             _copy_rows(cur, "goal", out["goal"])
             _copy_rows(cur, "key_result", _with_ids(out["key_result"]))
             _copy_rows(cur, "goal_check_in", _with_ids(out["goal_check_in"]))
+        conn.execute(
+            sql_text(REFRESH_LATEST_CHECK_IN), {"tenant_ids": [p.tenant_id for p in members]}
+        )
+    done.users += len(out["app_user"])
+    done.goals += len(out["goal"])
+    done.key_results += len(out["key_result"])
+    done.check_ins += len(out["goal_check_in"])
+
+
+def _existing(slugs: Sequence[str]) -> list[Placement]:
+    """The placements of the slugs the catalog already has."""
+    with owner_engine().connect() as conn:
+        ids = (
             conn.execute(
-                sql_text(REFRESH_LATEST_CHECK_IN), {"tenant_ids": [tid for tid, _ in created]}
+                sql_text("SELECT tenant_id FROM tenant_placement WHERE slug = ANY(:s)"),
+                {"s": list(slugs)},
             )
-    done.tenants_created = len(created)
-    done.tenants_skipped = len(chunk) - len(created)
-    done.users = len(out["app_user"])
-    done.goals = len(out["goal"])
-    done.key_results = len(out["key_result"])
-    done.check_ins = len(out["goal_check_in"])
-    return done
+            .scalars()
+            .all()
+        )
+        conn.rollback()
+    return [placements.lookup(tid) for tid in ids]
+
+
+def _unfilled(found: list[Placement]) -> list[Placement]:
+    """The tenants of `found` without people: provisioned, their rows never committed."""
+    empty: list[Placement] = []
+    for members in _by_target(found).values():
+        with _owner_at(members[0]) as conn:
+            have = set(
+                conn.execute(
+                    sql_text("SELECT DISTINCT tenant_id FROM app_user WHERE tenant_id = ANY(:t)"),
+                    {"t": [p.tenant_id for p in members]},
+                ).scalars()
+            )
+        empty += [p for p in members if p.tenant_id not in have]
+    return empty
 
 
 def bulk_slugs(*, tenants: int, prefix: str = "load") -> list[str]:
@@ -325,30 +398,32 @@ def seed_bulk(
     goals_per_transaction: int = 20_000,
     workers: int | None = None,
     progress: bool = False,
-    engine: Engine | None = None,
+    tier: str = "pool",
+    region: str | None = None,
 ) -> BulkSeedResult:
-    """Synthetic tenants `prefix-0001`… for load tests; existing slugs are skipped.
+    """Synthetic tenants `prefix-0001`… for load tests in `tier` and `region` (default: the
+    home region's pool); existing whole tenants are skipped.
 
     Each tenant gets `users_per_tenant` users (the first manages the rest, all with the demo
     password), `goals_per_user` goals each with varied status, dates and progress, and key
-    results and check-ins in the given ratios per goal. Rows go in with COPY as the owner
-    (which has BYPASSRLS: COPY FROM is refused on RLS tables otherwise), one transaction per
-    chunk of about `goals_per_transaction` goals, so an interrupted run keeps whole tenants;
-    `workers` connections (default: one per CPU, at most 4) load chunks in parallel.
+    results and check-ins in the given ratios per goal. Each is provisioned like any tenant,
+    then its rows go in with COPY as the owner at its placement (BYPASSRLS: COPY FROM is
+    refused on RLS tables otherwise), in chunks of about `goals_per_transaction` goals, so an
+    interrupted run keeps whole tenants; `workers` threads (default: one per CPU, at most 4)
+    load chunks in parallel.
     """
     refuse_in_production()
     _check_bulk(tenants, users_per_tenant, goals_per_user, prefix, key_results_per_goal,
                 check_ins_per_goal)  # fmt: skip
-    from pms_dashboard.db.engine import owner_engine
-
-    engine = engine or owner_engine()
+    region = _check_placement(tier, region)
     started = time.perf_counter()
     result = BulkSeedResult()
     slugs = bulk_slugs(tenants=tenants, prefix=prefix)
-    with engine.connect() as conn:
-        existing = set(
-            conn.execute(select(col(Tenant.slug)).where(col(Tenant.slug).in_(slugs))).scalars()
-        )
+    found = _existing(slugs)
+    for p in _unfilled(found):  # provisioned by an interrupted run, never filled
+        delete_tenant(p.tenant_id)
+        found.remove(p)
+    existing = {p.slug for p in found}
     todo = [s for s in slugs if s not in existing]
     result.tenants_skipped = len(existing)
     shape = _BulkShape(
@@ -358,6 +433,8 @@ def seed_bulk(
         check_ins_per_goal=check_ins_per_goal,
         password_hash=hash_password(get_settings().demo_password) if todo else "",
         calendar=_Calendar(date.today()),
+        tier=tier,
+        region=region,
     )
     per_chunk = max(1, goals_per_transaction // max(1, users_per_tenant * goals_per_user))
     chunks = list(_chunks(todo, per_chunk))
@@ -368,15 +445,33 @@ def seed_bulk(
             result.seconds = time.perf_counter() - started
             advance(chunk_size, result.rows_per_second)
 
-        _load_chunks(engine, chunks, shape, workers, record)
+        _load_chunks(chunks, shape, workers, record)
     if result.tenants_created:
-        # Fresh statistics, so the first queries after a big load get sensible plans.
-        with engine.connect() as conn:
-            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
-                "ANALYZE tenant, app_user, goal, key_result, goal_check_in"
-            )
+        _analyze(_existing(todo))
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _check_placement(tier: str, region: str | None) -> str:
+    """The region to seed in (default: home), or SeedError for a bad tier or region."""
+    if tier not in {t.value for t in Tier}:
+        raise SeedError("tier must be pool, schema or database")
+    try:
+        return clusters.region(region).name if region else clusters.home_region().name
+    except clusters.UnknownRegion as err:
+        raise SeedError(str(err)) from None
+
+
+def _analyze(found: list[Placement]) -> None:
+    """Fresh statistics where rows went in, so the first queries after a big load get
+    sensible plans (once per database and schema)."""
+    for members in _by_target(found).values():
+        schema = members[0].search_path
+        tables = ", ".join(f'"{schema}".{t}' for t in ("tenant", *_BULK_TABLES))
+        with placements.engine_of(members[0], OWNER).connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+                f"ANALYZE {tables}"
+            )
 
 
 def _check_bulk(
@@ -397,24 +492,23 @@ def _check_bulk(
 
 
 def _load_chunks(
-    engine: Engine,
     chunks: list[Sequence[str]],
     shape: _BulkShape,
     workers: int | None,
     record: Callable[[BulkSeedResult, int], None],
 ) -> None:
-    """Each chunk in its own transaction, on `workers` connections (default: one per CPU, at
-    most 4); `record` hears of each chunk done."""
+    """Each chunk on its own, `workers` at a time (default: one per CPU, at most 4);
+    `record` hears of each chunk done."""
     workers = workers if workers is not None else min(4, os.cpu_count() or 1)
     if workers <= 1 or len(chunks) <= 1:
         for chunk in chunks:
-            record(_seed_chunk(engine, chunk, shape), len(chunk))
+            record(_seed_chunk(chunk, shape), len(chunk))
         return
     # The server does most of the work (foreign-key checks, index upkeep), so parallel
     # connections scale with its cores; chunks are independent tenants.
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="seed")
     try:
-        futures = {pool.submit(_seed_chunk, engine, c, shape): len(c) for c in chunks}
+        futures = {pool.submit(_seed_chunk, c, shape): len(c) for c in chunks}
         for future in as_completed(futures):
             record(future.result(), futures[future])
     finally:

@@ -80,6 +80,7 @@ class TenantSpec:
     criteria: tuple[CriterionSpec, ...]
     comments: tuple[str, ...]  # review comments, picked deterministically
     accent: str = "indigo"  # the tenant's theme colour (tenant settings)
+    tier: str = "pool"  # isolation tier: pool, schema or database (tenancy.provision)
 
 
 def G(
@@ -101,7 +102,7 @@ EMP, MGR, HR, ADMIN = Role.employee, Role.manager, Role.hr_admin, Role.tenant_ad
 
 # fmt: off
 ACME = TenantSpec(
-    slug="acme", name="Acme Corp", region="us-east",
+    slug="acme", name="Acme Corp", region="eu-central", tier="pool",
     people=(
         P("ada.admin", "Ada Okafor", ADMIN, "Chief Executive Officer", "Leadership", "Executive"),
         P("hana.hr", "Hana Kobayashi", HR, "VP People", "People", "People Operations",
@@ -222,7 +223,8 @@ ACME = TenantSpec(
 )
 
 GLOBEX = TenantSpec(
-    slug="globex", name="Globex Corporation", region="eu-central", accent="teal",
+    slug="globex", name="Globex Corporation", region="us-east", tier="database",
+    accent="teal",
     people=(
         P("greta.admin", "Greta Lindqvist", ADMIN, "Chief Operating Officer", "Leadership",
           "Executive"),
@@ -344,9 +346,129 @@ GLOBEX = TenantSpec(
         "Ready for a larger territory next half.",
     ),
 )
+INITECH = TenantSpec(
+    slug="initech", name="Initech", region="eu-central", tier="schema", accent="orange",
+    people=(
+        P("ines.admin", "Ines Duarte", ADMIN, "Chief Executive Officer", "Leadership",
+          "Executive"),
+        P("henrik.hr", "Henrik Larsen", HR, "Head of People", "People", "People Operations",
+          "ines.admin"),
+        P("rafael.manager", "Rafael Costa", MGR, "Platform Engineering Manager", "Engineering",
+          "Platform", "ines.admin"),
+        P("yuki.manager", "Yuki Tanaka", MGR, "Support Manager", "Customer Support",
+          "Service Desk", "ines.admin"),
+        P("dara.obi", "Dara Obi", EMP, "Site Reliability Engineer", "Engineering", "Platform",
+          "rafael.manager"),
+        P("mateo.ruiz", "Mateo Ruiz", EMP, "Backend Engineer", "Engineering", "Platform",
+          "rafael.manager"),
+        P("zoe.fischer", "Zoe Fischer", EMP, "Data Engineer", "Engineering", "Platform",
+          "rafael.manager"),
+        P("kofi.mensah", "Kofi Mensah", EMP, "Support Engineer", "Customer Support",
+          "Service Desk", "yuki.manager"),
+        P("lea.dubois", "Léa Dubois", EMP, "Technical Writer", "Customer Support",
+          "Service Desk", "yuki.manager"),
+        P("sam.patel", "Sam Patel", EMP, "Support Specialist", "Customer Support",
+          "Service Desk", "yuki.manager"),
+    ),
+    goals=(
+        G("ines.admin", "Move every customer to the new TPS platform",
+          KR("Customers on the new platform", 0, 400, 170, "customers"),
+          KR("Legacy servers decommissioned", 0, 30, 9, "servers"),
+          check_ins=[C(18, 40, ON, "Migration waves on schedule; the largest bank moves next.")]),
+        G("ines.admin", "Make Initech support the best rated in its class",
+          KR("Customer satisfaction score", 78, 92, 84, "%")),
+        G("henrik.hr", "Fill every open platform engineering role",
+          KR("Engineers hired", 0, 5, 2, "hires"),
+          parent="ines.admin#1"),
+        G("henrik.hr", "Introduce a quarterly learning budget",
+          KR("People who used the budget", 0, 100, 100, "%"),
+          status=DONE),
+        G("rafael.manager", "Migrate the report pipeline to the TPS platform",
+          KR("Report jobs migrated", 0, 60, 27, "jobs"),
+          KR("Nightly batch duration", 6, 2, 4, "h"),
+          parent="ines.admin#1",
+          check_ins=[C(16, 35, ON, "First 20 report jobs run on the new platform unchanged."),
+                     C(6, 45, RISK, "Cover-sheet formats differ per customer; needs work.")]),
+        G("rafael.manager", "Reach 99.95% platform availability",
+          KR("Monthly availability", 99.5, 99.95, 99.8, "%"),
+          parent="ines.admin#1"),
+        G("rafael.manager", "Document every runbook for on-call",
+          KR("Runbooks reviewed", 0, 25, 18, "runbooks")),
+        G("yuki.manager", "Answer every priority ticket within the hour",
+          KR("P1 tickets answered within 60 min", 70, 98, 88, "%"),
+          parent="ines.admin#2",
+          check_ins=[C(10, 60, ON, "Second-shift cover means nights are answered in time too.")]),
+        G("yuki.manager", "Halve the support backlog",
+          KR("Open tickets older than a week", 240, 120, 190, "tickets"),
+          parent="ines.admin#2",
+          check_ins=[C(4, 25, OFF, "A release bug flooded the queue; the backlog grew again.")]),
+        G("yuki.manager", "Launch a customer self-help portal",
+          KR("Help articles live", 0, 80, 30, "articles"),
+          parent="ines.admin#2"),
+        G("dara.obi", "Automate failover for the report database",
+          KR("Failover drills passed", 0, 4, 2, "drills"),
+          parent="rafael.manager#2",
+          check_ins=[C(9, 50, ON, "Second drill failed over in 40 seconds with no data loss.")]),
+        G("dara.obi", "Cut paging noise for the platform rota",
+          KR("Pages per on-call week", 35, 10, 21, "pages"),
+          parent="rafael.manager#2"),
+        G("mateo.ruiz", "Port the cover-sheet service to the new platform",
+          KR("Endpoints ported", 0, 18, 7, "endpoints"),
+          parent="rafael.manager#1",
+          check_ins=[C(5, 39, RISK, "Old date formats in the cover sheets need a converter.")]),
+        G("mateo.ruiz", "Retire the legacy batch scheduler",
+          KR("Scheduled jobs retired", 0, 40, 12, "jobs"),
+          parent="rafael.manager#1"),
+        G("mateo.ruiz", "Learn the new deployment tooling",
+          KR("Course labs completed", 0, 8, 0, "labs"),
+          status=DRAFT),
+        G("zoe.fischer", "Rebuild the report warehouse tables",
+          KR("Warehouse tables rebuilt", 0, 24, 24, "tables"),
+          parent="rafael.manager#1", status=DONE),
+        G("zoe.fischer", "Publish data-quality checks for every report",
+          KR("Reports with automated checks", 0, 60, 33, "reports"),
+          parent="rafael.manager#1",
+          check_ins=[C(8, 55, ON, "Checks caught a duplicated feed before customers saw it.")]),
+        G("kofi.mensah", "Resolve priority tickets on first contact",
+          KR("P1 first-contact resolution", 40, 70, 52, "%"),
+          parent="yuki.manager#1",
+          check_ins=[C(7, 40, RISK, "Platform escalations still need an engineer on the call.")]),
+        G("kofi.mensah", "Train two colleagues on the platform escalation path",
+          KR("Colleagues trained", 0, 2, 1, "people"),
+          parent="yuki.manager#2"),
+        G("lea.dubois", "Write the self-help portal's first 40 articles",
+          KR("Articles written", 0, 40, 22, "articles"),
+          parent="yuki.manager#3",
+          check_ins=[C(11, 55, ON, "Top 20 ticket topics covered; search terms added next.")]),
+        G("lea.dubois", "Rewrite the platform migration guide for customers",
+          KR("Guide chapters rewritten", 0, 10, 4, "chapters"),
+          parent="yuki.manager#3"),
+        G("sam.patel", "Clear tickets older than a month",
+          KR("Tickets older than 30 days", 80, 0, 35, "tickets"),
+          parent="yuki.manager#2",
+          check_ins=[C(3, 56, ON, "Closed 45 stale tickets after calling the customers back.")]),
+        G("sam.patel", "Send a weekly ticket-trends report",
+          KR("Weekly trend reports sent", 0, 12, 5, "reports"),
+          parent="yuki.manager#1"),
+    ),
+    template_name="Initech Performance Review",
+    criteria=(
+        CriterionSpec("Customer impact", "0.35", "Customers noticed the difference the work made."),
+        CriterionSpec("Reliability", "0.30", "Delivered what was promised, safely and on time."),
+        CriterionSpec("Collaboration", "0.20", "Worked across teams and shared what they knew."),
+        CriterionSpec("Learning", "0.15", "Picked up new skills and taught them to others."),
+    ),
+    comments=(
+        "Kept the migration waves calm for customers and colleagues alike.",
+        "Runbooks and write-ups are a model for the rest of the team.",
+        "Should raise risks earlier instead of absorbing them quietly.",
+        "Took the awkward escalations nobody else wanted, and closed them.",
+        "Ready to own a migration wave from start to finish.",
+    ),
+)
 # fmt: on
 
-DEMO_TENANTS: tuple[TenantSpec, ...] = (ACME, GLOBEX)
+DEMO_TENANTS: tuple[TenantSpec, ...] = (ACME, GLOBEX, INITECH)
 
 
 @dataclass(frozen=True)

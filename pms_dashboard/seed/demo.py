@@ -1,21 +1,29 @@
-"""Seeding the demo organisations (`data.DEMO_TENANTS`), each in one transaction.
+"""Seeding the demo organisations (`data.DEMO_TENANTS`), each filled in one transaction at
+its placement.
 
-One organisation is one transaction: its tenant row, people, goals, key results and
-check-ins, the goals' rolled-up progress, its review cycles (written through the review
-services as its people would, `demo_reviews`) and, last, a completion marker: the audit
-event `seed.demo` in its own trail. A crash part-way leaves nothing of it. An organisation
-whose slug exists without the marker (seeded by older code, which used several
-transactions, or left half-made by hand) is incomplete: the next run deletes it, with
-everything of it, and seeds it again, in the same transaction. One with the marker is left
-as it is, so running it again inserts nothing.
+Each organisation is created through `tenancy.provision.create_tenant` in its own tier and
+region (Acme in the pool, Initech in a schema of its own, Globex in a database of its own),
+so the catalog routes to it like to any other tenant. Then one transaction at its placement
+(`tenant_session(..., as_owner=True)`) writes its people, goals, key results and check-ins,
+the goals' rolled-up progress, its review cycles (written through the review services as its
+people would, `demo_reviews`) and, last, a completion marker: the audit event `seed.demo`
+in its own trail. A failure part-way rolls the rows back and removes the provisioned tenant
+(`delete_tenant`), so nothing of it is left; a hard crash can leave at most a provisioned
+organisation without the marker, and so can older code or a hand-made tenant. Such an
+organisation is incomplete: the next run removes it, with everything of it, and makes it
+again. One with the marker is left as it is, so running it again inserts nothing.
 
 It runs as the owner role (platform administration, never a web request), in a tenant
 session of the organisation it makes, so the services' tenant scoping and the audit chain
-work as in the app. Concurrent runs wait for each other per organisation (an advisory lock).
+work as in the app. Concurrent runs wait for each other per organisation: an advisory lock
+held on a home-database connection around each organisation's check, removal and making.
+A region the deployment does not have (a single-region set-up) falls back to the home
+region.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,6 +39,7 @@ import pms_dashboard.models  # noqa: F401  (every table in the metadata)
 from pms_dashboard.audit import service as audit
 from pms_dashboard.auth.models import Role
 from pms_dashboard.auth.passwords import hash_password
+from pms_dashboard.db import clusters
 from pms_dashboard.db.metadata import metadata
 from pms_dashboard.goals.models import REFRESH_LATEST_CHECK_IN, Goal, GoalStatus
 from pms_dashboard.goals.service import recompute_progress
@@ -38,16 +47,20 @@ from pms_dashboard.seed.base import refuse_in_production
 from pms_dashboard.seed.data import DEMO_TENANTS, KR, GoalSpec, TenantSpec, email_of, half_year
 from pms_dashboard.seed.demo_reviews import seed_demo_reviews
 from pms_dashboard.settings import get_settings
+from pms_dashboard.tenancy import placement as placements
 from pms_dashboard.tenancy.context import TenantContext
+from pms_dashboard.tenancy.provision import create_tenant, delete_tenant
 from pms_dashboard.tenancy.session import owner_session, tenant_session
+
+logger = logging.getLogger(__name__)
 
 # Written last in an organisation's transaction: present means the organisation is whole.
 COMPLETE_ACTION = "seed.demo"
 
-_STATE = text(
-    "SELECT t.slug, t.id, EXISTS (SELECT 1 FROM audit_event e WHERE e.tenant_id = t.id"
-    " AND e.action = :complete) FROM tenant t WHERE t.slug = ANY(:slugs)"
+_MARKED = text(
+    "SELECT EXISTS (SELECT 1 FROM audit_event WHERE tenant_id = :t AND action = :complete)"
 )
+_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
 
 
 @dataclass
@@ -204,10 +217,23 @@ def _roll_up_goals(session: Session) -> None:
         recompute_progress(session=session, goal_ids=[goal_id])
 
 
-def _states(session: Session, slugs: Sequence[str]) -> dict[str, tuple[uuid.UUID, bool]]:
-    """Slug -> (tenant id, complete) of the organisations that exist (read as the owner)."""
-    found = session.execute(_STATE, {"slugs": list(slugs), "complete": COMPLETE_ACTION})
-    return {slug: (tid, bool(complete)) for slug, tid, complete in found}
+def _state(slug: str) -> tuple[uuid.UUID, bool] | None:
+    """(tenant id, complete) of the organisation with `slug`, if the catalog has it (the
+    marker read at its placement, as the owner)."""
+    found = placements.by_slug(slug)
+    if found is None:
+        return None
+    with owner_session(found.tenant_id) as s:
+        marked = s.execute(_MARKED, {"t": found.tenant_id, "complete": COMPLETE_ACTION})
+        return found.tenant_id, bool(marked.scalar())
+
+
+def _region_of(t: TenantSpec) -> str:
+    """The organisation's region, or the home region where the deployment lacks it."""
+    try:
+        return clusters.region(t.region).name
+    except clusters.UnknownRegion:
+        return clusters.home_region().name
 
 
 def _fill(
@@ -215,9 +241,9 @@ def _fill(
 ) -> dict[str, int]:
     """Every row of one organisation, in the caller's transaction; rows per table."""
     users = {p.local: uuid.uuid4() for p in t.people}
-    counts = {"tenant": 1}
-    tenant = {"id": tid, "slug": t.slug, "name": t.name, "region": t.region}
-    session.execute(metadata.tables["tenant"].insert(), tenant | {"settings": {"accent": t.accent}})
+    counts = {"tenant": 1}  # (provisioned by create_tenant; given its settings here)
+    tenant = metadata.tables["tenant"]
+    session.execute(tenant.update().where(tenant.c.id == tid).values(settings={"accent": t.accent}))
     tables = {"app_user": _user_rows(t, tid, users, password_hash)}
     for name, rows in (tables | _goal_rows(t, tid, users, now)).items():
         counts[name] = _insert(session, metadata.tables[name], rows)
@@ -228,32 +254,45 @@ def _fill(
 
 
 def _seed_one(t: TenantSpec, password_hash: str, now: datetime, result: SeedResult) -> None:
-    """One organisation in one transaction: skipped if complete, else (re)made whole."""
-    tid = uuid.uuid4()
-    with tenant_session(TenantContext(tenant_id=tid), as_owner=True) as s:
-        s.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-            {"key": f"seed demo {t.slug}"},
-        )
-        found = _states(s, [t.slug]).get(t.slug)
+    """One organisation: skipped if complete, else (removed if incomplete and) provisioned
+    and filled whole in one transaction at its placement."""
+    with owner_session() as home:  # the lock, held until this organisation is done
+        home.execute(_LOCK, {"key": f"seed demo {t.slug}"})
+        found = _state(t.slug)
         if found is not None and found[1]:
             result.skipped.append(t.slug)  # (a concurrent run made it meanwhile)
             return
-        if found is not None:  # incomplete: everything of it goes (tenant_id cascades)
-            s.execute(text("DELETE FROM tenant WHERE id = :id"), {"id": found[0]})
-        counts = _fill(s, t, tid, password_hash, now)
-        audit.record(
-            session=s,
-            action=COMPLETE_ACTION,
-            entity_type="tenant",
-            entity_id=tid,
-            detail={"rows": counts, "replaced_incomplete": found is not None},
-        )
+        if found is not None:  # incomplete: everything of it goes
+            delete_tenant(found[0])
+        created = create_tenant(slug=t.slug, name=t.name, tier=t.tier, region=_region_of(t))
+        tid = created.placement.tenant_id
+        try:
+            with tenant_session(TenantContext(tenant_id=tid), as_owner=True) as s:
+                counts = _fill(s, t, tid, password_hash, now)
+                audit.record(
+                    session=s,
+                    action=COMPLETE_ACTION,
+                    entity_type="tenant",
+                    entity_id=tid,
+                    detail={"rows": counts, "replaced_incomplete": found is not None},
+                )
+        except BaseException:
+            _remove_quietly(tid)
+            raise
     result.created.append(t.slug)
     if found is not None:
         result.repaired.append(t.slug)
     for name, n in counts.items():
         result.rows[name] = result.rows.get(name, 0) + n
+
+
+def _remove_quietly(tenant_id: uuid.UUID) -> None:
+    """Remove an organisation whose filling failed (its rows were rolled back); if that
+    fails too, the next run finds it without the marker and makes it again."""
+    try:
+        delete_tenant(tenant_id)
+    except Exception:
+        logger.exception("could not remove the half-made demo organisation %s", tenant_id)
 
 
 def seed_demo(
@@ -262,13 +301,13 @@ def seed_demo(
     now: datetime | None = None,
     tenants: Sequence[TenantSpec] = DEMO_TENANTS,
 ) -> SeedResult:
-    """Create the demo organisations (Acme and Globex), each whole in one transaction; an
-    incomplete one is made again, a complete one left as it is."""
+    """Create the demo organisations (Acme, Globex, Initech) in their tiers and regions,
+    each filled whole in one transaction at its placement; an incomplete one is made again,
+    a complete one left as it is."""
     refuse_in_production()
     result = SeedResult()
-    with owner_session() as s:
-        states = _states(s, [t.slug for t in tenants])
-    todo = [t for t in tenants if not states.get(t.slug, (None, False))[1]]
+    states = {t.slug: _state(t.slug) for t in tenants}
+    todo = [t for t in tenants if not (states[t.slug] or (None, False))[1]]
     result.skipped = [t.slug for t in tenants if t not in todo]
     if not todo:
         return result

@@ -204,31 +204,50 @@ def _register(
                 "revision": revision,
             },
         )
-        conn.execute(
-            text(
-                "SELECT app.append_platform_event(:admin, 'tenant.created',"
-                " CAST(:detail AS jsonb), :ip)"
-            ),
-            {
-                "admin": admin_id,
-                "detail": json.dumps(
-                    {
-                        "tenant_id": str(made.tenant_id),
-                        "tenant": slug,
-                        "tier": tier.value,
-                        "region": region,
-                        "cluster": cluster,
-                    }
-                ),
-                "ip": ip,
-            },
-        )
+        detail = {"tenant": slug, "tier": tier.value, "region": region, "cluster": cluster}
+        _platform_event(conn, "tenant.created", made.tenant_id, detail, admin_id, ip)
+
+
+def _platform_event(
+    conn: Connection,
+    action: str,
+    tenant_id: uuid.UUID,
+    detail: dict[str, str],
+    admin_id: uuid.UUID | None,
+    ip: str,
+) -> None:
+    """The platform trail's record of a tenant made or removed, in `conn`'s transaction."""
+    payload = {"tenant_id": str(tenant_id), **detail}
+    conn.execute(
+        text("SELECT app.append_platform_event(:admin, :action, CAST(:detail AS jsonb), :ip)"),
+        {"admin": admin_id, "action": action, "detail": json.dumps(payload), "ip": ip},
+    )
 
 
 def _revision_of(made: _Made) -> str | None:
     with _owner_conn(made.database_url) as conn:
         schema = made.schema or "public"
         return conn.execute(text(f'SELECT version_num FROM "{schema}".alembic_version')).scalar()
+
+
+def delete_tenant(tenant_id: uuid.UUID, *, admin_id: uuid.UUID | None = None, ip: str = "") -> None:
+    """Remove an organisation and everything of it: the catalog row first (with a platform
+    event 'tenant.deleted'), so nothing routes to it any more, then its schema or database
+    dropped, or a pool tenant's rows deleted (they cascade from its `tenant` row).
+    UnknownTenant if the catalog has no such tenant; a crash in between leaves at most an
+    unreferenced schema or database, as `create_tenant` may."""
+    found = placements.fetch(tenant_id)
+    if found.dedicated_cluster:
+        database_url = placements.dedicated_owner_url(tenant_id)
+    else:
+        database_url = found.owner_base_url
+    made = _Made(tenant_id, found.tier, database_url, found.schema, found.tier == Tier.database)
+    with _owner_conn(owner_url()) as conn, conn.begin():
+        conn.execute(text("DELETE FROM tenant_placement WHERE tenant_id = :t"), {"t": tenant_id})
+        detail = {"tenant": found.slug, "tier": found.tier.value, "region": found.region}
+        _platform_event(conn, "tenant.deleted", tenant_id, detail, admin_id, ip)
+    placements.forget(tenant_id)
+    _unmake(made)
 
 
 def _unmake(made: _Made) -> None:

@@ -1,10 +1,13 @@
-"""What the browser tests share: signing in through the real form, and README screenshots."""
+"""What the browser tests share: signing in through the real form, README screenshots, and
+where a demo organisation lives."""
 
 from __future__ import annotations
 
 import os
+import uuid
 
 from pms_dashboard.settings import PROJECT_ROOT, get_settings
+from pms_dashboard.tenancy import placement
 
 SCREENSHOTS = PROJECT_ROOT / "assets" / "screenshots"
 
@@ -20,6 +23,14 @@ def sign_in(
     page.click("#sign-in")
     if land:
         page.wait_for_url("**/overview**")
+
+
+def demo_tenant_id(slug: str) -> uuid.UUID:
+    """A demo organisation's id, from the catalog; its rows are at its placement (Globex in
+    a database of its own, Initech in a schema): read them with owner_session(that id)."""
+    found = placement.by_slug(slug)
+    assert found is not None, f"no organisation {slug!r}: seed the demo first"
+    return found.tenant_id
 
 
 def shoot(page, name: str, selector: str | None = None) -> None:

@@ -16,7 +16,7 @@ from pms_dashboard.console import service
 from pms_dashboard.seed import seed_demo
 from pms_dashboard.tenancy.session import owner_session
 from tests.conftest import create_console_admin
-from tests.e2e.helpers import shoot, sign_in
+from tests.e2e.helpers import demo_tenant_id, shoot, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -131,19 +131,16 @@ def _globex_manager_asks_for_an_acme_goal() -> None:
     from pms_dashboard.goals import service as goals
     from pms_dashboard.goals.models import Goal
     from pms_dashboard.tenancy.context import TenantContext
-    from pms_dashboard.tenancy.models import Tenant
     from pms_dashboard.tenancy.session import tenant_session
 
-    with owner_session() as s:
-        acme_goal = s.scalars(
-            select(Goal.id)
-            .join(Tenant, col(Tenant.id) == Goal.tenant_id)
-            .where(Tenant.slug == "acme")
-        ).first()
+    acme, globex = demo_tenant_id("acme"), demo_tenant_id("globex")
+    with owner_session(acme) as s:  # each organisation's rows at its placement
+        acme_goal = s.scalars(select(Goal.id).where(col(Goal.tenant_id) == acme)).first()
+    with owner_session(globex) as s:
         gus = s.scalars(
-            select(User)
-            .join(Tenant, col(Tenant.id) == User.tenant_id)
-            .where(User.email == "gus.manager@globex.example", Tenant.slug == "globex")
+            select(User).where(
+                col(User.tenant_id) == globex, col(User.email) == "gus.manager@globex.example"
+            )
         ).one()
     ctx = TenantContext(tenant_id=gus.tenant_id, user_id=gus.id, role=gus.role)
     with pytest.raises(PermissionDenied), tenant_session(ctx) as session:

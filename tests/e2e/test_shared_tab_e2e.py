@@ -20,7 +20,7 @@ from pms_dashboard.seed import seed_demo
 from pms_dashboard.settings import get_settings
 from pms_dashboard.tenancy.models import Tenant
 from pms_dashboard.tenancy.session import owner_session
-from tests.e2e.helpers import sign_in
+from tests.e2e.helpers import demo_tenant_id, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -31,8 +31,8 @@ CLIENT_TOKEN = "window.sessionStorage.getItem('token')"
 
 def _texts(slug: str) -> set[str]:
     """What a tenant's pages can show of it: names, emails, titles, goals, check-in notes."""
-    with owner_session() as s:
-        tid = s.scalar(select(Tenant.id).where(Tenant.slug == slug))
+    tid = demo_tenant_id(slug)
+    with owner_session(tid) as s:  # the organisation's rows at its placement
         people = s.execute(
             select(User.display_name, User.email, User.job_title).where(User.tenant_id == tid)
         ).all()
@@ -92,7 +92,7 @@ def _globex_then_acme(page, app_url, markers, *, reuse_token: bool, expire: bool
     assert _leaks(before, markers), "the recorder sees Globex's own frames while its admin works"
     old_token = page.evaluate(CLIENT_TOKEN)
     if expire:  # the session ends on the server while the tab stays open
-        with owner_session() as s:
+        with owner_session(demo_tenant_id("globex")) as s:
             greta = select(col(User.id)).where(col(User.email) == GLOBEX_ADMIN)
             s.execute(
                 update(AuthSession)

@@ -12,9 +12,8 @@ from sqlalchemy import select
 from pms_dashboard.auth.models import User
 from pms_dashboard.goals.models import Goal, GoalStatus
 from pms_dashboard.seed import seed_demo
-from pms_dashboard.tenancy.models import Tenant
 from pms_dashboard.tenancy.session import owner_session
-from tests.e2e.helpers import shoot, sign_in
+from tests.e2e.helpers import demo_tenant_id, shoot, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -25,17 +24,20 @@ MANAGER = "maria.manager@acme.example"
 def demo() -> dict[str, set[str]]:
     """Seed the demo organisations; return goal titles per (tenant slug) and Maria's titles."""
     seed_demo()
-    with owner_session() as s:
-        rows = s.execute(
-            select(Tenant.slug, User.email, Goal.title, Goal.status)
-            .join(User, (User.id == Goal.owner_id) & (User.tenant_id == Goal.tenant_id))
-            .join(Tenant, Tenant.id == Goal.tenant_id)
-        ).all()
-    titles: dict[str, set[str]] = {"acme": set(), "globex": set(), "maria": set()}
-    for slug, email, title, status in rows:
-        titles.setdefault(slug, set()).add(title)
-        if email == MANAGER and status != GoalStatus.archived.value:
-            titles["maria"].add(title)
+    titles: dict[str, set[str]] = {"acme": set(), "globex": set(), "initech": set(), "maria": set()}
+    for slug in ("acme", "globex", "initech"):
+        tid = demo_tenant_id(slug)
+        with owner_session(tid) as s:  # each organisation's rows at its placement
+            rows = s.execute(
+                select(User.email, Goal.title, Goal.status)
+                .join(User, (User.id == Goal.owner_id) & (User.tenant_id == Goal.tenant_id))
+                .where(Goal.tenant_id == tid)
+            ).all()
+        for email, title, status in rows:
+            titles[slug].add(title)
+            if email == MANAGER and status != GoalStatus.archived.value:
+                titles["maria"].add(title)
+    assert titles["globex"] and titles["initech"], "each demo organisation has goals"
     assert titles["maria"], "the demo data gives the Acme manager goals"
     return titles
 
