@@ -200,6 +200,44 @@ def _tenants_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tenants_move(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from pms_dashboard.tenancy.moves import MoveError, move_tenant
+    from pms_dashboard.tenancy.registry import TenantError
+
+    with Progress(
+        TextColumn("[bold]moving {task.fields[slug]}"),
+        TextColumn("{task.fields[step]:<8}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rows]:>10,} rows"),
+        disable=args.no_progress,
+    ) as bar:
+        task = bar.add_task("move", total=None, slug=args.slug, step="", rows=0)
+
+        def report(p: Any) -> None:
+            bar.update(task, total=p.tables or None, completed=p.tables_done, step=p.step,
+                       rows=p.rows)  # fmt: skip
+
+        try:
+            result = move_tenant(
+                slug=args.slug,
+                tier=args.tier,
+                region=args.region,
+                url=args.url,
+                reason=args.reason,
+                report=report,
+            )
+        except (MoveError, TenantError) as err:
+            return _fail(str(err))
+    print(
+        f"moved {result.slug}: {result.source} -> {result.target}; {result.rows:,} rows,"
+        f" writes frozen {result.freeze_seconds:.2f} s, {result.total_seconds:.1f} s in all"
+    )
+    return 0
+
+
 def _tenants_placement(args: argparse.Namespace) -> int:
     import json
 
@@ -424,6 +462,16 @@ def _add_tenants(groups: Any) -> None:
     create.add_argument("--region", help="a region of PMS_REGIONS (default: the home region)")
     create.add_argument("--url", help="database tier: a dedicated cluster's owner URL")
     create.set_defaults(handler=_tenants_create)
+    move = tenant_cmds.add_parser(
+        "move", help="move an organisation online to another tier and/or region"
+    )
+    move.add_argument("--slug", required=True)
+    move.add_argument("--tier", required=True, choices=["pool", "schema", "database"])
+    move.add_argument("--region", help="a region of PMS_REGIONS (default: where it is)")
+    move.add_argument("--url", help="database tier: a dedicated cluster's owner URL")
+    move.add_argument("--reason", required=True, help="why (recorded in both audit trails)")
+    move.add_argument("--no-progress", action="store_true", help="no progress bar")
+    move.set_defaults(handler=_tenants_move)
     where = tenant_cmds.add_parser("placement", help="where a tenant lives, as JSON")
     where.add_argument("--slug", required=True)
     where.set_defaults(handler=_tenants_placement)

@@ -16,7 +16,13 @@ from pms_dashboard.reviews.models import (
     ReviewTemplate,
 )
 from pms_dashboard.sso.models import SsoConfig, SsoLogin
-from pms_dashboard.tenancy.models import Tenant, TenantOwned, TenantPlacement, TenantSsoDomain
+from pms_dashboard.tenancy.models import (
+    Tenant,
+    TenantMove,
+    TenantOwned,
+    TenantPlacement,
+    TenantSsoDomain,
+)
 
 TENANT_MODELS: tuple[type[TenantOwned], ...] = (
     User,
@@ -46,6 +52,7 @@ PLATFORM_MODELS: tuple[type[SQLModel], ...] = (
     SignInAttempt,
     TenantPlacement,
     TenantSsoDomain,
+    TenantMove,
 )
 
 __all__ = [

@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     # tenants; the least recently used is disposed beyond it, and one idle this long too.
     max_engines: int = Field(default=16, alias="PMS_MAX_ENGINES", ge=1, le=10_000)
     engine_idle_seconds: float = Field(default=300.0, alias="PMS_ENGINE_IDLE_SECONDS", gt=0)
+    # A move's write freeze lasts at most this long: past it writes resume at the source by
+    # themselves and the move rolls back (a mover that died never leaves a tenant read-only).
+    move_freeze_limit_seconds: float = Field(
+        default=120.0, alias="PMS_MOVE_FREEZE_LIMIT_SECONDS", gt=0, le=3600
+    )
     # Pool size of each database-tier tenant's engine (a tenant database serves one tenant).
     tenant_pool_size: int = Field(default=2, alias="PMS_TENANT_POOL_SIZE", ge=1, le=100)
 

@@ -7,7 +7,16 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Column, DateTime, ForeignKeyConstraint, Text, func, text
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKeyConstraint,
+    Index,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import AutoString, Field, SQLModel
 
@@ -80,6 +89,11 @@ class Tenant(SQLModel, table=True):
     placement_state: str = Field(
         default="active", max_length=16, sa_column_kwargs={"server_default": "active"}
     )
+    # While a move freezes writes: `read_only` holds until then, not after (tenancy.moves).
+    placement_frozen_until: datetime | None = Field(
+        default=None,
+        sa_type=DateTime(timezone=True),  # type: ignore[call-overload]
+    )
 
 
 class TenantPlacement(SQLModel, table=True):
@@ -116,6 +130,41 @@ class TenantPlacement(SQLModel, table=True):
     version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     revision: str | None = Field(default=None, max_length=32)
     created_at: datetime = created_at_field()
+    updated_at: datetime = created_at_field()
+
+
+class TenantMove(SQLModel, table=True):
+    """The catalog: one online move of a tenant and its state machine (tenancy.moves)."""
+
+    __tablename__ = "tenant_move"
+    __table_args__ = (
+        CheckConstraint(
+            "state IN ('copying', 'frozen', 'fenced', 'flipped', 'done', 'rolled_back')",
+            name="state_valid",
+        ),
+        Index(None, "tenant_id", "started_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    tenant_id: uuid.UUID
+    slug: str = Field(max_length=63)
+    reason: str = Field(max_length=500)
+    admin_id: uuid.UUID | None = None
+    from_placement: dict[str, Any] = Field(sa_type=JSONB)  # type: ignore[call-overload]
+    to_tier: str = Field(max_length=16)
+    to_region: str = Field(max_length=32)
+    to_schema: str | None = Field(default=None, max_length=63)
+    to_database: str | None = Field(default=None, max_length=63)
+    to_url_enc: str | None = Field(default=None, sa_type=Text)  # type: ignore[call-overload]
+    to_dedicated: bool = Field(default=False, sa_column_kwargs={"server_default": "false"})
+    state: str = Field(max_length=16)
+    error: str | None = Field(default=None, max_length=500)
+    detail: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_type=JSONB,  # type: ignore[call-overload]
+        sa_column_kwargs={"server_default": text("'{}'::jsonb"), "nullable": False},
+    )
+    started_at: datetime = created_at_field()
     updated_at: datetime = created_at_field()
 
 

@@ -114,20 +114,31 @@ class _Made:
 
 
 def _make_placement(
-    tenant_id: uuid.UUID, slug: str, name: str, tier: Tier, region: str, url: str | None
+    tenant_id: uuid.UUID,
+    slug: str,
+    name: str,
+    tier: Tier,
+    region: str,
+    url: str | None,
+    *,
+    with_row: bool = True,
 ) -> _Made:
+    """The placement's structure, and (`with_row`) the tenant's row in it; a move makes it
+    without the row (its copy brings every row, the tenant's own first)."""
     r = clusters.region(region)
     pool_url = clusters.region_owner_url(r)
     row = {"id": tenant_id, "slug": slug, "name": name, "tier": tier.value, "region": region}
     if tier == Tier.pool:
-        with _owner_conn(pool_url) as conn, conn.begin():
-            conn.execute(_INSERT_TENANT, row)
+        if with_row:
+            with _owner_conn(pool_url) as conn, conn.begin():
+                conn.execute(_INSERT_TENANT, row)
         return _Made(tenant_id, tier, pool_url, None, False)
     if tier == Tier.schema:
         schema = clusters.tenant_schema(tenant_id)
         with _owner_conn(pool_url) as conn, conn.begin():
             provision.create_schema(conn, schema, database_key=pool_url)
-            conn.execute(_INSERT_TENANT, row)
+            if with_row:
+                conn.execute(_INSERT_TENANT, row)
         return _Made(tenant_id, tier, pool_url, schema, False)
     base = url or pool_url
     base_db = make_url(base).database or "pms"
@@ -146,8 +157,9 @@ def _make_placement(
         with _owner_conn(database_url) as conn:
             ensure_roles(conn)  # per-database role settings are not copied from a template
             conn.commit()
-            with conn.begin():
-                conn.execute(_INSERT_TENANT, row)
+            if with_row:
+                with conn.begin():
+                    conn.execute(_INSERT_TENANT, row)
     except Exception:
         _unmake(made)
         raise

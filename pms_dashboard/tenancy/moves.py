@@ -1,0 +1,797 @@
+"""Online moves of a tenant between tiers and regions: copy while it works, freeze writes
+briefly, carry over what changed, verify, flip, clean up. Crash-safe and audited.
+
+**Why COPY and not logical replication.** A row-filtered publication (PostgreSQL 15+) would
+stream changes, but it needs `wal_level = logical` on every source cluster, a replication
+slot per move (which holds WAL back while it lags: the "catch-up falls behind" pain of shard
+moves elsewhere) and a role allowed to create subscriptions; the owner role here has none
+of that on a managed server. The tenant's own rows are small next to the cluster, so this
+module copies them from one consistent snapshot with binary `COPY ... TO STDOUT` piped
+into `COPY ... FROM STDIN`, and carries over the rows changed meanwhile by comparing row
+hashes (per table, keyed by id) during a short write freeze. Every table has the key
+(tenant_id, id), which is what makes that comparison exact.
+
+**The state machine** (`tenant_move` in the catalog; each step committed before the next):
+`copying` -> `frozen` -> `fenced` -> `flipped` -> `done` (or `rolled_back`).
+- copying: the target is made at head, without rows; the rows copied from a snapshot.
+- frozen: the source's `tenant` row says `read_only` until `placement_frozen_until` (now +
+  `PMS_MOVE_FREEZE_LIMIT_SECONDS`); every tenant transaction holds a shared advisory lock
+  of the tenant, so taking it exclusively once drains the transactions begun before the
+  freeze; later ones are read-only (the door sets it) and writes are refused with "Your
+  organisation is being moved; try again in a minute" (HTTP: 503 with Retry-After).
+  Reads keep working at the source. The changed rows are carried over, then both sides are
+  verified: per-table row counts and content checksums, and the audit chain at the target
+  with the same head hash as the source.
+- fenced: under the exclusive lock, and only if the freeze has not expired, the source row
+  becomes `moved`: from then on no transaction can use the source (the door's fence).
+- flipped: the catalog points at the target (version + 1); writes resume there.
+- done: the source's rows are purged (an emptied schema or database is dropped).
+
+A freeze that outlives its limit (the mover died) lets writes resume at the source by
+itself: the door treats an expired `read_only` as active, and the fence step refuses to
+run after the limit, so an expired freeze can never be followed by a flip. A re-run of the
+same move (or of any move of the tenant) finishes a move found `fenced` or `flipped`, and
+rolls back one found `copying` or `frozen` (target dropped, source active) before starting.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+from pms_dashboard.db import clusters, provision
+from pms_dashboard.db.engine import dispose_database, owner_url
+from pms_dashboard.settings import get_settings
+from pms_dashboard.tenancy import placement as placements
+from pms_dashboard.tenancy import provision as tenants
+from pms_dashboard.tenancy.placement import Placement, Tier
+from pms_dashboard.tenancy.registry import TenantError
+
+STEPS = ("copying", "frozen", "fenced", "flipped", "done")
+# Columns of `tenant` that belong to the placement, not to the organisation.
+PLACEMENT_COLUMNS = ("placement_version", "placement_state", "placement_frozen_until")
+
+
+class MoveError(TenantError):
+    """A move was refused or failed; the message is safe to show."""
+
+
+@dataclass(frozen=True)
+class Where:
+    """One end of a move: where the rows are and how the owner reaches them."""
+
+    tier: Tier
+    region: str
+    url: str  # owner URL of the database
+    schema: str  # data schema
+    database: str | None  # as the catalog records it (None: the region's pool database)
+    dedicated: str | None = None  # a dedicated cluster's URL, as given
+
+    @property
+    def label(self) -> str:
+        return f"{self.region}, {placements.TIER_WORDS[self.tier]}"
+
+
+@dataclass
+class Progress:
+    """What a running move reports (the CLI's bar, the console's page)."""
+
+    step: str = ""
+    tables_done: int = 0
+    tables: int = 0
+    rows: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MoveResult:
+    move_id: uuid.UUID
+    slug: str
+    source: str
+    target: str
+    rows: int
+    freeze_seconds: float
+    total_seconds: float
+    checksums: dict[str, str]
+    state: str
+
+
+Report = Callable[[Progress], None]
+
+
+def _connect(url: str, *, autocommit: bool = False) -> psycopg.Connection[Any]:
+    return psycopg.connect(provision._conninfo(url), autocommit=autocommit)
+
+
+def _key(tenant_id: uuid.UUID) -> str:
+    return f"pms.move:{tenant_id}"
+
+
+_TABLES_AND_PARENTS = """
+SELECT c.relname, coalesce(array_agg(DISTINCT p.relname) FILTER (
+           WHERE p.relname IS NOT NULL AND p.oid <> c.oid), '{}') AS parents
+  FROM pg_class AS c
+  LEFT JOIN pg_constraint AS f ON f.conrelid = c.oid AND f.contype = 'f'
+  LEFT JOIN pg_class AS p ON p.oid = f.confrelid
+ WHERE c.relnamespace = %s::regnamespace AND c.relkind = 'r'
+   AND (c.relname = 'tenant' OR EXISTS (SELECT 1 FROM pg_policy AS pol
+        WHERE pol.polrelid = c.oid AND pol.polname = 'tenant_isolation'))
+ GROUP BY c.relname
+"""
+
+
+def tenant_tables(conn: psycopg.Connection[Any], schema: str) -> list[str]:
+    """The tenant-data tables of `schema` (those under the tenant policy, and `tenant`) in
+    foreign-key order, parents first, read from PostgreSQL's catalog (so this room needs
+    no domain model)."""
+    parents = {name: set(ps) for name, ps in conn.execute(_TABLES_AND_PARENTS, [schema])}
+    ordered: list[str] = []
+    while parents:
+        ready = sorted(t for t, ps in parents.items() if not (ps & parents.keys()))
+        if not ready:
+            raise MoveError(f"tables of {schema} refer to each other in a cycle: {sorted(parents)}")
+        ordered += ready
+        for t in ready:
+            del parents[t]
+    return ordered
+
+
+# ------------------------------------------------------------------ ends of a move
+
+
+def _source(found: Placement) -> Where:
+    url = (
+        placements.dedicated_owner_url(found.tenant_id)
+        if found.dedicated_cluster
+        else found.owner_base_url
+    )
+    return Where(found.tier, found.region, url, found.search_path, found.database)
+
+
+def _target(
+    tenant_id: uuid.UUID, tier: Tier, region: str, url: str | None
+) -> tuple[Where, tenants._Made]:
+    made = tenants._make_placement(tenant_id, "", "", tier, region, url, with_row=False)
+    database = None if tier != Tier.database else make_url(made.database_url).database
+    where = Where(tier, region, made.database_url, made.schema or "public", database, url)
+    return where, made
+
+
+# ------------------------------------------------------------------ the catalog's record
+
+
+def _catalog() -> psycopg.Connection[Any]:
+    return _connect(owner_url(), autocommit=True)
+
+
+def _record(move_id: uuid.UUID, state: str, **detail: Any) -> None:
+    with _catalog() as c:
+        c.execute(
+            "UPDATE tenant_move SET state = %s, updated_at = clock_timestamp(),"
+            " detail = detail || %s::jsonb WHERE id = %s",
+            [state, json.dumps(detail, default=str), move_id],
+        )
+
+
+def _platform_event(action: str, detail: dict[str, Any], admin_id: uuid.UUID | None) -> None:
+    with _catalog() as c:
+        c.execute(
+            "SELECT app.append_platform_event(%s, %s, %s::jsonb, '')",
+            [admin_id, action, json.dumps(detail, default=str)],
+        )
+
+
+def _tenant_event(where: Where, tenant_id: uuid.UUID, action: str, detail: dict[str, Any]) -> None:
+    """An event in the tenant's own chain, written where its rows are now."""
+    with _connect(where.url) as c:
+        c.execute("SELECT set_config('app.current_tenant_id', %s, true)", [str(tenant_id)])
+        c.execute("SELECT set_config('search_path', %s, true)", [where.schema])
+        c.execute(
+            "SELECT append_audit_event(NULL, %s, 'tenant', %s, %s::jsonb, false, '')",
+            [action, tenant_id, json.dumps(detail, default=str)],
+        )
+
+
+# ------------------------------------------------------------------ copying and comparing
+
+
+def _columns(conn: psycopg.Connection[Any], schema: str, table: str) -> list[str]:
+    rows = conn.execute(
+        "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0"
+        " AND NOT attisdropped ORDER BY attnum",
+        [f'"{schema}"."{table}"'],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _filter(table: str) -> str:
+    return "id = %s" if table == "tenant" else "tenant_id = %s"
+
+
+def _copy_table(
+    src: psycopg.Connection[Any],
+    dst: psycopg.Connection[Any],
+    source: Where,
+    target: Where,
+    table: str,
+    tenant_id: uuid.UUID,
+    *,
+    only_ids: list[uuid.UUID] | None = None,
+    into: str | None = None,
+) -> int:
+    """Binary COPY of the tenant's rows of `table` (or of `only_ids`) from source to target
+    (into table `into` at the target, a temporary table, when given)."""
+    cols = _columns(src, source.schema, table)
+    col_list = sql.SQL(", ").join(sql.Identifier(c) for c in cols)
+    where = sql.SQL(_filter(table))
+    args: list[Any] = [tenant_id]
+    if only_ids is not None:
+        where = where + sql.SQL(" AND id = ANY(%s)")
+        args.append(only_ids)
+    query = sql.SQL("COPY (SELECT {} FROM {}.{} WHERE {}) TO STDOUT (FORMAT binary)").format(
+        col_list, sql.Identifier(source.schema), sql.Identifier(table), where
+    )
+    dest = (
+        sql.Identifier(into)
+        if into
+        else sql.SQL("{}.{}").format(sql.Identifier(target.schema), sql.Identifier(table))
+    )
+    load = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(dest, col_list)
+    rows = 0
+    with src.cursor() as rc, dst.cursor() as wc:
+        with rc.copy(query, args) as out, wc.copy(load) as inp:
+            for chunk in out:
+                inp.write(chunk)
+        rows = wc.rowcount
+    return max(rows, 0)
+
+
+def _hashes(
+    conn: psycopg.Connection[Any], schema: str, table: str, tenant_id: uuid.UUID
+) -> dict[Any, str]:
+    """id -> md5 of the row's organisation columns (placement columns left out)."""
+    cols = [c for c in _columns(conn, schema, table) if c not in PLACEMENT_COLUMNS]
+    row = sql.SQL("ROW({})").format(sql.SQL(", ").join(sql.Identifier(c) for c in cols))
+    query = sql.SQL("SELECT id, md5({}::text) FROM {}.{} WHERE {}").format(
+        row, sql.Identifier(schema), sql.Identifier(table), sql.SQL(_filter(table))
+    )
+    return dict(conn.execute(query, [tenant_id]).fetchall())
+
+
+def _checksum(hashes: dict[Any, str]) -> str:
+    """One checksum of a table's rows (order-independent input, ordered by id)."""
+    import hashlib
+
+    digest = hashlib.md5(usedforsecurity=False)
+    for key in sorted(hashes, key=str):
+        digest.update(f"{key}:{hashes[key]};".encode())
+    return f"{len(hashes)}:{digest.hexdigest()}"
+
+
+def _sync_table(
+    src: psycopg.Connection[Any],
+    dst: psycopg.Connection[Any],
+    source: Where,
+    target: Where,
+    table: str,
+    tenant_id: uuid.UUID,
+) -> tuple[int, list[Any]]:
+    """Bring the target's rows of `table` to the source's: upsert the changed and new ones;
+    return (rows upserted, ids to delete at the target, deleted afterwards in reverse
+    foreign-key order)."""
+    have, want = (
+        _hashes(dst, target.schema, table, tenant_id),
+        _hashes(src, source.schema, table, tenant_id),
+    )
+    changed = [k for k, h in want.items() if have.get(k) != h]
+    extra = [k for k in have if k not in want]
+    if changed:
+        temp = f"move_{table}"
+        dst.execute(
+            sql.SQL("CREATE TEMP TABLE {} (LIKE {}.{}) ON COMMIT DROP").format(
+                sql.Identifier(temp), sql.Identifier(target.schema), sql.Identifier(table)
+            )
+        )
+        _copy_table(src, dst, source, target, table, tenant_id, only_ids=changed, into=temp)
+        cols = [c for c in _columns(src, source.schema, table) if c not in PLACEMENT_COLUMNS]
+        key = ["id"] if table == "tenant" else ["tenant_id", "id"]
+        updates = sql.SQL(", ").join(
+            sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(c), sql.Identifier(c))
+            for c in cols
+            if c not in key
+        )
+        col_list = sql.SQL(", ").join(sql.Identifier(c) for c in cols)
+        dst.execute(
+            sql.SQL(
+                "INSERT INTO {}.{} ({}) SELECT {} FROM {} ON CONFLICT ({}) DO UPDATE SET {}"
+            ).format(
+                sql.Identifier(target.schema),
+                sql.Identifier(table),
+                col_list,
+                col_list,
+                sql.Identifier(temp),
+                sql.SQL(", ").join(sql.Identifier(k) for k in key),
+                updates,
+            )
+        )
+    return len(changed), extra
+
+
+# ------------------------------------------------------------------ the move
+
+
+@contextmanager
+def _step(progress: Progress, report: Report | None, name: str) -> Iterator[None]:
+    progress.step = name
+    if report:
+        report(progress)
+    started = time.perf_counter()
+    yield
+    progress.timings[name] = time.perf_counter() - started
+    if report:
+        report(progress)
+
+
+def _validate(found: Placement, tier: str, region: str, url: str | None, reason: str) -> Tier:
+    if not reason or not reason.strip():
+        raise MoveError("say why: --reason is required and recorded")
+    if tier not in {t.value for t in Tier}:
+        raise MoveError("tier must be pool, schema or database")
+    try:
+        clusters.region(region)
+    except clusters.UnknownRegion as err:
+        raise MoveError(str(err)) from None
+    if url and tier != Tier.database:
+        raise MoveError("--url (a dedicated cluster) is only for the database tier")
+    same_cluster = not url and not found.dedicated_cluster
+    if found.tier == Tier(tier) and found.region == region and same_cluster:
+        raise MoveError(f"{found.slug} already lives in {found.describe()}")
+    return Tier(tier)
+
+
+def move_tenant(
+    *,
+    slug: str,
+    tier: str,
+    region: str | None = None,
+    url: str | None = None,
+    reason: str,
+    admin_id: uuid.UUID | None = None,
+    report: Report | None = None,
+    crash_after: str | None = None,
+) -> MoveResult:
+    """Move organisation `slug` to `tier` in `region` (default: where it is), online.
+    `crash_after` (tests only): kill this process right after that step is recorded."""
+    started = time.perf_counter()
+    found = placements.by_slug(slug.strip().lower())
+    if found is None:
+        raise MoveError(f"no tenant with slug {slug!r}")
+    recover(found.tenant_id)
+    found = placements.fetch(found.tenant_id)
+    if found.state != "active":
+        raise MoveError(f"{found.slug} is {found.state}; try again in a minute")
+    region = region or found.region
+    to_tier = _validate(found, tier, region, url, reason)
+    source = _source(found)
+    progress = Progress()
+    move_id = uuid.uuid4()
+    with _catalog() as c:
+        c.execute(
+            "INSERT INTO tenant_move (id, tenant_id, slug, reason, admin_id, from_placement,"
+            " to_tier, to_region, state, detail) VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, %s,"
+            " 'copying', '{}'::jsonb)",
+            [
+                move_id,
+                found.tenant_id,
+                found.slug,
+                reason.strip()[:500],
+                admin_id,
+                json.dumps(found.as_json()),
+                to_tier.value,
+                region,
+            ],
+        )
+    started_detail = {
+        "move_id": str(move_id),
+        "from": found.describe(),
+        "to": f"{region}, {placements.TIER_WORDS[to_tier]}",
+        "reason": reason.strip()[:500],
+    }
+    _tenant_event(source, found.tenant_id, "tenant.move_started", started_detail)
+    _platform_event("tenant.move_started", started_detail | {"tenant": found.slug}, admin_id)
+    target: Where | None = None
+    try:
+        with _step(progress, report, "copying"):
+            target, made = _target(found.tenant_id, to_tier, region, url)
+            _record(
+                move_id,
+                "copying",
+                target={"url_enc": None, "schema": target.schema, "database": target.database},
+            )
+            _remember_target(move_id, target)
+            progress.rows = _copy_all(source, target, found.tenant_id, progress, report)
+        _maybe_crash(crash_after, "copying")
+        freeze_started = time.perf_counter()
+        with _step(progress, report, "frozen"):
+            _freeze(found, source)
+            _record(move_id, "frozen")
+            _maybe_crash(crash_after, "frozen")
+            checksums = _carry_over_and_verify(source, target, found.tenant_id)
+        with _step(progress, report, "fenced"):
+            _fence(found, source, target)
+            _record(move_id, "fenced", checksums=checksums)
+        _maybe_crash(crash_after, "fenced")
+        with _step(progress, report, "flipped"):
+            new = _flip(move_id, found, target)
+            _record(move_id, "flipped")
+        freeze_seconds = time.perf_counter() - freeze_started
+        _maybe_crash(crash_after, "flipped")
+    except Exception as err:
+        _roll_back(move_id, found, target, str(err))
+        _platform_event(
+            "tenant.move_failed",
+            started_detail | {"tenant": found.slug, "error": str(err)[:300]},
+            admin_id,
+        )
+        raise
+    with _step(progress, report, "done"):
+        _purge(found, source)
+        _record(move_id, "done", freeze_seconds=freeze_seconds)
+    done_detail = started_detail | {
+        "rows": progress.rows,
+        "freeze_seconds": round(freeze_seconds, 3),
+    }
+    _tenant_event(target, found.tenant_id, "tenant.move_completed", done_detail)
+    _platform_event("tenant.move_completed", done_detail | {"tenant": found.slug}, admin_id)
+    return MoveResult(
+        move_id,
+        found.slug,
+        found.describe(),
+        new.describe(),
+        progress.rows,
+        freeze_seconds,
+        time.perf_counter() - started,
+        checksums,
+        "done",
+    )
+
+
+def _maybe_crash(crash_after: str | None, step: str) -> None:
+    if crash_after == step:
+        os._exit(137)  # as a kill -9 would: no clean-up, no commit of anything pending
+
+
+def _remember_target(move_id: uuid.UUID, target: Where) -> None:
+    """The target's owner URL, encrypted, so a re-run can drop or finish it."""
+    from pms_dashboard.db.targets import encrypt_dedicated_url
+
+    with _catalog() as c:
+        c.execute(
+            "UPDATE tenant_move SET to_url_enc = %s, to_schema = %s, to_database = %s,"
+            " to_dedicated = %s WHERE id = %s",
+            [
+                encrypt_dedicated_url(target.url) if target.dedicated else None,
+                target.schema,
+                target.database,
+                target.dedicated is not None,
+                move_id,
+            ],
+        )
+
+
+def _copy_all(
+    source: Where, target: Where, tenant_id: uuid.UUID, progress: Progress, report: Report | None
+) -> int:
+    """Every row of the tenant, one snapshot, one target transaction."""
+    rows = 0
+    with _connect(source.url) as src, _connect(target.url) as dst:
+        src.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ  # one snapshot
+        src.read_only = True
+        tables = tenant_tables(src, source.schema)
+        progress.tables = len(tables)
+        for table in tables:
+            rows += _copy_table(src, dst, source, target, table, tenant_id)
+            progress.tables_done += 1
+            progress.rows = rows
+            if report:
+                report(progress)
+        # the copy's tenant row is the target's fence: not routable before the flip
+        dst.execute(
+            sql.SQL("UPDATE {}.tenant SET placement_state = 'read_only' WHERE id = %s").format(
+                sql.Identifier(target.schema)
+            ),
+            [tenant_id],
+        )
+        dst.commit()
+        src.rollback()
+    return rows
+
+
+def _freeze(found: Placement, source: Where) -> None:
+    """Source read-only until the limit; then drain the transactions begun before."""
+    limit = get_settings().move_freeze_limit_seconds
+    with _catalog() as c:
+        c.execute(
+            "UPDATE tenant_placement SET state = 'read_only', updated_at = clock_timestamp()"
+            " WHERE tenant_id = %s",
+            [found.tenant_id],
+        )
+    with _connect(source.url, autocommit=True) as c:
+        c.execute(
+            sql.SQL(
+                "UPDATE {}.tenant SET placement_state = 'read_only', placement_frozen_until ="
+                " clock_timestamp() + make_interval(secs => %s) WHERE id = %s"
+            ).format(sql.Identifier(source.schema)),
+            [limit, found.tenant_id],
+        )
+        c.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [_key(found.tenant_id)])
+        c.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [_key(found.tenant_id)])
+
+
+def _carry_over_and_verify(source: Where, target: Where, tenant_id: uuid.UUID) -> dict[str, str]:
+    """Rows changed since the snapshot carried over; then both sides compared table by table
+    and the audit chain verified at the target with the source's head hash."""
+    with _connect(source.url) as src, _connect(target.url) as dst:
+        src.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ  # one snapshot
+        src.read_only = True
+        tables = tenant_tables(src, source.schema)
+        deletions: dict[str, list[Any]] = {}
+        for table in tables:
+            _, extra = _sync_table(src, dst, source, target, table, tenant_id)
+            if extra:
+                deletions[table] = extra
+        for table in reversed(tables):
+            if table in deletions:
+                dst.execute(
+                    sql.SQL("DELETE FROM {}.{} WHERE {} AND id = ANY(%s)").format(
+                        sql.Identifier(target.schema),
+                        sql.Identifier(table),
+                        sql.SQL(_filter(table)),
+                    ),
+                    [tenant_id, deletions[table]],
+                )
+        checksums = {}
+        for table in tables:
+            a = _checksum(_hashes(src, source.schema, table, tenant_id))
+            b = _checksum(_hashes(dst, target.schema, table, tenant_id))
+            if a != b:
+                raise MoveError(f"verification failed: {table} differs ({a} vs {b})")
+            checksums[table] = a
+        heads = []
+        for conn, where in ((src, source), (dst, target)):
+            heads.append(
+                conn.execute(
+                    sql.SQL(
+                        "SELECT hash FROM {}.audit_event WHERE tenant_id = %s"
+                        " ORDER BY seq DESC LIMIT 1"
+                    ).format(sql.Identifier(where.schema)),
+                    [tenant_id],
+                ).fetchone()
+            )
+        if heads[0] != heads[1]:
+            raise MoveError("verification failed: the audit chain's head differs")
+        _verify_chain(dst, target, tenant_id)
+        checksums["audit_head"] = heads[0][0] if heads[0] else ""
+        dst.commit()
+        src.rollback()
+    return checksums
+
+
+def _verify_chain(conn: psycopg.Connection[Any], where: Where, tenant_id: uuid.UUID) -> None:
+    from sqlalchemy import create_engine, pool, text
+
+    from pms_dashboard.audit.chain import verify
+
+    engine = create_engine(where.url, poolclass=pool.NullPool)
+    try:
+        with engine.connect() as c:
+            c.execute(text("SELECT set_config('search_path', :s, true)"), {"s": where.schema})
+            result = verify(c, tenant_id=tenant_id)
+            c.rollback()
+    finally:
+        engine.dispose()
+    if not result.ok:
+        raise MoveError(
+            f"verification failed: the audit chain breaks at the target: {result.breaks[0]}"
+        )
+
+
+def _fence(found: Placement, source: Where, target: Where) -> None:
+    """Under the tenant's exclusive lock and only within the freeze: the source becomes
+    `moved` (no transaction can use it any more); the target's copy becomes the next
+    version, active."""
+    with _connect(target.url, autocommit=True) as c:
+        c.execute(
+            sql.SQL(
+                "UPDATE {}.tenant SET placement_version = %s, placement_state = 'active',"
+                " placement_frozen_until = NULL WHERE id = %s"
+            ).format(sql.Identifier(target.schema)),
+            [found.version + 1, found.tenant_id],
+        )
+    with _connect(source.url) as c:
+        c.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [_key(found.tenant_id)])
+        fenced = c.execute(
+            sql.SQL(
+                "UPDATE {}.tenant SET placement_state = 'moved' WHERE id = %s"
+                " AND placement_state = 'read_only' AND placement_frozen_until > clock_timestamp()"
+            ).format(sql.Identifier(source.schema)),
+            [found.tenant_id],
+        ).rowcount
+        if fenced != 1:
+            c.rollback()
+            raise MoveError(
+                "the write freeze expired before the flip; writes resumed at the source"
+            )
+        c.commit()
+
+
+def _flip(move_id: uuid.UUID, found: Placement, target: Where) -> Placement:
+    host = port = enc = None
+    cluster = target.region
+    if target.dedicated:
+        from pms_dashboard.db.targets import encrypt_dedicated_url
+
+        host, port = clusters.server_of(target.dedicated)
+        enc = encrypt_dedicated_url(target.dedicated)
+        cluster = f"dedicated-{host}-{port}"[:64]
+    with _catalog() as c:
+        c.execute(
+            "UPDATE tenant_placement SET tier = %s, region = %s, cluster = %s, host = %s,"
+            " port = %s, database = %s, schema = %s, owner_url_enc = %s, state = 'active',"
+            " version = version + 1, updated_at = clock_timestamp() WHERE tenant_id = %s",
+            [
+                target.tier.value,
+                target.region,
+                cluster,
+                host,
+                port,
+                target.database,
+                target.schema if target.tier == Tier.schema else None,
+                enc,
+                found.tenant_id,
+            ],
+        )
+    with _connect(target.url, autocommit=True) as c:
+        c.execute(
+            sql.SQL("UPDATE {}.tenant SET isolation_tier = %s, region = %s WHERE id = %s").format(
+                sql.Identifier(target.schema)
+            ),
+            [target.tier.value, target.region, found.tenant_id],
+        )
+    placements.forget(found.tenant_id)
+    return placements.fetch(found.tenant_id)
+
+
+def _purge(found: Placement, source: Where) -> None:
+    """The source's rows go: a pool tenant's rows (they cascade from its `tenant` row), a
+    schema or a database dropped."""
+    if found.tier == Tier.database:
+        dispose_database(source.url)
+        provision.drop_database(source.url)
+        return
+    with _connect(source.url) as c:
+        if found.tier == Tier.schema:
+            c.execute(
+                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(source.schema))
+            )
+        else:
+            _delete_rows(c, source.schema, found.tenant_id)
+        c.commit()
+
+
+def _delete_rows(c: psycopg.Connection[Any], schema: str, tenant_id: uuid.UUID) -> None:
+    """A pool tenant's rows, all of them: they cascade from its `tenant` row."""
+    c.execute(
+        sql.SQL("DELETE FROM {}.tenant WHERE id = %s").format(sql.Identifier(schema)), [tenant_id]
+    )
+
+
+def _roll_back(move_id: uuid.UUID, found: Placement, target: Where | None, error: str) -> None:
+    """Undo a move that did not reach the fence: writes back at the source, target gone."""
+    with _catalog() as c:
+        c.execute(
+            "UPDATE tenant_placement SET state = 'active', updated_at = clock_timestamp()"
+            " WHERE tenant_id = %s AND version = %s",
+            [found.tenant_id, found.version],
+        )
+        c.execute(
+            "UPDATE tenant_move SET state = 'rolled_back', error = %s,"
+            " updated_at = clock_timestamp() WHERE id = %s",
+            [error[:500], move_id],
+        )
+    source = _source(found)
+    with _connect(source.url, autocommit=True) as c:
+        c.execute(
+            sql.SQL(
+                "UPDATE {}.tenant SET placement_state = 'active', placement_frozen_until = NULL"
+                " WHERE id = %s AND placement_state = 'read_only'"
+            ).format(sql.Identifier(source.schema)),
+            [found.tenant_id],
+        )
+    if target is not None:
+        _drop_target(found, target)
+    placements.forget(found.tenant_id)
+
+
+def _drop_target(found: Placement, target: Where) -> None:
+    if target.tier == Tier.database:
+        dispose_database(target.url)
+        provision.drop_database(target.url)
+        return
+    with _connect(target.url) as c:
+        if target.tier == Tier.schema:
+            c.execute(
+                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(target.schema))
+            )
+        else:
+            _delete_rows(c, target.schema, found.tenant_id)
+        c.commit()
+
+
+# ------------------------------------------------------------------ after a crash
+
+
+def recover(tenant_id: uuid.UUID) -> str | None:
+    """Finish or roll back an unfinished move of the tenant (a mover that died); returns
+    what was done ("completed", "rolled back") or None when there was nothing to do."""
+    with _catalog() as c:
+        row = c.execute(
+            "SELECT id, state, from_placement, to_tier, to_region, to_schema, to_database,"
+            " to_url_enc, to_dedicated FROM tenant_move WHERE tenant_id = %s"
+            " AND state IN ('copying', 'frozen', 'fenced', 'flipped') ORDER BY started_at DESC"
+            " LIMIT 1",
+            [tenant_id],
+        ).fetchone()
+    if row is None:
+        return None
+    move_id, state, before, to_tier, to_region, to_schema, to_database, to_url_enc, dedicated = row
+    found = _placement_from_json(before)
+    target = _target_from_record(Tier(to_tier), to_region, to_schema, to_database, to_url_enc)
+    if state in ("copying", "frozen"):
+        _roll_back(move_id, found, target, f"the mover stopped while {state}; rolled back")
+        return "rolled back"
+    if state == "fenced" and target is not None:
+        _flip(move_id, found, target)
+        _record(move_id, "flipped")
+    _purge(found, _source(found))
+    _record(move_id, "done", recovered=True)
+    return "completed"
+
+
+def _placement_from_json(data: dict[str, Any]) -> Placement:
+    current = placements.fetch(uuid.UUID(data["tenant_id"]))
+    schema = data.get("schema")
+    return Placement(
+        tenant_id=current.tenant_id,
+        slug=data["slug"],
+        tier=Tier(data["tier"]),
+        region=data["region"],
+        cluster=data.get("cluster", data["region"]),
+        host=None if not str(data.get("cluster", "")).startswith("dedicated") else data["host"],
+        port=None if not str(data.get("cluster", "")).startswith("dedicated") else data["port"],
+        database=data["database"] if Tier(data["tier"]) == Tier.database else None,
+        schema=schema if Tier(data["tier"]) == Tier.schema else None,
+        state="active",
+        version=int(data["version"]),
+    )
+
+
+def _target_from_record(
+    tier: Tier, region: str, schema: str | None, database: str | None, url_enc: str | None
+) -> Where | None:
+    if schema is None and database is None and tier != Tier.pool:
+        return None
+    from pms_dashboard.db.targets import placement_owner_url
+
+    url = placement_owner_url(region, database, url_enc)
+    return Where(tier, region, url, schema or "public", database, None)
