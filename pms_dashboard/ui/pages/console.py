@@ -1,5 +1,5 @@
 """The platform console: its own sign-in (password and authenticator code), the overview of
-every tenant (counts only), break-glass reads, the cross-tenant audit search (metadata
+every tenant (counts only, with where it lives), a new organisation, break-glass reads, the cross-tenant audit search (metadata
 only) and the queue of flagged events to review."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import reflex as rx
 from reflex.vars import ObjectVar
 
 from pms_dashboard.console.grants import JUSTIFICATIONS
+from pms_dashboard.console.organisations import MAX_REASON, MIN_REASON, tier_choices
 from pms_dashboard.ui.components.feedback import error_callout, notice_callout
 from pms_dashboard.ui.components.fields import labelled, native_select, options
 from pms_dashboard.ui.components.native_form import native_form
@@ -164,6 +165,7 @@ def console() -> rx.Component:
         ),
         error_callout(ConsoleState.error, "console-page-error"),
         notice_callout(ConsoleState.notice, "console-page-notice"),
+        _create_form(),
         _grant_form(),
         _grants(),
         _read_panel(),
@@ -171,6 +173,63 @@ def console() -> rx.Component:
         _flagged_queue(),
         padding="1.5rem 2rem",
         spacing="4",
+        width="100%",
+    )
+
+
+def _create_form() -> rx.Component:
+    """A new organisation in a tier and region, with the reason (a platform event)."""
+    return rx.card(
+        rx.form(
+            rx.vstack(
+                rx.heading("New organisation", size="3"),
+                rx.text(
+                    "Its data lives in the region chosen: in the shared pool, a schema of its "
+                    "own or a database of its own.",
+                    size="2",
+                    color_scheme="gray",
+                ),
+                rx.hstack(
+                    rx.input(
+                        name="slug",
+                        placeholder="Slug (e.g. initech)",
+                        id="create-slug",
+                        required=True,
+                        min_length=2,
+                        max_length=63,
+                        pattern="[a-z0-9][a-z0-9-]+",
+                    ),
+                    rx.input(
+                        name="name",
+                        placeholder="Name",
+                        id="create-name",
+                        required=True,
+                        max_length=200,
+                    ),  # fmt: skip
+                    native_select(*options(tier_choices()), name="tier", id="create-tier"),
+                    native_select(
+                        rx.foreach(ConsoleState.regions, lambda r: rx.el.option(r, value=r)),
+                        name="region",
+                        id="create-region",
+                    ),
+                    rx.input(
+                        name="justification",
+                        placeholder="Reason (order or ticket)",
+                        id="create-justification",
+                        required=True,
+                        min_length=MIN_REASON,
+                        max_length=MAX_REASON,
+                    ),
+                    rx.button("Create organisation", type="submit", id="create-submit"),
+                    spacing="3",
+                    wrap="wrap",
+                ),
+                spacing="3",
+                width="100%",
+            ),
+            on_submit=ConsoleState.create_organisation,
+            reset_on_submit=True,
+        ),
         width="100%",
     )
 
