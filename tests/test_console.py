@@ -15,8 +15,8 @@ from sqlalchemy import exc, text
 
 from pms_dashboard import cli
 from pms_dashboard.auth import routes as auth_routes
-from pms_dashboard.console import routes as console_routes
 from pms_dashboard.console import organisations, service, totp
+from pms_dashboard.console import routes as console_routes
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.session import auditor_session, owner_session, tenant_session
 from tests.conftest import TEST_PASSWORD, as_admin, create_console_admin
