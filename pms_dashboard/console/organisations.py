@@ -9,8 +9,6 @@ once, all its schemas in one UNION ALL (`console.placements`).
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -18,24 +16,12 @@ from sqlalchemy.orm import Session
 
 from pms_dashboard.console import placements
 from pms_dashboard.console.placements import Database
-from pms_dashboard.console.service import ConsoleAdmin, ConsoleError
+from pms_dashboard.console.service import ConsoleAdmin, ConsoleError, TenantOverview
 from pms_dashboard.db import clusters
 from pms_dashboard.tenancy import provision
 from pms_dashboard.tenancy.placement import TIER_WORDS, Tier
 
 MIN_REASON, MAX_REASON = 3, 200
-
-
-@dataclass(frozen=True, slots=True)
-class TenantOverview:
-    tenant_id: str
-    slug: str
-    name: str
-    isolation_tier: str
-    region: str
-    users: int
-    goals: int
-    last_activity: datetime | None
 
 
 def _counts_at(session: Session, db: Database) -> list[Any]:

@@ -72,6 +72,18 @@ class ConsoleSignedIn:
     admin: ConsoleAdmin
 
 
+@dataclass(frozen=True, slots=True)
+class TenantOverview:
+    tenant_id: str
+    slug: str
+    name: str
+    isolation_tier: str
+    region: str
+    users: int
+    goals: int
+    last_activity: datetime | None
+
+
 def create_admin(*, session: Session, email: str, display_name: str, password: str) -> NewAdmin:
     """Register a super-admin (platform operators only: in the owner's session, from the
     CLI)."""

@@ -13,7 +13,7 @@ from reflex.vars import ObjectVar
 
 from pms_dashboard.console.grants import GoalReadRow, GrantRow, ProviderAccess, ReviewReadRow
 from pms_dashboard.console.search import AuditRow, FlaggedRow
-from pms_dashboard.console.organisations import TenantOverview
+from pms_dashboard.console.service import TenantOverview
 from pms_dashboard.goals.schemas import (
     CheckInView,
     GoalDetail,
