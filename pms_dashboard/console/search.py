@@ -343,6 +343,16 @@ def audit_search_statement(
     )
 
 
+def search_branches(query: AuditQuery, db: Database) -> list[Select[Any]]:
+    """The search at one database: a statement per data schema, each with `tenant_id`."""
+    branches = []
+    for schema, found in db.schemas().items():
+        ae, _ = _data_tables(schema)
+        statement = audit_search_statement(query, schema=schema, tenants=found)
+        branches.append(statement.add_columns(ae.c.tenant_id.label("tenant_id")))
+    return branches
+
+
 def _first_rows(
     there: Session, branches: list[Select[Any]], first: int, *, newest_first: bool
 ) -> tuple[int, list[Row[Any]]]:
@@ -405,14 +415,14 @@ class FlaggedRow:
     other_tenant: str = ""
 
 
-def _tell_tenants(
-    session: Session, admin: ConsoleAdmin, rows: list[Row[Any]], what: str,
+def tell_tenants(
+    session: Session, admin: ConsoleAdmin, per_tenant: Mapping[uuid.UUID, int], what: str,
     filters: dict[str, Any],
 ) -> None:  # fmt: skip
-    """A flagged `console.audit_read` in the chain of each tenant whose events were shown,
-    each at its placement, in a fixed order (two concurrent searches never wait on each
-    other's locks crosswise); the caller's platform event comes after."""
-    per_tenant = Counter(r.tenant_id for r in rows)
+    """A flagged `console.audit_read` (with its row count) in the chain of each tenant
+    whose events were shown, each at its placement, in a fixed order (two concurrent
+    searches never wait on each other's locks crosswise); the caller's platform event
+    comes after."""
     run = placements.at(session)
 
     def tell(tenant_id: uuid.UUID) -> Callable[[Session], None]:
@@ -445,7 +455,7 @@ def _logged_page(
         s, placements.by_database(placed), lambda there, db: read(there, db, first)
     )
     total, found = _merged_page(parts, page, page_size, newest_first=newest_first)
-    _tell_tenants(s, admin, found, what, filters)
+    tell_tenants(s, admin, Counter(r.tenant_id for r in found), what, filters)
     record_platform_event(
         session=s,
         admin_id=admin.admin_id,
@@ -464,12 +474,7 @@ def search(*, session: Session, admin: ConsoleAdmin, query: AuditQuery, ip: str 
     placed = placements.tenants(session, slug=query.tenant)
 
     def read(there: Session, db: Database, first: int) -> tuple[int, list[Row[Any]]]:
-        branches = []
-        for schema, found in db.schemas().items():
-            ae, _ = _data_tables(schema)
-            statement = audit_search_statement(query, schema=schema, tenants=found)
-            branches.append(statement.add_columns(ae.c.tenant_id.label("tenant_id")))
-        return _first_rows(there, branches, first, newest_first=True)
+        return _first_rows(there, search_branches(query, db), first, newest_first=True)
 
     total, found = _logged_page(
         session, admin, read, placed, page=query.page, page_size=query.page_size,
@@ -711,25 +716,25 @@ def review_flag(
 def record_tenant_reads(
     *, session: Session, admin: ConsoleAdmin, query: AuditQuery, what: str = "audit export"
 ) -> int:
-    """For an export of `audit_search_statement(query)`: a flagged `console.audit_read` in
-    the chain of every tenant with matching events (with its row count), as `search` does
-    for a page; returns the total. Call it in the export's transaction, before
-    `record_platform_event` (lock order: tenants first, the platform trail last)."""
-    ae, _, _ = _tables()
-    counted = (
-        audit_search_statement(query).order_by(None).add_columns(ae.c.tenant_id.label("tenant_id"))
-    ).subquery()
-    per_tenant = session.execute(
-        select(counted.c.tenant_id, func.count()).group_by(counted.c.tenant_id)
-    ).all()
-    filters = query.filters()
-    for tenant_id, rows in sorted(per_tenant):
-        audit_in_tenant(
-            session,
-            admin,
-            "console.audit_read",
-            {"what": what, "rows": int(rows), "filters": filters},
-            tenant_id=tenant_id,
-            entity_type="audit_event",
+    """For an export of the search `query` (every placement): a flagged
+    `console.audit_read` in the chain of every tenant with matching events (with its row
+    count), as `search` does for a page; returns the total. Call it in the export's
+    transaction, before `record_platform_event` (lock order: tenants first, the platform
+    trail last)."""
+
+    def count(there: Session, db: Database) -> list[Row[Any]]:
+        found = union_all(*(b.order_by(None) for b in search_branches(query, db))).subquery()
+        return list(
+            there.execute(
+                select(found.c.tenant_id, func.count().label("n")).group_by(found.c.tenant_id)
+            ).all()
         )
-    return sum(int(rows) for _, rows in per_tenant)
+
+    placed = placements.tenants(session, slug=query.tenant)
+    per_tenant = {
+        r.tenant_id: int(r.n)
+        for found in placements.each_database(session, placements.by_database(placed), count)
+        for r in found
+    }
+    tell_tenants(session, admin, per_tenant, what, query.filters())
+    return sum(per_tenant.values())
