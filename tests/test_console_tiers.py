@@ -178,11 +178,13 @@ def _pages(admin: ConsoleAdmin, size: int, **filters: Any) -> Iterator[search.Pa
         page += 1
 
 
-def test_the_search_merges_every_placement_in_order_and_pages_it(tenants) -> None:
+def _merge_events(tenants: dict[str, TenantFixture]) -> tuple[str, list[Any]]:
+    """Events of a new action in every placement, interleaved in time with ties within a
+    transaction; and all of them as (time, tenant id, seq, slug), newest first."""
     action = f"tiertest.merge_{uuid.uuid4().hex[:8]}"
     order = ["database", "pool", "schema", "east-pool", "schema", "database", "pool"]
     for round_, key in enumerate(order):
-        _append(tenants[key], action, 1 + round_ % 2)  # interleaved, ties within a round
+        _append(tenants[key], action, 1 + round_ % 2)
     expected = []
     for t in tenants.values():
         with owner_session(t.id) as s:
@@ -193,7 +195,11 @@ def test_the_search_merges_every_placement_in_order_and_pages_it(tenants) -> Non
                     {"a": action},
                 )
             ]
-    expected.sort(reverse=True)
+    return action, sorted(expected, reverse=True)
+
+
+def test_the_search_merges_every_placement_in_order_and_pages_it(tenants) -> None:
+    action, expected = _merge_events(tenants)
     admin = _admin()
     pages = list(_pages(admin, 3, action=action))
     assert {p.total for p in pages} == {len(expected)} and len(pages) == -(-len(expected) // 3)
@@ -208,6 +214,31 @@ def test_the_search_merges_every_placement_in_order_and_pages_it(tenants) -> Non
     for t in tenants.values():
         told = _console_events(t, "console.audit_read")
         assert told and told[-1].flagged
+
+
+def test_the_export_merges_every_placement_in_chunks_and_tells_each_tenant(
+    tenants, monkeypatch
+) -> None:
+    from pms_dashboard.exports import console as console_export
+    from pms_dashboard.exports.routes import console_audit_stream
+
+    monkeypatch.setattr(console_export, "CHUNK_ROWS", 2)  # several chunks per database
+    action, expected = _merge_events(tenants)
+    new = create_console_admin(
+        email=f"ops-{uuid.uuid4().hex[:8]}@platform.example", display_name="Ops", password=PASSWORD
+    )
+    signed = console_routes.sign_in_with_code(
+        email=new.email, password=PASSWORD, code=pyotp.TOTP(new.totp_secret).at(time.time())
+    )
+    body = b"".join(console_audit_stream(signed.token, {"action": action})).decode()
+    lines = body.splitlines()
+    assert lines[0] == ",".join(search.SEARCH_COLUMNS)
+    cells = [line.split(",") for line in lines[1:]]
+    assert [(c[1], int(c[2])) for c in cells] == [(slug, seq) for _, _, seq, slug in expected]
+    for t in tenants.values():
+        [told] = [e for e in _console_events(t, "console.audit_read")
+                  if e.detail.get("what") == "audit export"][-1:]  # fmt: skip
+        assert told.detail["rows"] == sum(1 for e in expected if e[1] == t.id)
 
 
 def _queue_tail(admin: ConsoleAdmin, **kw: Any) -> list[Any]:
