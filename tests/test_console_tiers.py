@@ -364,3 +364,39 @@ def test_the_tenant_admin_sees_where_the_data_lives(tenants) -> None:
     for key, t in tenants.items():
         with tenant_session(ctx(t, "admin")) as s:
             assert get_tenant_settings(session=s, actor=ctx(t, "admin")).residency == words[key]
+
+
+# ------------------------------------------------------------------------ migration 0016
+
+
+def test_0016_every_database_reviews_without_a_foreign_key_and_counts_one_schema(
+    tenants,
+) -> None:
+    import psycopg
+    from sqlalchemy import create_engine, exc, pool
+
+    from pms_dashboard.db.targets import all_targets
+
+    databases = [t for t in all_targets() if t.owns_database]
+    assert {t.kind for t in databases} >= {"catalog", "pool", "template", "database"}
+    for target in databases:
+        engine = create_engine(target.url, poolclass=pool.NullPool)
+        with engine.connect() as conn:
+            keys = conn.execute(
+                text("SELECT count(*) FROM pg_constraint WHERE contype = 'f'"
+                     " AND conrelid = 'flag_review'::regclass"
+                     " AND confrelid = 'audit_event'::regclass")
+            ).scalar_one()  # fmt: skip
+            assert keys == 0, target.label
+            assert conn.execute(text("SELECT to_regprocedure(:f)"), {"f": COUNTS}).scalar()
+        engine.dispose()
+    # counts only of a data schema, for the console's role only
+    with pytest.raises(exc.DBAPIError) as err, auditor_session() as s:
+        s.execute(text("SELECT * FROM app.tenant_counts('pg_catalog', '{}', '{}')"))
+    assert isinstance(err.value.orig, psycopg.errors.InvalidParameterValue)
+    with pytest.raises(exc.DBAPIError) as err, tenant_session(ctx(tenants["pool"], "admin")) as s:
+        s.execute(text("SELECT * FROM app.tenant_counts('public', '{}', '{}')"))
+    assert isinstance(err.value.orig, psycopg.errors.InsufficientPrivilege)
+
+
+COUNTS = "app.tenant_counts(text, uuid[], integer[])"
