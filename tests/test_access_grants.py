@@ -269,6 +269,8 @@ def test_password_hashes_stay_out_of_reach_even_under_a_grant(t) -> None:
 # In the order the test calls them (reads before the grant ends, the queue before a review).
 CONSOLE_HANDLERS = {
     "load": "counts",  # the platform overview: counts, never a tenant's rows
+    # a new organisation: the platform's trail (tests/test_console_tiers.py), no tenant's
+    "create_organisation": "platform",
     "open_grant": "tenant",
     "read_goals": "tenant",
     "read_reviews": "tenant",
@@ -304,6 +306,9 @@ def test_every_console_handler_that_reaches_tenant_data_leaves_a_flagged_event(t
                    "since": "", "until": ""}  # fmt: skip
     calls: dict[str, Callable[[], tuple]] = {
         "load": lambda: (),
+        "create_organisation": lambda: ({"slug": f"new-{uuid.uuid4().hex[:8]}",
+                                         "name": "New Org", "tier": "pool",
+                                         "region": "eu-central", "justification": "ORD-7"},),
         "open_grant": lambda: ({"tenant": t.slug, "justification": "customer_support",
                                 "ticket": "SUP-9", "hours": "1"},),
         "read_goals": lambda: (t.slug,),

@@ -15,8 +15,8 @@ from sqlalchemy import exc, text
 
 from pms_dashboard import cli
 from pms_dashboard.auth import routes as auth_routes
+from pms_dashboard.console import organisations, service, totp
 from pms_dashboard.console import routes as console_routes
-from pms_dashboard.console import service, totp
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.session import auditor_session, owner_session, tenant_session
 from tests.conftest import TEST_PASSWORD, as_admin, create_console_admin
@@ -102,7 +102,7 @@ def test_overview_is_counts_only_and_the_console_role_reads_no_tenant_row(
     signed = console_routes.sign_in_with_code(
         email=admin.email, password=PASSWORD, code=code(admin.totp_secret)
     )
-    rows = {r.slug: r for r in as_admin(service.overview, admin=signed.admin)}
+    rows = {r.slug: r for r in as_admin(organisations.overview, admin=signed.admin)}
     assert rows[t.slug].users == 4 and rows[t.slug].goals == 0
     assert set(asdict(rows[t.slug])) == {
         "tenant_id", "slug", "name", "isolation_tier", "region", "users", "goals",
@@ -128,7 +128,7 @@ def test_overview_is_counts_only_and_the_console_role_reads_no_tenant_row(
             s.execute(text(sql))
         assert isinstance(err.value.orig, psycopg.errors.InsufficientPrivilege), sql
     with pytest.raises(service.ConsoleError):
-        as_admin(service.overview, admin=None)  # type: ignore[arg-type]
+        as_admin(organisations.overview, admin=None)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

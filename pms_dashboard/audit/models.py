@@ -10,7 +10,6 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     DateTime,
-    ForeignKeyConstraint,
     Index,
     UniqueConstraint,
     text,
@@ -148,16 +147,13 @@ class FlagReview(SQLModel, table=True):
 
     A platform record about a tenant's event, not the tenant's data: the note may speak of
     other tenants, so it never goes into the tenant's chain. Insert-only for the console
-    (no UPDATE or DELETE); it goes when the event goes (the tenant is removed).
+    (no UPDATE or DELETE). It lives in the home database while the event lives at the
+    tenant's placement, so (tenant_id, event_id) name the event without a foreign key
+    (migration 0016); the console reviews only an event it has just read there.
     """
 
     __tablename__ = "flag_review"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "event_id"],
-            ["audit_event.tenant_id", "audit_event.id"],
-            ondelete="CASCADE",
-        ),
         Index(None, "admin_id"),
         CheckConstraint("length(btrim(note)) BETWEEN 1 AND 500", name="note_given"),
     )

@@ -5,6 +5,11 @@ The database enforces it: `pms_auditor` sees a tenant's goals and reviews only t
 `grant_read` policies, which require an active, unrevoked grant held by the admin named in
 the transaction (`app.current_admin_id`, set here from the authenticated console session,
 never from anything the browser sends).
+
+A grant is the tenant's data, so it lives at the tenant's placement with the rows it opens:
+opening, using and ending one is a unit of work there (`console.placements.at`), and the
+tenant's own session reads it there. The console's transaction (home database) only finds
+the tenant in the catalog.
 """
 
 from __future__ import annotations
@@ -14,18 +19,20 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, select, text, update
+from sqlalchemy import Row, Table, select, text, union_all, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from pms_dashboard.audit import chain
 from pms_dashboard.audit.models import AccessGrant, AuditEvent
 from pms_dashboard.auth.permissions import Action, Resource, require
+from pms_dashboard.console import placements
+from pms_dashboard.console.placements import Database
 from pms_dashboard.console.service import ConsoleAdmin, ConsoleError, set_tenant
 from pms_dashboard.tenancy.context import TenantContext
-from pms_dashboard.tenancy.registry import resolve_slug
+from pms_dashboard.tenancy.placement import Placement
 
 JUSTIFICATIONS = {
     "customer_support": "Customer-initiated support",
@@ -64,11 +71,12 @@ class ReviewReadRow:
     score: Decimal | None
 
 
-def _tenant_id(session: Session, slug: str) -> uuid.UUID:
-    found = resolve_slug(session=session, slug=slug)
-    if found is None:
+def _placement(session: Session, slug: Any) -> Placement:
+    """The catalog's placement of the organisation with `slug` (ConsoleError: none)."""
+    slug = str(slug).strip().lower()[:63]
+    if not slug:
         raise ConsoleError("No organisation with that slug.")
-    return found
+    return placements.tenants(session, slug=slug)[0]
 
 
 def audit_in_tenant(
@@ -113,53 +121,98 @@ def open_grant(
         raise ConsoleError("Give the ticket reference (3-100 characters).")
     if not 0 < hours <= MAX_HOURS:
         raise ConsoleError(f"A grant lasts at most {MAX_HOURS} hours.")
-    tenant_id = _tenant_id(session, tenant_slug)
-    set_tenant(session, tenant_id)
-    now = datetime.now(UTC)
-    grant = AccessGrant(
-        tenant_id=tenant_id,
-        admin_id=admin.admin_id,
-        admin_name=admin.display_name,
-        justification=justification,
-        ticket=ticket,
-        created_at=now,
-        expires_at=now + timedelta(hours=hours),
-    )
-    session.add(grant)
-    session.flush()
-    audit_in_tenant(
-        session,
-        admin,
-        "console.grant_opened",
-        {"grant": grant.id, "justification": justification, "ticket": ticket,
-         "expires_at": grant.expires_at.isoformat()},
-    )  # fmt: skip
-    return grant.id
+    tenant_id = _placement(session, tenant_slug).tenant_id
+
+    def open_there(there: Session) -> uuid.UUID:
+        set_tenant(there, tenant_id)
+        now = datetime.now(UTC)
+        grant = AccessGrant(
+            tenant_id=tenant_id,
+            admin_id=admin.admin_id,
+            admin_name=admin.display_name,
+            justification=justification,
+            ticket=ticket,
+            created_at=now,
+            expires_at=now + timedelta(hours=hours),
+        )
+        there.add(grant)
+        there.flush()
+        audit_in_tenant(
+            there,
+            admin,
+            "console.grant_opened",
+            {"grant": grant.id, "justification": justification, "ticket": ticket,
+             "expires_at": grant.expires_at.isoformat()},
+        )  # fmt: skip
+        return grant.id
+
+    return placements.at(session)(tenant_id, open_there)
 
 
-def revoke_grant(*, session: Session, admin: ConsoleAdmin, grant_id: uuid.UUID) -> None:
-    """End one of the admin's own grants now."""
-    grant = session.scalars(select(AccessGrant).where(col(AccessGrant.id) == grant_id)).first()
-    if grant is None or grant.revoked_at is not None:
+def _grant_table(schema: str) -> Table:
+    return placements.in_schema(cast(Table, getattr(AccessGrant, "__table__")), schema)  # noqa: B009
+
+
+def _grants_at(there: Session, db: Database, grant_id: uuid.UUID | None = None) -> list[Any]:
+    """The admin's own grants (RLS shows no other admin's) in every schema of one database,
+    or the open one with `grant_id`: one statement, a branch per schema."""
+    branches = []
+    for schema, found in db.schemas().items():
+        ag = _grant_table(schema)
+        q = select(
+            ag.c.id, ag.c.tenant_id, ag.c.justification, ag.c.ticket, ag.c.created_at,
+            ag.c.expires_at, ag.c.revoked_at,
+        ).where(placements.among(ag.c.tenant_id, found))  # fmt: skip
+        if grant_id is not None:
+            q = q.where(ag.c.id == grant_id, ag.c.revoked_at.is_(None))
+        branches.append(q)
+    return list(there.execute(union_all(*branches)).all())
+
+
+def revoke_grant(
+    *, session: Session, admin: ConsoleAdmin, grant_id: uuid.UUID, tenant_slug: str | None = None
+) -> None:
+    """End one of the admin's own grants now (at its tenant's placement: the one of
+    `tenant_slug` when the caller knows it, else found among every placement)."""
+    placed = [_placement(session, tenant_slug)] if tenant_slug else placements.tenants(session)
+    found = [
+        row.tenant_id
+        for rows in placements.each_database(
+            session, placements.by_database(placed), lambda s, db: _grants_at(s, db, grant_id)
+        )
+        for row in rows
+    ]
+    if not found:
         raise ConsoleError("No such open grant of yours.")
-    assert grant.tenant_id is not None
-    set_tenant(session, grant.tenant_id)
-    session.execute(
-        update(AccessGrant)
-        .where(col(AccessGrant.id) == grant_id)
-        .values(revoked_at=datetime.now(UTC))
-    )
-    audit_in_tenant(session, admin, "console.grant_revoked", {"grant": grant_id})
+
+    def revoke_there(there: Session) -> None:
+        set_tenant(there, found[0])
+        ended = there.execute(
+            update(AccessGrant)
+            .where(col(AccessGrant.id) == grant_id, col(AccessGrant.revoked_at).is_(None))
+            .values(revoked_at=datetime.now(UTC))
+            .returning(col(AccessGrant.id))
+        ).first()
+        if ended is None:  # ended a moment ago
+            raise ConsoleError("No such open grant of yours.")
+        audit_in_tenant(there, admin, "console.grant_revoked", {"grant": grant_id})
+
+    placements.at(session)(found[0], revoke_there)
 
 
 def my_grants(*, session: Session, admin: ConsoleAdmin) -> list[GrantRow]:
-    """The admin's own grants, newest first (RLS shows no other admin's)."""
+    """The admin's own grants in every organisation, newest first."""
+    if not isinstance(admin, ConsoleAdmin):
+        raise ConsoleError("Sign in to the console first.")
     now = datetime.now(UTC)
-    grants = session.scalars(select(AccessGrant).order_by(col(AccessGrant.created_at).desc())).all()
-    slugs = {
-        r.tenant_id: r.slug
-        for r in session.execute(text("SELECT tenant_id, slug FROM app.platform_overview()"))
-    }
+    placed = placements.tenants(session)
+    slugs = {p.tenant_id: p.slug for p in placed}
+    grants = [
+        g
+        for rows in placements.each_database(session, placements.by_database(placed), _grants_at)
+        for g in rows
+    ]
+    grants.sort(key=lambda g: (g.created_at, g.id), reverse=True)
     return [
         GrantRow(
             id=str(g.id),
@@ -221,27 +274,31 @@ def _read_under_grant(
     """Run one read of a tenant's data as the admin (the grant_read policies show rows only
     under an active grant of theirs) and log the attempt, rows or none, in the tenant's
     chain, with the grant it ran under."""
-    tenant_id = _tenant_id(s, tenant_slug)
-    set_tenant(s, tenant_id)
-    grant = s.execute(
-        select(col(AccessGrant.id), col(AccessGrant.justification), col(AccessGrant.ticket))
-        .where(
-            col(AccessGrant.tenant_id) == tenant_id,
-            col(AccessGrant.revoked_at).is_(None),
-            col(AccessGrant.expires_at) > datetime.now(UTC),
-        )
-        .limit(1)
-    ).first()
-    rows = list(s.execute(text(sql), {"t": tenant_id, "n": max(1, min(limit, 200))}).all())
-    audit_in_tenant(
-        s,
-        admin,
-        "console.read",
-        {"what": what, "rows": len(rows), "grant": grant.id if grant else None,
-         "justification": grant.justification if grant else None,
-         "ticket": grant.ticket if grant else None},
-    )  # fmt: skip
-    return rows
+    tenant_id = _placement(s, tenant_slug).tenant_id
+
+    def read_there(there: Session) -> list[Row[Any]]:
+        set_tenant(there, tenant_id)
+        grant = there.execute(
+            select(col(AccessGrant.id), col(AccessGrant.justification), col(AccessGrant.ticket))
+            .where(
+                col(AccessGrant.tenant_id) == tenant_id,
+                col(AccessGrant.revoked_at).is_(None),
+                col(AccessGrant.expires_at) > datetime.now(UTC),
+            )
+            .limit(1)
+        ).first()
+        rows = list(there.execute(text(sql), {"t": tenant_id, "n": max(1, min(limit, 200))}).all())
+        audit_in_tenant(
+            there,
+            admin,
+            "console.read",
+            {"what": what, "rows": len(rows), "grant": grant.id if grant else None,
+             "justification": grant.justification if grant else None,
+             "ticket": grant.ticket if grant else None},
+        )  # fmt: skip
+        return rows
+
+    return placements.at(s)(tenant_id, read_there)
 
 
 # ------------------------------------------------- what the tenant sees of it

@@ -6,13 +6,18 @@ address like tenant sign-in.
 This module is also where the console's transactions are opened (its services take them):
 `console_signed_in` is the one `pms_auditor` transaction of a console request, the admin
 authenticated inside it (the console's Reflex state and its audit export use it), and
-`admin_session` the unit of work of an admin already signed in.
+`admin_session` the unit of work of an admin already signed in. Both are on the home
+database (the catalog, the platform's trail) and carry, for the services, the way to a
+tenant's placement (`console.placements.at`): a `pms_auditor` unit of work of its own
+there, through the one door, acting as the same admin.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -23,11 +28,29 @@ from starlette.routing import Route
 from pms_dashboard.auth import tokens
 from pms_dashboard.auth.cookies import CONSOLE_COOKIE, token_from_cookie_header
 from pms_dashboard.auth.http import client_ip, csrf_refusal, frontend, set_session_cookie
-from pms_dashboard.console import service
+from pms_dashboard.console import placements, service
 from pms_dashboard.console.service import ConsoleAdmin, ConsoleSignedIn
 from pms_dashboard.tenancy.session import auditor_session
 
+T = TypeVar("T")
+
 # ------------------------------------------------------------ a console request's work
+
+
+def _at_placements(admin: ConsoleAdmin) -> placements.AtPlacement:
+    """The console's way to a tenant's placement, acting as `admin` there too."""
+
+    def run(tenant_id: uuid.UUID, work: Callable[[Session], T]) -> T:
+        with auditor_session(tenant_id) as there:
+            service.act_as(session=there, admin=admin)
+            return work(there)
+
+    return run
+
+
+def _acting(session: Session, admin: ConsoleAdmin) -> None:
+    service.act_as(session=session, admin=admin)
+    session.info[placements.AT_KEY] = _at_placements(admin)
 
 
 @contextmanager
@@ -43,7 +66,7 @@ def console_signed_in(token: str | None) -> Iterator[tuple[ConsoleAdmin, Session
     with auditor_session() as session:
         admin = service.authenticate_in(session=session, claims=claims)
         if admin is not None:
-            service.act_as(session=session, admin=admin)
+            _acting(session, admin)
         yield None if admin is None else (admin, session)
 
 
@@ -54,7 +77,7 @@ def admin_session(admin: ConsoleAdmin) -> Iterator[Session]:
     if not isinstance(admin, ConsoleAdmin):
         raise service.ConsoleError("Sign in to the console first.")
     with auditor_session() as session:
-        service.act_as(session=session, admin=admin)
+        _acting(session, admin)
         yield session
 
 

@@ -22,16 +22,33 @@ an export can stream exactly what the search shows (e.g. with COPY).
 
 from __future__ import annotations
 
+import heapq
 import re
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import islice
 from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
-from sqlalchemy import ColumnElement, Select, Table, and_, exists, func, literal_column, select
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Select,
+    Table,
+    Uuid,
+    all_,
+    and_,
+    any_,
+    bindparam,
+    exists,
+    func,
+    literal_column,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
@@ -39,11 +56,14 @@ from sqlalchemy.orm import Session
 from pms_dashboard.audit.chain import record_platform_event
 from pms_dashboard.audit.models import AuditEvent, FlagReview, PlatformEvent
 from pms_dashboard.audit.sessions import shown_entity_id
+from pms_dashboard.console import placements
 from pms_dashboard.console.grants import audit_in_tenant
+from pms_dashboard.console.placements import Database
 from pms_dashboard.console.service import ConsoleAdmin, ConsoleError
 from pms_dashboard.errors import validation_message
 from pms_dashboard.paging import Page
 from pms_dashboard.tenancy.models import Tenant
+from pms_dashboard.tenancy.placement import Placement
 from pms_dashboard.tenancy.registry import SLUG_RE
 
 MAX_PAGE_SIZE = 100
@@ -79,6 +99,15 @@ def _tables() -> tuple[Table, Table, Table]:
         tuple[Table, Table, Table],
         tuple(getattr(m, "__table__") for m in (AuditEvent, Tenant, FlagReview)),  # noqa: B009
     )
+
+
+def _data_tables(schema: str | None) -> tuple[Table, Table]:
+    """The audit events and tenants of a data schema (named: a statement at a database
+    reads all its schemas), or as the search_path finds them (None)."""
+    ae, tn, _ = _tables()
+    if schema is None:
+        return ae, tn
+    return placements.in_schema(ae, schema), placements.in_schema(tn, schema)
 
 
 def _when(value: Any, field: str) -> datetime | None:
@@ -243,15 +272,14 @@ class AuditQuery(BaseModel):
             ) from None
 
 
-def _conditions(query: AuditQuery) -> list[ColumnElement[bool]]:
-    ae, tn, _ = _tables()
+def _conditions(
+    query: AuditQuery, ae: Table, tn: Table, tenants: list[Placement] | None
+) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
+    if tenants is not None:
+        conditions.append(placements.fence(ae.c.tenant_id, tn, tenants))
     if query.tenant is not None:
-        # an InitPlan: the tenant's id once, then the tenant_id-leading index
-        only = tn.alias("only_tenant")
-        conditions.append(
-            ae.c.tenant_id == select(only.c.id).where(only.c.slug == query.tenant).scalar_subquery()
-        )
+        conditions.append(_one_tenant(ae, tn, query.tenant))
     if query.actor_id is not None:
         conditions.append(ae.c.actor_id == query.actor_id)
     prefix = query.action_prefix
@@ -270,6 +298,13 @@ def _conditions(query: AuditQuery) -> list[ColumnElement[bool]]:
     return conditions
 
 
+def _one_tenant(ae: Table, tn: Table, slug: str) -> ColumnElement[bool]:
+    """The events of the tenant with `slug`: an InitPlan (the tenant's id once), then the
+    tenant_id-leading index."""
+    only = tn.alias("only_tenant")
+    return ae.c.tenant_id == select(only.c.id).where(only.c.slug == slug).scalar_subquery()
+
+
 def _event_columns(ae: Table, tn: Table) -> list[Any]:
     """when, tenant (slug), seq, actor, action, entity type: what an event row of the search
     and of the flagged queue starts with."""
@@ -283,14 +318,18 @@ def _event_columns(ae: Table, tn: Table) -> list[Any]:
     ]
 
 
-def audit_search_statement(query: AuditQuery) -> Select[Any]:
+def audit_search_statement(
+    query: AuditQuery, *, schema: str | None = None, tenants: list[Placement] | None = None
+) -> Select[Any]:
     """Every audit event matching `query`, newest first, unpaged, as a pure Core SELECT
     whose columns are labelled SEARCH_COLUMNS (tenant as its slug): run it as pms_auditor.
+    `schema` and `tenants`: the events of these placements in that data schema (fenced),
+    as the search reads each database; without them, every tenant the search_path sees.
 
     The console's CSV export streams it through COPY (`exports/console.py`); paging is the
     caller's (`.limit()`/`.offset()`), as `search` does.
     """
-    ae, tn, _ = _tables()
+    ae, tn = _data_tables(schema)
     return (
         select(
             *_event_columns(ae, tn),
@@ -299,9 +338,49 @@ def audit_search_statement(query: AuditQuery) -> Select[Any]:
             ae.c.ip.label("ip"),
         )
         .select_from(ae.join(tn, tn.c.id == ae.c.tenant_id))
-        .where(*_conditions(query))
+        .where(*_conditions(query, ae, tn, tenants))
         .order_by(ae.c.occurred_at.desc(), ae.c.tenant_id.desc(), ae.c.seq.desc())
     )
+
+
+def search_branches(query: AuditQuery, db: Database) -> list[Select[Any]]:
+    """The search at one database: a statement per data schema, each with `tenant_id`."""
+    branches = []
+    for schema, found in db.schemas().items():
+        ae, _ = _data_tables(schema)
+        statement = audit_search_statement(query, schema=schema, tenants=found)
+        branches.append(statement.add_columns(ae.c.tenant_id.label("tenant_id")))
+    return branches
+
+
+def _first_rows(
+    there: Session, branches: list[Select[Any]], first: int, *, newest_first: bool
+) -> tuple[int, list[Row[Any]]]:
+    """Of one database: how many rows its branches (one per data schema, each with
+    `tenant_id`) match, and the first `first` of them in the page order (each branch cut
+    at `first` too, so every schema reads only what a page can need)."""
+    found = union_all(*(b.limit(first) for b in branches)).subquery()
+    keys = (found.c.occurred_at, found.c.tenant_id, found.c.seq)
+    rows = there.execute(
+        select(found).order_by(*(k.desc() if newest_first else k for k in keys)).limit(first)
+    ).all()
+    counted = union_all(*(b.order_by(None) for b in branches)).subquery()
+    total = there.execute(select(func.count()).select_from(counted)).scalar_one()
+    return int(total), list(rows)
+
+
+def _merged_page(
+    parts: list[tuple[int, list[Row[Any]]]], page: int, page_size: int, *, newest_first: bool
+) -> tuple[int, list[Row[Any]]]:
+    """The total and one page of every database's first rows, merged in the page order
+    (time, tenant, seq: a total order) and cut."""
+
+    def key(r: Row[Any]) -> tuple[Any, ...]:
+        return (r.occurred_at, r.tenant_id, r.seq)
+
+    merged = heapq.merge(*(rows for _, rows in parts), key=key, reverse=newest_first)
+    start = (page - 1) * page_size
+    return sum(total for total, _ in parts), list(islice(merged, start, start + page_size))
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,45 +415,47 @@ class FlaggedRow:
     other_tenant: str = ""
 
 
-def _tell_tenants(
-    session: Session, admin: ConsoleAdmin, rows: list[Row[Any]], what: str,
+def tell_tenants(
+    session: Session, admin: ConsoleAdmin, per_tenant: Mapping[uuid.UUID, int], what: str,
     filters: dict[str, Any],
 ) -> None:  # fmt: skip
-    """A flagged `console.audit_read` in the chain of each tenant whose events were shown.
-    Tenants in a fixed order, so two concurrent searches never wait on each other's locks
-    crosswise (deadlock); the platform event, with its one global lock, comes after."""
-    per_tenant = Counter(r.tenant_id for r in rows)
+    """A flagged `console.audit_read` (with its row count) in the chain of each tenant
+    whose events were shown, each at its placement, in a fixed order (two concurrent
+    searches never wait on each other's locks crosswise); the caller's platform event
+    comes after."""
+    run = placements.at(session)
+
+    def tell(tenant_id: uuid.UUID) -> Callable[[Session], None]:
+        def inner(there: Session) -> None:
+            audit_in_tenant(
+                there,
+                admin,
+                "console.audit_read",
+                {"what": what, "rows": per_tenant[tenant_id], "filters": filters},
+                tenant_id=tenant_id,
+                entity_type="audit_event",
+            )
+
+        return inner
+
     for tenant_id in sorted(per_tenant):
-        audit_in_tenant(
-            session,
-            admin,
-            "console.audit_read",
-            {"what": what, "rows": per_tenant[tenant_id], "filters": filters},
-            tenant_id=tenant_id,
-            entity_type="audit_event",
-        )
-
-
-def _known_tenant(session: Session, slug: str | None) -> None:
-    _, tn, _ = _tables()
-    if (
-        slug is not None
-        and session.execute(select(tn.c.id).where(tn.c.slug == slug)).first() is None
-    ):
-        raise ConsoleError("No organisation with that slug.")
+        run(tenant_id, tell(tenant_id))
 
 
 def _logged_page(
-    s: Session, admin: ConsoleAdmin, statement: Select[Any], *, page: int, page_size: int,
-    what: str, action: str, filters: dict[str, Any], ip: str,
+    s: Session, admin: ConsoleAdmin, read: Callable[[Session, Database, int], Any],
+    placed: list[Placement], *, page: int, page_size: int, newest_first: bool, what: str,
+    action: str, filters: dict[str, Any], ip: str,
 ) -> tuple[int, list[Row[Any]]]:  # fmt: skip
-    """Total and one page of `statement` (whose rows carry tenant_id), told to every tenant
-    shown and logged in the platform trail, in the caller's transaction."""
-    total = s.execute(
-        select(func.count()).select_from(statement.order_by(None).subquery())
-    ).scalar_one()
-    found = list(s.execute(statement.limit(page_size).offset((page - 1) * page_size)).all())
-    _tell_tenants(s, admin, found, what, filters)
+    """Total and one page of what `read(session, database, first)` finds at each database
+    holding `placed` (rows with tenant_id), merged in page order, told to every tenant
+    shown and logged in the platform trail (the caller's transaction, last)."""
+    first = page * page_size
+    parts = placements.each_database(
+        s, placements.by_database(placed), lambda there, db: read(there, db, first)
+    )
+    total, found = _merged_page(parts, page, page_size, newest_first=newest_first)
+    tell_tenants(s, admin, Counter(r.tenant_id for r in found), what, filters)
     record_platform_event(
         session=s,
         admin_id=admin.admin_id,
@@ -386,17 +467,19 @@ def _logged_page(
 
 
 def search(*, session: Session, admin: ConsoleAdmin, query: AuditQuery, ip: str = "") -> Page:
-    """One page of audit events across tenants (metadata only), newest first; logged in
-    the platform trail and in the trail of every tenant shown."""
+    """One page of audit events across tenants (metadata only), newest first, from every
+    placement; logged in the platform trail and in the trail of every tenant shown."""
     if not isinstance(query, AuditQuery):
         raise ConsoleError("Give the search filters.")
-    ae, _, _ = _tables()
-    statement = audit_search_statement(query)
-    _known_tenant(session, query.tenant)
+    placed = placements.tenants(session, slug=query.tenant)
+
+    def read(there: Session, db: Database, first: int) -> tuple[int, list[Row[Any]]]:
+        return _first_rows(there, search_branches(query, db), first, newest_first=True)
+
     total, found = _logged_page(
-        session, admin, statement.add_columns(ae.c.tenant_id.label("tenant_id")),
-        page=query.page, page_size=query.page_size, what="audit events",
-        action="console.audit_search", filters=query.filters(), ip=ip,
+        session, admin, read, placed, page=query.page, page_size=query.page_size,
+        newest_first=True, what="audit events", action="console.audit_search",
+        filters=query.filters(), ip=ip,
     )  # fmt: skip
     rows = [
         AuditRow(
@@ -418,24 +501,34 @@ def search(*, session: Session, admin: ConsoleAdmin, query: AuditQuery, ip: str 
 # ------------------------------------------------------------------ the flagged queue
 
 
-def _reviewable() -> ColumnElement[bool]:
+def _reviewable(ae: Table) -> ColumnElement[bool]:
     """`flagged AND action NOT LIKE 'console.%'` with the pattern as a literal, exactly as
     the partial index says it (a bound parameter would keep the planner from matching)."""
-    ae, _, _ = _tables()
     return and_(ae.c.flagged, ae.c.action.not_like(literal_column("'console.%'")))
 
 
-def flagged_queue_statement(tenant: str | None = None) -> Select[Any]:
+def flagged_queue_statement(
+    tenant: str | None = None, *, schema: str | None = None,
+    tenants: list[Placement] | None = None, reviewed: list[uuid.UUID] | None = None,
+) -> Select[Any]:  # fmt: skip
     """Flagged events of ordinary users not reviewed yet, oldest first (all tenants, or
-    the one with slug `tenant`)."""
-    ae, tn, fr = _tables()
-    reviewed = exists().where(fr.c.tenant_id == ae.c.tenant_id, fr.c.event_id == ae.c.id)
-    conditions = [_reviewable(), ~reviewed]
-    if tenant is not None:
-        only = tn.alias("only_tenant")
+    the one with slug `tenant`). `schema`, `tenants`, `reviewed`: those of these
+    placements in that data schema (fenced), leaving out the `reviewed` event ids (the
+    reviews are in the home database); without them, the search_path's tenants, reviews
+    read from this database's `flag_review`."""
+    ae, tn = _data_tables(schema)
+    conditions = [_reviewable(ae)]
+    if reviewed is None:
+        _, _, fr = _tables()
         conditions.append(
-            ae.c.tenant_id == select(only.c.id).where(only.c.slug == tenant).scalar_subquery()
+            ~exists().where(fr.c.tenant_id == ae.c.tenant_id, fr.c.event_id == ae.c.id)
         )
+    elif reviewed:
+        conditions.append(ae.c.id != all_(bindparam(None, reviewed, type_=ARRAY(Uuid()))))
+    if tenants is not None:
+        conditions.append(placements.fence(ae.c.tenant_id, tn, tenants))
+    if tenant is not None:
+        conditions.append(_one_tenant(ae, tn, tenant))
     return (
         select(
             ae.c.id.label("event_id"),
@@ -447,6 +540,20 @@ def flagged_queue_statement(tenant: str | None = None) -> Select[Any]:
         .where(*conditions)
         .order_by(ae.c.occurred_at, ae.c.tenant_id, ae.c.seq)
     )
+
+
+def _reviewed(session: Session, tenant_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """The events of these tenants that super-admins have reviewed (home database), by
+    tenant."""
+    _, _, fr = _tables()
+    out: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for tenant_id, event_id in session.execute(
+        select(fr.c.tenant_id, fr.c.event_id).where(
+            fr.c.tenant_id == any_(bindparam(None, tenant_ids, type_=ARRAY(Uuid())))
+        )
+    ):
+        out.setdefault(tenant_id, []).append(event_id)
+    return out
 
 
 def _cross_tenant_reports(session: Session, event_ids: list[uuid.UUID]) -> dict[str, str]:
@@ -493,12 +600,23 @@ def flagged_queue(
         q = _QueueQuery(tenant=tenant, page=page, page_size=page_size)
     except ValidationError as err:
         raise ConsoleError(validation_message(err, _LABELS, limit=10, unknown="filter")) from None
-    statement = flagged_queue_statement(q.tenant)
-    _known_tenant(session, q.tenant)
+    placed = placements.tenants(session, slug=q.tenant)
+    reviewed = _reviewed(session, [p.tenant_id for p in placed])
+
+    def read(there: Session, db: Database, first: int) -> tuple[int, list[Row[Any]]]:
+        branches = [
+            flagged_queue_statement(
+                schema=schema, tenants=found,
+                reviewed=[e for p in found for e in reviewed.get(p.tenant_id, [])],
+            )
+            for schema, found in db.schemas().items()
+        ]  # fmt: skip
+        return _first_rows(there, branches, first, newest_first=False)
+
     filters = {"queue": "flagged, not reviewed"} | ({"tenant": q.tenant} if q.tenant else {})
     total, found = _logged_page(
-        session, admin, statement, page=q.page, page_size=q.page_size, what="flagged events",
-        action="console.flag_queue", filters=filters, ip=ip,
+        session, admin, read, placed, page=q.page, page_size=q.page_size, newest_first=False,
+        what="flagged events", action="console.flag_queue", filters=filters, ip=ip,
     )  # fmt: skip
     reports = _cross_tenant_reports(session, [r.event_id for r in found])
     rows = [
@@ -518,10 +636,35 @@ def flagged_queue(
     return Page(rows=rows, total=int(total), page=q.page, page_size=q.page_size)
 
 
+def _flagged_event(session: Session, target: uuid.UUID, placed: list[Placement]) -> Row[Any]:
+    """The reviewable event with id `target` among these placements' events (read at each
+    database; the tenant's primary key leads with tenant_id, so a probe per tenant)."""
+
+    def find(there: Session, db: Database) -> list[Row[Any]]:
+        branches = []
+        for schema, found in db.schemas().items():
+            ae, tn = _data_tables(schema)
+            branches.append(
+                select(ae.c.tenant_id, ae.c.id, ae.c.seq, ae.c.action, tn.c.slug)
+                .select_from(ae.join(tn, tn.c.id == ae.c.tenant_id))
+                .where(ae.c.id == target, _reviewable(ae),
+                       placements.fence(ae.c.tenant_id, tn, found))
+            )  # fmt: skip
+        return list(there.execute(union_all(*branches)).all())
+
+    for rows in placements.each_database(session, placements.by_database(placed), find):
+        if rows:
+            return rows[0]
+    raise ConsoleError("No flagged event with that id.")
+
+
 def review_flag(
-    *, session: Session, admin: ConsoleAdmin, event_id: Any, note: Any, ip: str = ""
-) -> None:
-    """Mark one flagged event reviewed, with a short note (once per event, never edited)."""
+    *, session: Session, admin: ConsoleAdmin, event_id: Any, note: Any, ip: str = "",
+    tenant: str | None = None,
+) -> None:  # fmt: skip
+    """Mark one flagged event reviewed, with a short note (once per event, never edited).
+    `tenant`: the slug of the organisation whose event it is, when the caller knows it
+    (else every placement is asked)."""
     try:
         target = uuid.UUID(str(event_id))
     except ValueError:
@@ -531,14 +674,13 @@ def review_flag(
         raise ConsoleError("Write a short note: what you checked and what you found.")
     if len(note) > MAX_NOTE:
         raise ConsoleError(f"Keep the note to {MAX_NOTE} characters.")
-    ae, tn, fr = _tables()
-    event = session.execute(
-        select(ae.c.tenant_id, ae.c.id, ae.c.seq, ae.c.action, tn.c.slug)
-        .select_from(ae.join(tn, tn.c.id == ae.c.tenant_id))
-        .where(ae.c.id == target, _reviewable())
-    ).first()
-    if event is None:
-        raise ConsoleError("No flagged event with that id.")
+    try:
+        slug = _slug(tenant)
+    except ValueError:
+        raise ConsoleError("No flagged event with that id.") from None
+    event = _flagged_event(session, target, placements.tenants(session, slug=slug))
+    _, _, fr = _tables()
+    # the review first (home database): a second reviewer waits on it, then is refused
     added = session.execute(
         insert(fr)
         .values(tenant_id=event.tenant_id, event_id=event.id, admin_id=admin.admin_id,
@@ -550,13 +692,16 @@ def review_flag(
         raise ConsoleError("That event has already been reviewed.")
     # the action as the queue showed it (a refusal reported as a cross-tenant attempt)
     shown = CROSS_TENANT if _cross_tenant_reports(session, [event.id]) else event.action
-    audit_in_tenant(
-        session,
-        admin,
-        "console.flag_reviewed",
-        {"event": event.id, "seq": event.seq, "action": event.action},
-        tenant_id=event.tenant_id,
-        entity_type="audit_event",
+    placements.at(session)(
+        event.tenant_id,
+        lambda there: audit_in_tenant(
+            there,
+            admin,
+            "console.flag_reviewed",
+            {"event": event.id, "seq": event.seq, "action": event.action},
+            tenant_id=event.tenant_id,
+            entity_type="audit_event",
+        ),
     )
     record_platform_event(
         session=session,
@@ -571,25 +716,25 @@ def review_flag(
 def record_tenant_reads(
     *, session: Session, admin: ConsoleAdmin, query: AuditQuery, what: str = "audit export"
 ) -> int:
-    """For an export of `audit_search_statement(query)`: a flagged `console.audit_read` in
-    the chain of every tenant with matching events (with its row count), as `search` does
-    for a page; returns the total. Call it in the export's transaction, before
-    `record_platform_event` (lock order: tenants first, the platform trail last)."""
-    ae, _, _ = _tables()
-    counted = (
-        audit_search_statement(query).order_by(None).add_columns(ae.c.tenant_id.label("tenant_id"))
-    ).subquery()
-    per_tenant = session.execute(
-        select(counted.c.tenant_id, func.count()).group_by(counted.c.tenant_id)
-    ).all()
-    filters = query.filters()
-    for tenant_id, rows in sorted(per_tenant):
-        audit_in_tenant(
-            session,
-            admin,
-            "console.audit_read",
-            {"what": what, "rows": int(rows), "filters": filters},
-            tenant_id=tenant_id,
-            entity_type="audit_event",
+    """For an export of the search `query` (every placement): a flagged
+    `console.audit_read` in the chain of every tenant with matching events (with its row
+    count), as `search` does for a page; returns the total. Call it in the export's
+    transaction, before `record_platform_event` (lock order: tenants first, the platform
+    trail last)."""
+
+    def count(there: Session, db: Database) -> list[Row[Any]]:
+        found = union_all(*(b.order_by(None) for b in search_branches(query, db))).subquery()
+        return list(
+            there.execute(
+                select(found.c.tenant_id, func.count().label("n")).group_by(found.c.tenant_id)
+            ).all()
         )
-    return sum(int(rows) for _, rows in per_tenant)
+
+    placed = placements.tenants(session, slug=query.tenant)
+    per_tenant = {
+        r.tenant_id: int(r.n)
+        for found in placements.each_database(session, placements.by_database(placed), count)
+        for r in found
+    }
+    tell_tenants(session, admin, per_tenant, what, query.filters())
+    return sum(per_tenant.values())

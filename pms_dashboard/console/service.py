@@ -3,7 +3,8 @@ and the cross-tenant overview (counts only).
 
 Super-admins are members of no tenant. The console runs as `pms_auditor`, which has no
 row-level-security policy on tenant tables and so reads no tenant row by itself; what it may
-see across tenants comes through SECURITY DEFINER functions that return counts only.
+see across tenants comes through SECURITY DEFINER functions that return counts only
+(`console.organisations`).
 
 Every sign-in, failed sign-in and sign-out is an event in the platform's own trail
 (`platform_event`), never with the password or the code typed.
@@ -261,24 +262,3 @@ def set_tenant(session: Session, tenant_id: uuid.UUID) -> None:
         text("SELECT set_config(:setting, :t, true)"),
         {"setting": TENANT_SETTING, "t": str(tenant_id)},
     )
-
-
-def overview(*, session: Session, admin: ConsoleAdmin) -> list[TenantOverview]:
-    """Every tenant with its tier, region, user and goal counts and last activity: counts
-    only, never a tenant's rows."""
-    if not isinstance(admin, ConsoleAdmin):
-        raise ConsoleError("Sign in to the console first.")
-    rows = session.execute(text("SELECT * FROM app.platform_overview()")).all()
-    return [
-        TenantOverview(
-            tenant_id=str(r.tenant_id),
-            slug=r.slug,
-            name=r.name,
-            isolation_tier=r.isolation_tier,
-            region=r.region,
-            users=int(r.users),
-            goals=int(r.goals),
-            last_activity=r.last_activity,
-        )
-        for r in rows
-    ]

@@ -143,8 +143,10 @@ class TenantSettingsInput(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class TenantSettings:
-    """The tenant's name and customization, as the settings page shows them."""
+    """The tenant's name and customization, as the settings page shows them, and where its
+    data lives ("eu-central, dedicated database")."""
 
     name: str
     customization: Customization
     can_edit: bool
+    residency: str = ""

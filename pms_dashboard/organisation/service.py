@@ -23,6 +23,7 @@ from pms_dashboard.organisation.schemas import (
 )
 from pms_dashboard.tenancy.context import MissingTenantContext, TenantContext
 from pms_dashboard.tenancy.models import Tenant
+from pms_dashboard.tenancy.placement import Placement
 
 
 def get_customization(*, session: Session) -> Customization:
@@ -47,7 +48,15 @@ def get_tenant_settings(*, session: Session, actor: TenantContext) -> TenantSett
         can_edit=may(
             session=session, actor=actor, resource=Resource.tenant_settings, action=Action.edit
         ),
+        residency=residency(session),
     )
+
+
+def residency(session: Session) -> str:
+    """Where the tenant of this routed session keeps its data: region and tier, as the
+    catalog placed it ("eu-central, dedicated database"); "" outside the door."""
+    placed = session.info.get("placement")
+    return placed.describe() if isinstance(placed, Placement) else ""
 
 
 def require_settings_editor(*, session: Session, actor: TenantContext, message: str) -> None:
@@ -120,4 +129,9 @@ def update_tenant_settings(
                 "after": {k: after[k] for k in changed},
             },
         )
-    return TenantSettings(name=validated.name, customization=validated.customization, can_edit=True)
+    return TenantSettings(
+        name=validated.name,
+        customization=validated.customization,
+        can_edit=True,
+        residency=residency(session),
+    )

@@ -412,7 +412,7 @@ def move_tenant(
     target: Where | None = None
     try:
         with _step(progress, report, "copying"):
-            target, made = _target(found.tenant_id, to_tier, region, url)
+            target, _made = _target(found.tenant_id, to_tier, region, url)
             _record(
                 move_id,
                 "copying",
@@ -754,7 +754,7 @@ def recover(tenant_id: uuid.UUID) -> str | None:
         ).fetchone()
     if row is None:
         return None
-    move_id, state, before, to_tier, to_region, to_schema, to_database, to_url_enc, dedicated = row
+    move_id, state, before, to_tier, to_region, to_schema, to_database, to_url_enc, _dedicated = row
     found = _placement_from_json(before)
     target = _target_from_record(Tier(to_tier), to_region, to_schema, to_database, to_url_enc)
     if state in ("copying", "frozen"):

@@ -234,6 +234,13 @@ def by_slug(slug: str, conn: Connection | None = None) -> Placement | None:
     return found
 
 
+def listed(conn: Connection) -> list[Placement]:
+    """Every tenant's placement, by slug: the catalog as a whole, which only the owner and
+    the console's role may read (the console's fan-out over all placements)."""
+    rows = conn.execute(text(f"SELECT {_COLUMNS} FROM tenant_placement ORDER BY slug")).all()
+    return [_from_row(r) for r in rows]
+
+
 def engine_of(placement: Placement, role: str) -> Any:
     """The engine of `role` on the placement's database (bounded for tenant databases); the
     owner's on a dedicated cluster uses its stored (encrypted) URL."""

@@ -85,9 +85,11 @@ def create_tenant(
     url: str | None = None,
     admin_id: uuid.UUID | None = None,
     ip: str = "",
+    justification: str | None = None,
 ) -> Created:
     """Provision a new organisation; TenantError (nothing made) on bad input or a taken
-    slug. `admin_id`: the console's super-admin who asked (None: the command line)."""
+    slug. `admin_id`: the console's super-admin who asked (None: the command line), with
+    the `justification` they gave (kept in the platform event)."""
     started = time.perf_counter()
     region = region or clusters.home_region().name
     slug, name = _validate(slug, name, tier, region, url)
@@ -96,7 +98,7 @@ def create_tenant(
     tenant_id = uuid.uuid4()
     made = _make_placement(tenant_id, slug, name, Tier(tier), region, url)
     try:
-        _register(made, slug, Tier(tier), region, url, admin_id, ip)
+        _register(made, slug, Tier(tier), region, url, admin_id, ip, justification)
     except Exception:
         _unmake(made)
         raise
@@ -184,6 +186,7 @@ def _register(
     url: str | None,
     admin_id: uuid.UUID | None,
     ip: str,
+    justification: str | None = None,
 ) -> None:
     database = None if tier == Tier.pool else make_url(made.database_url).database
     if tier == Tier.schema:
@@ -217,6 +220,8 @@ def _register(
             },
         )
         detail = {"tenant": slug, "tier": tier.value, "region": region, "cluster": cluster}
+        if justification:
+            detail["justification"] = justification
         _platform_event(conn, "tenant.created", made.tenant_id, detail, admin_id, ip)
 
 

@@ -1,6 +1,6 @@
 """The platform console: its own sign-in (password and authenticator code), the overview of
-every tenant (counts only), break-glass reads, the cross-tenant audit search (metadata
-only) and the queue of flagged events to review."""
+every tenant (counts only, with where it lives), a new organisation, break-glass reads, the
+cross-tenant audit search (metadata only) and the queue of flagged events to review."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import reflex as rx
 from reflex.vars import ObjectVar
 
 from pms_dashboard.console.grants import JUSTIFICATIONS
+from pms_dashboard.console.organisations import MAX_REASON, MIN_REASON, tier_choices
 from pms_dashboard.ui.components.feedback import error_callout, notice_callout
 from pms_dashboard.ui.components.fields import labelled, native_select, options
 from pms_dashboard.ui.components.native_form import native_form
@@ -164,6 +165,7 @@ def console() -> rx.Component:
         ),
         error_callout(ConsoleState.error, "console-page-error"),
         notice_callout(ConsoleState.notice, "console-page-notice"),
+        _create_form(),
         _grant_form(),
         _grants(),
         _read_panel(),
@@ -175,55 +177,76 @@ def console() -> rx.Component:
     )
 
 
-def _grant_form() -> rx.Component:
+def _form_card(title: str, blurb: str, on_submit: Any, *controls: rx.Component) -> rx.Component:
+    """One of the console's actions: a card with a title, what it does, and one row of
+    controls ending in its button."""
     return rx.card(
         rx.form(
             rx.vstack(
-                rx.heading("Break-glass access", size="3"),
-                rx.text(
-                    "Reading an organisation's data needs a reason, a ticket and an end time "
-                    "(at most four hours). The organisation sees all of it.",
-                    size="2",
-                    color_scheme="gray",
-                ),
-                rx.hstack(
-                    native_select(
-                        rx.foreach(
-                            ConsoleState.tenants,
-                            lambda t: rx.el.option(t["name"], value=t["slug"]),
-                        ),
-                        name="tenant",
-                        id="grant-tenant",
-                    ),
-                    native_select(
-                        *options(JUSTIFICATIONS),
-                        name="justification",
-                        id="grant-justification",
-                    ),
-                    rx.input(
-                        name="ticket",
-                        placeholder="Ticket (e.g. SUP-1234)",
-                        id="grant-ticket",
-                        required=True,
-                        min_length=3,
-                        max_length=100,
-                    ),
-                    native_select(
-                        *options({str(h): f"{h} h" for h in (1, 2, 4)}),
-                        name="hours",
-                        id="grant-hours",
-                    ),
-                    rx.button("Open access", type="submit", color_scheme="amber", id="grant-open"),
-                    spacing="3",
-                    wrap="wrap",
-                ),
+                rx.heading(title, size="3"),
+                rx.text(blurb, size="2", color_scheme="gray"),
+                rx.hstack(*controls, spacing="3", wrap="wrap"),
                 spacing="3",
                 width="100%",
             ),
-            on_submit=ConsoleState.open_grant,
+            on_submit=on_submit,
             reset_on_submit=True,
         ),
         width="100%",
+    )
+
+
+def _text(name: str, hint: str, element_id: str, low: int, high: int, **props) -> rx.Component:
+    """A required text input of `low` to `high` characters."""
+    return rx.input(
+        name=name, placeholder=hint, id=element_id, required=True, min_length=low,
+        max_length=high, **props,
+    )  # fmt: skip
+
+
+def _create_form() -> rx.Component:
+    """A new organisation in a tier and region, with the reason (a platform event)."""
+    return _form_card(
+        "New organisation",
+        "Its data lives in the region chosen: in the shared pool, a schema of its own or a "
+        "database of its own.",
+        ConsoleState.create_organisation,
+        _text("slug", "Slug (e.g. initech)", "create-slug", 2, 63, pattern="[a-z0-9][a-z0-9-]+"),
+        _text("name", "Name", "create-name", 1, 200),
+        native_select(*options(tier_choices()), name="tier", id="create-tier"),
+        native_select(
+            rx.foreach(ConsoleState.regions, lambda r: rx.el.option(r, value=r)),
+            name="region",
+            id="create-region",
+        ),
+        _text(
+            "justification",
+            "Reason (order or ticket)",
+            "create-justification",
+            MIN_REASON,
+            MAX_REASON,
+        ),
+        rx.button("Create organisation", type="submit", id="create-submit"),
+    )
+
+
+def _grant_form() -> rx.Component:
+    return _form_card(
+        "Break-glass access",
+        "Reading an organisation's data needs a reason, a ticket and an end time (at most four "
+        "hours). The organisation sees all of it.",
+        ConsoleState.open_grant,
+        native_select(
+            rx.foreach(ConsoleState.tenants, lambda t: rx.el.option(t["name"], value=t["slug"])),
+            name="tenant",
+            id="grant-tenant",
+        ),
+        native_select(*options(JUSTIFICATIONS), name="justification", id="grant-justification"),
+        _text("ticket", "Ticket (e.g. SUP-1234)", "grant-ticket", 3, 100),
+        native_select(
+            *options({str(h): f"{h} h" for h in (1, 2, 4)}), name="hours", id="grant-hours"
+        ),
+        rx.button("Open access", type="submit", color_scheme="amber", id="grant-open"),
     )
 
 

@@ -94,9 +94,24 @@ def _scale() -> rx.Component:
     )
 
 
+def _residency() -> rx.Component:
+    """Where the organisation's data lives (region and isolation tier), read-only."""
+    return labelled(
+        "Where your data lives",
+        rx.hstack(
+            rx.icon("map-pin", size=16),
+            rx.text(SettingsState.residency, id="settings-residency", weight="medium"),
+            align="center",
+            spacing="2",
+        ),
+        "The region whose database holds your organisation's data, and how it is kept apart.",
+    )
+
+
 def _form() -> rx.Component:
     return rx.form(
         rx.vstack(
+            _residency(),
             labelled(
                 "Organisation name",
                 rx.input(

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from pms_dashboard.auth.cookies import CONSOLE_COOKIE, token_from_cookie_header
 from pms_dashboard.auth.throttle import throttled_message
-from pms_dashboard.console import grants, service
+from pms_dashboard.console import grants, organisations, service
 from pms_dashboard.console import search as audit_search
 from pms_dashboard.console.routes import console_signed_in
 from pms_dashboard.console.search import AuditQuery
@@ -44,6 +44,7 @@ MESSAGES = {"invalid": service.SIGN_IN_FAILED}
 SEARCH_FIELDS = ("tenant", "actor_id", "action", "flagged", "since", "until")
 NO_GRANT = "No rows: access needs an active grant of yours."
 NO_SUCH_GRANT = "No such open grant of yours."
+CREATE_FIELDS = ("slug", "name", "tier", "region", "justification")
 
 
 def _hours(text: str) -> float:
@@ -73,6 +74,7 @@ class ConsoleState(AppState):
     admin_name: str = ""
     tenants: list[TenantRow] = []
     totals: dict[str, int] = {}
+    regions: list[str] = []
     my_grants: list[GrantListRow] = []
     read_tenant: str = ""
     read_rows: rx.Field[list[GoalReadListRow | ReviewReadListRow]] = rx.field(default_factory=list)
@@ -127,15 +129,42 @@ class ConsoleState(AppState):
     @event
     def load(self):
         with self._console() as (admin, session):
-            rows = service.overview(session=session, admin=admin)
+            self._refresh_tenants(session, admin)
             self._refresh_grants(session, admin)
         self.admin_name = admin.display_name
+        self.regions = organisations.regions()
+        return None
+
+    def _refresh_tenants(self, session: Session, admin: ConsoleAdmin) -> None:
+        rows = organisations.overview(session=session, admin=admin)
         self.tenants = [tenant_row(r) for r in rows]
         self.totals = {
             "tenants": len(rows),
             "users": sum(r.users for r in rows),
             "goals": sum(r.goals for r in rows),
         }
+
+    @event
+    def create_organisation(self, form: dict[str, Any]):
+        """A new organisation in the tier and region chosen (a platform event)."""
+        with self._console() as (admin, session):
+            fields = _form(form, CREATE_FIELDS)
+            organisations.create_organisation(
+                session=session,
+                admin=admin,
+                slug=fields["slug"],
+                name=fields["name"],
+                tier=fields["tier"],
+                region=fields["region"],
+                justification=fields["justification"],
+                ip=self._ip(),
+            )
+            self._refresh_tenants(session, admin)
+        created = next(t for t in self.tenants if t["slug"] == fields["slug"].strip().lower())
+        self.error = ""
+        self.notice = f"Organisation {created['slug']} created ({created['region']}, " + (
+            f"{organisations.tier_choices()[created['isolation_tier']]})."
+        )
         return None
 
     def _refresh_grants(self, session: Session, admin: ConsoleAdmin) -> None:
@@ -192,7 +221,15 @@ class ConsoleState(AppState):
     @event
     def revoke(self, grant_id: str):
         with self._console(self._no_such_grant) as (admin, session):
-            grants.revoke_grant(session=session, admin=admin, grant_id=_grant_id(grant_id))
+            grant = _grant_id(grant_id)
+            grants.revoke_grant(
+                session=session,
+                admin=admin,
+                grant_id=grant,
+                tenant_slug=next(
+                    (g["tenant_slug"] for g in self.my_grants if g["id"] == str(grant)), None
+                ),
+            )
             self._refresh_grants(session, admin)
         self.error, self.notice = "", "Access ended."
         self.read_rows, self.read_tenant, self.read_what = [], "", ""
@@ -281,6 +318,10 @@ class ConsoleState(AppState):
                 event_id=fields["event_id"],
                 note=str(form.get("note", ""))[: audit_search.MAX_NOTE + 1],
                 ip=self._ip(),
+                tenant=next(
+                    (r["tenant"] for r in self.flagged_rows if r["event_id"] == fields["event_id"]),
+                    None,
+                ),
             )
         self.flagged_rows = [r for r in self.flagged_rows if r["event_id"] != fields["event_id"]]
         self.flagged_total = max(0, self.flagged_total - 1)

@@ -34,6 +34,7 @@ class SettingsState(SessionState):
     can_edit: bool = False
     loaded: bool = False
     org_name: str = ""
+    residency: str = ""  # where the organisation's data lives
     form_logo_url: str = ""  # the form's values; the shell's own accent/logo live in
     form_accent: rx.Field[str] = rx.field("indigo")  # SessionState and change only once saved
     stale_after_days: str = "14"
@@ -63,6 +64,7 @@ class SettingsState(SessionState):
         c = settings.customization
         self.form_key += 1
         self.org_name, self.form_logo_url, self.form_accent = settings.name, c.logo_url, c.accent
+        self.residency = settings.residency
         self.stale_after_days = str(c.stale_after_days)
         self.rating_low, self.rating_high = str(c.rating_scale.low), str(c.rating_scale.high)
         self._labels_for(c.rating_scale.low, c.rating_scale.high, dict(c.rating_scale.labels))
@@ -70,7 +72,7 @@ class SettingsState(SessionState):
     def _clear(self) -> None:
         self.can_edit = self.loaded = False
         self.form_key += 1
-        self.org_name = self.form_logo_url = ""
+        self.org_name = self.form_logo_url = self.residency = ""
         self.labels = []
 
     def _clear_page(self) -> None:
