@@ -2,12 +2,15 @@
 
 import reflex as rx
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
 
 from pms_dashboard.auth.http import SecurityHeaders, ServedBy, TrustedHosts
 from pms_dashboard.auth.routes import routes as auth_routes
 from pms_dashboard.console.routes import routes as console_routes
 from pms_dashboard.exports.routes import routes as export_routes
 from pms_dashboard.sso.routes import routes as sso_routes
+from pms_dashboard.tenancy.placement import PlacementUnavailable
 from pms_dashboard.ui.pages import (  # noqa: F401  (registers pages)
     access_log,
     console,
@@ -23,7 +26,18 @@ from pms_dashboard.ui.pages import (  # noqa: F401  (registers pages)
 )
 from pms_dashboard.ui.states.base import TabOwnerGuard
 
-api = Starlette(routes=[*auth_routes, *console_routes, *export_routes, *sso_routes])
+
+
+async def _being_moved(_request: Request, exc: Exception) -> Response:
+    """An organisation in a move's write freeze (or mid-flip): try again shortly."""
+    retry = str(getattr(exc, "retry_after_s", 60))
+    return PlainTextResponse(str(exc), status_code=503, headers={"Retry-After": retry})
+
+
+api = Starlette(
+    routes=[*auth_routes, *console_routes, *export_routes, *sso_routes],
+    exception_handlers={PlacementUnavailable: _being_moved},
+)
 
 # Reflex mounts its own app (event websocket, uploads, prod-mode pages) inside `api`, then
 # wraps the whole of it: unknown Host headers are refused, and every HTTP response (a

@@ -233,11 +233,12 @@ def _copy_table(
     (into table `into` at the target, a temporary table, when given)."""
     cols = _columns(src, source.schema, table)
     col_list = sql.SQL(", ").join(sql.Identifier(c) for c in cols)
-    where = sql.SQL(_filter(table))
     args: list[Any] = [tenant_id]
+    condition = _filter(table)
     if only_ids is not None:
-        where = where + sql.SQL(" AND id = ANY(%s)")
+        condition += " AND id = ANY(%s)"
         args.append(only_ids)
+    where = sql.SQL(condition)  # type: ignore[arg-type]
     query = sql.SQL("COPY (SELECT {} FROM {}.{} WHERE {}) TO STDOUT (FORMAT binary)").format(
         col_list, sql.Identifier(source.schema), sql.Identifier(table), where
     )

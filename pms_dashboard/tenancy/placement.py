@@ -58,6 +58,10 @@ class PlacementUnavailable(UserError):
         super().__init__("Your organisation is being moved; try again in a minute.")
 
 
+class TenantFrozen(PlacementUnavailable):
+    """A write during a move's write freeze: refused whole, nothing of it kept."""
+
+
 class UnknownTenant(LookupError):
     """No placement for this tenant id (never created, or deleted)."""
 

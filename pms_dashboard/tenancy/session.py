@@ -35,7 +35,7 @@ from pms_dashboard.tenancy.context import (
     TenantContext,
 )
 from pms_dashboard.tenancy.models import TenantOwned, tenant_models
-from pms_dashboard.tenancy.placement import Placement, PlacementUnavailable
+from pms_dashboard.tenancy.placement import Placement, PlacementUnavailable, TenantFrozen
 from pms_dashboard.tenancy.rls import TENANT_SETTING
 
 logger = logging.getLogger(__name__)
@@ -80,6 +80,19 @@ def tenant_criteria(tenant_id: uuid.UUID) -> tuple[Any, ...]:
     )
 
 
+def _is_read_only_refusal(err: BaseException) -> bool:
+    """PostgreSQL refused a write in a read-only transaction (a move's write freeze)."""
+    orig = getattr(err, "orig", err)
+    return isinstance(orig, psycopg.errors.ReadOnlySqlTransaction)
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_writes_while_frozen(session: Session, _ctx: Any, _instances: Any) -> None:
+    """A change flushed during a move's write freeze is refused before it is sent."""
+    if session.info.get("read_only") and (session.new or session.dirty or session.deleted):
+        raise TenantFrozen()
+
+
 @event.listens_for(TenantSession, "before_flush")
 def _stamp_and_guard_tenant(session: Session, _ctx: Any, _instances: Any) -> None:
     tenant_id = session.info.get("tenant_id")
@@ -94,7 +107,13 @@ def _stamp_and_guard_tenant(session: Session, _ctx: Any, _instances: Any) -> Non
             raise CrossTenantWrite(f"{type(obj).__name__} belongs to another tenant")
 
 
-_FENCE = "SELECT placement_version, placement_state FROM tenant WHERE id = %s"
+_FENCE = (
+    "SELECT placement_version, placement_state,"
+    " coalesce(placement_frozen_until > clock_timestamp(), false) FROM tenant WHERE id = %s"
+)
+# Every routed transaction holds its tenant's move lock shared: a move takes it exclusively
+# once to drain the transactions begun before its write freeze (tenancy.moves).
+_MOVE_LOCK = "SELECT pg_advisory_xact_lock_shared(hashtextextended('pms.move:' || %s, 0))"
 _SET_PATH = "SELECT set_config('search_path', %s, true)"
 
 
@@ -111,12 +130,17 @@ def _begin_at(session: Session, tenant_id: uuid.UUID | None, placement: Placemen
                 raw.execute(_SET_CONTEXT, (str(tenant_id),))
             if placement is not None:
                 raw.execute(_SET_PATH, (placement.search_path,))
+                raw.execute(_MOVE_LOCK, (str(placement.tenant_id),))
                 fence = raw.execute(_FENCE, (placement.tenant_id,))
         if placement is not None:
             row = fence.fetchone()
             if row is None or row[0] != placement.version or row[1] == "moved":
                 raise StalePlacement(placement)
-            session.info["read_only"] = row[1] == "read_only"
+            # frozen for a move (and not past the freeze's limit): reads only
+            frozen = row[1] == "read_only" and bool(row[2])
+            session.info["read_only"] = frozen
+            if frozen:
+                raw.execute("SET TRANSACTION READ ONLY")
     except psycopg.OperationalError:
         # The pooled connection died (e.g. the server restarted): drop it; the caller retries.
         conn.invalidate()
@@ -152,6 +176,8 @@ def _unit_of_work(
         session.rollback()
         if tenant_id is not None and isinstance(err, AuditedRefusal):
             _record_refusal(session, tenant_id, placement, err)
+        if _is_read_only_refusal(err) and session.info.get("read_only"):
+            raise TenantFrozen() from err
         raise
     finally:
         session.close()
