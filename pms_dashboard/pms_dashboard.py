@@ -27,7 +27,6 @@ from pms_dashboard.ui.pages import (  # noqa: F401  (registers pages)
 from pms_dashboard.ui.states.base import TabOwnerGuard
 
 
-
 async def _being_moved(_request: Request, exc: Exception) -> Response:
     """An organisation in a move's write freeze (or mid-flip): try again shortly."""
     retry = str(getattr(exc, "retry_after_s", 60))
