@@ -16,6 +16,7 @@ raises `CrossTenantWrite`.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -210,15 +211,33 @@ def _routed(
         work = _unit_of_work(session, tenant_id if context else None, found)
         try:
             entered = work.__enter__()
-        except StalePlacement:
+        except StalePlacement as stale:
             placements.forget(tenant_id)
             session.close()
             if attempt == 2:
                 raise PlacementUnavailable() from None
+            _await_flip(tenant_id, stale.placement)
             continue
         with _exit_through(work):
             yield entered
         return
+
+
+# A move fences its source a few milliseconds before the catalog names the target: a
+# transaction arriving in between waits for the flip rather than fail.
+_FLIP_WAIT_S = 3.0
+
+
+def _await_flip(tenant_id: uuid.UUID, stale: Placement) -> None:
+    """Until the catalog's placement differs from the stale one (or the wait is over)."""
+    deadline = time.monotonic() + _FLIP_WAIT_S
+    while time.monotonic() < deadline:
+        try:
+            if placements.fetch(tenant_id).version != stale.version:
+                return
+        except placements.UnknownTenant:
+            return
+        time.sleep(0.02)
 
 
 @contextmanager
