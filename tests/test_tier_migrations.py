@@ -199,3 +199,38 @@ def test_a_revision_over_schema_and_database_tenants_with_one_failure(
         assert migrate.revisions_of([target])[target] == REVISION
         assert "test_note" in _columns(target) and _index_exists(target)
     print(f"55 tenants made in {made:.1f} s; whole test {time.perf_counter() - started:.1f} s")
+
+
+def test_role_bootstrap_from_parallel_workers_on_one_cluster() -> None:
+    """`db upgrade --jobs N` migrates several databases of one cluster at once, and each
+    re-states the cluster's runtime roles: none of them may fail for racing another."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pms_dashboard.db.roles import ensure_roles
+    from tests.conftest import new_tenant
+    from tests.tiers import placement_of
+
+    home = clusters.home_region()
+    urls = [
+        clusters.region_owner_url(home),
+        clusters.region_owner_url(home, clusters.template_database(clusters.pool_database(home))),
+        *(placement_of(new_tenant(tier="database", region=HOME).id).owner_base_url for _ in "ab"),
+    ]
+
+    def bootstrap(url: str) -> list[str]:
+        engine = create_engine(url, poolclass=NullPool)
+        errors = []
+        try:
+            for _ in range(15):
+                try:
+                    with engine.begin() as conn:
+                        ensure_roles(conn)
+                except Exception as err:  # collected: the assertion names them
+                    errors.append(f"{type(err).__name__}: {err}".splitlines()[0])
+        finally:
+            engine.dispose()
+        return errors
+
+    with ThreadPoolExecutor(max_workers=len(urls)) as pool:
+        errors = [e for found in pool.map(bootstrap, urls) for e in found]
+    assert errors == [], "\n".join(errors)
