@@ -180,8 +180,7 @@ def _revisions_in(url: str, group: list[Target]) -> dict[Target, str | None]:
                 f"SELECT '{s}' AS schema, max(version_num) FROM \"{s}\".alembic_version"
                 for s in sorted(present)
             )
-            rows = conn.execute(text(union)).all() if union else []
-            versions: dict[str, str | None] = {row[0]: row[1] for row in rows}
+            versions = dict(conn.execute(text(union)).all()) if union else {}  # type: ignore[arg-type]
     except (OperationalError, ProgrammingError):
         return dict.fromkeys(group)
     finally:
