@@ -55,15 +55,25 @@ class Outcome:
         return self.error is None
 
 
-def upgrade_target(target: Target, revision: str = "head") -> None:
-    """Migrate one target (in this process)."""
-    command.upgrade(alembic_config(target), revision)
+def upgrade_target(target: Target, revision: str = "head", locations: str | None = None) -> None:
+    """Migrate one target (in this process); `locations`: the version locations to read the
+    history from (the caller's, when it runs in a worker process)."""
+    cfg = alembic_config(target)
+    if locations:
+        cfg.set_main_option("version_locations", locations)
+    command.upgrade(cfg, revision)
 
 
-def _worker(target: Target, revision: str) -> Outcome:
+def _locations() -> str | None:
+    """The version locations of this process's configuration, for its worker processes
+    (which build their own): they must migrate to the same history as the one planned."""
+    return alembic_config().get_main_option("version_locations")
+
+
+def _worker(target: Target, revision: str, locations: str | None = None) -> Outcome:
     before = revisions_of([target]).get(target)
     try:
-        upgrade_target(target, revision)
+        upgrade_target(target, revision, locations)
     except Exception as err:  # reported per target; the others proceed
         message = str(getattr(err, "orig", None) or err).strip().splitlines()[0][:300]
         return Outcome(target, before, before, f"{type(err).__name__}: {message}")
@@ -86,8 +96,9 @@ def _run(
         return outcomes
     outcomes = []
     context = multiprocessing.get_context("spawn")
+    locations = _locations()
     with ProcessPoolExecutor(max_workers=min(jobs, len(targets)), mp_context=context) as ex:
-        futures = [ex.submit(_worker, t, revision) for t in targets]
+        futures = [ex.submit(_worker, t, revision, locations) for t in targets]
         for future in as_completed(futures):
             outcomes.append(future.result())
             advance(outcomes[-1])

@@ -7,6 +7,10 @@ this again only re-asserts the same attributes, settings and passwords.
 
 from __future__ import annotations
 
+import random
+import time
+
+import psycopg
 from sqlalchemy import Connection, text
 
 from pms_dashboard import keyring
@@ -25,6 +29,37 @@ _UNSAFE = "rolsuper OR rolbypassrls OR rolreplication OR rolcreaterole OR rolcre
 RUNTIME_SETTINGS = {"plan_cache_mode": "force_custom_plan"}
 
 
+_RACES = 8
+_CREATED_MEANWHILE = (psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation)
+
+
+def _assert_role(conn: Connection, role: str, password: str) -> None:
+    """CREATE or ALTER one runtime role. A role is the cluster's, not a database's, so the
+    workers of `db upgrade` migrating several databases of one cluster at once race on the
+    same catalog row: the loser ("tuple concurrently updated", or the role created in the
+    meantime) goes back to its savepoint and states it again."""
+    from psycopg import sql
+
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    for attempt in range(1, _RACES + 1):
+        exists = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role})
+        stmt = sql.SQL("{} ROLE {} " + _ATTRIBUTES + " PASSWORD {}").format(
+            sql.SQL("ALTER" if exists.first() else "CREATE"),
+            sql.Identifier(role),
+            sql.Literal(password),
+        )
+        try:
+            with conn.begin_nested():
+                raw.cursor().execute(stmt)  # type: ignore[attr-defined]
+            return
+        except (psycopg.errors.InternalError_, *_CREATED_MEANWHILE) as err:
+            lost_race = isinstance(err, _CREATED_MEANWHILE) or "concurrently" in str(err)
+            if not lost_race or attempt == _RACES:
+                raise
+            time.sleep(random.uniform(0, min(1.0, 0.02 * 2**attempt)))  # apart, not in step
+
+
 class UnsafeRoleError(RuntimeError):
     """A runtime role holds an attribute that could let it escape row-level security."""
 
@@ -39,15 +74,7 @@ def ensure_roles(conn: Connection, settings: Settings | None = None) -> None:
     from psycopg import sql
 
     for role in RUNTIME_ROLES:
-        exists = conn.execute(
-            text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}
-        ).first()
-        stmt = sql.SQL("{} ROLE {} " + _ATTRIBUTES + " PASSWORD {}").format(
-            sql.SQL("ALTER" if exists else "CREATE"),
-            sql.Identifier(role),
-            sql.Literal(passwords[role]),
-        )
-        raw.cursor().execute(stmt)  # type: ignore[attr-defined]
+        _assert_role(conn, role, passwords[role])
         database = conn.execute(text("SELECT current_database()")).scalar_one()
         raw.cursor().execute(  # type: ignore[attr-defined]
             sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(

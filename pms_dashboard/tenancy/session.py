@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 import psycopg
 from sqlalchemy import Engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from pms_dashboard.db.engine import OWNER, app_engine, auditor_engine, owner_engine
@@ -202,10 +203,12 @@ def _record_refusal(
 def _routed(
     tenant_id: uuid.UUID, role: str, make: Callable[[Engine, Placement], S], *, context: bool
 ) -> Iterator[S]:
-    """A unit of work of `role` at the tenant's placement; a stale cached placement is
-    dropped and the catalog read again (once) before anything runs."""
+    """A unit of work of `role` at the tenant's placement. A cached placement that the
+    target does not confirm (its fence row moved on, or the place itself is gone: no such
+    schema or database any more) is dropped and the catalog read again (once) before
+    anything runs; a place that fails while the catalog still names it is a real error."""
+    found = placements.lookup(tenant_id)
     for attempt in (1, 2):
-        found = placements.lookup(tenant_id) if attempt == 1 else placements.fetch(tenant_id)
         session = make(placements.engine_of(found, role), found)
         session.info["placement"] = found
         work = _unit_of_work(session, tenant_id if context else None, found)
@@ -217,6 +220,17 @@ def _routed(
             if attempt == 2:
                 raise PlacementUnavailable() from None
             _await_flip(tenant_id, stale.placement)
+            found = placements.fetch(tenant_id)
+            continue
+        except (DBAPIError, psycopg.Error):
+            session.close()
+            if attempt == 2:
+                raise
+            placements.forget(tenant_id)
+            fresh = placements.fetch(tenant_id)
+            if fresh == found:
+                raise
+            found = fresh
             continue
         with _exit_through(work):
             yield entered
