@@ -15,9 +15,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, pool, select, text
+from sqlalchemy import select, text
 
-from pms_dashboard.db import clusters
 from pms_dashboard.goals import changes, checkins
 from pms_dashboard.goals.models import Goal, GoalCheckIn
 from pms_dashboard.goals.schemas import CheckInInput, GoalInput
@@ -26,6 +25,7 @@ from pms_dashboard.tenancy import moves, placement
 from pms_dashboard.tenancy.placement import PlacementUnavailable
 from pms_dashboard.tenancy.session import owner_session, tenant_session
 from tests.conftest import TenantFixture, ctx
+from tests.tiers import Where, rows_by_place, where
 
 # What describes the placement rather than the organisation (the move changes them).
 PLACEMENT_COLUMNS = {*moves.PLACEMENT_COLUMNS, "isolation_tier", "region"}
@@ -86,58 +86,13 @@ def _rows(t: TenantFixture) -> dict[str, list[tuple[Any, ...]]]:
     return found
 
 
-def _places_holding(tenant_id: uuid.UUID) -> set[str]:
-    """Every (database.schema) on every region's cluster holding a `tenant` row or a goal
-    of this tenant, read as the owner."""
-    found: set[str] = set()
-    for r in clusters.regions():
-        pool_url = clusters.region_owner_url(r)
-        base = clusters.pool_database(r)
-        engine = create_engine(pool_url, poolclass=pool.NullPool)
-        with engine.connect() as c:
-            names = (
-                c.execute(
-                    text(
-                        "SELECT datname FROM pg_database WHERE datname = :b OR datname LIKE :p"
-                        " AND datname <> :tpl"
-                    ),
-                    {"b": base, "p": f"{base}\\_t\\_%", "tpl": clusters.template_database(base)},
-                )
-                .scalars()
-                .all()
-            )
-        engine.dispose()
-        for name in names:
-            db = create_engine(clusters.with_database(pool_url, name), poolclass=pool.NullPool)
-            with db.connect() as c:
-                schemas = (
-                    c.execute(
-                        text(
-                            "SELECT n.nspname FROM pg_class AS t JOIN pg_namespace AS n"
-                            " ON n.oid = t.relnamespace WHERE t.relname = 'tenant' AND t.relkind = 'r'"
-                        )
-                    )
-                    .scalars()
-                    .all()
-                )
-                for schema in schemas:
-                    hit = c.execute(
-                        text(
-                            f'SELECT (SELECT count(*) FROM "{schema}".tenant WHERE id = :t)'
-                            f' + (SELECT count(*) FROM "{schema}".goal WHERE tenant_id = :t)'
-                        ),
-                        {"t": tenant_id},
-                    ).scalar_one()
-                    if hit:
-                        found.add(f"{r.name}/{name}.{schema}")
-            db.dispose()
-    return found
+def _places_holding(tenant_id: uuid.UUID) -> set[Where]:
+    """Every place on every region's cluster holding rows of this tenant (owner's scan)."""
+    return set(rows_by_place([tenant_id])[tenant_id])
 
 
-def _expected_place(tenant_id: uuid.UUID) -> str:
-    p = placement.fetch(tenant_id)
-    r = clusters.region(p.region)
-    return f"{p.region}/{p.database or clusters.pool_database(r)}.{p.search_path}"
+def _expected_place(tenant_id: uuid.UUID) -> Where:
+    return where(placement.fetch(tenant_id))
 
 
 DIRECTIONS = [

@@ -24,7 +24,7 @@ PLACEMENTS = tuple(
     (tier, region) for tier in ("pool", "schema", "database") for region in (HOME, OTHER)
 )
 # The catalog's own tables: platform data keyed by tenant id, never a tenant's rows.
-CATALOG_TABLES = frozenset({"tenant_placement", "tenant_sso_domain"})
+CATALOG_TABLES = frozenset({"tenant_placement", "tenant_sso_domain", "tenant_move"})
 
 Where = tuple[int, str, str]  # (cluster port, database, schema)
 
