@@ -13,6 +13,8 @@ then the databases (a schema lives in one), then the tenants' schemas and databa
 from __future__ import annotations
 
 import multiprocessing
+import random
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -60,13 +62,25 @@ def upgrade_target(target: Target, revision: str = "head") -> None:
     command.upgrade(alembic_config(target), revision)
 
 
+# Raised when two workers re-assert the runtime roles (`ensure_roles`: ALTER ROLE, cluster
+# wide) for two databases of one cluster at the same moment; the loser's transaction rolled
+# back, so the target is still at its old revision and is simply run again.
+_CONCURRENT_ROLE_UPDATE = "tuple concurrently updated"
+_ATTEMPTS = 5
+
+
 def _worker(target: Target, revision: str) -> Outcome:
     before = revisions_of([target]).get(target)
-    try:
-        upgrade_target(target, revision)
-    except Exception as err:  # reported per target; the others proceed
-        message = str(getattr(err, "orig", None) or err).strip().splitlines()[0][:300]
-        return Outcome(target, before, before, f"{type(err).__name__}: {message}")
+    for attempt in range(1, _ATTEMPTS + 1):
+        try:
+            upgrade_target(target, revision)
+            break
+        except Exception as err:  # reported per target; the others proceed
+            message = str(getattr(err, "orig", None) or err).strip().splitlines()[0][:300]
+            if _CONCURRENT_ROLE_UPDATE in message and attempt < _ATTEMPTS:
+                time.sleep(random.uniform(0.01, 0.05) * attempt)
+                continue
+            return Outcome(target, before, before, f"{type(err).__name__}: {message}")
     return Outcome(target, before, revisions_of([target]).get(target))
 
 
