@@ -10,6 +10,7 @@ from bench import (
     noisy_neighbour,
     page_render,
     rls_overhead,
+    tiers,
 )
 
 
@@ -21,6 +22,7 @@ def main() -> None:
     concurrency.run()
     page_render.run()
     noisy_neighbour.run()
+    tiers.run()
     print(f"results written to {common.RESULTS.name}")
 
 

@@ -27,6 +27,7 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -99,7 +100,7 @@ class Placement:
         if self.host is not None:
             return f"postgresql+psycopg://owner@{self.host}:{self.port or 5432}/{self.database}"
         base = clusters.region_owner_url(clusters.region(self.region))
-        return clusters.with_database(base, self.database) if self.database else base
+        return _database_url(base, self.database) if self.database else base
 
     @property
     def in_region_pool(self) -> bool:
@@ -129,6 +130,13 @@ class Placement:
             "state": self.state,
             "version": self.version,
         }
+
+
+@lru_cache(maxsize=4096)
+def _database_url(base: str, database: str) -> str:
+    """`clusters.with_database`, remembered: the door asks for a database-tier tenant's URL
+    on every transaction, and parsing and rendering it cost more than the engine look-up."""
+    return clusters.with_database(base, database)
 
 
 _COLUMNS = "tenant_id, slug, tier, region, cluster, host, port, database, schema, state, version"
