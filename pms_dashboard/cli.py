@@ -203,7 +203,7 @@ def _tenants_create(args: argparse.Namespace) -> int:
 def _tenants_move(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from pms_dashboard.tenancy.moves import MoveError, move_tenant
+    from pms_dashboard.moves import MoveError, move_tenant
     from pms_dashboard.tenancy.registry import TenantError
 
     with Progress(

@@ -1,4 +1,4 @@
-"""Online tenant moves (tenancy.moves): every direction, crash at every step, writers and a
+"""Online tenant moves (pms_dashboard.moves): every direction, crash at every step, writers and a
 reader during a move, a second process with a cached placement, the HTTP refusal."""
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
+from pms_dashboard import moves
 from pms_dashboard.goals import changes, checkins
 from pms_dashboard.goals.models import Goal, GoalCheckIn
 from pms_dashboard.goals.schemas import CheckInInput, GoalInput
 from pms_dashboard.settings import PROJECT_ROOT
-from pms_dashboard.tenancy import moves, placement
+from pms_dashboard.tenancy import placement
 from pms_dashboard.tenancy.placement import PlacementUnavailable
 from pms_dashboard.tenancy.session import owner_session, tenant_session
 from tests.conftest import TenantFixture, ctx
@@ -151,7 +152,7 @@ def test_a_move_needs_a_reason_and_a_new_place(make_tenant: Callable[..., Tenant
 
 def _move_in_child(slug: str, tier: str, region: str, crash_after: str, **env: str) -> int:
     code = (
-        "from pms_dashboard.tenancy.moves import move_tenant; "
+        "from pms_dashboard.moves import move_tenant; "
         f"move_tenant(slug={slug!r}, tier={tier!r}, region={region!r}, reason='kill test',"
         f" crash_after={crash_after!r})"
     )

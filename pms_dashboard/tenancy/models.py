@@ -89,7 +89,7 @@ class Tenant(SQLModel, table=True):
     placement_state: str = Field(
         default="active", max_length=16, sa_column_kwargs={"server_default": "active"}
     )
-    # While a move freezes writes: `read_only` holds until then, not after (tenancy.moves).
+    # While a move freezes writes: `read_only` holds until then, not after (pms_dashboard.moves).
     placement_frozen_until: datetime | None = Field(
         default=None,
         sa_type=DateTime(timezone=True),  # type: ignore[call-overload]
@@ -134,7 +134,7 @@ class TenantPlacement(SQLModel, table=True):
 
 
 class TenantMove(SQLModel, table=True):
-    """The catalog: one online move of a tenant and its state machine (tenancy.moves)."""
+    """The catalog: one online move of a tenant and its state machine (pms_dashboard.moves)."""
 
     __tablename__ = "tenant_move"
     __table_args__ = (

@@ -114,7 +114,7 @@ _FENCE = (
     " coalesce(placement_frozen_until > clock_timestamp(), false) FROM tenant WHERE id = %s"
 )
 # Every routed transaction holds its tenant's move lock shared: a move takes it exclusively
-# once to drain the transactions begun before its write freeze (tenancy.moves).
+# once to drain the transactions begun before its write freeze (pms_dashboard.moves).
 _MOVE_LOCK = "SELECT pg_advisory_xact_lock_shared(hashtextextended('pms.move:' || %s, 0))"
 _SET_PATH = "SELECT set_config('search_path', %s, true)"
 

@@ -286,10 +286,10 @@ def _sync_table(
     target: Where,
     table: str,
     tenant_id: uuid.UUID,
-) -> tuple[int, list[Any]]:
+) -> tuple[dict[Any, str], list[Any]]:
     """Bring the target's rows of `table` to the source's: upsert the changed and new ones;
-    return (rows upserted, ids to delete at the target, deleted afterwards in reverse
-    foreign-key order)."""
+    return (the source's row hashes, ids to delete at the target, deleted afterwards in
+    reverse foreign-key order)."""
     have, want = (
         _hashes(dst, target.schema, table, tenant_id),
         _hashes(src, source.schema, table, tenant_id),
@@ -325,7 +325,7 @@ def _sync_table(
                 updates,
             )
         )
-    return len(changed), extra
+    return want, extra
 
 
 # ------------------------------------------------------------------ the move
@@ -547,8 +547,9 @@ def _carry_over_and_verify(source: Where, target: Where, tenant_id: uuid.UUID) -
         src.read_only = True
         tables = tenant_tables(src, source.schema)
         deletions: dict[str, list[Any]] = {}
+        wanted: dict[str, dict[Any, str]] = {}
         for table in tables:
-            _, extra = _sync_table(src, dst, source, target, table, tenant_id)
+            wanted[table], extra = _sync_table(src, dst, source, target, table, tenant_id)
             if extra:
                 deletions[table] = extra
         for table in reversed(tables):
@@ -563,7 +564,7 @@ def _carry_over_and_verify(source: Where, target: Where, tenant_id: uuid.UUID) -
                 )
         checksums = {}
         for table in tables:
-            a = _checksum(_hashes(src, source.schema, table, tenant_id))
+            a = _checksum(wanted[table])  # the source is frozen: its rows are as read
             b = _checksum(_hashes(dst, target.schema, table, tenant_id))
             if a != b:
                 raise MoveError(f"verification failed: {table} differs ({a} vs {b})")
