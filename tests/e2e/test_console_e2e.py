@@ -121,30 +121,28 @@ def test_break_glass_read_is_justified_logged_and_visible_to_the_tenant(
         other.close()
 
 
-def _globex_manager_asks_for_an_acme_goal() -> None:
-    """An ordinary user's cross-tenant attempt, as any browser could make it: refused."""
+def _rival_manager_asks_for_an_acme_goal() -> str:
+    """An ordinary user's cross-tenant attempt, as any browser could make it: refused. The
+    user is of another organisation in the same shared pool as Acme (only there can an id
+    be found to be another tenant's: a dedicated schema or database holds no one else's
+    rows). Returns the rival organisation's slug."""
     from sqlalchemy import select
     from sqlmodel import col
 
-    from pms_dashboard.auth.models import User
     from pms_dashboard.auth.permissions import PermissionDenied
     from pms_dashboard.goals import service as goals
     from pms_dashboard.goals.models import Goal
-    from pms_dashboard.tenancy.context import TenantContext
     from pms_dashboard.tenancy.session import tenant_session
+    from tests.conftest import ctx, new_tenant
 
-    acme, globex = demo_tenant_id("acme"), demo_tenant_id("globex")
+    acme = demo_tenant_id("acme")
     with owner_session(acme) as s:  # each organisation's rows at its placement
         acme_goal = s.scalars(select(Goal.id).where(col(Goal.tenant_id) == acme)).first()
-    with owner_session(globex) as s:
-        gus = s.scalars(
-            select(User).where(
-                col(User.tenant_id) == globex, col(User.email) == "gus.manager@globex.example"
-            )
-        ).one()
-    ctx = TenantContext(tenant_id=gus.tenant_id, user_id=gus.id, role=gus.role)
-    with pytest.raises(PermissionDenied), tenant_session(ctx) as session:
-        goals.goal_detail(session=session, actor=ctx, goal_id=acme_goal)
+    rival = new_tenant(f"rival-{uuid.uuid4().hex[:6]}")
+    actor = ctx(rival, "manager")
+    with pytest.raises(PermissionDenied), tenant_session(actor) as session:
+        goals.goal_detail(session=session, actor=actor, goal_id=acme_goal)
+    return rival.slug
 
 
 def test_cross_tenant_attempt_is_flagged_searchable_exportable_and_reviewed(
@@ -154,7 +152,7 @@ def test_cross_tenant_attempt_is_flagged_searchable_exportable_and_reviewed(
 
     import pandas as pd
 
-    _globex_manager_asks_for_an_acme_goal()
+    rival = _rival_manager_asks_for_an_acme_goal()
     # a second super-admin: the first one's codes of this half-minute are spent (one use each)
     auditor = create_console_admin(
         email=f"sec-{uuid.uuid4().hex[:6]}@platform.example",
@@ -165,24 +163,24 @@ def test_cross_tenant_attempt_is_flagged_searchable_exportable_and_reviewed(
     _console_sign_in(page, app_url, auditor.email, PASSWORD, code)
     page.wait_for_selector(".console-tenant-row")
 
-    page.fill("#search-tenant", "globex")
+    page.fill("#search-tenant", rival)
     page.select_option("#search-flagged", value="only")
     page.fill("#search-action", "access.")
     page.click("#search-submit")
     page.wait_for_selector(".search-row")
-    # Globex's own trail says "not found" (it may not learn the id is Acme's) ...
+    # the rival's own trail says "not found" (it may not learn the id is Acme's) ...
     first = page.locator(".search-row").first.inner_text()
-    assert "access.not_found" in first and "globex" in first
+    assert "access.not_found" in first and rival in first
     shoot(page, "console-audit-search", "#search-results")
 
     with page.expect_download() as info:
         page.click("#search-export")
     frame = pd.read_csv(io.BytesIO(open(info.value.path(), "rb").read()), dtype=str)  # noqa: SIM115
     assert info.value.suggested_filename.startswith("platform-audit-")
-    assert set(frame["tenant"]) == {"globex"} and set(frame["flagged"]) == {"true"}
+    assert set(frame["tenant"]) == {rival} and set(frame["flagged"]) == {"true"}
     assert "access.not_found" in set(frame["action"])
 
-    page.fill("#flagged-tenant", "globex")
+    page.fill("#flagged-tenant", rival)
     page.click("#flagged-load")
     page.wait_for_selector(".flagged-row")
     before = page.locator(".flagged-row").count()
