@@ -1,5 +1,6 @@
-"""Moving an organisation from the console: who asks and what is checked here, in the
-console's transaction (`check_move`); the move itself (`tenancy.moves.move_tenant`) then
+"""Moving an organisation from the console, and each organisation's last move (`last_moves`,
+from the catalog's `tenant_move`). Who asks and what is checked here, in the console's
+transaction (`check_move`); the move itself (`tenancy.moves.move_tenant`) then
 runs in a thread of its own (`start_move`), whose progress the console's page polls
 (`move_status`) while the page stays usable.
 
@@ -20,6 +21,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
@@ -68,6 +70,39 @@ class MoveStatus:
     running: bool
     outcome: str = ""
     error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LastMove:
+    """An organisation's last move as the console lists it."""
+
+    state: str  # copying ... done, or rolled_back
+    at: datetime  # when it last changed
+    route: str  # "eu-central, shared pool → us-east, dedicated schema"
+
+
+_LAST_MOVES = text(
+    "SELECT DISTINCT ON (tenant_id) tenant_id, state, updated_at,"
+    " from_placement->>'region' AS from_region, from_placement->>'tier' AS from_tier,"
+    " to_region, to_tier FROM tenant_move ORDER BY tenant_id, started_at DESC"
+)
+
+
+def last_moves(*, session: Session, admin: ConsoleAdmin) -> dict[str, LastMove]:
+    """Each organisation's last move (by tenant id): its state, when, from where to where;
+    catalog data only, no personal data."""
+    if not isinstance(admin, ConsoleAdmin):
+        raise ConsoleError("Sign in to the console first.")
+    words = organisations.tier_choices()
+    return {
+        str(r.tenant_id): LastMove(
+            r.state,
+            r.updated_at,
+            f"{r.from_region}, {words.get(r.from_tier, r.from_tier)} → "
+            f"{r.to_region}, {words.get(r.to_tier, r.to_tier)}",
+        )
+        for r in session.execute(_LAST_MOVES)
+    }
 
 
 def check_move(

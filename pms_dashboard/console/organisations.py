@@ -1,6 +1,5 @@
-"""The console's organisations: every tenant with its tier and region and its last move
-(the catalog) and its counts (at its placement), and a new organisation made from the
-console.
+"""The console's organisations: every tenant with its tier and region (the catalog) and its
+counts (at its placement), and a new organisation made from the console.
 
 Counts only, never a tenant's row: `app.tenant_counts` is a SECURITY DEFINER function of
 each database that counts the given tenants of one data schema. Each database is read
@@ -39,36 +38,12 @@ def _counts_at(session: Session, db: Database) -> list[Any]:
     return list(session.execute(text(" UNION ALL ".join(branches)), params).all())
 
 
-_LAST_MOVES = text(
-    "SELECT DISTINCT ON (tenant_id) tenant_id, state, updated_at,"
-    " from_placement->>'region' AS from_region, from_placement->>'tier' AS from_tier,"
-    " to_region, to_tier FROM tenant_move ORDER BY tenant_id, started_at DESC"
-)
-
-
-def _route(move: Any) -> str:
-    """ "eu-central, shared pool → us-east, dedicated schema" from a move's record."""
-    words = tier_choices()
-    return (
-        f"{move.from_region}, {words.get(move.from_tier, move.from_tier)} → "
-        f"{move.to_region}, {words.get(move.to_tier, move.to_tier)}"
-    )
-
-
-def last_moves(session: Session) -> dict[uuid.UUID, Any]:
-    """Each tenant's last move from the catalog (`tenant_move`): its state, when it last
-    changed, where from and where to."""
-    return {r.tenant_id: r for r in session.execute(_LAST_MOVES)}
-
-
 def overview(*, session: Session, admin: ConsoleAdmin) -> list[TenantOverview]:
-    """Every tenant, by slug, with its tier, region and last move (the catalog) and its
-    people, goal counts and last activity (its placement): counts only, never a tenant's
-    rows."""
+    """Every tenant, by slug, with its tier and region (the catalog) and its people, goal
+    counts and last activity (its placement): counts only, never a tenant's rows."""
     if not isinstance(admin, ConsoleAdmin):
         raise ConsoleError("Sign in to the console first.")
     placed = placements.tenants(session)
-    moved = last_moves(session)
     counted = {
         r.tenant_id: r
         for rows in placements.each_database(session, placements.by_database(placed), _counts_at)
@@ -77,7 +52,6 @@ def overview(*, session: Session, admin: ConsoleAdmin) -> list[TenantOverview]:
     out = []
     for p in placed:
         r = counted.get(p.tenant_id)  # None: being moved (neither place counts it now)
-        m = moved.get(p.tenant_id)
         out.append(
             TenantOverview(
                 tenant_id=str(p.tenant_id),
@@ -88,9 +62,6 @@ def overview(*, session: Session, admin: ConsoleAdmin) -> list[TenantOverview]:
                 users=int(r.users) if r else 0,
                 goals=int(r.goals) if r else 0,
                 last_activity=r.last_activity if r else None,
-                move_state=m.state if m else "",
-                move_at=m.updated_at if m else None,
-                move_route=_route(m) if m else "",
             )
         )
     return out

@@ -82,9 +82,6 @@ class TenantOverview:
     users: int
     goals: int
     last_activity: datetime | None
-    move_state: str = ""  # its last move (`tenant_move`): state, when, from -> to
-    move_at: datetime | None = None
-    move_route: str = ""
 
 
 def create_admin(*, session: Session, email: str, display_name: str, password: str) -> NewAdmin:
