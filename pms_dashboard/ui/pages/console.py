@@ -235,6 +235,24 @@ def _text(name: str, hint: str, element_id: str, low: int, high: int, **props) -
     )  # fmt: skip
 
 
+def _organisation_select(name: str, element_id: str) -> rx.Component:
+    """A choice of every organisation listed (by name; its slug sent)."""
+    return native_select(
+        rx.foreach(ConsoleState.tenants, lambda t: rx.el.option(t["name"], value=t["slug"])),
+        name=name,
+        id=element_id,
+    )
+
+
+def _region_select(element_id: str) -> rx.Component:
+    """A choice of the regions (the home region first)."""
+    return native_select(
+        rx.foreach(ConsoleState.regions, lambda r: rx.el.option(r, value=r)),
+        name="region",
+        id=element_id,
+    )
+
+
 def _create_form() -> rx.Component:
     """A new organisation in a tier and region, with the reason (a platform event)."""
     return _form_card(
@@ -245,11 +263,7 @@ def _create_form() -> rx.Component:
         _text("slug", "Slug (e.g. initech)", "create-slug", 2, 63, pattern="[a-z0-9][a-z0-9-]+"),
         _text("name", "Name", "create-name", 1, 200),
         native_select(*options(tier_choices()), name="tier", id="create-tier"),
-        native_select(
-            rx.foreach(ConsoleState.regions, lambda r: rx.el.option(r, value=r)),
-            name="region",
-            id="create-region",
-        ),
+        _region_select("create-region"),
         _text(
             "justification",
             "Reason (order or ticket)",
@@ -273,17 +287,9 @@ def _move_form() -> rx.Component:
         "Online: its rows are copied while it works, then writes pause for about a second "
         "while the rest is carried over and verified, and it continues at the new place.",
         ConsoleState.move_organisation,
-        native_select(
-            rx.foreach(ConsoleState.tenants, lambda t: rx.el.option(t["name"], value=t["slug"])),
-            name="slug",
-            id="move-tenant",
-        ),
+        _organisation_select("slug", "move-tenant"),
         native_select(*options(tier_choices()), name="tier", id="move-tier"),
-        native_select(
-            rx.foreach(ConsoleState.regions, lambda r: rx.el.option(r, value=r)),
-            name="region",
-            id="move-region",
-        ),
+        _region_select("move-region"),
         _text("reason", "Reason (order or ticket)", "move-reason", MIN_REASON, MAX_REASON),
         rx.button(
             "Move organisation",
@@ -347,11 +353,7 @@ def _grant_form() -> rx.Component:
         "Reading an organisation's data needs a reason, a ticket and an end time (at most four "
         "hours). The organisation sees all of it.",
         ConsoleState.open_grant,
-        native_select(
-            rx.foreach(ConsoleState.tenants, lambda t: rx.el.option(t["name"], value=t["slug"])),
-            name="tenant",
-            id="grant-tenant",
-        ),
+        _organisation_select("tenant", "grant-tenant"),
         native_select(*options(JUSTIFICATIONS), name="justification", id="grant-justification"),
         _text("ticket", "Ticket (e.g. SUP-1234)", "grant-ticket", 3, 100),
         native_select(
