@@ -191,14 +191,16 @@ def _platform_event(action: str, detail: dict[str, Any], admin_id: uuid.UUID | N
         )
 
 
-def _tenant_event(where: Where, tenant_id: uuid.UUID, action: str, detail: dict[str, Any]) -> None:
-    """An event in the tenant's own chain, written where its rows are now."""
+def _tenant_event(
+    where: Where, tenant_id: uuid.UUID, action: str, detail: dict[str, Any], actor: Any = None
+) -> None:
+    """An event in the tenant's own chain, where its rows are now (actor: the admin who asked)."""
     with _connect(where.url) as c:
         c.execute("SELECT set_config('app.current_tenant_id', %s, true)", [str(tenant_id)])
         c.execute("SELECT set_config('search_path', %s, true)", [where.schema])
         c.execute(
-            "SELECT append_audit_event(NULL, %s, 'tenant', %s, %s::jsonb, false, '')",
-            [action, tenant_id, json.dumps(detail, default=str)],
+            "SELECT append_audit_event(%s, %s, 'tenant', %s, %s::jsonb, false, '')",
+            [actor, action, tenant_id, json.dumps(detail, default=str)],
         )
 
 
@@ -408,7 +410,7 @@ def move_tenant(
         "to": f"{region}, {placements.TIER_WORDS[to_tier]}",
         "reason": reason.strip()[:500],
     }
-    _tenant_event(source, found.tenant_id, "tenant.move_started", started_detail)
+    _tenant_event(source, found.tenant_id, "tenant.move_started", started_detail, admin_id)
     _platform_event("tenant.move_started", started_detail | {"tenant": found.slug}, admin_id)
     target: Where | None = None
     try:
@@ -452,7 +454,7 @@ def move_tenant(
         "rows": progress.rows,
         "freeze_seconds": round(freeze_seconds, 3),
     }
-    _tenant_event(target, found.tenant_id, "tenant.move_completed", done_detail)
+    _tenant_event(target, found.tenant_id, "tenant.move_completed", done_detail, admin_id)
     _platform_event("tenant.move_completed", done_detail | {"tenant": found.slug}, admin_id)
     return MoveResult(
         move_id,

@@ -10,6 +10,7 @@ a handler with arbitrary arguments, and look at the vars and the events it retur
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -67,9 +68,12 @@ def _all_substates(state: BaseState) -> list[BaseState]:
 
 def call(state: rx.State, handler: Any, *args: Any, **kwargs: Any) -> list[Any]:
     """Run `handler` (e.g. `MyGoalsState.load`) on `state` with any arguments; return every
-    event it returned or yielded (redirects, toasts) as a flat list."""
+    event it returned or yielded (redirects, toasts) as a flat list. A background handler
+    runs to its end (its `async with self` blocks are no-ops on a state of its own)."""
     fn = handler.fn if hasattr(handler, "fn") else handler
     result = fn(state, *args, **kwargs)
+    if inspect.iscoroutine(result):
+        result = asyncio.run(result)
     if inspect.isgenerator(result):
         result = list(result)
     if result is None:

@@ -192,3 +192,47 @@ def test_cross_tenant_attempt_is_flagged_searchable_exportable_and_reviewed(
     )
     row.locator(".flag-review").click()
     page.wait_for_function("n => document.querySelectorAll('.flagged-row').length < n", arg=before)
+
+
+def test_a_move_from_the_console_shows_its_progress_then_the_new_place(page, app_url) -> None:
+    from tests.conftest import new_tenant
+
+    t = new_tenant()  # not a demo organisation: the other browser tests read those
+    mover = create_console_admin(
+        email=f"move-{uuid.uuid4().hex[:6]}@platform.example", display_name="Mia Mover",
+        password=PASSWORD,
+    )  # fmt: skip
+    page.set_viewport_size({"width": 1400, "height": 900})
+    _console_sign_in(page, app_url, mover.email, PASSWORD, pyotp.TOTP(mover.totp_secret).now())
+    page.wait_for_selector(".console-tenant-row")
+    # what the progress card says, as often as the page changes (it may be over in a second)
+    page.evaluate(
+        """() => { window.__moveSeen = [];
+        new MutationObserver(() => { const c = document.querySelector('#move-progress');
+          if (c) window.__moveSeen.push(c.innerText); })
+        .observe(document.body, {subtree: true, childList: true, characterData: true}); }"""
+    )
+    page.select_option("#move-tenant", value=t.slug)
+    page.select_option("#move-tier", value="schema")
+    page.select_option("#move-region", value="us-east")
+    page.fill("#move-reason", "ORD-2048 enterprise contract")
+    page.click("#move-submit")
+    page.wait_for_selector("#move-outcome", timeout=120_000)
+    outcome = page.inner_text("#move-outcome")
+    assert re.search(rf"{t.slug} moved to us-east, dedicated schema; writes frozen \d+\.\d\d s",
+                     outcome), outcome  # fmt: skip
+    seen = page.evaluate("window.__moveSeen")
+    assert any(s.startswith("Moving") for s in seen), seen  # shown while it ran
+    assert any("tables" in s and "rows copied" in s for s in seen)
+    assert "done" in page.inner_text("#move-progress")
+    row = page.locator(".console-tenant-row").filter(
+        has=page.locator("code", has_text=re.compile(rf"^{t.slug}$"))
+    )
+    cells = [c.strip() for c in row.locator("td").all_inner_texts()]
+    assert cells[1:3] == ["schema", "us-east"], cells
+    assert "eu-central, shared pool → us-east, dedicated schema" in cells[-1]
+    page.locator("#move-progress").scroll_into_view_if_needed()
+    shoot(page, "console-move")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.locator("#move-progress").scroll_into_view_if_needed()
+    shoot(page, "console-move-phone")

@@ -1,6 +1,7 @@
 """The platform console: its own sign-in (password and authenticator code), the overview of
-every tenant (counts only, with where it lives), a new organisation, break-glass reads, the
-cross-tenant audit search (metadata only) and the queue of flagged events to review."""
+every tenant (counts only, with where it lives and its last move), a new organisation, an
+online move with its progress, break-glass reads, the cross-tenant audit search (metadata
+only) and the queue of flagged events to review."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import reflex as rx
 from reflex.vars import ObjectVar
 
 from pms_dashboard.console.grants import JUSTIFICATIONS
+from pms_dashboard.console.moves import STEPS
 from pms_dashboard.console.organisations import MAX_REASON, MIN_REASON, tier_choices
 from pms_dashboard.ui.components.feedback import error_callout, notice_callout
 from pms_dashboard.ui.components.fields import labelled, native_select, options
@@ -114,7 +116,34 @@ def _tenant_row(t: ObjectVar) -> rx.Component:
         rx.table.cell(t["users"]),
         rx.table.cell(t["goals"]),
         rx.table.cell(t["last_activity"]),
+        rx.table.cell(_last_move(t)),
         class_name="console-tenant-row",
+    )
+
+
+MOVE_COLOURS = {"done": "green", "rolled_back": "red"}
+
+
+def _last_move(t: ObjectVar) -> rx.Component:
+    """The organisation's last move: its state, when, from -> to (nothing if never moved)."""
+    return rx.cond(
+        t["move_state"] != "",
+        rx.vstack(
+            rx.hstack(
+                rx.match(
+                    t["move_state"],
+                    *[(k, rx.badge(k, color_scheme=c)) for k, c in MOVE_COLOURS.items()],  # type: ignore[arg-type]
+                    rx.badge(t["move_state"], color_scheme="amber"),
+                ),
+                rx.text(t["move_at"], size="1", color_scheme="gray"),
+                spacing="2",
+                align="center",
+            ),
+            rx.text(t["move_route"], size="1"),
+            spacing="1",
+            class_name="console-last-move",
+        ),
+        rx.text("—", color_scheme="gray"),
     )
 
 
@@ -157,7 +186,7 @@ def console() -> rx.Component:
             width="100%",
         ),
         data_table(
-            ("Organisation", "Slug", "Tier", "Region", "People", "Goals", "Last activity"),
+            TENANT_COLUMNS,
             ConsoleState.tenants,
             _tenant_row,
             empty="No organisations yet.",
@@ -166,6 +195,8 @@ def console() -> rx.Component:
         error_callout(ConsoleState.error, "console-page-error"),
         notice_callout(ConsoleState.notice, "console-page-notice"),
         _create_form(),
+        _move_form(),
+        _move_progress(),
         _grant_form(),
         _grants(),
         _read_panel(),
@@ -204,6 +235,24 @@ def _text(name: str, hint: str, element_id: str, low: int, high: int, **props) -
     )  # fmt: skip
 
 
+def _organisation_select(name: str, element_id: str) -> rx.Component:
+    """A choice of every organisation listed (by name; its slug sent)."""
+    return native_select(
+        rx.foreach(ConsoleState.tenants, lambda t: rx.el.option(t["name"], value=t["slug"])),
+        name=name,
+        id=element_id,
+    )
+
+
+def _region_select(element_id: str) -> rx.Component:
+    """A choice of the regions (the home region first)."""
+    return native_select(
+        rx.foreach(ConsoleState.regions, lambda r: rx.el.option(r, value=r)),
+        name="region",
+        id=element_id,
+    )
+
+
 def _create_form() -> rx.Component:
     """A new organisation in a tier and region, with the reason (a platform event)."""
     return _form_card(
@@ -214,11 +263,7 @@ def _create_form() -> rx.Component:
         _text("slug", "Slug (e.g. initech)", "create-slug", 2, 63, pattern="[a-z0-9][a-z0-9-]+"),
         _text("name", "Name", "create-name", 1, 200),
         native_select(*options(tier_choices()), name="tier", id="create-tier"),
-        native_select(
-            rx.foreach(ConsoleState.regions, lambda r: rx.el.option(r, value=r)),
-            name="region",
-            id="create-region",
-        ),
+        _region_select("create-region"),
         _text(
             "justification",
             "Reason (order or ticket)",
@@ -230,17 +275,85 @@ def _create_form() -> rx.Component:
     )
 
 
+TENANT_COLUMNS = (
+    "Organisation", "Slug", "Tier", "Region", "People", "Goals", "Last activity", "Last move",
+)  # fmt: skip
+
+
+def _move_form() -> rx.Component:
+    """Move an organisation online to another tier and/or region, with the reason."""
+    return _form_card(
+        "Move an organisation",
+        "Online: its rows are copied while it works, then writes pause for about a second "
+        "while the rest is carried over and verified, and it continues at the new place.",
+        ConsoleState.move_organisation,
+        _organisation_select("slug", "move-tenant"),
+        native_select(*options(tier_choices()), name="tier", id="move-tier"),
+        _region_select("move-region"),
+        _text("reason", "Reason (order or ticket)", "move-reason", MIN_REASON, MAX_REASON),
+        rx.button(
+            "Move organisation",
+            type="submit",
+            color_scheme="amber",
+            disabled=ConsoleState.move_running,
+            loading=ConsoleState.move_running,
+            id="move-submit",
+        ),
+    )
+
+
+def _move_step(step: str) -> rx.Component:
+    """One step of the move: reached (green), the current one (blue, while it runs) or not
+    yet (grey)."""
+    current = ConsoleState.move_running & (ConsoleState.move_step == step)
+    return rx.badge(
+        rx.cond(current, rx.spinner(size="1"), rx.cond(
+            ConsoleState.move_steps.contains(step), rx.icon("check", size=12), rx.fragment()
+        )),
+        step,
+        color_scheme=rx.cond(
+            current, "blue", rx.cond(ConsoleState.move_steps.contains(step), "green", "gray")
+        ),
+        variant=rx.cond(current, "solid", "soft"),
+        id=f"move-step-{step}",
+        class_name="move-step",
+    )  # fmt: skip
+
+
+def _move_progress() -> rx.Component:
+    """The move this page started: its steps and copy while it runs, then its outcome."""
+    return rx.cond(
+        ConsoleState.move_slug != "",
+        rx.card(
+            rx.vstack(
+                rx.heading(
+                    rx.cond(ConsoleState.move_running, "Moving ", "Move of "),
+                    rx.code(ConsoleState.move_slug),
+                    " to ",
+                    ConsoleState.move_target,
+                    size="3",
+                ),
+                rx.hstack(*[_move_step(s) for s in STEPS], spacing="2", wrap="wrap"),
+                rx.progress(value=ConsoleState.move_percent, max=100, width="100%"),
+                rx.text(ConsoleState.move_counts, size="2", id="move-counts"),
+                notice_callout(ConsoleState.move_outcome, "move-outcome"),
+                error_callout(ConsoleState.move_error, "move-error"),
+                spacing="3",
+                width="100%",
+            ),
+            width="100%",
+            id="move-progress",
+        ),
+    )
+
+
 def _grant_form() -> rx.Component:
     return _form_card(
         "Break-glass access",
         "Reading an organisation's data needs a reason, a ticket and an end time (at most four "
         "hours). The organisation sees all of it.",
         ConsoleState.open_grant,
-        native_select(
-            rx.foreach(ConsoleState.tenants, lambda t: rx.el.option(t["name"], value=t["slug"])),
-            name="tenant",
-            id="grant-tenant",
-        ),
+        _organisation_select("tenant", "grant-tenant"),
         native_select(*options(JUSTIFICATIONS), name="justification", id="grant-justification"),
         _text("ticket", "Ticket (e.g. SUP-1234)", "grant-ticket", 3, 100),
         native_select(

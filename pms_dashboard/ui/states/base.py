@@ -31,7 +31,7 @@ import hashlib
 import inspect
 import logging
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVarTuple, Unpack, cast
 
 import reflex as rx
@@ -53,6 +53,12 @@ def event(fn: Callable[[Any, Unpack[Args]], Any]) -> EventCallback[*Args]:
     """`rx.event`, typed as Reflex means it: on the class, a handler called with its
     arguments (mypy reads `rx.event` itself as the namespace class, not callable)."""
     return cast(EventCallback[*Args], rx.event(fn))
+
+
+def background_event(fn: Callable[[Any], Coroutine[Any, Any, Any]]) -> EventCallback[()]:
+    """`rx.event(background=True)`, typed like `event`: a long-running handler that takes
+    the tab's state only inside `async with self` blocks, so other events run meanwhile."""
+    return cast(EventCallback[()], rx.event(background=True)(fn))
 
 
 class MalformedEvent(Exception):

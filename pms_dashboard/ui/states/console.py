@@ -3,10 +3,12 @@ event (a tenant session never passes), checked in the event's one console transa
 (`_console()`, the console's twin of `ui.states.session`). The overview is counts only; the
 audit search and the flagged queue hold one page at a time (the filters stay on the
 server), and whatever reaches a tenant's data is logged by the services, in that tenant's
-trail."""
+trail. A move of an organisation runs in a thread of its own (`console.moves`); a
+background event follows it, so the page shows its progress and stays usable."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,12 +20,19 @@ from sqlalchemy.orm import Session
 from pms_dashboard.auth.cookies import CONSOLE_COOKIE, token_from_cookie_header
 from pms_dashboard.auth.throttle import throttled_message
 from pms_dashboard.console import grants, organisations, service
+from pms_dashboard.console import moves as org_moves
 from pms_dashboard.console import search as audit_search
 from pms_dashboard.console.routes import console_signed_in
 from pms_dashboard.console.search import AuditQuery
 from pms_dashboard.console.service import ConsoleAdmin
 from pms_dashboard.errors import UserError
-from pms_dashboard.ui.states.base import AppState, EndEvent, event, forget_tab_token
+from pms_dashboard.ui.states.base import (
+    AppState,
+    EndEvent,
+    background_event,
+    event,
+    forget_tab_token,
+)
 from pms_dashboard.ui.states.rows import (
     AuditListRow,
     FlaggedListRow,
@@ -45,6 +54,9 @@ SEARCH_FIELDS = ("tenant", "actor_id", "action", "flagged", "since", "until")
 NO_GRANT = "No rows: access needs an active grant of yours."
 NO_SUCH_GRANT = "No such open grant of yours."
 CREATE_FIELDS = ("slug", "name", "tier", "region", "justification")
+MOVE_FIELDS = ("slug", "tier", "region")
+MOVE_POLL_SECONDS = 0.25
+MOVE_LOST = "This move's progress is no longer known here; the list shows its last state."
 
 
 def _hours(text: str) -> float:
@@ -93,6 +105,17 @@ class ConsoleState(AppState):
     flagged_total: int = 0
     flagged_loaded: bool = False
     _flagged_tenant: str = ""
+    # the move this tab started: its progress while it runs, then its outcome or error
+    move_slug: str = ""
+    move_target: str = ""
+    move_step: str = ""
+    move_steps: rx.Field[list[str]] = rx.field(default_factory=list)  # the steps reached
+    move_percent: int = 0  # of the tables copied
+    move_counts: str = ""
+    move_running: bool = False
+    move_outcome: str = ""
+    move_error: str = ""
+    _move_job: str = ""
     error: str = ""
     notice: str = ""
 
@@ -133,11 +156,12 @@ class ConsoleState(AppState):
             self._refresh_grants(session, admin)
         self.admin_name = admin.display_name
         self.regions = organisations.regions()
-        return None
+        return ConsoleState.follow_move if self.move_running else None
 
     def _refresh_tenants(self, session: Session, admin: ConsoleAdmin) -> None:
         rows = organisations.overview(session=session, admin=admin)
-        self.tenants = [tenant_row(r) for r in rows]
+        moved = org_moves.last_moves(session=session, admin=admin)
+        self.tenants = [tenant_row(r, moved.get(r.tenant_id)) for r in rows]
         self.totals = {
             "tenants": len(rows),
             "users": sum(r.users for r in rows),
@@ -166,6 +190,65 @@ class ConsoleState(AppState):
             f"{organisations.tier_choices()[created['isolation_tier']]})."
         )
         return None
+
+    # ------------------------------------------------------------- moving an organisation
+
+    @event
+    def move_organisation(self, form: dict[str, Any]):
+        """Move an organisation to another tier and/or region (platform events naming this
+        admin, with the reason); its progress follows on this page."""
+        if self.move_running and self._move_alive():
+            self.error, self.notice = f"Wait for the move of {self.move_slug} to finish.", ""
+            return None
+        with self._console() as (admin, session):
+            fields = _form(form, MOVE_FIELDS)
+            order = org_moves.check_move(
+                session=session,
+                admin=admin,
+                slug=fields["slug"],
+                tier=fields["tier"],
+                region=fields["region"],
+                reason=str(form.get("reason", ""))[: organisations.MAX_REASON + 1],
+            )
+            job = org_moves.start_move(order)
+        self._move_job = job
+        self.error, self.notice = "", ""
+        self._show_move(org_moves.move_status(job))
+        return ConsoleState.follow_move
+
+    def _move_alive(self) -> bool:
+        status = org_moves.move_status(self._move_job)
+        return status is not None and status.running
+
+    @background_event
+    async def follow_move(self):
+        """The running move's progress, a few times a second, until it ends; then its
+        outcome and the organisations as they are now."""
+        while True:
+            async with self:
+                if not self._move_job:
+                    return None
+                status = org_moves.move_status(self._move_job)
+                self._show_move(status)
+                if status is None or not status.running:
+                    self._move_job = ""
+                    with self._console() as (admin, session):
+                        self._refresh_tenants(session, admin)
+                    return None
+            await asyncio.sleep(MOVE_POLL_SECONDS)
+
+    def _show_move(self, status: org_moves.MoveStatus | None) -> None:
+        if status is None:
+            self.move_running, self.move_error = False, MOVE_LOST
+            return
+        self.move_slug, self.move_target = status.slug, status.target
+        self.move_step, self.move_steps = status.step, list(status.steps_seen)
+        self.move_percent = 100 * status.tables_done // status.tables if status.tables else 0
+        self.move_counts = (
+            f"{status.tables_done} of {status.tables} tables, {status.rows:,} rows copied"
+        )
+        self.move_running = status.running
+        self.move_outcome, self.move_error = status.outcome, status.error
 
     def _refresh_grants(self, session: Session, admin: ConsoleAdmin) -> None:
         self.my_grants = [grant_row(g) for g in grants.my_grants(session=session, admin=admin)]

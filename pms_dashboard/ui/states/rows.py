@@ -12,6 +12,7 @@ import reflex as rx
 from reflex.vars import ObjectVar
 
 from pms_dashboard.console.grants import GoalReadRow, GrantRow, ProviderAccess, ReviewReadRow
+from pms_dashboard.console.moves import LastMove
 from pms_dashboard.console.search import AuditRow, FlaggedRow
 from pms_dashboard.console.service import TenantOverview
 from pms_dashboard.goals.schemas import (
@@ -269,6 +270,9 @@ class TenantRow(TypedDict):
     users: int
     goals: int
     last_activity: str
+    move_state: str  # its last move: state, when, from -> to ("" if never moved)
+    move_at: str
+    move_route: str
 
 
 class GrantListRow(TypedDict):
@@ -331,9 +335,13 @@ class ReviewReadListRow(TypedDict):
     score: str  # two places, "" when not scored
 
 
-def tenant_row(row: TenantOverview) -> TenantRow:
-    """An organisation as the overview's row reads."""
-    return fill(TenantRow, row, last_activity=moment(row.last_activity))
+def tenant_row(row: TenantOverview, move: LastMove | None = None) -> TenantRow:
+    """An organisation as the overview's row reads, with its last move (if any)."""
+    return fill(
+        TenantRow, row, last_activity=moment(row.last_activity),
+        move_state=move.state if move else "", move_at=moment(move.at if move else None),
+        move_route=move.route if move else "",
+    )  # fmt: skip
 
 
 def grant_row(row: GrantRow) -> GrantListRow:
