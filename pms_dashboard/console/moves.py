@@ -1,6 +1,6 @@
 """Moving an organisation from the console, and each organisation's last move (`last_moves`,
 from the catalog's `tenant_move`). Who asks and what is checked here, in the console's
-transaction (`check_move`); the move itself (`tenancy.moves.move_tenant`) then
+transaction (`check_move`); the move itself (`pms_dashboard.moves.move_tenant`) then
 runs in a thread of its own (`start_move`), whose progress the console's page polls
 (`move_status`) while the page stays usable.
 
@@ -26,11 +26,11 @@ from datetime import datetime
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
+from pms_dashboard import moves
 from pms_dashboard.console import organisations, placements
 from pms_dashboard.console.service import ConsoleAdmin, ConsoleError
 from pms_dashboard.db.engine import auditor_engine
 from pms_dashboard.errors import UserError
-from pms_dashboard.tenancy import moves
 from pms_dashboard.tenancy.placement import TIER_WORDS, Tier
 from pms_dashboard.tenancy.registry import SLUG_RE
 
