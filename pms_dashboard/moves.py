@@ -40,9 +40,9 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -51,46 +51,23 @@ from sqlalchemy.engine import make_url
 
 from pms_dashboard.db import clusters, provision
 from pms_dashboard.db.engine import dispose_database, owner_url
+from pms_dashboard.move_rows import (
+    MoveError,
+    Progress,
+    Report,
+    Where,
+    _carry_over_and_verify,
+    _connect,
+    _copy_all,
+    _verify_chain,
+)
 from pms_dashboard.settings import get_settings
 from pms_dashboard.tenancy import placement as placements
 from pms_dashboard.tenancy import provision as tenants
 from pms_dashboard.tenancy.placement import Placement, Tier
-from pms_dashboard.tenancy.registry import TenantError
 
 STEPS = ("copying", "frozen", "fenced", "flipped", "done")
 # Columns of `tenant` that belong to the placement, not to the organisation.
-PLACEMENT_COLUMNS = ("placement_version", "placement_state", "placement_frozen_until")
-
-
-class MoveError(TenantError):
-    """A move was refused or failed; the message is safe to show."""
-
-
-@dataclass(frozen=True)
-class Where:
-    """One end of a move: where the rows are and how the owner reaches them."""
-
-    tier: Tier
-    region: str
-    url: str  # owner URL of the database
-    schema: str  # data schema
-    database: str | None  # as the catalog records it (None: the region's pool database)
-    dedicated: str | None = None  # a dedicated cluster's URL, as given
-
-    @property
-    def label(self) -> str:
-        return f"{self.region}, {placements.TIER_WORDS[self.tier]}"
-
-
-@dataclass
-class Progress:
-    """What a running move reports (the CLI's bar, the console's page)."""
-
-    step: str = ""
-    tables_done: int = 0
-    tables: int = 0
-    rows: int = 0
-    timings: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -106,44 +83,8 @@ class MoveResult:
     state: str
 
 
-Report = Callable[[Progress], None]
-
-
-def _connect(url: str, *, autocommit: bool = False) -> psycopg.Connection[Any]:
-    return psycopg.connect(provision._conninfo(url), autocommit=autocommit)
-
-
 def _key(tenant_id: uuid.UUID) -> str:
     return f"pms.move:{tenant_id}"
-
-
-_TABLES_AND_PARENTS = """
-SELECT c.relname, coalesce(array_agg(DISTINCT p.relname) FILTER (
-           WHERE p.relname IS NOT NULL AND p.oid <> c.oid), '{}') AS parents
-  FROM pg_class AS c
-  LEFT JOIN pg_constraint AS f ON f.conrelid = c.oid AND f.contype = 'f'
-  LEFT JOIN pg_class AS p ON p.oid = f.confrelid
- WHERE c.relnamespace = %s::regnamespace AND c.relkind = 'r'
-   AND (c.relname = 'tenant' OR EXISTS (SELECT 1 FROM pg_policy AS pol
-        WHERE pol.polrelid = c.oid AND pol.polname = 'tenant_isolation'))
- GROUP BY c.relname
-"""
-
-
-def tenant_tables(conn: psycopg.Connection[Any], schema: str) -> list[str]:
-    """The tenant-data tables of `schema` (those under the tenant policy, and `tenant`) in
-    foreign-key order, parents first, read from PostgreSQL's catalog (so this room needs
-    no domain model)."""
-    parents = {name: set(ps) for name, ps in conn.execute(_TABLES_AND_PARENTS, [schema])}
-    ordered: list[str] = []
-    while parents:
-        ready = sorted(t for t, ps in parents.items() if not (ps & parents.keys()))
-        if not ready:
-            raise MoveError(f"tables of {schema} refer to each other in a cycle: {sorted(parents)}")
-        ordered += ready
-        for t in ready:
-            del parents[t]
-    return ordered
 
 
 # ------------------------------------------------------------------ ends of a move
@@ -204,132 +145,6 @@ def _tenant_event(
         )
 
 
-# ------------------------------------------------------------------ copying and comparing
-
-
-def _columns(conn: psycopg.Connection[Any], schema: str, table: str) -> list[str]:
-    rows = conn.execute(
-        "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0"
-        " AND NOT attisdropped ORDER BY attnum",
-        [f'"{schema}"."{table}"'],
-    ).fetchall()
-    return [r[0] for r in rows]
-
-
-def _filter(table: str) -> str:
-    return "id = %s" if table == "tenant" else "tenant_id = %s"
-
-
-def _copy_table(
-    src: psycopg.Connection[Any],
-    dst: psycopg.Connection[Any],
-    source: Where,
-    target: Where,
-    table: str,
-    tenant_id: uuid.UUID,
-    *,
-    only_ids: list[uuid.UUID] | None = None,
-    into: str | None = None,
-) -> int:
-    """Binary COPY of the tenant's rows of `table` (or of `only_ids`) from source to target
-    (into table `into` at the target, a temporary table, when given)."""
-    cols = _columns(src, source.schema, table)
-    col_list = sql.SQL(", ").join(sql.Identifier(c) for c in cols)
-    args: list[Any] = [tenant_id]
-    condition = _filter(table)
-    if only_ids is not None:
-        condition += " AND id = ANY(%s)"
-        args.append(only_ids)
-    where = sql.SQL(condition)  # type: ignore[arg-type]
-    query = sql.SQL("COPY (SELECT {} FROM {}.{} WHERE {}) TO STDOUT (FORMAT binary)").format(
-        col_list, sql.Identifier(source.schema), sql.Identifier(table), where
-    )
-    dest = (
-        sql.Identifier(into)
-        if into
-        else sql.SQL("{}.{}").format(sql.Identifier(target.schema), sql.Identifier(table))
-    )
-    load = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(dest, col_list)
-    rows = 0
-    with src.cursor() as rc, dst.cursor() as wc:
-        with rc.copy(query, args) as out, wc.copy(load) as inp:
-            for chunk in out:
-                inp.write(chunk)
-        rows = wc.rowcount
-    return max(rows, 0)
-
-
-def _hashes(
-    conn: psycopg.Connection[Any], schema: str, table: str, tenant_id: uuid.UUID
-) -> dict[Any, str]:
-    """id -> md5 of the row's organisation columns (placement columns left out)."""
-    cols = [c for c in _columns(conn, schema, table) if c not in PLACEMENT_COLUMNS]
-    row = sql.SQL("ROW({})").format(sql.SQL(", ").join(sql.Identifier(c) for c in cols))
-    query = sql.SQL("SELECT id, md5({}::text) FROM {}.{} WHERE {}").format(
-        row, sql.Identifier(schema), sql.Identifier(table), sql.SQL(_filter(table))
-    )
-    return dict(conn.execute(query, [tenant_id]).fetchall())
-
-
-def _checksum(hashes: dict[Any, str]) -> str:
-    """One checksum of a table's rows (order-independent input, ordered by id)."""
-    import hashlib
-
-    digest = hashlib.md5(usedforsecurity=False)
-    for key in sorted(hashes, key=str):
-        digest.update(f"{key}:{hashes[key]};".encode())
-    return f"{len(hashes)}:{digest.hexdigest()}"
-
-
-def _sync_table(
-    src: psycopg.Connection[Any],
-    dst: psycopg.Connection[Any],
-    source: Where,
-    target: Where,
-    table: str,
-    tenant_id: uuid.UUID,
-) -> tuple[dict[Any, str], list[Any]]:
-    """Bring the target's rows of `table` to the source's: upsert the changed and new ones;
-    return (the source's row hashes, ids to delete at the target, deleted afterwards in
-    reverse foreign-key order)."""
-    have, want = (
-        _hashes(dst, target.schema, table, tenant_id),
-        _hashes(src, source.schema, table, tenant_id),
-    )
-    changed = [k for k, h in want.items() if have.get(k) != h]
-    extra = [k for k in have if k not in want]
-    if changed:
-        temp = f"move_{table}"
-        dst.execute(
-            sql.SQL("CREATE TEMP TABLE {} (LIKE {}.{}) ON COMMIT DROP").format(
-                sql.Identifier(temp), sql.Identifier(target.schema), sql.Identifier(table)
-            )
-        )
-        _copy_table(src, dst, source, target, table, tenant_id, only_ids=changed, into=temp)
-        cols = [c for c in _columns(src, source.schema, table) if c not in PLACEMENT_COLUMNS]
-        key = ["id"] if table == "tenant" else ["tenant_id", "id"]
-        updates = sql.SQL(", ").join(
-            sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(c), sql.Identifier(c))
-            for c in cols
-            if c not in key
-        )
-        col_list = sql.SQL(", ").join(sql.Identifier(c) for c in cols)
-        dst.execute(
-            sql.SQL(
-                "INSERT INTO {}.{} ({}) SELECT {} FROM {} ON CONFLICT ({}) DO UPDATE SET {}"
-            ).format(
-                sql.Identifier(target.schema),
-                sql.Identifier(table),
-                col_list,
-                col_list,
-                sql.Identifier(temp),
-                sql.SQL(", ").join(sql.Identifier(k) for k in key),
-                updates,
-            )
-        )
-    return want, extra
-
-
 # ------------------------------------------------------------------ the move
 
 
@@ -374,12 +189,48 @@ def move_tenant(
     crash_after: str | None = None,
 ) -> MoveResult:
     """Move organisation `slug` to `tier` in `region` (default: where it is), online.
+    One mover per tenant at a time, in any process (a session advisory lock on the home
+    database, released when the mover ends or dies), so a re-run never rolls back a move
+    that is still running. `crash_after` (tests only): die right after that step."""
+    found = placements.by_slug(slug.strip().lower())
+    if found is None:
+        raise MoveError(f"no tenant with slug {slug!r}")
+    with _catalog() as lock:
+        taken = lock.execute(
+            "SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [f"pms.mover:{found.tenant_id}"]
+        ).fetchone()
+        if not (taken and taken[0]):
+            raise MoveError(f"{found.slug} is already being moved; wait for that move to finish.")
+        return _move(
+            slug=slug,
+            tier=tier,
+            region=region,
+            url=url,
+            reason=reason,
+            admin_id=admin_id,
+            report=report,
+            crash_after=crash_after,
+        )
+
+
+def _move(
+    *,
+    slug: str,
+    tier: str,
+    region: str | None = None,
+    url: str | None = None,
+    reason: str,
+    admin_id: uuid.UUID | None = None,
+    report: Report | None = None,
+    crash_after: str | None = None,
+) -> MoveResult:
+    """Move organisation `slug` to `tier` in `region` (default: where it is), online.
     `crash_after` (tests only): kill this process right after that step is recorded."""
     started = time.perf_counter()
     found = placements.by_slug(slug.strip().lower())
     if found is None:
         raise MoveError(f"no tenant with slug {slug!r}")
-    recover(found.tenant_id)
+    recover(found.tenant_id)  # safe: this process holds the tenant's mover lock
     found = placements.fetch(found.tenant_id)
     if found.state != "active":
         raise MoveError(f"{found.slug} is {found.state}; try again in a minute")
@@ -422,14 +273,15 @@ def move_tenant(
                 target={"url_enc": None, "schema": target.schema, "database": target.database},
             )
             _remember_target(move_id, target)
-            progress.rows = _copy_all(source, target, found.tenant_id, progress, report)
+            progress.rows, snapshot = _copy_all(source, target, found.tenant_id, progress, report)
+            _verify_chain(target, found.tenant_id)  # the copied chain, before the freeze
         _maybe_crash(crash_after, "copying")
         freeze_started = time.perf_counter()
         with _step(progress, report, "frozen"):
             _freeze(found, source)
             _record(move_id, "frozen")
             _maybe_crash(crash_after, "frozen")
-            checksums = _carry_over_and_verify(source, target, found.tenant_id)
+            checksums = _carry_over_and_verify(source, target, found.tenant_id, snapshot)
         with _step(progress, report, "fenced"):
             _fence(found, source, target)
             _record(move_id, "fenced", checksums=checksums)
@@ -492,34 +344,6 @@ def _remember_target(move_id: uuid.UUID, target: Where) -> None:
         )
 
 
-def _copy_all(
-    source: Where, target: Where, tenant_id: uuid.UUID, progress: Progress, report: Report | None
-) -> int:
-    """Every row of the tenant, one snapshot, one target transaction."""
-    rows = 0
-    with _connect(source.url) as src, _connect(target.url) as dst:
-        src.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ  # one snapshot
-        src.read_only = True
-        tables = tenant_tables(src, source.schema)
-        progress.tables = len(tables)
-        for table in tables:
-            rows += _copy_table(src, dst, source, target, table, tenant_id)
-            progress.tables_done += 1
-            progress.rows = rows
-            if report:
-                report(progress)
-        # the copy's tenant row is the target's fence: not routable before the flip
-        dst.execute(
-            sql.SQL("UPDATE {}.tenant SET placement_state = 'read_only' WHERE id = %s").format(
-                sql.Identifier(target.schema)
-            ),
-            [tenant_id],
-        )
-        dst.commit()
-        src.rollback()
-    return rows
-
-
 def _freeze(found: Placement, source: Where) -> None:
     """Source read-only until the limit; then drain the transactions begun before."""
     limit = get_settings().move_freeze_limit_seconds
@@ -539,75 +363,6 @@ def _freeze(found: Placement, source: Where) -> None:
         )
         c.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [_key(found.tenant_id)])
         c.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [_key(found.tenant_id)])
-
-
-def _carry_over_and_verify(source: Where, target: Where, tenant_id: uuid.UUID) -> dict[str, str]:
-    """Rows changed since the snapshot carried over; then both sides compared table by table
-    and the audit chain verified at the target with the source's head hash."""
-    with _connect(source.url) as src, _connect(target.url) as dst:
-        src.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ  # one snapshot
-        src.read_only = True
-        tables = tenant_tables(src, source.schema)
-        deletions: dict[str, list[Any]] = {}
-        wanted: dict[str, dict[Any, str]] = {}
-        for table in tables:
-            wanted[table], extra = _sync_table(src, dst, source, target, table, tenant_id)
-            if extra:
-                deletions[table] = extra
-        for table in reversed(tables):
-            if table in deletions:
-                dst.execute(
-                    sql.SQL("DELETE FROM {}.{} WHERE {} AND id = ANY(%s)").format(
-                        sql.Identifier(target.schema),
-                        sql.Identifier(table),
-                        sql.SQL(_filter(table)),
-                    ),
-                    [tenant_id, deletions[table]],
-                )
-        checksums = {}
-        for table in tables:
-            a = _checksum(wanted[table])  # the source is frozen: its rows are as read
-            b = _checksum(_hashes(dst, target.schema, table, tenant_id))
-            if a != b:
-                raise MoveError(f"verification failed: {table} differs ({a} vs {b})")
-            checksums[table] = a
-        heads = []
-        for conn, where in ((src, source), (dst, target)):
-            heads.append(
-                conn.execute(
-                    sql.SQL(
-                        "SELECT hash FROM {}.audit_event WHERE tenant_id = %s"
-                        " ORDER BY seq DESC LIMIT 1"
-                    ).format(sql.Identifier(where.schema)),
-                    [tenant_id],
-                ).fetchone()
-            )
-        if heads[0] != heads[1]:
-            raise MoveError("verification failed: the audit chain's head differs")
-        _verify_chain(dst, target, tenant_id)
-        checksums["audit_head"] = heads[0][0] if heads[0] else ""
-        dst.commit()
-        src.rollback()
-    return checksums
-
-
-def _verify_chain(conn: psycopg.Connection[Any], where: Where, tenant_id: uuid.UUID) -> None:
-    from sqlalchemy import create_engine, pool, text
-
-    from pms_dashboard.audit.chain import verify
-
-    engine = create_engine(where.url, poolclass=pool.NullPool)
-    try:
-        with engine.connect() as c:
-            c.execute(text("SELECT set_config('search_path', :s, true)"), {"s": where.schema})
-            result = verify(c, tenant_id=tenant_id)
-            c.rollback()
-    finally:
-        engine.dispose()
-    if not result.ok:
-        raise MoveError(
-            f"verification failed: the audit chain breaks at the target: {result.breaks[0]}"
-        )
 
 
 def _fence(found: Placement, source: Where, target: Where) -> None:

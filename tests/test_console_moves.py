@@ -266,9 +266,10 @@ def test_a_second_move_of_an_organisation_is_refused_while_one_runs(monkeypatch)
         assert theirs.move_slug == ""
         call(mine, ConsoleState.move_organisation, _form(t))
         assert mine.error == f"Wait for the move of {t.slug} to finish."
+        # the refusals changed nothing (the first move is still held at its first step)
+        assert _everything(t) == during
     finally:
         release.set()
-    assert _everything(t) == during
     call(mine, ConsoleState.follow_move)
     assert mine.move_outcome.startswith(f"{t.slug} moved to us-east, dedicated database")
     assert [m.state for m in _moves_of(t)] == ["done"]

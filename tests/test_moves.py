@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
-from pms_dashboard import moves
+from pms_dashboard import move_rows, moves
 from pms_dashboard.goals import changes, checkins
 from pms_dashboard.goals.models import Goal, GoalCheckIn
 from pms_dashboard.goals.schemas import CheckInInput, GoalInput
@@ -29,7 +29,7 @@ from tests.conftest import TenantFixture, ctx
 from tests.tiers import Where, rows_by_place, where
 
 # What describes the placement rather than the organisation (the move changes them).
-PLACEMENT_COLUMNS = {*moves.PLACEMENT_COLUMNS, "isolation_tier", "region"}
+PLACEMENT_COLUMNS = {*move_rows.PLACEMENT_COLUMNS, "isolation_tier", "region"}
 
 
 def _goals(t: TenantFixture, n: int = 6) -> list[uuid.UUID]:
@@ -61,7 +61,7 @@ def _rows(t: TenantFixture) -> dict[str, list[tuple[Any, ...]]]:
     with owner_session(t.id) as s:
         conn = s.connection().connection.dbapi_connection
         assert conn is not None
-        for table in moves.tenant_tables(conn, where.search_path):  # type: ignore[arg-type]
+        for table in move_rows.tenant_tables(conn, where.search_path):  # type: ignore[arg-type]
             cols = [
                 c
                 for c in s.execute(
@@ -346,3 +346,29 @@ def test_http_writes_during_the_freeze_get_503_with_retry_after(
         assert "being moved" in response.text
     finally:
         assert moves.recover(t.id) == "rolled back"
+
+
+def test_rows_written_or_deleted_between_the_copy_and_the_freeze_are_carried_over(
+    make_tenant: Callable[..., TenantFixture], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    t = make_tenant(tier="schema")
+    goals = _goals(t, 3)
+    dropped = _check_in(t, goals[0], 10)
+    real_freeze = moves._freeze
+
+    def writes_after_the_copy(found: Any, source: Any) -> None:
+        # after the snapshot copy, before the freeze: an update, a delete and an insert
+        with owner_session(t.id) as s:
+            s.execute(text("UPDATE goal SET title = 'Renamed after the copy' WHERE id = :g"),
+                      {"g": goals[1]})  # fmt: skip
+            s.execute(text("DELETE FROM goal_check_in WHERE id = :c"), {"c": dropped})
+        _goals(t, 1)
+        real_freeze(found, source)
+
+    monkeypatch.setattr(moves, "_freeze", writes_after_the_copy)
+    moves.move_tenant(slug=t.slug, tier="database", region="us-east", reason="carry-over")
+    with owner_session(t.id) as s:
+        titles = list(s.scalars(select(Goal.title)).all())
+        assert s.get(GoalCheckIn, (t.id, dropped)) is None
+    assert "Renamed after the copy" in titles and len(titles) == 4  # 3 + the one added
+    assert _places_holding(t.id) == {_expected_place(t.id)}
