@@ -432,27 +432,28 @@ def _flip(move_id: uuid.UUID, found: Placement, target: Where) -> Placement:
 
 
 def _purge(found: Placement, source: Where) -> None:
-    """The source's rows go: a pool tenant's rows (they cascade from its `tenant` row), a
-    schema or a database dropped."""
-    if found.tier == Tier.database:
-        dispose_database(source.url)
-        provision.drop_database(source.url)
+    """The source's rows go once the move flipped."""
+    _remove(found.tenant_id, source)
+
+
+def _remove(tenant_id: uuid.UUID, where: Where) -> None:
+    """One end's copy of the tenant goes: a database or a schema dropped, or a pool
+    tenant's rows deleted (they cascade from its `tenant` row)."""
+    if where.tier == Tier.database:
+        dispose_database(where.url)
+        provision.drop_database(where.url)
         return
-    with _connect(source.url) as c:
-        if found.tier == Tier.schema:
+    with _connect(where.url) as c:
+        if where.tier == Tier.schema:
             c.execute(
-                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(source.schema))
+                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(where.schema))
             )
         else:
-            _delete_rows(c, source.schema, found.tenant_id)
+            c.execute(
+                sql.SQL("DELETE FROM {}.tenant WHERE id = %s").format(sql.Identifier(where.schema)),
+                [tenant_id],
+            )
         c.commit()
-
-
-def _delete_rows(c: psycopg.Connection[Any], schema: str, tenant_id: uuid.UUID) -> None:
-    """A pool tenant's rows, all of them: they cascade from its `tenant` row."""
-    c.execute(
-        sql.SQL("DELETE FROM {}.tenant WHERE id = %s").format(sql.Identifier(schema)), [tenant_id]
-    )
 
 
 def _roll_back(move_id: uuid.UUID, found: Placement, target: Where | None, error: str) -> None:
@@ -478,23 +479,8 @@ def _roll_back(move_id: uuid.UUID, found: Placement, target: Where | None, error
             [found.tenant_id],
         )
     if target is not None:
-        _drop_target(found, target)
+        _remove(found.tenant_id, target)
     placements.forget(found.tenant_id)
-
-
-def _drop_target(found: Placement, target: Where) -> None:
-    if target.tier == Tier.database:
-        dispose_database(target.url)
-        provision.drop_database(target.url)
-        return
-    with _connect(target.url) as c:
-        if target.tier == Tier.schema:
-            c.execute(
-                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(target.schema))
-            )
-        else:
-            _delete_rows(c, target.schema, found.tenant_id)
-        c.commit()
 
 
 # ------------------------------------------------------------------ after a crash
