@@ -116,7 +116,22 @@ def each_database(
 
         return inner
 
-    return [run(db.via, checked(db)) for db in databases]
+    return [found for db in databases for found in through_any(run, db, checked(db))]
+
+
+def through_any(run: AtPlacement, db: Database, work: Callable[[Session], T]) -> list[T]:
+    """`work` at `db` through the first of its tenants whose placement the door accepts
+    (a tenant in the middle of a move is passed over); nothing when every one of them is
+    being moved, rather than failing the whole console page for one database."""
+    for p in db.placements:
+        try:
+            return [run(p.tenant_id, work)]
+        except catalog.PlacementUnavailable:
+            continue
+        except ConsoleError as err:
+            if str(err) != MOVING:
+                raise
+    return []
 
 
 @lru_cache(maxsize=4096)
