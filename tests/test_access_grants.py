@@ -282,6 +282,11 @@ CONSOLE_HANDLERS = {
     "mark_reviewed": "tenant",
     # hands the browser the export URL only; the route audits itself (tests/test_exports.py)
     "export_search": "none",
+    # a move reads no tenant data for the admin: it is recorded as tenant.move_started and
+    # tenant.move_completed in the tenant's own chain (with the admin as actor) and in the
+    # platform's (tests/test_console_moves.py); following it reads the mover's progress only
+    "move_organisation": "none",
+    "follow_move": "none",
     "setvar": "none",  # Reflex's own setter: display vars only, never identity or access
 }
 

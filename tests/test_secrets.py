@@ -287,7 +287,10 @@ def test_a_make_run_server_refuses_tokens_signed_with_any_published_default(
     paths.append("/api/export/people.csv")
 
     def status(path: str, token: str, cookie: str = SESSION_COOKIE) -> int:
-        return httpx.get(f"{make_run_server}{path}", cookies={cookie: token}).status_code
+        # generous: the console export reads every database the test run has made
+        return httpx.get(
+            f"{make_run_server}{path}", cookies={cookie: token}, timeout=60
+        ).status_code
 
     # the real token works there (same keyring): the refusals below are about the key
     assert [status(p, signed.token) for p in paths] == [200] * len(paths)
