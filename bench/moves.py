@@ -4,7 +4,8 @@ For a 1,000-goal and a 100,000-goal tenant, `--moves` moves each way of two dire
 pool -> database (in the home region) and eu-central -> us-east (pool to pool), each
 followed by the way back, timing the write freeze (from the source turning read-only to
 the catalog naming the target) and the whole move. Targets: freeze under 1 s for the
-100,000-goal tenant, total under 2 minutes. `python -m bench.moves [--moves 5] [--sizes 1000,100000]`.
+100,000-goal tenant, total under 2 minutes.
+`python -m bench.moves [--moves 5] [--sizes 1000,100000]`.
 """
 
 from __future__ import annotations
