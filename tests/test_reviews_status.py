@@ -27,6 +27,7 @@ EXPECTED = {
     ReviewCycle: {
         ("draft", "active"),
         ("active", "calibration"),
+        ("calibration", "active"),
         ("calibration", "closed"),
     },
     Review: {

@@ -62,13 +62,14 @@ def check_in(
         if data.progress is not None:
             raise GoalError(
                 "This goal's progress comes from its key results and aligned goals; "
-                "update those instead of the percentage."
+                "update those instead of the percentage.",
+                field="progress",
             )
         session.flush()
         recompute_progress(session=session, goal_ids=[goal.id])
     else:
         if data.progress is None:
-            raise GoalError("Give the progress (0-100%) for this goal.")
+            raise GoalError("Give the progress (0-100%) for this goal.", field="progress")
         goal.progress = data.progress
         session.flush()
         if goal.parent_id:

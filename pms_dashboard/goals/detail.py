@@ -51,6 +51,7 @@ def goal_detail(
         progress_source="key_results" if key_results else "aligned" if children else "check_ins",
         may_edit=decide(actor.role, Resource.goal, Action.edit, opened.relation),
         parent=links[0] if links else None,
+        confidence=goal.confidence or "",
         ancestors=list(reversed(links)),
         children=[link(c.goal, c.owner, visible=c.goal.owner_id in may_open) for c in children],
         key_results=key_results,

@@ -87,7 +87,7 @@ class KeyResultInput(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: RawId | None = None  # an existing key result of the goal (resolved by the service)
-    title: str = Field(min_length=1, max_length=200)
+    title: str = Field(max_length=200)
     start_value: Decimal = Field(default=Decimal(0), ge=-1e12, le=1e12, decimal_places=2)
     target_value: Decimal = Field(ge=-1e12, le=1e12, decimal_places=2)
     current_value: Decimal | None = Field(default=None, ge=-1e12, le=1e12, decimal_places=2)
@@ -96,10 +96,15 @@ class KeyResultInput(BaseModel):
 
     _t = field_validator("title", "unit", mode="before")(lambda v: _clean_text(str(v)))
 
+    @field_validator("title")
+    @classmethod
+    def _titled(cls, value: str) -> str:
+        if not value:
+            raise ValueError("every key result needs a title")
+        return value
+
     @model_validator(mode="after")
     def _target_differs(self) -> KeyResultInput:
-        if not self.title:
-            raise ValueError("every key result needs a title")
         if self.target_value == self.start_value:
             raise ValueError(f"key result '{self.title}': the target must differ from the start")
         return self
@@ -146,10 +151,17 @@ class CheckInInput(BaseModel):
 
     confidence: Confidence
     note: str = Field(default="", max_length=5000)
-    progress: Decimal | None = Field(default=None, ge=0, le=100, decimal_places=2)
+    progress: Decimal | None = Field(default=None, decimal_places=2)
     key_results: dict[RawId, Decimal] = Field(default_factory=dict, max_length=20)
 
     _t = field_validator("note", mode="before")(lambda v: _clean_text(str(v)))
+
+    @field_validator("progress")
+    @classmethod
+    def _percent(cls, value: Decimal | None) -> Decimal | None:
+        if value is not None and not 0 <= value <= 100:
+            raise ValueError("give a percentage from 0 to 100")
+        return value
 
     @field_validator("key_results")
     @classmethod
@@ -233,6 +245,7 @@ class GoalDetail:
     progress_source: Literal["key_results", "aligned", "check_ins"]
     may_edit: bool
     parent: GoalLink | None
+    confidence: str = ""  # the last check-in's ("" before the first)
     ancestors: list[GoalLink] = field(default_factory=list)
     children: list[GoalLink] = field(default_factory=list)
     key_results: list[KeyResultView] = field(default_factory=list)

@@ -55,6 +55,15 @@ class RatingScale(BaseModel):
         for score, label in self.labels.items():
             if not label.strip() or len(label) > 40:
                 raise ValueError(f"label for {score} must be 1-40 characters")
+        seen: dict[str, int] = {}
+        for score, label in sorted(self.labels.items()):
+            key = " ".join(label.split()).casefold()
+            if key in seen:
+                raise ValueError(
+                    f"each score needs its own label: “{label.strip()}” is given to both "
+                    f"{seen[key]} and {score}"
+                )
+            seen[key] = score
         return self
 
     def label(self, score: float | None) -> str:

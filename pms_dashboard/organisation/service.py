@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, column, exists, select, table, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -73,6 +73,21 @@ def require_settings_editor(*, session: Session, actor: TenantContext, message: 
     )
 
 
+SCALE_IN_USE = (
+    "The rating scale can't be changed while a review cycle is running (active or in "
+    "calibration): its ratings would change meaning. Change it after the cycle is closed."
+)
+# The reviews package builds on this one, so its table is named here, not imported.
+_CYCLES = table("review_cycle", column("status"))
+
+
+def _scale_in_use(session: Session) -> bool:
+    """Whether a launched cycle of the tenant is still rating on the scale (RLS keeps the
+    question to the tenant in context)."""
+    running = _CYCLES.c.status.in_(["active", "calibration"])
+    return bool(session.scalar(select(exists().where(running))))
+
+
 def update_tenant_settings(
     *, session: Session, actor: TenantContext, changes: Mapping[str, Any]
 ) -> TenantSettings:
@@ -107,6 +122,8 @@ def update_tenant_settings(
     before = {"name": row.name, **current.model_dump(mode="json")}
     after = {"name": validated.name, **validated.customization.model_dump(mode="json")}
     changed = sorted(k for k in after if before.get(k) != after[k])
+    if "rating_scale" in changed and _scale_in_use(session):
+        raise CustomizationError(SCALE_IN_USE, field="rating_scale")
     if changed:
         new_settings = stored | validated.customization.model_dump(mode="json")
         result = session.execute(

@@ -4,6 +4,7 @@ through calibration to closed (HR and tenant admins); everyone may see that a cy
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, or_, select
@@ -17,6 +18,7 @@ from pms_dashboard.auth.resolve import IdKind, RawId, resolve_all, resolve_email
 from pms_dashboard.reviews import status
 from pms_dashboard.reviews.common import criteria_of, iso, load_cycle, names_of, resolve_id
 from pms_dashboard.reviews.models import (
+    OutcomeStatus,
     Review,
     ReviewCycle,
     ReviewKind,
@@ -255,17 +257,56 @@ def launch_cycle(*, session: Session, actor: TenantContext, cycle_id: RawId) -> 
     return LaunchResult(participants=len(people), reviews=len(reviews))
 
 
+def launch_preview(*, session: Session, actor: TenantContext, cycle_id: RawId) -> LaunchResult:
+    """What launching the draft would create (people, reviews), for the confirmation that
+    asks first; nothing is written."""
+    cycle_id = resolve_id(session, actor, IdKind.cycle, cycle_id, Action.manage)
+    require(session=session, actor=actor, resource=Resource.cycle, action=Action.manage)
+    cycle = load_cycle(session, cycle_id, Action.manage)
+    status.check(cycle, status.LAUNCH)
+    people = list(session.scalars(_participant_query(cycle.participants or {})))
+    reviews, _ = _launch_rows(session, cycle, people)
+    return LaunchResult(participants=len(people), reviews=len(reviews))
+
+
+def _calibration_untouched(session: Session, cycle: ReviewCycle) -> None:
+    """Refuse reopening once a rating was calibrated or a result shared: writing again would
+    build on results people may already have seen."""
+    touched = session.scalar(
+        select(func.count())
+        .select_from(ReviewOutcome)
+        .where(
+            col(ReviewOutcome.cycle_id) == cycle.id,
+            col(ReviewOutcome.status).in_(
+                [OutcomeStatus.calibrated.value, OutcomeStatus.shared.value]
+            ),
+        )
+    )
+    if touched:
+        raise ReviewError(
+            "Calibration can no longer be reopened: ratings have been calibrated or shared."
+        )
+
+
 def _move_cycle(
-    session: Session, actor: TenantContext, cycle_id: RawId, step: status.Step
+    session: Session,
+    actor: TenantContext,
+    cycle_id: RawId,
+    step: status.Step,
+    guard: Callable[[Session, ReviewCycle], None] | None = None,
+    action: str = "",
 ) -> CycleRow:
     cycle_id = resolve_id(session, actor, IdKind.cycle, cycle_id, Action.manage)
     require(session=session, actor=actor, resource=Resource.cycle, action=Action.manage)
     cycle = load_cycle(session, cycle_id, Action.manage, lock=True)
+    status.check(cycle, step)
+    if guard is not None:
+        guard(session, cycle)
     before = status.move(cycle, step)
     session.flush()
     audit.record(
         session=session,
-        action=f"review_cycle.{cycle.status}",
+        action=action or f"review_cycle.{cycle.status}",
         actor_id=actor.user_id,
         entity_type="review_cycle",
         entity_id=cycle.id,
@@ -277,6 +318,19 @@ def _move_cycle(
 def start_calibration(*, session: Session, actor: TenantContext, cycle_id: RawId) -> CycleRow:
     """Active -> calibration: reviews can no longer be written; ratings can be adjusted."""
     return _move_cycle(session, actor, cycle_id, status.START_CALIBRATION)
+
+
+def reopen_calibration(*, session: Session, actor: TenantContext, cycle_id: RawId) -> CycleRow:
+    """Calibration -> active, the way back from a too-early "Start calibration": only while
+    no rating is calibrated and no result shared, so nothing anyone saw changes."""
+    return _move_cycle(
+        session,
+        actor,
+        cycle_id,
+        status.REOPEN_CALIBRATION,
+        guard=_calibration_untouched,
+        action="review_cycle.reopen_calibration",
+    )
 
 
 def close_cycle(*, session: Session, actor: TenantContext, cycle_id: RawId) -> CycleRow:

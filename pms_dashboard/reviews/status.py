@@ -57,6 +57,10 @@ LAUNCH = _step(ReviewCycle, {_C.draft}, _C.active, "This cycle has already been 
 START_CALIBRATION = _step(
     ReviewCycle, {_C.active}, _C.calibration, "Only an active cycle can move to calibration."
 )
+# Back to writing, while nothing is calibrated or shared yet (the service checks that).
+REOPEN_CALIBRATION = _step(
+    ReviewCycle, {_C.calibration}, _C.active, "Only a cycle in calibration can be reopened."
+)
 # Nothing changes any more but sharing results.
 CLOSE = _step(
     ReviewCycle, {_C.calibration}, _C.closed, "Only a cycle in calibration can be closed."
@@ -103,6 +107,7 @@ del _C, _R, _O
 STEPS: tuple[Step, ...] = (
     LAUNCH,
     START_CALIBRATION,
+    REOPEN_CALIBRATION,
     CLOSE,
     START_WRITING,
     SUBMIT,

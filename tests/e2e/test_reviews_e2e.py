@@ -105,6 +105,7 @@ def test_self_review_manager_review_calibration_and_globex_sees_nothing(
         page.goto(f"{app_url}/cycles")
         current = page.locator(".cycle-row", has_text="active").first
         current.locator(".cycle-calibrate").click()
+        page.click("#cycle-confirm-go")  # it asks first
         page.wait_for_selector(".cycle-row:has-text('calibration')")
         page.locator(".cycle-row", has_text="calibration").first.locator(".cycle-view").click()
         page.wait_for_selector("#ninebox")

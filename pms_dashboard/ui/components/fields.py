@@ -38,3 +38,18 @@ def labelled(label: str, control: rx.Component, hint: str = "", **props: Any) ->
         spacing="1",
         **({"width": "100%"} | props),
     )
+
+
+def field_message(message: Any, show: Any, element_id: str = "", **props: Any) -> rx.Component:
+    """A refusal's words beside the input they are about, shown while `show` holds."""
+    return rx.cond(
+        show,
+        rx.text(
+            message,
+            size="1",
+            color_scheme="red",
+            role="alert",
+            **({"id": element_id} if element_id else {}),
+            **props,
+        ),
+    )

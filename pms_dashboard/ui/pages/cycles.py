@@ -154,13 +154,15 @@ def _admin_buttons(c: ObjectVar) -> rx.Component:
     return rx.hstack(
         rx.cond(
             c["status"] == "draft",
-            row_action("Launch", CyclesState.launch(c["id"]), "cycle-launch", variant="solid"),
+            row_action(
+                "Launch", CyclesState.ask("launch", c["id"]), "cycle-launch", variant="solid"
+            ),
         ),
         rx.cond(
             c["status"] == "active",
             row_action(
                 "Start calibration",
-                CyclesState.start_calibration(c["id"]),
+                CyclesState.ask("calibrate", c["id"]),
                 "cycle-calibrate",
                 color_scheme="amber",
                 variant="solid",
@@ -178,9 +180,60 @@ def _admin_buttons(c: ObjectVar) -> rx.Component:
         ),
         rx.cond(
             c["status"] == "calibration",
-            row_action("Close", CyclesState.close_cycle(c["id"]), "cycle-close"),
+            rx.hstack(
+                row_action("Reopen", CyclesState.ask("reopen", c["id"]), "cycle-reopen"),
+                row_action("Close", CyclesState.close_cycle(c["id"]), "cycle-close"),
+                spacing="2",
+            ),
         ),
         spacing="2",
+    )
+
+
+def _confirm_dialog() -> rx.Component:
+    """Asks before a step that cannot simply be undone, saying what it will do."""
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title(
+                rx.match(
+                    CyclesState.confirm_step,
+                    ("launch", "Launch this cycle?"),
+                    ("calibrate", "Start calibration?"),
+                    ("reopen", "Reopen writing?"),
+                    "Are you sure?",
+                )
+            ),
+            rx.alert_dialog.description(CyclesState.confirm_text),
+            rx.hstack(
+                rx.alert_dialog.cancel(
+                    rx.button(
+                        "Cancel",
+                        variant="soft",
+                        on_click=CyclesState.cancel_confirm,
+                        id="cycle-confirm-cancel",
+                    )
+                ),
+                rx.alert_dialog.action(
+                    rx.button(
+                        rx.match(
+                            CyclesState.confirm_step,
+                            ("launch", "Launch"),
+                            ("calibrate", "Start calibration"),
+                            ("reopen", "Reopen"),
+                            "Continue",
+                        ),
+                        on_click=CyclesState.confirm,
+                        id="cycle-confirm-go",
+                    )
+                ),
+                justify="end",
+                spacing="3",
+                padding_top="1rem",
+            ),
+            id="cycle-confirm",
+        ),
+        open=CyclesState.confirm_step != "",
+        on_open_change=CyclesState.confirm_open_change,
     )
 
 
@@ -576,6 +629,7 @@ def cycles_page() -> rx.Component:
         rx.cond(CyclesState.cycle_id != "", _detail()),
         _adjust_dialog(),
         _nominate_dialog(),
+        _confirm_dialog(),
         width="100%",
         spacing="4",
     )

@@ -6,7 +6,7 @@ import reflex as rx
 from reflex.vars import ObjectVar
 
 from pms_dashboard.ui.components.feedback import error_callout, feedback
-from pms_dashboard.ui.components.fields import labelled, native_select, options
+from pms_dashboard.ui.components.fields import field_message, labelled, native_select, options
 from pms_dashboard.ui.components.goal_badges import (
     CONFIDENCE,
     confidence_badge,
@@ -198,7 +198,15 @@ def _key_results() -> rx.Component:
     )
 
 
+def _beside(field: rx.Var | str, element_id: str = "", **props: object) -> rx.Component:
+    """The check-in's refusal, beside the input it is about."""
+    return field_message(S.check_in_error, S.check_in_field == field, element_id, **props)
+
+
 def _check_in_form() -> rx.Component:
+    """Kept as typed when refused (the message beside its input); after a saved check-in it
+    starts afresh (a new key) from the goal as it now is and its last confidence."""
+    g = shown(S.goal)
     return rx.card(
         rx.form(
             rx.vstack(
@@ -208,29 +216,38 @@ def _check_in_form() -> rx.Component:
                     rx.vstack(
                         rx.foreach(
                             S.key_results,
-                            lambda k: rx.hstack(
-                                rx.text(k["title"], size="2", width="60%"),
-                                rx.input(
-                                    name="kr_" + k["id"].to(str),
-                                    default_value=k["current_value"].to(str),
-                                    width="35%",
-                                    class_name="checkin-kr",
+                            lambda k: rx.vstack(
+                                rx.hstack(
+                                    rx.text(k["title"], size="2", width="60%"),
+                                    rx.input(
+                                        name="kr_" + k["id"].to(str),
+                                        default_value=k["current_value"].to(str),
+                                        width="35%",
+                                        class_name="checkin-kr",
+                                    ),
+                                    width="100%",
+                                    align="center",
                                 ),
+                                _beside("kr_" + k["id"].to(str), class_name="checkin-kr-error"),
+                                spacing="1",
                                 width="100%",
-                                align="center",
                             ),
                         ),
                         width="100%",
                     ),
                     rx.cond(
-                        shown(S.goal)["progress_source"] == "check_ins",
+                        g["progress_source"] == "check_ins",
                         labelled(
                             "Progress %",
-                            rx.input(
-                                name="progress",
-                                default_value=shown(S.goal)["progress"].to(str),
-                                id="checkin-progress",
+                            rx.fragment(
+                                rx.input(
+                                    name="progress",
+                                    default_value=g["progress"].to(str),
+                                    id="checkin-progress",
+                                ),
+                                _beside("progress", "checkin-progress-error"),
                             ),
+                            id="checkin-progress-field",
                         ),
                     ),
                 ),
@@ -240,19 +257,29 @@ def _check_in_form() -> rx.Component:
                         *options({key: label for key, (label, _) in CONFIDENCE.items()}),
                         name="confidence",
                         id="checkin-confidence",
+                        default_value=rx.cond(
+                            g["confidence"].to(str) != "", g["confidence"].to(str), "on_track"
+                        ),
                     ),
+                    id="checkin-confidence-field",
                 ),
+                _beside("confidence", "checkin-confidence-error"),
                 labelled(
                     "Note",
                     rx.text_area(name="note", max_length=5000, id="checkin-note", width="100%"),
+                    id="checkin-note-field",
                 ),
-                error_callout(S.check_in_error, "checkin-error"),
+                _beside("note", "checkin-note-error"),
+                error_callout(
+                    rx.cond(S.check_in_field == "", S.check_in_error, ""), "checkin-error"
+                ),
                 rx.button("Save check-in", type="submit", id="checkin-save"),
                 spacing="3",
                 width="100%",
             ),
             on_submit=S.submit_check_in,
-            reset_on_submit=True,
+            reset_on_submit=False,
+            key=S.check_in_round,
         ),
         width="100%",
     )

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from pms_dashboard.auth.permissions import PermissionDenied
 from pms_dashboard.auth.resolve import NotFoundHere
-from pms_dashboard.errors import UserError, validation_message
+from pms_dashboard.errors import UserError, validation_field, validation_message
 from pms_dashboard.goals import service as goals_service
 from pms_dashboard.goals.schemas import (
     CheckInInput,
@@ -214,22 +214,34 @@ def _list_query(values: dict[str, Any]) -> GoalListQuery:
 M = TypeVar("M", bound=BaseModel)
 
 
-def _parsed(model: type[M], **values: Any) -> M:
-    """A form's values as `model`, or GoalError naming the first problem."""
+def _parsed(
+    model: type[M], *, prefix: str = "", labels: dict[str, str] | None = None, **values: Any
+) -> M:
+    """A form's values as `model`, or GoalError naming the first problem and the input it is
+    about (`prefix` + the model's field name)."""
     try:
         return model(**values)
     except ValidationError as err:
-        raise GoalError(validation_message(err, limit=1)) from None
+        field = validation_field(err)
+        raise GoalError(
+            validation_message(err, labels, limit=1), field=f"{prefix}{field}" if field else None
+        ) from None
 
 
-def _decimal(value: Any, field: str) -> Decimal | None:
+def _decimal(value: Any, label: str, field: str | None = None) -> Decimal | None:
+    """A number typed in a form ("" is None), or GoalError about `field` in people's words."""
     text = str(value or "").strip().replace(",", ".")
     if not text:
         return None
     try:
         return Decimal(text)
     except InvalidOperation:
-        raise GoalError(f"{field}: '{text[:20]}' is not a number.") from None
+        raise GoalError(f"{label}: '{text[:20]}' is not a number.", field=field) from None
+
+
+def _or(value: Decimal | None, default: Decimal) -> Decimal:
+    """`value`, or `default` when nothing was typed (a typed 0 stays 0, to be judged)."""
+    return default if value is None else value
 
 
 def goal_input_from_form(form: dict[str, Any]) -> GoalInput:
@@ -238,12 +250,15 @@ def goal_input_from_form(form: dict[str, Any]) -> GoalInput:
     krs: list[KeyResultInput] = []
     for i in range(KR_SLOTS):
         title = str(form.get(f"kr_title_{i}", "")).strip()
-        if not title:
-            continue
+        typed = [str(form.get(f"kr_{f}_{i}", "")).strip() for f in ("start", "target", "current")]
+        if not title and not any(typed):
+            continue  # an empty row; one with numbers but no title is refused, never dropped
         kr_id = str(form.get(f"kr_id_{i}", "")).strip()
         krs.append(
             _parsed(
                 KeyResultInput,
+                prefix=f"key_results.{i}.",
+                labels={"title": f"Key result {i + 1}", "weight": f"Key result {i + 1} weight"},
                 id=kr_id or None,  # ids are resolved (or refused) by the service
                 title=title,
                 start_value=_decimal(form.get(f"kr_start_{i}"), f"key result {i + 1} start")
@@ -264,7 +279,7 @@ def goal_input_from_form(form: dict[str, Any]) -> GoalInput:
         period=str(form.get("period", "")),
         start_date=form.get("start_date") or None,  # type: ignore[arg-type]
         due_date=form.get("due_date") or None,  # type: ignore[arg-type]
-        weight=_decimal(form.get("weight"), "weight") or Decimal(1),
+        weight=_or(_decimal(form.get("weight"), "Weight", "weight"), Decimal(1)),
         status=str(form.get("status", "active") or "active"),  # type: ignore[arg-type]
         key_results=krs,
     )
@@ -322,6 +337,8 @@ class GoalDetailState(SessionState):
     error: str = ""
     notice: str = ""
     check_in_error: str = ""
+    check_in_field: str = ""  # the input the refusal is about ("" for the whole form)
+    check_in_round: int = 0  # a new round after each saved check-in: the form starts afresh
     editing: bool = False
     parents: list[dict[str, str]] = []
 
@@ -354,11 +371,15 @@ class GoalDetailState(SessionState):
         self.error = str(err) if shared else f"{err} The goal is not shared with you."
 
     def _check_in_refused(self, err: UserError) -> None:
+        """The form keeps what was typed; the message goes beside the input it is about."""
         self.check_in_error = str(err)
+        field = (err.field or "").replace("key_results.", "kr_", 1)
+        known = {"progress", "note", "confidence"} | {f"kr_{k['id']}" for k in self.key_results}
+        self.check_in_field = field if field in known else ""
 
     @event
     def load(self):
-        self.error = self.notice = self.check_in_error = ""
+        self.error = self.notice = self.check_in_error = self.check_in_field = ""
         self.editing = False
         with self._signed_in(self._not_shown) as (principal, session):
             self._refresh(session, principal.context)
@@ -369,20 +390,22 @@ class GoalDetailState(SessionState):
         with self._signed_in(self._check_in_refused) as (principal, session):
             values = {}
             for kr in self.key_results:
-                value = _decimal(form.get(f"kr_{kr['id']}"), kr["title"])
+                name = f"kr_{kr['id']}"
+                value = _decimal(form.get(name), kr["title"], name)
                 if value is not None:
                     values[uuid.UUID(kr["id"])] = value
             data = _parsed(
                 CheckInInput,
                 confidence=str(form.get("confidence", "") or "on_track"),
                 note=str(form.get("note", "")),
-                progress=_decimal(form.get("progress"), "progress"),
+                progress=_decimal(form.get("progress"), "Progress", "progress"),
                 key_results=values,
             )
             actor = principal.context
             goals_service.check_in(session=session, actor=actor, goal_id=self._goal_id(), data=data)
             self._refresh(session, actor)
-        self.check_in_error = ""
+        self.check_in_error = self.check_in_field = ""
+        self.check_in_round += 1
         self.notice = "Check-in saved."
         return None
 

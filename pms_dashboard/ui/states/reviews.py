@@ -265,6 +265,34 @@ class ReviewsState(_ReviewsBase):
 
 
 # What the cycle's Export menu offers: the name it sends -> (export, extra filters).
+# What a step that cannot simply be undone will do, said before it is taken.
+CONFIRM_TEXT = {
+    "launch": (
+        "Launching creates {reviews} reviews for {people} people (a self review each and a"
+        " manager review from their manager) and opens them for writing. The template and"
+        " the rating scale can't be changed afterwards."
+    ),
+    "calibrate": (
+        "Starting calibration ends writing: every review not yet submitted becomes read-only"
+        " and ratings can be adjusted. You can reopen writing until a rating is calibrated"
+        " or results are shared."
+    ),
+    "reopen": (
+        "Reopening calibration lets people write and submit their reviews again; the cycle"
+        " goes back to active."
+    ),
+}
+
+# The steps a confirmation may take: the service and what the page says when it is done.
+CYCLE_STEPS: dict[str, tuple[Callable[..., Any], Callable[[Any], str]]] = {
+    "launch": (
+        review_cycles.launch_cycle,
+        lambda r: f"Launched: {r.participants} people, {r.reviews} reviews.",
+    ),
+    "calibrate": (review_cycles.start_calibration, lambda _: "Calibration started."),
+    "reopen": (review_cycles.reopen_calibration, lambda _: "Calibration reopened."),
+}
+
 CYCLE_EXPORTS: dict[str, tuple[str, dict[str, str]]] = {
     "reviews": ("reviews", {}),
     "summary-department": ("cycle-summary", {"by": "department"}),
@@ -297,6 +325,10 @@ class CyclesState(_ReviewsBase):
     adjust_name: str = ""
     history: list[HistoryRow] = []
     # The peer nomination dialog.
+    confirm_step: str = ""  # the step a confirmation asks about ("" while none does)
+    confirm_cycle_id: str = ""
+    confirm_text: str = ""
+
     nominate_open: bool = False
     nominate_outcome_id: str = ""
     nominate_name: str = ""
@@ -444,17 +476,49 @@ class CyclesState(_ReviewsBase):
 
     @event
     def launch(self, cycle_id: str):
-        return self._cycle_action(
-            cycle_id,
-            review_cycles.launch_cycle,
-            lambda r: f"Launched: {r.participants} people, {r.reviews} reviews.",
-        )
+        return self._cycle_action(cycle_id, *CYCLE_STEPS["launch"])
 
     @event
     def start_calibration(self, cycle_id: str):
-        return self._cycle_action(
-            cycle_id, review_cycles.start_calibration, lambda _: "Calibration started."
-        )
+        return self._cycle_action(cycle_id, *CYCLE_STEPS["calibrate"])
+
+    @event
+    def reopen_calibration(self, cycle_id: str):
+        return self._cycle_action(cycle_id, *CYCLE_STEPS["reopen"])
+
+    @event
+    def ask(self, step: str, cycle_id: str):
+        """Say what a step that cannot simply be undone will do, before it is taken."""
+        if step not in CONFIRM_TEXT:
+            self.error = "That step is not available."
+            return None
+        text = CONFIRM_TEXT[step]
+        if step == "launch":
+            with self._signed_in() as (principal, session):
+                got = review_cycles.launch_preview(
+                    session=session, actor=principal.context, cycle_id=cycle_id
+                )
+            text = text.format(reviews=got.reviews, people=got.participants)
+        self.confirm_step, self.confirm_cycle_id, self.confirm_text = step, cycle_id, text
+        return None
+
+    @event
+    def confirm_open_change(self, value: bool):
+        if not value:
+            self.confirm_step = self.confirm_cycle_id = self.confirm_text = ""
+
+    @event
+    def cancel_confirm(self):
+        self.confirm_step = self.confirm_cycle_id = self.confirm_text = ""
+
+    @event
+    def confirm(self):
+        """Take the step the open confirmation asked about."""
+        step, cycle_id = self.confirm_step, self.confirm_cycle_id
+        self.confirm_step = self.confirm_cycle_id = self.confirm_text = ""
+        if step not in CYCLE_STEPS:
+            return None
+        return self._cycle_action(cycle_id, *CYCLE_STEPS[step])
 
     @event
     def close_cycle(self, cycle_id: str):

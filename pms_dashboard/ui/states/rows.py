@@ -156,6 +156,7 @@ class GoalDetailRow(TypedDict):
     progress_source: str
     may_edit: bool
     parent_id: str  # "" without a parent the viewer may see
+    confidence: str  # the last check-in's ("" before the first)
 
 
 def goal_detail_row(goal: GoalDetail) -> GoalDetailRow:
