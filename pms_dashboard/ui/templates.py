@@ -8,8 +8,10 @@ from typing import Any
 
 import reflex as rx
 
+from pms_dashboard.ui.components.goal_form import new_goal_dialog
 from pms_dashboard.ui.components.native_form import native_form
 from pms_dashboard.ui.states.session import SessionState
+from pms_dashboard.ui.styles import shell_style
 from pms_dashboard.ui.urls import backend_url
 
 EVERYONE = ("employee", "manager", "hr_admin", "tenant_admin")
@@ -71,7 +73,39 @@ def sidebar() -> rx.Component:
         position="sticky",
         top="0",
         spacing="1",
+        class_name="pms-sidebar",
+        id="nav",
     )
+
+
+# On a phone the sidebar is a drawer: the menu button opens it by marking the shell (a
+# page change renders a new shell, so the drawer is closed on every new page); tapping
+# beside it closes it. Done in the browser: no round trip to open a menu.
+_TOGGLE_NAV = (
+    "(() => { const s = document.getElementById('pms-shell');"
+    " const open = s.toggleAttribute('data-nav-open');"
+    " document.getElementById('nav-menu').setAttribute('aria-expanded', String(open)); })()"
+)
+
+
+def menu_button() -> rx.Component:
+    """Shown only on a phone (styles.py): opens the navigation."""
+    return rx.icon_button(
+        rx.icon("menu", size=20),
+        variant="soft",
+        color_scheme="gray",
+        size="3",
+        on_click=rx.call_script(_TOGGLE_NAV),
+        class_name="pms-menu-button",
+        id="nav-menu",
+        aria_label="Menu",
+        aria_controls="nav",
+        aria_expanded="false",
+    )
+
+
+def _backdrop() -> rx.Component:
+    return rx.box(on_click=rx.call_script(_TOGGLE_NAV), class_name="pms-backdrop")
 
 
 def sign_out_button() -> rx.Component:
@@ -104,22 +138,28 @@ def sign_out_everywhere_button() -> rx.Component:
 
 
 def header(title: str) -> rx.Component:
-    return rx.hstack(
-        rx.heading(title, size="6"),
-        rx.spacer(),
-        rx.badge(SessionState.tenant_name, size="2", id="tenant-name"),
-        rx.vstack(
-            rx.text(SessionState.user_name, weight="medium", size="2", id="user-name"),
-            rx.text(SessionState.role_label, size="1", color_scheme="gray"),
-            spacing="0",
-            align="end",
+    """Menu button (phone), title and "New goal" first; who is signed in wraps under them
+    on a phone."""
+    return rx.el.header(
+        rx.box(
+            menu_button(),
+            rx.heading(title, size="6"),
+            rx.spacer(),
+            new_goal_dialog(),
+            class_name="pms-header-title",
         ),
-        rx.vstack(sign_out_button(), sign_out_everywhere_button(), spacing="1", align="end"),
-        align="center",
-        spacing="4",
-        width="100%",
-        padding_bottom="1rem",
-        border_bottom=f"1px solid {rx.color('gray', 5)}",
+        rx.box(
+            rx.badge(SessionState.tenant_name, size="2", id="tenant-name"),
+            rx.vstack(
+                rx.text(SessionState.user_name, weight="medium", size="2", id="user-name"),
+                rx.text(SessionState.role_label, size="1", color_scheme="gray"),
+                spacing="0",
+                align="end",
+            ),
+            rx.vstack(sign_out_button(), sign_out_everywhere_button(), spacing="1", align="end"),
+            class_name="pms-header-user",
+        ),
+        class_name="pms-header",
     )
 
 
@@ -135,14 +175,13 @@ def template(
         def page() -> rx.Component:
             # The tenant's own accent colour (from its settings) for everything inside.
             return rx.theme(
-                rx.hstack(
+                shell_style(),
+                rx.box(
                     sidebar(),
-                    rx.vstack(
-                        header(title), body(), width="100%", padding="1.5rem 2rem", spacing="4"
-                    ),
-                    spacing="0",
-                    width="100%",
-                    align="start",
+                    _backdrop(),
+                    rx.vstack(header(title), body(), spacing="4", class_name="pms-main"),
+                    class_name="pms-shell",
+                    id="pms-shell",
                 ),
                 accent_color=SessionState.accent,
                 has_background=False,

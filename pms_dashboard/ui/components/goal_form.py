@@ -7,8 +7,9 @@ from typing import Any
 
 import reflex as rx
 
+from pms_dashboard.ui.components.feedback import error_callout
 from pms_dashboard.ui.components.fields import labelled, native_select, options
-from pms_dashboard.ui.states.goals import KR_SLOTS, NO_PARENT
+from pms_dashboard.ui.states.goals import KR_SLOTS, NO_PARENT, GoalFormState
 
 # A key-result row's inputs: (field, placeholder, width, max length)
 KR_INPUTS = (
@@ -188,4 +189,38 @@ def goal_form_buttons(*, on_cancel: Any, submit: str, submit_id: str) -> rx.Comp
         rx.button(submit, type="submit", id=submit_id),
         justify="end",
         width="100%",
+    )
+
+
+def new_goal_dialog() -> rx.Component:
+    """ "New goal" and its dialog: in every page's header, so a goal can be set from anywhere."""
+    return rx.dialog.root(
+        rx.dialog.trigger(
+            rx.button(
+                rx.icon("plus", size=16),
+                "New goal",
+                on_click=GoalFormState.open_form,
+                id="goal-new",
+            )
+        ),
+        rx.dialog.content(
+            rx.dialog.title("New goal"),
+            rx.form(
+                rx.vstack(
+                    goal_fields(parents=GoalFormState.parents, owners=GoalFormState.owners),
+                    error_callout(GoalFormState.error, "goal-form-error"),
+                    goal_form_buttons(
+                        on_cancel=GoalFormState.close_form,
+                        submit="Create goal",
+                        submit_id="goal-create",
+                    ),
+                    spacing="4",
+                ),
+                on_submit=GoalFormState.create,
+                reset_on_submit=False,
+            ),
+            max_width="760px",
+        ),
+        open=GoalFormState.open,
+        on_open_change=GoalFormState.set_open,
     )

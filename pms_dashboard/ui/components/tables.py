@@ -8,6 +8,8 @@ from typing import Any
 
 import reflex as rx
 
+from pms_dashboard.ui.styles import card_labels
+
 
 def empty_note(text: str, element_id: str | None = None) -> rx.Component:
     """What a list says when it has nothing to show."""
@@ -24,22 +26,32 @@ def data_table(
     empty: str,
     element_id: str,
     count: Any = None,
+    labels: Sequence[str] | None = None,
     **props: Any,
 ) -> rx.Component:
     """`rows` as the table #<element_id> (`row` draws one; a column is its title, or a
     header cell of its own), or the note `empty` (#<element_id>-empty) when there are none.
     `rows` (and `count`) are a state's vars; `count` decides "none" when it is not the rows'
-    own length (a paged list's total).
+    own length (a paged list's total). `labels` name the columns on a phone's cards when
+    some columns are header cells of their own.
     """
     header = [c if isinstance(c, rx.Component) else rx.table.column_header_cell(c) for c in columns]
+    # On a phone the rows are cards, each value led by its column's title; header cells of
+    # their own (sort buttons) stay on as a strip above the cards.
+    sortable = any(isinstance(c, rx.Component) for c in columns)
+    titles: Sequence[str | None] = labels or [c if isinstance(c, str) else None for c in columns]
     return rx.cond(
         (count if count is not None else rows.length()) > 0,
-        rx.table.root(
-            rx.table.header(rx.table.row(*header)),
-            rx.table.body(rx.foreach(rows, row)),
-            width="100%",
-            id=element_id,
-            **({"variant": "surface"} | props),
+        rx.fragment(
+            card_labels(element_id, titles),
+            rx.table.root(
+                rx.table.header(rx.table.row(*header)),
+                rx.table.body(rx.foreach(rows, row)),
+                width="100%",
+                id=element_id,
+                class_name="pms-table pms-sortable" if sortable else "pms-table",
+                **({"variant": "surface"} | props),
+            ),
         ),
         empty_note(empty, f"{element_id}-empty"),
     )

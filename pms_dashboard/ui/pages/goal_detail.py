@@ -108,6 +108,7 @@ def _title_bar() -> rx.Component:
         width="100%",
         align="center",
         spacing="3",
+        wrap="wrap",
     )
 
 
@@ -153,6 +154,7 @@ def _summary() -> rx.Component:
                 spacing="6",
                 width="100%",
                 align="start",
+                wrap="wrap",
             ),
             spacing="3",
             width="100%",
@@ -291,9 +293,10 @@ def _check_in_line(c: ObjectVar) -> rx.Component:
         confidence_badge(c["confidence"]),
         rx.text(c["progress"], "%", size="2", weight="medium"),
         rx.text(c["author"], size="2"),
-        rx.text(c["note"], size="2", color_scheme="gray"),
+        rx.text(c["note"], size="2", color_scheme="gray", min_width="12rem", flex="1"),
         spacing="3",
         align="center",
+        wrap="wrap",
         class_name="checkin-row",
     )
 
@@ -384,10 +387,9 @@ def goal_detail() -> rx.Component:
                         _check_in_form(),
                         rx.fragment(),
                     ),
-                    columns="2",
                     spacing="4",
                     width="100%",
-                    style={"grid-template-columns": "minmax(0, 2fr) minmax(0, 1fr)"},
+                    class_name="pms-goal-layout",  # two columns, one on a phone
                 ),
                 width="100%",
                 spacing="4",

@@ -16,10 +16,9 @@ from pms_dashboard.ui.components.goal_badges import (
     stale_and_overdue,
     status_badge,
 )
-from pms_dashboard.ui.components.goal_form import goal_fields, goal_form_buttons
 from pms_dashboard.ui.components.pager import list_total, pager
 from pms_dashboard.ui.components.tables import data_table
-from pms_dashboard.ui.states.goals import GoalFormState, GoalsState
+from pms_dashboard.ui.states.goals import GoalsState
 from pms_dashboard.ui.templates import template
 
 
@@ -70,44 +69,12 @@ def _row(goal: ObjectVar) -> rx.Component:
     )
 
 
-def new_goal_dialog() -> rx.Component:
-    return rx.dialog.root(
-        rx.dialog.trigger(
-            rx.button(
-                rx.icon("plus", size=16),
-                "New goal",
-                on_click=GoalFormState.open_form,
-                id="goal-new",
-            )
-        ),
-        rx.dialog.content(
-            rx.dialog.title("New goal"),
-            rx.form(
-                rx.vstack(
-                    goal_fields(parents=GoalFormState.parents, owners=GoalFormState.owners),
-                    error_callout(GoalFormState.error, "goal-form-error"),
-                    goal_form_buttons(
-                        on_cancel=GoalFormState.close_form,
-                        submit="Create goal",
-                        submit_id="goal-create",
-                    ),
-                    spacing="4",
-                ),
-                on_submit=GoalFormState.create,
-                reset_on_submit=False,
-            ),
-            max_width="760px",
-        ),
-        open=GoalFormState.open,
-        on_open_change=GoalFormState.set_open,
-    )
-
-
 # --------------------------------------------------------------------------- toolbar
 
 
 def _scope_bar() -> rx.Component:
-    """Whose goals (mine, my team's, everything I may see), export and "New goal"."""
+    """Whose goals (mine, my team's, everything I may see) and export ("New goal" is in
+    the header)."""
     return rx.hstack(
         rx.segmented_control.root(
             rx.segmented_control.item("Mine", value="mine"),
@@ -123,9 +90,9 @@ def _scope_bar() -> rx.Component:
             [("goals", "Goals"), ("key-results", "Key results"), ("check-ins", "Check-ins")],
             "goals",
         ),
-        new_goal_dialog(),
         width="100%",
         align="center",
+        wrap="wrap",
     )
 
 
@@ -279,6 +246,7 @@ def goals() -> rx.Component:
             empty="No goals match. Try another filter, or create one with “New goal”.",
             element_id="goals-table",
             count=GoalsState.total,
+            labels=[label for label, _ in COLUMNS],
         ),
         pager(
             page=GoalsState.page,

@@ -174,13 +174,16 @@ def _review_charts() -> rx.Component:
             _review_chart(
                 "Rating distribution", OverviewState.ratings, "chart-ratings", "var(--green-9)"
             ),
-            columns="2",
+            columns=CARD_COLUMNS,
             spacing="4",
             width="100%",
         ),
     )
 
 
+# Narrow windows: two tiles a row (three on a tablet), one chart or list a row.
+TILE_COLUMNS = {"initial": "2", "sm": "3", "lg": "6"}
+CARD_COLUMNS = {"initial": "1", "md": "2"}
 ALL = "/goals?scope=all"
 STATS = [
     ("Goals", "total", ALL, "gray"),
@@ -199,14 +202,14 @@ def overview() -> rx.Component:
         rx.text(OverviewState.scope_label, color_scheme="gray", size="2"),
         rx.grid(
             *[stat(label, h[key], href, color, key) for label, key, href, color in STATS],
-            columns="6",
+            columns=TILE_COLUMNS,
             spacing="4",
             width="100%",
         ),
         rx.grid(
             _health_chart(),
             _completion_chart(),
-            columns="2",
+            columns=CARD_COLUMNS,
             spacing="4",
             width="100%",
         ),
@@ -226,7 +229,7 @@ def overview() -> rx.Component:
                 "Every active goal has a recent check-in.",
                 "stale",
             ),
-            columns="2",
+            columns=CARD_COLUMNS,
             spacing="4",
             width="100%",
         ),

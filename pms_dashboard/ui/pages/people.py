@@ -126,13 +126,24 @@ def _toolbar() -> rx.Component:
     )
 
 
+def _open(person_id: rx.Var) -> list:
+    """Open a person's card and bring it into view (above the list in a narrow window)."""
+    return [
+        PeopleState.select_person(person_id),
+        rx.call_script(
+            "document.getElementById('person-card')"
+            "?.scrollIntoView({block: 'nearest', behavior: 'instant'})"
+        ),
+    ]
+
+
 def _row(person: ObjectVar) -> rx.Component:
     return rx.table.row(
         rx.table.row_header_cell(
             rx.vstack(
                 rx.link(
                     person["display_name"],
-                    on_click=PeopleState.select_person(person["id"]),
+                    on_click=_open(person["id"]),
                     cursor="pointer",
                     weight="medium",
                     class_name="person-name",
@@ -186,7 +197,7 @@ def _tree_line(line: ObjectVar) -> rx.Component:
         ),
         rx.link(
             line["name"],
-            on_click=PeopleState.select_person(line["id"]),
+            on_click=_open(line["id"]),
             cursor="pointer",
             weight="medium",
             class_name="tree-name",
@@ -408,8 +419,7 @@ def _person_card() -> rx.Component:
                 spacing="2",
                 width="100%",
             ),
-            width="340px",
-            min_width="340px",
+            class_name="pms-person-card",
             id="person-card",
         ),
     )
@@ -527,16 +537,15 @@ def people_page() -> rx.Component:
     return rx.vstack(
         _toolbar(),
         feedback(PeopleState, "people"),
-        rx.hstack(
+        # The card beside the list, or above it in a narrower window (styles.py).
+        rx.box(
             rx.vstack(
                 rx.cond(PeopleState.view == "tree", _tree(), _table()),
-                width="100%",
                 spacing="3",
+                class_name="pms-people-list",
             ),
             _person_card(),
-            width="100%",
-            align="start",
-            spacing="4",
+            class_name="pms-people",
         ),
         _invite_dialog(),
         width="100%",
