@@ -28,7 +28,7 @@ from pms_dashboard.audit import service as audit
 from pms_dashboard.audit.chain import record_platform_event, verify_platform
 from pms_dashboard.audit.sessions import session_ref
 from pms_dashboard.auth.permissions import PermissionDenied
-from pms_dashboard.console import grants, search
+from pms_dashboard.console import flagged, grants, search
 from pms_dashboard.console import routes as console_routes
 from pms_dashboard.console import service as console
 from pms_dashboard.console.search import SEARCH_COLUMNS, AuditQuery
@@ -611,18 +611,18 @@ def _reviews_count() -> int:
 def test_the_queue_shows_a_cross_tenant_attempt_until_it_is_reviewed(attempt) -> None:
     a, b = attempt
     admin = _sign_in(_new_admin()).admin
-    [row] = as_admin(search.flagged_queue, admin=admin, tenant=a.slug).rows
+    [row] = as_admin(flagged.flagged_queue, admin=admin, tenant=a.slug).rows
     assert (row.tenant, row.action, row.actor_id, row.other_tenant) == (
         a.slug, "access.cross_tenant", str(a.user_id("emp2")), b.slug,
     )  # fmt: skip
     # (the tenant's own trail has it as not found, without a trace of b)
     [(_, action, _, detail)] = _tenant_events(a, "access.not_found")
     assert action == "access.not_found" and b.slug not in json.dumps(detail)
-    assert as_admin(search.flagged_queue, admin=admin, tenant=b.slug).rows == []
+    assert as_admin(flagged.flagged_queue, admin=admin, tenant=b.slug).rows == []
     # the queue across all tenants holds it too: oldest first, no console reads in it
-    seen: list[search.FlaggedRow] = []
+    seen: list[flagged.FlaggedRow] = []
     for page in range(1, 50):
-        rows = as_admin(search.flagged_queue, admin=admin, page=page, page_size=100).rows
+        rows = as_admin(flagged.flagged_queue, admin=admin, page=page, page_size=100).rows
         seen += rows
         if not rows or any(r.event_id == row.event_id for r in rows):
             break
@@ -632,9 +632,12 @@ def test_the_queue_shows_a_cross_tenant_attempt_until_it_is_reviewed(attempt) ->
 
     head = _head()
     as_admin(
-        search.review_flag, admin=admin, event_id=row.event_id, note="  Stale bookmark; told them. "
+        flagged.review_flag,
+        admin=admin,
+        event_id=row.event_id,
+        note="  Stale bookmark; told them. ",
     )
-    assert as_admin(search.flagged_queue, admin=admin, tenant=a.slug).rows == []
+    assert as_admin(flagged.flagged_queue, admin=admin, tenant=a.slug).rows == []
     [event] = [e for e in _platform_since(head) if e.action == "console.flag_review"]
     assert event.admin_id == admin.admin_id
     assert event.detail | {"event": None} == {
@@ -648,13 +651,13 @@ def test_the_queue_shows_a_cross_tenant_attempt_until_it_is_reviewed(attempt) ->
         ).one()
     assert tuple(stored) == (a.id, admin.admin_id, "Stale bookmark; told them.")
     # the tenant sees that the platform reviewed it, never the note
-    [(_, _, flagged, detail)] = _tenant_events(a, "console.flag_reviewed")
-    assert flagged and detail["seq"] == row.seq and "note" not in detail
+    [(_, _, is_flagged, detail)] = _tenant_events(a, "console.flag_reviewed")
+    assert is_flagged and detail["seq"] == row.seq and "note" not in detail
     assert "Stale bookmark" not in json.dumps(detail)
     # a second review of the same event changes nothing
     head, count = _head(), _reviews_count()
     with pytest.raises(console.ConsoleError, match="already been reviewed"):
-        as_admin(search.review_flag, admin=admin, event_id=row.event_id, note="again")
+        as_admin(flagged.review_flag, admin=admin, event_id=row.event_id, note="again")
     assert (_head(), _reviews_count()) == (head, count)
     assert _platform_ok()
 
@@ -662,7 +665,7 @@ def test_the_queue_shows_a_cross_tenant_attempt_until_it_is_reviewed(attempt) ->
 def test_bad_reviews_get_a_clear_message_and_change_nothing(attempt) -> None:
     a, _ = attempt
     admin = _sign_in(_new_admin()).admin
-    [row] = as_admin(search.flagged_queue, admin=admin, tenant=a.slug).rows
+    [row] = as_admin(flagged.flagged_queue, admin=admin, tenant=a.slug).rows
     _record(a, "emp1", "goal.create")  # an ordinary, unflagged event
     [(unflagged_id, *_)] = _tenant_events(a, "goal.create")
     [(console_id, *_)] = _tenant_events(a, "console.audit_read")  # flagged, but the platform's
@@ -681,19 +684,19 @@ def test_bad_reviews_get_a_clear_message_and_change_nothing(attempt) -> None:
     head, count = _head(), _reviews_count()
     for event_id, note, message in cases:
         with pytest.raises(console.ConsoleError, match=message):
-            as_admin(search.review_flag, admin=admin, event_id=event_id, note=note)
+            as_admin(flagged.review_flag, admin=admin, event_id=event_id, note=note)
     with pytest.raises(console.ConsoleError, match="Sign in"):
-        as_admin(search.review_flag, admin=None, event_id=row.event_id, note="ok")  # type: ignore[arg-type]
+        as_admin(flagged.review_flag, admin=None, event_id=row.event_id, note="ok")  # type: ignore[arg-type]
     assert (_head(), _reviews_count()) == (head, count)
     assert _tenant_events(a, "console.flag_reviewed") == []
     assert [
-        r.event_id for r in as_admin(search.flagged_queue, admin=admin, tenant=a.slug).rows
+        r.event_id for r in as_admin(flagged.flagged_queue, admin=admin, tenant=a.slug).rows
     ] == [row.event_id]
     for bad in ({"tenant": "Not A Slug"}, {"page": 0}, {"page_size": 101}, {"page": "x"}):
         with pytest.raises(console.ConsoleError):
-            as_admin(search.flagged_queue, admin=admin, **bad)
+            as_admin(flagged.flagged_queue, admin=admin, **bad)
     # a note of exactly 500 characters is fine
-    as_admin(search.review_flag, admin=admin, event_id=row.event_id, note="y" * 500)
+    as_admin(flagged.review_flag, admin=admin, event_id=row.event_id, note="y" * 500)
     assert _reviews_count() == count + 1
 
 
@@ -766,7 +769,7 @@ def test_a_search_of_one_tenant_reads_an_index_that_leads_with_tenant_id(bulk) -
 def test_the_flagged_queue_reads_its_partial_index(bulk) -> None:
     with db_engine.auditor_engine().connect() as conn:
         for tenant in (None, bulk[2]):
-            statement = search.flagged_queue_statement(tenant).limit(20)
+            statement = flagged.flagged_queue_statement(tenant).limit(20)
             scans = _audit_scans(_plan(conn, statement))
             assert any(
                 i == "ix_audit_event_tenant_id_occurred_at_reviewable" for _, i, _ in scans

@@ -19,7 +19,7 @@ from sqlalchemy import text
 
 from pms_dashboard.audit import chain
 from pms_dashboard.auth.permissions import PermissionDenied
-from pms_dashboard.console import grants, organisations, placements, search
+from pms_dashboard.console import flagged, grants, organisations, placements, search
 from pms_dashboard.console import routes as console_routes
 from pms_dashboard.console.routes import admin_session
 from pms_dashboard.console.search import AuditQuery
@@ -242,8 +242,8 @@ def test_the_export_merges_every_placement_in_chunks_and_tells_each_tenant(
 
 
 def _queue_tail(admin: ConsoleAdmin, **kw: Any) -> list[Any]:
-    first = as_admin(search.flagged_queue, admin=admin, page_size=100, **kw)
-    last = as_admin(search.flagged_queue, admin=admin, page=first.pages, page_size=100, **kw)
+    first = as_admin(flagged.flagged_queue, admin=admin, page_size=100, **kw)
+    last = as_admin(flagged.flagged_queue, admin=admin, page=first.pages, page_size=100, **kw)
     return list(last.rows)
 
 
@@ -258,10 +258,10 @@ def test_the_flagged_queue_merges_placements_oldest_first_and_reviews_anywhere(t
     # reviewed without naming the organisation: the event is found at its placement
     database = tenants["database"]
     event = tail[1]
-    as_admin(search.review_flag, admin=admin, event_id=event.event_id, note="A stale link.")
+    as_admin(flagged.review_flag, admin=admin, event_id=event.event_id, note="A stale link.")
     assert event.event_id not in [r.event_id for r in _queue_tail(admin)]
     with pytest.raises(ConsoleError, match="already been reviewed"):
-        as_admin(search.review_flag, admin=admin, event_id=event.event_id, note="Again.",
+        as_admin(flagged.review_flag, admin=admin, event_id=event.event_id, note="Again.",
                  tenant=database.slug)  # fmt: skip
     # the note in the home database, naming an event it cannot point at by foreign key
     with owner_session() as s:
@@ -275,7 +275,7 @@ def test_the_flagged_queue_merges_placements_oldest_first_and_reviews_anywhere(t
         ).first()  # fmt: skip
     [reviewed] = _console_events(database, "console.flag_reviewed")
     assert reviewed.flagged and reviewed.detail["seq"] == event.seq
-    one = as_admin(search.flagged_queue, admin=admin, tenant=tenants["schema"].slug)
+    one = as_admin(flagged.flagged_queue, admin=admin, tenant=tenants["schema"].slug)
     assert {r.tenant for r in one.rows} == {tenants["schema"].slug}
     with owner_session(database.id) as s:
         assert chain.verify(s.connection(), tenant_id=database.id).ok

@@ -353,7 +353,7 @@ NOT_INPUTS = {
     "pms_dashboard.ui.states.console": {
         "actor_id": "the console's audit search: any tenant's user id, a filter of the "
         "platform's own cross-tenant search (console.search), never a tenant's lookup",
-        "event_id": "the console's review of a flagged event (console.search.review_flag)",
+        "event_id": "the console's review of a flagged event (console.flagged.review_flag)",
     },
 }
 

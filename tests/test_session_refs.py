@@ -28,7 +28,7 @@ from pms_dashboard.auth import routes as auth_routes
 from pms_dashboard.auth.cookies import CONSOLE_COOKIE, token_from_cookie_header
 from pms_dashboard.auth.models import AuthSession
 from pms_dashboard.auth.routes import routes as auth_route_list
-from pms_dashboard.console import grants, search
+from pms_dashboard.console import flagged, grants, search
 from pms_dashboard.console import routes as console_routes
 from pms_dashboard.console import service as console
 from pms_dashboard.console.search import AuditQuery
@@ -160,7 +160,7 @@ def test_no_session_id_appears_in_any_export_or_page(make_tenant: MakeTenant) ->
     shown["console export"] = console_csv.text
     page = as_admin(search.search, admin=ops, query=AuditQuery(tenant=t.slug, page_size=100))
     shown["console search page"] = str([asdict(r) for r in page.rows])
-    queue = as_admin(search.flagged_queue, admin=ops, tenant=t.slug, page_size=100)
+    queue = as_admin(flagged.flagged_queue, admin=ops, tenant=t.slug, page_size=100)
     shown["console flagged queue"] = str([asdict(r) for r in queue.rows])
 
     with owner_session() as s:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from pms_dashboard.auth.cookies import CONSOLE_COOKIE, token_from_cookie_header
 from pms_dashboard.auth.throttle import throttled_message
-from pms_dashboard.console import grants, organisations, service
+from pms_dashboard.console import flagged, grants, organisations, service
 from pms_dashboard.console import moves as org_moves
 from pms_dashboard.console import search as audit_search
 from pms_dashboard.console.routes import console_signed_in
@@ -382,7 +382,7 @@ class ConsoleState(AppState):
         return None
 
     def _show_flagged(self, session: Session, admin: ConsoleAdmin, tenant: str, page: Any) -> None:
-        found = audit_search.flagged_queue(
+        found = flagged.flagged_queue(
             session=session, admin=admin, tenant=tenant or None, page=page, ip=self._ip()
         )
         self.flagged_rows = [flagged_row(r) for r in found.rows]
@@ -395,7 +395,7 @@ class ConsoleState(AppState):
         """Mark one queued event reviewed with a note; it leaves the page (no new read)."""
         with self._console() as (admin, session):
             fields = _form(form, ("event_id", "note"))
-            audit_search.review_flag(
+            flagged.review_flag(
                 session=session,
                 admin=admin,
                 event_id=fields["event_id"],

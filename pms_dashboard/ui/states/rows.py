@@ -11,9 +11,10 @@ from typing import Any, TypedDict, TypeVar, cast
 import reflex as rx
 from reflex.vars import ObjectVar
 
+from pms_dashboard.console.flagged import FlaggedRow
 from pms_dashboard.console.grants import GoalReadRow, GrantRow, ProviderAccess, ReviewReadRow
 from pms_dashboard.console.moves import LastMove
-from pms_dashboard.console.search import AuditRow, FlaggedRow
+from pms_dashboard.console.search import AuditRow
 from pms_dashboard.console.service import TenantOverview
 from pms_dashboard.goals.schemas import (
     CheckInView,
