@@ -187,12 +187,37 @@ def _upsert(
     )
 
 
+# Dead rows a target table may hold before a copy (a tenant moved out of this pool earlier
+# leaves its rows dead until autovacuum comes by) before it is vacuumed first.
+DEAD_ROWS_TO_VACUUM = 10_000
+
+
+def _vacuum_dead_rows(target: Where) -> None:
+    """Vacuum the target's tables that hold many dead rows (a shared pool the tenant left
+    before): the copy's foreign-key checks would otherwise wade through them."""
+    with _connect(target.url, autocommit=True) as c:
+        tables = [
+            r[0]
+            for r in c.execute(
+                "SELECT relname FROM pg_stat_user_tables WHERE schemaname = %s AND n_dead_tup > %s",
+                [target.schema, DEAD_ROWS_TO_VACUUM],
+            )
+        ]
+        for table in tables:
+            c.execute(
+                sql.SQL("VACUUM (ANALYZE) {}.{}").format(
+                    sql.Identifier(target.schema), sql.Identifier(table)
+                )
+            )
+
+
 def _copy_all(
     source: Where, target: Where, tenant_id: uuid.UUID, progress: Progress, report: Report | None
 ) -> tuple[int, str]:
     """Every row of the tenant, one snapshot, one target transaction; returns the rows and
     the snapshot (`pg_snapshot` text) the copy saw, so the freeze can find what changed."""
     rows = 0
+    _vacuum_dead_rows(target)
     with _connect(source.url) as src, _connect(target.url) as dst:
         src.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ  # one snapshot
         src.read_only = True
