@@ -277,8 +277,17 @@ TABLE: list[Entry] = [
     _param(CyclesState, "load", "url", "cycle", K.cycle),
     *[
         _arg(CyclesState, h, "cycle_id", K.cycle)
-        for h in ("select_cycle", "launch", "start_calibration", "close_cycle", "share")
+        for h in (
+            "select_cycle",
+            "launch",
+            "start_calibration",
+            "reopen_calibration",
+            "close_cycle",
+            "share",
+        )
     ],
+    # the confirmation of a launch counts the reviews it would create: the id is resolved
+    _arg(CyclesState, "ask", "cycle_id", K.cycle, before=lambda w: ("launch",)),
     _arg(CyclesState, "open_adjust", "outcome_id", K.outcome),
     _arg(CyclesState, "open_nominate", "outcome_id", K.outcome, prepare=_in_a_cycle),
     _arg(CyclesState, "set_peer", "person_id", K.peer, after=(True,), prepare=_in_a_cycle),
