@@ -201,35 +201,19 @@ def move_tenant(
         ).fetchone()
         if not (taken and taken[0]):
             raise MoveError(f"{found.slug} is already being moved; wait for that move to finish.")
-        return _move(
-            slug=slug,
-            tier=tier,
-            region=region,
-            url=url,
-            reason=reason,
-            admin_id=admin_id,
-            report=report,
-            crash_after=crash_after,
-        )
+        return _move(found, (tier, region, url, reason), admin_id, report, crash_after)
 
 
 def _move(
-    *,
-    slug: str,
-    tier: str,
-    region: str | None = None,
-    url: str | None = None,
-    reason: str,
-    admin_id: uuid.UUID | None = None,
-    report: Report | None = None,
-    crash_after: str | None = None,
+    found: Placement,
+    wanted: tuple[str, str | None, str | None, str],
+    admin_id: uuid.UUID | None,
+    report: Report | None,
+    crash_after: str | None,
 ) -> MoveResult:
-    """Move organisation `slug` to `tier` in `region` (default: where it is), online.
-    `crash_after` (tests only): kill this process right after that step is recorded."""
+    """The move itself, its mover lock held; `wanted` is (tier, region, url, reason)."""
+    tier, region, url, reason = wanted
     started = time.perf_counter()
-    found = placements.by_slug(slug.strip().lower())
-    if found is None:
-        raise MoveError(f"no tenant with slug {slug!r}")
     recover(found.tenant_id)  # safe: this process holds the tenant's mover lock
     found = placements.fetch(found.tenant_id)
     if found.state != "active":
