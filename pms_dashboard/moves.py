@@ -99,13 +99,11 @@ def _source(found: Placement) -> Where:
     return Where(found.tier, found.region, url, found.search_path, found.database)
 
 
-def _target(
-    tenant_id: uuid.UUID, tier: Tier, region: str, url: str | None
-) -> tuple[Where, tenants._Made]:
+def _target(tenant_id: uuid.UUID, tier: Tier, region: str, url: str | None) -> Where:
+    """The new placement, made at head without rows (the copy brings them all)."""
     made = tenants._make_placement(tenant_id, "", "", tier, region, url, with_row=False)
     database = None if tier != Tier.database else make_url(made.database_url).database
-    where = Where(tier, region, made.database_url, made.schema or "public", database, url)
-    return where, made
+    return Where(tier, region, made.database_url, made.schema or "public", database, url)
 
 
 # ------------------------------------------------------------------ the catalog's record
@@ -250,12 +248,7 @@ def _move(
     target: Where | None = None
     try:
         with _step(progress, report, "copying"):
-            target, _made = _target(found.tenant_id, to_tier, region, url)
-            _record(
-                move_id,
-                "copying",
-                target={"url_enc": None, "schema": target.schema, "database": target.database},
-            )
+            target = _target(found.tenant_id, to_tier, region, url)
             _remember_target(move_id, target)
             progress.rows, snapshot = _copy_all(source, target, found.tenant_id, progress, report)
             _verify_chain(target, found.tenant_id)  # the copied chain, before the freeze

@@ -110,9 +110,7 @@ WITH base AS (
     SELECT f.conrelid AS oid FROM pg_constraint AS f
      WHERE f.contype = 'f' AND f.confrelid IN (SELECT oid FROM base)
     GROUP BY f.conrelid
-    HAVING bool_and(EXISTS (SELECT 1 FROM pg_constraint AS o
-                             WHERE o.conrelid = f.conrelid AND o.contype = 'f'))
-       AND NOT EXISTS (SELECT 1 FROM pg_constraint AS o
+    HAVING NOT EXISTS (SELECT 1 FROM pg_constraint AS o
                         WHERE o.conrelid = f.conrelid AND o.contype = 'f'
                           AND o.confrelid NOT IN (SELECT oid FROM base))
 )

@@ -188,9 +188,7 @@ def _register(
     ip: str,
     justification: str | None = None,
 ) -> None:
-    database = None if tier == Tier.pool else make_url(made.database_url).database
-    if tier == Tier.schema:
-        database = None
+    database = make_url(made.database_url).database if tier == Tier.database else None
     host = port = enc = None
     cluster = region
     if url:

@@ -219,8 +219,7 @@ def _routed(
             session.close()
             if attempt == 2:
                 raise PlacementUnavailable() from None
-            _await_flip(tenant_id, stale.placement)
-            found = placements.fetch(tenant_id)
+            found = _await_flip(tenant_id, stale.placement)
             continue
         except (DBAPIError, psycopg.Error):
             session.close()
@@ -242,16 +241,15 @@ def _routed(
 _FLIP_WAIT_S = 3.0
 
 
-def _await_flip(tenant_id: uuid.UUID, stale: Placement) -> None:
-    """Until the catalog's placement differs from the stale one (or the wait is over)."""
+def _await_flip(tenant_id: uuid.UUID, stale: Placement) -> Placement:
+    """The catalog's placement once it differs from the stale one, or as it is when the
+    wait is over (UnknownTenant when the tenant is gone)."""
     deadline = time.monotonic() + _FLIP_WAIT_S
-    while time.monotonic() < deadline:
-        try:
-            if placements.fetch(tenant_id).version != stale.version:
-                return
-        except placements.UnknownTenant:
-            return
+    fresh = placements.fetch(tenant_id)
+    while fresh.version == stale.version and time.monotonic() < deadline:
         time.sleep(0.02)
+        fresh = placements.fetch(tenant_id)
+    return fresh
 
 
 @contextmanager
