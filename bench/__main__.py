@@ -7,6 +7,7 @@ from bench import (
     concurrency,
     exports,
     list_pages,
+    load,
     noisy_neighbour,
     page_render,
     rls_overhead,
@@ -20,6 +21,7 @@ def main() -> None:
     exports.run()
     rls_overhead.run()
     concurrency.run()
+    load.run()
     page_render.run()
     noisy_neighbour.run()
     tiers.run()

@@ -19,6 +19,7 @@ from pathlib import Path
 from pms_dashboard.settings import PROJECT_ROOT, get_settings
 
 CHROMIUM = os.environ.get("PMS_CHROMIUM", "/usr/bin/chromium")
+REDIS_SERVER = os.environ.get("PMS_REDIS_SERVER", "/usr/bin/redis-server")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -83,6 +84,16 @@ def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
 @contextmanager
 def running_app(log: Path, *, redis: str | None = None, workers: int = 1) -> Iterator[str]:
     """`reflex run --env prod` on a free port (pages and API on one port); yields its URL."""
+    with app_process(log, redis=redis, workers=workers) as (url, _pid):
+        yield url
+
+
+@contextmanager
+def app_process(
+    log: Path, *, redis: str | None = None, workers: int = 1
+) -> Iterator[tuple[str, int]]:
+    """`running_app`, also yielding the PID of the server process (its workers are its
+    descendants), for measuring their memory."""
     port = free_port()
     with log.open("w") as out:
         proc = subprocess.Popen(
@@ -94,10 +105,40 @@ def running_app(log: Path, *, redis: str | None = None, workers: int = 1) -> Ite
     url = f"http://localhost:{port}"
     try:
         _wait_until_up(url, proc, log)
-        yield url
+        yield url, proc.pid
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+@contextmanager
+def running_redis(workdir: Path) -> Iterator[str]:
+    """Debian's redis-server on a free loopback port, no persistence; yields its URL."""
+    if not Path(REDIS_SERVER).exists():
+        raise AppDidNotStart(f"{REDIS_SERVER} is missing: run `make test` (it installs it)")
+    port = free_port()
+    proc = subprocess.Popen(
+        [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(16).startswith(b"+PONG"):
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise AppDidNotStart("redis-server did not start")
+            time.sleep(0.1)
+        yield f"redis://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)

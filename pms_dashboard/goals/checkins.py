@@ -38,7 +38,7 @@ def check_in(
     values = {uuid.UUID(str(k)): v for k, v in data.key_results.items()}  # resolved above
     goal = load_goal(session, actor, gid, Action.check_in)
     if goal.status in (GoalStatus.archived.value, GoalStatus.draft.value):
-        raise GoalError(f"You cannot check in on a {goal.status} goal.")
+        raise GoalError(f"This goal is {goal.status}: reopen it to check in.")
     if actor.user_id is None:
         raise PermissionDenied(Resource.goal, Action.check_in)
     krs = {

@@ -5,48 +5,24 @@ Playwright. The app uses the same test database as the other tests."""
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.app_process import CHROMIUM, CHROMIUM_ARGS, AppDidNotStart, free_port, running_app
+from tests.app_process import CHROMIUM, CHROMIUM_ARGS, AppDidNotStart, running_app, running_redis
 
-REDIS_SERVER = os.environ.get("PMS_REDIS_SERVER", "/usr/bin/redis-server")
 WORKERS = 2  # several worker processes, their Reflex state in Redis: the scale-out set-up
 
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Debian's redis-server on a free loopback port, no persistence, for the session."""
-    if not Path(REDIS_SERVER).exists():
-        pytest.fail(f"{REDIS_SERVER} is missing: run `make test` (it installs Debian's redis)")
-    port = free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen(
-        [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
-                conn.sendall(b"PING\r\n")
-                if conn.recv(16).startswith(b"+PONG"):
-                    break
-        except OSError:
-            pass
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            pytest.fail("redis-server did not start")
-        time.sleep(0.1)
-    yield f"redis://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(10)
+    try:
+        with running_redis(tmp_path_factory.mktemp("redis")) as url:
+            yield url
+    except AppDidNotStart as err:
+        pytest.fail(str(err))
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,623 @@
+"""The real server under load: simulated browser tabs over real websockets.
+
+`reflex run --env prod` is started twice on a free loopback port: one worker with its state
+in memory, then two workers sharing their state in Redis (Debian's redis-server, as the
+browser tests run it). Each simulated tab is a different person of a different tenant (the
+`ws-*` tenants seeded here, managers and employees alternately): it signs in through the real
+sign-in route (`POST /api/auth/signin`, its own cookie), opens a socket.io websocket to
+`/_event` as the browser does (the hydrate event in the CONNECT packet, the session cookie
+in the handshake), and then drives the pages the way the compiled frontend does: page
+changes are `on_load_internal` events (done when the server flips `is_hydrated` back to
+true), clicks are the handlers' own events (done when the delta carrying their result
+arrives). The mix: open the goal list, page (employees) or switch to the team (managers),
+filter by status, open a goal, check in on it, open the overview.
+
+Every goal row, goal page, overview row, tenant name and email that reaches a tab is
+checked against that tab's own tenant, read as the owner beforehand: a row of another
+tenant is a leak. Errors are refusals, error messages in the state, redirects to the
+sign-in page, disconnects and timeouts.
+
+Three measurements per set-up, bounded in time and count, loopback only:
+- capacity: `CAPACITY_TABS` tabs with no think time for `SECONDS` s (events/s, latency);
+- latency: `IDLE_TABS` tabs with a think time of 1-3 s between events for `SECONDS` s;
+- memory: the workers' resident memory before the tabs connect and with `IDLE_TABS` tabs
+  connected, each having loaded its goal list; the difference per tab.
+The load generator runs on the same two cores as the server; its own CPU use is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.client
+import json
+import os
+import random
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from bench.common import Timing, prepare_database, summarize, write_section
+
+PREFIX = "ws"
+TENANTS, USERS_PER_TENANT, GOALS_PER_USER = 200, 6, 40
+CAPACITY_TABS = 24
+IDLE_TABS = 200
+SECONDS = 20.0
+THINK_SECONDS = (1.0, 3.0)
+EVENT_TIMEOUT_S = 30.0
+TARGET_PER_WORKER, TARGET_P95_MS, TARGET_SCALE, TARGET_KB = 150, 100, 1.7, 400
+
+_ROOT = "reflex___state____state"
+_HYDRATED = "is_hydrated_rx_state_"
+_ERRORS = ("error_rx_state_", "check_in_error_rx_state_")
+
+
+@dataclass(frozen=True)
+class Person:
+    """A user and what their tenant holds (read as the owner: the ground truth)."""
+
+    slug: str
+    email: str
+    manager: bool
+    tenant_name: str
+    goal_ids: frozenset[str]
+    owner_names: frozenset[str]
+    own_goals: tuple[str, ...]
+
+
+def seed() -> None:
+    from pms_dashboard.seed import seed_bulk
+
+    seed_bulk(tenants=TENANTS, users_per_tenant=USERS_PER_TENANT, goals_per_user=GOALS_PER_USER,
+              prefix=PREFIX, progress=True)  # fmt: skip
+
+
+def people(count: int) -> list[Person]:
+    """`count` users of as many `ws-*` tenants: the manager (user0000) and an employee
+    (user0003) alternately."""
+    from rich.progress import track
+
+    out = []
+    for k in track(range(count), description="reading each tenant's rows"):
+        slug = f"{PREFIX}-{k % TENANTS + 1:04d}"
+        out.append(person(slug, f"user{0 if k % 2 == 0 else 3:04d}@{slug}.example"))
+    return out
+
+
+def person(slug: str, email: str) -> Person:
+    """A user and their tenant's goals and owners, read as the owner at its placement."""
+    from sqlalchemy import text
+
+    from pms_dashboard.tenancy import placement
+    from pms_dashboard.tenancy.session import owner_session
+
+    where = placement.by_slug(slug)
+    if where is None:
+        raise LookupError(f"no organisation {slug!r}")
+    with owner_session(where.tenant_id) as s:
+        name = s.execute(
+            text("SELECT name FROM tenant WHERE id = :t"), {"t": where.tenant_id}
+        ).scalar_one()
+        goals = s.execute(
+            text(
+                "SELECT g.id::text, u.display_name, u.email, g.status, u.role FROM goal g "
+                "JOIN app_user u ON u.tenant_id = g.tenant_id AND u.id = g.owner_id "
+                "WHERE g.tenant_id = :t"
+            ),
+            {"t": where.tenant_id},
+        ).all()
+        role = s.execute(
+            text("SELECT role FROM app_user WHERE tenant_id = :t AND email = :e"),
+            {"t": where.tenant_id, "e": email},
+        ).scalar_one()
+    return Person(
+        slug=slug,
+        email=email,
+        manager=role != "employee",
+        tenant_name=name,
+        goal_ids=frozenset(g[0] for g in goals),
+        owner_names=frozenset(g[1] for g in goals),
+        own_goals=tuple(sorted(g[0] for g in goals if g[2] == email and g[3] == "active")),
+    )
+
+
+def sign_in(url: str, person: Person) -> str:
+    """The session cookie from the real sign-in route (a form POST from the app's origin)."""
+    from pms_dashboard.auth.cookies import SESSION_COOKIE
+    from pms_dashboard.settings import get_settings
+
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "localhost", parts.port, timeout=60)
+    body = urlencode(
+        {"organisation": person.slug, "email": person.email,
+         "password": get_settings().demo_password}
+    )  # fmt: skip
+    conn.request(
+        "POST",
+        "/api/auth/signin",
+        body,
+        {"Content-Type": "application/x-www-form-urlencoded", "Origin": url},
+    )
+    response = conn.getresponse()
+    response.read()
+    conn.close()
+    for header, value in response.getheaders():
+        if header.lower() == "set-cookie" and value.startswith(f"{SESSION_COOKIE}="):
+            return value.split(";", 1)[0]
+    raise RuntimeError(f"sign-in of {person.email} refused ({response.status})")
+
+
+def _names() -> dict[str, str]:
+    """Full state names of the states the tabs drive (as the compiled frontend knows them)."""
+    from pms_dashboard.ui.states.goals import GoalDetailState, GoalsState
+    from pms_dashboard.ui.states.overview import OverviewState
+    from pms_dashboard.ui.states.session import SessionState
+
+    return {
+        "goals": GoalsState.get_full_name(),
+        "detail": GoalDetailState.get_full_name(),
+        "overview": OverviewState.get_full_name(),
+        "session": SessionState.get_full_name(),
+    }
+
+
+@dataclass
+class Tally:
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+    leaks: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, kind: str, ms: float) -> None:
+        self.latencies.setdefault(kind, []).append(ms)
+
+    def fail(self, what: str) -> None:
+        self.errors.append(what)
+
+
+class Tab:
+    """One browser tab of one person: a websocket, the state it has seen, and its checks."""
+
+    def __init__(self, url: str, person: Person, cookie: str, names: dict[str, str]) -> None:
+        import socketio
+
+        self.url, self.person, self.cookie, self.names = url, person, cookie, names
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.updates: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.sio.on("event", self.updates.put_nowait, namespace="/_event")
+        self.path = "/goals/"
+        self.turn = 0
+        self.goal = person.own_goals[0] if person.own_goals else ""
+        self.key_results: list[dict[str, Any]] = []
+
+    def _router(self, path: str, query: dict[str, str] | None = None) -> dict[str, Any]:
+        data: dict[str, Any] = {"pathname": path, "asPath": path}
+        if query:
+            data["query"] = query
+        return data
+
+    async def connect(self, path: str = "/goals/") -> dict[str, Any]:
+        """Open the page `path` as a fresh browser load: websocket + hydrate + on_load."""
+        self.path = path
+        boot = {"name": f"{_ROOT}.hydrate_and_load", "payload": {},
+                "router_data": self._router(path)}  # fmt: skip
+        await self.sio.connect(
+            f"{self.url}?token={uuid.uuid4()}",
+            headers={"Cookie": self.cookie, "Origin": self.url},
+            transports=["websocket"],
+            namespaces=["/_event"],
+            socketio_path="/_event",
+            auth={"event": boot},
+            wait_timeout=EVENT_TIMEOUT_S,
+        )
+        return await self._until(lambda d: d.get(_ROOT, {}).get(_HYDRATED) is True)
+
+    async def close(self) -> None:
+        await self.sio.disconnect()
+
+    async def _until(self, done: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        """Merge the deltas that arrive until one satisfies `done`; the merged delta."""
+        merged: dict[str, dict[str, Any]] = {}
+        deadline = time.monotonic() + EVENT_TIMEOUT_S
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self.sio.connected:
+                raise TimeoutError("no answer" if self.sio.connected else "disconnected")
+            try:
+                update = await asyncio.wait_for(self.updates.get(), timeout=min(left, 1.0))
+            except TimeoutError:
+                continue
+            for event in update.get("events") or []:
+                payload = json.dumps(event.get("payload", {}))
+                if event.get("name") == "_redirect" and "/signin" in payload:
+                    raise PermissionError("redirected to the sign-in page")
+            delta = update.get("delta") or {}
+            for state, values in delta.items():
+                merged.setdefault(state, {}).update(values)
+            if delta and done(delta):
+                return merged
+
+    async def navigate(self, path: str, query: dict[str, str] | None = None) -> dict[str, Any]:
+        """An in-app page change, as the router does it: `on_load_internal`."""
+        self.path = path
+        await self.sio.emit(
+            "event",
+            {
+                "name": f"{_ROOT}.reflex___state____on_load_internal_state.on_load_internal",
+                "payload": {},
+                "router_data": self._router(path, query),
+            },
+            namespace="/_event",
+        )
+        return await self._until(lambda d: d.get(_ROOT, {}).get(_HYDRATED) is True)
+
+    async def click(
+        self,
+        state: str,
+        handler: str,
+        payload: dict[str, Any],
+        wanted: str,
+        query: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """A handler's event; done when the delta carrying `wanted` of its state arrives."""
+        full = self.names[state]
+        await self.sio.emit(
+            "event",
+            {
+                "name": f"{full}.{handler}",
+                "payload": payload,
+                "router_data": self._router(self.path, query),
+            },
+            namespace="/_event",
+        )
+
+        def done(delta: dict[str, Any]) -> bool:
+            mine = delta.get(full, {})
+            return f"{wanted}_rx_state_" in mine or any(mine.get(k) for k in _ERRORS)
+
+        return await self._until(done)
+
+    # ------------------------------------------------------------------- checks
+
+    def leaks(self, merged: dict[str, Any]) -> int:
+        """Rows and facts in what the server sent that are not this person's tenant's."""
+        p, bad = self.person, 0
+        session = merged.get(self.names["session"], {})
+        if "tenant_name_rx_state_" in session:
+            bad += session["tenant_name_rx_state_"] != p.tenant_name
+        if "user_email_rx_state_" in session:
+            bad += session["user_email_rx_state_"] != p.email
+        rows = list(merged.get(self.names["goals"], {}).get("rows_rx_state_", []))
+        overview = merged.get(self.names["overview"], {})
+        rows += overview.get("due_soon_rx_state_", []) + overview.get("stale_rx_state_", [])
+        for row in rows:
+            bad += row.get("id") not in p.goal_ids
+            bad += "owner" in row and row["owner"] not in p.owner_names
+        goal = merged.get(self.names["detail"], {}).get("goal_rx_state_")
+        if goal:
+            bad += goal.get("id") not in p.goal_ids
+        return bad
+
+    def error(self, merged: dict[str, Any]) -> str | None:
+        for state, values in merged.items():
+            for key in _ERRORS:
+                if values.get(key):
+                    return f"{state.rsplit('.', 1)[-1]}: {values[key]}"
+        return None
+
+    # ------------------------------------------------------------------- the mix
+
+    async def _open_goal(self, goal: str) -> dict[str, Any]:
+        merged = await self.navigate(f"/goals/{goal}/", {"goal_id": goal})
+        detail = merged.get(self.names["detail"], {})
+        self.key_results = detail.get("key_results_rx_state_", self.key_results)
+        return merged
+
+    def _check_in(self) -> dict[str, str]:
+        """The check-in form as the page fills it: key results' values when the goal has
+        some (its progress comes from them), else the progress."""
+        form = {"confidence": random.choice(["on_track", "at_risk"]), "note": "load test"}
+        if not self.key_results:
+            return form | {"progress": str(random.randint(0, 100))}
+        for kr in self.key_results:
+            low, high = sorted((float(kr["start_value"]), float(kr["target_value"])))
+            form[f"kr_{kr['id']}"] = str(round(random.uniform(low, high), 1))
+        return form
+
+    def actions(self) -> list[tuple[str, Callable[[], Any]]]:
+        p = self.person
+        second = (
+            ("team scope", lambda: self.click("goals", "set_scope", {"scope": "team"}, "rows"))
+            if p.manager
+            else ("next page", lambda: self.click("goals", "next_page", {}, "rows"))
+        )
+        status = "active" if self.turn % 2 == 0 else "all"
+        goal = self.goal
+        return [
+            ("open goals", lambda: self.navigate("/goals/")),
+            second,
+            ("filter status",
+             lambda: self.click("goals", "filter_status", {"status": status}, "rows")),
+            ("open a goal", lambda: self._open_goal(goal)),
+            ("check-in", lambda: self.click(
+                "detail", "submit_check_in", {"form": self._check_in()}, "check_ins",
+                {"goal_id": goal})),
+            ("overview", lambda: self.navigate("/overview/")),
+        ]  # fmt: skip
+
+    async def run(self, tally: Tally, stop: asyncio.Event, window: list[float],
+                  think: tuple[float, float] | None) -> None:  # fmt: skip
+        while not stop.is_set():
+            for kind, action in self.actions():
+                if stop.is_set():
+                    break
+                began = time.perf_counter()
+                try:
+                    merged = await action()
+                except Exception as err:
+                    tally.fail(f"{kind}: {type(err).__name__}: {err}")
+                    if not self.sio.connected:
+                        return
+                    continue
+                ended = time.perf_counter()
+                if window[0] <= began and ended <= window[1]:
+                    tally.add(kind, (ended - began) * 1000)
+                    tally.leaks += self.leaks(merged)
+                    if (problem := self.error(merged)) is not None:
+                        tally.fail(f"{kind}: {problem}")
+                if think:
+                    await asyncio.sleep(random.uniform(*think))
+            self.turn += 1
+
+
+# ----------------------------------------------------------------------- the server
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(proc.name))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def _rss_kb(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
+
+
+def _cpu_s() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+@dataclass(frozen=True)
+class Phase:
+    tabs: int
+    events: int
+    seconds: float
+    latency: Timing
+    by_kind: dict[str, Timing]
+    leaks: int
+    errors: list[str]
+    client_cores: float
+
+    @property
+    def per_second(self) -> float:
+        return self.events / self.seconds
+
+
+async def _open_tabs(url: str, persons: list[Person], names: dict[str, str]) -> list[Tab]:
+    from rich.progress import track
+
+    tabs = []
+    for person in track(persons, description=f"signing in {len(persons)} tabs"):
+        cookie = await asyncio.to_thread(sign_in, url, person)
+        tab = Tab(url, person, cookie, names)
+        await tab.connect("/goals/")
+        tabs.append(tab)
+    return tabs
+
+
+async def _phase(tabs: list[Tab], seconds: float, think: tuple[float, float] | None) -> Phase:
+    stop = asyncio.Event()
+    window = [time.perf_counter() + (0.0 if think is None else 0.5), float("inf")]
+    tallies = [Tally() for _ in tabs]
+    cpu0 = _cpu_s()
+    tasks = [asyncio.create_task(t.run(tally, stop, window, think)) for t, tally in
+             zip(tabs, tallies, strict=True)]  # fmt: skip
+    await asyncio.sleep(seconds)
+    window[1] = time.perf_counter()
+    stop.set()
+    await asyncio.wait(tasks, timeout=EVENT_TIMEOUT_S + 5)
+    elapsed = window[1] - window[0]
+    by_kind: dict[str, list[float]] = {}
+    for tally in tallies:
+        for kind, values in tally.latencies.items():
+            by_kind.setdefault(kind, []).extend(values)
+    every = [ms for values in by_kind.values() for ms in values]
+    return Phase(
+        tabs=len(tabs),
+        events=len(every),
+        seconds=elapsed,
+        latency=summarize("all", every or [float("nan")]),
+        by_kind={k: summarize(k, v) for k, v in sorted(by_kind.items())},
+        leaks=sum(t.leaks for t in tallies),
+        errors=[e for t in tallies for e in t.errors],
+        client_cores=(_cpu_s() - cpu0) / elapsed,
+    )
+
+
+@dataclass(frozen=True)
+class Setup:
+    label: str
+    workers: int
+    capacity: Phase
+    thinking: Phase
+    kb_per_tab: float
+    rss_mb: float
+
+
+async def _measure(url: str, server_pid: int, label: str, workers: int,
+                   persons: list[Person], seconds: float) -> Setup:  # fmt: skip
+    names = _names()
+    pids = _descendants(server_pid)
+    # warm the workers up (imports, first queries) before the memory baseline
+    warm = await _open_tabs(url, persons[:2], names)
+    for tab in warm:
+        await tab.navigate("/overview/")
+        await tab.close()
+    await asyncio.sleep(1)
+    rss0 = _rss_kb(pids)
+    tabs = await _open_tabs(url, persons, names)
+    await asyncio.sleep(2)
+    rss1 = _rss_kb(pids)
+    thinking = await _phase(tabs, seconds, THINK_SECONDS)
+    capacity = await _phase(tabs[:CAPACITY_TABS], seconds, None)
+    for tab in tabs:
+        await tab.close()
+    return Setup(label, workers, capacity, thinking, (rss1 - rss0) / len(persons), rss1 / 1024)
+
+
+def run(*, tabs: int = IDLE_TABS, seconds: float = SECONDS) -> list[Setup]:
+    from contextlib import nullcontext
+
+    from tests.app_process import app_process, running_redis
+
+    prepare_database()
+    seed()
+    persons = people(tabs)
+    setups = []
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "app.log"
+        for label, workers in (("1 worker, state in memory", 1), ("2 workers, state in Redis", 2)):
+            redis = running_redis(Path(tmp)) if workers > 1 else nullcontext(None)
+            with (
+                redis as redis_url,
+                app_process(log, redis=redis_url, workers=workers) as (
+                    url,
+                    pid,
+                ),
+            ):
+                setups.append(asyncio.run(_measure(url, pid, label, workers, persons, seconds)))
+                print(_line(setups[-1]))
+    write_section("Real-websocket load", report(setups, tabs, seconds))
+    return setups
+
+
+def _line(s: Setup) -> str:
+    return (
+        f"{s.label}: {s.capacity.per_second:.0f} events/s at {s.capacity.tabs} tabs "
+        f"(p95 {s.capacity.latency.p95_ms:.0f} ms), {s.thinking.per_second:.0f} events/s at "
+        f"{s.thinking.tabs} thinking tabs (p95 {s.thinking.latency.p95_ms:.0f} ms), "
+        f"{s.kb_per_tab:.0f} KB per tab, leaks {s.capacity.leaks + s.thinking.leaks}, "
+        f"errors {len(s.capacity.errors) + len(s.thinking.errors)}"
+    )
+
+
+def report(setups: list[Setup], tabs: int, seconds: float) -> str:
+    one = setups[0]
+    header = (
+        "| Set-up | tabs | think time | events/s | per worker | median ms | p95 ms | leaks "
+        "| errors | load generator cores |\n" + "|---" + "|---:" * 9 + "|"
+    )
+    rows = []
+    for s in setups:
+        for phase, think in ((s.capacity, "0"), (s.thinking, "1-3 s")):
+            rows.append(
+                f"| {s.label} | {phase.tabs} | {think} | {phase.per_second:.0f} "
+                f"| {phase.per_second / s.workers:.0f} | {phase.latency.median_ms:.0f} "
+                f"| {phase.latency.p95_ms:.0f} | **{phase.leaks}** | {len(phase.errors)} "
+                f"| {phase.client_cores:.2f} |"
+            )
+    kinds = sorted({k for s in setups for p in (s.capacity, s.thinking) for k in p.by_kind})
+    kind_rows = "\n".join(
+        f"| {kind} | "
+        + " | ".join(
+            f"{p.by_kind[kind].median_ms:.0f} / {p.by_kind[kind].p95_ms:.0f}"
+            if kind in p.by_kind
+            else ""
+            for s in setups
+            for p in (s.capacity, s.thinking)
+        )
+        + " |"
+        for kind in kinds
+    )
+    kind_header = (
+        "| Event | "
+        + " | ".join(f"{s.label}, {p.tabs} tabs" for s in setups for p in (s.capacity, s.thinking))
+        + " |\n|---|"
+        + "---:|" * (2 * len(setups))
+    )
+    memory = "\n".join(f"| {s.label} | {s.rss_mb:.0f} MB | {s.kb_per_tab:.0f} KB |" for s in setups)
+    scale = setups[-1].capacity.per_second / one.capacity.per_second if len(setups) > 1 else 1.0
+    errors = sorted({e for s in setups for p in (s.capacity, s.thinking) for e in p.errors})
+    error_text = (
+        "\n\nErrors seen (first 10 kinds): " + "; ".join(f"`{e}`" for e in errors[:10])
+        if errors
+        else ""
+    )
+    return f"""`python -m bench.load` (part of `make bench`). The production server (`reflex run
+--env prod`) on loopback, driven by simulated browser tabs over real socket.io websockets:
+each tab a different person of a different tenant ({TENANTS} `{PREFIX}-*` tenants of
+{USERS_PER_TENANT} people with {GOALS_PER_USER} goals each; managers and employees
+alternately), signed in through the real sign-in route with its own cookie. The mix, in a
+loop: open the goal list, next page (employees) or the team (managers), filter by status,
+open a goal, check in on it, open the overview. Every row, goal page, tenant name and email
+a tab receives is checked against its own tenant. {seconds:.0f} s per measurement; the load
+generator shares the machine's cores with the server (its own use in the last column).
+
+Targets: >= {TARGET_PER_WORKER} events/s per worker with p95 <= {TARGET_P95_MS} ms, 2
+workers >= {TARGET_SCALE}x one worker, 0 leaks, 0 errors, <= {TARGET_KB} KB per connected
+tab at {tabs} tabs.
+
+{header}
+{chr(10).join(rows)}
+
+Two workers / one worker, no think time: **{scale:.2f}x**.
+
+Worker memory with {tabs} tabs connected (each having loaded its goal list), and the
+growth per tab over the workers' memory before the tabs connected:
+
+| Set-up | workers' RSS | per tab |
+|---|---:|---:|
+{memory}
+
+Latency per event, median / p95 ms:
+
+{kind_header}
+{kind_rows}{error_text}
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--tabs", type=int, default=IDLE_TABS)
+    parser.add_argument("--seconds", type=float, default=SECONDS)
+    args = parser.parse_args()
+    run(tabs=args.tabs, seconds=args.seconds)
+
+
+if __name__ == "__main__":
+    main()
