@@ -311,6 +311,18 @@ class RatingRow:
     weight: float
     score: int | None
     comment: str
+    label: str = ""  # the score's name on the tenant's rating scale
+
+
+@dataclass(frozen=True, slots=True)
+class ContextGoal:
+    """One of the reviewee's goals of the cycle's period, beside the manager's review."""
+
+    id: str
+    title: str
+    status: str
+    progress: int
+    confidence: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,6 +338,18 @@ class ReviewDetail:
     editable: bool
     may_reopen: bool  # whether `reopen_review` would accept it now (to offer the action)
     ratings: list[RatingRow]
+    score_label: str = ""
+    context: ReviewContext | None = None  # beside a manager review, for its writer
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewContext:
+    """What the manager writing a review sees beside it: the person's self review once
+    submitted (else why not) and their goals of the cycle's period."""
+
+    self_review: ReviewDetail | None
+    self_review_note: str
+    goals: list[ContextGoal]
 
 
 @dataclass(frozen=True, slots=True)

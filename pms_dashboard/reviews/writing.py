@@ -15,7 +15,7 @@ from pms_dashboard.audit import service as audit
 from pms_dashboard.auth.models import User
 from pms_dashboard.auth.permissions import Action, PermissionDenied, Resource, may, require
 from pms_dashboard.auth.resolve import IdKind, RawId, resolve_all
-from pms_dashboard.reviews import status
+from pms_dashboard.reviews import context, status
 from pms_dashboard.reviews.common import (
     CENT,
     actor_user_id,
@@ -108,6 +108,7 @@ def review_detail(
         )
     }
     names = names_of(session, {review.reviewee_id, review.reviewer_id})
+    scale = rating_scale(session)
     return ReviewDetail(
         id=str(review.id),
         cycle_name=cycle.name,
@@ -117,6 +118,7 @@ def review_detail(
         status=review.status,
         summary=review.summary,
         score=num(review.score),
+        score_label=scale.label(num(review.score)),
         editable=editable,
         may_reopen=not editable and _may_reopen(session, actor, review, cycle),
         ratings=[
@@ -127,9 +129,17 @@ def review_detail(
                 weight=float(c.weight),
                 score=int(r.score) if (r := ratings.get(c.id)) and r.score is not None else None,
                 comment=r.comment if r else "",
+                label=scale.label(num(r.score)) if r else "",
             )
             for c in criteria
         ],
+        context=context.manager_context(
+            session,
+            actor,
+            review,
+            cycle,
+            lambda own: review_detail(session, actor, own, cycle, editable=False),
+        ),
     )
 
 

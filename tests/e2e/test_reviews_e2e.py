@@ -43,6 +43,7 @@ def _fill_review(page, scores: list[str]) -> None:
         )
     page.fill("#review-summary", "A strong half: shipped wallet payments.")
     page.click("#review-submit")
+    page.click("#review-submit-confirm")  # a submitted review cannot be changed: confirmed
     page.wait_for_selector("#reviews-notice, #reviews-error")
     assert page.locator("#reviews-error").count() == 0, page.inner_text("#reviews-error")
 
@@ -92,6 +93,11 @@ def test_self_review_manager_review_calibration_and_globex_sees_nothing(
             .first
         )
         row.locator(".review-open").click()
+        # beside the form: Priya's submitted self review, its scores named, and her goals
+        context = page.locator("#review-context")
+        context.get_by_text("A strong half: shipped wallet payments.").wait_for()
+        assert "Exceeds expectations" in context.inner_text()
+        assert context.locator(".context-goal").count() > 0
         _fill_review(page, ["5", "4", "4", "4"])
         shoot(page, "reviews")
     finally:

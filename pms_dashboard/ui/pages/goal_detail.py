@@ -89,6 +89,7 @@ def _title_bar() -> rx.Component:
     return rx.hstack(
         rx.heading(g["title"].to(str), size="5", id="goal-heading"),
         status_badge(g["status"]),
+        rx.box(confidence_badge(g["confidence"]), id="goal-confidence"),
         stale_and_overdue(g),
         rx.spacer(),
         rx.cond(
@@ -220,12 +221,22 @@ def _check_in_form() -> rx.Component:
                             S.key_results,
                             lambda k: rx.vstack(
                                 rx.hstack(
-                                    rx.text(k["title"], size="2", width="60%"),
+                                    rx.text(k["title"], size="2", width="45%"),
                                     rx.input(
                                         name="kr_" + k["id"].to(str),
                                         default_value=k["current_value"].to(str),
-                                        width="35%",
+                                        width="25%",
                                         class_name="checkin-kr",
+                                        aria_label=k["title"],
+                                    ),
+                                    rx.text(
+                                        "of ",
+                                        k["target_value"],
+                                        " ",
+                                        k["unit"],
+                                        size="1",
+                                        color_scheme="gray",
+                                        class_name="checkin-kr-target",
                                     ),
                                     width="100%",
                                     align="center",

@@ -8,6 +8,7 @@ import reflex as rx
 from reflex.vars import ObjectVar
 
 from pms_dashboard.ui.components.feedback import feedback
+from pms_dashboard.ui.components.goal_badges import confidence_badge, progress_bar, status_badge
 from pms_dashboard.ui.components.tables import data_table, row_action
 from pms_dashboard.ui.states.reviews import ReviewsState
 from pms_dashboard.ui.states.rows import shown
@@ -135,6 +136,81 @@ def _rating_row(r: ObjectVar) -> rx.Component:
     )
 
 
+def _context_goal(g: ObjectVar) -> rx.Component:
+    return rx.hstack(
+        rx.link(g["title"], href="/goals/" + g["id"].to(str), size="2", min_width="12rem"),
+        status_badge(g["status"]),
+        progress_bar(g["progress"]),
+        confidence_badge(g["confidence"]),
+        spacing="3",
+        align="center",
+        wrap="wrap",
+        class_name="context-goal",
+    )
+
+
+def _context() -> rx.Component:
+    """Beside a manager's review: the person's self review and their goals of the period."""
+    ctx = shown(ReviewsState.context)
+    own = ctx["self_review"].to(dict[str, Any])
+    goals = ctx["goals"].to(list[dict[str, Any]])
+    return rx.cond(
+        ctx.length() > 0,
+        rx.card(
+            rx.vstack(
+                rx.hstack(
+                    rx.heading("Their self review", size="3"),
+                    rx.spacer(),
+                    rx.cond(own, _score(own["score"], own["score_label"])),
+                    width="100%",
+                ),
+                rx.cond(
+                    own,
+                    _review_body(own),
+                    rx.text(ctx["self_review_note"], size="2", color_scheme="gray"),
+                ),
+                rx.heading("Their goals this period", size="3"),
+                rx.cond(
+                    goals.length() > 0,
+                    rx.vstack(rx.foreach(goals, _context_goal), spacing="2", width="100%"),
+                    rx.text("No goals in this cycle's period.", size="2", color_scheme="gray"),
+                ),
+                width="100%",
+                spacing="3",
+            ),
+            width="100%",
+            id="review-context",
+        ),
+    )
+
+
+def _submit_button() -> rx.Component:
+    """Submit, after a confirmation: a submitted review is read-only for its writer."""
+    return rx.alert_dialog.root(
+        rx.alert_dialog.trigger(rx.button("Submit", id="review-submit")),
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Submit this review?"),
+            rx.alert_dialog.description(
+                "Once submitted you cannot change it; the person's manager or an HR admin "
+                "can reopen it if something must change."
+            ),
+            rx.hstack(
+                rx.alert_dialog.cancel(rx.button("Keep editing", variant="soft")),
+                rx.alert_dialog.action(
+                    rx.button(
+                        "Submit review",
+                        on_click=ReviewsState.submit_review,
+                        id="review-submit-confirm",
+                    )
+                ),
+                justify="end",
+                spacing="3",
+                padding_top="1rem",
+            ),
+        ),
+    )
+
+
 def _review_form() -> rx.Component:
     review = shown(ReviewsState.review)
     return rx.vstack(
@@ -150,13 +226,11 @@ def _review_form() -> rx.Component:
             rx.spacer(),
             rx.text(review["cycle_name"], color_scheme="gray"),
             _status(review["status"]),
-            rx.cond(
-                review["score"].to(str) != "",
-                rx.badge("Score ", review["score"], id="review-score"),
-            ),
+            _score(review["score"], review["score_label"], id="review-score"),
             width="100%",
             align="center",
         ),
+        _context(),
         rx.foreach(ReviewsState.ratings, _rating_row),
         rx.text("Summary", weight="medium"),
         rx.text_area(
@@ -175,7 +249,7 @@ def _review_form() -> rx.Component:
                 rx.button(
                     "Save draft", variant="soft", on_click=ReviewsState.save_draft, id="review-save"
                 ),
-                rx.button("Submit", on_click=ReviewsState.submit_review, id="review-submit"),
+                _submit_button(),
                 spacing="3",
             ),
             rx.hstack(
@@ -203,6 +277,33 @@ def _review_form() -> rx.Component:
 # ----------------------------------------------------------------------------- results
 
 
+def _score(score: rx.Var, label: rx.Var, prefix: str = "Score ", **props: Any) -> rx.Component:
+    """A score with its name on the rating scale ("Score 3 · Meets expectations"); nothing
+    while unscored."""
+    return rx.cond(
+        score.is_not_none(),
+        rx.badge(prefix, score, rx.cond(label.to(str) != "", rx.text.span(" · ", label)), **props),
+    )
+
+
+def _review_body(review: ObjectVar) -> rx.Component:
+    """A submitted review read: its ratings with their comments, and its summary."""
+    return rx.vstack(
+        rx.foreach(
+            review["ratings"].to(list[dict[str, Any]]),
+            lambda r: rx.hstack(
+                rx.text(r["name"], weight="medium", min_width="180px"),
+                _score(r["score"], r["label"], ""),
+                rx.text(r["comment"], size="2"),
+                width="100%",
+                wrap="wrap",
+            ),
+        ),
+        rx.cond(review["summary"] != "", rx.text(review["summary"], size="2")),
+        width="100%",
+    )
+
+
 def _review_block(title: str, block: rx.Var, block_id: str) -> rx.Component:
     review = block.to(dict[str, Any])
     return rx.cond(
@@ -212,19 +313,10 @@ def _review_block(title: str, block: rx.Var, block_id: str) -> rx.Component:
                 rx.hstack(
                     rx.heading(title, size="4"),
                     rx.spacer(),
-                    rx.badge("Score ", review["score"]),
+                    _score(review["score"], review["score_label"]),
                     width="100%",
                 ),
-                rx.foreach(
-                    review["ratings"].to(list[dict[str, Any]]),
-                    lambda r: rx.hstack(
-                        rx.text(r["name"], weight="medium", min_width="180px"),
-                        rx.badge(r["score"]),
-                        rx.text(r["comment"], size="2"),
-                        width="100%",
-                    ),
-                ),
-                rx.cond(review["summary"] != "", rx.text(review["summary"], size="2")),
+                _review_body(review),
                 width="100%",
             ),
             width="100%",

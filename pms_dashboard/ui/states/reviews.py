@@ -35,9 +35,11 @@ from pms_dashboard.ui.states.rows import (
     NineBoxRow,
     RatingFormRow,
     ResultsRow,
+    ReviewContextRow,
     ReviewFormRow,
     SharedListRow,
     StatusListRow,
+    context_row,
     cycle_row,
     history_row,
     my_review_row,
@@ -108,6 +110,7 @@ class ReviewsState(_ReviewsBase):
     # The open review.
     review_id: str = ""
     review: rx.Field[ReviewFormRow] = record_var(ReviewFormRow)
+    context: rx.Field[ReviewContextRow] = record_var(ReviewContextRow)  # beside a manager's
     ratings: list[RatingFormRow] = []
     summary: str = ""
     editable: bool = False
@@ -123,6 +126,7 @@ class ReviewsState(_ReviewsBase):
 
     def _close_form(self) -> None:
         self.review_id, self.review, self.ratings = "", nothing(ReviewFormRow), []
+        self.context = nothing(ReviewContextRow)
         self.summary, self.editable, self.can_reopen = "", False, False
 
     def _show_review(self, detail: ReviewDetail) -> None:
@@ -132,6 +136,7 @@ class ReviewsState(_ReviewsBase):
         self.summary = detail.summary
         self.editable = detail.editable
         self.review = review_form_row(detail)
+        self.context = context_row(detail)
 
     def _home(self, session: TenantSession, actor: TenantContext) -> None:
         mine = writing.list_my_reviews(session=session, actor=actor)

@@ -457,6 +457,7 @@ class ReviewFormRow(TypedDict):
     kind: str
     status: str
     score: float | None
+    score_label: str
 
 
 class RatingFormRow(TypedDict):
@@ -476,6 +477,7 @@ class RatingShownRow(TypedDict):
 
     name: str
     score: int | None
+    label: str
     comment: str
 
 
@@ -483,8 +485,27 @@ class ReviewShownRow(TypedDict):
     """A review in shared results: its score, summary and ratings."""
 
     score: float | None
+    score_label: str
     summary: str
     ratings: list[RatingShownRow]
+
+
+class ContextGoalRow(TypedDict):
+    """One of the reviewee's goals, beside the manager's review."""
+
+    id: str
+    title: str
+    status: str
+    progress: int
+    confidence: str
+
+
+class ReviewContextRow(TypedDict):
+    """Beside a manager's review: the self review (or why none) and the person's goals."""
+
+    self_review: ReviewShownRow | None
+    self_review_note: str
+    goals: list[ContextGoalRow]
 
 
 class PeerShownRow(TypedDict):
@@ -545,6 +566,15 @@ def _review_shown(detail: ReviewDetail | None) -> ReviewShownRow | None:
         return None
     ratings = [fill(RatingShownRow, r) for r in detail.ratings]
     return fill(ReviewShownRow, detail, ratings=ratings)
+
+
+def context_row(detail: ReviewDetail) -> ReviewContextRow:
+    """What the open review's writer sees beside it (nothing for most reviews)."""
+    got = detail.context
+    if got is None:
+        return nothing(ReviewContextRow)
+    goals = [fill(ContextGoalRow, g) for g in got.goals]
+    return fill(ReviewContextRow, got, self_review=_review_shown(got.self_review), goals=goals)
 
 
 def results_row(got: MyResults) -> ResultsRow:
