@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from pms_dashboard.seed import seed_demo
-from tests.e2e.helpers import sign_in
+from tests.e2e.helpers import shoot, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -67,10 +67,13 @@ def test_manager_pages_fit_and_their_primary_action_can_be_used(sized, app_url, 
         ("/reviews", ".review-row", ["#goal-new", ".review-open"]),
         ("/people", ".person-row", ["#goal-new", ".person-name"]),
     ]
+    phone = page.viewport_size == PHONE
     for path, ready, actions in pages:
         page.goto(f"{app_url}{path}")
         page.wait_for_selector(ready)
         _fits(page, path)
+        if phone and path in ("/overview", goal):
+            shoot(page, "phone-overview" if path == "/overview" else "phone-goal")
         for selector in actions:
             _usable(page, selector, path)
     page.goto(f"{app_url}/goals")
