@@ -481,7 +481,7 @@ def test_export_buttons_download_the_list_as_filtered(acme) -> None:
 def test_cycle_export_menu_downloads_the_selecteddraft_cycle(acme) -> None:
     from urllib.parse import parse_qs, urlsplit
 
-    from pms_dashboard.ui.states.reviews import CyclesState
+    from pms_dashboard.ui.states.cycles import CyclesState
     from tests.ui_harness import call, state_for, token_for
 
     cycle_id = str(draft_cycle(acme))

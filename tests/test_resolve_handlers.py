@@ -46,9 +46,10 @@ from pms_dashboard.models import TENANT_MODELS
 from pms_dashboard.reviews.models import ReviewCriterion, ReviewTemplate
 from pms_dashboard.tenancy.session import owner_session
 from pms_dashboard.ui.states.console import ConsoleState
+from pms_dashboard.ui.states.cycles import CyclesState
 from pms_dashboard.ui.states.goals import GoalDetailState, GoalFormState, GoalsState
 from pms_dashboard.ui.states.people import PeopleState
-from pms_dashboard.ui.states.reviews import CyclesState, ReviewsState
+from pms_dashboard.ui.states.reviews import ReviewsState
 from tests.conftest import TEST_PASSWORD, new_tenant
 from tests.test_reviews import Org, _build_org, _launched, _outcome, _review
 from tests.trails import cross_tenant_since, platform_head, tenant_head, tenant_since
@@ -284,6 +285,7 @@ TABLE: list[Entry] = [
             "reopen_calibration",
             "close_cycle",
             "share",
+            "edit_cycle",
         )
     ],
     # the confirmation of a launch counts the reviews it would create: the id is resolved
@@ -349,8 +351,10 @@ NOT_INPUTS = {
         "team": "the people filter, sent through filter_team's value (above)",
     },
     "pms_dashboard.ui.states.reviews": {
-        "outcome_id": "status rows and nine-box cells as the server made them",
         "criterion_id": "the open form's ratings as the server made them",
+    },
+    "pms_dashboard.ui.states.cycles": {
+        "outcome_id": "status rows and nine-box cells as the server made them",
         "cycle_id": "the export's filter, from the selected cycle (resolved again there)",
         "department": "a summary export 'by department' (a choice, not a name)",
         "manager": "a summary export 'by manager' (a choice, not a name)",

@@ -31,7 +31,8 @@ from pms_dashboard.reviews.peers import nominate_peers
 from pms_dashboard.reviews.writing import weighted_score
 from pms_dashboard.tenancy.session import owner_session
 from pms_dashboard.ui.states.base import MALFORMED
-from pms_dashboard.ui.states.reviews import NO_ACCESS, CyclesState, ReviewsState
+from pms_dashboard.ui.states.cycles import CyclesState
+from pms_dashboard.ui.states.reviews import NO_ACCESS, ReviewsState
 from tests.conftest import TEST_PASSWORD, TenantFixture
 from tests.test_reviews import (
     Org,
@@ -156,6 +157,7 @@ CYCLE_ID_HANDLERS = [
     CyclesState.start_calibration,
     CyclesState.close_cycle,
     CyclesState.share,
+    CyclesState.edit_cycle,
 ]
 
 

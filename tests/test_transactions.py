@@ -32,10 +32,11 @@ from pms_dashboard.goals.schemas import GoalInput
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.session import owner_session, tenant_session
 from pms_dashboard.ui.states.console import ConsoleState
+from pms_dashboard.ui.states.cycles import CyclesState
 from pms_dashboard.ui.states.goals import PAGE_SIZE, GoalDetailState, GoalsState
 from pms_dashboard.ui.states.overview import OverviewState
 from pms_dashboard.ui.states.people import PeopleState
-from pms_dashboard.ui.states.reviews import CyclesState, ReviewsState
+from pms_dashboard.ui.states.reviews import ReviewsState
 from pms_dashboard.ui.states.session import SessionState
 from tests.conftest import TEST_PASSWORD, TenantFixture, create_console_admin
 from tests.ui_harness import call, redirects_to, state_for, token_for

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select, true
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -18,6 +18,7 @@ from pms_dashboard.auth.resolve import IdKind, RawId, resolve_all, resolve_email
 from pms_dashboard.reviews import status
 from pms_dashboard.reviews.common import criteria_of, iso, load_cycle, names_of, resolve_id
 from pms_dashboard.reviews.models import (
+    CycleStatus,
     OutcomeStatus,
     Review,
     ReviewCycle,
@@ -25,7 +26,14 @@ from pms_dashboard.reviews.models import (
     ReviewOutcome,
     ReviewTemplate,
 )
-from pms_dashboard.reviews.schemas import CycleCreate, CycleRow, LaunchResult, ReviewError, parse
+from pms_dashboard.reviews.schemas import (
+    CycleCreate,
+    CycleDraft,
+    CycleRow,
+    LaunchResult,
+    ReviewError,
+    parse,
+)
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.models import utcnow
 
@@ -35,11 +43,14 @@ def can_manage_cycles(*, session: Session, actor: TenantContext) -> bool:
     return may(session=session, actor=actor, resource=Resource.cycle, action=Action.manage)
 
 
-def create_cycle(
-    *, session: Session, actor: TenantContext, data: CycleCreate | dict[str, Any]
-) -> CycleRow:
-    """A draft cycle on a template, with its period, deadlines and participants filter
-    (departments and teams some person of the tenant has, managers by id or email)."""
+def _checked(
+    session: Session,
+    actor: TenantContext,
+    data: CycleCreate | dict[str, Any],
+    same_name_ok: uuid.UUID | None = None,
+) -> tuple[CycleCreate, ReviewTemplate, list[uuid.UUID]]:
+    """A cycle's fields, checked: its template and managers resolved in the tenant, its
+    departments and teams ones some person has, its name not another cycle's."""
     data = parse(CycleCreate, data)
     manage, who = Action.manage, data.participants
     template_id = resolve_id(session, actor, IdKind.template, data.template_id, manage)
@@ -54,10 +65,49 @@ def create_cycle(
         select(ReviewTemplate).where(col(ReviewTemplate.id) == template_id)
     ).one()
     taken = session.scalar(
-        select(col(ReviewCycle.id)).where(func.lower(col(ReviewCycle.name)) == data.name.lower())
+        select(col(ReviewCycle.id)).where(
+            func.lower(col(ReviewCycle.name)) == data.name.lower(),
+            col(ReviewCycle.id) != same_name_ok if same_name_ok else true(),
+        )
     )
     if taken is not None:
         raise ReviewError("A cycle with this name already exists.")
+    return data, template, managers
+
+
+def _fields(cycle: ReviewCycle) -> dict[str, Any]:
+    """A cycle's fields as its audit events record them."""
+    return {
+        "name": cycle.name,
+        "template_id": str(cycle.template_id),
+        "period_start": iso(cycle.period_start),
+        "period_end": iso(cycle.period_end),
+        "self_review_due": iso(cycle.self_review_due),
+        "manager_review_due": iso(cycle.manager_review_due),
+        "participants": cycle.participants,
+        "status": cycle.status,
+    }
+
+
+def _assign(
+    cycle: ReviewCycle, data: CycleCreate, template: ReviewTemplate, managers: list[uuid.UUID]
+) -> None:
+    cycle.name, cycle.template_id = data.name, template.id
+    cycle.period_start, cycle.period_end = data.period_start, data.period_end
+    cycle.self_review_due = data.self_review_due
+    cycle.manager_review_due = data.manager_review_due
+    cycle.participants = {
+        **data.participants.as_json(),
+        "managers": [str(m) for m in managers],
+    }
+
+
+def create_cycle(
+    *, session: Session, actor: TenantContext, data: CycleCreate | dict[str, Any]
+) -> CycleRow:
+    """A draft cycle on a template, with its period, deadlines and participants filter
+    (departments and teams some person of the tenant has, managers by id or email)."""
+    data, template, managers = _checked(session, actor, data)
     cycle = ReviewCycle(
         name=data.name,
         template_id=template.id,
@@ -65,11 +115,8 @@ def create_cycle(
         period_end=data.period_end,
         self_review_due=data.self_review_due,
         manager_review_due=data.manager_review_due,
-        participants={
-            **data.participants.as_json(),
-            "managers": [str(m) for m in managers],
-        },
     )
+    _assign(cycle, data, template, managers)
     session.add(cycle)
     session.flush()
     audit.record(
@@ -78,20 +125,87 @@ def create_cycle(
         actor_id=actor.user_id,
         entity_type="review_cycle",
         entity_id=cycle.id,
-        detail={
-            "after": {
-                "name": cycle.name,
-                "template_id": str(template.id),
-                "period_start": iso(cycle.period_start),
-                "period_end": iso(cycle.period_end),
-                "self_review_due": iso(cycle.self_review_due),
-                "manager_review_due": iso(cycle.manager_review_due),
-                "participants": cycle.participants,
-                "status": cycle.status,
-            }
-        },
+        detail={"after": _fields(cycle)},
     )
     return _cycle_row(cycle, template.name, names_of(session, set(managers)))
+
+
+def _draft(session: Session, actor: TenantContext, cycle_id: RawId) -> ReviewCycle:
+    """The draft cycle `cycle_id`, locked; a launched one is refused (its reviews exist)."""
+    cycle_id = resolve_id(session, actor, IdKind.cycle, cycle_id, Action.manage)
+    require(session=session, actor=actor, resource=Resource.cycle, action=Action.manage)
+    cycle = load_cycle(session, cycle_id, Action.manage, lock=True)
+    if cycle.status != CycleStatus.draft.value:
+        raise ReviewError(
+            "Only a draft cycle can be changed or deleted: this one is launched and its "
+            "reviews exist."
+        )
+    return cycle
+
+
+def get_draft(*, session: Session, actor: TenantContext, cycle_id: RawId) -> CycleDraft:
+    """A draft cycle's fields, to edit them (admins only; a launched cycle is refused)."""
+    cycle = _draft(session, actor, cycle_id)
+    who = cycle.participants or {}
+    ids = [uuid.UUID(m) for m in who.get("managers", [])]
+    emails = dict(
+        session.execute(select(col(User.id), col(User.email)).where(col(User.id).in_(ids))).all()
+    )
+    return CycleDraft(
+        id=str(cycle.id),
+        name=cycle.name,
+        template_id=str(cycle.template_id),
+        period_start=cycle.period_start,
+        period_end=cycle.period_end,
+        self_review_due=cycle.self_review_due,
+        manager_review_due=cycle.manager_review_due,
+        departments=list(who.get("departments", [])),
+        teams=list(who.get("teams", [])),
+        manager_emails=[emails[i] for i in ids if i in emails],
+    )
+
+
+def update_cycle(
+    *,
+    session: Session,
+    actor: TenantContext,
+    cycle_id: RawId,
+    data: CycleCreate | dict[str, Any],
+) -> CycleRow:
+    """A draft cycle's name, template, period, deadlines or participants, changed (checked
+    as when it was created); audited with before and after."""
+    cycle = _draft(session, actor, cycle_id)
+    data, template, managers = _checked(session, actor, data, same_name_ok=cycle.id)
+    before = _fields(cycle)
+    _assign(cycle, data, template, managers)
+    session.flush()
+    audit.record(
+        session=session,
+        action="review_cycle.update",
+        actor_id=actor.user_id,
+        entity_type="review_cycle",
+        entity_id=cycle.id,
+        detail={"before": before, "after": _fields(cycle)},
+    )
+    return _cycle_row(cycle, template.name, names_of(session, set(managers)))
+
+
+def delete_cycle(*, session: Session, actor: TenantContext, cycle_id: RawId) -> str:
+    """A draft cycle deleted (nothing hangs on a draft: reviews come with the launch);
+    audited with what it was. Returns its name."""
+    cycle = _draft(session, actor, cycle_id)
+    before = _fields(cycle)
+    session.delete(cycle)
+    session.flush()
+    audit.record(
+        session=session,
+        action="review_cycle.delete",
+        actor_id=actor.user_id,
+        entity_type="review_cycle",
+        entity_id=cycle.id,
+        detail={"before": before},
+    )
+    return cycle.name
 
 
 def _participants_summary(participants: dict[str, Any], names: dict[uuid.UUID, str]) -> str:

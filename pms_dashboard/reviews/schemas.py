@@ -285,6 +285,23 @@ class CycleRow:
 
 
 @dataclass(frozen=True, slots=True)
+class CycleDraft:
+    """A draft cycle's fields as its edit form holds them (managers by email: user ids
+    never go to the browser)."""
+
+    id: str
+    name: str
+    template_id: str
+    period_start: date
+    period_end: date
+    self_review_due: date | None
+    manager_review_due: date | None
+    departments: list[str]
+    teams: list[str]
+    manager_emails: list[str]
+
+
+@dataclass(frozen=True, slots=True)
 class LaunchResult:
     participants: int
     reviews: int

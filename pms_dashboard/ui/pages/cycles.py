@@ -14,7 +14,7 @@ from pms_dashboard.ui.components.feedback import error_callout, feedback
 from pms_dashboard.ui.components.fields import labelled
 from pms_dashboard.ui.components.pager import list_total, pager
 from pms_dashboard.ui.components.tables import data_table, row_action
-from pms_dashboard.ui.states.reviews import KEEP, CyclesState
+from pms_dashboard.ui.states.cycles import KEEP, CyclesState
 from pms_dashboard.ui.states.rows import shown
 from pms_dashboard.ui.templates import ACCENT, template
 
