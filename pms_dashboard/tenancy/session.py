@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar
 
@@ -118,11 +118,22 @@ _FENCE = (
 _MOVE_LOCK = "SELECT pg_advisory_xact_lock_shared(hashtextextended('pms.move:' || %s, 0))"
 _SET_PATH = "SELECT set_config('search_path', %s, true)"
 
+# A read sent with the set-up, in its round trip: SQL with psycopg placeholders and its
+# parameters. Its rows land in `session.info["first_rows"]` (one list per read).
+FirstRead = tuple[str, dict[str, Any]]
 
-def _begin_at(session: Session, tenant_id: uuid.UUID | None, placement: Placement | None) -> None:
+
+def _begin_at(
+    session: Session,
+    tenant_id: uuid.UUID | None,
+    placement: Placement | None,
+    first: Sequence[FirstRead] = (),
+) -> None:
     """BEGIN, the tenant context, the placement's search_path (transaction-local, never a
-    plain SET) and the placement's fence read, in one network round trip (psycopg pipeline
-    mode). StalePlacement when the target no longer holds the tenant at this version."""
+    plain SET), the placement's fence read and the `first` reads (read-only statements that
+    need the context, such as the session check), in one network round trip (psycopg
+    pipeline mode). StalePlacement when the target no longer holds the tenant at this
+    version (the first reads' rows are then never used)."""
     conn = session.connection()
     raw = conn.connection.dbapi_connection
     assert isinstance(raw, psycopg.Connection)
@@ -134,6 +145,9 @@ def _begin_at(session: Session, tenant_id: uuid.UUID | None, placement: Placemen
                 raw.execute(_SET_PATH, (placement.search_path,))
                 raw.execute(_MOVE_LOCK, (str(placement.tenant_id),))
                 fence = raw.execute(_FENCE, (placement.tenant_id,))
+            reads = [raw.cursor() for _ in first]
+            for cursor, (sql, params) in zip(reads, first, strict=True):
+                cursor.execute(sql, params)
         if placement is not None:
             row = fence.fetchone()
             if row is None or row[0] != placement.version or row[1] == "moved":
@@ -143,6 +157,7 @@ def _begin_at(session: Session, tenant_id: uuid.UUID | None, placement: Placemen
             session.info["read_only"] = frozen
             if frozen:
                 raw.execute("SET TRANSACTION READ ONLY")
+        session.info["first_rows"] = [cursor.fetchall() for cursor in reads]
     except psycopg.OperationalError:
         # The pooled connection died (e.g. the server restarted): drop it; the caller retries.
         conn.invalidate()
@@ -162,16 +177,17 @@ def _unit_of_work(
     session: S,
     tenant_id: uuid.UUID | None = None,
     placement: Placement | None = None,
+    first: Sequence[FirstRead] = (),
 ) -> Iterator[S]:
     """Commit on success, roll back on any error, always close: the only commit point."""
     try:
         if tenant_id is not None or placement is not None:
             try:
-                _begin_at(session, tenant_id, placement)
+                _begin_at(session, tenant_id, placement, first)
             except psycopg.OperationalError:
                 # Nothing has run yet, so one retry on a fresh connection is safe.
                 session.rollback()
-                _begin_at(session, tenant_id, placement)
+                _begin_at(session, tenant_id, placement, first)
         yield session
         session.commit()
     except BaseException as err:
@@ -201,7 +217,12 @@ def _record_refusal(
 
 @contextmanager
 def _routed(
-    tenant_id: uuid.UUID, role: str, make: Callable[[Engine, Placement], S], *, context: bool
+    tenant_id: uuid.UUID,
+    role: str,
+    make: Callable[[Engine, Placement], S],
+    *,
+    context: bool,
+    first: Sequence[FirstRead] = (),
 ) -> Iterator[S]:
     """A unit of work of `role` at the tenant's placement. A cached placement that the
     target does not confirm (its fence row moved on, or the place itself is gone: no such
@@ -211,7 +232,7 @@ def _routed(
     for attempt in (1, 2):
         session = make(placements.engine_of(found, role), found)
         session.info["placement"] = found
-        work = _unit_of_work(session, tenant_id if context else None, found)
+        work = _unit_of_work(session, tenant_id if context else None, found, first)
         try:
             entered = work.__enter__()
         except StalePlacement as stale:
@@ -265,11 +286,16 @@ def _exit_through(work: AbstractContextManager[Any]) -> Iterator[None]:
 
 
 def tenant_session(
-    ctx: TenantContext, *, engine: Engine | None = None, as_owner: bool = False
+    ctx: TenantContext,
+    *,
+    engine: Engine | None = None,
+    as_owner: bool = False,
+    first: Sequence[FirstRead] = (),
 ) -> AbstractContextManager[TenantSession]:
     """Run one unit of work for `ctx.tenant_id` as `pms_app` at the tenant's placement;
     commit on success. `as_owner`: the same, as the migration role (seeding only);
-    `engine`: a given engine of the placement's database (tests of pooled connections).
+    `engine`: a given engine of the placement's database (tests of pooled connections);
+    `first`: reads sent in the set-up's round trip (`session.info["first_rows"]`).
 
     Usage: `with tenant_session(ctx) as session: service.do(session=session, ...)`.
     """
@@ -283,7 +309,8 @@ def tenant_session(
             expire_on_commit=False,
         )
 
-    return _routed(ctx.tenant_id, OWNER if as_owner else APP_ROLE, make, context=True)
+    role = OWNER if as_owner else APP_ROLE
+    return _routed(ctx.tenant_id, role, make, context=True, first=first)
 
 
 def contextless_session(*, engine: Engine | None = None) -> AbstractContextManager[TenantSession]:
