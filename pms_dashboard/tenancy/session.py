@@ -23,9 +23,11 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar
 
 import psycopg
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, Table, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+from sqlalchemy.orm.util import LoaderCriteriaOption
+from sqlalchemy.sql import visitors
 
 from pms_dashboard.db.engine import OWNER, app_engine, auditor_engine, owner_engine
 from pms_dashboard.settings import APP_ROLE, AUDITOR_ROLE
@@ -68,18 +70,45 @@ def _scope_to_tenant(state: ORMExecuteState) -> None:
         if any(issubclass(m.class_, TenantOwned) for m in state.all_mappers):
             raise MissingTenantContext("tenant-owned data queried without a tenant context")
         return
-    state.statement = state.statement.options(*tenant_criteria(tenant_id))
+    criteria = tenant_criteria(tenant_id, state.statement)
+    if criteria:
+        state.statement = state.statement.options(*criteria)
 
 
-def tenant_criteria(tenant_id: uuid.UUID) -> tuple[Any, ...]:
-    """ORM options adding `tenant_id = :tenant` for every tenant class, not only a statement's
-    top-level entities, so correlated subqueries, joins and borrowed subqueries are scoped
-    too (they render on compilation, so they hold in a raw COPY as well); the lambdas are
-    cached per class by SQLAlchemy."""
+def tenant_criteria(tenant_id: uuid.UUID, statement: Any) -> tuple[Any, ...]:
+    """ORM options adding `tenant_id = :tenant` for every tenant class `statement` reaches,
+    not only its top-level entities: correlated subqueries, joins, aliases and borrowed
+    subqueries are scoped too (they render on compilation, so they hold in a raw COPY as
+    well). Finding them walks the statement once, so the cost grows with the statement, not
+    with the number of tenant classes; a statement carrying loader options of its own (which
+    could reach tables at compile time) gets every class. The lambdas are cached per class
+    by SQLAlchemy."""
+    own = getattr(statement, "_with_options", ())
+    loads = any(not isinstance(option, LoaderCriteriaOption) for option in own)
+    classes = tenant_models() if loads else _tenant_classes_in(statement)
     return tuple(
         with_loader_criteria(cls, lambda c: c.tenant_id == tenant_id, include_aliases=True)
-        for cls in tenant_models()
+        for cls in classes
     )
+
+
+# Each table met so far: its tenant class, or None for a table of no tenant.
+_CLASS_OF: dict[Table, type[TenantOwned] | None] = {}
+
+
+def _tenant_classes_in(statement: Any) -> list[type[TenantOwned]]:
+    """The tenant classes whose tables appear anywhere in `statement` (each once)."""
+    found: dict[type[TenantOwned], None] = {}
+    for element in visitors.iterate(statement):
+        if isinstance(element, Table):
+            element = element._deannotate()  # an entity's table is an annotated copy
+            if element not in _CLASS_OF:  # first met: classes are read from the tree again
+                by_table = {cls.__table__: cls for cls in tenant_models()}  # type: ignore[attr-defined]
+                _CLASS_OF[element] = by_table.get(element)
+            cls = _CLASS_OF[element]
+            if cls is not None:
+                found[cls] = None
+    return list(found)
 
 
 def _is_read_only_refusal(err: BaseException) -> bool:
