@@ -27,7 +27,6 @@ from sqlalchemy import Engine, Table, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 from sqlalchemy.orm.util import LoaderCriteriaOption
-from sqlalchemy.sql import visitors
 
 from pms_dashboard.db.engine import OWNER, app_engine, auditor_engine, owner_engine
 from pms_dashboard.settings import APP_ROLE, AUDITOR_ROLE
@@ -99,15 +98,23 @@ _CLASS_OF: dict[Table, type[TenantOwned] | None] = {}
 def _tenant_classes_in(statement: Any) -> list[type[TenantOwned]]:
     """The tenant classes whose tables appear anywhere in `statement` (each once)."""
     found: dict[type[TenantOwned], None] = {}
-    for element in visitors.iterate(statement):
+    seen: set[int] = set()
+    todo = [statement]
+    while todo:  # each element once: a CTE is referenced from several places (recursion)
+        element = todo.pop()
+        if id(element) in seen:
+            continue
+        seen.add(id(element))
         if isinstance(element, Table):
-            element = element._deannotate()  # an entity's table is an annotated copy
-            if element not in _CLASS_OF:  # first met: classes are read from the tree again
+            table = element._deannotate()  # an entity's table is an annotated copy
+            if table not in _CLASS_OF:  # first met: classes are read from the tree again
                 by_table = {cls.__table__: cls for cls in tenant_models()}  # type: ignore[attr-defined]
-                _CLASS_OF[element] = by_table.get(element)
-            cls = _CLASS_OF[element]
+                _CLASS_OF[table] = by_table.get(table)
+            cls = _CLASS_OF[table]
             if cls is not None:
                 found[cls] = None
+            continue
+        todo.extend(element.get_children())
     return list(found)
 
 
