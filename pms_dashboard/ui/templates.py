@@ -163,6 +163,10 @@ def header(title: str) -> rx.Component:
     )
 
 
+# Each signed-in page's route and the events its loading runs (tests count their work).
+SIGNED_IN_PAGES: dict[str, list[Any]] = {}
+
+
 def template(
     *, route: str, title: str, on_load: Any = None
 ) -> Callable[[Callable[[], rx.Component]], Callable[[], rx.Component]]:
@@ -172,6 +176,7 @@ def template(
 
     def decorator(body: Callable[[], rx.Component]) -> Callable[[], rx.Component]:
         loads = [on_load if on_load is not None else SessionState.require_user]
+        SIGNED_IN_PAGES[route] = loads
 
         @rx.page(route=route, title=f"{title} · PMS", on_load=loads)
         def page() -> rx.Component:
