@@ -27,6 +27,7 @@ from sqlalchemy import Engine, Table, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 from sqlalchemy.orm.util import LoaderCriteriaOption
+from sqlalchemy.sql.elements import BindParameter, ColumnClause
 
 from pms_dashboard.db.engine import OWNER, app_engine, auditor_engine, owner_engine
 from pms_dashboard.settings import APP_ROLE, AUDITOR_ROLE
@@ -105,6 +106,11 @@ def _tenant_classes_in(statement: Any) -> list[type[TenantOwned]]:
         if id(element) in seen:
             continue
         seen.add(id(element))
+        if isinstance(element, BindParameter):
+            continue
+        if isinstance(element, ColumnClause) and element.table is not None:
+            todo.append(element.table)  # a column leads only to its table (or alias)
+            continue
         if isinstance(element, Table):
             table = element._deannotate()  # an entity's table is an annotated copy
             if table not in _CLASS_OF:  # first met: classes are read from the tree again
