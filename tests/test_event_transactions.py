@@ -12,7 +12,6 @@ import importlib
 import pkgutil
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -21,7 +20,6 @@ from sqlmodel import col
 
 import pms_dashboard.ui.pages
 from pms_dashboard.goals import service as goals
-from pms_dashboard.goals.schemas import GoalInput
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.models import Tenant
 from pms_dashboard.tenancy.session import owner_session, tenant_session
@@ -30,7 +28,14 @@ from pms_dashboard.ui.states.people import PeopleState
 from pms_dashboard.ui.states.reviews import CyclesState
 from pms_dashboard.ui.states.session import SessionState
 from pms_dashboard.ui.templates import SIGNED_IN_PAGES
-from tests.conftest import TEST_PASSWORD, TenantFixture, add_person, draft_cycle, new_tenant
+from tests.conftest import (
+    TEST_PASSWORD,
+    TenantFixture,
+    add_goals,
+    add_person,
+    draft_cycle,
+    new_tenant,
+)
 from tests.ui_harness import call, redirects_to, state_for, token_for
 
 for _module in pkgutil.iter_modules(pms_dashboard.ui.pages.__path__):  # registers the pages
@@ -72,18 +77,7 @@ def t() -> TenantFixture:
     t = new_tenant()
     for i in range(PAGE_SIZE + 2):
         add_person(t, f"person{i}", manager="manager", team="Alpha")
-    actor = TenantContext(tenant_id=t.id, user_id=t.user_id("emp1"), role="employee")
-    with tenant_session(actor) as s:
-        for i in range(PAGE_SIZE + 2):
-            goals.create_goal(
-                session=s,
-                actor=actor,
-                data=GoalInput(
-                    title=f"Goal {i}",
-                    start_date=date.today(),
-                    due_date=date.today() + timedelta(days=30 + i),
-                ),
-            )
+    add_goals(t, "emp1", PAGE_SIZE + 2)
     with owner_session(t.id) as s:
         s.execute(
             update(Tenant)

@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
-from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, event
 
-from pms_dashboard.goals import service as goals
-from pms_dashboard.goals.schemas import GoalInput
 from pms_dashboard.people import service as people
 from pms_dashboard.people.schemas import InviteInput
 from pms_dashboard.tenancy import cache
@@ -22,7 +19,7 @@ from pms_dashboard.tenancy.session import contextless_session, tenant_session
 from pms_dashboard.ui.states.base import TabOwnerGuard
 from pms_dashboard.ui.states.goals import PAGE_SIZE, GoalsState
 from pms_dashboard.ui.states.people import PeopleState
-from tests.conftest import TEST_PASSWORD, TenantFixture, add_person, ctx, new_tenant
+from tests.conftest import TEST_PASSWORD, TenantFixture, add_goals, add_person, ctx, new_tenant
 from tests.ui_harness import call, state_for, token_for
 
 
@@ -57,19 +54,7 @@ def _tenant(team: str) -> TenantFixture:
     t = new_tenant()
     for key in ("emp1", "emp2"):
         add_person(t, f"{key}-peer", manager="manager", team=team)
-    actor = ctx(t, "emp1")
-    with tenant_session(actor) as s:
-        for i in range(PAGE_SIZE + 2):
-            goals.create_goal(
-                session=s,
-                actor=actor,
-                data=GoalInput(
-                    title=f"Goal {i}",
-                    period=f"{team}-period",
-                    start_date=date.today(),
-                    due_date=date.today() + timedelta(days=30 + i),
-                ),
-            )
+    add_goals(t, "emp1", PAGE_SIZE + 2, period=f"{team}-period")
     return t
 
 
