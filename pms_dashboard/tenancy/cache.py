@@ -33,7 +33,7 @@ from pms_dashboard.tenancy.session import TenantSession
 T = TypeVar("T")
 
 LIFETIME_S = 30.0  # how stale a menu may be when another process changed it
-MAX_ENTRIES = 20_000  # least recently used first out past this
+MAX_ENTRIES = 1_000  # least recently used first out past this (a menu is up to ~50 KB)
 
 _WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE|COPY|TRUNCATE)\b", re.IGNORECASE)
 
