@@ -146,6 +146,30 @@ def set_manager(t: TenantFixture, who: str, manager: str | None) -> None:
     t.users[who].manager_id = manager_id
 
 
+def add_goals(t: TenantFixture, who: str, count: int, period: str = "") -> None:
+    """`count` goals of `who`, created by them through the goal service (due 30 days on and
+    a day apart), e.g. more than one page of a list shows."""
+    from datetime import date, timedelta
+
+    from pms_dashboard.goals import service as goals
+    from pms_dashboard.goals.schemas import GoalInput
+    from pms_dashboard.tenancy.session import tenant_session
+
+    actor = ctx(t, who)
+    with tenant_session(actor) as s:
+        for i in range(count):
+            goals.create_goal(
+                session=s,
+                actor=actor,
+                data=GoalInput(
+                    title=f"Goal {i}",
+                    period=period,
+                    start_date=date.today(),
+                    due_date=date.today() + timedelta(days=30 + i),
+                ),
+            )
+
+
 def ctx(t: TenantFixture, who: str, role: str | None = None) -> TenantContext:
     """The context a request of `who` (a key of `t.users`) runs in, with their own role
     unless `role` is given."""

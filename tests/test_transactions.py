@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from datetime import date, timedelta
 from typing import Any
 
 import pyotp
@@ -27,8 +26,6 @@ from pms_dashboard.auth import service as auth
 from pms_dashboard.auth.models import User
 from pms_dashboard.console import routes as console_routes
 from pms_dashboard.db.engine import app_engine, auditor_engine
-from pms_dashboard.goals import service as goals
-from pms_dashboard.goals.schemas import GoalInput
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.session import owner_session, tenant_session
 from pms_dashboard.ui.states.console import ConsoleState
@@ -38,7 +35,7 @@ from pms_dashboard.ui.states.overview import OverviewState
 from pms_dashboard.ui.states.people import PeopleState
 from pms_dashboard.ui.states.reviews import ReviewsState
 from pms_dashboard.ui.states.session import SessionState
-from tests.conftest import TEST_PASSWORD, TenantFixture, create_console_admin
+from tests.conftest import TEST_PASSWORD, TenantFixture, add_goals, create_console_admin
 from tests.ui_harness import call, redirects_to, state_for, token_for
 
 MakeTenant = Callable[..., TenantFixture]
@@ -73,18 +70,7 @@ def begins() -> Begins:
 def t(make_tenant: MakeTenant) -> TenantFixture:
     """A tenant whose employee has more goals than one page shows."""
     t = make_tenant()
-    actor = TenantContext(tenant_id=t.id, user_id=t.user_id("emp1"), role="employee")
-    with tenant_session(actor) as s:
-        for i in range(PAGE_SIZE + 2):
-            goals.create_goal(
-                session=s,
-                actor=actor,
-                data=GoalInput(
-                    title=f"Goal {i}",
-                    start_date=date.today(),
-                    due_date=date.today() + timedelta(days=30 + i),
-                ),
-            )
+    add_goals(t, "emp1", PAGE_SIZE + 2)
     return t
 
 

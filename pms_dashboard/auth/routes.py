@@ -46,8 +46,10 @@ def signed_in(
     if claims is None:
         yield None
         return
-    with tenant_session(service.request_context(claims)) as session:
-        principal = service.authenticate_in(session=session, claims=claims, ip=ip)
+    check = service.session_check(claims)  # sent with the door's set-up: one round trip
+    with tenant_session(service.request_context(claims), first=[check]) as session:
+        checked = session.info["first_rows"][0]
+        principal = service.authenticate_in(session=session, claims=claims, ip=ip, checked=checked)
         yield None if principal is None else (principal, session)
 
 

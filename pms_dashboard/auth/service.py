@@ -333,52 +333,68 @@ def request_context(claims: tokens.TokenClaims) -> TenantContext:
     return TenantContext(tenant_id=claims.tenant_id, user_id=claims.user_id)
 
 
+# The session check, in plain SQL so the door can send it with its set-up in one round
+# trip (`tenancy.session.tenant_session(first=...)`); RLS and the explicit tenant keep it to
+# the token's tenant. The tenant's settings come with it (its look, its stale threshold).
+_SESSION_CHECK = """
+SELECT u.id, u.role, u.email, u.display_name, t.name, t.slug, t.settings,
+       s.last_seen_at < now() - %(idle)s AS idle,
+       s.last_seen_at < now() - %(every)s AS stale
+  FROM auth_session AS s
+  JOIN app_user AS u ON u.tenant_id = s.tenant_id AND u.id = s.user_id
+  JOIN tenant AS t ON t.id = u.tenant_id
+ WHERE s.id = %(session)s AND s.user_id = %(user)s AND s.tenant_id = %(tenant)s
+   AND s.revoked_at IS NULL AND s.expires_at > now()
+   AND s.created_at > now() - %(lifetime)s AND u.is_active
+"""
+
+
+def session_check(claims: tokens.TokenClaims) -> tuple[str, dict[str, Any]]:
+    """The statement `authenticate_in` judges a token's session by: for the door to send
+    first (`tenant_session(first=[session_check(claims)])`)."""
+    settings = get_settings()
+    return _SESSION_CHECK, {
+        "idle": timedelta(minutes=settings.session_idle_minutes),
+        "every": LAST_SEEN_EVERY,
+        "lifetime": timedelta(hours=settings.session_hours),
+        "session": claims.session_id,
+        "user": claims.user_id,
+        "tenant": claims.tenant_id,
+    }
+
+
 def authenticate_in(
-    *, session: Session, claims: tokens.TokenClaims, ip: str = ""
+    *, session: Session, claims: tokens.TokenClaims, ip: str = "", checked: Any = None
 ) -> Principal | None:
     """The principal of a verified token's claims, in the token's own tenant transaction
     (`request_context`), or None if its session is unknown, expired, idle (then it is
     revoked) or revoked, or its user inactive. Refreshes the session's `last_seen_at` at
     most once a minute. On success the session's context becomes the principal's (with
     the role from the database), so a refusal later in the transaction is audited as
-    theirs."""
+    theirs, and the tenant's settings are kept for the transaction (`get_customization`).
+
+    `checked`: the rows of `session_check(claims)` when the door already sent it (in its
+    set-up's round trip); otherwise it is run here."""
     if session.info.get("tenant_id") != claims.tenant_id:
         raise RuntimeError("authenticate a token in its own tenant's transaction")
-    settings = get_settings()
-    idle_since = func.now() - timedelta(minutes=settings.session_idle_minutes)
-    row = session.execute(
-        select(
-            User,
-            col(Tenant.name),
-            col(Tenant.slug),
-            (col(AuthSession.last_seen_at) < idle_since).label("idle"),
-            (col(AuthSession.last_seen_at) < func.now() - LAST_SEEN_EVERY).label("stale"),
-        )
-        .join(AuthSession, col(AuthSession.user_id) == User.id)
-        .join(Tenant, col(Tenant.id) == User.tenant_id)
-        .where(
-            col(AuthSession.id) == claims.session_id,
-            col(AuthSession.user_id) == claims.user_id,
-            col(AuthSession.revoked_at).is_(None),
-            col(AuthSession.expires_at) > func.now(),
-            col(AuthSession.created_at) > func.now() - timedelta(hours=settings.session_hours),
-            col(User.is_active).is_(True),
-        )
-    ).first()
-    if row is None:
+    if checked is None:
+        sql, params = session_check(claims)
+        checked = session.connection().exec_driver_sql(sql, params).all()
+    if not checked:
         return None
-    user, tenant_name, tenant_slug, idle, stale = row
+    user_id, role, email, display_name, tenant_name, tenant_slug, settings, idle, stale = checked[0]
     if idle:
+        minutes = get_settings().session_idle_minutes
         _revoke(
             session,
             claims,
             RevokeReason.idle,
             ip=ip,
-            detail={"idle_minutes": settings.session_idle_minutes},
-            where=(col(AuthSession.last_seen_at) < idle_since,),
+            detail={"idle_minutes": minutes},
+            where=(col(AuthSession.last_seen_at) < func.now() - timedelta(minutes=minutes),),
         )
         return None
-    if stale:  # a no-op when another request of this session got there first
+    if stale and not session.info.get("read_only"):  # no-op when another request was first
         session.execute(
             update(AuthSession)
             .where(
@@ -387,13 +403,14 @@ def authenticate_in(
             )
             .values(last_seen_at=func.now())
         )
+    session.info["tenant_settings"] = settings
     principal = Principal(
         tenant_id=claims.tenant_id,
-        user_id=user.id,
+        user_id=user_id,
         session_id=claims.session_id,
-        role=user.role,
-        email=user.email,
-        display_name=user.display_name,
+        role=role,
+        email=email,
+        display_name=display_name,
         tenant_name=tenant_name,
         tenant_slug=tenant_slug,
     )

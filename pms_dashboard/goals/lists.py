@@ -76,23 +76,25 @@ def goal_list_conditions(
     return conditions
 
 
+# The goal owner's person row in a list (one alias for every list: built once, not per call).
+_OWNER = aliased(User, name="owner")
+
+
 def list_goals(*, session: Session, actor: TenantContext, query: GoalListQuery) -> Page:
     """One page of the goals the actor may see in `query.scope`, filtered and sorted
     (TenantBusy when the tenant already runs its share of list queries)."""
     limits.take_slot(session, limits.LIST)
     today = date.today()
     cutoff = stale_before(session)
-    owner = aliased(User)
+    owner = _OWNER
     conditions = goal_list_conditions(
         session=session, actor=actor, query=query, owner=owner, cutoff=cutoff
     )
 
-    base = select(Goal)
+    counted = select(func.count()).select_from(Goal)
     if query.department or query.team:  # the count joins people only when it filters on them
-        base = base.join(owner, owned_by(owner))
-    total: int = (
-        session.scalar(select(func.count()).select_from(base.where(*conditions).subquery())) or 0
-    )
+        counted = counted.join(owner, owned_by(owner))
+    total: int = session.scalar(counted.where(*conditions)) or 0
     kr_count = (
         select(func.count())
         .where(col(KeyResult.goal_id) == Goal.id, col(KeyResult.tenant_id) == Goal.tenant_id)

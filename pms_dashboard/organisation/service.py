@@ -32,6 +32,8 @@ def get_customization(*, session: Session) -> Customization:
     tenant_id = session.info.get("tenant_id")
     if tenant_id is None:
         raise MissingTenantContext("the customization belongs to a tenant: use a tenant session")
+    if "tenant_settings" in session.info:  # read by this transaction's session check
+        return Customization.from_settings(session.info["tenant_settings"])
     settings = session.scalar(select(col(Tenant.settings)).where(col(Tenant.id) == tenant_id))
     return Customization.from_settings(settings)
 
@@ -126,6 +128,7 @@ def update_tenant_settings(
         raise CustomizationError(SCALE_IN_USE, field="rating_scale")
     if changed:
         new_settings = stored | validated.customization.model_dump(mode="json")
+        session.info.pop("tenant_settings", None)  # the check's copy is out of date now
         result = session.execute(
             update(Tenant)
             .where(col(Tenant.id) == actor.tenant_id)

@@ -119,7 +119,7 @@ def _tenant_only(statement: Select, tenant_id: uuid.UUID) -> Select:
     """`tenant_id = :tenant` on every tenant table the statement reaches, including those
     inside borrowed subqueries (`permissions.visible_user_ids` walks `app_user` in a
     recursive CTE we cannot add a condition to). Our own joins also say it explicitly."""
-    return statement.options(*tenant_criteria(tenant_id))
+    return statement.options(*tenant_criteria(tenant_id, statement))
 
 
 # ----------------------------------------------------------------- reviews with ratings

@@ -18,14 +18,16 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar
 
 import psycopg
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, Table, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+from sqlalchemy.orm.util import LoaderCriteriaOption
+from sqlalchemy.sql.elements import BindParameter, ColumnClause
 
 from pms_dashboard.db.engine import OWNER, app_engine, auditor_engine, owner_engine
 from pms_dashboard.settings import APP_ROLE, AUDITOR_ROLE
@@ -68,18 +70,58 @@ def _scope_to_tenant(state: ORMExecuteState) -> None:
         if any(issubclass(m.class_, TenantOwned) for m in state.all_mappers):
             raise MissingTenantContext("tenant-owned data queried without a tenant context")
         return
-    state.statement = state.statement.options(*tenant_criteria(tenant_id))
+    criteria = tenant_criteria(tenant_id, state.statement)
+    if criteria:
+        state.statement = state.statement.options(*criteria)
 
 
-def tenant_criteria(tenant_id: uuid.UUID) -> tuple[Any, ...]:
-    """ORM options adding `tenant_id = :tenant` for every tenant class, not only a statement's
-    top-level entities, so correlated subqueries, joins and borrowed subqueries are scoped
-    too (they render on compilation, so they hold in a raw COPY as well); the lambdas are
-    cached per class by SQLAlchemy."""
+def tenant_criteria(tenant_id: uuid.UUID, statement: Any) -> tuple[Any, ...]:
+    """ORM options adding `tenant_id = :tenant` for every tenant class `statement` reaches,
+    not only its top-level entities: correlated subqueries, joins, aliases and borrowed
+    subqueries are scoped too (they render on compilation, so they hold in a raw COPY as
+    well). Finding them walks the statement once, so the cost grows with the statement, not
+    with the number of tenant classes; a statement carrying loader options of its own (which
+    could reach tables at compile time) gets every class. The lambdas are cached per class
+    by SQLAlchemy."""
+    own = getattr(statement, "_with_options", ())
+    loads = any(not isinstance(option, LoaderCriteriaOption) for option in own)
+    classes = tenant_models() if loads else _tenant_classes_in(statement)
     return tuple(
         with_loader_criteria(cls, lambda c: c.tenant_id == tenant_id, include_aliases=True)
-        for cls in tenant_models()
+        for cls in classes
     )
+
+
+# Each table met so far: its tenant class, or None for a table of no tenant.
+_CLASS_OF: dict[Table, type[TenantOwned] | None] = {}
+
+
+def _tenant_classes_in(statement: Any) -> list[type[TenantOwned]]:
+    """The tenant classes whose tables appear anywhere in `statement` (each once)."""
+    found: dict[type[TenantOwned], None] = {}
+    seen: set[int] = set()
+    todo = [statement]
+    while todo:  # each element once: a CTE is referenced from several places (recursion)
+        element = todo.pop()
+        if id(element) in seen:
+            continue
+        seen.add(id(element))
+        if isinstance(element, BindParameter):
+            continue
+        if isinstance(element, ColumnClause) and element.table is not None:
+            todo.append(element.table)  # a column leads only to its table (or alias)
+            continue
+        if isinstance(element, Table):
+            table = element._deannotate()  # an entity's table is an annotated copy
+            if table not in _CLASS_OF:  # first met: classes are read from the tree again
+                by_table = {cls.__table__: cls for cls in tenant_models()}  # type: ignore[attr-defined]
+                _CLASS_OF[table] = by_table.get(table)
+            cls = _CLASS_OF[table]
+            if cls is not None:
+                found[cls] = None
+            continue
+        todo.extend(element.get_children())
+    return list(found)
 
 
 def _is_read_only_refusal(err: BaseException) -> bool:
@@ -118,11 +160,22 @@ _FENCE = (
 _MOVE_LOCK = "SELECT pg_advisory_xact_lock_shared(hashtextextended('pms.move:' || %s, 0))"
 _SET_PATH = "SELECT set_config('search_path', %s, true)"
 
+# A read sent with the set-up, in its round trip: SQL with psycopg placeholders and its
+# parameters. Its rows land in `session.info["first_rows"]` (one list per read).
+FirstRead = tuple[str, dict[str, Any]]
 
-def _begin_at(session: Session, tenant_id: uuid.UUID | None, placement: Placement | None) -> None:
+
+def _begin_at(
+    session: Session,
+    tenant_id: uuid.UUID | None,
+    placement: Placement | None,
+    first: Sequence[FirstRead] = (),
+) -> None:
     """BEGIN, the tenant context, the placement's search_path (transaction-local, never a
-    plain SET) and the placement's fence read, in one network round trip (psycopg pipeline
-    mode). StalePlacement when the target no longer holds the tenant at this version."""
+    plain SET), the placement's fence read and the `first` reads (read-only statements that
+    need the context, such as the session check), in one network round trip (psycopg
+    pipeline mode). StalePlacement when the target no longer holds the tenant at this
+    version (the first reads' rows are then never used)."""
     conn = session.connection()
     raw = conn.connection.dbapi_connection
     assert isinstance(raw, psycopg.Connection)
@@ -134,6 +187,9 @@ def _begin_at(session: Session, tenant_id: uuid.UUID | None, placement: Placemen
                 raw.execute(_SET_PATH, (placement.search_path,))
                 raw.execute(_MOVE_LOCK, (str(placement.tenant_id),))
                 fence = raw.execute(_FENCE, (placement.tenant_id,))
+            reads = [raw.cursor() for _ in first]
+            for cursor, (sql, params) in zip(reads, first, strict=True):
+                cursor.execute(sql, params)
         if placement is not None:
             row = fence.fetchone()
             if row is None or row[0] != placement.version or row[1] == "moved":
@@ -143,6 +199,7 @@ def _begin_at(session: Session, tenant_id: uuid.UUID | None, placement: Placemen
             session.info["read_only"] = frozen
             if frozen:
                 raw.execute("SET TRANSACTION READ ONLY")
+        session.info["first_rows"] = [cursor.fetchall() for cursor in reads]
     except psycopg.OperationalError:
         # The pooled connection died (e.g. the server restarted): drop it; the caller retries.
         conn.invalidate()
@@ -162,16 +219,17 @@ def _unit_of_work(
     session: S,
     tenant_id: uuid.UUID | None = None,
     placement: Placement | None = None,
+    first: Sequence[FirstRead] = (),
 ) -> Iterator[S]:
     """Commit on success, roll back on any error, always close: the only commit point."""
     try:
         if tenant_id is not None or placement is not None:
             try:
-                _begin_at(session, tenant_id, placement)
+                _begin_at(session, tenant_id, placement, first)
             except psycopg.OperationalError:
                 # Nothing has run yet, so one retry on a fresh connection is safe.
                 session.rollback()
-                _begin_at(session, tenant_id, placement)
+                _begin_at(session, tenant_id, placement, first)
         yield session
         session.commit()
     except BaseException as err:
@@ -201,7 +259,12 @@ def _record_refusal(
 
 @contextmanager
 def _routed(
-    tenant_id: uuid.UUID, role: str, make: Callable[[Engine, Placement], S], *, context: bool
+    tenant_id: uuid.UUID,
+    role: str,
+    make: Callable[[Engine, Placement], S],
+    *,
+    context: bool,
+    first: Sequence[FirstRead] = (),
 ) -> Iterator[S]:
     """A unit of work of `role` at the tenant's placement. A cached placement that the
     target does not confirm (its fence row moved on, or the place itself is gone: no such
@@ -211,7 +274,7 @@ def _routed(
     for attempt in (1, 2):
         session = make(placements.engine_of(found, role), found)
         session.info["placement"] = found
-        work = _unit_of_work(session, tenant_id if context else None, found)
+        work = _unit_of_work(session, tenant_id if context else None, found, first)
         try:
             entered = work.__enter__()
         except StalePlacement as stale:
@@ -265,11 +328,16 @@ def _exit_through(work: AbstractContextManager[Any]) -> Iterator[None]:
 
 
 def tenant_session(
-    ctx: TenantContext, *, engine: Engine | None = None, as_owner: bool = False
+    ctx: TenantContext,
+    *,
+    engine: Engine | None = None,
+    as_owner: bool = False,
+    first: Sequence[FirstRead] = (),
 ) -> AbstractContextManager[TenantSession]:
     """Run one unit of work for `ctx.tenant_id` as `pms_app` at the tenant's placement;
     commit on success. `as_owner`: the same, as the migration role (seeding only);
-    `engine`: a given engine of the placement's database (tests of pooled connections).
+    `engine`: a given engine of the placement's database (tests of pooled connections);
+    `first`: reads sent in the set-up's round trip (`session.info["first_rows"]`).
 
     Usage: `with tenant_session(ctx) as session: service.do(session=session, ...)`.
     """
@@ -283,7 +351,8 @@ def tenant_session(
             expire_on_commit=False,
         )
 
-    return _routed(ctx.tenant_id, OWNER if as_owner else APP_ROLE, make, context=True)
+    role = OWNER if as_owner else APP_ROLE
+    return _routed(ctx.tenant_id, role, make, context=True, first=first)
 
 
 def contextless_session(*, engine: Engine | None = None) -> AbstractContextManager[TenantSession]:

@@ -163,13 +163,20 @@ def header(title: str) -> rx.Component:
     )
 
 
+# Each signed-in page's route and the events its loading runs (tests count their work).
+SIGNED_IN_PAGES: dict[str, list[Any]] = {}
+
+
 def template(
     *, route: str, title: str, on_load: Any = None
 ) -> Callable[[Callable[[], rx.Component]], Callable[[], rx.Component]]:
-    """Register a signed-in page: shell around it, session check before its own on_load."""
+    """Register a signed-in page: shell around it; its on_load (a handler of a
+    `SessionState`, whose `_signed_in` checks the session and sets the tenant's look in the
+    event's one transaction), or the session check alone for a page without one."""
 
     def decorator(body: Callable[[], rx.Component]) -> Callable[[], rx.Component]:
-        loads = [SessionState.require_user, *([on_load] if on_load is not None else [])]
+        loads = [on_load if on_load is not None else SessionState.require_user]
+        SIGNED_IN_PAGES[route] = loads
 
         @rx.page(route=route, title=f"{title} · PMS", on_load=loads)
         def page() -> rx.Component:

@@ -27,6 +27,9 @@ from pms_dashboard.goals.schemas import (
     KeyResultInput,
 )
 from pms_dashboard.people import service as people_service
+from pms_dashboard.tenancy.cache import cached
+from pms_dashboard.tenancy.context import TenantContext
+from pms_dashboard.tenancy.session import TenantSession
 from pms_dashboard.ui.states.base import Paged, event
 from pms_dashboard.ui.states.rows import (
     CheckInRow,
@@ -102,11 +105,13 @@ class GoalsState(Paged, SessionState):
             actor = principal.context
             page = goals_service.list_goals(session=session, actor=actor, query=query)
             if menus:  # the filter menus: once per page load, not on every paging step
-                periods = goals_service.periods(session=session)
-                owners = goals_service.owner_options(session=session, actor=actor)
-                teams = people_service.teams(session=session, actor=actor)
+                periods, owners, teams = cached(
+                    session,
+                    ("goal menus", actor.user_id, actor.role),
+                    lambda: _menus(session, actor),
+                )
         if menus:
-            self.periods, self.teams = periods, teams
+            self.periods, self.teams = list(periods), list(teams)  # copies: never the cache's
             self.owners = [{"id": o.id, "name": o.name} for o in owners]
         self.error = ""
         self.rows = [goal_list_row(row) for row in page.rows]
@@ -201,6 +206,15 @@ class GoalsState(Paged, SessionState):
     def sort_by(self, column: str):
         descending = not self.descending if column == self.sort else False
         return self._load(sort=column, descending=descending, page=1)
+
+
+def _menus(session: TenantSession, actor: TenantContext) -> tuple[Any, ...]:
+    """The goal list's filter menus as `actor` may use them: periods, owners, teams."""
+    return (
+        goals_service.periods(session=session),
+        goals_service.owner_options(session=session, actor=actor),
+        people_service.teams(session=session, actor=actor),
+    )
 
 
 def _list_query(values: dict[str, Any]) -> GoalListQuery:

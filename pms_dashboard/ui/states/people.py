@@ -27,6 +27,7 @@ from pms_dashboard.people.schemas import (
     ProfileInput,
     parse_input,
 )
+from pms_dashboard.tenancy.cache import cached
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.session import TenantSession
 from pms_dashboard.ui.states.base import Paged, event
@@ -96,8 +97,14 @@ class PeopleState(Paged, SessionState):
         """One page of the directory with `changes` to its filters (and the tree view)."""
         query = self._query(**changes)
         page = people.list_people(session=session, actor=actor, query=query)
-        departments = people.departments(session=session, actor=actor)
-        teams = people.teams(session=session, actor=actor, department=query.department)
+        departments, teams = cached(  # the filter menus, not read again on every step
+            session,
+            ("people menus", actor.user_id, actor.role, query.department),
+            lambda: (
+                people.departments(session=session, actor=actor),
+                people.teams(session=session, actor=actor, department=query.department),
+            ),
+        )
         tree = (
             people.flatten_tree(people.team_tree(session=session, actor=actor))
             if self.view == "tree"
@@ -111,7 +118,7 @@ class PeopleState(Paged, SessionState):
         self.team = query.team or "all"
         self.role_filter = query.role or "all"
         self.active_filter = query.active
-        self.departments, self.teams = departments, teams
+        self.departments, self.teams = list(departments), list(teams)  # not the cache's
         self.tree = [person_tree_row(line, indent_px=INDENT_PX) for line in tree]
 
     def _load(self, **changes: Any):

@@ -69,6 +69,7 @@ class SessionState(AppState):
             with signed_in(token, ip=self.router.session.client_ip or "") as found:
                 if found is not None:
                     self._show(found[0])
+                    self._look(found[1])
                     yield found
         except UserError as err:
             raise EndEvent((refused or self._refused)(err)) from err
@@ -96,13 +97,22 @@ class SessionState(AppState):
         self.role = principal.role
         self.tenant_name = principal.tenant_name
 
+    def _look(self, session: TenantSession) -> None:
+        """The tenant's look, as of this event (its settings came with the session check,
+        so this costs no statement); a var is set only when it changes."""
+        look = get_customization(session=session)
+        if self.accent != look.accent:
+            self.accent = look.accent
+        if self.logo_url != look.logo_url:
+            self.logo_url = look.logo_url
+
     def _forget(self) -> None:
         self.user_name = self.user_email = self.role_label = self.role = self.tenant_name = ""
 
     @event
     def require_user(self):
-        """on_load of every signed-in page: no valid session, no page; the tenant's look."""
-        with self._signed_in() as (_, session):
-            look = get_customization(session=session)
-        self.accent, self.logo_url = look.accent, look.logo_url
+        """on_load of a signed-in page without one of its own (theirs run in `_signed_in`
+        too): no valid session, no page; the tenant's look."""
+        with self._signed_in():
+            pass
         return None

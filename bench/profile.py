@@ -1,0 +1,131 @@
+"""Where a page event's server time goes: "My goals" `load` of an employee on a 1,000-goal
+tenant, timed and profiled.
+
+The event is called as the websocket would call it (`ui.driver`: cookie check, tenant
+transaction, services, state update) on one tab's state, again and again. First `--runs`
+events are timed without a profiler (median and p95 in ms, and the transactions and
+statements each event sent); then `--events` events run under cProfile and the top 10
+functions by cumulative and by own time are printed. The tenant is `bench.list_pages`'s
+1,000-goal tenant in the bench database (seeded on first use).
+
+    python -m bench.profile [--runs 200] [--events 200] [--top 10] [--clock wall|cpu]
+
+For a sampling profile of the same loop: `py-spy record -o profile.svg -- python -m
+bench.profile --events 2000`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bench.common import Timing, prepare_database, summarize
+
+
+def _employee_load() -> Callable[[], None]:
+    """One "My goals" load event of the 1,000-goal tenant's employee, on one tab's state."""
+    from bench import list_pages
+    from pms_dashboard.ui.driver import call, redirects_to, state_for
+    from pms_dashboard.ui.states.goals import GoalsState
+
+    slug = list_pages._seed(*list_pages.SMALL)
+    token = list_pages._tokens(slug)["employee"]
+    state = state_for(GoalsState, token, "/goals")
+
+    def run() -> None:
+        if redirects_to(call(state, GoalsState.load)) is not None or not state.rows:
+            raise AssertionError("the employee's goal list did not load")
+
+    return run
+
+
+class Traffic:
+    """Transactions (BEGINs) and statements sent on every engine while counting."""
+
+    def __init__(self) -> None:
+        self.begins = self.statements = 0
+
+    def _begin(self, *_: Any) -> None:
+        self.begins += 1
+
+    def _statement(self, *_: Any) -> None:
+        self.statements += 1
+
+    def of(self, fn: Callable[[], None]) -> tuple[int, int]:
+        from sqlalchemy import Engine, event
+
+        event.listen(Engine, "begin", self._begin)
+        event.listen(Engine, "before_cursor_execute", self._statement)
+        try:
+            self.begins = self.statements = 0
+            fn()
+            return self.begins, self.statements
+        finally:
+            event.remove(Engine, "begin", self._begin)
+            event.remove(Engine, "before_cursor_execute", self._statement)
+
+
+def timed(run: Callable[[], None], runs: int) -> tuple[Timing, Timing]:
+    """Median and p95 server time of `runs` events, after a warm-up, and the same of the
+    app process's own CPU time per event (on a busy machine the wall time also holds the
+    waits for a core, the app's and its PostgreSQL backend's)."""
+    for _ in range(20):
+        run()
+    wall, cpu = [], []
+    for _ in range(runs):
+        began, began_cpu = time.perf_counter(), time.process_time()
+        run()
+        wall.append((time.perf_counter() - began) * 1000)
+        cpu.append((time.process_time() - began_cpu) * 1000)
+    name = '"My goals" load (employee, 1,000 goals)'
+    return summarize(name, wall), summarize(f"{name}, app CPU", cpu)
+
+
+def profiled(run: Callable[[], None], events: int, top: int, clock: str = "wall") -> str:
+    """The top `top` functions over `events` events by cumulative and by own time, in wall
+    time or in the process's CPU time (`clock`: steadier on a busy machine)."""
+    profiler = cProfile.Profile(time.process_time) if clock == "cpu" else cProfile.Profile()
+    profiler.enable()
+    for _ in range(events):
+        run()
+    profiler.disable()
+    out = io.StringIO()
+    for key in ("cumulative", "tottime"):
+        out.write(f"\n--- top {top} by {key} ({events} events, {clock} time) ---\n")
+        stats = pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(key)
+        stats.print_stats(top)
+    return out.getvalue()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
+    parser.add_argument("--runs", type=int, default=200, help="timed events (default 200)")
+    parser.add_argument("--events", type=int, default=200, help="profiled events")
+    parser.add_argument("--top", type=int, default=10, help="functions listed per order")
+    parser.add_argument(
+        "--clock", choices=("wall", "cpu"), default="wall", help="the profile's clock"
+    )
+    args = parser.parse_args()
+    prepare_database()
+    run = _employee_load()
+    run()
+    begins, statements = Traffic().of(run)
+    for timing in timed(run, args.runs):
+        print(
+            f"{timing.name}: median {timing.median_ms:.2f} ms, p95 {timing.p95_ms:.2f} ms"
+            f" over {timing.runs} events"
+        )
+    print(
+        f"per event: {begins} transaction(s), {statements} statement(s) through SQLAlchemy"
+        " (the door's pipelined set-up besides)"
+    )
+    print(profiled(run, args.events, args.top, args.clock))
+
+
+if __name__ == "__main__":
+    main()

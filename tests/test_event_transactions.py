@@ -1,0 +1,185 @@
+"""A page visit and each step through a list is at most one transaction, counted as BEGINs on
+every engine (the app's, the owner's, the auditor's, every tenant database's): the page's
+loading (every event the page registers to run on load, in order, on one tab), then its
+paging or sorting event. And the set-up of that transaction is one round trip: the session
+check and the tenant's look travel with BEGIN, the tenant context, the search_path, the
+move lock and the fence read, so `require_user` sends nothing else."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import pkgutil
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, event, update
+from sqlmodel import col
+
+import pms_dashboard.ui.pages
+from pms_dashboard.goals import service as goals
+from pms_dashboard.tenancy.context import TenantContext
+from pms_dashboard.tenancy.models import Tenant
+from pms_dashboard.tenancy.session import owner_session, tenant_session
+from pms_dashboard.ui.states.goals import PAGE_SIZE, GoalsState
+from pms_dashboard.ui.states.people import PeopleState
+from pms_dashboard.ui.states.reviews import CyclesState
+from pms_dashboard.ui.states.session import SessionState
+from pms_dashboard.ui.templates import SIGNED_IN_PAGES
+from tests.conftest import (
+    TEST_PASSWORD,
+    TenantFixture,
+    add_goals,
+    add_person,
+    draft_cycle,
+    new_tenant,
+)
+from tests.ui_harness import call, redirects_to, state_for, token_for
+
+for _module in pkgutil.iter_modules(pms_dashboard.ui.pages.__path__):  # registers the pages
+    importlib.import_module(f"pms_dashboard.ui.pages.{_module.name}")
+
+
+class Traffic:
+    """BEGINs and statements on every engine while counting."""
+
+    def __init__(self) -> None:
+        self.begins, self.statements = 0, 0
+
+    def _begin(self, _conn: Any) -> None:
+        self.begins += 1
+
+    def _statement(self, *_: Any) -> None:
+        self.statements += 1
+
+    def of(self, fn: Callable[[], Any]) -> Traffic:
+        self.begins = self.statements = 0
+        event.listen(Engine, "begin", self._begin)
+        event.listen(Engine, "before_cursor_execute", self._statement)
+        try:
+            fn()
+        finally:
+            event.remove(Engine, "begin", self._begin)
+            event.remove(Engine, "before_cursor_execute", self._statement)
+        return self
+
+
+@pytest.fixture
+def traffic() -> Iterator[Traffic]:
+    yield Traffic()
+
+
+@pytest.fixture(scope="module")
+def t() -> TenantFixture:
+    """A tenant with more goals and people than a page shows, a cycle, and a look of its own."""
+    t = new_tenant()
+    for i in range(PAGE_SIZE + 2):
+        add_person(t, f"person{i}", manager="manager", team="Alpha")
+    add_goals(t, "emp1", PAGE_SIZE + 2)
+    with owner_session(t.id) as s:
+        s.execute(
+            update(Tenant)
+            .where(col(Tenant.id) == t.id)
+            .values(settings={"accent": "crimson", "logo_url": "/logo-of-t.png"})
+        )
+    return t
+
+
+def _token(t: TenantFixture, key: str) -> str:
+    return token_for(t.slug, f"{key}@{t.slug}.test", TEST_PASSWORD)
+
+
+def _first_goal(t: TenantFixture) -> str:
+    actor = TenantContext(tenant_id=t.id, user_id=t.user_id("emp1"), role="employee")
+    with tenant_session(actor) as s:
+        return goals.parent_options(session=s, actor=actor, limit=1)[0].id
+
+
+def _visit(route: str, token: str, params: dict[str, str] | None = None) -> tuple[Any, list]:
+    """Every on_load event of the page at `route`, in order, on one tab: (the tab's last
+    state, the events they returned)."""
+    loads = SIGNED_IN_PAGES[route]
+    first = state_for(loads[0].state, token, route, params)
+    root, events, st = first._get_root_state(), [], first
+    for handler in loads:
+        st = root.get_substate(handler.state.get_full_name().split(".")[1:])
+        events.extend(call(st, handler))
+    return st, events
+
+
+# Who visits each signed-in page (one whom the page shows something).
+VISITORS = {
+    "/goals": "emp1",
+    "/goals/[goal_id]": "emp1",
+    "/people": "manager",
+    "/overview": "manager",
+    "/reviews": "emp1",
+    "/cycles": "admin",
+    "/settings": "admin",
+    "/access-log": "admin",
+}
+
+
+def test_every_signed_in_page_has_a_visitor_here() -> None:
+    assert set(SIGNED_IN_PAGES) == set(VISITORS)
+
+
+@pytest.mark.parametrize("route", sorted(VISITORS))
+def test_a_page_visit_is_one_transaction(traffic: Traffic, t: TenantFixture, route: str) -> None:
+    params = {"goal_id": _first_goal(t)} if "[goal_id]" in route else None
+    token = _token(t, VISITORS[route])
+    seen: list[Any] = []
+    assert traffic.of(lambda: seen.append(_visit(route, token, params))).begins == 1
+    st, events = seen[0]
+    assert redirects_to(events) is None and getattr(st, "error", "") == ""
+    assert (st.accent, st.logo_url) == ("crimson", "/logo-of-t.png")  # the tenant's look
+
+
+@pytest.mark.parametrize(
+    ("route", "who", "step", "args"),
+    [
+        ("/goals", "emp1", GoalsState.next_page, ()),
+        ("/goals", "emp1", GoalsState.previous_page, ()),
+        ("/goals", "emp1", GoalsState.sort_by, ("title",)),
+        ("/goals", "manager", GoalsState.set_scope, ("team",)),
+        ("/goals", "manager", GoalsState.filter_team, ("Alpha",)),
+        ("/people", "manager", PeopleState.next_page, ()),
+        ("/people", "manager", PeopleState.previous_page, ()),
+        ("/cycles", "admin", CyclesState.status_next, ()),
+    ],
+    ids=lambda v: getattr(getattr(v, "fn", None), "__qualname__", None) or str(v),
+)
+def test_a_step_through_a_list_is_one_transaction(
+    traffic: Traffic, t: TenantFixture, route: str, who: str, step: Any, args: tuple
+) -> None:
+    params = {"cycle": str(draft_cycle(t))} if route == "/cycles" else None
+    st, _ = _visit(route, _token(t, who), params)
+    assert traffic.of(lambda: call(st, step, *args)).begins == 1
+    assert getattr(st, "error", "") == ""
+
+
+def test_the_session_check_travels_with_the_set_up(traffic: Traffic, t: TenantFixture) -> None:
+    """`require_user` (a page without a load of its own) is one transaction and sends no
+    statement of its own: the check and the look came in the set-up's round trip."""
+    st = state_for(SessionState, _token(t, "emp1"), "/goals")
+    seen = traffic.of(lambda: call(st, SessionState.require_user))
+    assert (seen.begins, seen.statements) == (1, 0)
+    assert st.user_name == "Employee 1" and st.accent == "crimson"
+
+
+def test_a_stale_session_is_still_refused_in_one_transaction(
+    traffic: Traffic, t: TenantFixture
+) -> None:
+    """A token whose session is not one (another id) is checked in the same one transaction
+    and sent to sign-in, with nothing of the page in vars."""
+    from pms_dashboard.auth import tokens
+
+    claims = tokens.verify(_token(t, "emp1"))
+    assert claims is not None
+    forged = tokens.issue(dataclasses.replace(claims, session_id=uuid.uuid4()))
+    seen: list[Any] = []
+    assert traffic.of(lambda: seen.append(_visit("/goals", forged))).begins == 1
+    st, events = seen[0]
+    assert redirects_to(events) == "/signin" and st.rows == [] and st.user_name == ""
