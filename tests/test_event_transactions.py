@@ -23,9 +23,9 @@ from pms_dashboard.goals import service as goals
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.models import Tenant
 from pms_dashboard.tenancy.session import owner_session, tenant_session
+from pms_dashboard.ui.states.cycles import CyclesState
 from pms_dashboard.ui.states.goals import PAGE_SIZE, GoalsState
 from pms_dashboard.ui.states.people import PeopleState
-from pms_dashboard.ui.states.reviews import CyclesState
 from pms_dashboard.ui.states.session import SessionState
 from pms_dashboard.ui.templates import SIGNED_IN_PAGES
 from tests.conftest import (
