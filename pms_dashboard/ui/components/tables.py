@@ -77,3 +77,13 @@ def row_action(label: Any, on_click: Any, class_name: str, **props: Any) -> rx.C
         class_name=class_name,
         **({"size": "1", "variant": "soft"} | props),
     )
+
+
+def scroll_into_view(element_id: str, block: str = "nearest") -> rx.event.EventSpec:
+    """Bring #<element_id> into view once it is drawn (it may appear only with the state
+    change the event before it made), e.g. a detail opened below or above its list."""
+    return rx.call_script(
+        f"(function f(n) {{ const e = document.getElementById({element_id!r});"
+        f" if (e) e.scrollIntoView({{block: {block!r}, behavior: 'instant'}});"
+        " else if (n > 0) setTimeout(() => f(n - 1), 50); })(40)"
+    )

@@ -13,7 +13,7 @@ from pms_dashboard.ui.components.export import export_menu
 from pms_dashboard.ui.components.feedback import error_callout, feedback
 from pms_dashboard.ui.components.fields import labelled
 from pms_dashboard.ui.components.pager import list_total, pager
-from pms_dashboard.ui.components.tables import data_table, row_action
+from pms_dashboard.ui.components.tables import data_table, row_action, scroll_into_view
 from pms_dashboard.ui.states.reviews import KEEP, CyclesState
 from pms_dashboard.ui.states.rows import shown
 from pms_dashboard.ui.templates import ACCENT, template
@@ -238,6 +238,9 @@ def _confirm_dialog() -> rx.Component:
 
 
 def _cycle_row(c: ObjectVar) -> rx.Component:
+    """One cycle; the one whose detail is open is marked (colour, and aria-current for
+    screen readers), and "View" brings its detail into view."""
+    selected = CyclesState.cycle_id == c["id"]
     return rx.table.row(
         rx.table.row_header_cell(rx.text(c["name"], weight="medium")),
         rx.table.cell(c["template_name"]),
@@ -246,12 +249,19 @@ def _cycle_row(c: ObjectVar) -> rx.Component:
         rx.table.cell(rx.text(c["participants"], size="1")),
         rx.table.cell(
             rx.hstack(
-                row_action("View", CyclesState.select_cycle(c["id"]), "cycle-view"),
+                row_action(
+                    rx.cond(selected, "Viewing", "View"),
+                    [CyclesState.select_cycle(c["id"]), scroll_into_view("cycle-detail", "start")],
+                    "cycle-view",
+                    variant=rx.cond(selected, "solid", "soft"),
+                ),
                 rx.cond(CyclesState.can_manage, _admin_buttons(c)),
                 spacing="2",
             )
         ),
-        class_name="cycle-row",
+        class_name=rx.cond(selected, "cycle-row cycle-selected", "cycle-row"),
+        background=rx.cond(selected, rx.color(ACCENT, 3), "transparent"),
+        custom_attrs={"aria-current": rx.cond(selected, "true", "false")},
     )
 
 
