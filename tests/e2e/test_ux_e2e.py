@@ -46,6 +46,18 @@ def _look(page, name: str) -> None:
         page.screenshot(path=str(Path(where) / f"{name}-{width}.png"), full_page=True)
 
 
+def _fits(page, where: str) -> None:
+    """No wider than the window (else say which element sticks out furthest)."""
+    page.wait_for_timeout(300)
+    width, inner, widest = page.evaluate(
+        "() => { let w = null; for (const e of document.querySelectorAll('body *')) {"
+        " const r = e.getBoundingClientRect(); if (!w || r.right > w[0]) w = [r.right,"
+        " e.tagName + '#' + e.id + '.' + e.className]; }"
+        " return [document.documentElement.scrollWidth, window.innerWidth, w]; }"
+    )
+    assert width <= inner, f"{where}: {width} px wide in a {inner} px window ({widest})"
+
+
 def _in_view(page, selector: str) -> bool:
     """The element's top is inside the window (not below the fold, not above it)."""
     return page.evaluate(
@@ -79,4 +91,51 @@ def test_view_on_a_cycle_brings_its_detail_into_view_and_marks_the_cycle(
         assert marked.count() == 1 and marked.locator("th").inner_text() == name
         assert marked.locator(".cycle-view").inner_text() == "Viewing"
         page.evaluate("window.scrollTo(0, 0)")
+    _fits(page, "/cycles with a cycle open")
     _look(page, "cycles")
+
+
+# Every text of a chart (axis names, the donut's values) as a box, with the chart's own box.
+_CHART_TEXTS = """(id) => {
+  const chart = document.getElementById(id);
+  const svg = chart.querySelector('.recharts-wrapper > svg').getBoundingClientRect();
+  const box = (e) => { const r = e.getBoundingClientRect();
+    return {text: e.textContent, l: r.left, r: r.right, t: r.top, b: r.bottom}; };
+  const axes = [...chart.querySelectorAll('text.recharts-cartesian-axis-tick-value')].map(box);
+  const labels = [...chart.querySelectorAll('.recharts-pie-label-text')].map(box);
+  return {svg: {l: svg.left, r: svg.right, t: svg.top, b: svg.bottom}, axes, labels};
+}"""
+
+
+def _readable(page, chart_id: str) -> None:
+    """No two names on the axes overlap and no text is cut off by the chart's edge."""
+    if chart_id == "chart-completion":  # drawn once the donut's entry animation ends
+        page.wait_for_selector(f"#{chart_id} .recharts-pie-label-text")
+    found = page.evaluate(_CHART_TEXTS, chart_id)
+    svg = found["svg"]
+    texts = found["axes"] + found["labels"]
+    assert texts, f"{chart_id}: no labels drawn"
+    for t in texts:
+        inside = t["l"] >= svg["l"] - 1 and t["r"] <= svg["r"] + 1
+        inside = inside and t["t"] >= svg["t"] - 1 and t["b"] <= svg["b"] + 1
+        assert inside, f"{chart_id}: {t['text']!r} is cut off by the chart's edge ({t}, {svg})"
+    for i, a in enumerate(found["axes"]):
+        for b in found["axes"][i + 1 :]:
+            apart = a["r"] <= b["l"] or b["r"] <= a["l"] or a["b"] <= b["t"] or b["b"] <= a["t"]
+            assert apart, f"{chart_id}: {a['text']!r} runs into {b['text']!r}"
+
+
+def test_chart_labels_neither_overlap_nor_are_cut_off(sized, app_url, demo) -> None:
+    page = sized
+    sign_in(page, app_url, "acme", HR)  # HR sees the whole organisation's charts
+    page.wait_for_selector("#chart-ratings .recharts-bar-rectangle")
+    page.wait_for_selector("#chart-completion .recharts-pie-sector")
+    for chart in ("chart-completion", "chart-health", "chart-funnel", "chart-ratings"):
+        _readable(page, chart)
+    _look(page, "overview")
+    page.goto(f"{app_url}/cycles")
+    page.locator(".cycle-row", has_text="closed").first.locator(".cycle-view").click()
+    page.wait_for_selector("#cycle-distribution .recharts-bar-rectangle")
+    for chart in ("cycle-funnel", "cycle-distribution"):
+        _readable(page, chart)
+    _look(page, "cycle")

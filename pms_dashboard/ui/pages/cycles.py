@@ -9,6 +9,7 @@ import reflex as rx
 from reflex.vars import ObjectVar
 
 from pms_dashboard.reviews.schemas import MAX_PEERS
+from pms_dashboard.ui.components.charts import count_bar_chart
 from pms_dashboard.ui.components.export import export_menu
 from pms_dashboard.ui.components.feedback import error_callout, feedback
 from pms_dashboard.ui.components.fields import labelled
@@ -16,6 +17,7 @@ from pms_dashboard.ui.components.pager import list_total, pager
 from pms_dashboard.ui.components.tables import data_table, row_action, scroll_into_view
 from pms_dashboard.ui.states.reviews import KEEP, CyclesState
 from pms_dashboard.ui.states.rows import shown
+from pms_dashboard.ui.styles import CARD_COLUMNS
 from pms_dashboard.ui.templates import ACCENT, template
 
 CYCLE_COLORS = {"draft": "gray", "active": "blue", "calibration": "amber", "closed": "green"}
@@ -282,16 +284,7 @@ def _chart(title: str, data: rx.Var, chart_id: str) -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.text(title, weight="medium"),
-            rx.recharts.bar_chart(
-                rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
-                rx.recharts.x_axis(data_key="name", font_size=11, interval=0),
-                rx.recharts.y_axis(allow_decimals=False, width=30),
-                rx.recharts.graphing_tooltip(),
-                rx.recharts.bar(data_key="count", fill=rx.color(ACCENT, 9)),
-                data=data,
-                width="100%",
-                height=220,
-            ),
+            count_bar_chart(data, color=rx.color(ACCENT, 9)),
             width="100%",
         ),
         width="100%",
@@ -427,6 +420,7 @@ def _detail() -> rx.Component:
             ),
             width="100%",
             align="center",
+            wrap="wrap",  # on a phone the buttons go under the name
         ),
         rx.text(
             c["period_start"],
@@ -442,7 +436,7 @@ def _detail() -> rx.Component:
         rx.grid(
             _chart("Status funnel", CyclesState.funnel, "cycle-funnel"),
             _chart("Rating distribution", CyclesState.distribution, "cycle-distribution"),
-            columns="2",
+            columns=CARD_COLUMNS,
             spacing="3",
             width="100%",
         ),
@@ -630,7 +624,7 @@ def cycles_page() -> rx.Component:
             rx.grid(
                 _create_cycle_form(),
                 _create_template_form(),
-                columns="2",
+                columns=CARD_COLUMNS,
                 spacing="4",
                 width="100%",
             ),
