@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import reflex as rx
+from reflex.event import EventSpec
 
 from pms_dashboard.ui.styles import card_labels
 
@@ -79,7 +80,7 @@ def row_action(label: Any, on_click: Any, class_name: str, **props: Any) -> rx.C
     )
 
 
-def scroll_into_view(element_id: str, block: str = "nearest") -> rx.event.EventSpec:
+def scroll_into_view(element_id: str, block: str = "nearest") -> EventSpec:
     """Bring #<element_id> into view once it is drawn (it may appear only with the state
     change the event before it made), e.g. a detail opened below or above its list."""
     return rx.call_script(
