@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.app_process import CHROMIUM, CHROMIUM_ARGS, AppDidNotStart, free_port, running_app
+from tests.dns_server import DnsServer, running_dns
 
 REDIS_SERVER = os.environ.get("PMS_REDIS_SERVER", "/usr/bin/redis-server")
 WORKERS = 2  # several worker processes, their Reflex state in Redis: the scale-out set-up
@@ -50,8 +51,18 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def dns_server() -> Iterator[DnsServer]:
+    """A DNS server on loopback that the app asks for SSO domain proofs (PMS_DNS_RESOLVER
+    in the app's environment); tests put TXT records in it."""
+    with running_dns() as server:
+        os.environ["PMS_DNS_RESOLVER"] = server.address
+        yield server
+        os.environ.pop("PMS_DNS_RESOLVER", None)
+
+
+@pytest.fixture(scope="session")
 def app_url(
-    database: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+    database: str, redis_url: str, dns_server: DnsServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """The app, built and served in production mode by several workers sharing their
     state in Redis (as a scaled-out deployment runs), for the whole session."""

@@ -10,13 +10,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
+from sqlmodel import col
 
 from pms_dashboard.seed import seed_demo
-from tests.e2e.helpers import sign_in
+from pms_dashboard.sso import domains
+from pms_dashboard.sso.models import SsoConfig
+from pms_dashboard.tenancy.context import TenantContext
+from pms_dashboard.tenancy.session import catalog_session, owner_session
+from tests.e2e.helpers import demo_tenant_id, sign_in
 
 pytestmark = pytest.mark.e2e
 
 HR = "hana.hr@acme.example"
+ADMIN = "ada.admin@acme.example"
 MANAGER = "maria.manager@acme.example"
 DESKTOP = {"width": 1400, "height": 900}
 PHONE = {"width": 390, "height": 844}
@@ -139,3 +146,36 @@ def test_chart_labels_neither_overlap_nor_are_cut_off(sized, app_url, demo) -> N
     for chart in ("cycle-funnel", "cycle-distribution"):
         _readable(page, chart)
     _look(page, "cycle")
+
+
+def test_an_sso_domain_of_another_organisation_is_refused_and_nothing_is_saved(
+    page, app_url, demo
+) -> None:
+    # Globex signs in its people by globex.example (proved and published in the catalog)
+    globex = TenantContext(tenant_id=demo_tenant_id("globex"), role="tenant_admin")
+    with catalog_session(globex) as s:
+        domains.publish(session=s, domains=["globex.example"])
+    sign_in(page, app_url, "acme", ADMIN)
+    page.goto(f"{app_url}/settings")
+    page.wait_for_selector("#sso-card #sso-issuer")
+    before = _acme_sso_domains()
+    page.fill("#sso-issuer", "https://idp.acme.example")
+    page.fill("#sso-client-id", "pms")
+    page.fill("#sso-client-secret", "a secret")
+    page.fill("#sso-domains", "acme.example, globex.example")
+    page.click("#sso-save")
+    said = page.wait_for_selector("#sso-error").inner_text()
+    assert "globex.example is already used for single sign-on by another organisation" in said
+    assert page.input_value("#sso-domains") == "acme.example, globex.example"  # kept
+    assert _acme_sso_domains() == before and "globex.example" not in before
+    _look(page, "settings-sso")
+
+
+def _acme_sso_domains() -> list[str]:
+    with owner_session() as s:
+        found = s.scalars(
+            select(SsoConfig.allowed_domains).where(
+                col(SsoConfig.tenant_id) == demo_tenant_id("acme")
+            )
+        ).first()
+    return list(found or [])
