@@ -18,6 +18,7 @@ from pms_dashboard.ui.pages import (  # noqa: F401  (registers pages)
     goal_detail,
     goals,
     index,
+    not_found,
     overview,
     people,
     reviews,

@@ -179,3 +179,40 @@ def _acme_sso_domains() -> list[str]:
             )
         ).first()
     return list(found or [])
+
+
+def test_a_logo_that_does_not_load_is_refused_and_the_favicon_exists(page, app_url, demo) -> None:
+    icon = page.request.get(f"{app_url}/favicon.ico")
+    assert icon.status == 200 and icon.headers["content-type"].startswith("image/")
+    sign_in(page, app_url, "acme", ADMIN)
+    page.goto(f"{app_url}/settings")
+    page.wait_for_selector("#settings-logo")
+    before = page.input_value("#settings-logo")
+    page.fill("#settings-logo", "/no-such-logo.png")
+    page.click("#settings-save")
+    said = page.wait_for_selector("#settings-error").inner_text()
+    assert "There is no file at /no-such-logo.png on this site" in said
+    assert page.input_value("#settings-logo") == "/no-such-logo.png"  # kept to correct
+    page.reload()
+    page.wait_for_selector("#settings-logo")
+    assert page.input_value("#settings-logo") == before  # nothing saved
+    page.fill("#settings-logo", "/favicon.ico")
+    page.click("#settings-save")
+    page.wait_for_selector("#settings-success")
+    assert page.get_attribute("#nav img", "src") == "/favicon.ico"
+    page.fill("#settings-logo", before)
+    page.click("#settings-save")
+    page.wait_for_selector("#settings-success")
+
+
+def test_an_unknown_address_shows_a_page_in_the_shell_with_a_way_back(sized, app_url, demo):
+    page = sized
+    sign_in(page, app_url, "acme", MANAGER)
+    page.goto(f"{app_url}/no/such/page")
+    page.wait_for_selector("#not-found")
+    assert "There is no page at this address" in page.inner_text("#not-found")
+    assert page.locator("#nav").count() == 1 and page.locator("#sign-out").count() == 1
+    _fits(page, "the missing page")
+    _look(page, "not-found")
+    page.click("#not-found-home")
+    page.wait_for_url("**/overview**")
