@@ -21,6 +21,7 @@ from pms_dashboard.ui.pages import (  # noqa: F401  (registers pages)
     not_found,
     overview,
     people,
+    profile,
     reviews,
     settings,
     signin,

@@ -1,11 +1,12 @@
 """The product as people use it, in a real browser at a desktop (1400x900) and a phone
 (390x844) size: "View" on a cycle shows its detail and marks the cycle, chart labels do not
 run into each other, a logo address must load, unknown pages stay in the shell, goal
-filters survive a reload and people change their own password."""
+filters survive a reload and people change their own password on their profile page."""
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from pms_dashboard.seed import seed_demo
+from pms_dashboard.settings import get_settings
 from pms_dashboard.sso import domains
 from pms_dashboard.sso.models import SsoConfig
 from pms_dashboard.tenancy.context import TenantContext
@@ -27,6 +29,7 @@ ADMIN = "ada.admin@acme.example"
 MANAGER = "maria.manager@acme.example"
 DESKTOP = {"width": 1400, "height": 900}
 PHONE = {"width": 390, "height": 844}
+NEW_PASSWORD = "a brand new passphrase 2026"
 
 
 @pytest.fixture(scope="module")
@@ -216,3 +219,57 @@ def test_an_unknown_address_shows_a_page_in_the_shell_with_a_way_back(sized, app
     _look(page, "not-found")
     page.click("#not-found-home")
     page.wait_for_url("**/overview**")
+
+
+def test_goal_filters_are_in_the_address_and_a_reload_keeps_them(page, app_url, demo) -> None:
+    sign_in(page, app_url, "acme", MANAGER)
+    page.goto(f"{app_url}/goals")
+    page.wait_for_selector(".goal-row")
+    page.locator("#goal-scope").get_by_role("radio", name="Everything I can see").click()
+    page.wait_for_url(re.compile(r".*/goals/?\?scope=all$"))
+    page.get_by_role("radio", name="Active", exact=True).click()
+    page.wait_for_url(re.compile(r".*/goals/?\?scope=all&status=active$"))
+    page.wait_for_selector(".goal-row")
+    shown = page.locator(".goal-title").all_inner_texts()
+    page.reload()
+    page.wait_for_selector(".goal-row")
+    scope = page.locator("#goal-scope").get_by_role("radio", name="Everything I can see")
+    assert scope.get_attribute("aria-checked") == "true"
+    active = page.get_by_role("radio", name="Active", exact=True)
+    assert active.get_attribute("aria-checked") == "true"
+    assert page.locator(".goal-title").all_inner_texts() == shown
+    assert re.search(r"\?scope=all&status=active$", page.url)
+
+
+def test_a_person_changes_their_password_on_their_profile(sized, browser, app_url, demo) -> None:
+    page, who, demo_password = sized, "priya.nair@acme.example", get_settings().demo_password
+    other = browser.new_context(viewport=DESKTOP)  # the same person in another browser
+    try:
+        elsewhere = other.new_page()
+        sign_in(elsewhere, app_url, "acme", who)
+        sign_in(page, app_url, "acme", who)
+        page.click("#user-name")  # the header's name leads to the profile
+        page.wait_for_url("**/profile**")
+        page.fill("#profile-current-password", "not my password")
+        page.fill("#profile-new-password", NEW_PASSWORD)
+        page.fill("#profile-confirm-password", NEW_PASSWORD)
+        page.click("#profile-save")
+        said = page.wait_for_selector("#profile-current_password-error").inner_text()
+        assert "not your current password" in said
+        assert page.input_value("#profile-new-password") == NEW_PASSWORD  # kept
+        _fits(page, "/profile with a refusal")
+        _look(page, "profile")
+        page.fill("#profile-current-password", demo_password)
+        page.click("#profile-save")
+        assert "Your password is changed" in page.wait_for_selector("#profile-success").inner_text()
+        assert page.input_value("#profile-new-password") == ""  # emptied after the change
+        assert elsewhere.request.get(f"{app_url}/api/auth/me").status == 401  # ended
+        assert page.request.get(f"{app_url}/api/auth/me").status == 200  # this one stays
+    finally:
+        other.close()
+        # back to the demo password, the same way, for the other tests
+        page.fill("#profile-current-password", NEW_PASSWORD)
+        page.fill("#profile-new-password", demo_password)
+        page.fill("#profile-confirm-password", demo_password)
+        page.click("#profile-save")
+        page.wait_for_selector("#profile-success")

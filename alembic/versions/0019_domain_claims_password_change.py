@@ -1,4 +1,5 @@
-"""sso domain claims: an email domain belongs to at most one organisation, proved by DNS
+"""domain claims, password change: an SSO email domain belongs to at most one organisation,
+proved by DNS; a session may end because its person changed their password
 
 Revision ID: 0019
 Revises: 0017
@@ -13,6 +14,8 @@ Create Date: 2026-12-05 01:20:00
 - `app.set_sso_domains` now fails (unique violation) on a domain another organisation
   holds; `app.sso_domains_claimed_elsewhere` names those of a list held by another
   organisation (the settings page refuses them before saving).
+- `auth_session.revoked_reason` (every target) also takes `password_changed`: a person's
+  other sessions end when they change their password on their profile page.
 """
 
 from collections.abc import Sequence
@@ -28,8 +31,17 @@ down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+REASONS = "'sign_out', 'sign_out_everywhere', 'idle', 'rotated', 'deactivated'"
+REASON_CHECK = "ck_auth_session_revoked_reason_valid"
+
+
+def _reasons(extra: str) -> None:
+    op.drop_constraint(op.f(REASON_CHECK), "auth_session", type_="check")
+    op.create_check_constraint(op.f(REASON_CHECK), "auth_session", f"revoked_reason IN ({extra})")
+
 
 def upgrade() -> None:
+    _reasons(f"{REASONS}, 'password_changed'")
     op.add_column(
         "sso_config",
         sa.Column("verification_token", sa.String(length=64), server_default="", nullable=False),
@@ -76,5 +88,9 @@ def downgrade() -> None:
         op.create_primary_key(
             op.f("pk_tenant_sso_domain"), "tenant_sso_domain", ["domain", "tenant_id"]
         )
+    op.execute(
+        "UPDATE auth_session SET revoked_reason = NULL WHERE revoked_reason = 'password_changed'"
+    )
+    _reasons(REASONS)
     op.drop_column("sso_config", "verified_domains")
     op.drop_column("sso_config", "verification_token")
