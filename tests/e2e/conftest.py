@@ -8,8 +8,9 @@ import os
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -97,3 +98,21 @@ def page(browser):
     pg.set_default_timeout(30_000)
     yield pg
     context.close()
+
+
+@pytest.fixture
+def window(browser) -> Iterator[Callable[[dict[str, int]], Any]]:
+    """Opens a fresh page in a window of the given size (each its own context, without
+    cookies), closed after the test."""
+    contexts: list[Any] = []
+
+    def open_page(viewport: dict[str, int]) -> Any:
+        context = browser.new_context(viewport=viewport)
+        contexts.append(context)
+        pg = context.new_page()
+        pg.set_default_timeout(30_000)
+        return pg
+
+    yield open_page
+    for context in contexts:
+        context.close()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,14 +36,8 @@ def demo() -> None:
     seed_demo()
 
 
-@pytest.fixture(params=[DESKTOP, PHONE], ids=["desktop", "phone"])
-def sized(request, browser) -> Iterator:
-    """A fresh page in a window of the parametrised size."""
-    context = browser.new_context(viewport=request.param)
-    pg = context.new_page()
-    pg.set_default_timeout(30_000)
-    yield pg
-    context.close()
+# each of these tests runs in a desktop and a phone window (`window(size)` opens its page)
+in_both_sizes = pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
 
 
 def _look(page, name: str) -> None:
@@ -77,10 +70,11 @@ def _in_view(page, selector: str) -> bool:
     )
 
 
+@in_both_sizes
 def test_view_on_a_cycle_brings_its_detail_into_view_and_marks_the_cycle(
-    sized, app_url, demo
+    size, window, app_url, demo
 ) -> None:
-    page = sized
+    page = window(size)
     sign_in(page, app_url, "acme", HR)
     page.goto(f"{app_url}/cycles")
     page.wait_for_selector(".cycle-row")
@@ -135,8 +129,9 @@ def _readable(page, chart_id: str) -> None:
             assert apart, f"{chart_id}: {a['text']!r} runs into {b['text']!r}"
 
 
-def test_chart_labels_neither_overlap_nor_are_cut_off(sized, app_url, demo) -> None:
-    page = sized
+@in_both_sizes
+def test_chart_labels_neither_overlap_nor_are_cut_off(size, window, app_url, demo) -> None:
+    page = window(size)
     sign_in(page, app_url, "acme", HR)  # HR sees the whole organisation's charts
     page.wait_for_selector("#chart-ratings .recharts-bar-rectangle")
     page.wait_for_selector("#chart-completion .recharts-pie-sector")
@@ -151,27 +146,34 @@ def test_chart_labels_neither_overlap_nor_are_cut_off(sized, app_url, demo) -> N
     _look(page, "cycle")
 
 
+@in_both_sizes
 def test_an_sso_domain_of_another_organisation_is_refused_and_nothing_is_saved(
-    page, app_url, demo
+    size, window, app_url, demo
 ) -> None:
+    page = window(size)
     # Globex signs in its people by globex.example (proved and published in the catalog)
     globex = TenantContext(tenant_id=demo_tenant_id("globex"), role="tenant_admin")
     with catalog_session(globex) as s:
         domains.publish(session=s, domains=["globex.example"])
-    sign_in(page, app_url, "acme", ADMIN)
-    page.goto(f"{app_url}/settings")
-    page.wait_for_selector("#sso-card #sso-issuer")
-    before = _acme_sso_domains()
-    page.fill("#sso-issuer", "https://idp.acme.example")
-    page.fill("#sso-client-id", "pms")
-    page.fill("#sso-client-secret", "a secret")
-    page.fill("#sso-domains", "acme.example, globex.example")
-    page.click("#sso-save")
-    said = page.wait_for_selector("#sso-error").inner_text()
-    assert "globex.example is already used for single sign-on by another organisation" in said
-    assert page.input_value("#sso-domains") == "acme.example, globex.example"  # kept
-    assert _acme_sso_domains() == before and "globex.example" not in before
-    _look(page, "settings-sso")
+    try:
+        sign_in(page, app_url, "acme", ADMIN)
+        page.goto(f"{app_url}/settings")
+        page.wait_for_selector("#sso-card #sso-issuer")
+        before = _acme_sso_domains()
+        page.fill("#sso-issuer", "https://idp.acme.example")
+        page.fill("#sso-client-id", "pms")
+        page.fill("#sso-client-secret", "a secret")
+        page.fill("#sso-domains", "acme.example, globex.example")
+        page.click("#sso-save")
+        said = page.wait_for_selector("#sso-error").inner_text()
+        assert "globex.example is already used for single sign-on by another organisation" in said
+        assert page.input_value("#sso-domains") == "acme.example, globex.example"  # kept
+        assert _acme_sso_domains() == before and "globex.example" not in before
+        _fits(page, "/settings with a refusal")
+        _look(page, "settings-sso")
+    finally:  # other tests sign Globex's people in by their domain: it routes nowhere again
+        with catalog_session(globex) as s:
+            domains.publish(session=s, domains=[])
 
 
 def _acme_sso_domains() -> list[str]:
@@ -208,8 +210,9 @@ def test_a_logo_that_does_not_load_is_refused_and_the_favicon_exists(page, app_u
     page.wait_for_selector("#settings-success")
 
 
-def test_an_unknown_address_shows_a_page_in_the_shell_with_a_way_back(sized, app_url, demo):
-    page = sized
+@in_both_sizes
+def test_an_unknown_address_shows_a_page_in_the_shell_with_a_way_back(size, window, app_url, demo):
+    page = window(size)
     sign_in(page, app_url, "acme", MANAGER)
     page.goto(f"{app_url}/no/such/page")
     page.wait_for_selector("#not-found")
@@ -241,8 +244,11 @@ def test_goal_filters_are_in_the_address_and_a_reload_keeps_them(page, app_url, 
     assert re.search(r"\?scope=all&status=active$", page.url)
 
 
-def test_a_person_changes_their_password_on_their_profile(sized, browser, app_url, demo) -> None:
-    page, who, demo_password = sized, "priya.nair@acme.example", get_settings().demo_password
+@in_both_sizes
+def test_a_person_changes_their_password_on_their_profile(
+    size, window, browser, app_url, demo
+) -> None:
+    page, who, demo_password = window(size), "priya.nair@acme.example", get_settings().demo_password
     other = browser.new_context(viewport=DESKTOP)  # the same person in another browser
     try:
         elsewhere = other.new_page()

@@ -190,6 +190,7 @@ def settings_page() -> rx.Component:
     )
 
 
+WRAP_ANYWHERE = {"overflow_wrap": "anywhere"}  # a long address breaks inside a phone's width
 KEEP_SECRET = "•••••• (stored; leave empty to keep)"  # noqa: S105 (a placeholder text)
 
 
@@ -276,7 +277,7 @@ def _sso_domains_proof() -> rx.Component:
                 size="2",
                 color_scheme="gray",
             ),
-            rx.code(s.dns_record, id="sso-dns-record", style={"overflow_wrap": "anywhere"}),
+            rx.code(s.dns_record, id="sso-dns-record", style=WRAP_ANYWHERE),
             rx.flex(
                 _domain_badges(s.verified_domains, "green", "verified", "sso-domain-verified"),
                 _domain_badges(s.pending_domains, "amber", "not verified", "sso-domain-pending"),
@@ -310,7 +311,7 @@ def _sso_card() -> rx.Component:
                     size="2",
                     color_scheme="gray",
                 ),
-                rx.code(s.callback_url, id="sso-callback-url"),
+                rx.code(s.callback_url, id="sso-callback-url", style=WRAP_ANYWHERE),
                 *_sso_fields(),
                 _sso_switch(
                     s.provision_users,
