@@ -140,6 +140,11 @@ class Settings(BaseSettings):
     )
 
     demo_password: str = Field(default="demo-pass-2026", alias="PMS_DEMO_PASSWORD")
+    # The DNS server that SSO domain proofs are looked up at ("host" or "host:port"); empty:
+    # the system's resolvers.
+    dns_resolver: str = Field(
+        default="", alias="PMS_DNS_RESOLVER", pattern=r"^([A-Za-z0-9.:\[\]-]+)?$"
+    )
 
     @model_validator(mode="after")
     def _refuse_published_secrets(self) -> Settings:

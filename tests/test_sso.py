@@ -26,6 +26,7 @@ from pms_dashboard.auth import service as auth
 from pms_dashboard.auth.cookies import SESSION_COOKIE
 from pms_dashboard.auth.models import User
 from pms_dashboard.auth.permissions import PermissionDenied
+from pms_dashboard.sso import domains as sso_domains
 from pms_dashboard.sso import service as sso
 from pms_dashboard.sso.models import SsoConfig
 from pms_dashboard.sso.routes import STATE_COOKIE, routes
@@ -51,15 +52,22 @@ def _admin(t: TenantFixture) -> TenantContext:
     return TenantContext(tenant_id=t.id, user_id=t.user_id("admin"), role="tenant_admin")
 
 
-def _configure(t: TenantFixture, provider: Provider, *domains: str, **extra) -> None:
+def _configure(
+    t: TenantFixture, provider: Provider, *domains: str, publish: bool = True, **extra
+) -> None:
+    """Save the settings with the domains verified (their DNS proof is test_sso_domains'
+    subject), then publish them to the catalog as the settings page does."""
     data = sso.config_input(
         {"issuer": provider.issuer, "client_id": CLIENT_ID, "client_secret": SECRET,
          "allowed_domains": ", ".join(domains or (f"{t.slug}.test",))} | extra
     )  # fmt: skip
     with tenant_session(_admin(t)) as s:
         sso.save_config(session=s, actor=_admin(t), data=data)
-    with catalog_session(_admin(t)) as s:  # as the settings page does after saving
-        sso.publish_domains(session=s, domains=list(data.allowed_domains) if data.enabled else [])
+        sso_domains.mark_verified(session=s, actor=_admin(t), domains=list(data.allowed_domains))
+        published = sso_domains.published_domains(session=s)
+    if publish:
+        with catalog_session(_admin(t)) as s:
+            sso_domains.publish(session=s, domains=published)
 
 
 @pytest.fixture
@@ -191,11 +199,11 @@ def test_domain_rules(acme, provider, make_tenant) -> None:
                         data={"email": "x@elsewhere.example", "organisation": acme.slug},
                         headers={"origin": ORIGIN})  # fmt: skip
     assert _reason(named) == "domain_not_allowed"
-    twin = make_tenant()
-    _configure(twin, provider, f"{acme.slug}.test")
-    both = client.post("/api/sso/start", data={"email": f"a@{acme.slug}.test"},
-                       headers={"origin": ORIGIN})  # fmt: skip
-    assert _reason(both) == "ambiguous_domain"
+    twin = make_tenant()  # a second organisation cannot route Acme's domain to itself
+    with pytest.raises(SsoError) as claimed:
+        _configure(twin, provider, f"{acme.slug}.test")
+    assert claimed.value.reason == "domain_claimed"
+    assert _start(client, f"a@{acme.slug}.test").startswith(provider.issuer)  # still Acme's
     assert _start(client, f"a@{acme.slug}.test", organisation=twin.slug).startswith(provider.issuer)
     # the provider asserting an email outside the allowed domains is refused at the end too
     _, _, done = _sign_in(provider, f"manager@{acme.slug}.test", organisation=acme.slug,
@@ -205,7 +213,8 @@ def test_domain_rules(acme, provider, make_tenant) -> None:
 
 def test_the_provider_cannot_move_a_person_to_another_tenant(acme, provider, make_tenant) -> None:
     globex = make_tenant()
-    _configure(globex, provider, f"{acme.slug}.test")  # Globex accepts Acme's domain too
+    # Globex accepts Acme's domain too (its own settings say so; the catalog routes it to Acme)
+    _configure(globex, provider, f"{acme.slug}.test", publish=False)
     email = f"manager@{acme.slug}.test"  # a person of Acme only
     _, _, done = _sign_in(provider, email, organisation=globex.slug)
     assert _reason(done) == "no_account"  # looked up in Globex's session: Acme's row is invisible

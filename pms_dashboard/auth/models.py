@@ -75,6 +75,7 @@ class RevokeReason(StrEnum):
     idle = "idle"
     rotated = "rotated"  # replaced by a new sign-in from the same browser
     deactivated = "deactivated"  # the person was switched off by a tenant admin
+    password_changed = "password_changed"  # noqa: S105 (a reason: they changed their password)
 
 
 class AuthSession(TenantOwned, table=True):

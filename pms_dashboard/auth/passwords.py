@@ -5,6 +5,10 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+# The rules a password a person chooses must follow (an invite's temporary one is longer).
+MIN_PASSWORD = 12
+MAX_PASSWORD = 200
+
 _hasher = PasswordHasher()  # library defaults follow RFC 9106's recommended profile
 # Verified against when the account does not exist, so both paths cost one Argon2 run.
 _DUMMY_HASH = _hasher.hash("not-a-real-password-only-burns-time")

@@ -27,7 +27,7 @@ from sqlmodel import col
 from pms_dashboard.audit.chain import record_platform_event
 from pms_dashboard.audit.sessions import session_ref
 from pms_dashboard.auth import throttle, tokens
-from pms_dashboard.auth.passwords import hash_password, verify_password
+from pms_dashboard.auth.passwords import MIN_PASSWORD, hash_password, verify_password
 from pms_dashboard.console import totp
 from pms_dashboard.console.models import ConsoleSession, PlatformAdmin
 from pms_dashboard.errors import UserError
@@ -35,7 +35,6 @@ from pms_dashboard.tenancy.rls import TENANT_SETTING
 
 SIGN_IN_FAILED = "Sign-in failed. Check your email, password and authenticator code."
 CONSOLE_SESSION_HOURS = tokens.CONSOLE_SESSION_HOURS
-MIN_PASSWORD = 12
 MAX_FIELD = 320
 
 

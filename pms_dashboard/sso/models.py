@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, DateTime, Text, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field
 
@@ -29,6 +29,16 @@ class SsoConfig(TenantOwned, table=True):
     provision_users: bool = False  # just-in-time: create a person on their first sign-in
     enabled: bool = True
     updated_at: datetime = created_at_field()
+    # published as a DNS TXT record `pms-domain-verification=<token>` at each domain
+    verification_token: str = Field(
+        default="", max_length=64, sa_column_kwargs={"server_default": ""}
+    )
+    # the allowed domains whose record was found: only these sign people in
+    verified_domains: list[str] = Field(
+        default_factory=list,
+        sa_type=ARRAY(Text),  # type: ignore[call-overload]
+        sa_column_kwargs={"server_default": text("'{}'::text[]")},
+    )
 
 
 class SsoLogin(TenantOwned, table=True):

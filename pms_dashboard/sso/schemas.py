@@ -42,6 +42,11 @@ MESSAGES: dict[str, str] = {
     "ambiguous_domain": "Several organisations use that email domain: enter your organisation too.",
     "bad_email": "Enter your work email address.",
     "domain_not_allowed": "This organisation's single sign-on does not accept that email domain.",
+    "domain_not_verified": "This organisation has not yet proved it owns that email domain: "
+    "sign in with your password, or ask your administrator to verify the domain.",
+    "domain_claimed": "That email domain is already used for single sign-on by another "
+    "organisation.",
+    "dns_unreachable": "DNS could not be asked about the domain just now. Try again shortly.",
     "provider_unreachable": "The identity provider could not be reached. Try again shortly.",
     "provider_error": "The identity provider refused the sign-in.",
     "state_unknown": "This sign-in link is not valid. Start again from the sign-in page.",

@@ -107,13 +107,6 @@ def get_config(*, session: Session, actor: TenantContext, redirect_uri: str) -> 
     )
 
 
-def publish_domains(*, session: Session, domains: list[str]) -> None:
-    """Tell the catalog which email domains continue with this tenant's SSO (all of them
-    replaced; none when SSO is off), in a catalog session with the tenant's context: the
-    sign-in page finds the organisation from there, wherever its data lives."""
-    session.execute(text("SELECT app.set_sso_domains(:d)"), {"d": list(domains)})
-
-
 def save_config(*, session: Session, actor: TenantContext, data: SsoConfigInput) -> None:
     """Create or change the tenant's SSO settings (tenant admins), audited without the
     secret; a blank secret keeps the stored one, and a first save needs one."""
@@ -130,6 +123,9 @@ def save_config(*, session: Session, actor: TenantContext, data: SsoConfigInput)
     row.default_role, row.provision_users = data.default_role, data.provision_users
     row.enabled = data.enabled
     row.updated_at = datetime.now(UTC)
+    # a domain taken off the list loses its proof; the token stays (the DNS record too)
+    row.verified_domains = [d for d in row.verified_domains if d in row.allowed_domains]
+    row.verification_token = row.verification_token or secrets.token_urlsafe(24)
     if data.client_secret:
         row.client_secret = crypto.encrypt(SECRET_PURPOSE, data.client_secret)
     session.add(row)
@@ -312,6 +308,8 @@ def enabled_config(*, session: Session, domain: str | None = None) -> SsoConfig:
         raise SsoError("no_sso")
     if domain is not None and domain not in config.allowed_domains:
         raise SsoError("domain_not_allowed")
+    if domain is not None and domain not in config.verified_domains:
+        raise SsoError("domain_not_verified")
     return config
 
 
@@ -431,8 +429,11 @@ def sign_in_user(
         raise SsoError("email_missing")
     if claims.get("email_verified") is False:
         raise SsoError("email_unverified")
-    if email.rpartition("@")[2] not in config.allowed_domains:
+    domain = email.rpartition("@")[2]
+    if domain not in config.allowed_domains:
         raise SsoError("domain_not_allowed")
+    if domain not in config.verified_domains:
+        raise SsoError("domain_not_verified")
     user = find_user_by_email(session=session, email=email)
     if user is None:
         if not config.provision_users:

@@ -170,13 +170,13 @@ class TenantMove(SQLModel, table=True):
 
 class TenantSsoDomain(SQLModel, table=True):
     """The catalog: an email domain whose sign-in continues with a tenant's single sign-on
-    (an organisation's domain, not a person's)."""
+    (an organisation's domain, not a person's; proved by DNS, held by one organisation)."""
 
     __tablename__ = "tenant_sso_domain"
 
     domain: str = Field(primary_key=True, max_length=255)
     tenant_id: uuid.UUID = Field(
-        primary_key=True, foreign_key="tenant_placement.tenant_id", ondelete="CASCADE"
+        index=True, foreign_key="tenant_placement.tenant_id", ondelete="CASCADE"
     )
 
 

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 import reflex as rx
 
 PHONE_MAX = "900px"  # at most this wide: the phone layout
+# Cards side by side (two a row) on a wide window, one a row on a narrow one.
+CARD_COLUMNS = {"initial": "1", "md": "2"}
 
 SHELL_CSS = f"""
 .pms-shell {{ display: flex; width: 100%; min-height: 100vh; align-items: flex-start; }}

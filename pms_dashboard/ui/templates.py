@@ -151,7 +151,16 @@ def header(title: str) -> rx.Component:
         rx.box(
             rx.badge(SessionState.tenant_name, size="2", id="tenant-name"),
             rx.vstack(
-                rx.text(SessionState.user_name, weight="medium", size="2", id="user-name"),
+                rx.link(  # your profile: password (and later name, time zone)
+                    SessionState.user_name,
+                    href="/profile",
+                    weight="medium",
+                    size="2",
+                    color_scheme="gray",
+                    high_contrast=True,
+                    title="Your profile",
+                    id="user-name",
+                ),
                 rx.text(SessionState.role_label, size="1", color_scheme="gray"),
                 spacing="0",
                 align="end",

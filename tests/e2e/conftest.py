@@ -5,12 +5,14 @@ Playwright. The app uses the same test database as the other tests."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.app_process import CHROMIUM, CHROMIUM_ARGS, AppDidNotStart, running_app, running_redis
+from tests.dns_server import DnsServer, running_dns
 
 WORKERS = 2  # several worker processes, their Reflex state in Redis: the scale-out set-up
 
@@ -26,8 +28,18 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def dns_server() -> Iterator[DnsServer]:
+    """A DNS server on loopback that the app asks for SSO domain proofs (PMS_DNS_RESOLVER
+    in the app's environment); tests put TXT records in it."""
+    with running_dns() as server:
+        os.environ["PMS_DNS_RESOLVER"] = server.address
+        yield server
+        os.environ.pop("PMS_DNS_RESOLVER", None)
+
+
+@pytest.fixture(scope="session")
 def app_url(
-    database: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+    database: str, redis_url: str, dns_server: DnsServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """The app, built and served in production mode by several workers sharing their
     state in Redis (as a scaled-out deployment runs), for the whole session."""
@@ -62,3 +74,21 @@ def page(browser):
     pg.set_default_timeout(30_000)
     yield pg
     context.close()
+
+
+@pytest.fixture
+def window(browser) -> Iterator[Callable[[dict[str, int]], Any]]:
+    """Opens a fresh page in a window of the given size (each its own context, without
+    cookies), closed after the test."""
+    contexts: list[Any] = []
+
+    def open_page(viewport: dict[str, int]) -> Any:
+        context = browser.new_context(viewport=viewport)
+        contexts.append(context)
+        pg = context.new_page()
+        pg.set_default_timeout(30_000)
+        return pg
+
+    yield open_page
+    for context in contexts:
+        context.close()

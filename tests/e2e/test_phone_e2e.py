@@ -4,8 +4,6 @@ menu button opens the navigation."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from pms_dashboard.seed import seed_demo
@@ -25,13 +23,9 @@ def demo() -> None:
 
 
 @pytest.fixture(params=[PHONE, DESKTOP], ids=["phone", "desktop"])
-def sized(request, browser) -> Iterator:
+def sized(request, window):
     """A fresh page in a window of the parametrised size."""
-    context = browser.new_context(viewport=request.param)
-    pg = context.new_page()
-    pg.set_default_timeout(30_000)
-    yield pg
-    context.close()
+    return window(request.param)
 
 
 def _fits(page, where: str) -> None:

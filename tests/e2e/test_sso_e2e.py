@@ -26,7 +26,7 @@ def provider():
 
 
 def test_admin_connects_the_provider_and_a_manager_signs_in_with_sso(
-    page, app_url, provider
+    page, app_url, provider, dns_server
 ) -> None:
     sign_in(page, app_url, "acme", "ada.admin@acme.example")
     page.goto(f"{app_url}/settings")
@@ -39,6 +39,12 @@ def test_admin_connects_the_provider_and_a_manager_signs_in_with_sso(
     page.click("#sso-enabled")
     page.click("#sso-save")
     page.wait_for_selector("#sso-success")
+    # the domain signs people in once its DNS record proves it is Acme's
+    page.wait_for_selector(".sso-domain-pending")
+    dns_server.txt["acme.example"] = [page.inner_text("#sso-dns-record")]
+    page.click("#sso-verify")
+    page.wait_for_selector(".sso-domain-verified")
+    assert "Verified: acme.example." in page.inner_text("#sso-success")
     shoot(page, "settings-sso", "#sso-card")
     with owner_session() as s:
         config = s.scalars(

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import reflex as rx
+from reflex.event import EventSpec
 
 from pms_dashboard.ui.styles import card_labels
 
@@ -76,4 +77,14 @@ def row_action(label: Any, on_click: Any, class_name: str, **props: Any) -> rx.C
         on_click=on_click,
         class_name=class_name,
         **({"size": "1", "variant": "soft"} | props),
+    )
+
+
+def scroll_into_view(element_id: str, block: str = "nearest") -> EventSpec:
+    """Bring #<element_id> into view once it is drawn (it may appear only with the state
+    change the event before it made), e.g. a detail opened below or above its list."""
+    return rx.call_script(
+        f"(function f(n) {{ const e = document.getElementById({element_id!r});"
+        f" if (e) e.scrollIntoView({{block: {block!r}, behavior: 'instant'}});"
+        " else if (n > 0) setTimeout(() => f(n - 1), 50); })(40)"
     )

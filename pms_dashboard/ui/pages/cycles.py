@@ -9,13 +9,15 @@ import reflex as rx
 from reflex.vars import ObjectVar
 
 from pms_dashboard.reviews.schemas import MAX_PEERS
+from pms_dashboard.ui.components.charts import count_bar_chart
 from pms_dashboard.ui.components.export import export_menu
 from pms_dashboard.ui.components.feedback import error_callout, feedback
 from pms_dashboard.ui.components.fields import labelled
 from pms_dashboard.ui.components.pager import list_total, pager
-from pms_dashboard.ui.components.tables import data_table, row_action
+from pms_dashboard.ui.components.tables import data_table, row_action, scroll_into_view
 from pms_dashboard.ui.states.cycles import KEEP, CyclesState
 from pms_dashboard.ui.states.rows import shown
+from pms_dashboard.ui.styles import CARD_COLUMNS
 from pms_dashboard.ui.templates import ACCENT, template
 
 CYCLE_COLORS = {"draft": "gray", "active": "blue", "calibration": "amber", "closed": "green"}
@@ -238,6 +240,9 @@ def _confirm_dialog() -> rx.Component:
 
 
 def _cycle_row(c: ObjectVar) -> rx.Component:
+    """One cycle; the one whose detail is open is marked (colour, and aria-current for
+    screen readers), and "View" brings its detail into view."""
+    selected = CyclesState.cycle_id == c["id"]
     return rx.table.row(
         rx.table.row_header_cell(rx.text(c["name"], weight="medium")),
         rx.table.cell(c["template_name"]),
@@ -246,12 +251,19 @@ def _cycle_row(c: ObjectVar) -> rx.Component:
         rx.table.cell(rx.text(c["participants"], size="1")),
         rx.table.cell(
             rx.hstack(
-                row_action("View", CyclesState.select_cycle(c["id"]), "cycle-view"),
+                row_action(
+                    rx.cond(selected, "Viewing", "View"),
+                    [CyclesState.select_cycle(c["id"]), scroll_into_view("cycle-detail", "start")],
+                    "cycle-view",
+                    variant=rx.cond(selected, "solid", "soft"),
+                ),
                 rx.cond(CyclesState.can_manage, _admin_buttons(c)),
                 spacing="2",
             )
         ),
-        class_name="cycle-row",
+        class_name=rx.cond(selected, "cycle-row cycle-selected", "cycle-row"),
+        background=rx.cond(selected, rx.color(ACCENT, 3), "transparent"),
+        custom_attrs={"aria-current": rx.cond(selected, "true", "false")},
     )
 
 
@@ -272,16 +284,7 @@ def _chart(title: str, data: rx.Var, chart_id: str) -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.text(title, weight="medium"),
-            rx.recharts.bar_chart(
-                rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
-                rx.recharts.x_axis(data_key="name", font_size=11, interval=0),
-                rx.recharts.y_axis(allow_decimals=False, width=30),
-                rx.recharts.graphing_tooltip(),
-                rx.recharts.bar(data_key="count", fill=rx.color(ACCENT, 9)),
-                data=data,
-                width="100%",
-                height=220,
-            ),
+            count_bar_chart(data, color=rx.color(ACCENT, 9)),
             width="100%",
         ),
         width="100%",
@@ -417,6 +420,7 @@ def _detail() -> rx.Component:
             ),
             width="100%",
             align="center",
+            wrap="wrap",  # on a phone the buttons go under the name
         ),
         rx.text(
             c["period_start"],
@@ -432,7 +436,7 @@ def _detail() -> rx.Component:
         rx.grid(
             _chart("Status funnel", CyclesState.funnel, "cycle-funnel"),
             _chart("Rating distribution", CyclesState.distribution, "cycle-distribution"),
-            columns="2",
+            columns=CARD_COLUMNS,
             spacing="3",
             width="100%",
         ),
@@ -620,7 +624,7 @@ def cycles_page() -> rx.Component:
             rx.grid(
                 _create_cycle_form(),
                 _create_template_form(),
-                columns="2",
+                columns=CARD_COLUMNS,
                 spacing="4",
                 width="100%",
             ),

@@ -8,9 +8,11 @@ from typing import cast
 import reflex as rx
 from reflex.vars import ObjectVar
 
+from pms_dashboard.ui.components.charts import count_bar_chart
 from pms_dashboard.ui.components.goal_badges import confidence_badge, progress_bar
 from pms_dashboard.ui.components.tables import item_list
 from pms_dashboard.ui.states.overview import DUE_SOON_DAYS, OverviewState
+from pms_dashboard.ui.styles import CARD_COLUMNS
 from pms_dashboard.ui.templates import template
 
 
@@ -37,23 +39,7 @@ def _health_chart() -> rx.Component:
         rx.vstack(
             rx.heading("Goal health", size="3"),
             rx.text("Latest check-in confidence of active goals", size="1", color_scheme="gray"),
-            rx.recharts.bar_chart(
-                rx.recharts.bar(
-                    rx.foreach(
-                        OverviewState.health_chart,
-                        lambda d: rx.recharts.cell(fill=d["fill"]),
-                    ),
-                    data_key="value",
-                    name="Goals",
-                    radius=[4, 4, 0, 0],
-                ),
-                rx.recharts.x_axis(data_key="name"),
-                rx.recharts.y_axis(allow_decimals=False),
-                rx.recharts.graphing_tooltip(),
-                data=OverviewState.health_chart,
-                height=240,
-                width="100%",
-            ),
+            count_bar_chart(OverviewState.health_chart, value_key="value", label="Goals"),
             rx.hstack(
                 rx.foreach(
                     OverviewState.health_chart,
@@ -121,13 +107,15 @@ def _completion_chart() -> rx.Component:
                     data=OverviewState.completion_chart,
                     data_key="value",
                     name_key="name",
-                    inner_radius="55%",
+                    inner_radius="45%",
                     start_angle=90,
                     end_angle=-270,
-                    outer_radius="85%",
+                    # the value labels sit outside the ring: room for them inside the box
+                    outer_radius="68%",
                     label=True,
                 ),
                 rx.recharts.graphing_tooltip(),
+                rx.recharts.legend(icon_size=10, height=24),
                 height=240,
                 width="100%",
             ),
@@ -148,15 +136,7 @@ def _review_chart(title: str, data: rx.Var, chart_id: str, color: str) -> rx.Com
                 width="100%",
             ),
             rx.text(OverviewState.cycle_name, size="1", color_scheme="gray"),
-            rx.recharts.bar_chart(
-                rx.recharts.bar(data_key="count", name="People", fill=color, radius=[4, 4, 0, 0]),
-                rx.recharts.x_axis(data_key="name", interval=0, font_size=11),
-                rx.recharts.y_axis(allow_decimals=False, width=30),
-                rx.recharts.graphing_tooltip(),
-                data=data,
-                height=220,
-                width="100%",
-            ),
+            count_bar_chart(data, color=color),
             width="100%",
             id=chart_id,
         ),
@@ -181,9 +161,8 @@ def _review_charts() -> rx.Component:
     )
 
 
-# Narrow windows: two tiles a row (three on a tablet), one chart or list a row.
+# Narrow windows: two tiles a row (three on a tablet).
 TILE_COLUMNS = {"initial": "2", "sm": "3", "lg": "6"}
-CARD_COLUMNS = {"initial": "1", "md": "2"}
 ALL = "/goals?scope=all"
 STATS = [
     ("Goals", "total", ALL, "gray"),

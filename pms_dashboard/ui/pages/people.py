@@ -11,7 +11,7 @@ from pms_dashboard.ui.components.export import export_menu
 from pms_dashboard.ui.components.feedback import error_callout, feedback
 from pms_dashboard.ui.components.fields import native_select, options
 from pms_dashboard.ui.components.pager import list_total, pager
-from pms_dashboard.ui.components.tables import data_table, item_list
+from pms_dashboard.ui.components.tables import data_table, item_list, scroll_into_view
 from pms_dashboard.ui.states.people import PeopleState
 from pms_dashboard.ui.states.rows import shown
 from pms_dashboard.ui.states.session import ROLE_LABELS
@@ -130,10 +130,7 @@ def _open(person_id: rx.Var) -> list:
     """Open a person's card and bring it into view (above the list in a narrow window)."""
     return [
         PeopleState.select_person(person_id),
-        rx.call_script(
-            "document.getElementById('person-card')"
-            "?.scrollIntoView({block: 'nearest', behavior: 'instant'})"
-        ),
+        scroll_into_view("person-card"),
     ]
 
 

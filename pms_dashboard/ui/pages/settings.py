@@ -190,6 +190,7 @@ def settings_page() -> rx.Component:
     )
 
 
+WRAP_ANYWHERE = {"overflow_wrap": "anywhere"}  # a long address breaks inside a phone's width
 KEEP_SECRET = "•••••• (stored; leave empty to keep)"  # noqa: S105 (a placeholder text)
 
 
@@ -257,6 +258,47 @@ def _sso_fields() -> list[rx.Component]:
     ]
 
 
+def _domain_badges(domains: rx.Var, color: str, label: str, class_name: str) -> rx.Component:
+    return rx.foreach(
+        domains,
+        lambda d: rx.badge(d, " · ", label, color_scheme=color, class_name=class_name),
+    )
+
+
+def _sso_domains_proof() -> rx.Component:
+    """The DNS record that proves each domain, where each domain stands, and "Verify"."""
+    s = SsoSettingsState
+    return rx.cond(
+        s.dns_record != "",
+        rx.vstack(
+            rx.text(
+                "Single sign-on works for a domain once you prove it is yours: add this TXT "
+                "record at each domain, then press Verify.",
+                size="2",
+                color_scheme="gray",
+            ),
+            rx.code(s.dns_record, id="sso-dns-record", style=WRAP_ANYWHERE),
+            rx.flex(
+                _domain_badges(s.verified_domains, "green", "verified", "sso-domain-verified"),
+                _domain_badges(s.pending_domains, "amber", "not verified", "sso-domain-pending"),
+                wrap="wrap",
+                gap="2",
+            ),
+            rx.button(
+                "Verify domains",
+                type="button",
+                variant="soft",
+                on_click=s.verify,
+                disabled=s.pending_domains.length() == 0,
+                id="sso-verify",
+            ),
+            spacing="2",
+            width="100%",
+            id="sso-domain-proof",
+        ),
+    )
+
+
 def _sso_card() -> rx.Component:
     s = SsoSettingsState
     return rx.card(
@@ -269,7 +311,7 @@ def _sso_card() -> rx.Component:
                     size="2",
                     color_scheme="gray",
                 ),
-                rx.code(s.callback_url, id="sso-callback-url"),
+                rx.code(s.callback_url, id="sso-callback-url", style=WRAP_ANYWHERE),
                 *_sso_fields(),
                 _sso_switch(
                     s.provision_users,
@@ -281,6 +323,7 @@ def _sso_card() -> rx.Component:
                 _sso_switch(
                     s.enabled, s.set_enabled, "enabled", "sso-enabled", "Single sign-on enabled"
                 ),
+                _sso_domains_proof(),
                 error_callout(s.error, "sso-error"),
                 notice_callout(s.success, "sso-success"),
                 rx.button("Save single sign-on", type="submit", id="sso-save"),

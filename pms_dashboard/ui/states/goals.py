@@ -8,9 +8,11 @@ a handler receives is trusted for identity; a refusal's words land in the page's
 
 from __future__ import annotations
 
+import json
 import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import reflex as rx
 from pydantic import BaseModel, ValidationError
@@ -95,7 +97,32 @@ class GoalsState(Paged, SessionState):
             wanted["stale_only"] = True
         if str(params.get("due", "")).isdigit():
             wanted["due_within_days"] = int(params["due"])
+        if params.get("sort"):
+            wanted["sort"] = str(params["sort"])[:40]
+            wanted["descending"] = params.get("desc") == "1"
+        if str(params.get("page", "")).isdigit():
+            wanted["page"] = max(1, min(int(params["page"]), 100_000))
         return wanted
+
+    def _url_query(self) -> str:
+        """The list's filters, sort and page as the address's query (defaults left out),
+        the inverse of `_query_from_url`: a reload or a shared link shows the same list."""
+        values = {
+            "scope": "" if self.scope == "mine" else self.scope,
+            "status": "" if self.status == "all" else self.status,
+            "search": self.search,
+            "period": self.period,
+            "owner": self.owner,
+            "team": self.team,
+            "stale": "1" if self.stale_only else "",
+            "due": self.due_within,
+            "confidence": self.confidence,
+            "sort": "" if self.sort == "due_date" and not self.descending else self.sort,
+            "desc": "1" if self.descending else "",
+            "page": "" if self.page == 1 else str(self.page),
+        }
+        query = urlencode({k: v for k, v in values.items() if v})
+        return f"?{query}" if query else ""
 
     def _load(self, menus: bool = False, **changes: Any):
         """One page of the list with `changes` to its filters, sort or paging (and, for a
@@ -123,7 +150,9 @@ class GoalsState(Paged, SessionState):
         self.confidence = query.confidence or ""
         self.owner = str(query.owner_id) if query.owner_id else ""
         self.team = query.team
-        return None
+        # the address follows the list (no navigation, no second load)
+        address = json.dumps(self.router.url.path + self._url_query())
+        return rx.call_script(f"window.history.replaceState(window.history.state, '', {address})")
 
     def _filters(self) -> dict[str, Any]:
         """The list as the person sees it: paging, sort and every filter."""

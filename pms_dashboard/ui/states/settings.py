@@ -11,8 +11,13 @@ from typing import Any
 import reflex as rx
 
 from pms_dashboard.errors import UserError
+from pms_dashboard.organisation.logo import check_logo_loads
 from pms_dashboard.organisation.schemas import ACCENT_COLORS, TenantSettings
-from pms_dashboard.organisation.service import get_tenant_settings, update_tenant_settings
+from pms_dashboard.organisation.service import (
+    get_tenant_settings,
+    require_settings_editor,
+    update_tenant_settings,
+)
 from pms_dashboard.ui.states.base import event
 from pms_dashboard.ui.states.session import SessionState
 
@@ -132,6 +137,12 @@ class SettingsState(SessionState):
                 "labels": {s: str(form.get(f"label_{s}", "")) for s in range(low, high + 1)},
             },
         }
+        with self._signed_in() as (principal, session):
+            require_settings_editor(session=session, actor=principal.context, message=ONLY_ADMINS)
+        try:  # outside any transaction: it may wait on the network
+            check_logo_loads(str(form.get("logo_url", "")))
+        except UserError as err:
+            return self._refused(err)
         with self._signed_in() as (principal, session):
             saved = update_tenant_settings(
                 session=session, actor=principal.context, changes=changes

@@ -1,0 +1,88 @@
+"""A signed-in person's own account: changing their password (the current one required;
+every other session of theirs ends, so a stolen session does not outlive the change)."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from pms_dashboard.audit import service as audit
+from pms_dashboard.audit.sessions import session_ref
+from pms_dashboard.auth.models import AuthSession, RevokeReason, User
+from pms_dashboard.auth.passwords import MAX_PASSWORD, MIN_PASSWORD, hash_password, verify_password
+from pms_dashboard.errors import UserError
+from pms_dashboard.tenancy.context import TenantContext
+
+
+class PasswordChangeError(UserError):
+    """A password change refused; `field` names the input the words are about."""
+
+
+def change_password(
+    *,
+    session: Session,
+    actor: TenantContext,
+    session_id: uuid.UUID,
+    current: str,
+    new: str,
+    confirm: str,
+    ip: str = "",
+) -> int:
+    """Set the actor's new password (Argon2id) once the current one is given, end their
+    other sessions (this one stays) and audit it; how many sessions ended."""
+    user = session.scalars(select(User).where(col(User.id) == actor.user_id)).one_or_none()
+    if user is None or not user.is_active:
+        raise PasswordChangeError("Your account cannot change its password.")
+    if user.password_hash is None:
+        raise PasswordChangeError(
+            "You sign in with single sign-on: your password is kept by your identity provider.",
+            field="current_password",
+        )
+    if not verify_password(user.password_hash, current):
+        raise PasswordChangeError("That is not your current password.", field="current_password")
+    if len(new) < MIN_PASSWORD:
+        raise PasswordChangeError(
+            f"The new password needs at least {MIN_PASSWORD} characters.", field="new_password"
+        )
+    if len(new) > MAX_PASSWORD:
+        raise PasswordChangeError(
+            f"The new password can have at most {MAX_PASSWORD} characters.", field="new_password"
+        )
+    if new == current:
+        raise PasswordChangeError(
+            "Choose a new password, not the current one again.", field="new_password"
+        )
+    if new != confirm:
+        raise PasswordChangeError(
+            "The two new passwords are not the same.", field="confirm_password"
+        )
+    user.password_hash = hash_password(new)
+    session.add(user)
+    ended = list(
+        session.scalars(
+            update(AuthSession)
+            .where(
+                col(AuthSession.user_id) == user.id,
+                col(AuthSession.id) != session_id,
+                col(AuthSession.revoked_at).is_(None),
+            )
+            .values(revoked_at=func.now(), revoked_reason=RevokeReason.password_changed.value)
+            .returning(col(AuthSession.id))
+        )
+    )
+    audit.record(
+        session=session,
+        action="auth.password_changed",
+        actor_id=user.id,
+        entity_type="app_user",
+        entity_id=user.id,
+        detail={
+            "sessions_ended": sorted(session_ref(i) for i in ended),
+            "from_session": session_ref(session_id),
+        },
+        ip=ip,
+    )
+    return len(ended)

@@ -1,0 +1,90 @@
+"""Your profile: who you are in this organisation, and changing your password."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from pms_dashboard.auth.passwords import MIN_PASSWORD
+from pms_dashboard.ui.components.feedback import error_callout, notice_callout
+from pms_dashboard.ui.components.fields import field_message, labelled
+from pms_dashboard.ui.states.profile import ProfileState
+from pms_dashboard.ui.templates import template
+
+S = ProfileState
+
+
+def _password(label: str, name: str, autocomplete: str, hint: str = "") -> rx.Component:
+    return labelled(
+        label,
+        rx.vstack(
+            rx.input(
+                name=name,
+                type="password",
+                auto_complete=autocomplete,
+                key=f"{name}-" + S.form_key.to(str),
+                id=f"profile-{name.replace('_', '-')}",
+                width="100%",
+                color_scheme=rx.cond(S.error_field == name, "red", "gray"),
+            ),
+            field_message(S.error, S.error_field == name, f"profile-{name}-error"),
+            spacing="1",
+            width="100%",
+        ),
+        hint,
+    )
+
+
+def _password_form() -> rx.Component:
+    return rx.card(
+        rx.form(
+            rx.vstack(
+                rx.heading("Change your password", size="4"),
+                rx.text(
+                    "Your other sessions (other browsers and devices) end when you change it.",
+                    size="2",
+                    color_scheme="gray",
+                ),
+                _password("Current password", "current_password", "current-password"),
+                _password(
+                    "New password",
+                    "new_password",
+                    "new-password",
+                    f"At least {MIN_PASSWORD} characters.",
+                ),
+                _password("New password again", "confirm_password", "new-password"),
+                # a refusal about no one input (beside its input otherwise)
+                error_callout(rx.cond(S.error_field == "", S.error, ""), "profile-error"),
+                notice_callout(S.success, "profile-success"),
+                rx.button("Change password", type="submit", id="profile-save"),
+                spacing="3",
+                width="100%",
+            ),
+            on_submit=S.save_password,
+            reset_on_submit=False,
+        ),
+        width="100%",
+        max_width="520px",
+        id="profile-password",
+    )
+
+
+@template(route="/profile", title="Your profile", on_load=ProfileState.load)
+def profile_page() -> rx.Component:
+    return rx.vstack(
+        rx.vstack(
+            rx.text(S.user_name, weight="medium", size="4", id="profile-name"),
+            rx.text(
+                S.user_email,
+                " · ",
+                S.role_label,
+                " · ",
+                S.tenant_name,
+                size="2",
+                color_scheme="gray",
+            ),
+            spacing="1",
+        ),
+        _password_form(),
+        spacing="5",
+        width="100%",
+    )

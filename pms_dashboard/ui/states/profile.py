@@ -1,0 +1,50 @@
+"""The profile page: a signed-in person changes their own password (the words of a refusal
+beside the input they are about; the typed passwords never kept in state)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from pms_dashboard.auth.profile import change_password
+from pms_dashboard.errors import UserError
+from pms_dashboard.ui.states.base import event
+from pms_dashboard.ui.states.session import SessionState
+
+PASSWORD_FIELDS = ("current_password", "new_password", "confirm_password")
+
+
+class ProfileState(SessionState):
+    error: str = ""
+    error_field: str = ""  # the input the error is about ("" for none)
+    success: str = ""
+    form_key: rx.Field[int] = rx.field(0)  # a new key empties the form after a change
+
+    def _refused(self, err: UserError) -> None:
+        self.error = str(err)
+        self.error_field = err.field if err.field in PASSWORD_FIELDS else ""
+
+    @event
+    def load(self):
+        self.error = self.error_field = self.success = ""
+
+    @event
+    def save_password(self, form: dict[str, Any]):
+        """Change the password; the other sessions of this person end."""
+        self.error = self.error_field = self.success = ""
+        typed = {k: str(form.get(k, ""))[:1000] for k in PASSWORD_FIELDS}
+        with self._signed_in() as (principal, session):
+            ended = change_password(
+                session=session,
+                actor=principal.context,
+                session_id=principal.session_id,
+                current=typed["current_password"],
+                new=typed["new_password"],
+                confirm=typed["confirm_password"],
+                ip=self.router.session.client_ip or "",
+            )
+        self.form_key += 1
+        others = f" {ended} other session{'s' if ended != 1 else ''} ended." if ended else ""
+        self.success = "Your password is changed." + others
+        return None

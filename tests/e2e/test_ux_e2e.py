@@ -1,0 +1,281 @@
+"""The product as people use it, in a real browser at a desktop (1400x900) and a phone
+(390x844) size: "View" on a cycle shows its detail and marks the cycle, chart labels do not
+run into each other, a logo address must load, unknown pages stay in the shell, goal
+filters survive a reload and people change their own password on their profile page."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlmodel import col
+
+from pms_dashboard.seed import seed_demo
+from pms_dashboard.settings import get_settings
+from pms_dashboard.sso import domains
+from pms_dashboard.sso.models import SsoConfig
+from pms_dashboard.tenancy.context import TenantContext
+from pms_dashboard.tenancy.session import catalog_session, owner_session
+from tests.e2e.helpers import demo_tenant_id, sign_in
+
+pytestmark = pytest.mark.e2e
+
+HR = "hana.hr@acme.example"
+ADMIN = "ada.admin@acme.example"
+MANAGER = "maria.manager@acme.example"
+DESKTOP = {"width": 1400, "height": 900}
+PHONE = {"width": 390, "height": 844}
+NEW_PASSWORD = "a brand new passphrase 2026"
+
+
+@pytest.fixture(scope="module")
+def demo() -> None:
+    seed_demo()
+
+
+# each of these tests runs in a desktop and a phone window (`window(size)` opens its page)
+in_both_sizes = pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
+
+
+def _look(page, name: str) -> None:
+    """With PMS_LOOK_DIR set, a screenshot of the whole page there (to look at by eye)."""
+    where = os.environ.get("PMS_LOOK_DIR")
+    if where:
+        width = page.viewport_size["width"]
+        page.wait_for_timeout(1200)  # charts finish their entry animation
+        page.screenshot(path=str(Path(where) / f"{name}-{width}.png"), full_page=True)
+
+
+def _fits(page, where: str) -> None:
+    """No wider than the window (else say which element sticks out furthest)."""
+    page.wait_for_timeout(300)
+    width, inner, widest = page.evaluate(
+        "() => { let w = null; for (const e of document.querySelectorAll('body *')) {"
+        " const r = e.getBoundingClientRect(); if (!w || r.right > w[0]) w = [r.right,"
+        " e.tagName + '#' + e.id + '.' + e.className]; }"
+        " return [document.documentElement.scrollWidth, window.innerWidth, w]; }"
+    )
+    assert width <= inner, f"{where}: {width} px wide in a {inner} px window ({widest})"
+
+
+def _in_view(page, selector: str) -> bool:
+    """The element's top is inside the window (not below the fold, not above it)."""
+    return page.evaluate(
+        "(s) => { const r = document.querySelector(s).getBoundingClientRect();"
+        " return r.top >= 0 && r.top < window.innerHeight; }",
+        selector,
+    )
+
+
+@in_both_sizes
+def test_view_on_a_cycle_brings_its_detail_into_view_and_marks_the_cycle(
+    size, window, app_url, demo
+) -> None:
+    page = window(size)
+    sign_in(page, app_url, "acme", HR)
+    page.goto(f"{app_url}/cycles")
+    page.wait_for_selector(".cycle-row")
+    rows = page.locator(".cycle-row")
+    assert rows.count() >= 2
+    for i in range(2):  # the second View moves the mark and the view to the other cycle
+        row = rows.nth(i)
+        name = row.locator("th").inner_text()
+        row.locator(".cycle-view").click()
+        page.locator("#cycle-detail", has_text=name).wait_for()
+        page.wait_for_function(
+            "() => { const r = document.getElementById('cycle-detail').getBoundingClientRect();"
+            " return r.top >= 0 && r.top < window.innerHeight; }",
+            timeout=5_000,
+        )
+        assert _in_view(page, "#cycle-detail")
+        marked = page.locator(".cycle-row[aria-current=true]")
+        assert marked.count() == 1 and marked.locator("th").inner_text() == name
+        assert marked.locator(".cycle-view").inner_text() == "Viewing"
+        page.evaluate("window.scrollTo(0, 0)")
+    _fits(page, "/cycles with a cycle open")
+    _look(page, "cycles")
+
+
+# Every text of a chart (axis names, the donut's values) as a box, with the chart's own box.
+_CHART_TEXTS = """(id) => {
+  const chart = document.getElementById(id);
+  const svg = chart.querySelector('.recharts-wrapper > svg').getBoundingClientRect();
+  const box = (e) => { const r = e.getBoundingClientRect();
+    return {text: e.textContent, l: r.left, r: r.right, t: r.top, b: r.bottom}; };
+  const axes = [...chart.querySelectorAll('text.recharts-cartesian-axis-tick-value')].map(box);
+  const labels = [...chart.querySelectorAll('.recharts-pie-label-text')].map(box);
+  return {svg: {l: svg.left, r: svg.right, t: svg.top, b: svg.bottom}, axes, labels};
+}"""
+
+
+def _readable(page, chart_id: str) -> None:
+    """No two names on the axes overlap and no text is cut off by the chart's edge."""
+    if chart_id == "chart-completion":  # drawn once the donut's entry animation ends
+        page.wait_for_selector(f"#{chart_id} .recharts-pie-label-text")
+    found = page.evaluate(_CHART_TEXTS, chart_id)
+    svg = found["svg"]
+    texts = found["axes"] + found["labels"]
+    assert texts, f"{chart_id}: no labels drawn"
+    for t in texts:
+        inside = t["l"] >= svg["l"] - 1 and t["r"] <= svg["r"] + 1
+        inside = inside and t["t"] >= svg["t"] - 1 and t["b"] <= svg["b"] + 1
+        assert inside, f"{chart_id}: {t['text']!r} is cut off by the chart's edge ({t}, {svg})"
+    for i, a in enumerate(found["axes"]):
+        for b in found["axes"][i + 1 :]:
+            apart = a["r"] <= b["l"] or b["r"] <= a["l"] or a["b"] <= b["t"] or b["b"] <= a["t"]
+            assert apart, f"{chart_id}: {a['text']!r} runs into {b['text']!r}"
+
+
+@in_both_sizes
+def test_chart_labels_neither_overlap_nor_are_cut_off(size, window, app_url, demo) -> None:
+    page = window(size)
+    sign_in(page, app_url, "acme", HR)  # HR sees the whole organisation's charts
+    page.wait_for_selector("#chart-ratings .recharts-bar-rectangle")
+    page.wait_for_selector("#chart-completion .recharts-pie-sector")
+    for chart in ("chart-completion", "chart-health", "chart-funnel", "chart-ratings"):
+        _readable(page, chart)
+    _look(page, "overview")
+    page.goto(f"{app_url}/cycles")
+    page.locator(".cycle-row", has_text="closed").first.locator(".cycle-view").click()
+    page.wait_for_selector("#cycle-distribution .recharts-bar-rectangle")
+    for chart in ("cycle-funnel", "cycle-distribution"):
+        _readable(page, chart)
+    _look(page, "cycle")
+
+
+@in_both_sizes
+def test_an_sso_domain_of_another_organisation_is_refused_and_nothing_is_saved(
+    size, window, app_url, demo
+) -> None:
+    page = window(size)
+    # Globex signs in its people by globex.example (proved and published in the catalog)
+    globex = TenantContext(tenant_id=demo_tenant_id("globex"), role="tenant_admin")
+    with catalog_session(globex) as s:
+        domains.publish(session=s, domains=["globex.example"])
+    try:
+        sign_in(page, app_url, "acme", ADMIN)
+        page.goto(f"{app_url}/settings")
+        page.wait_for_selector("#sso-card #sso-issuer")
+        before = _acme_sso_domains()
+        page.fill("#sso-issuer", "https://idp.acme.example")
+        page.fill("#sso-client-id", "pms")
+        page.fill("#sso-client-secret", "a secret")
+        page.fill("#sso-domains", "acme.example, globex.example")
+        page.click("#sso-save")
+        said = page.wait_for_selector("#sso-error").inner_text()
+        assert "globex.example is already used for single sign-on by another organisation" in said
+        assert page.input_value("#sso-domains") == "acme.example, globex.example"  # kept
+        assert _acme_sso_domains() == before and "globex.example" not in before
+        _fits(page, "/settings with a refusal")
+        _look(page, "settings-sso")
+    finally:  # other tests sign Globex's people in by their domain: it routes nowhere again
+        with catalog_session(globex) as s:
+            domains.publish(session=s, domains=[])
+
+
+def _acme_sso_domains() -> list[str]:
+    with owner_session() as s:
+        found = s.scalars(
+            select(SsoConfig.allowed_domains).where(
+                col(SsoConfig.tenant_id) == demo_tenant_id("acme")
+            )
+        ).first()
+    return list(found or [])
+
+
+def test_a_logo_that_does_not_load_is_refused_and_the_favicon_exists(page, app_url, demo) -> None:
+    icon = page.request.get(f"{app_url}/favicon.ico")
+    assert icon.status == 200 and icon.headers["content-type"].startswith("image/")
+    sign_in(page, app_url, "acme", ADMIN)
+    page.goto(f"{app_url}/settings")
+    page.wait_for_selector("#settings-logo")
+    before = page.input_value("#settings-logo")
+    page.fill("#settings-logo", "/no-such-logo.png")
+    page.click("#settings-save")
+    said = page.wait_for_selector("#settings-error").inner_text()
+    assert "There is no file at /no-such-logo.png on this site" in said
+    assert page.input_value("#settings-logo") == "/no-such-logo.png"  # kept to correct
+    page.reload()
+    page.wait_for_selector("#settings-logo")
+    assert page.input_value("#settings-logo") == before  # nothing saved
+    page.fill("#settings-logo", "/favicon.ico")
+    page.click("#settings-save")
+    page.wait_for_selector("#settings-success")
+    assert page.get_attribute("#nav img", "src") == "/favicon.ico"
+    page.fill("#settings-logo", before)
+    page.click("#settings-save")
+    page.wait_for_selector("#settings-success")
+
+
+@in_both_sizes
+def test_an_unknown_address_shows_a_page_in_the_shell_with_a_way_back(size, window, app_url, demo):
+    page = window(size)
+    sign_in(page, app_url, "acme", MANAGER)
+    page.goto(f"{app_url}/no/such/page")
+    page.wait_for_selector("#not-found")
+    assert "There is no page at this address" in page.inner_text("#not-found")
+    assert page.locator("#nav").count() == 1 and page.locator("#sign-out").count() == 1
+    _fits(page, "the missing page")
+    _look(page, "not-found")
+    page.click("#not-found-home")
+    page.wait_for_url("**/overview**")
+
+
+def test_goal_filters_are_in_the_address_and_a_reload_keeps_them(page, app_url, demo) -> None:
+    sign_in(page, app_url, "acme", MANAGER)
+    page.goto(f"{app_url}/goals")
+    page.wait_for_selector(".goal-row")
+    page.locator("#goal-scope").get_by_role("radio", name="Everything I can see").click()
+    page.wait_for_url(re.compile(r".*/goals/?\?scope=all$"))
+    page.get_by_role("radio", name="Active", exact=True).click()
+    page.wait_for_url(re.compile(r".*/goals/?\?scope=all&status=active$"))
+    page.wait_for_selector(".goal-row")
+    shown = page.locator(".goal-title").all_inner_texts()
+    page.reload()
+    page.wait_for_selector(".goal-row")
+    scope = page.locator("#goal-scope").get_by_role("radio", name="Everything I can see")
+    assert scope.get_attribute("aria-checked") == "true"
+    active = page.get_by_role("radio", name="Active", exact=True)
+    assert active.get_attribute("aria-checked") == "true"
+    assert page.locator(".goal-title").all_inner_texts() == shown
+    assert re.search(r"\?scope=all&status=active$", page.url)
+
+
+@in_both_sizes
+def test_a_person_changes_their_password_on_their_profile(
+    size, window, browser, app_url, demo
+) -> None:
+    page, who, demo_password = window(size), "priya.nair@acme.example", get_settings().demo_password
+    other = browser.new_context(viewport=DESKTOP)  # the same person in another browser
+    try:
+        elsewhere = other.new_page()
+        sign_in(elsewhere, app_url, "acme", who)
+        sign_in(page, app_url, "acme", who)
+        page.click("#user-name")  # the header's name leads to the profile
+        page.wait_for_url("**/profile**")
+        page.fill("#profile-current-password", "not my password")
+        page.fill("#profile-new-password", NEW_PASSWORD)
+        page.fill("#profile-confirm-password", NEW_PASSWORD)
+        page.click("#profile-save")
+        said = page.wait_for_selector("#profile-current_password-error").inner_text()
+        assert "not your current password" in said
+        assert page.input_value("#profile-new-password") == NEW_PASSWORD  # kept
+        _fits(page, "/profile with a refusal")
+        _look(page, "profile")
+        page.fill("#profile-current-password", demo_password)
+        page.click("#profile-save")
+        assert "Your password is changed" in page.wait_for_selector("#profile-success").inner_text()
+        assert page.input_value("#profile-new-password") == ""  # emptied after the change
+        assert elsewhere.request.get(f"{app_url}/api/auth/me").status == 401  # ended
+        assert page.request.get(f"{app_url}/api/auth/me").status == 200  # this one stays
+    finally:
+        other.close()
+        # back to the demo password, the same way, for the other tests
+        page.fill("#profile-current-password", NEW_PASSWORD)
+        page.fill("#profile-new-password", demo_password)
+        page.fill("#profile-confirm-password", demo_password)
+        page.click("#profile-save")
+        page.wait_for_selector("#profile-success")
