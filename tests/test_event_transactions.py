@@ -119,6 +119,8 @@ VISITORS = {
     "/cycles": "admin",
     "/settings": "admin",
     "/access-log": "admin",
+    "/profile": "emp1",
+    "404": "emp1",
 }
 
 

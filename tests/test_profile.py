@@ -91,5 +91,6 @@ def test_without_a_session_nothing_changes(make_tenant: Callable[..., TenantFixt
     t = make_tenant()
     before = _hash(t)
     st = state_for(ProfileState, None, "/profile")
+    assert redirects_to(call(st, ProfileState.load)) == "/signin"  # no page without a session
     assert redirects_to(call(st, ProfileState.save_password, _form())) == "/signin"
     assert _hash(t) == before

@@ -27,7 +27,11 @@ class ProfileState(SessionState):
 
     @event
     def load(self):
+        """The page's one event: who is signed in (else back to sign-in), the tenant's look."""
         self.error = self.error_field = self.success = ""
+        with self._signed_in():
+            pass
+        return None
 
     @event
     def save_password(self, form: dict[str, Any]):
