@@ -424,3 +424,40 @@ def test_a_copy_into_a_pool_whose_statistics_predate_the_tenant_looks_rows_up_by
             text("SELECT count(parent_id) FROM goal WHERE tenant_id = :t"), {"t": t.id}
         )
         assert linked.scalar_one() == n - 1  # every link copied
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        "UPDATE {s}.goal SET title = title || '!' WHERE tenant_id = %s AND id = %s",
+        "UPDATE {s}.goal SET progress = progress + 1 WHERE tenant_id = %s AND id = %s",
+        "UPDATE {s}.goal SET parent_id = NULL WHERE tenant_id = %s AND id = %s",
+    ],
+    ids=["text", "number", "link"],
+)
+def test_a_copy_that_differs_from_its_source_fails_verification_and_rolls_back(
+    make_tenant: Callable[..., TenantFixture], monkeypatch: pytest.MonkeyPatch, tamper: str
+) -> None:
+    t = make_tenant(tier="pool")
+    goals = _goals(t, 3)
+    with owner_session(t.id) as s:
+        s.execute(text("UPDATE goal SET parent_id = :p WHERE id = :g"),
+                  {"p": goals[0], "g": goals[1]})  # fmt: skip
+    before = _rows(t)
+    real_verify_chain = moves._verify_chain
+
+    def tampered(target: move_rows.Where, tenant_id: uuid.UUID) -> None:
+        # after the copy, one value of one copied row changes (same row count)
+        with move_rows._connect(target.url) as c:
+            c.execute(tamper.format(s=f'"{target.schema}"'), [tenant_id, goals[1]])
+            c.commit()
+        real_verify_chain(target, tenant_id)
+
+    monkeypatch.setattr(moves, "_verify_chain", tampered)
+    with pytest.raises(move_rows.MoveError, match="verification failed: goal differs"):
+        moves.move_tenant(slug=t.slug, tier="schema", region="us-east", reason="tampered")
+    now = placement.fetch(t.id)
+    assert (now.tier.value, now.region, now.state) == ("pool", "eu-central", "active")
+    assert _rows(t) == before
+    assert _places_holding(t.id) == {_expected_place(t.id)}
+    _check_in(t, goals[2], 30)  # still writable at the source
