@@ -194,7 +194,8 @@ DEAD_ROWS_TO_VACUUM = 10_000
 
 def _vacuum_dead_rows(target: Where) -> None:
     """Vacuum the target's tables that hold many dead rows (a shared pool the tenant left
-    before): the copy's foreign-key checks would otherwise wade through them."""
+    before, whose keys the copy brings back), so the inserts' unique checks need not visit
+    each dead duplicate."""
     with _connect(target.url, autocommit=True) as c:
         tables = [
             r[0]
@@ -226,10 +227,16 @@ def _copy_all(
         snapshot = str(row[0])
         tables = tenant_tables(src, source.schema)
         progress.tables = len(tables)
-        # Foreign-key checks are planned once per connection: with statistics of a table
-        # that was empty (or purged) they would scan it per row. Each table is analysed
-        # once copied, before its children are, and every plan is made for its parameters.
-        dst.execute("SET plan_cache_mode = force_custom_plan")
+        # Every foreign-key check (one query per row: `... WHERE tenant_id = $1 AND id = $2`)
+        # uses a generic plan, made for "a key", which looks the row up by the unique key.
+        # A plan made for this tenant's id trusts statistics from before the copy: in a
+        # pool the tenant left, its id is not among the table's common values, so its rows
+        # look absent, every index starting with tenant_id looks as good as the key, and
+        # one of them was picked with `id` as a filter: each check of the self-reference
+        # goal.parent_id read all the tenant's goals (100,000 goals: 49,965 checks read 1.8
+        # billion index entries, 194 s). Each table is analysed once copied (before its
+        # children are), which also replaces the plans made before.
+        dst.execute("SET plan_cache_mode = force_generic_plan")
         for table in tables:
             rows += _copy_table(src, dst, source, target, table, tenant_id)
             dst.execute(
@@ -255,7 +262,8 @@ def _copy_all(
 
 # A row's xmin as a full transaction id (the epoch taken from the snapshot's xmax), to ask
 # whether the copy's snapshot saw it: rows written (inserted or updated) since are those it
-# did not.
+# did not. Rows written before the snapshot's xmin (older by `age`) were seen: only the
+# others are asked (100,000 goals: 15 ms instead of 128, inside the freeze).
 def _written_since(
     src: psycopg.Connection[Any], source: Where, table: str, tenant_id: uuid.UUID, snapshot: str
 ) -> list[Any]:
@@ -264,11 +272,13 @@ def _written_since(
         "WITH now AS (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS now_xid)"
         " SELECT id FROM (SELECT t.id, now.now_xid,"
         " ((now.now_xid >> 32) << 32) | t.xmin::text::bigint AS full_xid"
-        " FROM {}.{} AS t, now WHERE t.{}) AS r WHERE NOT pg_visible_in_snapshot("
+        " FROM {}.{} AS t, now WHERE t.{}"
+        " AND age(t.xmin) <= age(pg_snapshot_xmin(%s::pg_snapshot)::xid)) AS r"
+        " WHERE NOT pg_visible_in_snapshot("
         "(CASE WHEN full_xid > now_xid THEN full_xid - 4294967296 ELSE full_xid END)::text::xid8,"
         " %s::pg_snapshot)"
     ).format(sql.Identifier(source.schema), sql.Identifier(table), sql.SQL(_filter(table)))
-    return [r[0] for r in src.execute(query, [tenant_id, snapshot]).fetchall()]
+    return [r[0] for r in src.execute(query, [tenant_id, snapshot, snapshot]).fetchall()]
 
 
 def _ids(conn: psycopg.Connection[Any], where: Where, table: str, tenant_id: uuid.UUID) -> set[Any]:
@@ -286,16 +296,20 @@ def _ids(conn: psycopg.Connection[Any], where: Where, table: str, tenant_id: uui
 def _table_checksums(
     conn: psycopg.Connection[Any], where: Where, tables: list[str], tenant_id: uuid.UUID
 ) -> dict[str, str]:
-    """Per table: row count and an md5 of the rows' md5s in id order (placement columns
-    left out), computed by the server, so only 16 short strings travel."""
+    """Per table: row count and the sum of the rows' 64-bit hashes (placement columns left
+    out), computed by the server, so only short strings travel. Each row is hashed by its
+    types' own hash functions (what hash indexes use), not rendered as text and md5'd in
+    id order: 5 times cheaper (100,000 goals: 54 ms instead of 285), and it runs during
+    the write freeze. A changed, missing or extra row changes the count or the sum (but
+    for a 2^-64 chance); both servers must hash alike (same major version), else the move
+    fails verification and rolls back."""
     found = {}
     for table in tables:
         cols = [c for c in _columns(conn, where.schema, table) if c not in PLACEMENT_COLUMNS]
         row = sql.SQL("ROW({})").format(sql.SQL(", ").join(sql.Identifier(c) for c in cols))
         got = conn.execute(
             sql.SQL(
-                "SELECT count(*), md5(coalesce(string_agg(md5({}::text), '' ORDER BY id), ''))"
-                " FROM {}.{} WHERE {}"
+                "SELECT count(*), coalesce(sum(hash_record_extended({}, 0)), 0) FROM {}.{} WHERE {}"
             ).format(
                 row, sql.Identifier(where.schema), sql.Identifier(table), sql.SQL(_filter(table))
             ),

@@ -372,3 +372,92 @@ def test_rows_written_or_deleted_between_the_copy_and_the_freeze_are_carried_ove
         assert s.get(GoalCheckIn, (t.id, dropped)) is None
     assert "Renamed after the copy" in titles and len(titles) == 4  # 3 + the one added
     assert _places_holding(t.id) == {_expected_place(t.id)}
+
+
+def _goal_index_use() -> tuple[int, int]:
+    """Index scans on the home pool's `goal` table, and the entries read through its other
+    indexes than the key (shared statistics, read afresh)."""
+    with owner_session() as s:
+        s.execute(text("SELECT pg_stat_clear_snapshot()"))
+        row = s.execute(
+            text(
+                "SELECT coalesce(sum(idx_scan), 0), coalesce(sum(idx_tup_read)"
+                " FILTER (WHERE indexrelname <> 'pk_goal'), 0) FROM pg_stat_user_indexes"
+                " WHERE schemaname = 'public' AND relname = 'goal'"
+            )
+        ).one()
+    return int(row[0]), int(row[1])
+
+
+def test_a_copy_into_a_pool_whose_statistics_predate_the_tenant_looks_rows_up_by_key(
+    make_tenant: Callable[..., TenantFixture],
+) -> None:
+    """The regression of a 100,000-goal tenant taking minutes to copy back into a pool: the
+    foreign-key checks of its goals' parents were planned for its id against statistics
+    in which it had no rows, and each read all its goals through another index."""
+    _goals(make_tenant())  # the pool holds someone else's goals
+    t = make_tenant(tier="schema")
+    n = 1_500
+    with owner_session(t.id) as s:  # a chain of goals, each the parent of the next
+        s.execute(
+            text(
+                "WITH g AS (SELECT i, gen_random_uuid() AS id FROM generate_series(1, :n) AS i)"
+                " INSERT INTO goal (tenant_id, id, owner_id, parent_id, title, start_date,"
+                " due_date, status) SELECT :t, g.id, :owner, p.id, 'Goal ' || g.i,"
+                " current_date, current_date + 30, 'active' FROM g LEFT JOIN g AS p"
+                " ON p.i = g.i - 1"
+            ),
+            {"n": n, "t": t.id, "owner": t.user_id("manager")},
+        )
+    with owner_session() as s:  # what autovacuum leaves after the tenant left the pool
+        s.execute(text("ANALYZE public.goal"))
+    scans, read = _goal_index_use()
+    moves.move_tenant(slug=t.slug, tier="pool", region="eu-central", reason="back to the pool")
+    deadline = time.monotonic() + 15
+    while (now := _goal_index_use())[0] - scans < n - 1 and time.monotonic() < deadline:
+        time.sleep(0.2)  # the copying backend's counts arrive when it ends
+    assert now[0] - scans >= n - 1  # one lookup per parent at least
+    # by key: a few passes over the tenant's goals at most; by another index: ~n * n / 2
+    assert now[1] - read < 20 * n, f"{now[1] - read} index entries read for {n} goals"
+    with owner_session(t.id) as s:
+        linked = s.execute(
+            text("SELECT count(parent_id) FROM goal WHERE tenant_id = :t"), {"t": t.id}
+        )
+        assert linked.scalar_one() == n - 1  # every link copied
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        "UPDATE {s}.goal SET title = title || '!' WHERE tenant_id = %s AND id = %s",
+        "UPDATE {s}.goal SET progress = progress + 1 WHERE tenant_id = %s AND id = %s",
+        "UPDATE {s}.goal SET parent_id = NULL WHERE tenant_id = %s AND id = %s",
+    ],
+    ids=["text", "number", "link"],
+)
+def test_a_copy_that_differs_from_its_source_fails_verification_and_rolls_back(
+    make_tenant: Callable[..., TenantFixture], monkeypatch: pytest.MonkeyPatch, tamper: str
+) -> None:
+    t = make_tenant(tier="pool")
+    goals = _goals(t, 3)
+    with owner_session(t.id) as s:
+        s.execute(text("UPDATE goal SET parent_id = :p WHERE id = :g"),
+                  {"p": goals[0], "g": goals[1]})  # fmt: skip
+    before = _rows(t)
+    real_verify_chain = moves._verify_chain
+
+    def tampered(target: move_rows.Where, tenant_id: uuid.UUID) -> None:
+        # after the copy, one value of one copied row changes (same row count)
+        with move_rows._connect(target.url) as c:
+            c.execute(tamper.format(s=f'"{target.schema}"'), [tenant_id, goals[1]])
+            c.commit()
+        real_verify_chain(target, tenant_id)
+
+    monkeypatch.setattr(moves, "_verify_chain", tampered)
+    with pytest.raises(move_rows.MoveError, match="verification failed: goal differs"):
+        moves.move_tenant(slug=t.slug, tier="schema", region="us-east", reason="tampered")
+    now = placement.fetch(t.id)
+    assert (now.tier.value, now.region, now.state) == ("pool", "eu-central", "active")
+    assert _rows(t) == before
+    assert _places_holding(t.id) == {_expected_place(t.id)}
+    _check_in(t, goals[2], 30)  # still writable at the source
