@@ -47,18 +47,37 @@ def _badge(value: rx.Var, colors: dict[str, str]) -> rx.Component:
 # ------------------------------------------------------------------------ admin forms
 
 
+def _date(label: str, name: str, element_id: str) -> rx.Component:
+    d = shown(CyclesState.draft)
+    return labelled(
+        label, rx.input(type="date", name=name, id=element_id, default_value=d.get(name, ""))
+    )
+
+
 def _create_cycle_form() -> rx.Component:
+    """A new cycle, or the draft being edited (its values in the inputs; a new key each
+    time a draft is opened or the form is done)."""
+    d, editing = shown(CyclesState.draft), CyclesState.editing_cycle_id != ""
     return rx.card(
         rx.form(
             rx.vstack(
-                rx.heading("New cycle", size="4"),
+                rx.heading(rx.cond(editing, "Edit draft cycle", "New cycle"), size="4"),
                 labelled(
-                    "Name", rx.input(name="name", id="cycle-name", required=True, max_length=200)
+                    "Name",
+                    rx.input(
+                        name="name",
+                        id="cycle-name",
+                        required=True,
+                        max_length=200,
+                        default_value=d.get("name", ""),
+                    ),
                 ),
                 labelled(
                     "Template",
                     rx.select.root(
-                        rx.select.trigger(placeholder="Choose a template", width="100%"),
+                        rx.select.trigger(
+                            placeholder="Choose a template", width="100%", id="cycle-template"
+                        ),
                         rx.select.content(
                             rx.foreach(
                                 CyclesState.templates,
@@ -66,29 +85,17 @@ def _create_cycle_form() -> rx.Component:
                             )
                         ),
                         name="template_id",
-                        id="cycle-template",
+                        default_value=d.get("template_id", ""),
                     ),
                 ),
                 rx.hstack(
-                    labelled(
-                        "Period start",
-                        rx.input(type="date", name="period_start", id="cycle-period-start"),
-                    ),
-                    labelled(
-                        "Period end",
-                        rx.input(type="date", name="period_end", id="cycle-period-end"),
-                    ),
+                    _date("Period start", "period_start", "cycle-period-start"),
+                    _date("Period end", "period_end", "cycle-period-end"),
                     width="100%",
                 ),
                 rx.hstack(
-                    labelled(
-                        "Self reviews due",
-                        rx.input(type="date", name="self_review_due", id="cycle-self-due"),
-                    ),
-                    labelled(
-                        "Manager reviews due",
-                        rx.input(type="date", name="manager_review_due", id="cycle-manager-due"),
-                    ),
+                    _date("Self reviews due", "self_review_due", "cycle-self-due"),
+                    _date("Manager reviews due", "manager_review_due", "cycle-manager-due"),
                     width="100%",
                 ),
                 rx.text(
@@ -98,19 +105,48 @@ def _create_cycle_form() -> rx.Component:
                 ),
                 labelled(
                     "Departments (comma-separated)",
-                    rx.input(name="departments", id="cycle-departments"),
+                    rx.input(
+                        name="departments",
+                        id="cycle-departments",
+                        default_value=d.get("departments", ""),
+                    ),
                 ),
-                labelled("Teams (comma-separated)", rx.input(name="teams", id="cycle-teams")),
+                labelled(
+                    "Teams (comma-separated)",
+                    rx.input(name="teams", id="cycle-teams", default_value=d.get("teams", "")),
+                ),
                 labelled(
                     "Whole organisations of managers (emails, comma-separated)",
-                    rx.input(name="manager_emails", id="cycle-managers"),
+                    rx.input(
+                        name="manager_emails",
+                        id="cycle-managers",
+                        default_value=d.get("manager_emails", ""),
+                    ),
                 ),
-                rx.button("Create cycle", type="submit", id="cycle-create-submit"),
+                rx.hstack(
+                    rx.button(
+                        rx.cond(editing, "Save cycle", "Create cycle"),
+                        type="submit",
+                        id="cycle-create-submit",
+                    ),
+                    rx.cond(
+                        editing,
+                        rx.button(
+                            "Cancel",
+                            type="button",
+                            variant="soft",
+                            on_click=CyclesState.cancel_edit,
+                            id="cycle-edit-cancel",
+                        ),
+                    ),
+                    spacing="3",
+                ),
                 spacing="3",
                 width="100%",
             ),
             on_submit=CyclesState.create_cycle,
             reset_on_submit=False,
+            key=CyclesState.form_key,
             id="cycle-create",
         ),
         width="100%",
@@ -156,8 +192,19 @@ def _admin_buttons(c: ObjectVar) -> rx.Component:
     return rx.hstack(
         rx.cond(
             c["status"] == "draft",
-            row_action(
-                "Launch", CyclesState.ask("launch", c["id"]), "cycle-launch", variant="solid"
+            rx.hstack(
+                row_action(
+                    "Launch", CyclesState.ask("launch", c["id"]), "cycle-launch", variant="solid"
+                ),
+                row_action(
+                    "Edit",
+                    [CyclesState.edit_cycle(c["id"]), scroll_into_view("cycle-create", "start")],
+                    "cycle-edit",
+                ),
+                row_action(
+                    "Delete", CyclesState.ask("delete", c["id"]), "cycle-delete", color_scheme="red"
+                ),
+                spacing="2",
             ),
         ),
         rx.cond(
@@ -202,6 +249,7 @@ def _confirm_dialog() -> rx.Component:
                     ("launch", "Launch this cycle?"),
                     ("calibrate", "Start calibration?"),
                     ("reopen", "Reopen writing?"),
+                    ("delete", "Delete this draft cycle?"),
                     "Are you sure?",
                 )
             ),
@@ -222,6 +270,7 @@ def _confirm_dialog() -> rx.Component:
                             ("launch", "Launch"),
                             ("calibrate", "Start calibration"),
                             ("reopen", "Reopen"),
+                            ("delete", "Delete"),
                             "Continue",
                         ),
                         on_click=CyclesState.confirm,
