@@ -44,6 +44,8 @@ from pms_dashboard.reviews.models import (
     ReviewRating,
     ReviewTemplate,
 )
+from pms_dashboard.keys.models import TenantDataKey, TenantKeyConfig
+from pms_dashboard.keys.providers import PlatformProvider
 from pms_dashboard.sso.models import SsoConfig, SsoLogin
 from pms_dashboard.tenancy import placement as placements
 from pms_dashboard.tenancy.context import CrossTenantWrite, MissingTenantContext, TenantContext
@@ -156,9 +158,15 @@ def seed_every_table(t: TenantFixture) -> dict[str, uuid.UUID]:
             tenant_id=tid, state=uuid.uuid4().hex, nonce="n", code_verifier="v",
             redirect_uri="https://app.example/cb",
         )  # fmt: skip
-        s.add_all([change, grant, sso_config, sso_login])
+        # the tenant's opt-in to encrypted free text (the platform's key: usable here)
+        _key, wrapped = PlatformProvider().new_data_key(tenant_id=tid)
+        key_config = TenantKeyConfig(tenant_id=tid, provider="platform")
+        data_key = TenantDataKey(tenant_id=tid, version=1, provider="platform", wrapped=wrapped)
+        s.add_all([change, grant, sso_config, sso_login, key_config, data_key])
         s.flush()
         return {
+            "tenant_key_config": key_config.id,
+            "tenant_data_key": data_key.id,
             "sso_config": sso_config.id,
             "sso_login": sso_login.id,
             "app_user": t.user_id("emp1"),
