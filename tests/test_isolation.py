@@ -35,6 +35,8 @@ from pms_dashboard.audit.models import AccessGrant
 from pms_dashboard.auth.models import AuthSession, User
 from pms_dashboard.db import engine as db_engine
 from pms_dashboard.goals.models import Goal, GoalCheckIn, KeyResult
+from pms_dashboard.keys.models import TenantDataKey, TenantKeyConfig
+from pms_dashboard.keys.providers import PlatformProvider
 from pms_dashboard.reviews.models import (
     CalibrationChange,
     Review,
@@ -44,8 +46,6 @@ from pms_dashboard.reviews.models import (
     ReviewRating,
     ReviewTemplate,
 )
-from pms_dashboard.keys.models import TenantDataKey, TenantKeyConfig
-from pms_dashboard.keys.providers import PlatformProvider
 from pms_dashboard.sso.models import SsoConfig, SsoLogin
 from pms_dashboard.tenancy import placement as placements
 from pms_dashboard.tenancy.context import CrossTenantWrite, MissingTenantContext, TenantContext

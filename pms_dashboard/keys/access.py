@@ -33,6 +33,17 @@ from pms_dashboard.tenancy.models import utcnow
 
 logger = logging.getLogger(__name__)
 
+# The encrypted fields, by table: the free text people write about people (goal
+# descriptions, check-in notes, review summaries (peer feedback included), rating comments,
+# calibration reasons). Titles, names, numbers and dates stay plain so that lists, search,
+# sorting and charts work.
+ENCRYPTED: dict[str, tuple[str, ...]] = {
+    "goal": ("description",),
+    "goal_check_in": ("note",),
+    "review": ("summary",),
+    "review_rating": ("comment",),
+    "calibration_change": ("reason",),
+}
 CREDENTIAL_PURPOSE = "kms-credential"
 WRITE_REFUSED = (
     "This text cannot be saved now: it is encrypted with your organisation's key, which is "
@@ -161,6 +172,14 @@ def _audit(
         )
 
 
+def for_audit(session: Any, *, tenant_id: uuid.UUID, plaintext: str) -> str:
+    """Free text as an audit event may hold it: as is for a tenant in plain text, only its
+    length for an opted-in one (the trail is append-only: it could never be shredded)."""
+    if not plaintext or key_state(session, tenant_id) is None:
+        return plaintext
+    return f"[encrypted, {len(plaintext)} characters]"
+
+
 def seal(session: Any, *, place: Place, plaintext: str) -> str:
     """`plaintext` as the tenant stores it: sealed with its current data key when it has
     opted in (KeyUnavailable with WRITE_REFUSED when the key cannot be used), else as is."""
@@ -175,6 +194,25 @@ def seal(session: Any, *, place: Place, plaintext: str) -> str:
             WRITE_REFUSED, provider=err.provider, version=version, reason=err.reason
         ) from None
     return envelope.seal(key=key, version=version, place=place, plaintext=plaintext)
+
+
+def seal_rows(
+    session: Any, *, tenant_id: uuid.UUID, table: str, rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Rows written without the ORM (seeding) with their encrypted fields sealed, when the
+    tenant has opted in (each row's "id" is its associated data)."""
+    columns = ENCRYPTED.get(table, ())
+    if not columns or key_state(session, tenant_id) is None:
+        return rows
+    sealed = []
+    for row in rows:
+        changes = {
+            c: seal(session, place=Place(tenant_id, table, c, row["id"]), plaintext=row[c])
+            for c in columns
+            if row.get(c)
+        }
+        sealed.append(row | changes)
+    return sealed
 
 
 def reveal(session: Any, *, place: Place, stored: str) -> str:

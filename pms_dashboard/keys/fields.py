@@ -1,9 +1,5 @@
-"""The encrypted fields and the ORM hooks that seal them on every write and open them on
-every read, whichever service, seed or job goes through the ORM.
-
-Which fields: the free text people write about people (goal descriptions, check-in notes,
-review summaries (peer feedback included), rating comments, calibration reasons). Titles,
-names, numbers and dates stay plain so that lists, search, sorting and charts work.
+"""The ORM hooks that seal the encrypted fields (`access.ENCRYPTED`) on every write and open
+them on every read, whichever service, seed or job goes through the ORM.
 
 - Before a flush, a new or changed value of such a field of an opted-in tenant is sealed
   (KeyUnavailable, a UserError, when the key cannot be used: the flush sends nothing, the
@@ -23,16 +19,10 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, attributes
 
 from pms_dashboard.keys import access, envelope
+from pms_dashboard.keys.access import ENCRYPTED
 from pms_dashboard.keys.envelope import Place
 from pms_dashboard.tenancy.models import TenantOwned
 
-ENCRYPTED: dict[str, tuple[str, ...]] = {
-    "goal": ("description",),
-    "goal_check_in": ("note",),
-    "review": ("summary",),
-    "review_rating": ("comment",),
-    "calibration_change": ("reason",),
-}
 _RESTORE = "keys.restore"
 
 

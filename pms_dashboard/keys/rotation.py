@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 
 from pms_dashboard.audit import service as audit
 from pms_dashboard.keys import access, cache, envelope
+from pms_dashboard.keys.access import ENCRYPTED
 from pms_dashboard.keys.envelope import Place
 from pms_dashboard.keys.errors import KeyConfigError, ProviderError
-from pms_dashboard.keys.fields import ENCRYPTED
 from pms_dashboard.keys.providers import provider_for
 from pms_dashboard.tenancy.models import utcnow
 
