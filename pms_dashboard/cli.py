@@ -283,7 +283,7 @@ def _keys(args: argparse.Namespace) -> int:
     import json
 
     from pms_dashboard.errors import UserError
-    from pms_dashboard.keys import service
+    from pms_dashboard.keys import rotation, service
     from pms_dashboard.tenancy.session import owner_session
 
     tenant_id = _tenant_id(args.tenant)
@@ -291,14 +291,16 @@ def _keys(args: argparse.Namespace) -> int:
         return _fail(f"no tenant with slug {args.tenant!r}")
     try:
         if args.command == "rotate":
-            return _keys_rotate(args, tenant_id)
+            with owner_session(tenant_id) as s:
+                step = rotation.begin_rotation(session=s, tenant_id=tenant_id)
+            return _keys_batches(args, tenant_id, step)
         with owner_session(tenant_id) as s:
             if args.command == "use":
+                first = service.key_status(session=s, tenant_id=tenant_id) is None
                 service.use_key(session=s, tenant_id=tenant_id, provider=args.provider,
                                 address=args.address or "", key_name=args.key or "",
                                 credential=_kms_token(args), region=args.region or "")  # fmt: skip
-                print(f"{args.tenant} now encrypts its free text with {args.provider}"
-                      " (text written before stays plain until `keys rotate`)")  # fmt: skip
+                print(f"{args.tenant} now encrypts its free text with {args.provider}")
             elif args.command == "rewrap":
                 n = service.rewrap(session=s, tenant_id=tenant_id)
                 print(f"rewrapped {n} data key(s) of {args.tenant} with the key's newest version")
@@ -306,19 +308,23 @@ def _keys(args: argparse.Namespace) -> int:
                 status = service.key_status(session=s, tenant_id=tenant_id)
                 shown = {"encrypted": False} if status is None else status.as_json()
                 print(json.dumps({"tenant": args.tenant} | shown, indent=2))
+        if args.command == "use" and first:  # the text written before the opt-in, sealed
+            with owner_session(tenant_id) as s:
+                step = rotation.begin_sealing(session=s, tenant_id=tenant_id)
+            return _keys_batches(args, tenant_id, step)
     except (UserError, OSError) as err:
         return _fail(str(err))
     return 0
 
 
-def _keys_rotate(args: argparse.Namespace, tenant_id: Any) -> int:
+def _keys_batches(args: argparse.Namespace, tenant_id: Any, step: Any) -> int:
+    """Re-encrypt the tenant's rows batch by batch (each its own transaction: resumable),
+    with a progress bar."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from pms_dashboard.keys import rotation
     from pms_dashboard.tenancy.session import owner_session
 
-    with owner_session(tenant_id) as s:
-        step = rotation.begin_rotation(session=s, tenant_id=tenant_id)
     with Progress(
         TextColumn(f"[bold]re-encrypting with data key v{step.version}"),
         BarColumn(),
@@ -575,8 +581,9 @@ def _add_keys(groups: Any) -> None:
     cmds.add_parser("status", help="provider, key and data-key versions, as JSON")
     cmds.add_parser("rewrap", help="after the customer rotated their key: wrap again")
     rotate = cmds.add_parser("rotate", help="a new data key; re-encrypt the rows (resumable)")
-    rotate.add_argument("--batch", type=int, default=500, help="rows per transaction")
-    rotate.add_argument("--no-progress", action="store_true", help="no progress bar")
+    for cmd in (use, rotate):  # (the first `use` seals the text written before the opt-in)
+        cmd.add_argument("--batch", type=int, default=500, help="rows per transaction")
+        cmd.add_argument("--no-progress", action="store_true", help="no progress bar")
     for cmd in cmds.choices.values():
         cmd.add_argument("--tenant", required=True, help="the tenant's slug")
         cmd.set_defaults(handler=_keys)

@@ -126,6 +126,8 @@ def test_cli_use_status_and_an_export_that_decrypts_while_streaming(
     rows = export(t, "goals").set_index("goal_id")
     assert rows.loc[str(goal_id), "description"] == "MARKER-export description"
     assert rows.loc[str(before), "description"] == "'=SUM(A1) written before the opt-in"
+    (was_plain,) = raw(t, "SELECT description FROM goal WHERE tenant_id = :t AND id = :i", i=before)
+    assert envelope.is_sealed(was_plain[0])  # the first `keys use` sealed what was there
     assert not [c for c in rows.columns if c.startswith("__")]
     notes = export(t, "check-ins")
     assert notes["note"].tolist() == ["MARKER-export note, with a comma\nand a line"]
@@ -338,3 +340,64 @@ def test_crypto_shredding_leaves_no_plaintext_in_a_dump_or_a_log(
     dumped = dump_every_cluster(tmp_path)
     assert b"Quarterly plan" in dumped  # the dump is real: titles stay plain
     assert marker.encode() not in dumped
+
+
+# ------------------------------------------------------------------- seeds and moves
+
+
+def test_bulk_seed_writes_sealed_notes_for_opted_in_tenants() -> None:
+    from pms_dashboard import seed
+    from pms_dashboard.seed.bulk import CHECK_IN_NOTES
+    from pms_dashboard.tenancy import placement
+
+    prefix = f"enc{uuid.uuid4().hex[:6]}"
+    done = seed.seed_bulk(tenants=1, users_per_tenant=2, goals_per_user=4, prefix=prefix,
+                          check_ins_per_goal=1.0, encrypted=True)  # fmt: skip
+    assert done.check_ins > 0
+    found = placement.by_slug(f"{prefix}-0001")
+    assert found is not None
+    with owner_session(found.tenant_id) as s:
+        notes = s.execute(text("SELECT note FROM goal_check_in WHERE tenant_id = :t"),
+                          {"t": found.tenant_id}).scalars().all()  # fmt: skip
+    assert notes and all(envelope.is_sealed(n) for n in notes if n)
+    from pms_dashboard.goals.models import GoalCheckIn
+    from pms_dashboard.tenancy.context import TenantContext
+
+    with tenant_session(TenantContext(tenant_id=found.tenant_id)) as s:
+        opened = [c.note for c in s.scalars(select(GoalCheckIn))]
+    assert opened and set(opened) <= set(CHECK_IN_NOTES)
+
+
+def test_demo_fill_seals_the_rows_of_an_opted_in_organisation() -> None:
+    from dataclasses import replace
+
+    from pms_dashboard.seed import demo
+    from pms_dashboard.seed.data import DEMO_TENANTS
+    from pms_dashboard.tenancy.context import TenantContext
+    from pms_dashboard.tenancy.provision import create_tenant
+
+    spec = replace(DEMO_TENANTS[0], slug=f"demo-{uuid.uuid4().hex[:8]}", key_provider="platform")
+    tid = create_tenant(slug=spec.slug, name="Encrypted demo").placement.tenant_id
+    with tenant_session(TenantContext(tenant_id=tid), as_owner=True) as s:
+        demo._fill(s, spec, tid, "x", demo.datetime.now(demo.UTC))
+    with owner_session(tid) as s:
+        notes = s.execute(text("SELECT note FROM goal_check_in WHERE tenant_id = :t"
+                               " AND note <> ''"), {"t": tid}).scalars().all()  # fmt: skip
+        comments = s.execute(text("SELECT comment FROM review_rating WHERE tenant_id = :t"
+                                  " AND comment <> ''"), {"t": tid}).scalars().all()  # fmt: skip
+    assert notes and comments
+    assert all(envelope.is_sealed(v) for v in [*notes, *comments])
+
+
+def test_a_move_carries_the_ciphertext_unchanged(
+    make_tenant: Callable[..., TenantFixture], bao: Bao
+) -> None:
+    from pms_dashboard import moves
+
+    t = make_tenant()
+    opted_in(t, bao)
+    goal_id = new_goal(t, "MARKER-moving house")
+    before = raw(t, "SELECT description FROM goal WHERE tenant_id = :t")
+    moves.move_tenant(slug=t.slug, tier="schema", reason="encrypted tenant moves")
+    assert raw(t, "SELECT description FROM goal WHERE tenant_id = :t") == before
+    assert description(t, goal_id) == "MARKER-moving house"

@@ -27,6 +27,9 @@ from pms_dashboard.keys.providers import provider_for
 from pms_dashboard.tenancy.models import utcnow
 
 TABLES = tuple(ENCRYPTED)
+# The audit actions of a pass: when it starts, when it is done.
+ROTATION = ("key.rotation_started", "key.rotated")
+SEALING = ("key.sealing_started", "key.sealed")
 
 
 @dataclass(frozen=True)
@@ -53,13 +56,7 @@ def begin_rotation(
     *, session: Session, tenant_id: uuid.UUID, actor_id: uuid.UUID | None = None
 ) -> RotationProgress:
     """A new data key, current from now on (or the rotation already under way)."""
-    config = (
-        session.execute(sa.select(access.CONFIG).where(access.CONFIG.c.tenant_id == tenant_id))
-        .mappings()
-        .first()
-    )
-    if config is None:
-        raise KeyConfigError("This organisation keeps plain text: opt in with `keys use` first.")
+    config = _config(session, tenant_id)
     if config["rotation"]:
         return progress(session=session, tenant_id=tenant_id)
     state = access.key_state(session, tenant_id)
@@ -79,17 +76,51 @@ def begin_rotation(
             kms_key_version=target.key_version(wrapped),
         )
     )
-    rotation = {"to": version, "table": TABLES[0], "after": None, "done": 0}
-    rotation["total"] = _count(session, tenant_id)
+    return _start(session, tenant_id, version, ROTATION, actor_id)
+
+
+def begin_sealing(
+    *, session: Session, tenant_id: uuid.UUID, actor_id: uuid.UUID | None = None
+) -> RotationProgress:
+    """After the opt-in: the text written before it sealed with the current data key, by
+    the same resumable batches as a rotation (or the pass already under way)."""
+    config = _config(session, tenant_id)
+    if config["rotation"]:
+        return progress(session=session, tenant_id=tenant_id)
+    return _start(session, tenant_id, config["current_version"], SEALING, actor_id)
+
+
+def _config(session: Session, tenant_id: uuid.UUID) -> Any:
+    config = (
+        session.execute(sa.select(access.CONFIG).where(access.CONFIG.c.tenant_id == tenant_id))
+        .mappings()
+        .first()
+    )
+    if config is None:
+        raise KeyConfigError("This organisation keeps plain text: opt in with `keys use` first.")
+    return config
+
+
+def _start(
+    session: Session,
+    tenant_id: uuid.UUID,
+    version: int,
+    actions: tuple[str, str],
+    actor_id: uuid.UUID | None,
+) -> RotationProgress:
+    """Record the pass under way (`actions`: audited when it starts, when it is done)."""
+    total = _count(session, tenant_id)
+    rotation = {"to": version, "table": TABLES[0], "after": None, "done": 0, "total": total,
+                "done_action": actions[1]}  # fmt: skip
     _save(session, tenant_id, current_version=version, rotation=rotation)
     audit.record(
         session=session,
-        action="key.rotation_started",
+        action=actions[0],
         actor_id=actor_id,
         entity_type="tenant_data_key",
-        detail={"version": version, "rows": rotation["total"]},
+        detail={"version": version, "rows": total},
     )
-    return RotationProgress(version, 0, rotation["total"], False)
+    return RotationProgress(version, 0, total, False)
 
 
 def _save(session: Session, tenant_id: uuid.UUID, **values: Any) -> None:
@@ -213,7 +244,7 @@ def _finish(
     cache.forget(tenant_id)
     audit.record(
         session=session,
-        action="key.rotated",
+        action=rotation.get("done_action", ROTATION[1]),
         actor_id=actor_id,
         entity_type="tenant_data_key",
         detail={"version": version, "rows": rotation["done"], "retired": sorted(old)},
