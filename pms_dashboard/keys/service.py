@@ -127,8 +127,10 @@ def use_key(
 ) -> KeyStatus:
     """Opt the tenant in, or switch its provider or key: its data keys are unwrapped with the
     old key and wrapped with the new one (rows stay as they are). The new key is tried
-    before anything is stored; ProviderError / KeyUnavailable leave everything unchanged.
-    `credential` None keeps the stored one (same provider only)."""
+    before anything is stored; KeyConfigError / KeyUnavailable leave everything unchanged.
+    `credential` None keeps the stored one (same provider only). After a first opt-in, the
+    text written before it is sealed by `rotation.begin_sealing` and `rotation.rotate_batch`
+    (the command line runs them; a page runs them in the background)."""
     existing = _config(session, tenant_id)
     if credential is None and existing is not None and existing.provider == provider:
         credential = crypto.decrypt(access.CREDENTIAL_PURPOSE, existing.credential_enc)
