@@ -252,3 +252,27 @@ def test_aws_kms_provider_with_botocore_stubber() -> None:
         with pytest.raises(ProviderError, match="DisabledException"):
             provider.unwrap(wrapped, tenant_id=tenant)
         stub.assert_no_pending_responses()
+
+
+# ------------------------------------------------------------------------- the page's API
+
+
+def test_only_tenant_admins_manage_the_key(make_tenant: Callable[..., TenantFixture]) -> None:
+    from pms_dashboard.auth.permissions import PermissionDenied
+    from pms_dashboard.organisation import encryption
+
+    t = make_tenant()
+    with tenant_session(ctx(t, "manager")) as s, pytest.raises(PermissionDenied):
+        encryption.use_key(session=s, actor=ctx(t, "manager"), provider="platform")
+    with tenant_session(ctx(t, "admin")) as s:
+        assert encryption.encryption_status(session=s, actor=ctx(t, "admin")) is None
+        status = encryption.use_key(session=s, actor=ctx(t, "admin"), provider="platform")
+        assert status.provider == "platform" and status.current_version == 1
+    with tenant_session(ctx(t, "admin")) as s:
+        assert encryption.test_key(session=s, actor=ctx(t, "admin")) is True
+        log = encryption.key_log(session=s, actor=ctx(t, "admin"))
+        assert log and log[0].success and log[0].key_version == 1
+    with tenant_session(ctx(t, "emp1")) as s, pytest.raises(PermissionDenied):
+        encryption.key_log(session=s, actor=ctx(t, "emp1"))
+    goal_id = new_goal(t, "MARKER-page opted in")
+    assert envelope.is_sealed(stored("goal", "description", goal_id, t.id))
