@@ -278,6 +278,9 @@ def test_a_ciphertext_out_of_place_is_reported_never_shown(
                   {"v": sealed[0], "t": t.id, "i": target})  # fmt: skip
         s.execute(text("UPDATE goal_check_in SET note = :v WHERE tenant_id = :t AND id = :i"),
                   {"v": sealed[0], "t": t.id, "i": note_id})  # fmt: skip
+        # planted in a plain column, even with the row id a sealed cell carries in an export
+        s.execute(text("UPDATE goal SET title = :v WHERE tenant_id = :t AND id = :i"),
+                  {"v": f"{sealed[0]}#{source}", "t": t.id, "i": target})  # fmt: skip
     with owner_session(other.id) as s:
         s.execute(text("UPDATE goal SET description = :v WHERE tenant_id = :t AND id = :i"),
                   {"v": sealed[0], "t": other.id, "i": foreign})  # fmt: skip
@@ -288,6 +291,8 @@ def test_a_ciphertext_out_of_place_is_reported_never_shown(
     assert notes == [MISPLACED_TEXT]
     shown = export(t, "goals").set_index("goal_id")["description"]
     assert shown[str(target)] == MISPLACED_TEXT and shown[str(source)] == "MARKER-original"
+    titles = export(t, "goals").set_index("goal_id")["title"]
+    assert titles[str(target)] == f"{sealed[0]}#{source}"  # never opened
     with owner_session(t.id) as s:
         mine = AuditEvent.tenant_id == t.id
         reported = s.scalars(

@@ -50,8 +50,8 @@ class ExportSpec:
     params: type[BaseModel]
     build: Builder | None = None
     frame: FrameBuilder | None = None
-    # Columns holding encrypted free text (opened while streaming: `exports.sealed`).
-    sealed: tuple[SealedColumn, ...] = ()
+    # The column holding encrypted free text (opened while streaming: `exports.sealed`).
+    sealed: SealedColumn | None = None
 
     def columns(self, session: Session, actor: TenantContext, params: BaseModel) -> list[str]:
         assert self.build is not None, "a pandas summary's columns depend on the tenant"
@@ -301,7 +301,7 @@ EXPORTS: dict[str, ExportSpec] = {
             "Goals of the goal list, with its filters",
             GoalExportQuery,
             goals_statement,
-            sealed=(SealedColumn("description", "goal", "description", col(Goal.id)),),
+            sealed=SealedColumn("description", "goal", "description", Goal.description, Goal.id),
         ),
         ExportSpec(
             "key-results", "Key results of those goals", GoalExportQuery, key_results_statement
@@ -311,7 +311,7 @@ EXPORTS: dict[str, ExportSpec] = {
             "Check-ins of those goals",
             GoalExportQuery,
             check_ins_statement,
-            sealed=(SealedColumn("note", "goal_check_in", "note", col(GoalCheckIn.id)),),
+            sealed=SealedColumn("note", "goal_check_in", "note", GoalCheckIn.note, GoalCheckIn.id),
         ),
         ExportSpec(
             "people", "The people directory, with its filters", PeopleExportQuery, people_statement
@@ -327,7 +327,9 @@ EXPORTS: dict[str, ExportSpec] = {
             "A cycle's reviews with their ratings (peer reviewers anonymous)",
             CycleExportQuery,
             build=reviews_statement,
-            sealed=(SealedColumn("comment", "review_rating", "comment", col(ReviewRating.id)),),
+            sealed=SealedColumn(
+                "comment", "review_rating", "comment", ReviewRating.comment, ReviewRating.id
+            ),
         ),
         ExportSpec(
             "cycle-summary",

@@ -24,6 +24,7 @@ from pms_dashboard.errors import UserError, validation_message
 from pms_dashboard.exports import sealed
 from pms_dashboard.exports.catalog import EXPORTS, ExportSpec, parse_params
 from pms_dashboard.exports.stream import CHUNK_BYTES, UTF8_BOM, CopyProgress, copy_csv
+from pms_dashboard.keys import access as keys
 from pms_dashboard.tenancy import limits
 from pms_dashboard.tenancy.context import TenantContext
 
@@ -94,13 +95,18 @@ def stream_export(
         return
     assert request.spec.build is not None
     statement = request.spec.build(session, actor, request.params)
-    statement, opened = sealed.prepare(session, actor.tenant_id, statement, request.spec.sealed)
+    encrypted, marker = request.spec.sealed, b""
+    if encrypted is not None and not keys.encrypts(session, actor.tenant_id):
+        encrypted = None  # a tenant in plain text: the raw COPY
+    if encrypted is not None:
+        statement, marker = sealed.prepare(session, actor.tenant_id, statement, encrypted)
 
     def record(progress: CopyProgress, completed: bool) -> None:
         _record(session, actor, request, progress, completed=completed, ip=ip, via=via)
 
     def transform(chunks: Iterable[bytes]) -> Iterable[bytes]:
-        return sealed.decrypting(session, actor.tenant_id, chunks, opened)
+        assert encrypted is not None
+        return sealed.decrypting(session, actor.tenant_id, chunks, encrypted, marker)
 
     yield from copy_then_record(
         session,
@@ -108,7 +114,7 @@ def stream_export(
         record,
         bom=request.bom,
         chunk_bytes=chunk_bytes,
-        transform=transform if opened else None,
+        transform=transform if encrypted is not None else None,
     )
 
 

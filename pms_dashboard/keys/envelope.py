@@ -10,8 +10,10 @@ fails its tag check and is reported instead of shown.
 from __future__ import annotations
 
 import base64
+import binascii
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -62,10 +64,41 @@ def seal(*, key: bytes, version: int, place: Place, plaintext: str) -> str:
 
 def open_sealed(*, key: bytes, place: Place, stored: str) -> str:
     """The plaintext of a sealed value written for `place`; Misplaced otherwise."""
-    _, _, encoded = stored[len(PREFIX) :].partition(":")
+    return _open(AESGCM(key), place.aad(), stored)
+
+
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
+def _open(aes: AESGCM, aad: bytes, stored: str, encoded: str | None = None) -> str:
+    if encoded is None:
+        _, _, encoded = stored[len(PREFIX) :].partition(":")
     try:
-        raw = base64.urlsafe_b64decode(encoded.encode())
-        plain = AESGCM(key).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], place.aad())
-    except (InvalidTag, ValueError) as err:
+        raw = binascii.a2b_base64(encoded.encode().translate(_FROM_URLSAFE))
+        plain = aes.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], aad)
+    except (InvalidTag, ValueError, binascii.Error) as err:
         raise Misplaced("the value was not written for this place") from err
     return plain.decode()
+
+
+class ColumnOpener:
+    """Opens many sealed values of one tenant's table column (an export's): one cipher per
+    data-key version (`key_for(version)` asked once each), the associated data built from
+    the row id as PostgreSQL prints it (the same text as `str(uuid)`)."""
+
+    def __init__(
+        self, *, tenant_id: uuid.UUID, table: str, column: str, key_for: Callable[[int], bytes]
+    ) -> None:
+        self._aad = Place(tenant_id, table, column, uuid.UUID(int=0)).aad()[:-36]
+        self._key_for = key_for
+        self._ciphers: dict[str, AESGCM] = {}  # by the version as written
+
+    def open(self, stored: str, row_id: str) -> str:
+        """The plaintext of `stored`, found in row `row_id`; Misplaced if not written there."""
+        head, _, encoded = stored[len(PREFIX) :].partition(":")
+        aes = self._ciphers.get(head)
+        if aes is None:
+            if not head.isdigit():
+                raise Misplaced("not an encrypted value")
+            aes = self._ciphers[head] = AESGCM(self._key_for(int(head)))
+        return _open(aes, self._aad + row_id.encode(), stored, encoded)
