@@ -73,10 +73,10 @@ def _events(token: str, goal_id: Any) -> dict[str, Any]:
     from pms_dashboard.ui.states.goals import GoalDetailState, GoalsState
 
     def goal_list() -> None:
-        st = state_for(GoalsState, token, "/goals")
-        call(st, GoalsState.load)
-        call(st, GoalsState.set_scope, "team")
-        assert st.rows
+        listed = state_for(GoalsState, token, "/goals")
+        for step in (GoalsState.load, lambda st: GoalsState.set_scope.fn(st, "team")):
+            call(listed, step)
+        assert listed.rows
 
     def goal_detail() -> None:
         st = state_for(GoalDetailState, token, f"/goals/{goal_id}", {"goal_id": str(goal_id)})
@@ -171,9 +171,9 @@ The export holds the check-ins of the goals the list shows by default (not archi
 {export_row}
 
 Unwraps: {unwraps} during {unwrap_events:,} goal-detail events of the encrypted tenant in one
-process, from a cold cache, over {seconds:.0f} s with a cache lifetime of {lifetime:.0f} s:
-{unwraps * 10_000 / unwrap_events:.0f} per 10,000 events, one per
-{seconds / max(unwraps, 1):.0f} s (the first one fills the cold cache).
+process from a cold cache, over {seconds:.0f} s with a cache lifetime of {lifetime:.0f} s:
+{unwraps * 10_000 / unwrap_events:.0f} per 10,000 events, {unwraps / (seconds / lifetime):.2f}
+per cache lifetime (the first fills the cold cache).
 """
     write_section("Encryption", body)
     print(body)

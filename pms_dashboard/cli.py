@@ -297,9 +297,9 @@ def _keys(args: argparse.Namespace) -> int:
         with owner_session(tenant_id) as s:
             if args.command == "use":
                 first = service.key_status(session=s, tenant_id=tenant_id) is None
-                service.use_key(session=s, tenant_id=tenant_id, provider=args.provider,
-                                address=args.address or "", key_name=args.key or "",
-                                credential=_kms_token(args), region=args.region or "")  # fmt: skip
+                choice = service.KeyChoice(args.provider, args.address or "", args.key or "",
+                                           _kms_token(args), args.region or "")  # fmt: skip
+                service.use_key(session=s, tenant_id=tenant_id, choice=choice)
                 print(f"{args.tenant} now encrypts its free text with {args.provider}")
             elif args.command == "rewrap":
                 n = service.rewrap(session=s, tenant_id=tenant_id)

@@ -71,6 +71,21 @@ class Bao:
         transit.delete_key(name=name)
 
 
+@pytest.fixture(name="short_cache")
+def short_key_cache(monkeypatch: pytest.MonkeyPatch) -> Iterator[float]:
+    """A cache lifetime of a second, as an operator sets PMS_KEY_CACHE_SECONDS."""
+    from pms_dashboard.keys import cache
+    from pms_dashboard.settings import get_settings
+
+    monkeypatch.setenv("PMS_KEY_CACHE_SECONDS", "1")
+    get_settings.cache_clear()
+    cache.forget()
+    yield 1.0
+    monkeypatch.delenv("PMS_KEY_CACHE_SECONDS")
+    get_settings.cache_clear()
+    cache.forget()
+
+
 @pytest.fixture(scope="session", name="bao")
 def bao_server() -> Iterator[Bao]:
     binary = bao_binary()

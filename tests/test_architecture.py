@@ -181,32 +181,26 @@ GRAPH = module_graph()
 EDGES = package_edges(GRAPH)
 
 
-def test_tenancy_imports_only_the_rooms_below_it() -> None:
+def assert_imports_within(package: str, allowed: frozenset[str]) -> None:
+    """`package`'s modules import no package outside `allowed` (the message lists them)."""
     wrong = [
         f"{module} imports {target}"
         for module, targets in sorted(GRAPH.items())
-        if package_of(module) == "tenancy"
+        if package_of(module) == package
         for target in sorted(targets)
-        if package_of(target) not in TENANCY_MAY_IMPORT
+        if package_of(target) not in allowed
     ]
     assert not wrong, (
-        "tenancy may import only "
-        + ", ".join(sorted(TENANCY_MAY_IMPORT))
-        + (":\n" + "\n".join(wrong))
+        f"{package} may import only " + ", ".join(sorted(allowed)) + (":\n" + "\n".join(wrong))
     )
+
+
+def test_tenancy_imports_only_the_rooms_below_it() -> None:
+    assert_imports_within("tenancy", TENANCY_MAY_IMPORT)
 
 
 def test_keys_imports_only_the_rooms_below_it() -> None:
-    wrong = [
-        f"{module} imports {target}"
-        for module, targets in sorted(GRAPH.items())
-        if package_of(module) == "keys"
-        for target in sorted(targets)
-        if package_of(target) not in KEYS_MAY_IMPORT
-    ]
-    assert not wrong, (
-        "keys may import only " + ", ".join(sorted(KEYS_MAY_IMPORT)) + (":\n" + "\n".join(wrong))
-    )
+    assert_imports_within("keys", KEYS_MAY_IMPORT)
 
 
 def test_no_import_cycle_between_packages() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date, timedelta
 
 import pytest
@@ -20,42 +20,27 @@ from pms_dashboard.keys import service as keys
 from pms_dashboard.keys.envelope import Misplaced, Place
 from pms_dashboard.keys.errors import UNAVAILABLE_TEXT, KeyConfigError, KeyUnavailable
 from pms_dashboard.keys.providers import AwsKmsProvider, ProviderConfig
-from pms_dashboard.settings import get_settings
 from pms_dashboard.tenancy.session import owner_session, tenant_session
 from tests.conftest import TenantFixture, ctx
-from tests.kms import Bao, bao_server  # noqa: F401  (the `bao` fixture: an OpenBao dev server)
+from tests.kms import (  # noqa: F401  (fixtures: an OpenBao dev server, a short key cache)
+    Bao,
+    bao_server,
+    short_key_cache,
+)
 
 TODAY = date.today()
-
-
-@pytest.fixture
-def short_cache(monkeypatch: pytest.MonkeyPatch) -> Iterator[float]:
-    """A cache lifetime of a second, as an operator sets PMS_KEY_CACHE_SECONDS."""
-    monkeypatch.setenv("PMS_KEY_CACHE_SECONDS", "1")
-    get_settings.cache_clear()
-    cache.forget()
-    yield 1.0
-    monkeypatch.delenv("PMS_KEY_CACHE_SECONDS")
-    get_settings.cache_clear()
-    cache.forget()
 
 
 def use_openbao(t: TenantFixture, bao: Bao, key: str) -> keys.KeyStatus:
     bao.new_key(key)
     with owner_session(t.id) as s:
-        return keys.use_key(
-            session=s,
-            tenant_id=t.id,
-            provider="openbao",
-            address=bao.address,
-            key_name=key,
-            credential=bao.token_for(key),
-        )
+        choice = keys.KeyChoice("openbao", bao.address, key, bao.token_for(key))
+        return keys.use_key(session=s, tenant_id=t.id, choice=choice)
 
 
 def use_platform(t: TenantFixture) -> None:
     with owner_session(t.id) as s:
-        keys.use_key(session=s, tenant_id=t.id, provider="platform")
+        keys.use_key(session=s, tenant_id=t.id, choice=keys.KeyChoice("platform"))
 
 
 def new_goal(t: TenantFixture, description: str, who: str = "manager") -> uuid.UUID:
@@ -156,17 +141,11 @@ def test_a_bad_openbao_configuration_changes_nothing(
 ) -> None:
     t = make_tenant()
     with owner_session(t.id) as s, pytest.raises(KeyConfigError, match="cannot be used"):
-        keys.use_key(
-            session=s,
-            tenant_id=t.id,
-            provider="openbao",
-            address=bao.address,
-            key_name="no-such-key",
-            credential="not-a-token",
-        )
+        choice = keys.KeyChoice("openbao", bao.address, "no-such-key", "not-a-token")
+        keys.use_key(session=s, tenant_id=t.id, choice=choice)
     with owner_session(t.id) as s, pytest.raises(KeyConfigError, match="URL"):
-        keys.use_key(session=s, tenant_id=t.id, provider="openbao", address="ftp:x", key_name="k",
-                     credential="x")  # fmt: skip
+        choice = keys.KeyChoice("openbao", "ftp:x", "k", "x")
+        keys.use_key(session=s, tenant_id=t.id, choice=choice)
     with owner_session(t.id) as s:
         assert keys.key_status(session=s, tenant_id=t.id) is None
 
@@ -189,16 +168,10 @@ def test_revoked_key_shows_the_message_refuses_writes_then_recovers(
     time.sleep(short_cache + 0.2)
     shown = detail(t, goal_id)
     assert shown.description == UNAVAILABLE_TEXT and shown.title == "Grow the pipeline"
-    with (
-        pytest.raises(KeyUnavailable, match="Nothing was changed"),
-        tenant_session(ctx(t, "manager")) as s,
-    ):
-        goals.check_in(
-            session=s,
-            actor=ctx(t, "manager"),
-            goal_id=goal_id,
-            data=CheckInInput(progress=10, confidence="on_track", note="new note"),
-        )
+    refused = CheckInInput(progress=10, confidence="on_track", note="new note")
+    manager = ctx(t, "manager")
+    with pytest.raises(KeyUnavailable, match="Nothing was changed"), tenant_session(manager) as s:
+        goals.check_in(session=s, actor=manager, goal_id=goal_id, data=refused)
     with owner_session(t.id) as s:
         failures = s.scalars(
             select(AuditEvent).where(
@@ -263,10 +236,12 @@ def test_only_tenant_admins_manage_the_key(make_tenant: Callable[..., TenantFixt
 
     t = make_tenant()
     with tenant_session(ctx(t, "manager")) as s, pytest.raises(PermissionDenied):
-        encryption.use_key(session=s, actor=ctx(t, "manager"), provider="platform")
+        encryption.use_key(session=s, actor=ctx(t, "manager"), choice=keys.KeyChoice("platform"))
     with tenant_session(ctx(t, "admin")) as s:
         assert encryption.encryption_status(session=s, actor=ctx(t, "admin")) is None
-        status = encryption.use_key(session=s, actor=ctx(t, "admin"), provider="platform")
+        status = encryption.use_key(
+            session=s, actor=ctx(t, "admin"), choice=keys.KeyChoice("platform")
+        )
         assert status.provider == "platform" and status.current_version == 1
     with tenant_session(ctx(t, "admin")) as s:
         assert encryption.test_key(session=s, actor=ctx(t, "admin")) is True

@@ -12,7 +12,7 @@ import os
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -35,20 +35,13 @@ from pms_dashboard.reviews.models import CalibrationChange, ReviewRating
 from pms_dashboard.settings import get_settings
 from pms_dashboard.tenancy.session import owner_session, tenant_session
 from tests.conftest import TenantFixture, ctx, draft_cycle
-from tests.kms import Bao, bao_server  # noqa: F401  (the `bao` fixture: an OpenBao dev server)
+from tests.kms import (  # noqa: F401  (fixtures: an OpenBao dev server, a short key cache)
+    Bao,
+    bao_server,
+    short_key_cache,
+)
 
 TODAY = date.today()
-
-
-@pytest.fixture
-def short_cache(monkeypatch: pytest.MonkeyPatch) -> Iterator[float]:
-    monkeypatch.setenv("PMS_KEY_CACHE_SECONDS", "1")
-    get_settings.cache_clear()
-    cache.forget()
-    yield 1.0
-    monkeypatch.delenv("PMS_KEY_CACHE_SECONDS")
-    get_settings.cache_clear()
-    cache.forget()
 
 
 def keys_cli(*argv: str, token: str | None = None) -> int:

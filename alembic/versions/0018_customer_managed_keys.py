@@ -43,15 +43,21 @@ def _timestamp(name: str, nullable: bool = False) -> sa.Column:
     return sa.Column(name, sa.DateTime(timezone=True), server_default=default, nullable=nullable)
 
 
+def _text(name: str, length: int | None = None) -> sa.Column:
+    """A NOT NULL text column (varchar(length), or text without one)."""
+    kind = sa.Text() if length is None else sa.String(length=length)
+    return sa.Column(name, kind, nullable=False)
+
+
 def upgrade() -> None:
     op.create_table(
         "tenant_key_config",
         *_tenant_columns("tenant_key_config"),
-        sa.Column("provider", sa.String(length=16), nullable=False),
-        sa.Column("address", sa.String(length=500), nullable=False),
-        sa.Column("key_name", sa.String(length=300), nullable=False),
-        sa.Column("region", sa.String(length=32), nullable=False),
-        sa.Column("credential_enc", sa.Text(), nullable=False),
+        _text("provider", 16),
+        _text("address", 500),
+        _text("key_name", 300),
+        _text("region", 32),
+        _text("credential_enc"),
         sa.Column("current_version", sa.Integer(), nullable=False),
         sa.Column(
             "rotation", postgresql.JSONB(astext_type=sa.Text()),
@@ -70,9 +76,9 @@ def upgrade() -> None:
         "tenant_data_key",
         *_tenant_columns("tenant_data_key"),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("provider", sa.String(length=16), nullable=False),
-        sa.Column("wrapped", sa.Text(), nullable=False),
-        sa.Column("kms_key_version", sa.String(length=300), nullable=False),
+        _text("provider", 16),
+        _text("wrapped"),
+        _text("kms_key_version", 300),
         _timestamp("created_at"),
         _timestamp("rewrapped_at", nullable=True),
         sa.UniqueConstraint(

@@ -218,33 +218,30 @@ def seal_rows(
 def reveal(session: Any, *, place: Place, stored: str) -> str:
     """The text people read for a stored value: plain text as is, a sealed value opened, or
     the words for an unavailable key / a value out of place (reported)."""
+    try:
+        return _opened(session, place, stored)
+    except KeyUnavailable:
+        return UNAVAILABLE_TEXT
+
+
+def open_strict(session: Any, *, place: Place, stored: str) -> str:
+    """Like `reveal`, but KeyUnavailable instead of the words when the key cannot be used
+    (a rotation must never write them back as if they were the text)."""
+    return _opened(session, place, stored)
+
+
+def _opened(session: Any, place: Place, stored: str) -> str:
+    """Plain text as is, a sealed value opened, one out of place reported (unless the unit
+    of work cannot write: a write freeze, the console's role) and replaced by the words."""
     if not envelope.is_sealed(stored):
         return stored
     try:
         version = envelope.version_of(stored)
         key = data_key(session, tenant_id=place.tenant_id, version=version)
         return envelope.open_sealed(key=key, place=place, stored=stored)
-    except KeyUnavailable:
-        return UNAVAILABLE_TEXT
     except Misplaced:
         if not session.info.get("read_only") and not _is_auditor(session):
             trail.record_misplaced(
                 session=session, table=place.table, column=place.column, row_id=place.row_id
             )
-        return MISPLACED_TEXT
-
-
-def open_strict(session: Any, *, place: Place, stored: str) -> str:
-    """Like `reveal` for exports: KeyUnavailable instead of the words (a file never holds
-    them as if they were the text); a value out of place is reported and left out."""
-    if not envelope.is_sealed(stored):
-        return stored
-    try:
-        version = envelope.version_of(stored)
-        key = data_key(session, tenant_id=place.tenant_id, version=version)
-        return envelope.open_sealed(key=key, place=place, stored=stored)
-    except Misplaced:
-        trail.record_misplaced(
-            session=session, table=place.table, column=place.column, row_id=place.row_id
-        )
         return MISPLACED_TEXT

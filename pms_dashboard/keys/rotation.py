@@ -18,8 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from pms_dashboard.audit import service as audit
-from pms_dashboard.keys import access, cache, envelope
+from pms_dashboard.keys import access, cache, envelope, trail
 from pms_dashboard.keys.access import ENCRYPTED
 from pms_dashboard.keys.envelope import Place
 from pms_dashboard.keys.errors import KeyConfigError, ProviderError
@@ -113,13 +112,8 @@ def _start(
     rotation = {"to": version, "table": TABLES[0], "after": None, "done": 0, "total": total,
                 "done_action": actions[1]}  # fmt: skip
     _save(session, tenant_id, current_version=version, rotation=rotation)
-    audit.record(
-        session=session,
-        action=actions[0],
-        actor_id=actor_id,
-        entity_type="tenant_data_key",
-        detail={"version": version, "rows": total},
-    )
+    detail = {"version": version, "rows": total}
+    trail.record_change(session=session, action=actions[0], actor_id=actor_id, detail=detail)
     return RotationProgress(version, 0, total, False)
 
 
@@ -242,11 +236,7 @@ def _finish(
     )
     _save(session, tenant_id, rotation={})
     cache.forget(tenant_id)
-    audit.record(
-        session=session,
-        action=rotation.get("done_action", ROTATION[1]),
-        actor_id=actor_id,
-        entity_type="tenant_data_key",
-        detail={"version": version, "rows": rotation["done"], "retired": sorted(old)},
-    )
+    detail = {"version": version, "rows": rotation["done"], "retired": sorted(old)}
+    done = rotation.get("done_action", ROTATION[1])
+    trail.record_change(session=session, action=done, actor_id=actor_id, detail=detail)
     return RotationProgress(version, rotation["done"], rotation["total"], True)

@@ -6,8 +6,9 @@ The customer's credential is stored encrypted and never returned."""
 
 from __future__ import annotations
 
+import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,7 +18,6 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from pms_dashboard import crypto
-from pms_dashboard.audit import service as audit
 from pms_dashboard.audit.models import AuditEvent
 from pms_dashboard.keys import access, cache, trail
 from pms_dashboard.keys.errors import KeyConfigError, KeyUnavailable, ProviderError
@@ -25,6 +25,18 @@ from pms_dashboard.keys.models import TenantDataKey, TenantKeyConfig
 from pms_dashboard.keys.providers import PROVIDERS, ProviderConfig, provider_for
 from pms_dashboard.settings import get_settings
 from pms_dashboard.tenancy.models import utcnow
+
+
+@dataclass(frozen=True)
+class KeyChoice:
+    """The key a tenant chooses: the provider, its address, the key's name, the credential
+    (None: keep the stored one, same provider only) and, for AWS, the region."""
+
+    provider: str
+    address: str = ""
+    key_name: str = ""
+    credential: str | None = field(default=None, repr=False)
+    region: str = ""
 
 
 @dataclass(frozen=True)
@@ -50,25 +62,9 @@ class KeyStatus:
     has_credential: bool
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "provider": self.provider,
-            "address": self.address,
-            "key_name": self.key_name,
-            "current_version": self.current_version,
-            "data_keys": [
-                {
-                    "version": k.version,
-                    "kms_key_version": k.kms_key_version,
-                    "created_at": k.created_at.isoformat(),
-                    "rewrapped_at": k.rewrapped_at.isoformat() if k.rewrapped_at else None,
-                }
-                for k in self.data_keys
-            ],
-            "last_unwrap_at": self.last_unwrap_at.isoformat() if self.last_unwrap_at else None,
-            "cache_seconds": self.cache_seconds,
-            "rotation": self.rotation,
-            "has_credential": self.has_credential,
-        }
+        """As `cli keys status` prints it (times in ISO 8601)."""
+        encoded = json.dumps(asdict(self), default=lambda v: v.isoformat())
+        return dict(json.loads(encoded))
 
 
 @dataclass(frozen=True)
@@ -98,43 +94,44 @@ def _data_keys(session: Session, tenant_id: uuid.UUID) -> list[TenantDataKey]:
     )
 
 
-def _validated(
-    provider: str, address: str, key_name: str, credential: str | None, region: str
-) -> ProviderConfig:
-    if provider not in PROVIDERS:
+def _validated(choice: KeyChoice, credential: str | None) -> ProviderConfig:
+    if choice.provider not in PROVIDERS:
         raise KeyConfigError(f"The key provider must be one of {', '.join(PROVIDERS)}.")
-    if provider == "openbao":
-        parts = urlsplit(address)
+    if choice.provider == "openbao":
+        parts = urlsplit(choice.address.strip())
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise KeyConfigError("The OpenBao address must be a URL such as https://host:8200.")
         if not credential:
             raise KeyConfigError("OpenBao needs a token (PMS_KMS_TOKEN or a token file).")
-    if provider != "platform" and not key_name.strip():
+    if choice.provider != "platform" and not choice.key_name.strip():
         raise KeyConfigError("Name the key to use.")
-    return ProviderConfig(provider, address.strip(), key_name.strip(), credential or "", region)
+    return ProviderConfig(
+        choice.provider,
+        choice.address.strip(),
+        choice.key_name.strip(),
+        credential or "",
+        choice.region.strip(),
+    )
 
 
 def use_key(
     *,
     session: Session,
     tenant_id: uuid.UUID,
-    provider: str,
-    address: str = "",
-    key_name: str = "",
-    credential: str | None = None,
-    region: str = "",
+    choice: KeyChoice,
     actor_id: uuid.UUID | None = None,
 ) -> KeyStatus:
     """Opt the tenant in, or switch its provider or key: its data keys are unwrapped with the
     old key and wrapped with the new one (rows stay as they are). The new key is tried
     before anything is stored; KeyConfigError / KeyUnavailable leave everything unchanged.
-    `credential` None keeps the stored one (same provider only). After a first opt-in, the
+    A credential of None keeps the stored one (same provider only). After a first opt-in, the
     text written before it is sealed by `rotation.begin_sealing` and `rotation.rotate_batch`
     (the command line runs them; a page runs them in the background)."""
     existing = _config(session, tenant_id)
-    if credential is None and existing is not None and existing.provider == provider:
+    credential = choice.credential
+    if credential is None and existing is not None and existing.provider == choice.provider:
         credential = crypto.decrypt(access.CREDENTIAL_PURPOSE, existing.credential_enc)
-    new = _validated(provider, address, key_name, credential, region)
+    new = _validated(choice, credential)
     target = provider_for(new)
     try:
         if existing is None:
@@ -143,7 +140,7 @@ def use_key(
             _rewrap_all(session, tenant_id, target)
     except ProviderError as err:
         raise KeyConfigError(f"The key cannot be used: {err}. Nothing was changed.") from None
-    row = existing or TenantKeyConfig(tenant_id=tenant_id, provider=provider)
+    row = existing or TenantKeyConfig(tenant_id=tenant_id, provider=new.provider)
     row.provider, row.address, row.key_name, row.region = (
         new.provider,
         new.address,
@@ -156,14 +153,8 @@ def use_key(
     session.flush()
     cache.forget(tenant_id)
     access.forget_config(session)
-    audit.record(
-        session=session,
-        action="key.configured",
-        actor_id=actor_id,
-        entity_type="tenant_key_config",
-        entity_id=row.id,
-        detail={"provider": provider, "address": new.address, "key_name": new.key_name},
-    )
+    chosen = {"provider": new.provider, "address": new.address, "key_name": new.key_name}
+    trail.record_change(session=session, action="key.configured", actor_id=actor_id, detail=chosen)
     status = key_status(session=session, tenant_id=tenant_id)
     assert status is not None
     return status
@@ -206,13 +197,8 @@ def rewrap(*, session: Session, tenant_id: uuid.UUID, actor_id: uuid.UUID | None
         count = _rewrap_all(session, tenant_id, provider_for(state.provider))
     except ProviderError as err:
         raise KeyConfigError(f"The key cannot be used: {err}. Nothing was changed.") from None
-    audit.record(
-        session=session,
-        action="key.rewrapped",
-        actor_id=actor_id,
-        entity_type="tenant_key_config",
-        detail={"provider": state.provider.provider, "data_keys": count},
-    )
+    detail = {"provider": state.provider.provider, "data_keys": count}
+    trail.record_change(session=session, action="key.rewrapped", actor_id=actor_id, detail=detail)
     return count
 
 

@@ -45,6 +45,15 @@ def record_unwrap(
     )
 
 
+def record_change(
+    *, session: Any, action: str, actor_id: uuid.UUID | None, detail: dict[str, Any]
+) -> None:
+    """A change to the tenant's keys (configured, rewrapped, a rotation's start and end)."""
+    audit.record(
+        session=session, action=action, actor_id=actor_id, entity_type="tenant_key", detail=detail
+    )
+
+
 def record_misplaced(*, session: Any, table: str, column: str, row_id: uuid.UUID) -> None:
     """A ciphertext that does not belong to the row, column or tenant it was found in."""
     logger.warning("an encrypted %s.%s value does not belong to row %s", table, column, row_id)

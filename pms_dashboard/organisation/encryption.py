@@ -24,29 +24,13 @@ def encryption_status(*, session: Session, actor: TenantContext) -> keys.KeyStat
     return keys.key_status(session=session, tenant_id=actor.tenant_id)
 
 
-def use_key(
-    *,
-    session: Session,
-    actor: TenantContext,
-    provider: str,
-    address: str = "",
-    key_name: str = "",
-    credential: str | None = None,
-    region: str = "",
-) -> keys.KeyStatus:
+def use_key(*, session: Session, actor: TenantContext, choice: keys.KeyChoice) -> keys.KeyStatus:
     """Opt in, or switch provider or key (the data keys are rewrapped; rows stay). The text
     written before a first opt-in is sealed by `cli keys use` / `cli keys rotate` (as the
     owner: the app role may not rewrite history tables such as calibration changes)."""
     _admin(session, actor)
     return keys.use_key(
-        session=session,
-        tenant_id=actor.tenant_id,
-        provider=provider,
-        address=address,
-        key_name=key_name,
-        credential=credential,
-        region=region,
-        actor_id=actor.user_id,
+        session=session, tenant_id=actor.tenant_id, choice=choice, actor_id=actor.user_id
     )
 
 

@@ -323,7 +323,7 @@ def _opt_in(tenant_id: uuid.UUID) -> bytes:
     """Opt a new tenant in to encrypted free text with the platform's key; its data key (kept
     in memory for this run only, to seal the rows it COPYs)."""
     with owner_session(tenant_id) as s:
-        key_admin.use_key(session=s, tenant_id=tenant_id, provider="platform")
+        key_admin.use_key(session=s, tenant_id=tenant_id, choice=key_admin.KeyChoice("platform"))
         return keys.data_key(s, tenant_id=tenant_id, version=1)
 
 

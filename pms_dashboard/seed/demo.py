@@ -248,7 +248,8 @@ def _fill(
     tenant = metadata.tables["tenant"]
     session.execute(tenant.update().where(tenant.c.id == tid).values(settings={"accent": t.accent}))
     if t.key_provider is not None:
-        key_admin.use_key(session=session, tenant_id=tid, provider=t.key_provider)
+        choice = key_admin.KeyChoice(t.key_provider)
+        key_admin.use_key(session=session, tenant_id=tid, choice=choice)
     tables = {"app_user": _user_rows(t, tid, users, password_hash)}
     for name, rows in (tables | _goal_rows(t, tid, users, now)).items():
         counts[name] = _insert(session, tid, metadata.tables[name], rows)
