@@ -306,7 +306,7 @@ def _keys(args: argparse.Namespace) -> int:
                 print(f"rewrapped {n} data key(s) of {args.tenant} with the key's newest version")
             else:
                 status = service.key_status(session=s, tenant_id=tenant_id)
-                shown = {"encrypted": False} if status is None else status.as_json()
+                shown = {"encrypted": status is not None} | (status.as_json() if status else {})
                 print(json.dumps({"tenant": args.tenant} | shown, indent=2))
         if args.command == "use" and first:  # the text written before the opt-in, sealed
             with owner_session(tenant_id) as s:

@@ -118,6 +118,7 @@ def test_openbao_key_write_read_and_unwraps_audited(
     t = make_tenant()
     status = use_openbao(t, bao, f"k-{t.slug}")
     assert status.provider == "openbao" and status.data_keys[0].kms_key_version == "v1"
+    assert status.last_unwrap_at is not None  # the new key was tried, and that is audited
     assert status.has_credential and "token" not in str(status.as_json()).lower()
     cache.forget()
     goal_id = new_goal(t, "MARKER-bao the secret roadmap")

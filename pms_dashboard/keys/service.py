@@ -148,7 +148,7 @@ def use_key(
         new.region,
     )
     row.credential_enc = crypto.encrypt(access.CREDENTIAL_PURPOSE, new.credential)
-    row.updated_at = utcnow()
+    row.updated_at = row.last_unwrap_at = utcnow()  # (the new key was just tried)
     session.add(row)
     session.flush()
     cache.forget(tenant_id)
@@ -164,6 +164,10 @@ def _first_data_key(session: Session, tenant_id: uuid.UUID, target: Any) -> None
     key, wrapped = target.new_data_key(tenant_id=tenant_id)
     if target.unwrap(wrapped, tenant_id=tenant_id) != key:
         raise ProviderError("the key does not give back what it wrapped")
+    version = target.key_version(wrapped)
+    trail.record_unwrap(
+        session=session, provider=target.name, version=1, ok=True, kms_key_version=version
+    )
     session.add(
         TenantDataKey(
             tenant_id=tenant_id,
