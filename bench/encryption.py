@@ -140,7 +140,7 @@ def _export_row(slug: str, runs: int) -> str:
     )
 
 
-def run(runs: int = 25, export_runs: int = 7, unwrap_events: int = 2_000) -> None:
+def run(runs: int = 80, export_runs: int = 9, unwrap_events: int = 2_000) -> None:
     from pms_dashboard.settings import get_settings
 
     prepare_database()
