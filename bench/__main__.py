@@ -5,6 +5,7 @@ from __future__ import annotations
 from bench import (
     common,
     concurrency,
+    encryption,
     exports,
     list_pages,
     load,
@@ -25,6 +26,7 @@ def main() -> None:
     page_render.run()
     noisy_neighbour.run()
     tiers.run()
+    encryption.run()
     print(f"results written to {common.RESULTS.name}")
 
 

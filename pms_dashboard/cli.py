@@ -15,6 +15,11 @@
     secrets rotate                  a new session-signing key (the old one stays valid until
                                     the sessions it signed expire)
     secrets status                  the signing keys' ids and ages (never a key)
+    keys use --tenant S --provider P [--address URL --key NAME] [--token-file F]
+                                    opt in to encrypted free text, or switch the key (token
+                                    from PMS_KMS_TOKEN or --token-file)
+    keys status|rewrap|rotate --tenant S   the key's state; wrap again after the customer
+                                    rotated their key; a new data key, rows re-encrypted
 
 Platform administration runs as the owner role, never as a web request. Refused input gets
 a one-line message on stderr, exit status 2, and changes nothing.
@@ -126,6 +131,7 @@ def _seed(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             tier=args.tier,
             region=args.region,
+            encrypted=args.encrypted,
         )
     except seed.SeedError as err:
         return _fail(str(err))
@@ -249,6 +255,88 @@ def _tenants_placement(args: argparse.Namespace) -> int:
     if found is None:
         return _fail(f"no tenant with slug {args.slug!r}")
     print(json.dumps(found.as_json(), indent=2))
+    return 0
+
+
+def _tenant_id(slug: str) -> Any:
+    """The id of the tenant with `slug`, or None."""
+    from pms_dashboard.tenancy import placement
+    from pms_dashboard.tenancy.registry import SLUG_RE
+
+    slug = slug.strip().lower()
+    found = placement.by_slug(slug) if SLUG_RE.fullmatch(slug) else None
+    return None if found is None else found.tenant_id
+
+
+def _kms_token(args: argparse.Namespace) -> str | None:
+    """The customer's credential: --token-file, else PMS_KMS_TOKEN (never an argument, so it
+    stays out of shell histories and process lists)."""
+    import os
+    from pathlib import Path
+
+    if args.token_file:
+        return Path(args.token_file).read_text().strip() or None
+    return os.environ.get("PMS_KMS_TOKEN", "").strip() or None
+
+
+def _keys(args: argparse.Namespace) -> int:
+    import json
+
+    from pms_dashboard.errors import UserError
+    from pms_dashboard.keys import rotation, service
+    from pms_dashboard.tenancy.session import owner_session
+
+    tenant_id = _tenant_id(args.tenant)
+    if tenant_id is None:
+        return _fail(f"no tenant with slug {args.tenant!r}")
+    try:
+        if args.command == "rotate":
+            with owner_session(tenant_id) as s:
+                step = rotation.begin_rotation(session=s, tenant_id=tenant_id)
+            return _keys_batches(args, tenant_id, step)
+        with owner_session(tenant_id) as s:
+            if args.command == "use":
+                first = service.key_status(session=s, tenant_id=tenant_id) is None
+                choice = service.KeyChoice(args.provider, args.address or "", args.key or "",
+                                           _kms_token(args), args.region or "")  # fmt: skip
+                service.use_key(session=s, tenant_id=tenant_id, choice=choice)
+                print(f"{args.tenant} now encrypts its free text with {args.provider}")
+            elif args.command == "rewrap":
+                n = service.rewrap(session=s, tenant_id=tenant_id)
+                print(f"rewrapped {n} data key(s) of {args.tenant} with the key's newest version")
+            else:
+                status = service.key_status(session=s, tenant_id=tenant_id)
+                shown = {"encrypted": status is not None} | (status.as_json() if status else {})
+                print(json.dumps({"tenant": args.tenant} | shown, indent=2))
+        if args.command == "use" and first:  # the text written before the opt-in, sealed
+            with owner_session(tenant_id) as s:
+                step = rotation.begin_sealing(session=s, tenant_id=tenant_id)
+            return _keys_batches(args, tenant_id, step)
+    except (UserError, OSError) as err:
+        return _fail(str(err))
+    return 0
+
+
+def _keys_batches(args: argparse.Namespace, tenant_id: Any, step: Any) -> int:
+    """Re-encrypt the tenant's rows batch by batch (each its own transaction: resumable),
+    with a progress bar."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from pms_dashboard.keys import rotation
+    from pms_dashboard.tenancy.session import owner_session
+
+    with Progress(
+        TextColumn(f"[bold]re-encrypting with data key v{step.version}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        disable=args.no_progress,
+    ) as bar:
+        task = bar.add_task("rows", total=step.total, completed=step.done)
+        while not step.finished:  # one transaction per batch: resumable where it stopped
+            with owner_session(tenant_id) as s:
+                step = rotation.rotate_batch(session=s, tenant_id=tenant_id, batch=args.batch)
+            bar.update(task, completed=step.done, total=max(step.total, step.done))
+    print(f"{args.tenant}: {step.done} row(s) re-encrypted, data key v{step.version} current")
     return 0
 
 
@@ -399,6 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_db_and_seed(groups)
     _add_tenants(groups)
     _add_audit_and_secrets(groups)
+    _add_keys(groups)
 
     from pms_dashboard.exports import cli as export_cli
 
@@ -442,6 +531,9 @@ def _add_db_and_seed(groups: Any) -> None:
     )  # fmt: skip
     seed.add_argument("--region", help="a region of PMS_REGIONS (default: the home region)")
     seed.add_argument("--no-progress", action="store_true", help="no progress bar")
+    seed.add_argument(
+        "--encrypted", action="store_true", help="opt the tenants in to encrypted free text"
+    )
     seed.set_defaults(handler=_seed)
 
     signins = groups.add_parser("demo-signins", help="list the demo accounts")
@@ -475,6 +567,26 @@ def _add_tenants(groups: Any) -> None:
     where = tenant_cmds.add_parser("placement", help="where a tenant lives, as JSON")
     where.add_argument("--slug", required=True)
     where.set_defaults(handler=_tenants_placement)
+
+
+def _add_keys(groups: Any) -> None:
+    keys = groups.add_parser("keys", help="customer-managed encryption keys of a tenant")
+    cmds = keys.add_subparsers(dest="command", required=True)
+    use = cmds.add_parser("use", help="opt in, or switch provider or key (rewraps the data key)")
+    use.add_argument("--provider", required=True, choices=["platform", "openbao", "aws-kms"])
+    use.add_argument("--address", help="the KMS URL (OpenBao: https://host:8200)")
+    use.add_argument("--key", help="the key's name (OpenBao transit key, AWS key id or alias)")
+    use.add_argument("--token-file", help="a file holding the token (else PMS_KMS_TOKEN)")
+    use.add_argument("--region", help="aws-kms: the AWS region")
+    cmds.add_parser("status", help="provider, key and data-key versions, as JSON")
+    cmds.add_parser("rewrap", help="after the customer rotated their key: wrap again")
+    rotate = cmds.add_parser("rotate", help="a new data key; re-encrypt the rows (resumable)")
+    for cmd in (use, rotate):  # (the first `use` seals the text written before the opt-in)
+        cmd.add_argument("--batch", type=int, default=500, help="rows per transaction")
+        cmd.add_argument("--no-progress", action="store_true", help="no progress bar")
+    for cmd in cmds.choices.values():
+        cmd.add_argument("--tenant", required=True, help="the tenant's slug")
+        cmd.set_defaults(handler=_keys)
 
 
 def _add_audit_and_secrets(groups: Any) -> None:

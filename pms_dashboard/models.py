@@ -6,6 +6,7 @@ from pms_dashboard.audit.models import AccessGrant, AuditEvent, FlagReview, Plat
 from pms_dashboard.auth.models import AuthSession, SignInAttempt, User
 from pms_dashboard.console.models import ConsoleSession, PlatformAdmin
 from pms_dashboard.goals.models import Goal, GoalCheckIn, KeyResult
+from pms_dashboard.keys.models import TenantDataKey, TenantKeyConfig
 from pms_dashboard.reviews.models import (
     CalibrationChange,
     Review,
@@ -41,6 +42,8 @@ TENANT_MODELS: tuple[type[TenantOwned], ...] = (
     AccessGrant,
     SsoConfig,
     SsoLogin,
+    TenantKeyConfig,
+    TenantDataKey,
 )
 
 # Platform tables: no tenant_id, unreadable by the app role.

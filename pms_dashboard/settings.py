@@ -139,6 +139,10 @@ class Settings(BaseSettings):
         default="", alias="PMS_ALLOWED_HOSTS", pattern=r"^(\s*[A-Za-z0-9.\[\]:-]+\s*)*$"
     )
 
+    # Customer-managed keys: an unwrapped data key lives in process memory for at most this
+    # long, so a revoked key stops working within it (pms_dashboard.keys.cache).
+    key_cache_seconds: float = Field(default=60.0, alias="PMS_KEY_CACHE_SECONDS", ge=0, le=86400)
+
     demo_password: str = Field(default="demo-pass-2026", alias="PMS_DEMO_PASSWORD")
     # The DNS server that SSO domain proofs are looked up at ("host" or "host:port"); empty:
     # the system's resolvers.

@@ -35,6 +35,8 @@ from pms_dashboard.audit.models import AccessGrant
 from pms_dashboard.auth.models import AuthSession, User
 from pms_dashboard.db import engine as db_engine
 from pms_dashboard.goals.models import Goal, GoalCheckIn, KeyResult
+from pms_dashboard.keys.models import TenantDataKey, TenantKeyConfig
+from pms_dashboard.keys.providers import PlatformProvider
 from pms_dashboard.reviews.models import (
     CalibrationChange,
     Review,
@@ -156,9 +158,15 @@ def seed_every_table(t: TenantFixture) -> dict[str, uuid.UUID]:
             tenant_id=tid, state=uuid.uuid4().hex, nonce="n", code_verifier="v",
             redirect_uri="https://app.example/cb",
         )  # fmt: skip
-        s.add_all([change, grant, sso_config, sso_login])
+        # the tenant's opt-in to encrypted free text (the platform's key: usable here)
+        _key, wrapped = PlatformProvider().new_data_key(tenant_id=tid)
+        key_config = TenantKeyConfig(tenant_id=tid, provider="platform")
+        data_key = TenantDataKey(tenant_id=tid, version=1, provider="platform", wrapped=wrapped)
+        s.add_all([change, grant, sso_config, sso_login, key_config, data_key])
         s.flush()
         return {
+            "tenant_key_config": key_config.id,
+            "tenant_data_key": data_key.id,
             "sso_config": sso_config.id,
             "sso_login": sso_login.id,
             "app_user": t.user_id("emp1"),

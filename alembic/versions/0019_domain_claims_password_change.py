@@ -2,7 +2,7 @@
 proved by DNS; a session may end because its person changed their password
 
 Revision ID: 0019
-Revises: 0017
+Revises: 0018
 Create Date: 2026-12-05 01:20:00
 
 - `sso_config.verification_token` / `sso_config.verified_domains` (every target): the token
@@ -27,7 +27,7 @@ from sqlalchemy.dialects import postgresql
 from pms_dashboard.db.targets import migration_target
 
 revision: str = "0019"
-down_revision: str | None = "0017"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

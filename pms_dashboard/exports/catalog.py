@@ -25,12 +25,14 @@ from pms_dashboard.auth.permissions import Action, Resource, require
 from pms_dashboard.auth.resolve import RawId
 from pms_dashboard.db.csvsafe import bool_text, iso_date, iso_utc, safe_text
 from pms_dashboard.db.text import escape_like
+from pms_dashboard.exports.sealed import SealedColumn
 from pms_dashboard.goals.models import Goal, GoalCheckIn, GoalStatus, KeyResult
 from pms_dashboard.goals.schemas import GoalListQuery
 from pms_dashboard.goals.service import goal_list_conditions, stale_before, stale_condition
 from pms_dashboard.people.schemas import PeopleQuery
 from pms_dashboard.people.service import people_conditions
 from pms_dashboard.reviews import reporting
+from pms_dashboard.reviews.models import ReviewRating
 from pms_dashboard.tenancy.context import TenantContext
 
 Builder = Callable[[Session, TenantContext, Any], Select[Any]]
@@ -48,6 +50,8 @@ class ExportSpec:
     params: type[BaseModel]
     build: Builder | None = None
     frame: FrameBuilder | None = None
+    # The column holding encrypted free text (opened while streaming: `exports.sealed`).
+    sealed: SealedColumn | None = None
 
     def columns(self, session: Session, actor: TenantContext, params: BaseModel) -> list[str]:
         assert self.build is not None, "a pandas summary's columns depend on the tenant"
@@ -293,12 +297,22 @@ EXPORTS: dict[str, ExportSpec] = {
     spec.name: spec
     for spec in (
         ExportSpec(
-            "goals", "Goals of the goal list, with its filters", GoalExportQuery, goals_statement
+            "goals",
+            "Goals of the goal list, with its filters",
+            GoalExportQuery,
+            goals_statement,
+            sealed=SealedColumn("description", "goal", "description", Goal.description, Goal.id),
         ),
         ExportSpec(
             "key-results", "Key results of those goals", GoalExportQuery, key_results_statement
         ),
-        ExportSpec("check-ins", "Check-ins of those goals", GoalExportQuery, check_ins_statement),
+        ExportSpec(
+            "check-ins",
+            "Check-ins of those goals",
+            GoalExportQuery,
+            check_ins_statement,
+            sealed=SealedColumn("note", "goal_check_in", "note", GoalCheckIn.note, GoalCheckIn.id),
+        ),
         ExportSpec(
             "people", "The people directory, with its filters", PeopleExportQuery, people_statement
         ),
@@ -313,6 +327,9 @@ EXPORTS: dict[str, ExportSpec] = {
             "A cycle's reviews with their ratings (peer reviewers anonymous)",
             CycleExportQuery,
             build=reviews_statement,
+            sealed=SealedColumn(
+                "comment", "review_rating", "comment", ReviewRating.comment, ReviewRating.id
+            ),
         ),
         ExportSpec(
             "cycle-summary",

@@ -36,6 +36,7 @@ from pms_dashboard.errors import UserError
 from pms_dashboard.exports import console, service
 from pms_dashboard.exports.catalog import EXPORTS
 from pms_dashboard.exports.service import ExportRequest
+from pms_dashboard.keys.errors import KeyUnavailable
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.limits import TenantBusy
 from pms_dashboard.tenancy.session import tenant_session
@@ -108,6 +109,8 @@ async def export_csv(request: Request) -> Response:
         return JSONResponse({"error": err.message}, status_code=400)
     except PermissionDenied as err:
         return JSONResponse({"error": err.message}, status_code=403)
+    except KeyUnavailable as err:  # the tenant's key: refused before the first byte
+        return JSONResponse({"error": str(err)}, status_code=409)
     except TenantBusy as err:
         return JSONResponse(
             {"error": str(err), "retry_after": err.retry_after_s},

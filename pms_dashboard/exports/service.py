@@ -10,7 +10,7 @@ commits (`exports.routes.export_stream`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,8 +21,10 @@ from sqlalchemy.orm import Session
 
 from pms_dashboard.audit import service as audit
 from pms_dashboard.errors import UserError, validation_message
+from pms_dashboard.exports import sealed
 from pms_dashboard.exports.catalog import EXPORTS, ExportSpec, parse_params
 from pms_dashboard.exports.stream import CHUNK_BYTES, UTF8_BOM, CopyProgress, copy_csv
+from pms_dashboard.keys import access as keys
 from pms_dashboard.tenancy import limits
 from pms_dashboard.tenancy.context import TenantContext
 
@@ -93,12 +95,26 @@ def stream_export(
         return
     assert request.spec.build is not None
     statement = request.spec.build(session, actor, request.params)
+    encrypted, marker = request.spec.sealed, b""
+    if encrypted is not None and not keys.encrypts(session, actor.tenant_id):
+        encrypted = None  # a tenant in plain text: the raw COPY
+    if encrypted is not None:
+        statement, marker = sealed.prepare(session, actor.tenant_id, statement, encrypted)
 
     def record(progress: CopyProgress, completed: bool) -> None:
         _record(session, actor, request, progress, completed=completed, ip=ip, via=via)
 
+    def transform(chunks: Iterable[bytes]) -> Iterable[bytes]:
+        assert encrypted is not None
+        return sealed.decrypting(session, actor.tenant_id, chunks, encrypted, marker)
+
     yield from copy_then_record(
-        session, statement, record, bom=request.bom, chunk_bytes=chunk_bytes
+        session,
+        statement,
+        record,
+        bom=request.bom,
+        chunk_bytes=chunk_bytes,
+        transform=transform if encrypted is not None else None,
     )
 
 
@@ -109,10 +125,12 @@ def copy_then_record(
     *,
     bom: bool = False,
     chunk_bytes: int | None = None,
+    transform: Callable[[Iterable[bytes]], Iterable[bytes]] | None = None,
 ) -> Generator[bytes, None, None]:
     """Stream `statement` by COPY in the caller's transaction, then call `record(progress,
     completed)` in that same transaction — also when the client goes away mid-file. The
     first `next()` starts the COPY (so errors surface before a response begins).
+    `transform`: rewrites the CSV's chunks (whole records) on their way out.
 
     A caller that delegates with `yield from` inside its unit of work must catch the
     GeneratorExit that Python re-raises in it after this generator closes, or the unit of
@@ -122,7 +140,9 @@ def copy_then_record(
     # A savepoint around the COPY: if the client goes away, the COPY is cancelled, which
     # aborts only the savepoint, and the audit event can still be written.
     copying = session.begin_nested()
-    chunks = copy_csv(session, statement, progress=progress, bom=bom, **kwargs)
+    chunks = copy_csv(session, statement, progress=progress, bom=bom and not transform, **kwargs)
+    if transform is not None:
+        chunks = _prefixed(UTF8_BOM if bom else b"", transform(chunks))
     first = next(chunks)  # the COPY has started: header (and first rows) in hand
     completed = False
     try:
@@ -134,6 +154,18 @@ def copy_then_record(
         chunks.close()
         copying.rollback()
     record(progress, completed)
+
+
+def _prefixed(prefix: bytes, chunks: Iterable[bytes]) -> Generator[bytes, None, None]:
+    """`chunks` with `prefix` before the first one; closing it closes `chunks` too."""
+    try:
+        for chunk in chunks:
+            yield prefix + chunk
+            prefix = b""
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 
 def _stream_frame(

@@ -27,6 +27,7 @@ from pms_dashboard.goals.checkins import recompute_progress
 from pms_dashboard.goals.models import Goal, GoalStatus, KeyResult
 from pms_dashboard.goals.rules import MAX_ALIGNMENT_DEPTH, load_goal, now, record
 from pms_dashboard.goals.schemas import GoalError, GoalInput, KeyResultInput
+from pms_dashboard.keys import access as keys
 from pms_dashboard.tenancy.context import TenantContext
 
 
@@ -51,10 +52,13 @@ def _resolve_input(
     return _InputIds(owner_id, parent_id, krs)
 
 
-def _snapshot(goal: Goal) -> dict[str, Any]:
+def _snapshot(session: Session, goal: Goal) -> dict[str, Any]:
+    assert goal.tenant_id is not None
     return {
         "title": goal.title,
-        "description": goal.description,
+        "description": keys.for_audit(
+            session, tenant_id=goal.tenant_id, plaintext=goal.description
+        ),
         "owner_id": str(goal.owner_id),
         "parent_id": str(goal.parent_id) if goal.parent_id else None,
         "period": goal.period,
@@ -128,9 +132,8 @@ def create_goal(*, session: Session, actor: TenantContext, data: GoalInput) -> u
     session.flush()
     kr_changes = _apply_key_results(session, goal, data.key_results or [], ids.key_results)
     recompute_progress(session=session, goal_ids=[goal.id])
-    record(
-        session, actor, "goal.create", goal, {"after": _snapshot(goal), "key_results": kr_changes}
-    )
+    after = _snapshot(session, goal)
+    record(session, actor, "goal.create", goal, {"after": after, "key_results": kr_changes})
     return goal.id
 
 
@@ -142,7 +145,7 @@ def update_goal(*, session: Session, actor: TenantContext, goal_id: RawId, data:
     goal = load_goal(session, actor, gid, Action.edit)
     if goal.status == GoalStatus.archived.value:
         raise GoalError("Archived goals cannot be edited.")
-    before = _snapshot(goal)
+    before = _snapshot(session, goal)
     old_parent = goal.parent_id
     if ids.owner_id is not None and ids.owner_id != goal.owner_id:
         goal.owner_id = _owner_for(session, actor, ids.owner_id)
@@ -160,7 +163,7 @@ def update_goal(*, session: Session, actor: TenantContext, goal_id: RawId, data:
     )
     session.flush()
     recompute_progress(session=session, goal_ids=[goal.id, *([old_parent] if old_parent else [])])
-    changes = _diff(before, _snapshot(goal))
+    changes = _diff(before, _snapshot(session, goal))
     if changes or kr_changes:
         record(session, actor, "goal.update", goal, {"changes": changes, "key_results": kr_changes})
 

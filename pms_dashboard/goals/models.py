@@ -10,6 +10,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, DateTime, Index, Numeric, Text
 from sqlmodel import Field
 
+import pms_dashboard.keys.fields  # noqa: F401  (the free text here is sealed/opened by its hooks)
 from pms_dashboard.tenancy.models import (
     TenantOwned,
     check_in,

@@ -20,6 +20,7 @@ from pms_dashboard.audit import service as audit
 from pms_dashboard.auth.models import User
 from pms_dashboard.auth.permissions import Action, Resource, require, visible_user_ids
 from pms_dashboard.auth.resolve import IdKind, RawId
+from pms_dashboard.keys import access as keys
 from pms_dashboard.organisation.schemas import RatingScale
 from pms_dashboard.paging import Page, page_count
 from pms_dashboard.reviews import status
@@ -312,7 +313,7 @@ def adjust_calibration(
                 "potential": history.new_potential,
                 "status": outcome.status,
             },
-            "reason": data.reason,
+            "reason": keys.for_audit(session, tenant_id=actor.tenant_id, plaintext=data.reason),
             "change_id": str(history.id),
         },
     )

@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field
 
+import pms_dashboard.keys.fields  # noqa: F401  (the free text here is sealed/opened by its hooks)
 from pms_dashboard.tenancy.models import (
     TenantOwned,
     check_in,

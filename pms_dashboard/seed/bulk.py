@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import random
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -29,12 +30,17 @@ from pms_dashboard.auth.passwords import hash_password
 from pms_dashboard.db import clusters
 from pms_dashboard.db.engine import OWNER, owner_engine
 from pms_dashboard.goals.models import REFRESH_LATEST_CHECK_IN
+from pms_dashboard.keys import access as keys
+from pms_dashboard.keys import envelope
+from pms_dashboard.keys import service as key_admin
+from pms_dashboard.keys.envelope import Place
 from pms_dashboard.seed.base import SeedError, refuse_in_production
 from pms_dashboard.settings import get_settings
 from pms_dashboard.tenancy import placement as placements
 from pms_dashboard.tenancy.placement import Placement, Tier
 from pms_dashboard.tenancy.provision import create_tenant, delete_tenant
 from pms_dashboard.tenancy.registry import SLUG_RE, TenantError
+from pms_dashboard.tenancy.session import owner_session
 
 FIRST_NAMES = (
     "Amara", "Ben", "Carla", "Deniz", "Elif", "Farid", "Greta", "Hiro", "Ines", "Jamal",
@@ -169,6 +175,7 @@ class _BulkShape:
     calendar: _Calendar
     tier: str = Tier.pool.value
     region: str | None = None  # None: the home region
+    encrypted: bool = False  # opted in to encrypted free text (the platform's key)
 
 
 def _bulk_tenant_rows(
@@ -290,9 +297,10 @@ def _seed_chunk(chunk: Sequence[str], shape: _BulkShape) -> BulkSeedResult:
     made = [p for p in (_provision(slug, shape) for slug in chunk) if p is not None]
     done.tenants_created = len(made)
     done.tenants_skipped = len(chunk) - len(made)
+    data_keys = {p.tenant_id: _opt_in(p.tenant_id) for p in made} if shape.encrypted else {}
     for members in _by_target(made).values():
         try:
-            _load_at(members, shape, done)
+            _load_at(members, shape, done, data_keys)
         except BaseException:
             for p in members:  # provisioned, never filled: nothing of them stays
                 delete_tenant(p.tenant_id)
@@ -309,6 +317,30 @@ def _provision(slug: str, shape: _BulkShape) -> Placement | None:
         if placements.by_slug(slug) is not None:
             return None
         raise
+
+
+def _opt_in(tenant_id: uuid.UUID) -> bytes:
+    """Opt a new tenant in to encrypted free text with the platform's key; its data key (kept
+    in memory for this run only, to seal the rows it COPYs)."""
+    with owner_session(tenant_id) as s:
+        key_admin.use_key(session=s, tenant_id=tenant_id, choice=key_admin.KeyChoice("platform"))
+        return keys.data_key(s, tenant_id=tenant_id, version=1)
+
+
+def _sealed_notes(
+    rows: Iterable[tuple[Any, ...]], data_keys: dict[uuid.UUID, bytes]
+) -> Iterator[tuple[Any, ...]]:
+    """Check-in rows (tenant, id, goal, author, progress, confidence, note, at) with their
+    notes sealed for the tenants in `data_keys`."""
+    for row in rows:
+        tenant_id = uuid.UUID(str(row[0]))
+        key = data_keys.get(tenant_id)
+        if key is None or not row[6]:
+            yield row
+            continue
+        place = Place(tenant_id, "goal_check_in", "note", uuid.UUID(str(row[1])))
+        note = envelope.seal(key=key, version=1, place=place, plaintext=row[6])
+        yield (*row[:6], note, *row[7:])
 
 
 def _by_target(found: Iterable[Placement]) -> dict[tuple[str, str], list[Placement]]:
@@ -330,7 +362,12 @@ def _owner_at(placement: Placement) -> Iterator[Connection]:
         yield conn
 
 
-def _load_at(members: list[Placement], shape: _BulkShape, done: BulkSeedResult) -> None:
+def _load_at(
+    members: list[Placement],
+    shape: _BulkShape,
+    done: BulkSeedResult,
+    data_keys: dict[uuid.UUID, bytes],
+) -> None:
     """Every row of tenants sharing one database and schema, in one transaction."""
     out: dict[str, list[tuple[Any, ...]]] = {t: [] for t in _BULK_TABLES}
     for p in members:
@@ -342,7 +379,8 @@ def _load_at(members: list[Placement], shape: _BulkShape, done: BulkSeedResult) 
             _copy_rows(cur, "app_user", out["app_user"])
             _copy_rows(cur, "goal", out["goal"])
             _copy_rows(cur, "key_result", _with_ids(out["key_result"]))
-            _copy_rows(cur, "goal_check_in", _with_ids(out["goal_check_in"]))
+            check_ins = _sealed_notes(_with_ids(out["goal_check_in"]), data_keys)
+            _copy_rows(cur, "goal_check_in", check_ins)
         conn.execute(
             sql_text(REFRESH_LATEST_CHECK_IN), {"tenant_ids": [p.tenant_id for p in members]}
         )
@@ -400,6 +438,7 @@ def seed_bulk(
     progress: bool = False,
     tier: str = "pool",
     region: str | None = None,
+    encrypted: bool = False,
 ) -> BulkSeedResult:
     """Synthetic tenants `prefix-0001`… for load tests in `tier` and `region` (default: the
     home region's pool); existing whole tenants are skipped.
@@ -410,7 +449,8 @@ def seed_bulk(
     then its rows go in with COPY as the owner at its placement (BYPASSRLS: COPY FROM is
     refused on RLS tables otherwise), in chunks of about `goals_per_transaction` goals, so an
     interrupted run keeps whole tenants; `workers` threads (default: one per CPU, at most 4)
-    load chunks in parallel.
+    load chunks in parallel. `encrypted`: each new tenant is opted in to encrypted free text
+    with the platform's key first, and its check-in notes are written sealed.
     """
     refuse_in_production()
     _check_bulk(tenants, users_per_tenant, goals_per_user, prefix, key_results_per_goal,
@@ -435,6 +475,7 @@ def seed_bulk(
         calendar=_Calendar(date.today()),
         tier=tier,
         region=region,
+        encrypted=encrypted,
     )
     per_chunk = max(1, goals_per_transaction // max(1, users_per_tenant * goals_per_user))
     chunks = list(_chunks(todo, per_chunk))

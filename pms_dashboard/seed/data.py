@@ -81,6 +81,8 @@ class TenantSpec:
     comments: tuple[str, ...]  # review comments, picked deterministically
     accent: str = "indigo"  # the tenant's theme colour (tenant settings)
     tier: str = "pool"  # isolation tier: pool, schema or database (tenancy.provision)
+    # Opted in to encrypted free text with this key provider (None: plain text).
+    key_provider: str | None = None
 
 
 def G(

@@ -43,6 +43,8 @@ from pms_dashboard.db import clusters
 from pms_dashboard.db.metadata import metadata
 from pms_dashboard.goals.models import REFRESH_LATEST_CHECK_IN, Goal, GoalStatus
 from pms_dashboard.goals.service import recompute_progress
+from pms_dashboard.keys import access as keys
+from pms_dashboard.keys import service as key_admin
 from pms_dashboard.seed.base import refuse_in_production
 from pms_dashboard.seed.data import DEMO_TENANTS, KR, GoalSpec, TenantSpec, email_of, half_year
 from pms_dashboard.seed.demo_reviews import seed_demo_reviews
@@ -193,9 +195,10 @@ def _key_result_row(kr: KR, tid: uuid.UUID, goal_id: uuid.UUID) -> dict[str, Any
     }
 
 
-def _insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> int:
-    """Insert the rows; how many."""
+def _insert(session: Session, tid: uuid.UUID, table: Table, rows: list[dict[str, Any]]) -> int:
+    """Insert the rows (free text sealed for an opted-in tenant); how many."""
     if rows:
+        rows = keys.seal_rows(session, tenant_id=tid, table=table.name, rows=rows)
         session.execute(table.insert(), rows)
     return len(rows)
 
@@ -244,9 +247,12 @@ def _fill(
     counts = {"tenant": 1}  # (provisioned by create_tenant; given its settings here)
     tenant = metadata.tables["tenant"]
     session.execute(tenant.update().where(tenant.c.id == tid).values(settings={"accent": t.accent}))
+    if t.key_provider is not None:
+        choice = key_admin.KeyChoice(t.key_provider)
+        key_admin.use_key(session=session, tenant_id=tid, choice=choice)
     tables = {"app_user": _user_rows(t, tid, users, password_hash)}
     for name, rows in (tables | _goal_rows(t, tid, users, now)).items():
-        counts[name] = _insert(session, metadata.tables[name], rows)
+        counts[name] = _insert(session, tid, metadata.tables[name], rows)
     session.execute(text(REFRESH_LATEST_CHECK_IN), {"tenant_ids": [tid]})
     _roll_up_goals(session)
     counts |= seed_demo_reviews(session, t, tid, users, today=now.date())
