@@ -15,6 +15,7 @@ from pms_dashboard.ui.pages import (  # noqa: F401  (registers pages)
     access_log,
     console,
     cycles,
+    encryption,
     goal_detail,
     goals,
     index,

@@ -142,6 +142,11 @@ class Settings(BaseSettings):
     # Customer-managed keys: an unwrapped data key lives in process memory for at most this
     # long, so a revoked key stops working within it (pms_dashboard.keys.cache).
     key_cache_seconds: float = Field(default=60.0, alias="PMS_KEY_CACHE_SECONDS", ge=0, le=86400)
+    # Whether a tenant admin may point the Encryption page at a key server on a private or
+    # loopback address (the server calls it): off unless the operator's KMS is inside.
+    kms_allow_private_addresses: bool = Field(
+        default=False, alias="PMS_KMS_ALLOW_PRIVATE_ADDRESSES"
+    )
 
     demo_password: str = Field(default="demo-pass-2026", alias="PMS_DEMO_PASSWORD")
     # The DNS server that SSO domain proofs are looked up at ("host" or "host:port"); empty:

@@ -120,6 +120,7 @@ VISITORS = {
     "/settings": "admin",
     "/access-log": "admin",
     "/profile": "emp1",
+    "/encryption": "admin",
     "404": "emp1",
 }
 

@@ -24,6 +24,7 @@ NAV = [
     ("Cycles", "/cycles", "calendar-range", ("manager", "hr_admin", "tenant_admin")),
     ("People", "/people", "users", EVERYONE),
     ("Settings", "/settings", "settings", ("tenant_admin",)),
+    ("Encryption", "/encryption", "lock", ("tenant_admin",)),
     ("Provider access", "/access-log", "shield-check", ("tenant_admin",)),
 ]
 # The tenant's accent colour, as the theme sets it (`var(--accent-n)`).
