@@ -44,6 +44,7 @@ ENTRY_POINTS = (
     f"{PACKAGE}.cli",
     f"{PACKAGE}.exports.cli",
     f"{PACKAGE}.seed",
+    f"{PACKAGE}.jobs",
     f"{PACKAGE}.tenancy.session",  # where they are defined
 )
 ROUTE_MODULE = "routes"

@@ -10,19 +10,14 @@ operator allows private addresses (`PMS_KMS_ALLOW_PRIVATE_ADDRESSES`, for a cust
 inside the same network, and for development and tests). The command line is the
 operator's and is not limited.
 
-After a first opt-in from the page, the text written before it is sealed in the background
-by this process (the rotation's resumable batches, as the owner: the app role may not
-rewrite history tables such as calibration changes); the page shows how far it has come,
-and `cli keys rotate` finishes a pass cut short by a restart.
+A first opt-in from the page starts the pass that seals the text written before it;
+`pms_dashboard.jobs.seal_pending` carries it out in the background once committed.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import logging
 import socket
-import threading
-import uuid
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,9 +31,6 @@ from pms_dashboard.keys.providers import PROVIDERS
 from pms_dashboard.organisation.service import require_settings_editor
 from pms_dashboard.settings import get_settings
 from pms_dashboard.tenancy.context import TenantContext
-from pms_dashboard.tenancy.session import owner_session
-
-logger = logging.getLogger(__name__)
 
 ONLY_ADMINS = "Only tenant admins can manage the organisation's encryption key."
 # The providers a tenant admin may choose on the page (the AWS one needs credentials the
@@ -88,7 +80,7 @@ def encryption_view(*, session: Session, actor: TenantContext) -> EncryptionView
 
 def use_key(*, session: Session, actor: TenantContext, choice: keys.KeyChoice) -> keys.KeyStatus:
     """Opt in, or switch provider or key (the data keys are rewrapped; rows stay). A first
-    opt-in also starts the pass that seals the text written before it (`seal_pending`
+    opt-in also starts the pass that seals the text written before it (`jobs.seal_pending`
     carries it out once this transaction has committed)."""
     _admin(session, actor)
     first = keys.key_status(session=session, tenant_id=actor.tenant_id) is None
@@ -171,35 +163,3 @@ def configure_key(
         check_address(address)
     choice = keys.KeyChoice(provider, address, key_name, credential=token or None)
     return use_key(session=session, actor=actor, choice=choice)
-
-
-# ------------------------------------------------------------ sealing in the background
-
-_sealing: set[uuid.UUID] = set()
-_sealing_guard = threading.Lock()
-
-
-def seal_pending(tenant_id: uuid.UUID) -> bool:
-    """Carry out the organisation's sealing or rotation pass under way, in a thread of this
-    process (one per organisation), batch by batch as the owner; whether one was started.
-    Call after the transaction that started the pass has committed."""
-    with _sealing_guard:
-        if tenant_id in _sealing:
-            return False
-        _sealing.add(tenant_id)
-    threading.Thread(target=_seal, args=(tenant_id,), name="seal", daemon=True).start()
-    return True
-
-
-def _seal(tenant_id: uuid.UUID) -> None:
-    try:
-        while True:
-            with owner_session(tenant_id) as s:
-                done = rotation.rotate_batch(session=s, tenant_id=tenant_id).finished
-            if done:
-                return
-    except Exception:  # the pass stays recorded: `cli keys rotate` resumes it
-        logger.exception("sealing the free text of %s stopped", tenant_id)
-    finally:
-        with _sealing_guard:
-            _sealing.discard(tenant_id)

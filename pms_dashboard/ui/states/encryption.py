@@ -11,13 +11,13 @@ from typing import Any, TypedDict
 import reflex as rx
 
 from pms_dashboard.errors import UserError
+from pms_dashboard.jobs import seal_pending
 from pms_dashboard.keys.service import KeyStatus, KeyUse
 from pms_dashboard.organisation.encryption import (
     ONLY_ADMINS,
     PAGE_PROVIDERS,
     configure_key,
     encryption_view,
-    seal_pending,
     test_key,
 )
 from pms_dashboard.ui.format import moment
