@@ -11,6 +11,7 @@ from bench import (
     load,
     noisy_neighbour,
     page_render,
+    profile,
     rls_overhead,
     tiers,
 )
@@ -19,6 +20,7 @@ from bench import (
 def main() -> None:
     common.write_section("Machine", common.machine())
     list_pages.run()
+    profile.run()
     exports.run()
     rls_overhead.run()
     concurrency.run()

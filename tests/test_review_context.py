@@ -84,3 +84,29 @@ def test_scores_carry_their_labels(org: Org) -> None:
     shown = _write(o, "emp1", _review(o, cycle_id, "emp1", "self"), [5, 1])
     assert [r.label for r in shown.ratings] == ["Outstanding", "Below expectations"]
     assert shown.score_label  # the weighted score's nearest label
+
+
+def test_the_calibrator_sees_the_scores_to_weigh(org: Org) -> None:
+    from pms_dashboard.auth.permissions import PermissionDenied
+    from pms_dashboard.reviews.calibration import calibration_scores
+    from pms_dashboard.reviews.cycles import start_calibration
+    from pms_dashboard.reviews.peers import nominate_peers
+    from tests.test_reviews import _outcome
+
+    o = org
+    cycle_id = _launched(o)
+    o.do("manager", nominate_peers, cycle_id=cycle_id, reviewee_id=o.ids["emp1"],
+         data={"peer_ids": [str(o.ids["emp2"])]})  # fmt: skip
+    _write(o, "emp1", _review(o, cycle_id, "emp1", "self"), [4, 4])
+    _write(o, "manager", _review(o, cycle_id, "emp1", "manager"), [3, 3])
+    _write(o, "emp2", _review(o, cycle_id, "emp1", "peer"), [1, 1])  # one peer: not shown
+    o.do("hr", start_calibration, cycle_id=cycle_id)
+    outcome = _outcome(o, cycle_id, "emp1")
+    lines = o.do("hr", calibration_scores, outcome_id=outcome.id)
+    assert [(line.source, line.score, line.label) for line in lines] == [
+        ("Self review", 4.0, "Exceeds expectations"),
+        ("Manager review", 3.0, "Meets expectations"),
+        ("Computed", 3.0, "Meets expectations"),
+    ]
+    with pytest.raises(PermissionDenied):
+        o.do("emp2", calibration_scores, outcome_id=outcome.id)

@@ -248,6 +248,7 @@ def test_calibrating_through_the_dialog(world) -> None:
     call(st, CyclesState.select_cycle, str(world["a_cycle"]))
     call(st, CyclesState.open_adjust, str(world["emp1_out"]))
     assert st.adjust_open and st.adjust_name == "Employee 1" and st.history == []
+    assert st.adjust_scores == []  # emp1 has no submitted review in this cycle
     before = _snapshot()
     call(st, CyclesState.save_adjust, {"final_rating": "4", "potential": "keep", "reason": " "})
     assert "reason" in st.error and st.adjust_open
@@ -261,6 +262,8 @@ def test_calibrating_through_the_dialog(world) -> None:
     call(st, CyclesState.open_adjust, str(world["emp1_out"]))
     assert [h["reason"] for h in st.history] == ["Solid"]
     _clean(st)
+    call(st, CyclesState.open_adjust, str(world["ops_out"]))  # another team's: refused
+    assert st.error and st.adjust_scores == [] and not st.adjust_open
 
 
 def test_create_cycle_refuses_another_tenants_template_and_bad_input(world) -> None:

@@ -38,8 +38,12 @@ from pms_dashboard.reviews.models import (
     CalibrationChange,
     CycleStatus,
     OutcomeStatus,
+    Review,
+    ReviewKind,
     ReviewOutcome,
+    ReviewStatus,
 )
+from pms_dashboard.reviews.results import MIN_ANONYMOUS_PEERS
 from pms_dashboard.reviews.schemas import (
     CalibrationAdjust,
     CalibrationChangeRow,
@@ -47,6 +51,7 @@ from pms_dashboard.reviews.schemas import (
     NineBox,
     NineBoxCell,
     ReviewError,
+    ScoreLine,
     StatusQuery,
     StatusRow,
     parse,
@@ -332,10 +337,8 @@ def _change_row(change: CalibrationChange, names: dict[uuid.UUID, str]) -> Calib
     )
 
 
-def calibration_history(
-    *, session: Session, actor: TenantContext, outcome_id: RawId
-) -> list[CalibrationChangeRow]:
-    """Every calibration move of one outcome, oldest first (who, from what, to what, why)."""
+def _calibration_view(session: Session, actor: TenantContext, outcome_id: RawId) -> ReviewOutcome:
+    """The outcome, if the actor may see its calibration (resolved in the tenant first)."""
     outcome = _outcome_by_id(session, actor, outcome_id, Action.view, lock=False)
     require(
         session=session,
@@ -344,6 +347,49 @@ def calibration_history(
         action=Action.view,
         subject_id=outcome.reviewee_id,
     )
+    return outcome
+
+
+def calibration_scores(
+    *, session: Session, actor: TenantContext, outcome_id: RawId
+) -> list[ScoreLine]:
+    """What the calibrator decides on: the submitted self and manager review scores and the
+    peers' mean, each with its name on the scale, and the weighted score computed so far."""
+    outcome = _calibration_view(session, actor, outcome_id)
+    scale = rating_scale(session)
+    reviews = session.execute(
+        select(col(Review.kind), col(Review.score)).where(
+            col(Review.cycle_id) == outcome.cycle_id,
+            col(Review.reviewee_id) == outcome.reviewee_id,
+            col(Review.status) == ReviewStatus.submitted.value,
+            col(Review.score).is_not(None),
+        )
+    ).all()
+    lines: list[ScoreLine] = []
+    for kind, label in (
+        (ReviewKind.self_review, "Self review"),
+        (ReviewKind.manager, "Manager review"),
+    ):
+        scores = [num(score) for k, score in reviews if k == kind.value]
+        if scores:
+            lines.append(ScoreLine(label, scores[0], scale.label(scores[0])))
+    peers = [
+        float(score) for k, score in reviews if k == ReviewKind.peer.value and score is not None
+    ]
+    if len(peers) >= MIN_ANONYMOUS_PEERS:
+        mean = round(sum(peers) / len(peers), 2)
+        lines.append(ScoreLine(f"Peers ({len(peers)}, mean)", mean, scale.label(mean)))
+    computed = num(outcome.computed_score)
+    if computed is not None:
+        lines.append(ScoreLine("Computed", computed, scale.label(computed)))
+    return lines
+
+
+def calibration_history(
+    *, session: Session, actor: TenantContext, outcome_id: RawId
+) -> list[CalibrationChangeRow]:
+    """Every calibration move of one outcome, oldest first (who, from what, to what, why)."""
+    outcome = _calibration_view(session, actor, outcome_id)
     changes = list(
         session.scalars(
             select(CalibrationChange)

@@ -285,6 +285,16 @@ class CycleRow:
 
 
 @dataclass(frozen=True, slots=True)
+class ScoreLine:
+    """A score the calibrator weighs: whose (self review, manager review, peers' mean,
+    computed), the score and its name on the scale."""
+
+    source: str
+    score: float | None
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
 class CycleDraft:
     """A draft cycle's fields as its edit form holds them (managers by email: user ids
     never go to the browser)."""

@@ -117,6 +117,8 @@ def test_self_review_manager_review_calibration_and_globex_sees_nothing(
         page.wait_for_selector("#ninebox")
         page.locator(".status-row", has_text="Priya Nair").locator(".status-adjust").click()
         page.wait_for_selector("#calibrate-reason")
+        scores = page.inner_text("#calibrate-scores")  # what the reviews said, by name
+        assert "Self review" in scores and "Manager review" in scores, scores
         page.locator("#calibrate-dialog [role=combobox]").nth(0).click()
         page.get_by_role("option", name=re.compile(r"^5\b")).click()
         page.locator("#calibrate-dialog [role=combobox]").nth(1).click()

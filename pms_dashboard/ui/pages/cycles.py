@@ -577,6 +577,30 @@ def _adjust_dialog() -> rx.Component:
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title("Calibrate ", CyclesState.adjust_name),
+            rx.cond(
+                CyclesState.adjust_scores.length() > 0,
+                rx.hstack(
+                    rx.foreach(
+                        CyclesState.adjust_scores,
+                        lambda line: rx.vstack(
+                            rx.text(line["source"], size="1", color_scheme="gray"),
+                            rx.text(line["score"], " · ", line["label"], size="2", weight="medium"),
+                            spacing="0",
+                            class_name="calibrate-score",
+                        ),
+                    ),
+                    spacing="5",
+                    wrap="wrap",
+                    padding_y="0.5rem",
+                    id="calibrate-scores",
+                ),
+                rx.text(
+                    "No submitted review scores yet.",
+                    size="2",
+                    color_scheme="gray",
+                    id="calibrate-scores",
+                ),
+            ),
             data_table(
                 ("When", "Who", "Rating", "Potential", "Why"),
                 CyclesState.history,

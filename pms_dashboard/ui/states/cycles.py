@@ -19,6 +19,7 @@ from pms_dashboard.reviews import cycles as review_cycles
 from pms_dashboard.reviews.schemas import MAX_PEERS
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.session import TenantSession
+from pms_dashboard.ui.format import number
 from pms_dashboard.ui.states.base import event
 from pms_dashboard.ui.states.reviews import ReviewsBase
 from pms_dashboard.ui.states.rows import (
@@ -123,6 +124,8 @@ class CyclesState(ReviewsBase):
     adjust_outcome_id: str = ""
     adjust_name: str = ""
     history: list[HistoryRow] = []
+    # source, score, label: the scores the calibrator weighs
+    adjust_scores: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
     # The peer nomination dialog.
     confirm_step: str = ""  # the step a confirmation asks about ("" while none does)
     confirm_cycle_id: str = ""
@@ -158,7 +161,7 @@ class CyclesState(ReviewsBase):
 
     def _clear_adjust(self) -> None:
         self.adjust_open, self.adjust_outcome_id, self.adjust_name = False, "", ""
-        self.history = []
+        self.history, self.adjust_scores = [], []
 
     def _clear_nominate(self) -> None:
         self.nominate_open, self.nominate_outcome_id, self.nominate_name = False, "", ""
@@ -426,9 +429,15 @@ class CyclesState(ReviewsBase):
             got = calibration.calibration_history(
                 session=session, actor=principal.context, outcome_id=outcome_id
             )
+            scores = calibration.calibration_scores(
+                session=session, actor=principal.context, outcome_id=outcome_id
+            )
         oid = parse_id(outcome_id)  # a well-formed id of the tenant: the service found it
         self.error = ""
         self.history = [history_row(h) for h in got]
+        self.adjust_scores = [
+            {"source": s.source, "score": number(s.score), "label": s.label} for s in scores
+        ]
         self.adjust_outcome_id = str(oid)
         wanted = str(oid)
         shown = [r["reviewee_name"] for r in self.status_rows if r["outcome_id"] == wanted]
