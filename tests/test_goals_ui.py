@@ -214,3 +214,15 @@ def test_owner_and_team_filters_never_widen_what_is_visible(world) -> None:
     assert st.rows == [] and "Secret team" not in st.teams
     call(st, GoalsState.filter_team, "No such team")
     assert st.error == "That team was not found in this organisation." and st.team == "Secret team"
+
+
+@pytest.mark.parametrize("state", [GoalsState, OverviewState])
+def test_lists_say_none_only_once_read(world, state) -> None:
+    """Until a tab's first load answers, the page draws grey bars, not "no goals"; a
+    signed-out load leaves it unread (nothing of the list is shown to nobody)."""
+    st = state_for(state, world["token"], "/goals")
+    assert st.loaded is False
+    call(st, state.load)
+    assert st.loaded is True
+    gone = state_for(state, None, "/goals")
+    assert redirects_to(call(gone, state.load)) == "/signin" and gone.loaded is False

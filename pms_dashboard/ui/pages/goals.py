@@ -244,6 +244,7 @@ def goals() -> rx.Component:
             GoalsState.rows,
             _row,
             empty="No goals match. Try another filter, or create one with “New goal”.",
+            loaded=GoalsState.loaded,
             element_id="goals-table",
             count=GoalsState.total,
             labels=[label for label, _ in COLUMNS],

@@ -89,6 +89,7 @@ def _goal_list(title: str, rows: rx.Var, href: str, empty: str, key: str) -> rx.
                 lambda g: _goal_line(g, key),
                 empty=empty,
                 empty_id=f"list-{key}-empty",
+                loaded=OverviewState.loaded,
                 spacing="3",
             ),
             width="100%",

@@ -9,7 +9,7 @@ from reflex.vars import ObjectVar
 
 from pms_dashboard.ui.components.feedback import feedback
 from pms_dashboard.ui.components.goal_badges import confidence_badge, progress_bar, status_badge
-from pms_dashboard.ui.components.tables import data_table, row_action
+from pms_dashboard.ui.components.tables import data_table, row_action, scroll_into_view
 from pms_dashboard.ui.states.reviews import ReviewsState
 from pms_dashboard.ui.states.rows import shown
 from pms_dashboard.ui.templates import template
@@ -199,7 +199,11 @@ def _submit_button() -> rx.Component:
                 rx.alert_dialog.action(
                     rx.button(
                         "Submit review",
-                        on_click=ReviewsState.submit_review,
+                        # the outcome's words are at the top of the page: bring them in view
+                        on_click=[
+                            ReviewsState.submit_review,
+                            scroll_into_view("reviews-notice", or_ids=("reviews-error",)),
+                        ],
                         id="review-submit-confirm",
                     )
                 ),

@@ -67,6 +67,7 @@ class GoalsState(Paged, SessionState):
     """One page of goals in a scope; never more than PAGE_SIZE rows in state."""
 
     rows: list[GoalListRow] = []
+    loaded: bool = False  # the list has been read once in this tab (until then: grey bars)
     sort: str = "due_date"
     descending: bool = False
     scope: str = "mine"
@@ -127,6 +128,7 @@ class GoalsState(Paged, SessionState):
     def _load(self, menus: bool = False, **changes: Any):
         """One page of the list with `changes` to its filters, sort or paging (and, for a
         page load, the filter menus); a refusal leaves the list as it was."""
+        self.loaded = True  # sent with the rows (or the refusal): no "none" note before
         with self._signed_in() as (principal, session):
             query = _list_query(self._filters() | changes)
             actor = principal.context

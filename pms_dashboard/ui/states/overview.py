@@ -48,9 +48,11 @@ class OverviewState(SessionState):
     cycle_href: str = ""
     funnel: rx.Field[list[CountRow]] = rx.field(default_factory=list)
     ratings: rx.Field[list[CountRow]] = rx.field(default_factory=list)
+    loaded: bool = False  # read once in this tab (until then: grey bars, not "none")
 
     @event
     def load(self):
+        self.loaded = True  # sent with what the load read
         with self._signed_in() as (principal, session):
             actor = principal.context
             health = goals_service.goal_health(session=session, actor=actor)
