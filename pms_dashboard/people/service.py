@@ -91,10 +91,15 @@ def _visible_filter(actor: TenantContext) -> list[ColumnElement[bool]]:
 
 
 def _direct_reports_count() -> Any:
+    """A person's active direct reports (a deactivated one no longer counts)."""
     report = aliased(User)
     return (
         select(func.count())
-        .where(col(report.manager_id) == User.id, col(report.tenant_id) == User.tenant_id)
+        .where(
+            col(report.manager_id) == User.id,
+            col(report.tenant_id) == User.tenant_id,
+            col(report.is_active).is_(True),
+        )
         .correlate(User)
         .scalar_subquery()
     )
@@ -103,7 +108,9 @@ def _direct_reports_count() -> Any:
 def _row(session: Session, user: User) -> PersonRow:
     manager = get_user(session=session, user_id=user.manager_id) if user.manager_id else None
     reports = session.scalar(
-        select(func.count()).select_from(User).where(col(User.manager_id) == user.id)
+        select(func.count())
+        .select_from(User)
+        .where(col(User.manager_id) == user.id, col(User.is_active).is_(True))
     )
     return PersonRow.from_user(
         user, manager_name=manager.display_name if manager else None, direct_reports=reports or 0
@@ -355,11 +362,16 @@ def manager_choices(
 
 
 def has_reports(*, session: Session, actor: TenantContext) -> bool:
-    """Whether anyone reports to the actor (an employee may lead people too)."""
+    """Whether anyone active reports to the actor (an employee may lead people too; a
+    deactivated report no longer counts)."""
     if actor.user_id is None:
         return False
     return bool(
-        session.scalar(select(literal(True)).where(col(User.manager_id) == actor.user_id).limit(1))
+        session.scalar(
+            select(literal(True))
+            .where(col(User.manager_id) == actor.user_id, col(User.is_active).is_(True))
+            .limit(1)
+        )
     )
 
 

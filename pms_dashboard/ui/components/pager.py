@@ -8,9 +8,12 @@ from typing import Any
 import reflex as rx
 
 
-def list_total(total: Any, noun: str, element_id: str | None = None) -> rx.Component:
-    """How many rows the whole list has ("42 goals")."""
-    return rx.text(total, f" {noun}", color_scheme="gray", size="2", id=element_id)
+def list_total(
+    total: Any, noun: str, element_id: str | None = None, *, one: str | None = None
+) -> rx.Component:
+    """How many rows the whole list has ("42 goals"; with `one`, "1 goal")."""
+    word = noun if one is None else rx.cond(total == 1, one, noun)
+    return rx.text(total, " ", word, color_scheme="gray", size="2", id=element_id)
 
 
 def pager(

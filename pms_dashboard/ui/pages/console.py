@@ -513,7 +513,7 @@ def _search_results() -> rx.Component:
             on_next=ConsoleState.search_goto(ConsoleState.search_page + 1),
             prefix="search",
             summary=rx.hstack(
-                list_total(ConsoleState.search_total, "events"),
+                list_total(ConsoleState.search_total, "events", one="event"),
                 rx.button(
                     rx.icon("download", size=14),
                     "Export CSV",

@@ -34,6 +34,17 @@ PERFORMANCE_LABELS = {
     "high": "High performance",
 }
 POTENTIAL_LABELS = {1: "Low potential", 2: "Medium potential", 3: "High potential"}
+POTENTIAL_SHORT = {1: "Low", 2: "Medium", 3: "High"}
+
+
+def _potential(value: rx.Var) -> rx.Component:
+    """A potential as people say it ("High"), a dash while there is none."""
+    return rx.match(value, *POTENTIAL_SHORT.items(), "–")
+
+
+def _or_dash(value: rx.Var) -> rx.Component:
+    """A rating, or a dash while there is none (not an empty cell before an arrow)."""
+    return rx.cond(value.is_not_none(), value, "–")
 
 
 def _badge(value: rx.Var, colors: dict[str, str]) -> rx.Component:
@@ -348,7 +359,7 @@ def _status_row(r: ObjectVar) -> rx.Component:
         rx.table.cell(_badge(r["status"], OUTCOME_COLORS)),
         rx.table.cell(r["computed_score"]),
         rx.table.cell(rx.cond(r["final_label"] != "", r["final_label"], "—")),
-        rx.table.cell(r["potential"]),
+        rx.table.cell(_potential(r["potential"])),
         rx.table.cell(
             rx.cond(
                 shown(CyclesState.cycle)["status"] == "calibration",
@@ -381,7 +392,7 @@ def _status_table() -> rx.Component:
             on_previous=CyclesState.status_prev,
             on_next=CyclesState.status_next,
             prefix="status",
-            summary=list_total(CyclesState.status_total, "people"),
+            summary=list_total(CyclesState.status_total, "people", one="person"),
         ),
         width="100%",
     )
@@ -504,8 +515,8 @@ def _history_row(h: ObjectVar) -> rx.Component:
     return rx.table.row(
         rx.table.cell(h["created_at"].to(str)),
         rx.table.cell(h["actor_name"]),
-        rx.table.cell(h["old_rating"], " → ", h["new_rating"]),
-        rx.table.cell(h["old_potential"], " → ", h["new_potential"]),
+        rx.table.cell(_or_dash(h["old_rating"]), " → ", _or_dash(h["new_rating"])),
+        rx.table.cell(_potential(h["old_potential"]), " → ", _potential(h["new_potential"])),
         rx.table.cell(h["reason"]),
         class_name="calibration-history-row",
     )

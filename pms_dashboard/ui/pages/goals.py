@@ -255,7 +255,7 @@ def goals() -> rx.Component:
             on_previous=GoalsState.previous_page,
             on_next=GoalsState.next_page,
             prefix="goals",
-            summary=list_total(GoalsState.total, "goals", "goal-total"),
+            summary=list_total(GoalsState.total, "goals", "goal-total", one="goal"),
         ),
         width="100%",
         spacing="4",

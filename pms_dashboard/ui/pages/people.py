@@ -180,7 +180,7 @@ def _table() -> rx.Component:
             on_previous=PeopleState.previous_page,
             on_next=PeopleState.next_page,
             prefix="people",
-            summary=list_total(PeopleState.total, "people", "people-total"),
+            summary=list_total(PeopleState.total, "people", "people-total", one="person"),
         ),
     )
 

@@ -68,7 +68,9 @@ class OverviewState(SessionState):
                 actor=actor,
                 query=GoalListQuery(scope="all", stale_only=True, sort="due_date", page_size=5),
             )
-            self._review_charts(session, actor)
+            admin = principal.role in ("hr_admin", "tenant_admin")
+            team = admin or people_service.has_reports(session=session, actor=actor)
+            self._review_charts(session, actor, team)
         self.health = asdict(health)
         self.health_chart = [
             LinkedSlice(
@@ -85,19 +87,19 @@ class OverviewState(SessionState):
         self.stale = [goal_list_row(r) for r in stale.rows]
         self.scope_label = (
             "Everyone in your organisation"
-            if principal.role in ("hr_admin", "tenant_admin")
+            if admin
             else "You and everyone who reports to you"
+            if team
+            else "Your own goals"
         )
         return None
 
-    def _review_charts(self, session: Any, actor: Any) -> None:
+    def _review_charts(self, session: Any, actor: Any, team: bool) -> None:
         """The running cycle (else the latest one) as the viewer may see it: completion
         funnel and rating distribution of the people below them (everyone, for HR)."""
         self.cycle_name = self.cycle_href = ""
         self.funnel, self.ratings = [], []
-        if actor.role == "employee" and not people_service.has_reports(
-            session=session, actor=actor
-        ):
+        if actor.role == "employee" and not team:
             return
         cycles = review_cycles.list_cycles(session=session, actor=actor, limit=20)
         order = {"active": 0, "calibration": 1, "closed": 2}
