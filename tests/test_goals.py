@@ -440,3 +440,16 @@ def test_alignment_tree_hides_goals_the_viewer_may_not_open(t):
         "A goal you cannot open",
     ]
     assert nodes[-1].id == "" and nodes[-1].owner == ""
+
+
+def test_the_goal_page_says_where_its_progress_comes_from(t: TenantFixture) -> None:
+    """Key results and aligned goals weigh in together: the page says both, not only one."""
+    kr = KeyResultInput(title="Signed", start_value=Decimal(0), target_value=Decimal(10))
+    with_krs = create(t, "manager", goal_input("With key results", key_results=[kr]))
+    plain = create(t, "manager", goal_input("Plain"))
+    assert detail(t, "manager", with_krs).progress_source == "key_results"
+    assert detail(t, "manager", plain).progress_source == "check_ins"
+    create(t, "manager", goal_input("Aligned below", parent_id=with_krs))
+    create(t, "manager", goal_input("Aligned below plain", parent_id=plain))
+    assert detail(t, "manager", with_krs).progress_source == "both"
+    assert detail(t, "manager", plain).progress_source == "aligned"

@@ -5,6 +5,7 @@ size of its alignment (see `goals.alignment`)."""
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
@@ -48,7 +49,7 @@ def goal_detail(
         weight=goal.weight,
         stale=stale,
         overdue=overdue,
-        progress_source="key_results" if key_results else "aligned" if children else "check_ins",
+        progress_source=_source(bool(key_results), bool(children)),
         may_edit=decide(actor.role, Resource.goal, Action.edit, opened.relation),
         parent=links[0] if links else None,
         confidence=goal.confidence or "",
@@ -105,3 +106,13 @@ def _history(session: Session, goal: Goal, limit: int) -> list[CheckInView]:
         )
         for ci, name in rows
     ]
+
+
+def _source(
+    key_results: bool, aligned: bool
+) -> Literal["key_results", "aligned", "both", "check_ins"]:
+    """Where the goal's progress comes from: its key results and aligned goals weigh in
+    together (`checkins.recompute_progress`); with neither, each check-in sets it."""
+    if key_results and aligned:
+        return "both"
+    return "key_results" if key_results else "aligned" if aligned else "check_ins"

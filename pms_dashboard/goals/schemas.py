@@ -242,7 +242,7 @@ class GoalDetail:
     weight: Decimal
     stale: bool
     overdue: bool
-    progress_source: Literal["key_results", "aligned", "check_ins"]
+    progress_source: Literal["key_results", "aligned", "both", "check_ins"]
     may_edit: bool
     parent: GoalLink | None
     confidence: str = ""  # the last check-in's ("" before the first)

@@ -23,6 +23,7 @@ from pms_dashboard.ui.templates import template
 SOURCE_TEXT = {
     "key_results": "Progress follows the key results (weighted).",
     "aligned": "Progress rolls up from the goals aligned to it (weighted).",
+    "both": "Progress follows the key results and the goals aligned to it (weighted).",
     "check_ins": "Progress is set at each check-in.",
 }
 
