@@ -111,6 +111,23 @@ def test_platform_key_encrypts_in_every_tier(
     assert detail(t, goal_id).description == "MARKER-platform launch plan"
 
 
+def test_a_read_across_tenants_keeps_sealed_values_and_uses_no_key(
+    make_tenant: Callable[..., TenantFixture],
+) -> None:
+    """An operator's read of every tenant's goals (no tenant context to audit a key's use
+    in) neither fails nor opens anything; the tenant's own unit of work still reads it."""
+    from pms_dashboard.goals.models import Goal
+
+    t = make_tenant()
+    use_platform(t)
+    goal_id = new_goal(t, "MARKER-across tenants")
+    with owner_session() as s:  # the home database, no tenant context
+        seen = {g.id: g.description for g in s.scalars(select(Goal))}
+    assert envelope.is_sealed(seen[goal_id]) and "MARKER" not in seen[goal_id]
+    with owner_session(t.id) as s:  # at the tenant's placement, with its context
+        assert s.get(Goal, (t.id, goal_id)).description == "MARKER-across tenants"
+
+
 def test_openbao_key_write_read_and_unwraps_audited(
     make_tenant: Callable[..., TenantFixture],
     bao: Bao,

@@ -7,7 +7,9 @@ them on every read, whichever service, seed or job goes through the ORM.
   committed value), so the code that wrote it reads what it wrote.
 - When a row is loaded or refreshed, its sealed values become their plaintext (or the words
   of `access.reveal`); the committed value is the text read, so saving a row without
-  touching such a field never rewrites it, even while the key is unavailable.
+  touching such a field never rewrites it, even while the key is unavailable. Only in a
+  unit of work of the row's own tenant: a read across tenants without a tenant context (an
+  operator's tool) keeps the sealed value and uses no key.
 Statements that bypass the ORM (COPY exports, bulk COPY seeding) use `access` themselves.
 """
 
@@ -62,6 +64,11 @@ def _plaintext_after_flush(session: Session, _ctx: Any) -> None:
 
 
 def _reveal(obj: Any, session: Any, only: Any = None) -> None:
+    if access.session_tenant(session) != obj.tenant_id:
+        # Not a unit of work of this row's tenant (an operator's read across tenants, with
+        # no tenant context to audit the key's use in): the key is not used, the stored
+        # value stays sealed.
+        return
     for column in encrypted_columns(obj):
         stored = obj.__dict__.get(column)
         if (only is not None and column not in only) or not envelope.is_sealed(stored):

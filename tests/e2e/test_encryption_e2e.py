@@ -6,8 +6,10 @@ at the address. At a desktop and a phone width."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select
+from sqlmodel import col
 
+from pms_dashboard.goals.models import GoalCheckIn
 from pms_dashboard.seed import seed_demo
 from pms_dashboard.tenancy.session import owner_session
 from tests.e2e.helpers import demo_tenant_id, shoot, sign_in
@@ -24,12 +26,14 @@ def demo() -> None:
 
 
 def _a_note() -> tuple[str, str]:
-    """A check-in note of Initech: its goal's id and the text as written."""
+    """A check-in note of Initech: its goal's id and the text as written (read through the
+    ORM in the tenant's own unit of work: opened, whether sealed by a test before or not)."""
     with owner_session(demo_tenant_id("initech")) as s:
-        goal_id, note = s.execute(
-            text("SELECT goal_id::text, note FROM goal_check_in WHERE note <> '' LIMIT 1")
-        ).one()
-    return goal_id, note
+        check_in = s.scalars(
+            select(GoalCheckIn).where(col(GoalCheckIn.note) != "").order_by(GoalCheckIn.id)
+        ).first()
+        assert check_in is not None
+        return str(check_in.goal_id), check_in.note
 
 
 @pytest.mark.parametrize("width", [1400, 390])

@@ -6,6 +6,7 @@ benchmark could measure timeouts and call them latency."""
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -42,7 +43,10 @@ def test_every_event_of_the_mix_is_answered_without_leak(app_url, tabs_people) -
             tallies.append(tally)
         return tallies
 
-    for person, tally in zip(tabs_people, asyncio.run(drive()), strict=True):
+    # the tabs' event loop runs in a thread of its own (Playwright's, in this one, is busy)
+    with ThreadPoolExecutor(1) as pool:
+        tallies = pool.submit(asyncio.run, drive()).result()
+    for person, tally in zip(tabs_people, tallies, strict=True):
         assert tally.errors == [], (person.slug, tally.errors)
         assert tally.leaks == 0
         second = "team scope" if person.manager else "next page"

@@ -8,12 +8,20 @@ import reflex as rx
 
 # Native <select>: its value reaches the form's submit data like any input, and browser
 # tests drive it with select_option.
+# Styled as Radix's own text fields (height, radius, border, font), and never wider than
+# its box: a long option (a goal's title) is cut, not spilled out of a dialog.
 SELECT_STYLE = {
-    "padding": "6px",
-    "border": "1px solid var(--gray-7)",
-    "border-radius": "6px",
-    "background": "var(--gray-1)",
+    "height": "var(--space-6)",
+    "padding": "0 var(--space-2)",
+    "border": "1px solid var(--gray-a7)",
+    "border-radius": "var(--radius-2)",
+    "background": "var(--color-surface)",
+    "color": "var(--gray-12)",
+    "font-family": "inherit",
+    "font-size": "var(--font-size-2)",
     "max-width": "100%",
+    "min-width": "0",
+    "text-overflow": "ellipsis",
 }
 
 

@@ -27,6 +27,24 @@ def _quarter_end(d: date) -> date:
     return date(d.year + last_month // 12, last_month % 12 + 1, 1) - timedelta(days=1)
 
 
+KR_HEADINGS = {"title": "Key result", "start": "Start", "target": "Target",
+               "current": "Current", "unit": "Unit"}  # fmt: skip
+
+
+def _kr_headings() -> rx.Component:
+    """The key-result rows' column titles (the inputs' placeholders vanish once typed in)."""
+    return rx.hstack(
+        *[
+            rx.text(KR_HEADINGS[field], size="1", color_scheme="gray", width=width)
+            for field, _, width, _ in KR_INPUTS
+        ],
+        spacing="2",
+        width="100%",
+        class_name="kr-headings",
+        aria_hidden="true",
+    )
+
+
 def _kr_row(i: int, key_results: Any) -> rx.Component:
     """Key-result row `i`: empty, or (editing) the goal's i-th key result, id kept."""
 
@@ -41,6 +59,7 @@ def _kr_row(i: int, key_results: Any) -> rx.Component:
             rx.input(
                 name=f"kr_{field}_{i}",
                 placeholder=placeholder or f"Key result {i + 1}",
+                aria_label=f"{KR_HEADINGS[field]} of key result {i + 1}",
                 default_value=start(KR_VALUES.get(field, field)),
                 width=width,
                 id=f"kr-{field}-{i}",
@@ -62,7 +81,9 @@ def _owner_and_parent(owners: Any, parents: Any, goal: Any) -> rx.Component:
                 rx.foreach(owners, lambda o: rx.el.option(o["name"], value=o["id"])),
                 name="owner_id",
                 id="goal-owner",
+                style={"width": "100%"},
             ),
+            min_width="0",
         )
         if owners is not None
         else rx.fragment()
@@ -80,7 +101,9 @@ def _owner_and_parent(owners: Any, parents: Any, goal: Any) -> rx.Component:
             name="parent_id",
             id="goal-parent",
             default_value=parent_id,
+            style={"width": "100%"},
         ),
+        min_width="0",  # a long goal title is cut inside the dialog, not spilled out of it
     )
     return rx.hstack(owner, parent, spacing="3", width="100%")
 
@@ -176,6 +199,7 @@ def goal_fields(
         _owner_and_parent(owners, parents, goal),
         _schedule(value),
         rx.text("Key results (optional: progress then follows them)", size="2", weight="medium"),
+        _kr_headings(),
         *[_kr_row(i, key_results) for i in range(KR_SLOTS)],
         spacing="3",
         width="100%",

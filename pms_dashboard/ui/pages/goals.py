@@ -63,7 +63,7 @@ def _row(goal: ObjectVar) -> rx.Component:
         rx.table.cell(status_badge(goal["status"])),
         rx.table.cell(confidence_badge(goal["confidence"])),
         rx.table.cell(progress_bar(goal["progress"])),
-        rx.table.cell(goal["due_date"]),
+        rx.table.cell(goal["due_date"], white_space="nowrap"),
         rx.table.cell(goal["key_results"]),
         class_name="goal-row",
     )
