@@ -15,6 +15,7 @@ key (its notes sealed). Measured in the same run, interleaved:
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -158,6 +159,11 @@ def run(runs: int = 80, export_runs: int = 9, unwrap_events: int = 2_000) -> Non
     detail = sealed_events["Goal detail, 5 check-ins"]
     unwraps, seconds = _unwraps_during(sealed, detail, unwrap_events)
     lifetime = get_settings().key_cache_seconds
+    # the lifetimes the run began (a cold cache fills at the first event): 1 for a run
+    # shorter than one lifetime
+    lifetimes = max(1, math.ceil(seconds / lifetime)) if lifetime else 1
+    per_lifetime = unwraps / lifetimes
+    verdict = "met" if per_lifetime <= 1 else "**missed**"
     body = f"""{__doc__.split(chr(10), 2)[2].strip()}
 
 | Event | plain median ms | encrypted median ms | encrypted p95 ms | ratio |
@@ -172,8 +178,8 @@ The export holds the check-ins of the goals the list shows by default (not archi
 
 Unwraps: {unwraps} during {unwrap_events:,} goal-detail events of the encrypted tenant in one
 process from a cold cache, over {seconds:.0f} s with a cache lifetime of {lifetime:.0f} s:
-{unwraps * 10_000 / unwrap_events:.0f} per 10,000 events, {unwraps / (seconds / lifetime):.2f}
-per cache lifetime (the first fills the cold cache).
+{unwraps * 10_000 / unwrap_events:.0f} per 10,000 events, {per_lifetime:.2f} per cache lifetime
+begun ({lifetimes}; the first unwrap fills the cold cache): target at most 1 ({verdict}).
 """
     write_section("Encryption", body)
     print(body)
