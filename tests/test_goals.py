@@ -440,6 +440,12 @@ def test_alignment_tree_hides_goals_the_viewer_may_not_open(t):
         "A goal you cannot open",
     ]
     assert nodes[-1].id == "" and nodes[-1].owner == ""
+    # the goal page's detail carries the same tree, from its one opening of the goal
+    for who in ("manager", "emp1"):
+        with tenant_session(ctx(t, who)) as s:
+            tree = service.alignment_tree(session=s, actor=ctx(t, who), root_id=top)
+            shown = service.goal_detail(session=s, actor=ctx(t, who), goal_id=top, tree_nodes=60)
+        assert shown.tree == tree
 
 
 def test_the_goal_page_says_where_its_progress_comes_from(t: TenantFixture) -> None:

@@ -148,14 +148,25 @@ def alignment_tree(
 ) -> list[TreeNode]:
     """The goal and everything aligned below it, depth-first, as the actor may see it."""
     root = open_goal(session, actor, root_id)
-    limit = max(max_nodes - 1, 0)  # the root is the first node
-    below = descendants(session, root.goal, levels=MAX_ALIGNMENT_DEPTH, limit=limit)
+    below = tree_below(session, root.goal, max_nodes)
     may_open = viewable(session, actor, (a.goal for a in below))
-    nodes = [_node(root.goal, root.owner, 0, visible=True)]
+    return tree_nodes(root.goal, root.owner, below, may_open)[:max_nodes]
+
+
+def tree_below(session: Session, root: Goal, max_nodes: int) -> list[Aligned]:
+    """What `alignment_tree` shows below an opened goal (at most `max_nodes` with it)."""
+    return descendants(session, root, levels=MAX_ALIGNMENT_DEPTH, limit=max(max_nodes - 1, 0))
+
+
+def tree_nodes(
+    root: Goal, owner: str, below: list[Aligned], may_open: set[uuid.UUID]
+) -> list[TreeNode]:
+    """The tree's nodes: the goal, then what is below it, hidden where not the actor's."""
+    nodes = [_node(root, owner, 0, visible=True)]
     nodes += [
         _node(a.goal, a.owner, a.distance, visible=a.goal.owner_id in may_open) for a in below
     ]
-    return nodes[:max_nodes]
+    return nodes
 
 
 def _node(goal: Goal, owner: str, depth: int, *, visible: bool) -> TreeNode:

@@ -14,7 +14,8 @@ from sqlmodel import col
 from pms_dashboard.auth.models import User
 from pms_dashboard.auth.permissions import Action, Resource, decide
 from pms_dashboard.auth.resolve import RawId
-from pms_dashboard.goals.alignment import ancestors, descendants, link, viewable
+from pms_dashboard.goals.alignment import ancestors, descendants, link, tree_below, viewable
+from pms_dashboard.goals.alignment import tree_nodes as make_tree
 from pms_dashboard.goals.models import Goal, GoalCheckIn, KeyResult
 from pms_dashboard.goals.rules import flags, kr_progress, open_goal, stale_before
 from pms_dashboard.goals.schemas import CheckInView, GoalDetail, KeyResultView
@@ -24,16 +25,24 @@ MAX_CHECK_INS = 200
 
 
 def goal_detail(
-    *, session: Session, actor: TenantContext, goal_id: RawId, check_ins: int = 20
+    *,
+    session: Session,
+    actor: TenantContext,
+    goal_id: RawId,
+    check_ins: int = 20,
+    tree_nodes: int = 0,
 ) -> GoalDetail:
     """Everything the detail page shows: key results, check-in history, parent chain and
-    aligned goals (those the actor may not open are shown without title or owner)."""
+    aligned goals (those the actor may not open are shown without title or owner), and with
+    `tree_nodes` the alignment tree below it (at most that many nodes), all from one opening
+    of the goal and one look at who may open what."""
     opened = open_goal(session, actor, goal_id)
     goal = opened.goal
     key_results = _key_results(session, goal)
     children = descendants(session, goal, levels=1)
     chain = ancestors(session, goal)
-    may_open = viewable(session, actor, (a.goal for a in [*chain, *children]))
+    below = tree_below(session, goal, tree_nodes) if tree_nodes else []
+    may_open = viewable(session, actor, (a.goal for a in [*chain, *children, *below]))
     links = [link(a.goal, a.owner, visible=a.goal.owner_id in may_open) for a in chain]
     stale, overdue = flags(goal, stale_before(session), date.today())
     return GoalDetail(
@@ -57,6 +66,7 @@ def goal_detail(
         children=[link(c.goal, c.owner, visible=c.goal.owner_id in may_open) for c in children],
         key_results=key_results,
         check_ins=_history(session, goal, min(max(check_ins, 1), MAX_CHECK_INS)),
+        tree=make_tree(goal, opened.owner, below, may_open)[:tree_nodes] if tree_nodes else [],
     )
 
 

@@ -250,6 +250,8 @@ class GoalDetail:
     children: list[GoalLink] = field(default_factory=list)
     key_results: list[KeyResultView] = field(default_factory=list)
     check_ins: list[CheckInView] = field(default_factory=list)
+    # everything aligned below, depth-first (the goal itself first), when asked for
+    tree: list[TreeNode] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,6 +63,9 @@ NO_SUCH_FILTER = "That filter or sort is not available."
 GOAL_EXPORTS = ("goals", "key-results", "check-ins")
 
 
+TREE_NODES = 60  # the goal page's alignment tree, the goal itself included
+
+
 class GoalsState(Paged, SessionState):
     """One page of goals in a scope; never more than PAGE_SIZE rows in state."""
 
@@ -392,10 +395,10 @@ class GoalDetailState(SessionState):
 
     def _refresh(self, session: Any, actor: Any) -> None:
         """The goal as it now is (in the event's transaction, after any change)."""
-        detail = goals_service.goal_detail(session=session, actor=actor, goal_id=self._goal_id())
-        tree = goals_service.alignment_tree(
-            session=session, actor=actor, root_id=detail.id, max_nodes=60
+        detail = goals_service.goal_detail(
+            session=session, actor=actor, goal_id=self._goal_id(), tree_nodes=TREE_NODES
         )
+        tree = detail.tree
         self.goal = goal_detail_row(detail)
         self.key_results = [key_result_row(kr) for kr in detail.key_results]
         self.check_ins = [check_in_row(c) for c in detail.check_ins]
