@@ -94,3 +94,31 @@ def test_without_a_session_nothing_changes(make_tenant: Callable[..., TenantFixt
     assert redirects_to(call(st, ProfileState.load)) == "/signin"  # no page without a session
     assert redirects_to(call(st, ProfileState.save_password, _form())) == "/signin"
     assert _hash(t) == before
+
+
+def test_wrong_current_passwords_are_throttled_like_sign_ins_and_audited(
+    make_tenant: Callable[..., TenantFixture],
+) -> None:
+    """A stolen session cannot guess the password faster than the sign-in form allows:
+    after the free failures of the account, the next try is refused before any check
+    (even with the right password), and every wrong one is a flagged audit event."""
+    t = make_tenant()
+    token = token_for(t.slug, f"manager@{t.slug}.test", TEST_PASSWORD)
+    before = _hash(t)
+    for n in range(3):  # PMS_SIGNIN_PAIR_FREE_FAILURES
+        st = state_for(ProfileState, token, "/profile")
+        call(st, ProfileState.save_password, _form(current=f"guess number {n}"))
+        assert "not your current password" in st.error
+    st = state_for(ProfileState, token, "/profile")
+    call(st, ProfileState.save_password, _form())  # the right one, too soon
+    assert "Too many attempts" in st.error and st.success == ""
+    assert _hash(t) == before
+    with owner_session(t.id) as s:
+        refused = s.execute(
+            text(
+                "SELECT count(*) FROM audit_event WHERE action = 'auth.password_change_refused'"
+                " AND flagged AND tenant_id = :t"
+            ),
+            {"t": t.id},
+        ).scalar_one()
+    assert refused == 3

@@ -1,9 +1,15 @@
 """A signed-in person's own account: changing their password (the current one required;
-every other session of theirs ends, so a stolen session does not outlive the change)."""
+every other session of theirs ends, so a stolen session does not outlive the change).
+
+A wrong current password counts as a failed sign-in of the account from that address (the
+sign-in throttle, `auth.throttle`), so a stolen session cannot be used to guess the
+password any faster than the sign-in form allows, and each one is audited (flagged) in the
+person's organisation, although the refused change itself is rolled back."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -14,11 +20,32 @@ from pms_dashboard.audit.sessions import session_ref
 from pms_dashboard.auth.models import AuthSession, RevokeReason, User
 from pms_dashboard.auth.passwords import MAX_PASSWORD, MIN_PASSWORD, hash_password, verify_password
 from pms_dashboard.errors import UserError
-from pms_dashboard.tenancy.context import TenantContext
+from pms_dashboard.tenancy.context import AuditedRefusal, TenantContext
 
 
 class PasswordChangeError(UserError):
     """A password change refused; `field` names the input the words are about."""
+
+
+class WrongCurrentPassword(PasswordChangeError, AuditedRefusal):
+    """The current password given was wrong: refused, and recorded (flagged) in a
+    transaction of its own."""
+
+    def __init__(self, user_id: uuid.UUID, ip: str) -> None:
+        super().__init__("That is not your current password.", field="current_password")
+        self.user_id, self.ip = user_id, ip
+
+    def audit_refusal(self, session: Any) -> None:
+        audit.record(
+            session=session,
+            action="auth.password_change_refused",
+            actor_id=self.user_id,
+            entity_type="app_user",
+            entity_id=self.user_id,
+            detail={"reason": "wrong current password"},
+            flagged=True,
+            ip=self.ip,
+        )
 
 
 def change_password(
@@ -42,7 +69,7 @@ def change_password(
             field="current_password",
         )
     if not verify_password(user.password_hash, current):
-        raise PasswordChangeError("That is not your current password.", field="current_password")
+        raise WrongCurrentPassword(user.id, ip)
     if len(new) < MIN_PASSWORD:
         raise PasswordChangeError(
             f"The new password needs at least {MIN_PASSWORD} characters.", field="new_password"

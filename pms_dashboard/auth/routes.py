@@ -26,6 +26,7 @@ from starlette.routing import Route
 from pms_dashboard.auth import service, throttle, tokens
 from pms_dashboard.auth.cookies import SESSION_COOKIE, token_from_cookie_header
 from pms_dashboard.auth.http import client_ip, csrf_refusal, frontend, set_session_cookie
+from pms_dashboard.auth.profile import WrongCurrentPassword
 from pms_dashboard.auth.service import Principal, SignedIn, SignInError, SignInThrottled
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.session import TenantSession, contextless_session, tenant_session
@@ -159,6 +160,29 @@ def sign_out_everywhere(token: str | None, *, ip: str = "") -> int:
         return 0
     with tenant_session(service.request_context(claims)) as s:
         return service.sign_out_everywhere(session=s, claims=claims, ip=ip)
+
+
+@contextmanager
+def password_attempt(principal: Principal, ip: str) -> Iterator[None]:
+    """Count a password check of a signed-in person (the profile page's current password)
+    with the sign-in throttle of their account and address: refused (`Throttled`, before
+    the check) while the throttle would refuse a sign-in; a wrong password
+    (`WrongCurrentPassword`) counts as a failed sign-in, anything else as a success.
+    Each step commits on the home database on its own, as the sign-in's do."""
+    account = throttle.account_key(principal.tenant_slug, principal.email)
+    with contextless_session() as s:
+        attempt = throttle.begin(session=s, account=account, ip=ip)
+    if attempt.throttled:
+        raise throttle.Throttled(attempt.retry_after)
+    success = True  # refused for another reason, the password was not what failed
+    try:
+        yield
+    except WrongCurrentPassword:
+        success = False
+        raise
+    finally:
+        with contextless_session() as s:
+            throttle.end(session=s, attempt=attempt, success=success)
 
 
 # ------------------------------------------------------------------------- the routes

@@ -8,6 +8,7 @@ from typing import Any
 import reflex as rx
 
 from pms_dashboard.auth.profile import change_password
+from pms_dashboard.auth.routes import password_attempt
 from pms_dashboard.errors import UserError
 from pms_dashboard.ui.states.base import event
 from pms_dashboard.ui.states.session import SessionState
@@ -38,7 +39,8 @@ class ProfileState(SessionState):
         """Change the password; the other sessions of this person end."""
         self.error = self.error_field = self.success = ""
         typed = {k: str(form.get(k, ""))[:1000] for k in PASSWORD_FIELDS}
-        with self._signed_in() as (principal, session):
+        ip = self.router.session.client_ip or ""
+        with self._signed_in() as (principal, session), password_attempt(principal, ip):
             ended = change_password(
                 session=session,
                 actor=principal.context,
@@ -46,7 +48,7 @@ class ProfileState(SessionState):
                 current=typed["current_password"],
                 new=typed["new_password"],
                 confirm=typed["confirm_password"],
-                ip=self.router.session.client_ip or "",
+                ip=ip,
             )
         self.form_key += 1
         others = f" {ended} other session{'s' if ended != 1 else ''} ended." if ended else ""
