@@ -122,3 +122,42 @@ def test_wrong_current_passwords_are_throttled_like_sign_ins_and_audited(
             {"t": t.id},
         ).scalar_one()
     assert refused == 3
+
+
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [("   ", "cannot be empty"), ("x" * 201, "at most 200"), (["Mallory"], "must be text")],
+)
+def test_a_bad_name_is_refused_beside_its_input(
+    make_tenant: Callable[..., TenantFixture], typed: object, said: str
+) -> None:
+    t = make_tenant()
+    st = state_for(ProfileState, token_for(t.slug, f"manager@{t.slug}.test", TEST_PASSWORD))
+    call(st, ProfileState.save_name, {"display_name": typed})
+    assert st.error_field == "display_name" and said in st.error and st.success == ""
+
+
+def test_a_person_renames_themself_and_only_themself(
+    make_tenant: Callable[..., TenantFixture],
+) -> None:
+    t = make_tenant()
+    st = state_for(ProfileState, token_for(t.slug, f"emp1@{t.slug}.test", TEST_PASSWORD))
+    call(st, ProfileState.save_name, {"display_name": "  Ana   María\nLópez ", "user_id": "x"})
+    assert st.error == "" and st.user_name == "Ana María López"
+    with owner_session(t.id) as s:
+        names = dict(
+            s.execute(
+                text("SELECT email, display_name FROM app_user WHERE tenant_id = :t"),
+                {"t": t.id},
+            ).all()
+        )
+        audited = s.execute(
+            text(
+                "SELECT detail FROM audit_event WHERE action = 'auth.profile_updated'"
+                " AND tenant_id = :t"
+            ),
+            {"t": t.id},
+        ).scalar_one()
+    assert names[f"emp1@{t.slug}.test"] == "Ana María López"
+    assert sum(n == "Ana María López" for n in names.values()) == 1
+    assert audited["after"] == {"display_name": "Ana María López"}

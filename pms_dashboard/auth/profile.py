@@ -24,7 +24,7 @@ from pms_dashboard.tenancy.context import AuditedRefusal, TenantContext
 
 
 class PasswordChangeError(UserError):
-    """A password change refused; `field` names the input the words are about."""
+    """A change of one's own account refused; `field` names the input the words are about."""
 
 
 class WrongCurrentPassword(PasswordChangeError, AuditedRefusal):
@@ -113,3 +113,35 @@ def change_password(
         ip=ip,
     )
     return len(ended)
+
+
+MAX_NAME = 200
+
+
+def change_display_name(*, session: Session, actor: TenantContext, display_name: Any) -> str:
+    """The actor's own name as others see it (lists, goals, reviews), trimmed; audited
+    with before and after. Returns the name saved."""
+    if not isinstance(display_name, str):
+        raise PasswordChangeError("Your name must be text.", field="display_name")
+    name = " ".join(display_name.split())  # no line breaks or runs of spaces
+    if not name:
+        raise PasswordChangeError("Your name cannot be empty.", field="display_name")
+    if len(name) > MAX_NAME:
+        raise PasswordChangeError(
+            f"Your name can have at most {MAX_NAME} characters.", field="display_name"
+        )
+    user = session.scalars(select(User).where(col(User.id) == actor.user_id)).one_or_none()
+    if user is None or not user.is_active:
+        raise PasswordChangeError("Your account cannot be changed.")
+    before, user.display_name = user.display_name, name
+    session.add(user)
+    session.flush()
+    audit.record(
+        session=session,
+        action="auth.profile_updated",
+        actor_id=user.id,
+        entity_type="app_user",
+        entity_id=user.id,
+        detail={"before": {"display_name": before}, "after": {"display_name": name}},
+    )
+    return name

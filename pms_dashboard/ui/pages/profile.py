@@ -34,6 +34,43 @@ def _password(label: str, name: str, autocomplete: str, hint: str = "") -> rx.Co
     )
 
 
+def _name_form() -> rx.Component:
+    return rx.card(
+        rx.form(
+            rx.vstack(
+                rx.heading("Your name", size="4"),
+                labelled(
+                    "Name others see on goals, reviews and lists",
+                    rx.vstack(
+                        rx.input(
+                            name="display_name",
+                            default_value=S.user_name,
+                            key="name-" + S.form_key.to(str),
+                            max_length=200,
+                            id="profile-display-name",
+                            width="100%",
+                            color_scheme=rx.cond(S.error_field == "display_name", "red", "gray"),
+                        ),
+                        field_message(
+                            S.error, S.error_field == "display_name", "profile-display_name-error"
+                        ),
+                        spacing="1",
+                        width="100%",
+                    ),
+                ),
+                rx.button("Save name", type="submit", id="profile-name-save"),
+                spacing="3",
+                width="100%",
+            ),
+            on_submit=S.save_name,
+            reset_on_submit=False,
+        ),
+        width="100%",
+        max_width="520px",
+        id="profile-name-card",
+    )
+
+
 def _password_form() -> rx.Component:
     return rx.card(
         rx.form(
@@ -52,9 +89,6 @@ def _password_form() -> rx.Component:
                     f"At least {MIN_PASSWORD} characters.",
                 ),
                 _password("New password again", "confirm_password", "new-password"),
-                # a refusal about no one input (beside its input otherwise)
-                error_callout(rx.cond(S.error_field == "", S.error, ""), "profile-error"),
-                notice_callout(S.success, "profile-success"),
                 rx.button("Change password", type="submit", id="profile-save"),
                 spacing="3",
                 width="100%",
@@ -84,6 +118,10 @@ def profile_page() -> rx.Component:
             ),
             spacing="1",
         ),
+        # a refusal about no one input (beside its input otherwise), and what was done
+        error_callout(rx.cond(S.error_field == "", S.error, ""), "profile-error"),
+        notice_callout(S.success, "profile-success"),
+        _name_form(),
         _password_form(),
         spacing="5",
         width="100%",

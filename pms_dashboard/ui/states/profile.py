@@ -7,13 +7,14 @@ from typing import Any
 
 import reflex as rx
 
-from pms_dashboard.auth.profile import change_password
+from pms_dashboard.auth.profile import change_display_name, change_password
 from pms_dashboard.auth.routes import password_attempt
 from pms_dashboard.errors import UserError
 from pms_dashboard.ui.states.base import event
 from pms_dashboard.ui.states.session import SessionState
 
 PASSWORD_FIELDS = ("current_password", "new_password", "confirm_password")
+FIELDS = (*PASSWORD_FIELDS, "display_name")
 
 
 class ProfileState(SessionState):
@@ -24,7 +25,7 @@ class ProfileState(SessionState):
 
     def _refused(self, err: UserError) -> None:
         self.error = str(err)
-        self.error_field = err.field if err.field in PASSWORD_FIELDS else ""
+        self.error_field = err.field if err.field in FIELDS else ""
 
     @event
     def load(self):
@@ -53,4 +54,19 @@ class ProfileState(SessionState):
         self.form_key += 1
         others = f" {ended} other session{'s' if ended != 1 else ''} ended." if ended else ""
         self.success = "Your password is changed." + others
+        return None
+
+    @event
+    def save_name(self, form: dict[str, Any]):
+        """Change the name others see (lists, goals, reviews)."""
+        self.error = self.error_field = self.success = ""
+        with self._signed_in() as (principal, session):
+            name = change_display_name(
+                session=session,
+                actor=principal.context,
+                display_name=form.get("display_name", ""),  # checked there, type included
+            )
+        self.user_name = name
+        self.form_key += 1
+        self.success = "Your name is changed."
         return None
