@@ -384,3 +384,19 @@ def test_settings_admin_save_and_refusals(world: World) -> None:
     assert seen.rating_scale.labels == {1: "Level 1", 2: "Level 2", 3: "Level 3", 4: "Level 4"}
     globex_row = [r for r in before[2] if r[0] == world.globex.id]
     assert [r for r in _tenants() if r[0] == world.globex.id] == globex_row
+
+
+def test_the_address_keeps_the_list(world: World) -> None:
+    """Filters, view and page come from the address on a load (a reload, a shared link) and
+    go back into it after each step; a forged filter in the address is refused."""
+    st = state_for(PeopleState, world.token("admin"), "/people",
+                   {"active": "inactive", "view": "tree", "page": "1"})  # fmt: skip
+    events = call(st, PeopleState.load)
+    assert st.active_filter == "inactive" and st.view == "tree" and st.error == ""
+    scripts = " ".join(str(e) for e in events)
+    assert "active=inactive" in scripts and "view=tree" in scripts
+    call(st, PeopleState.filter_active, "all")
+    assert st.active_filter == "all"
+    forged = state_for(PeopleState, world.token("admin"), "/people", {"role": "' OR 1=1"})
+    call(forged, PeopleState.load)
+    assert forged.error == "That filter is not available." and forged.rows == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -12,6 +13,15 @@ from sqlalchemy.orm import Session
 
 from pms_dashboard.exports import service as export_service
 from pms_dashboard.tenancy.context import TenantContext
+
+
+def show_in_address(path: str, values: dict[str, str]) -> EventSpec:
+    """Put a list's filters, sort and page (`values`, those at their default left empty)
+    into the address the browser shows, without navigating or loading again: a reload or
+    a shared link shows the same list."""
+    query = urlencode({k: v for k, v in values.items() if v})
+    address = json.dumps(path + (f"?{query}" if query else ""))
+    return rx.call_script(f"window.history.replaceState(window.history.state, '', {address})")
 
 
 def backend_url(path: str) -> str:

@@ -8,11 +8,9 @@ a handler receives is trusted for identity; a refusal's words land in the page's
 
 from __future__ import annotations
 
-import json
 import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
-from urllib.parse import urlencode
 
 import reflex as rx
 from pydantic import BaseModel, ValidationError
@@ -50,7 +48,7 @@ from pms_dashboard.ui.states.rows import (
     record_var,
 )
 from pms_dashboard.ui.states.session import SessionState
-from pms_dashboard.ui.urls import checked_export_download
+from pms_dashboard.ui.urls import checked_export_download, show_in_address
 
 PAGE_SIZE = 10
 KR_SLOTS = 4  # key-result rows in the goal form
@@ -108,10 +106,10 @@ class GoalsState(Paged, SessionState):
             wanted["page"] = max(1, min(int(params["page"]), 100_000))
         return wanted
 
-    def _url_query(self) -> str:
+    def _url_values(self) -> dict[str, str]:
         """The list's filters, sort and page as the address's query (defaults left out),
         the inverse of `_query_from_url`: a reload or a shared link shows the same list."""
-        values = {
+        return {
             "scope": "" if self.scope == "mine" else self.scope,
             "status": "" if self.status == "all" else self.status,
             "search": self.search,
@@ -125,8 +123,6 @@ class GoalsState(Paged, SessionState):
             "desc": "1" if self.descending else "",
             "page": "" if self.page == 1 else str(self.page),
         }
-        query = urlencode({k: v for k, v in values.items() if v})
-        return f"?{query}" if query else ""
 
     def _load(self, menus: bool = False, **changes: Any):
         """One page of the list with `changes` to its filters, sort or paging (and, for a
@@ -156,8 +152,7 @@ class GoalsState(Paged, SessionState):
         self.owner = str(query.owner_id) if query.owner_id else ""
         self.team = query.team
         # the address follows the list (no navigation, no second load)
-        address = json.dumps(self.router.url.path + self._url_query())
-        return rx.call_script(f"window.history.replaceState(window.history.state, '', {address})")
+        return show_in_address(self.router.url.path, self._url_values())
 
     def _filters(self) -> dict[str, Any]:
         """The list as the person sees it: paging, sort and every filter."""

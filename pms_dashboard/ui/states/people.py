@@ -44,7 +44,7 @@ from pms_dashboard.ui.states.rows import (
     record_var,
 )
 from pms_dashboard.ui.states.session import ROLE_LABELS, SessionState
-from pms_dashboard.ui.urls import checked_export_download
+from pms_dashboard.ui.urls import checked_export_download, show_in_address
 
 PAGE_SIZE = 20
 NOT_FOUND = "That person was not found or is not yours to see."
@@ -124,7 +124,33 @@ class PeopleState(Paged, SessionState):
     def _load(self, **changes: Any):
         with self._signed_in() as (principal, session):
             self._list(session, principal.context, **changes)
-        return None
+        return show_in_address(self.router.url.path, self._url_values())
+
+    def _query_from_url(self) -> dict[str, Any]:
+        """The filters, view and page a reload or a shared link asks for (checked like any
+        filter by `_query`; an unknown view is the table)."""
+        params = self.router.url.query_parameters
+        wanted: dict[str, Any] = {}
+        for key, name in (("search", "search"), ("department", "department"),
+                          ("team", "team"), ("role", "role"), ("active", "active")):  # fmt: skip
+            if params.get(key):
+                wanted[name] = str(params[key])[:100]
+        page = str(params.get("page", ""))
+        wanted["page"] = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
+        self.view = "tree" if params.get("view") == "tree" else "table"
+        return wanted
+
+    def _url_values(self) -> dict[str, str]:
+        """The list as the address shows it (defaults left out): `_query_from_url`'s inverse."""
+        return {
+            "search": self.search,
+            "department": "" if self.department == "all" else self.department,
+            "team": "" if self.team == "all" else self.team,
+            "role": "" if self.role_filter == "all" else self.role_filter,
+            "active": "" if self.active_filter == "active" else self.active_filter,
+            "view": "" if self.view == "table" else self.view,
+            "page": "" if self.page == 1 else str(self.page),
+        }
 
     def _select(self, session: TenantSession, actor: TenantContext, person_id: Any) -> None:
         """Put one person's detail into vars (only after the service allowed it)."""
@@ -169,7 +195,7 @@ class PeopleState(Paged, SessionState):
     @event
     def load(self):
         self.error = self.notice = ""
-        return self._load()
+        return self._load(**self._query_from_url())
 
     @event
     def export_csv(self, name: str = "people"):
