@@ -247,16 +247,21 @@ def test_writers_and_a_reader_during_a_move_lose_nothing(
                 errors.append(err)
                 return
 
-    threads = [threading.Thread(target=writer, args=(g,)) for g in goals]
-    threads.append(threading.Thread(target=reader))
+    # daemon threads, stopped whatever the move does: a move that fails must fail the
+    # test, not leave writers running that keep the test run from ending
+    threads = [threading.Thread(target=writer, args=(g,), daemon=True) for g in goals]
+    threads.append(threading.Thread(target=reader, daemon=True))
     for th in threads:
         th.start()
-    time.sleep(0.5)
-    moves.move_tenant(slug=t.slug, tier="database", region="us-east", reason="load test")
-    time.sleep(0.5)
-    stop.set()
-    for th in threads:
-        th.join(30)
+    try:
+        time.sleep(0.5)
+        moves.move_tenant(slug=t.slug, tier="database", region="us-east", reason="load test")
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        for th in threads:
+            th.join(30)
+    assert not any(th.is_alive() for th in threads), "a writer or the reader did not stop"
     assert errors == []
     assert acknowledged
     assert set(refusals) <= {"Your organisation is being moved; try again in a minute."}
