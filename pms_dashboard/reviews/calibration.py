@@ -355,7 +355,18 @@ def calibration_scores(
 ) -> list[ScoreLine]:
     """What the calibrator decides on: the submitted self and manager review scores and the
     peers' mean, each with its name on the scale, and the weighted score computed so far."""
+    return _scores(session, _calibration_view(session, actor, outcome_id))
+
+
+def calibration_dialog(
+    *, session: Session, actor: TenantContext, outcome_id: RawId
+) -> tuple[list[CalibrationChangeRow], list[ScoreLine]]:
+    """The calibration dialog's history and scores, from one look-up of the outcome."""
     outcome = _calibration_view(session, actor, outcome_id)
+    return _history(session, outcome), _scores(session, outcome)
+
+
+def _scores(session: Session, outcome: ReviewOutcome) -> list[ScoreLine]:
     scale = rating_scale(session)
     reviews = session.execute(
         select(col(Review.kind), col(Review.score)).where(
@@ -389,7 +400,10 @@ def calibration_history(
     *, session: Session, actor: TenantContext, outcome_id: RawId
 ) -> list[CalibrationChangeRow]:
     """Every calibration move of one outcome, oldest first (who, from what, to what, why)."""
-    outcome = _calibration_view(session, actor, outcome_id)
+    return _history(session, _calibration_view(session, actor, outcome_id))
+
+
+def _history(session: Session, outcome: ReviewOutcome) -> list[CalibrationChangeRow]:
     changes = list(
         session.scalars(
             select(CalibrationChange)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 
 from pms_dashboard.auth.passwords import MIN_PASSWORD
@@ -13,18 +15,19 @@ from pms_dashboard.ui.templates import template
 S = ProfileState
 
 
-def _password(label: str, name: str, autocomplete: str, hint: str = "") -> rx.Component:
+def _field(label: str, name: str, hint: str = "", **props: Any) -> rx.Component:
+    """An input of the page (#profile-<name>, dashes for underscores), red with its refusal's
+    words beside it when the refusal is about it; a new form key shows it afresh."""
     return labelled(
         label,
         rx.vstack(
             rx.input(
                 name=name,
-                type="password",
-                auto_complete=autocomplete,
                 key=f"{name}-" + S.form_key.to(str),
                 id=f"profile-{name.replace('_', '-')}",
                 width="100%",
                 color_scheme=rx.cond(S.error_field == name, "red", "gray"),
+                **props,
             ),
             field_message(S.error, S.error_field == name, f"profile-{name}-error"),
             spacing="1",
@@ -34,29 +37,20 @@ def _password(label: str, name: str, autocomplete: str, hint: str = "") -> rx.Co
     )
 
 
+def _password(label: str, name: str, autocomplete: str, hint: str = "") -> rx.Component:
+    return _field(label, name, hint, type="password", auto_complete=autocomplete)
+
+
 def _name_form() -> rx.Component:
     return rx.card(
         rx.form(
             rx.vstack(
                 rx.heading("Your name", size="4"),
-                labelled(
+                _field(
                     "Name others see on goals, reviews and lists",
-                    rx.vstack(
-                        rx.input(
-                            name="display_name",
-                            default_value=S.user_name,
-                            key="name-" + S.form_key.to(str),
-                            max_length=200,
-                            id="profile-display-name",
-                            width="100%",
-                            color_scheme=rx.cond(S.error_field == "display_name", "red", "gray"),
-                        ),
-                        field_message(
-                            S.error, S.error_field == "display_name", "profile-display_name-error"
-                        ),
-                        spacing="1",
-                        width="100%",
-                    ),
+                    "display_name",
+                    default_value=S.user_name,
+                    max_length=200,
                 ),
                 rx.button("Save name", type="submit", id="profile-name-save"),
                 spacing="3",

@@ -426,10 +426,7 @@ class CyclesState(ReviewsBase):
     def open_adjust(self, outcome_id: str):
         self._clear_adjust()
         with self._signed_in() as (principal, session):
-            got = calibration.calibration_history(
-                session=session, actor=principal.context, outcome_id=outcome_id
-            )
-            scores = calibration.calibration_scores(
+            got, scores = calibration.calibration_dialog(
                 session=session, actor=principal.context, outcome_id=outcome_id
             )
         oid = parse_id(outcome_id)  # a well-formed id of the tenant: the service found it

@@ -16,8 +16,10 @@ from pms_dashboard.keys.service import KeyStatus, KeyUse
 from pms_dashboard.organisation.encryption import (
     ONLY_ADMINS,
     PAGE_PROVIDERS,
+    EncryptionView,
     configure_key,
     encryption_view,
+    key_log,
     test_key,
 )
 from pms_dashboard.ui.format import moment
@@ -83,6 +85,11 @@ class EncryptionState(SessionState):
     error: str = ""
     success: str = ""
 
+    def _show_view(self, view: EncryptionView) -> None:
+        """The key's status and its use log into vars."""
+        self._show_status(view.status)
+        self.log = [key_use_row(u) for u in view.log]
+
     def _show_status(self, status: KeyStatus | None) -> None:
         self.form_key += 1
         self.enabled = status is not None
@@ -117,8 +124,7 @@ class EncryptionState(SessionState):
         with self._signed_in(self._not_admin) as (principal, session):
             view = encryption_view(session=session, actor=principal.context)
         self.loaded = self.allowed = True
-        self._show_status(view.status)
-        self.log = [key_use_row(u) for u in view.log]
+        self._show_view(view)
         return None
 
     @event
@@ -139,13 +145,12 @@ class EncryptionState(SessionState):
                 key_name=form.get("key_name", ""),
                 token=form.get("token", ""),
             )
-            view = encryption_view(session=session, actor=principal.context)
+            log = key_log(session=session, actor=principal.context)
             tenant_id = principal.context.tenant_id
         if status.rotation:  # committed: the text written before is sealed in the background
             seal_pending(tenant_id)
         self.error = ""
-        self._show_status(status)
-        self.log = [key_use_row(u) for u in view.log]
+        self._show_view(EncryptionView(status, log))
         self.success = "Encryption key saved: the organisation's data key is wrapped by it."
         return None
 
@@ -155,8 +160,7 @@ class EncryptionState(SessionState):
         with self._signed_in() as (principal, session):
             ok = test_key(session=session, actor=principal.context)
             view = encryption_view(session=session, actor=principal.context)
-        self._show_status(view.status)
-        self.log = [key_use_row(u) for u in view.log]
+        self._show_view(view)
         if ok:
             self.error, self.success = "", "The key works: the data key was unwrapped just now."
         else:
