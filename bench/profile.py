@@ -8,7 +8,11 @@ statements each event sent); then `--events` events run under cProfile and the t
 functions by cumulative and by own time are printed. The tenant is `bench.list_pages`'s
 1,000-goal tenant in the bench database (seeded on first use).
 
-    python -m bench.profile [--runs 200] [--events 200] [--top 10] [--clock wall|cpu]
+    python -m bench.profile [--event goals|goal|check-in|overview|...|all] [--runs 200]
+                            [--events 200] [--top 10] [--clock wall|cpu]
+
+`--event all` times every event of the load test's mix (`bench.load`) the same way, one
+after the other, without profiling: what each costs the server before any websocket.
 
 For a sampling profile of the same loop: `py-spy record -o profile.svg -- python -m
 bench.profile --events 2000`.
@@ -29,19 +33,65 @@ from bench.common import Timing, prepare_database, summarize, write_section
 
 def _employee_load() -> Callable[[], None]:
     """One "My goals" load event of the 1,000-goal tenant's employee, on one tab's state."""
+    return _events()["goals"]
+
+
+def _events() -> dict[str, Callable[[], None]]:
+    """The load test's events, in process, on the 1,000-goal tenant: the employee's "My
+    goals" load, a page of it, one of their goals opened and checked in on, and the
+    manager's team list, status filter and overview (each on one tab's state)."""
+    import random
+
+    from sqlalchemy import text
+
     from bench import list_pages
+    from pms_dashboard.tenancy.session import owner_session
     from pms_dashboard.ui.driver import call, redirects_to, state_for
-    from pms_dashboard.ui.states.goals import GoalsState
+    from pms_dashboard.ui.states.goals import GoalDetailState, GoalsState
+    from pms_dashboard.ui.states.overview import OverviewState
 
     slug = list_pages._seed(*list_pages.SMALL)
-    token = list_pages._tokens(slug)["employee"]
-    state = state_for(GoalsState, token, "/goals")
+    tokens = list_pages._tokens(slug)
+    with owner_session() as s:  # the employee's first goal with key results and a parent
+        goal = str(
+            s.execute(
+                text(
+                    "SELECT g.id FROM goal g JOIN app_user u ON u.id = g.owner_id"
+                    " WHERE u.email = :e AND g.parent_id IS NOT NULL AND EXISTS"
+                    " (SELECT 1 FROM key_result k WHERE k.goal_id = g.id) ORDER BY g.title LIMIT 1"
+                ),
+                {"e": f"user0002@{slug}.example"},
+            ).scalar_one()
+        )
+    mine = state_for(GoalsState, tokens["employee"], "/goals")
+    team = state_for(GoalsState, tokens["manager"], "/goals")
+    detail = state_for(GoalDetailState, tokens["employee"], f"/goals/{goal}", {"goal_id": goal})
+    overview = state_for(OverviewState, tokens["manager"], "/overview")
 
-    def run() -> None:
-        if redirects_to(call(state, GoalsState.load)) is not None or not state.rows:
-            raise AssertionError("the employee's goal list did not load")
+    def step(state: Any, handler: Any, *args: Any, done: Callable[[], object]) -> None:
+        if redirects_to(call(state, handler, *args)) is not None or not done():
+            raise AssertionError(f"{handler} did not do its work")
 
-    return run
+    def check_in() -> None:
+        form = {"confidence": random.choice(["on_track", "at_risk"]), "note": "profile"}
+        for kr in detail.key_results:
+            low, high = sorted((float(kr["start_value"]), float(kr["target_value"])))
+            form[f"kr_{kr['id']}"] = str(round(random.uniform(low, high), 1))
+        step(detail, GoalDetailState.submit_check_in, form, done=lambda: not detail.check_in_error)
+
+    step(detail, GoalDetailState.load, done=lambda: detail.found)
+    step(team, GoalsState.load, done=lambda: True)
+    return {
+        "goals": lambda: step(mine, GoalsState.load, done=lambda: mine.rows),
+        "next page": lambda: step(mine, GoalsState.next_page, done=lambda: mine.rows),
+        "team scope": lambda: step(team, GoalsState.set_scope, "team", done=lambda: team.rows),
+        "filter status": lambda: step(
+            team, GoalsState.filter_status, random.choice(["active", "all"]), done=lambda: True
+        ),
+        "goal": lambda: step(detail, GoalDetailState.load, done=lambda: detail.found),
+        "check-in": check_in,
+        "overview": lambda: step(overview, OverviewState.load, done=lambda: overview.loaded),
+    }
 
 
 class Traffic:
@@ -70,7 +120,9 @@ class Traffic:
             event.remove(Engine, "before_cursor_execute", self._statement)
 
 
-def timed(run: Callable[[], None], runs: int) -> tuple[Timing, Timing]:
+def timed(
+    run: Callable[[], None], runs: int, name: str = '"My goals" load (employee, 1,000 goals)'
+) -> tuple[Timing, Timing]:
     """Median and p95 server time of `runs` events, after a warm-up, and the same of the
     app process's own CPU time per event (on a busy machine the wall time also holds the
     waits for a core, the app's and its PostgreSQL backend's)."""
@@ -82,7 +134,6 @@ def timed(run: Callable[[], None], runs: int) -> tuple[Timing, Timing]:
         run()
         wall.append((time.perf_counter() - began) * 1000)
         cpu.append((time.process_time() - began_cpu) * 1000)
-    name = '"My goals" load (employee, 1,000 goals)'
     return summarize(name, wall), summarize(f"{name}, app CPU", cpu)
 
 
@@ -159,6 +210,12 @@ def main() -> None:
         "--clock", choices=("wall", "cpu"), default="wall", help="the profile's clock"
     )
     parser.add_argument(
+        "--event",
+        default="goals",
+        help="the event to time and profile (one of the load test's mix: goals, next page,"
+        " team scope, filter status, goal, check-in, overview), or 'all' to time each",
+    )
+    parser.add_argument(
         "--write", action="store_true", help="write the BENCHMARKS.md section (as make bench)"
     )
     args = parser.parse_args()
@@ -166,19 +223,20 @@ def main() -> None:
         run(args.runs, args.events, args.top)
         return
     prepare_database()
-    event = _employee_load()
-    event()
-    begins, statements = Traffic().of(event)
-    for timing in timed(event, args.runs):
+    events = _events()
+    chosen = list(events) if args.event == "all" else [args.event]
+    for name in chosen:
+        event = events[name]
+        event()
+        begins, statements = Traffic().of(event)
+        wall, cpu = timed(event, args.runs, name)
         print(
-            f"{timing.name}: median {timing.median_ms:.2f} ms, p95 {timing.p95_ms:.2f} ms"
-            f" over {timing.runs} events"
+            f"{name:>14}: median {wall.median_ms:6.2f} ms (p95 {wall.p95_ms:6.2f}), app CPU"
+            f" {cpu.median_ms:6.2f} ms; {begins} transaction(s), {statements} statement(s)"
+            " through SQLAlchemy besides the door's pipelined set-up"
         )
-    print(
-        f"per event: {begins} transaction(s), {statements} statement(s) through SQLAlchemy"
-        " (the door's pipelined set-up besides)"
-    )
-    print(profiled(event, args.events, args.top, args.clock))
+    if len(chosen) == 1:
+        print(profiled(events[chosen[0]], args.events, args.top, args.clock))
 
 
 if __name__ == "__main__":

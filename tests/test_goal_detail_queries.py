@@ -186,8 +186,10 @@ def test_goal_page_statements_do_not_grow_with_the_tree(trees: dict[int, Tree], 
             detail, nodes, sent = _page(tree, viewer, node)
             _check(tree, viewer, node, detail, nodes)
             counts[size, where] = sent
-    assert counts[3, "root"] == counts[40, "root"], counts
-    assert counts[3, "middle"] == counts[40, "middle"], counts
+    # (a relation already known in the unit of work is not asked again, so a page may send
+    # one statement fewer when every owner it shows was met before: never more)
+    assert counts[40, "root"] <= counts[3, "root"], counts
+    assert counts[40, "middle"] <= counts[3, "middle"], counts
     # detail: the id, the goal, its owner's relation, key results, aligned goals, the chain,
     # their owners' relations, the stale threshold, check-ins; tree: the id, the goal, its
     # owner's relation, the tree, their owners' relations

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import threading
 import typing
 from typing import Any
 
@@ -189,3 +190,36 @@ def test_the_fingerprint_tells_tenant_and_console_sessions_apart() -> None:
         )
     }
     assert len(prints) == 5  # "" and None are both nobody; the other cookie changes nothing
+
+
+def test_a_plain_handler_runs_on_an_event_thread_while_the_loop_serves_other_tabs() -> None:
+    """A handler waiting on the database must not hold up every other tab of the worker:
+    Reflex runs a plain handler on its event loop, so `checked` hands it to an event thread.
+    (Run on the loop, the handler below would wait for a release that never comes.)"""
+    from pms_dashboard.ui.states.base import checked
+
+    started, release = threading.Event(), threading.Event()
+    ran_on: list[str] = []
+
+    def handler(self: Any, n: int) -> int:
+        ran_on.append(threading.current_thread().name)
+        started.set()
+        if not release.wait(5):
+            raise AssertionError("the loop was blocked while the handler ran")
+        return n * 2
+
+    wrapped = checked(handler)
+    assert inspect.iscoroutinefunction(wrapped)
+
+    async def two_tabs() -> tuple[int, str]:
+        first = asyncio.create_task(wrapped(object(), 21))
+        while not started.is_set():
+            await asyncio.sleep(0.005)
+        other = await asyncio.sleep(0, result="served meanwhile")  # another tab's event
+        release.set()
+        return await first, other
+
+    assert asyncio.run(two_tabs()) == (42, "served meanwhile")
+    assert ran_on and ran_on[0].startswith("pms-event")
+    # the arguments are still checked before the handler runs, on its thread too
+    assert asyncio.run(wrapped(object(), "21")) is not None and ran_on == ran_on[:1]

@@ -20,13 +20,18 @@ from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, false, literal, select, union
+from sqlalchemy import BindParameter, Select, Uuid, bindparam, false, literal, select, union
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from pms_dashboard.auth import refusals
 from pms_dashboard.auth.models import Role, User
-from pms_dashboard.tenancy.context import AuditedRefusal, TenantContext
+from pms_dashboard.tenancy.context import (
+    MEMO_RELATIONS,
+    AuditedRefusal,
+    TenantContext,
+    transaction_memo,
+)
 
 
 class Resource(StrEnum):
@@ -140,7 +145,7 @@ def decide(role: str | None, resource: Resource, action: Action, relation: Relat
 # ----------------------------------------------------------------------- the reports tree
 
 
-def reports_subtree(manager_id: uuid.UUID) -> Select[Any]:
+def reports_subtree(manager_id: uuid.UUID | BindParameter[Any]) -> Select[Any]:
     """Ids of everyone below `manager_id`, at any depth (UNION stops on a cycle)."""
     tree = (
         select(col(User.id)).where(col(User.manager_id) == manager_id).cte("tree", recursive=True)
@@ -150,7 +155,7 @@ def reports_subtree(manager_id: uuid.UUID) -> Select[Any]:
     return select(tree.c.id)
 
 
-def management_chain(user_id: uuid.UUID) -> Select[Any]:
+def management_chain(user_id: uuid.UUID | BindParameter[Any]) -> Select[Any]:
     """Ids of everyone above `user_id`: their manager, that manager's manager, and so on."""
     chain = (
         select(col(User.manager_id).label("id"))
@@ -164,6 +169,16 @@ def management_chain(user_id: uuid.UUID) -> Select[Any]:
     )
     chain = chain.union(up)
     return select(chain.c.id)
+
+
+# How each of `:wanted` stands to `:actor`, built once (a recursive query costs more to
+# build than to run).
+_ACTOR = bindparam("actor", type_=Uuid)
+_RELATIONS = select(
+    col(User.id),
+    col(User.id).in_(reports_subtree(_ACTOR)),
+    col(User.id).in_(management_chain(_ACTOR)),
+).where(col(User.id).in_(bindparam("wanted", expanding=True)))
 
 
 def visible_user_ids(actor: TenantContext) -> Select[Any] | None:
@@ -190,17 +205,16 @@ def relations_to(
     wanted = set(subject_ids)
     if actor.user_id is None or not wanted:
         return dict.fromkeys(wanted, Relation.none)
-    rows = session.execute(
-        select(
-            col(User.id),
-            col(User.id).in_(reports_subtree(actor.user_id)),
-            col(User.id).in_(management_chain(actor.user_id)),
-        ).where(col(User.id).in_(wanted))
-    ).all()
-    found = {
-        person: _relation(actor.user_id, person, below, above) for person, below, above in rows
-    }
-    return {person: found.get(person, Relation.none) for person in wanted}
+    known = transaction_memo(session, MEMO_RELATIONS)  # asked before in this unit of work
+    missing = {person for person in wanted if (actor.user_id, person) not in known}
+    if missing:
+        rows = session.execute(_RELATIONS, {"actor": actor.user_id, "wanted": list(missing)})
+        found = {
+            person: _relation(actor.user_id, person, below, above) for person, below, above in rows
+        }
+        for person in missing:
+            known[actor.user_id, person] = found.get(person, Relation.none)
+    return {person: known[actor.user_id, person] for person in wanted}
 
 
 def _relation(actor_id: uuid.UUID, person: uuid.UUID, below: bool, above: bool) -> Relation:

@@ -29,7 +29,7 @@ from sqlmodel import col
 from pms_dashboard.auth.models import User
 from pms_dashboard.auth.permissions import Action, PermissionDenied, Resource
 from pms_dashboard.auth.refusals import id_columns, record_not_found
-from pms_dashboard.tenancy.context import TenantContext
+from pms_dashboard.tenancy.context import MEMO_FOUND, TenantContext, transaction_memo
 
 # An id as a request carries it, before `resolve` has looked at it: input models keep it
 # as it came, so a malformed one is refused (and audited) like an unknown or foreign one.
@@ -149,12 +149,20 @@ def parse_id(raw: Any) -> uuid.UUID | None:
 
 
 def _found(session: Session, actor: TenantContext, kind: IdKind, ids: list[uuid.UUID]) -> set:
-    rows = id_columns(ID_TABLES[kind])
-    return set(
-        session.scalars(
-            select(rows.c.id).where(rows.c.tenant_id == actor.tenant_id, rows.c.id.in_(ids))
+    """Those of `ids` that are rows of `kind` of the actor's tenant (ids found before in this
+    unit of work are not asked again: only a deletion, which drops the memo, unfinds one)."""
+    known = transaction_memo(session, MEMO_FOUND)
+    found = {i for i in ids if (actor.tenant_id, kind, i) in known}
+    if len(found) < len(ids):
+        rows = id_columns(ID_TABLES[kind])
+        asked = [i for i in ids if i not in found]
+        found |= set(
+            session.scalars(
+                select(rows.c.id).where(rows.c.tenant_id == actor.tenant_id, rows.c.id.in_(asked))
+            )
         )
-    )
+        known.update(dict.fromkeys(((actor.tenant_id, kind, i) for i in found), True))
+    return found
 
 
 def resolve(

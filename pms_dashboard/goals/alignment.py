@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import all_, func, literal, select
+from sqlalchemy import Integer, Uuid, all_, bindparam, func, literal, select
 from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.orm import Session, aliased
 from sqlmodel import col
@@ -44,18 +44,17 @@ class Aligned:
     distance: int  # 1: parent or child, 2: grandparent or grandchild, ...
 
 
-def ancestors(session: Session, goal: Goal) -> list[Aligned]:
-    """Parent, grandparent, ... (nearest first), stopping at a loop or the depth limit."""
-    if goal.parent_id is None:
-        return []
+def _ancestors_query() -> Any:
+    """Parent, grandparent, ... of the goal `:goal` whose parent is `:parent` (nearest
+    first), stopping at a loop or the depth limit."""
     chain = (
         select(
             col(Goal.id),
             col(Goal.parent_id),
             literal(1).label("distance"),
-            array([literal(goal.id), col(Goal.id)]).label("seen"),
+            array([bindparam("goal", type_=Uuid), col(Goal.id)]).label("seen"),
         )
-        .where(col(Goal.id) == goal.parent_id)
+        .where(col(Goal.id) == bindparam("parent", type_=Uuid))
         .cte("goal_chain", recursive=True)
     )
     chain = chain.union_all(
@@ -68,28 +67,28 @@ def ancestors(session: Session, goal: Goal) -> list[Aligned]:
         .join(chain, col(Goal.id) == chain.c.parent_id)
         .where(col(Goal.id) != all_(chain.c.seen), chain.c.distance < MAX_ALIGNMENT_DEPTH)
     )
-    return _with_owners(session, chain, chain.c.distance)
+    return _with_owners(chain, chain.c.distance)
 
 
-def descendants(
-    session: Session, root: Goal, *, levels: int, limit: int | None = None
-) -> list[Aligned]:
-    """The goals aligned below `root` that are not archived, down to `levels` below it,
-    depth-first with each goal's aligned goals by title (at most `limit` of them)."""
+def _descendants_query() -> Any:
+    """The goals aligned below `:root` that are not archived, down to `:levels` below it,
+    depth-first with each goal's aligned goals by title (at most `:limit` of them; NULL:
+    all)."""
     # `place` numbers a goal among its siblings by title; the places from the root down
     # sort the whole tree depth-first, so the database returns only the first `limit`.
     place = func.row_number().over(
         partition_by=col(Goal.parent_id), order_by=(col(Goal.title), col(Goal.id))
     )
     live = col(Goal.status) != GoalStatus.archived.value
+    root = bindparam("root", type_=Uuid)
     tree = (
         select(
             col(Goal.id),
             literal(1).label("distance"),
             array([place]).label("places"),
-            array([literal(root.id), col(Goal.id)]).label("seen"),
+            array([root, col(Goal.id)]).label("seen"),
         )
-        .where(col(Goal.parent_id) == root.id, live)
+        .where(col(Goal.parent_id) == root, live)
         .cte("goal_tree", recursive=True)
     )
     tree = tree.union_all(
@@ -100,23 +99,41 @@ def descendants(
             func.array_append(tree.c.seen, Goal.id),
         )
         .join(tree, col(Goal.parent_id) == tree.c.id)
-        .where(live, col(Goal.id) != all_(tree.c.seen), tree.c.distance < levels)
+        .where(live, col(Goal.id) != all_(tree.c.seen), tree.c.distance < bindparam("levels"))
     )
-    return _with_owners(session, tree, tree.c.places, limit)
+    return _with_owners(tree, tree.c.places).limit(bindparam("limit", type_=Integer))
 
 
-def _with_owners(
-    session: Session, found: Any, order: Any, limit: int | None = None
-) -> list[Aligned]:
+def _with_owners(found: Any, order: Any) -> Any:
     """The goals `found` (a query of ids and distances), with their owners' names."""
-    owner = aliased(User)
-    rows = session.execute(
-        select(Goal, col(owner.display_name), found.c.distance)
+    return (
+        select(Goal, col(_OWNER.display_name), found.c.distance)
         .join(found, col(Goal.id) == found.c.id)
-        .join(owner, owned_by(owner))
+        .join(_OWNER, owned_by(_OWNER))
         .order_by(order)
-        .limit(limit)
-    ).all()
+    )
+
+
+# Built once (with bound parameters): building a recursive query costs more than running it.
+_OWNER = aliased(User, name="owner")
+_ANCESTORS = _ancestors_query()
+_DESCENDANTS = _descendants_query()
+
+
+def ancestors(session: Session, goal: Goal) -> list[Aligned]:
+    """Parent, grandparent, ... (nearest first), stopping at a loop or the depth limit."""
+    if goal.parent_id is None:
+        return []
+    rows = session.execute(_ANCESTORS, {"goal": goal.id, "parent": goal.parent_id})
+    return [Aligned(g, name, distance) for g, name, distance in rows]
+
+
+def descendants(
+    session: Session, root: Goal, *, levels: int, limit: int | None = None
+) -> list[Aligned]:
+    """The goals aligned below `root` that are not archived, down to `levels` below it,
+    depth-first with each goal's aligned goals by title (at most `limit` of them)."""
+    rows = session.execute(_DESCENDANTS, {"root": root.id, "levels": levels, "limit": limit})
     return [Aligned(g, name, distance) for g, name, distance in rows]
 
 

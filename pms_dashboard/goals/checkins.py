@@ -5,10 +5,11 @@ alignment chain at once."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
-from sqlalchemy import literal, select
+from sqlalchemy import null, select, union_all
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -47,34 +48,29 @@ def check_in(
     unknown = set(values) - set(krs)
     if unknown:
         raise GoalError("A key result in the check-in does not belong to this goal.")
-    has_children = session.scalar(
-        select(literal(True)).where(
-            col(Goal.parent_id) == goal.id, col(Goal.status) != GoalStatus.archived.value
-        )
-    )
     kr_changes = {}
     for kr_id, value in values.items():
         kr = krs[kr_id]
         if kr.current_value != value:
             kr_changes[str(kr_id)] = {"before": str(kr.current_value), "after": str(value)}
             kr.current_value = value
-    if krs or has_children:
+    session.flush()
+    parts, aligned = _parts(session, goal.id)  # with the new values (the refusals below
+    if krs or aligned:  # roll the flushed ones back with everything else)
         if data.progress is not None:
             raise GoalError(
                 "This goal's progress comes from its key results and aligned goals; "
                 "update those instead of the percentage.",
                 field="progress",
             )
-        session.flush()
-        recompute_progress(session=session, goal_ids=[goal.id])
+        goal.progress = _weighted(parts, goal.progress)
     else:
         if data.progress is None:
             raise GoalError("Give the progress (0-100%) for this goal.", field="progress")
         goal.progress = data.progress
+    if goal.parent_id:
         session.flush()
-        if goal.parent_id:
-            recompute_progress(session=session, goal_ids=[goal.parent_id])
-    session.refresh(goal)
+        recompute_progress(session=session, goal_ids=[goal.parent_id])
     entry = GoalCheckIn(
         goal_id=goal.id,
         author_id=actor.user_id,
@@ -100,27 +96,55 @@ def recompute_progress(*, session: Session, goal_ids: Iterable[uuid.UUID]) -> No
         if goal_id in done or len(done) > 10 * MAX_ALIGNMENT_DEPTH:
             continue
         done.add(goal_id)
-        goal = session.scalars(select(Goal).where(col(Goal.id) == goal_id)).first()
+        goal = _goal(session, goal_id)
         if goal is None:
             continue
-        parts: list[tuple[Decimal, Decimal]] = [
-            (k.weight, kr_progress(k.start_value, k.target_value, k.current_value))
-            for k in session.scalars(select(KeyResult).where(col(KeyResult.goal_id) == goal_id))
-        ]
-        parts += [
-            (w, p)
-            for w, p in session.execute(
-                select(col(Goal.weight), col(Goal.progress)).where(
-                    col(Goal.parent_id) == goal_id, col(Goal.status) != GoalStatus.archived.value
-                )
-            ).all()
-        ]
-        if parts:
-            total_weight = sum((w for w, _ in parts), Decimal(0))
-            value = sum((w * p for w, p in parts), Decimal(0)) / total_weight
-            new = value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-            if new != goal.progress:
-                goal.progress = new
-                session.flush()
+        parts, _ = _parts(session, goal_id)
+        new = _weighted(parts, goal.progress)
+        if new != goal.progress:
+            goal.progress = new
+            session.flush()
         if goal.parent_id is not None:
             pending.append(goal.parent_id)
+
+
+def _goal(session: Session, goal_id: uuid.UUID) -> Goal | None:
+    """The goal, read only if this unit of work has not read it yet (its key is the
+    tenant's id and the goal's)."""
+    tenant_id = session.info.get("tenant_id")
+    if tenant_id is not None:
+        return session.get(Goal, (tenant_id, goal_id))
+    return session.scalars(select(Goal).where(col(Goal.id) == goal_id)).first()
+
+
+def _parts(session: Session, goal_id: uuid.UUID) -> tuple[list[tuple[Decimal, Decimal]], int]:
+    """What `goal_id`'s progress is made of, read in one statement: (weight, progress) of each
+    of its key results and of each aligned goal not archived; and how many are aligned goals."""
+    rows: Sequence[Any] = session.execute(
+        union_all(
+            select(
+                col(KeyResult.weight),
+                col(KeyResult.start_value),
+                col(KeyResult.target_value),
+                col(KeyResult.current_value),
+                null().label("progress"),
+            ).where(col(KeyResult.goal_id) == goal_id),
+            select(col(Goal.weight), null(), null(), null(), col(Goal.progress)).where(
+                col(Goal.parent_id) == goal_id, col(Goal.status) != GoalStatus.archived.value
+            ),
+        )
+    ).all()
+    parts = [
+        (weight, kr_progress(start, target, current) if progress is None else progress)
+        for weight, start, target, current, progress in rows
+    ]
+    return parts, sum(1 for *_, progress in rows if progress is not None)
+
+
+def _weighted(parts: list[tuple[Decimal, Decimal]], otherwise: Decimal) -> Decimal:
+    """The weighted mean of `parts` to two places (`otherwise` when there are none)."""
+    if not parts:
+        return otherwise
+    total_weight = sum((w for w, _ in parts), Decimal(0))
+    value = sum((w * p for w, p in parts), Decimal(0)) / total_weight
+    return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)

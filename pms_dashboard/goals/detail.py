@@ -31,18 +31,26 @@ def goal_detail(
     goal_id: RawId,
     check_ins: int = 20,
     tree_nodes: int = 0,
+    below: bool = True,
 ) -> GoalDetail:
     """Everything the detail page shows: key results, check-in history, parent chain and
     aligned goals (those the actor may not open are shown without title or owner), and with
     `tree_nodes` the alignment tree below it (at most that many nodes), all from one opening
-    of the goal and one look at who may open what."""
+    of the goal and one look at who may open what. Without `below`, what is below the goal
+    is not read (`children` and `tree` empty, `progress_source` from the key results only):
+    for a page that already shows it and changed only the goal and what is above it."""
     opened = open_goal(session, actor, goal_id)
     goal = opened.goal
     key_results = _key_results(session, goal)
-    children = descendants(session, goal, levels=1)
+    tree = tree_below(session, goal, tree_nodes) if below and tree_nodes else []
+    if not below:
+        children = []
+    elif tree_nodes and len(tree) < tree_nodes - 1:  # the whole tree: its first level
+        children = [a for a in tree if a.distance == 1]
+    else:
+        children = descendants(session, goal, levels=1)
     chain = ancestors(session, goal)
-    below = tree_below(session, goal, tree_nodes) if tree_nodes else []
-    may_open = viewable(session, actor, (a.goal for a in [*chain, *children, *below]))
+    may_open = viewable(session, actor, (a.goal for a in [*chain, *children, *tree]))
     links = [link(a.goal, a.owner, visible=a.goal.owner_id in may_open) for a in chain]
     stale, overdue = flags(goal, stale_before(session), date.today())
     return GoalDetail(
@@ -66,7 +74,9 @@ def goal_detail(
         children=[link(c.goal, c.owner, visible=c.goal.owner_id in may_open) for c in children],
         key_results=key_results,
         check_ins=_history(session, goal, min(max(check_ins, 1), MAX_CHECK_INS)),
-        tree=make_tree(goal, opened.owner, below, may_open)[:tree_nodes] if tree_nodes else [],
+        tree=make_tree(goal, opened.owner, tree, may_open)[:tree_nodes]
+        if below and tree_nodes
+        else [],
     )
 
 

@@ -39,3 +39,18 @@ class TenantContext:
     def __post_init__(self) -> None:
         if not isinstance(self.tenant_id, uuid.UUID):
             raise TypeError("tenant_id must be a UUID")
+
+
+# What one unit of work may look up several times (a goal page and the check-in before it
+# ask who may open what, and whether an id is the tenant's, more than once), kept in the
+# session's `info` for that transaction only. `tenancy.session` drops a memo when a write
+# could change it: "found" (ids that are the tenant's) on any deletion, "relations" (how
+# people stand to the actor) on any change to a person; both on any UPDATE or DELETE
+# statement.
+MEMO_FOUND, MEMO_RELATIONS = "found", "relations"
+
+
+def transaction_memo(session: Any, name: str) -> dict[Any, Any]:
+    """The memo `name` of `session`'s unit of work (empty at its start)."""
+    memos: dict[str, dict[Any, Any]] = session.info.setdefault("memo", {})
+    return memos.setdefault(name, {})

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar
@@ -33,6 +34,7 @@ from pms_dashboard.db.engine import OWNER, app_engine, auditor_engine, owner_eng
 from pms_dashboard.settings import APP_ROLE, AUDITOR_ROLE
 from pms_dashboard.tenancy import placement as placements
 from pms_dashboard.tenancy.context import (
+    MEMO_RELATIONS,
     AuditedRefusal,
     CrossTenantWrite,
     MissingTenantContext,
@@ -63,6 +65,8 @@ class TenantSession(Session):
 
 @event.listens_for(TenantSession, "do_orm_execute")
 def _scope_to_tenant(state: ORMExecuteState) -> None:
+    if state.is_update or state.is_delete:
+        state.session.info.pop("memo", None)  # a bulk write may change any memo
     if not (state.is_select or state.is_update or state.is_delete):
         return
     tenant_id = state.session.info.get("tenant_id")
@@ -85,7 +89,7 @@ def tenant_criteria(tenant_id: uuid.UUID, statement: Any) -> tuple[Any, ...]:
     by SQLAlchemy."""
     own = getattr(statement, "_with_options", ())
     loads = any(not isinstance(option, LoaderCriteriaOption) for option in own)
-    classes = tenant_models() if loads else _tenant_classes_in(statement)
+    classes = tenant_models() if loads else _classes_of(statement)
     return tuple(
         with_loader_criteria(cls, lambda c: c.tenant_id == tenant_id, include_aliases=True)
         for cls in classes
@@ -94,6 +98,24 @@ def tenant_criteria(tenant_id: uuid.UUID, statement: Any) -> tuple[Any, ...]:
 
 # Each table met so far: its tenant class, or None for a table of no tenant.
 _CLASS_OF: dict[Table, type[TenantOwned] | None] = {}
+
+
+# The tenant classes of each statement met, while it lives: a statement built once (module
+# level, with bound parameters) is walked once, not on every execution. Statements are
+# immutable (every change makes a new one), so the answer never goes stale.
+_CLASSES_OF_STATEMENT: weakref.WeakKeyDictionary[Any, list[type[TenantOwned]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _classes_of(statement: Any) -> list[type[TenantOwned]]:
+    try:
+        return _CLASSES_OF_STATEMENT[statement]
+    except KeyError:
+        found = _CLASSES_OF_STATEMENT[statement] = _tenant_classes_in(statement)
+        return found
+    except TypeError:  # not weakly referenceable: walk it each time
+        return _tenant_classes_in(statement)
 
 
 def _tenant_classes_in(statement: Any) -> list[type[TenantOwned]]:
@@ -128,6 +150,27 @@ def _is_read_only_refusal(err: BaseException) -> bool:
     """PostgreSQL refused a write in a read-only transaction (a move's write freeze)."""
     orig = getattr(err, "orig", err)
     return isinstance(orig, psycopg.errors.ReadOnlySqlTransaction)
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_changed_memos(session: Session, _ctx: Any) -> None:
+    """Memos a flush may have made wrong are dropped (see `context.transaction_memo`)."""
+    memos = session.info.get("memo")
+    if not memos:
+        return
+    if session.deleted:
+        memos.clear()
+    elif any(
+        getattr(obj, "__tablename__", "") == "app_user" for obj in (*session.new, *session.dirty)
+    ):
+        memos.pop(MEMO_RELATIONS, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_memos_at_the_end(session: Session, transaction: Any) -> None:
+    """A memo lives for one transaction (a session used for several starts each afresh)."""
+    if transaction.parent is None:
+        session.info.pop("memo", None)
 
 
 @event.listens_for(Session, "before_flush")

@@ -68,10 +68,13 @@ def _all_substates(state: BaseState) -> list[BaseState]:
 
 def call(state: rx.State, handler: Any, *args: Any, **kwargs: Any) -> list[Any]:
     """Run `handler` (e.g. `MyGoalsState.load`) on `state` with any arguments; return every
-    event it returned or yielded (redirects, toasts) as a flat list. A background handler
-    runs to its end (its `async with self` blocks are no-ops on a state of its own)."""
+    event it returned or yielded (redirects, toasts) as a flat list. A plain handler runs on
+    the caller's thread (the server runs it on an event thread: `states.base.event_threads`),
+    with its arguments checked as always; a background handler runs to its end (its `async
+    with self` blocks are no-ops on a state of its own)."""
     fn = handler.fn if hasattr(handler, "fn") else handler
-    result = fn(state, *args, **kwargs)
+    inline = getattr(fn, "__pms_inline__", None)  # a plain handler, on this thread
+    result = inline((state, *args), kwargs) if inline else fn(state, *args, **kwargs)
     if inspect.iscoroutine(result):
         result = asyncio.run(result)
     if inspect.isgenerator(result):

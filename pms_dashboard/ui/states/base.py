@@ -26,12 +26,15 @@ Two guarantees live here, in one place, instead of in each handler:
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import functools
 import hashlib
 import inspect
 import logging
 import typing
 from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVarTuple, Unpack, cast
 
 import reflex as rx
@@ -41,6 +44,7 @@ from reflex.middleware import Middleware
 from reflex.state import BaseState
 
 from pms_dashboard.auth.cookies import CONSOLE_COOKIE, SESSION_COOKIE, token_from_cookie_header
+from pms_dashboard.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +120,19 @@ def _refuse(state: Any, fn: Callable[..., Any], reason: str) -> Any:
     return show_error(state, MALFORMED)
 
 
+_threads: ThreadPoolExecutor | None = None
+
+
+def event_threads() -> ThreadPoolExecutor:
+    """The worker's threads for plain (synchronous) handlers, `PMS_EVENT_THREADS` of them:
+    a handler blocked on PostgreSQL then holds one thread, not the whole worker."""
+    global _threads
+    if _threads is None:
+        size = get_settings().event_threads
+        _threads = ThreadPoolExecutor(max_workers=size, thread_name_prefix="pms-event")
+    return _threads
+
+
 def checked(fn: Callable[..., Any]) -> Callable[..., Any]:
     """`fn` with its arguments bound and validated by type first (see the module docstring)."""
     adapters: dict[str, TypeAdapter[Any]] | None = None
@@ -142,8 +159,7 @@ def checked(fn: Callable[..., Any]) -> Callable[..., Any]:
         checked_async.__pms_checked__ = True  # type: ignore[attr-defined]
         return checked_async
 
-    @functools.wraps(fn)
-    def checked_sync(*args: Any, **kwargs: Any) -> Any:
+    def run_sync(args: tuple, kwargs: dict) -> Any:
         try:
             bound = prepare(args, kwargs)
         except MalformedEvent as err:
@@ -152,6 +168,16 @@ def checked(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*bound.args, **bound.kwargs)
         except EndEvent as end:
             return end.result
+
+    @functools.wraps(fn)
+    async def checked_sync(*args: Any, **kwargs: Any) -> Any:
+        # A plain handler waits on the database: it runs on one of the event threads, so
+        # the worker's event loop serves other tabs meanwhile (this tab's state stays
+        # locked by Reflex until the handler returns).
+        call = functools.partial(contextvars.copy_context().run, run_sync, args, kwargs)
+        return await asyncio.get_running_loop().run_in_executor(event_threads(), call)
+
+    checked_sync.__pms_inline__ = run_sync  # type: ignore[attr-defined]  # (tests, profiles)
 
     checked_sync.__pms_checked__ = True  # type: ignore[attr-defined]
     return checked_sync

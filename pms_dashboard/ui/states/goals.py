@@ -388,18 +388,27 @@ class GoalDetailState(SessionState):
     def _goal_id(self) -> str:
         return str(self.rx_router_page.params.get("goal_id", ""))
 
-    def _refresh(self, session: Any, actor: Any) -> None:
-        """The goal as it now is (in the event's transaction, after any change)."""
+    def _refresh(self, session: Any, actor: Any, *, below: bool = True) -> None:
+        """The goal as it now is (in the event's transaction, after any change); without
+        `below`, what is below it stays as shown (a check-in changes only the goal and the
+        goals above it)."""
         detail = goals_service.goal_detail(
-            session=session, actor=actor, goal_id=self._goal_id(), tree_nodes=TREE_NODES
+            session=session,
+            actor=actor,
+            goal_id=self._goal_id(),
+            tree_nodes=TREE_NODES,
+            below=below,
         )
-        tree = detail.tree
-        self.goal = goal_detail_row(detail)
+        row = goal_detail_row(detail)
+        if not below:
+            row["progress_source"] = self.goal.get("progress_source", row["progress_source"])
+        self.goal = row
         self.key_results = [key_result_row(kr) for kr in detail.key_results]
         self.check_ins = [check_in_row(c) for c in detail.check_ins]
-        self.children = [goal_link_row(link) for link in detail.children]
         self.ancestors = [goal_link_row(link) for link in detail.ancestors]
-        self.tree = [goal_tree_row(node) for node in tree[1:]]
+        if below:
+            self.children = [goal_link_row(link) for link in detail.children]
+            self.tree = [goal_tree_row(node) for node in detail.tree[1:]]
         self.found = True
 
     def _clear(self) -> None:
@@ -446,7 +455,7 @@ class GoalDetailState(SessionState):
             )
             actor = principal.context
             goals_service.check_in(session=session, actor=actor, goal_id=self._goal_id(), data=data)
-            self._refresh(session, actor)
+            self._refresh(session, actor, below=False)
         self.check_in_error = self.check_in_field = ""
         self.check_in_round += 1
         self.notice = "Check-in saved."
