@@ -212,3 +212,39 @@ def test_a_cycle_in_the_tree_does_not_hang(org) -> None:
         s.execute(update(User).where(User.id == ids["lead"]).values(manager_id=ids["dev"]))
     assert _relation(t, ids, "dev", "lead") is Relation.report
     assert _relation(t, ids, "lead", "dev") is Relation.report
+
+
+def test_what_one_unit_of_work_remembers_is_forgotten_when_a_write_changes_it(
+    make_tenant: Callable[..., TenantFixture],
+) -> None:
+    """Relations and found ids are remembered within a unit of work (a page asks more than
+    once); a change to a person, a bulk update and a deletion in the same unit of work are
+    seen by the next question, never an answer from before them."""
+    from datetime import date
+
+    from pms_dashboard.auth.resolve import IdKind, NotFoundHere, resolve
+    from pms_dashboard.goals.models import Goal
+
+    t = make_tenant()
+    manager, emp1 = ctx(t, "manager"), t.user_id("emp1")
+    with tenant_session(manager) as s:
+        assert relation_to(session=s, actor=manager, subject_id=emp1) is Relation.report
+        person = s.get(User, (t.id, emp1))
+        assert person is not None
+        person.manager_id = t.user_id("admin")  # an ORM change, flushed before the next read
+        s.flush()
+        assert relation_to(session=s, actor=manager, subject_id=emp1) is Relation.other
+        s.execute(update(User).where(User.id == emp1).values(manager_id=t.user_id("manager")))
+        assert relation_to(session=s, actor=manager, subject_id=emp1) is Relation.report
+        day = date(2026, 10, 1)
+        goal = Goal(
+            owner_id=emp1, title="Gone soon", period="2026-Q4", start_date=day, due_date=day
+        )
+        s.add(goal)
+        s.flush()
+        assert resolve(session=s, actor=manager, kind=IdKind.goal, raw=str(goal.id)) == goal.id
+        s.delete(goal)
+        s.flush()
+        with pytest.raises(NotFoundHere):
+            resolve(session=s, actor=manager, kind=IdKind.goal, raw=str(goal.id))
+        s.rollback()
