@@ -15,6 +15,7 @@ only. Row-level security still confines everything to the actor's tenant underne
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable
 from enum import StrEnum
@@ -188,7 +189,15 @@ def visible_user_ids(actor: TenantContext) -> Select[Any] | None:
         return None
     if actor.user_id is None:
         return select(col(User.id)).where(false())
-    return select(union(select(literal(actor.user_id)), reports_subtree(actor.user_id)).subquery())
+    return _self_and_below(actor.user_id)
+
+
+@functools.lru_cache(maxsize=512)
+def _self_and_below(user_id: uuid.UUID) -> Select[Any]:
+    """The person and everyone below them, as a query (kept for the most recent viewers:
+    a statement never changes once built, and building a recursive one costs more than
+    running it)."""
+    return select(union(select(literal(user_id)), reports_subtree(user_id)).subquery())
 
 
 def relation_to(*, session: Session, actor: TenantContext, subject_id: uuid.UUID) -> Relation:

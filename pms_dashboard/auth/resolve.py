@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -148,19 +148,26 @@ def parse_id(raw: Any) -> uuid.UUID | None:
         return None
 
 
+def _find(kind: IdKind) -> Any:
+    rows = id_columns(ID_TABLES[kind])
+    return select(rows.c.id).where(
+        rows.c.tenant_id == bindparam("tenant"), rows.c.id.in_(bindparam("ids", expanding=True))
+    )
+
+
+# Which of `:ids` are rows of the kind of the tenant `:tenant`: one statement per kind, built
+# once (and found by the tenant scoping once, not per event).
+_FIND = {kind: _find(kind) for kind in ID_TABLES}
+
+
 def _found(session: Session, actor: TenantContext, kind: IdKind, ids: list[uuid.UUID]) -> set:
     """Those of `ids` that are rows of `kind` of the actor's tenant (ids found before in this
     unit of work are not asked again: only a deletion, which drops the memo, unfinds one)."""
     known = transaction_memo(session, MEMO_FOUND)
     found = {i for i in ids if (actor.tenant_id, kind, i) in known}
     if len(found) < len(ids):
-        rows = id_columns(ID_TABLES[kind])
         asked = [i for i in ids if i not in found]
-        found |= set(
-            session.scalars(
-                select(rows.c.id).where(rows.c.tenant_id == actor.tenant_id, rows.c.id.in_(asked))
-            )
-        )
+        found |= set(session.scalars(_FIND[kind], {"tenant": actor.tenant_id, "ids": asked}))
         known.update(dict.fromkeys(((actor.tenant_id, kind, i) for i in found), True))
     return found
 

@@ -9,14 +9,21 @@ from collections.abc import Iterable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import null, select, union_all
+from sqlalchemy import Uuid, bindparam, null, select, union_all
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from pms_dashboard.auth.permissions import Action, PermissionDenied, Resource
 from pms_dashboard.auth.resolve import IdKind, RawId, resolve, resolve_all
 from pms_dashboard.goals.models import Goal, GoalCheckIn, GoalStatus, KeyResult
-from pms_dashboard.goals.rules import MAX_ALIGNMENT_DEPTH, kr_progress, load_goal, now, record
+from pms_dashboard.goals.rules import (
+    KEY_RESULTS_OF,
+    MAX_ALIGNMENT_DEPTH,
+    kr_progress,
+    load_goal,
+    now,
+    record,
+)
 from pms_dashboard.goals.schemas import CheckInInput, GoalError
 from pms_dashboard.tenancy.context import TenantContext
 
@@ -42,9 +49,7 @@ def check_in(
         raise GoalError(f"This goal is {goal.status}: reopen it to check in.")
     if actor.user_id is None:
         raise PermissionDenied(Resource.goal, Action.check_in)
-    krs = {
-        k.id: k for k in session.scalars(select(KeyResult).where(col(KeyResult.goal_id) == goal.id))
-    }
+    krs = {k.id: k for k in session.scalars(KEY_RESULTS_OF, {"goal": goal.id})}
     unknown = set(values) - set(krs)
     if unknown:
         raise GoalError("A key result in the check-in does not belong to this goal.")
@@ -117,23 +122,27 @@ def _goal(session: Session, goal_id: uuid.UUID) -> Goal | None:
     return session.scalars(select(Goal).where(col(Goal.id) == goal_id)).first()
 
 
+_GOAL = bindparam("goal", type_=Uuid)
+# A goal's parts (built once): key results (weight, start, target, current) and aligned
+# goals not archived (weight, progress).
+_PARTS: Any = union_all(
+    select(
+        col(KeyResult.weight),
+        col(KeyResult.start_value),
+        col(KeyResult.target_value),
+        col(KeyResult.current_value),
+        null().label("progress"),
+    ).where(col(KeyResult.goal_id) == _GOAL),
+    select(col(Goal.weight), null(), null(), null(), col(Goal.progress)).where(
+        col(Goal.parent_id) == _GOAL, col(Goal.status) != GoalStatus.archived.value
+    ),
+)
+
+
 def _parts(session: Session, goal_id: uuid.UUID) -> tuple[list[tuple[Decimal, Decimal]], int]:
     """What `goal_id`'s progress is made of, read in one statement: (weight, progress) of each
     of its key results and of each aligned goal not archived; and how many are aligned goals."""
-    rows: Sequence[Any] = session.execute(
-        union_all(
-            select(
-                col(KeyResult.weight),
-                col(KeyResult.start_value),
-                col(KeyResult.target_value),
-                col(KeyResult.current_value),
-                null().label("progress"),
-            ).where(col(KeyResult.goal_id) == goal_id),
-            select(col(Goal.weight), null(), null(), null(), col(Goal.progress)).where(
-                col(Goal.parent_id) == goal_id, col(Goal.status) != GoalStatus.archived.value
-            ),
-        )
-    ).all()
+    rows: Sequence[Any] = session.execute(_PARTS, {"goal": goal_id}).all()
     parts = [
         (weight, kr_progress(start, target, current) if progress is None else progress)
         for weight, start, target, current, progress in rows

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from sqlalchemy import and_, select
+from sqlalchemy import Integer, Uuid, and_, bindparam, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -16,8 +16,8 @@ from pms_dashboard.auth.permissions import Action, Resource, decide
 from pms_dashboard.auth.resolve import RawId
 from pms_dashboard.goals.alignment import ancestors, descendants, link, tree_below, viewable
 from pms_dashboard.goals.alignment import tree_nodes as make_tree
-from pms_dashboard.goals.models import Goal, GoalCheckIn, KeyResult
-from pms_dashboard.goals.rules import flags, kr_progress, open_goal, stale_before
+from pms_dashboard.goals.models import Goal, GoalCheckIn
+from pms_dashboard.goals.rules import KEY_RESULTS_OF, flags, kr_progress, open_goal, stale_before
 from pms_dashboard.goals.schemas import CheckInView, GoalDetail, KeyResultView
 from pms_dashboard.tenancy.context import TenantContext
 
@@ -81,11 +81,7 @@ def goal_detail(
 
 
 def _key_results(session: Session, goal: Goal) -> list[KeyResultView]:
-    rows = session.scalars(
-        select(KeyResult)
-        .where(col(KeyResult.goal_id) == goal.id)
-        .order_by(col(KeyResult.created_at), col(KeyResult.id))
-    )
+    rows = session.scalars(KEY_RESULTS_OF, {"goal": goal.id})
     return [
         KeyResultView(
             id=str(k.id),
@@ -101,20 +97,21 @@ def _key_results(session: Session, goal: Goal) -> list[KeyResultView]:
     ]
 
 
+_HISTORY = (  # built once: the latest `:limit` check-ins of `:goal` with their authors
+    select(GoalCheckIn, col(User.display_name))
+    .join(
+        User,
+        and_(col(User.id) == GoalCheckIn.author_id, col(User.tenant_id) == GoalCheckIn.tenant_id),
+    )
+    .where(col(GoalCheckIn.goal_id) == bindparam("goal", type_=Uuid))
+    .order_by(col(GoalCheckIn.created_at).desc())
+    .limit(bindparam("limit", type_=Integer))
+)
+
+
 def _history(session: Session, goal: Goal, limit: int) -> list[CheckInView]:
     """The latest check-ins, newest first, with their authors' names."""
-    rows = session.execute(
-        select(GoalCheckIn, col(User.display_name))
-        .join(
-            User,
-            and_(
-                col(User.id) == GoalCheckIn.author_id, col(User.tenant_id) == GoalCheckIn.tenant_id
-            ),
-        )
-        .where(col(GoalCheckIn.goal_id) == goal.id)
-        .order_by(col(GoalCheckIn.created_at).desc())
-        .limit(limit)
-    ).all()
+    rows = session.execute(_HISTORY, {"goal": goal.id, "limit": limit}).all()
     return [
         CheckInView(
             id=str(ci.id),

@@ -80,9 +80,12 @@ def goal_list_conditions(
 _OWNER = aliased(User, name="owner")
 
 
-def list_goals(*, session: Session, actor: TenantContext, query: GoalListQuery) -> Page:
+def list_goals(
+    *, session: Session, actor: TenantContext, query: GoalListQuery, counted: bool = True
+) -> Page:
     """One page of the goals the actor may see in `query.scope`, filtered and sorted
-    (TenantBusy when the tenant already runs its share of list queries)."""
+    (TenantBusy when the tenant already runs its share of list queries). Not `counted`: the
+    first page only, its `total` the rows on it (for a short list with no pager)."""
     limits.take_slot(session, limits.LIST)
     today = date.today()
     cutoff = stale_before(session)
@@ -91,10 +94,12 @@ def list_goals(*, session: Session, actor: TenantContext, query: GoalListQuery) 
         session=session, actor=actor, query=query, owner=owner, cutoff=cutoff
     )
 
-    counted = select(func.count()).select_from(Goal)
-    if query.department or query.team:  # the count joins people only when it filters on them
-        counted = counted.join(owner, owned_by(owner))
-    total: int = session.scalar(counted.where(*conditions)) or 0
+    total = 0
+    if counted:
+        counting = select(func.count()).select_from(Goal)
+        if query.department or query.team:  # joins people only when it filters on them
+            counting = counting.join(owner, owned_by(owner))
+        total = session.scalar(counting.where(*conditions)) or 0
     kr_count = (
         select(func.count())
         .where(col(KeyResult.goal_id) == Goal.id, col(KeyResult.tenant_id) == Goal.tenant_id)
@@ -105,7 +110,7 @@ def list_goals(*, session: Session, actor: TenantContext, query: GoalListQuery) 
         col(owner.display_name) if query.sort == "owner" else col(getattr(Goal, query.sort))
     )
     order = sort_column.desc() if query.descending else sort_column.asc()
-    page = min(query.page, page_count(total, query.page_size))
+    page = min(query.page, page_count(total, query.page_size)) if counted else 1
     rows = session.execute(
         select(
             Goal,
@@ -136,7 +141,7 @@ def list_goals(*, session: Session, actor: TenantContext, query: GoalListQuery) 
             for g, name, n in rows
             for stale, overdue in [flags(g, cutoff, today)]
         ],
-        total=total,
+        total=total if counted else len(rows),
         page=page,
         page_size=query.page_size,
     )

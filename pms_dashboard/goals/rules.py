@@ -26,7 +26,7 @@ from pms_dashboard.auth.permissions import (
     visible_user_ids,
 )
 from pms_dashboard.auth.resolve import IdKind, RawId, resolve
-from pms_dashboard.goals.models import Goal, GoalStatus
+from pms_dashboard.goals.models import Goal, GoalStatus, KeyResult
 from pms_dashboard.organisation.service import get_customization
 from pms_dashboard.tenancy.context import TenantContext
 
@@ -108,11 +108,21 @@ def visible_goals(actor: TenantContext, scope: str) -> list[ColumnElement[bool]]
     return conditions
 
 
+# Reads every goal page and check-in makes, built once (with bound parameters): building a
+# statement costs more than running one this small.
+_GOAL_BY_ID = select(Goal).where(col(Goal.id) == bindparam("goal", type_=Uuid))
+KEY_RESULTS_OF = (
+    select(KeyResult)
+    .where(col(KeyResult.goal_id) == bindparam("goal", type_=Uuid))
+    .order_by(col(KeyResult.created_at), col(KeyResult.id))
+)
+
+
 def load_goal(session: Session, actor: TenantContext, goal_id: RawId, action: Action) -> Goal:
     """The goal, if it is one of the tenant's (else `NotFoundHere`) and the actor may do
     `action` to it (else `PermissionDenied`)."""
     gid = resolve(session=session, actor=actor, kind=IdKind.goal, raw=goal_id, action=action)
-    goal = session.scalars(select(Goal).where(col(Goal.id) == gid)).one()
+    goal = session.scalars(_GOAL_BY_ID, {"goal": gid}).one()
     require(
         session=session,
         actor=actor,

@@ -55,8 +55,12 @@ def take_slot(session: Session, kind: Kind) -> None:
     tenant_id = session.info.get("tenant_id")
     if tenant_id is None:
         raise RuntimeError("a slot belongs to a tenant: use a tenant session")
+    held = session.info.setdefault("slots_held", set())  # until the transaction ends
+    if kind.name in held:  # a page reading two lists in one transaction takes one slot
+        return
     key = f"pms.{kind.name}:{tenant_id}"
     for slot in range(kind.slots):
         if session.execute(_TAKE, {"key": key, "slot": slot}).scalar_one():
+            held.add(kind.name)
             return
     raise TenantBusy(kind)

@@ -62,11 +62,13 @@ class OverviewState(SessionState):
                 query=GoalListQuery(
                     scope="all", due_within_days=DUE_SOON_DAYS, sort="due_date", page_size=5
                 ),
+                counted=False,  # the charts above it count them
             )
             stale = goals_service.list_goals(
                 session=session,
                 actor=actor,
                 query=GoalListQuery(scope="all", stale_only=True, sort="due_date", page_size=5),
+                counted=False,
             )
             admin = principal.role in ("hr_admin", "tenant_admin")
             team = admin or people_service.has_reports(session=session, actor=actor)
