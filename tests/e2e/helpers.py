@@ -45,3 +45,14 @@ def shoot(page, name: str, selector: str | None = None) -> None:
         page.locator(selector).screenshot(path=path)
     else:
         page.screenshot(path=path)
+
+
+def new_goal_form(page, app_url: str, email: str, title: str) -> None:
+    """Signed in to Acme as `email`, the "New goal" dialog open on the goal list with
+    `title` typed (not yet created)."""
+    sign_in(page, app_url, "acme", email)
+    page.goto(f"{app_url}/goals")
+    page.wait_for_selector(".goal-row")
+    page.click("#goal-new")
+    page.wait_for_selector("#goal-title")
+    page.fill("#goal-title", title)

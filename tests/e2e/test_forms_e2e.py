@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from pms_dashboard.seed import seed_demo
 from pms_dashboard.tenancy.session import owner_session
-from tests.e2e.helpers import sign_in
+from tests.e2e.helpers import new_goal_form, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -49,12 +49,7 @@ def _active_cycle() -> str:
 
 
 def test_a_refused_check_in_keeps_what_was_typed_beside_the_message(page, app_url, demo):
-    sign_in(page, app_url, "acme", MANAGER)
-    page.goto(f"{app_url}/goals")
-    page.wait_for_selector(".goal-row")
-    page.click("#goal-new")
-    page.wait_for_selector("#goal-title")
-    page.fill("#goal-title", GOAL)
+    new_goal_form(page, app_url, MANAGER, GOAL)
     page.click("#goal-create")
     page.wait_for_url(re.compile(r".*/goals/[0-9a-f-]{36}$"))
     page.wait_for_selector("#checkin-progress")
