@@ -9,7 +9,7 @@ from reflex.vars import ObjectVar
 from pms_dashboard.console.grants import ACCESS_KINDS
 from pms_dashboard.ui.components.feedback import error_callout
 from pms_dashboard.ui.components.fields import labelled, native_select, options
-from pms_dashboard.ui.components.pager import list_total, pager
+from pms_dashboard.ui.components.pager import paged_pager
 from pms_dashboard.ui.components.tables import data_table
 from pms_dashboard.ui.states.access_log import ALL_KINDS, AccessLogState
 from pms_dashboard.ui.templates import template
@@ -55,14 +55,7 @@ def access_log() -> rx.Component:
             empty="No provider access so far.",
             element_id="access-table",
         ),
-        pager(
-            page=AccessLogState.page,
-            pages=AccessLogState.pages,
-            on_previous=AccessLogState.previous_page,
-            on_next=AccessLogState.next_page,
-            prefix="access",
-            summary=list_total(AccessLogState.total, "entries", one="entry"),
-        ),
+        paged_pager(AccessLogState, prefix="access", noun="entries", one="entry"),
         width="100%",
         spacing="4",
     )
