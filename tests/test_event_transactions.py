@@ -23,6 +23,7 @@ from pms_dashboard.goals import service as goals
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.models import Tenant
 from pms_dashboard.tenancy.session import owner_session, tenant_session
+from pms_dashboard.ui.states.access_log import AccessLogState
 from pms_dashboard.ui.states.cycles import CyclesState
 from pms_dashboard.ui.states.goals import PAGE_SIZE, GoalsState
 from pms_dashboard.ui.states.people import PeopleState
@@ -85,6 +86,12 @@ def t() -> TenantFixture:
             .values(settings={"accent": "crimson", "logo_url": "/logo-of-t.png"})
         )
     return t
+
+
+@pytest.fixture(scope="module")
+def cycle(t: TenantFixture) -> str:
+    """A draft cycle of `t` (its id), made once for the module's visits."""
+    return str(draft_cycle(t))
 
 
 def _token(t: TenantFixture, key: str) -> str:
@@ -151,16 +158,41 @@ def test_a_page_visit_is_one_transaction(traffic: Traffic, t: TenantFixture, rou
         ("/people", "manager", PeopleState.next_page, ()),
         ("/people", "manager", PeopleState.previous_page, ()),
         ("/cycles", "admin", CyclesState.status_next, ()),
+        ("/cycles", "admin", CyclesState.status_prev, ()),
+        ("/access-log", "admin", AccessLogState.next_page, ()),
+        ("/access-log", "admin", AccessLogState.filter_kind, ("read",)),
     ],
     ids=lambda v: getattr(getattr(v, "fn", None), "__qualname__", None) or str(v),
 )
 def test_a_step_through_a_list_is_one_transaction(
-    traffic: Traffic, t: TenantFixture, route: str, who: str, step: Any, args: tuple
+    traffic: Traffic, t: TenantFixture, cycle: str, route: str, who: str, step: Any, args: tuple
 ) -> None:
-    params = {"cycle": str(draft_cycle(t))} if route == "/cycles" else None
+    params = {"cycle": cycle} if route == "/cycles" else None
     st, _ = _visit(route, _token(t, who), params)
     assert traffic.of(lambda: call(st, step, *args)).begins == 1
     assert getattr(st, "error", "") == ""
+
+
+@pytest.mark.parametrize(
+    ("route", "who", "address"),
+    [
+        ("/goals", "manager", {"scope": "team", "status": "active", "sort": "title", "page": "2"}),
+        ("/people", "manager", {"active": "all", "view": "tree", "page": "2"}),
+        ("/cycles", "admin", {"page": "3"}),  # and the cycle, below
+        ("/access-log", "admin", {"kind": "read", "page": "3"}),
+    ],
+)
+def test_a_visit_from_an_address_with_filters_is_one_transaction(
+    traffic: Traffic, t: TenantFixture, cycle: str, route: str, who: str, address: dict[str, str]
+) -> None:
+    """A reload or a shared link with the list's filters, sort, page (and open cycle) in
+    its address is still one transaction, and the address is written back."""
+    if route == "/cycles":
+        address = address | {"cycle": cycle}
+    token, seen = _token(t, who), []
+    assert traffic.of(lambda: seen.append(_visit(route, token, address))).begins == 1
+    st, events = seen[0]
+    assert getattr(st, "error", "") == "" and "replaceState" in " ".join(map(str, events))
 
 
 def test_the_session_check_travels_with_the_set_up(traffic: Traffic, t: TenantFixture) -> None:

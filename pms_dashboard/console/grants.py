@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, select, text, union_all, update
+from sqlalchemy import Row, Table, func, select, text, union_all, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -31,6 +31,8 @@ from pms_dashboard.auth.permissions import Action, Resource, require
 from pms_dashboard.console import placements
 from pms_dashboard.console.placements import Database
 from pms_dashboard.console.service import ConsoleAdmin, ConsoleError, set_tenant
+from pms_dashboard.errors import UserError
+from pms_dashboard.paging import Page, page_count
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.placement import Placement
 
@@ -325,35 +327,64 @@ CONSOLE_ACTIONS = {
 }
 
 
+ACCESS_LOG_PAGE_SIZE = 25
+# The kinds of access the log can be narrowed to (what the address and the menu say).
+ACCESS_KINDS = {action.removeprefix("console."): label for action, label in CONSOLE_ACTIONS.items()}
+NO_SUCH_KIND = "That filter is not available."
+
+
+def provider_access_page(
+    *, session: Session, actor: TenantContext, kind: str = "", page: int = 1,
+    page_size: int = ACCESS_LOG_PAGE_SIZE,
+) -> Page:  # fmt: skip
+    """One page of every platform super-admin access to the tenant (grants opened and
+    ended, every read under them, attempts without one), newest first, of one `kind` of
+    ACCESS_KINDS or all (""); a page past the end is the last. Tenant admins only."""
+    require(session=session, actor=actor, resource=Resource.audit_log, action=Action.view)
+    if kind and kind not in ACCESS_KINDS:
+        raise UserError(NO_SUCH_KIND)
+    action = col(AuditEvent.action)
+    wanted = [
+        col(AuditEvent.tenant_id) == actor.tenant_id,
+        action == f"console.{kind}" if kind else action.like("console.%"),
+    ]
+    total = session.scalar(select(func.count()).select_from(AuditEvent).where(*wanted)) or 0
+    page_size = min(max(page_size, 1), 1000)
+    page = min(max(page, 1), page_count(total, page_size))
+    events = session.scalars(
+        select(AuditEvent)
+        .where(*wanted)
+        .order_by(col(AuditEvent.seq).desc())
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+    ).all()
+    return Page(
+        rows=[_provider_access(e) for e in events], total=total, page=page, page_size=page_size
+    )
+
+
 def provider_access_log(
     *, session: Session, actor: TenantContext, limit: int = 200
 ) -> list[ProviderAccess]:
-    """Every platform super-admin access to the tenant (grants opened and ended, every read
-    under them, attempts without one), newest first; tenant admins only."""
-    require(session=session, actor=actor, resource=Resource.audit_log, action=Action.view)
-    events = session.scalars(
-        select(AuditEvent)
-        .where(col(AuditEvent.action).like("console.%"))
-        .order_by(col(AuditEvent.seq).desc())
-        .limit(min(max(limit, 1), 1000))
-    ).all()
-    out = []
-    for e in events:
-        d = e.detail or {}
-        what = (
-            f"{d.get('what')} ({d.get('rows', 0)} rows)"
-            + ("" if d.get("grant") or e.action != "console.read" else " — refused: no grant")
-            if e.action == "console.read"
-            else ""
-        )
-        out.append(
-            ProviderAccess(
-                at=e.occurred_at,
-                admin=str(d.get("admin", "")),
-                action=CONSOLE_ACTIONS.get(e.action, e.action),
-                justification=JUSTIFICATIONS.get(str(d.get("justification")), ""),
-                ticket=str(d.get("ticket") or ""),
-                what=what,
-            )
-        )
-    return out
+    """The newest `limit` platform super-admin accesses to the tenant (see
+    `provider_access_page`); tenant admins only."""
+    return provider_access_page(session=session, actor=actor, page_size=limit).rows
+
+
+def _provider_access(e: AuditEvent) -> ProviderAccess:
+    """One audit event of the console as the tenant's transparency page shows it."""
+    d = e.detail or {}
+    what = (
+        f"{d.get('what')} ({d.get('rows', 0)} rows)"
+        + ("" if d.get("grant") or e.action != "console.read" else " — refused: no grant")
+        if e.action == "console.read"
+        else ""
+    )
+    return ProviderAccess(
+        at=e.occurred_at,
+        admin=str(d.get("admin", "")),
+        action=CONSOLE_ACTIONS.get(e.action, e.action),
+        justification=JUSTIFICATIONS.get(str(d.get("justification")), ""),
+        ticket=str(d.get("ticket") or ""),
+        what=what,
+    )

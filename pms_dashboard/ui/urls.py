@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -13,6 +14,24 @@ from sqlalchemy.orm import Session
 
 from pms_dashboard.exports import service as export_service
 from pms_dashboard.tenancy.context import TenantContext
+
+MAX_ADDRESS_PAGE = 100_000  # a page number from the address above this is no page at all
+
+
+def page_in_address(params: Mapping[str, Any], key: str = "page") -> int:
+    """The page a reload or a shared link asks for (`key` of the address's query): a whole
+    number from 1 to MAX_ADDRESS_PAGE, anything else page 1; the list then clamps it to its
+    last page or says it is past the end."""
+    text = str(params.get(key, ""))
+    return int(text) if text.isdigit() and 0 < int(text) <= MAX_ADDRESS_PAGE else 1
+
+
+def texts_in_address(
+    params: Mapping[str, Any], keys: Iterable[str], limit: int = 100
+) -> dict[str, str]:
+    """The address's values for `keys` (those given), as text cut to `limit` characters:
+    what a filter form would send, judged by the list's own checks like any filter."""
+    return {key: str(params[key])[:limit] for key in keys if params.get(key)}
 
 
 def show_in_address(path: str, values: dict[str, str]) -> EventSpec:

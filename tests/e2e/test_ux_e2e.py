@@ -244,6 +244,33 @@ def test_goal_filters_are_in_the_address_and_a_reload_keeps_them(page, app_url, 
     assert re.search(r"\?scope=all&status=active$", page.url)
 
 
+def test_the_access_log_and_cycles_keep_their_state_in_the_address_on_a_reload(
+    page, app_url, demo
+) -> None:
+    """The access log's kind and the cycles page's open cycle go into the address; a reload
+    shows the same list and the same cycle."""
+    sign_in(page, app_url, "acme", ADMIN)
+    page.goto(f"{app_url}/access-log")
+    page.wait_for_selector("#access-page")
+    page.select_option("#access-kind", "read")
+    page.wait_for_url(re.compile(r".*/access-log/?\?kind=read$"))
+    page.reload()
+    page.wait_for_selector("#access-page")
+    page.wait_for_function("() => document.getElementById('access-kind').value === 'read'")
+    assert re.search(r"\?kind=read$", page.url)
+    page.goto(f"{app_url}/cycles")
+    row = page.locator(".cycle-row").first
+    name = row.locator("th").inner_text()
+    row.locator(".cycle-view").click()
+    page.locator("#cycle-detail", has_text=name).wait_for()
+    page.wait_for_url(re.compile(r".*/cycles/?\?cycle=[0-9a-f-]{36}$"))
+    address = page.url
+    page.reload()
+    page.locator("#cycle-detail", has_text=name).wait_for()
+    assert page.locator(".cycle-row[aria-current=true] th").inner_text() == name
+    assert page.url == address
+
+
 @in_both_sizes
 def test_a_person_changes_their_password_on_their_profile(
     size, window, browser, app_url, demo

@@ -53,3 +53,18 @@ def pager(
         align="center",
         spacing="3",
     )
+
+
+def paged_pager(
+    state: Any, *, prefix: str, noun: str, one: str, total_id: str | None = None
+) -> rx.Component:
+    """The pager of a `Paged` state (`ui.states.base`): its page, pages and total, and its
+    previous_page / next_page handlers."""
+    return pager(
+        page=state.page,
+        pages=state.pages,
+        on_previous=state.previous_page,
+        on_next=state.next_page,
+        prefix=prefix,
+        summary=list_total(state.total, noun, total_id, one=one),
+    )

@@ -6,9 +6,12 @@ from __future__ import annotations
 import reflex as rx
 from reflex.vars import ObjectVar
 
+from pms_dashboard.console.grants import ACCESS_KINDS
 from pms_dashboard.ui.components.feedback import error_callout
+from pms_dashboard.ui.components.fields import labelled, native_select, options
+from pms_dashboard.ui.components.pager import paged_pager
 from pms_dashboard.ui.components.tables import data_table
-from pms_dashboard.ui.states.access_log import AccessLogState
+from pms_dashboard.ui.states.access_log import ALL_KINDS, AccessLogState
 from pms_dashboard.ui.templates import template
 
 
@@ -34,6 +37,16 @@ def access_log() -> rx.Component:
             color_scheme="gray",
             size="2",
         ),
+        labelled(
+            "What happened",
+            native_select(
+                *options({ALL_KINDS: "Every kind of access"} | ACCESS_KINDS),
+                value=AccessLogState.kind,
+                on_change=AccessLogState.filter_kind,
+                id="access-kind",
+            ),
+            width="auto",
+        ),
         error_callout(AccessLogState.error, "access-error"),
         data_table(
             ("When", "Who", "What happened", "Justification", "Ticket", "Read"),
@@ -42,6 +55,7 @@ def access_log() -> rx.Component:
             empty="No provider access so far.",
             element_id="access-table",
         ),
+        paged_pager(AccessLogState, prefix="access", noun="entries", one="entry"),
         width="100%",
         spacing="4",
     )

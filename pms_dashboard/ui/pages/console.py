@@ -19,6 +19,7 @@ from pms_dashboard.ui.components.native_form import native_form
 from pms_dashboard.ui.components.pager import list_total, pager
 from pms_dashboard.ui.components.tables import data_table, row_action
 from pms_dashboard.ui.states.console import ConsoleSignInState, ConsoleState
+from pms_dashboard.ui.states.rows import shown
 from pms_dashboard.ui.urls import backend_url
 
 
@@ -456,33 +457,34 @@ def _search_form() -> rx.Component:
     def field(label: str, control: rx.Component) -> rx.Component:
         return labelled(label, control, width="auto")
 
+    def text(label: str, name: str, element_id: str, **props: Any) -> rx.Component:
+        """A filter's input, starting from the search shown (a reload's, from the address)."""
+        start = shown(ConsoleState.search_shown)[name]
+        return field(label, rx.input(name=name, id=element_id, default_value=start, **props))
+
     return rx.form(
         rx.hstack(
-            field(
-                "Organisation (slug)",
-                rx.input(name="tenant", placeholder="any", id="search-tenant"),
-            ),
-            field("Actor id", rx.input(name="actor_id", placeholder="any", id="search-actor")),
-            field(
-                "Action or prefix",
-                rx.input(name="action", placeholder="e.g. access.", id="search-action"),
-            ),
+            text("Organisation (slug)", "tenant", "search-tenant", placeholder="any"),
+            text("Actor id", "actor_id", "search-actor", placeholder="any"),
+            text("Action or prefix", "action", "search-action", placeholder="e.g. access."),
             field(
                 "Flagged",
                 native_select(
                     *options({"all": "All", "only": "Flagged only", "unflagged": "Not flagged"}),
                     name="flagged",
                     id="search-flagged",
+                    default_value=shown(ConsoleState.search_shown)["flagged"],
                 ),
             ),
-            field("Since", rx.input(name="since", type="date", id="search-since")),
-            field("Until", rx.input(name="until", type="date", id="search-until")),
+            text("Since", "since", "search-since", type="date"),
+            text("Until", "until", "search-until", type="date"),
             rx.button("Search", type="submit", id="search-submit"),
             spacing="3",
             wrap="wrap",
             align="end",
         ),
         on_submit=ConsoleState.search_audit,
+        key=ConsoleState.form_key,  # a new key: the inputs start from the search shown
     )
 
 
@@ -639,11 +641,13 @@ def _flagged_queue() -> rx.Component:
                         name="tenant",
                         placeholder="Organisation (slug), or all",
                         id="flagged-tenant",
+                        default_value=ConsoleState.flagged_shown,
                     ),
                     rx.button("Show queue", type="submit", variant="soft", id="flagged-load"),
                     spacing="3",
                 ),
                 on_submit=ConsoleState.load_flagged,
+                key=ConsoleState.form_key,
             ),
             rx.cond(ConsoleState.flagged_loaded, _flagged_list()),
             spacing="3",

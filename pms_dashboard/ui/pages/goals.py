@@ -16,7 +16,7 @@ from pms_dashboard.ui.components.goal_badges import (
     stale_and_overdue,
     status_badge,
 )
-from pms_dashboard.ui.components.pager import list_total, pager
+from pms_dashboard.ui.components.pager import paged_pager
 from pms_dashboard.ui.components.tables import data_table
 from pms_dashboard.ui.states.goals import GoalsState
 from pms_dashboard.ui.templates import template
@@ -249,14 +249,7 @@ def goals() -> rx.Component:
             count=GoalsState.total,
             labels=[label for label, _ in COLUMNS],
         ),
-        pager(
-            page=GoalsState.page,
-            pages=GoalsState.pages,
-            on_previous=GoalsState.previous_page,
-            on_next=GoalsState.next_page,
-            prefix="goals",
-            summary=list_total(GoalsState.total, "goals", "goal-total", one="goal"),
-        ),
+        paged_pager(GoalsState, prefix="goals", noun="goals", one="goal", total_id="goal-total"),
         width="100%",
         spacing="4",
     )

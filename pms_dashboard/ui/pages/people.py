@@ -10,7 +10,7 @@ from pms_dashboard.people.schemas import ROLES
 from pms_dashboard.ui.components.export import export_menu
 from pms_dashboard.ui.components.feedback import error_callout, feedback
 from pms_dashboard.ui.components.fields import native_select, options
-from pms_dashboard.ui.components.pager import list_total, pager
+from pms_dashboard.ui.components.pager import paged_pager
 from pms_dashboard.ui.components.tables import data_table, item_list, scroll_into_view
 from pms_dashboard.ui.states.people import PeopleState
 from pms_dashboard.ui.states.rows import shown
@@ -174,13 +174,8 @@ def _table() -> rx.Component:
             element_id="people-table",
             count=PeopleState.total,
         ),
-        pager(
-            page=PeopleState.page,
-            pages=PeopleState.pages,
-            on_previous=PeopleState.previous_page,
-            on_next=PeopleState.next_page,
-            prefix="people",
-            summary=list_total(PeopleState.total, "people", "people-total", one="person"),
+        paged_pager(
+            PeopleState, prefix="people", noun="people", one="person", total_id="people-total"
         ),
     )
 

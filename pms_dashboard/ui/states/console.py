@@ -47,7 +47,13 @@ from pms_dashboard.ui.states.rows import (
     review_read_row,
     tenant_row,
 )
-from pms_dashboard.ui.urls import backend_url, download
+from pms_dashboard.ui.urls import (
+    backend_url,
+    download,
+    page_in_address,
+    show_in_address,
+    texts_in_address,
+)
 
 MESSAGES = {"invalid": service.SIGN_IN_FAILED}
 SEARCH_FIELDS = ("tenant", "actor_id", "action", "flagged", "since", "until")
@@ -57,6 +63,7 @@ CREATE_FIELDS = ("slug", "name", "tier", "region", "justification")
 MOVE_FIELDS = ("slug", "tier", "region")
 MOVE_POLL_SECONDS = 0.25
 MOVE_LOST = "This move's progress is no longer known here; the list shows its last state."
+READS = ("goals", "reviews")
 
 
 def _hours(text: str) -> float:
@@ -98,6 +105,10 @@ class ConsoleState(AppState):
     search_total: int = 0
     searched: bool = False
     _search_filters: dict[str, str] = {}
+    # the search form's values as the last search (or the address) gave them, for its inputs
+    search_shown: rx.Field[dict[str, str]] = rx.field(default_factory=dict)
+    flagged_shown: str = ""
+    form_key: int = 0  # a new key puts the shown values into the forms' inputs
     # flagged events to review: the current page only
     flagged_rows: list[FlaggedListRow] = []
     flagged_page: int = 1
@@ -151,12 +162,73 @@ class ConsoleState(AppState):
 
     @event
     def load(self):
-        with self._console() as (admin, session):
+        """on_load: the overview, and the search, queue and read the address asks for (a
+        reload, a shared link), each through the same checks and logs as its form."""
+        params = self.router.url.query_parameters
+        with self._console(self._address_refused) as (admin, session):
+            self.admin_name = admin.display_name
+            self.regions = organisations.regions()
             self._refresh_tenants(session, admin)
             self._refresh_grants(session, admin)
-        self.admin_name = admin.display_name
-        self.regions = organisations.regions()
-        return ConsoleState.follow_move if self.move_running else None
+            self._open_from_address(session, admin, params)
+        follow = [ConsoleState.follow_move] if self.move_running else []
+        showing = params or self.searched or self.flagged_loaded or self.read_what
+        return [*([self._address()] if showing else []), *follow] or None
+
+    def _open_from_address(self, session: Session, admin: ConsoleAdmin, params: Any) -> None:
+        """The search (`search=1` and its filters, `page`), the flagged queue (`queue=1`,
+        `queue_tenant`, `queue_page`) and the read (`read`, `read_tenant`) the address
+        names, asked exactly as their forms ask them."""
+        if params.get("search") == "1":
+            filters = texts_in_address(params, SEARCH_FIELDS, limit=200)
+            self._show_search(session, admin, filters, page_in_address(params))
+            self._search_filters = filters
+        if params.get("queue") == "1":
+            found = texts_in_address(params, ("queue_tenant",), 63)
+            tenant = found.get("queue_tenant", "").strip()
+            self._show_flagged(session, admin, tenant, page_in_address(params, "queue_page"))
+            self._flagged_tenant = tenant
+        if params.get("read") in READS:
+            slug = texts_in_address(params, ("read_tenant",), 63).get("read_tenant", "")
+            self._show_read(session, admin, str(params["read"]), slug)
+        self.search_shown, self.flagged_shown = dict(self._search_filters), self._flagged_tenant
+        self.form_key += 1
+
+    def _address_refused(self, err: UserError) -> Any:
+        """What the address asked for was refused: none of it stays shown (the logs of
+        what went before it in the event were rolled back with it), only why; the address
+        forgets it."""
+        self._clear_lists()
+        self._refused(err)
+        return self._address()
+
+    def _clear_lists(self) -> None:
+        self.search_rows, self.searched, self._search_filters = [], False, {}
+        self.search_page = self.search_pages = 1
+        self.search_total = 0
+        self.flagged_rows, self.flagged_loaded, self._flagged_tenant = [], False, ""
+        self.flagged_page = self.flagged_pages = 1
+        self.flagged_total = 0
+        self.read_rows, self.read_tenant, self.read_what = [], "", ""
+
+    def _address(self) -> Any:
+        """The search, queue and read shown, in the address (`_open_from_address`'s
+        inverse): a reload or a shared link asks for them again, checked and logged anew."""
+        searched, queued = self.searched, self.flagged_loaded
+        values = {k: v.strip() for k, v in self._search_filters.items() if searched}
+        if values.get("flagged") == "all":
+            values["flagged"] = ""
+        page, queue_page = self.search_page, self.flagged_page
+        read = self.read_what if self.read_what and self._read_allowed() else ""
+        return show_in_address(
+            self.router.url.path,
+            {"search": "1" if searched else "", **values,
+             "page": str(page) if searched and page > 1 else "",
+             "queue": "1" if queued else "",
+             "queue_tenant": self._flagged_tenant if queued else "",
+             "queue_page": str(queue_page) if queued and queue_page > 1 else "",
+             "read": read, "read_tenant": self.read_tenant if read else ""},
+        )  # fmt: skip
 
     def _refresh_tenants(self, session: Session, admin: ConsoleAdmin) -> None:
         rows = organisations.overview(session=session, admin=admin)
@@ -278,25 +350,36 @@ class ConsoleState(AppState):
         return self._read("reviews", tenant_slug)
 
     def _read(self, what: str, tenant_slug: Any):
-        slug = str(tenant_slug)[:63]
-        rows: list[GoalReadListRow | ReviewReadListRow]
         with self._console() as (admin, session):
-            if what == "goals":
-                goals = grants.read_goals(session=session, admin=admin, tenant_slug=slug)
-                rows = [goal_read_row(r) for r in goals]
-            else:
-                reviews = grants.read_reviews(session=session, admin=admin, tenant_slug=slug)
-                rows = [review_read_row(r) for r in reviews]
-            self._refresh_grants(session, admin)
+            self._show_read(session, admin, what, str(tenant_slug)[:63])
+        return self._address()
+
+    def _show_read(self, session: Session, admin: ConsoleAdmin, what: str, slug: str) -> None:
+        """One read of an organisation's goals or reviews under the admin's grant (none
+        without one; logged in its trail either way) into vars."""
+        rows: list[GoalReadListRow | ReviewReadListRow]
+        if what == "goals":
+            goals = grants.read_goals(session=session, admin=admin, tenant_slug=slug)
+            rows = [goal_read_row(r) for r in goals]
+        else:
+            reviews = grants.read_reviews(session=session, admin=admin, tenant_slug=slug)
+            rows = [review_read_row(r) for r in reviews]
+        self._refresh_grants(session, admin)
         self.read_tenant, self.read_what = slug, what
         self.read_rows = rows
         if rows:
             self.error, self.notice = "", ""
-        elif any(g["active"] and g["tenant_slug"] == slug for g in self.my_grants):
+        elif self._read_allowed():
             self.error, self.notice = "", f"No {what} in this organisation yet."
         else:
             self.error, self.notice = NO_GRANT, ""
-        return None
+
+    def _read_allowed(self) -> bool:
+        """The read shown had rows or ran under an active grant of the admin's."""
+        tenant = self.read_tenant
+        return bool(self.read_rows) or any(
+            g["active"] and g["tenant_slug"] == tenant for g in self.my_grants
+        )
 
     def _no_such_grant(self, _err: UserError) -> None:
         self.error = NO_SUCH_GRANT
@@ -316,7 +399,7 @@ class ConsoleState(AppState):
             self._refresh_grants(session, admin)
         self.error, self.notice = "", "Access ended."
         self.read_rows, self.read_tenant, self.read_what = [], "", ""
-        return None
+        return self._address()
 
     # ------------------------------------------------------------- audit search
 
@@ -327,7 +410,7 @@ class ConsoleState(AppState):
             filters = _form(form, SEARCH_FIELDS)
             self._show_search(session, admin, filters, 1)
         self._search_filters = filters
-        return None
+        return self._address()
 
     @event
     def search_goto(self, page: int | float | str | None):
@@ -336,7 +419,7 @@ class ConsoleState(AppState):
             if not self.searched:
                 raise service.ConsoleError("Search first.")
             self._show_search(session, admin, self._search_filters, page)
-        return None
+        return self._address()
 
     @event
     def export_search(self):
@@ -361,6 +444,8 @@ class ConsoleState(AppState):
         self.search_total, self.searched = found.total, True
         self.error = ""
         self.notice = f"{found.total} events found." if found.total else "No events match."
+        if found.total and found.page > found.pages:
+            self.notice = f"Page {found.page} is past the end: {found.total} events found."
 
     # ------------------------------------------------------------- flagged queue
 
@@ -371,7 +456,7 @@ class ConsoleState(AppState):
             tenant = _form(form, ("tenant",))["tenant"].strip()[:63]
             self._show_flagged(session, admin, tenant, 1)
         self._flagged_tenant = tenant
-        return None
+        return self._address()
 
     @event
     def flagged_goto(self, page: int | float | str | None):
@@ -379,7 +464,7 @@ class ConsoleState(AppState):
             if not self.flagged_loaded:
                 raise service.ConsoleError("Open the queue first.")
             self._show_flagged(session, admin, self._flagged_tenant, page)
-        return None
+        return self._address()
 
     def _show_flagged(self, session: Session, admin: ConsoleAdmin, tenant: str, page: Any) -> None:
         found = flagged.flagged_queue(
@@ -389,6 +474,8 @@ class ConsoleState(AppState):
         self.flagged_page, self.flagged_pages = found.page, found.pages
         self.flagged_total, self.flagged_loaded = found.total, True
         self.error, self.notice = "", "" if found.total else "Nothing to review."
+        if found.total and found.page > found.pages:
+            self.notice = f"Page {found.page} is past the end: {found.total} to review."
 
     @event
     def mark_reviewed(self, form: dict[str, Any]):

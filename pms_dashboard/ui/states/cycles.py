@@ -35,7 +35,7 @@ from pms_dashboard.ui.states.rows import (
     record_var,
     status_row,
 )
-from pms_dashboard.ui.urls import checked_export_download
+from pms_dashboard.ui.urls import checked_export_download, page_in_address, show_in_address
 
 KEEP = "keep"
 STATUS_PAGE_SIZE = 20
@@ -167,10 +167,18 @@ class CyclesState(ReviewsBase):
         self.nominate_open, self.nominate_outcome_id, self.nominate_name = False, "", ""
         self.nominate_candidates, self.nominate_selected = [], []
 
-    def _detail_refused(self, err: UserError) -> None:
-        """A cycle that is not found or not the viewer's: nothing of it stays shown."""
+    def _detail_refused(self, err: UserError) -> Any:
+        """A cycle that is not found or not the viewer's: nothing of it stays shown (nor in
+        the address)."""
         self._clear_detail()
         self._refused(err)
+        return self._address()
+
+    def _address(self) -> Any:
+        """The open cycle and its status page in the address (a reload or a shared link
+        opens the same), nothing while no cycle is open."""
+        page = "" if self.status_page == 1 or not self.cycle_id else str(self.status_page)
+        return show_in_address(self.router.url.path, {"cycle": self.cycle_id, "page": page})
 
     def _list(self, session: TenantSession, actor: TenantContext) -> None:
         manage = review_cycles.can_manage_cycles(session=session, actor=actor)
@@ -219,15 +227,16 @@ class CyclesState(ReviewsBase):
         with self._signed_in(self._detail_refused) as (principal, session):
             self.error = self.notice = ""
             self._list(session, principal.context)
-            # ?cycle=<id> (the overview's charts link here) opens that cycle; the service
-            # resolves it and decides whether the viewer may see it, like any id from the
-            # browser.
-            linked = self.router.url.query_parameters.get("cycle", "")
+            # ?cycle=<id>&page=<n> (a reload, a shared link, the overview's charts) opens
+            # that cycle at that status page; the service resolves the id and decides
+            # whether the viewer may see it, like any id from the browser.
+            params = self.router.url.query_parameters
+            linked = str(params.get("cycle", ""))[:64]
             selected = linked or self.cycle_id
             if selected:
-                page = 1 if linked else self.status_page
+                page = page_in_address(params) if linked else self.status_page
                 self._detail(session, principal.context, selected, page)
-        return None
+        return self._address()
 
     @event
     def select_cycle(self, cycle_id: str):
@@ -235,11 +244,12 @@ class CyclesState(ReviewsBase):
         with self._signed_in(self._detail_refused) as (principal, session):
             self._detail(session, principal.context, cycle_id)
         self.error = ""
-        return None
+        return self._address()
 
     @event
     def close_cycle_detail(self):
         self._clear_detail()
+        return self._address()
 
     @event
     def export_csv(self, name: str):
@@ -261,7 +271,7 @@ class CyclesState(ReviewsBase):
         with self._signed_in(self._detail_refused) as (principal, session):
             if self.cycle_id:
                 self._detail(session, principal.context, self.cycle_id, max(1, page))
-        return None
+        return self._address()
 
     @event
     def status_next(self):
@@ -327,11 +337,13 @@ class CyclesState(ReviewsBase):
         self.confirm_step = self.confirm_cycle_id = self.confirm_text = ""
         if step not in CYCLE_STEPS:
             return None
-        if step == "delete":  # nothing of it stays open
+        if step == "delete":  # nothing of it stays open (nor in the address)
             if self.cycle_id == cycle_id:
                 self._clear_detail()
             if self.editing_cycle_id == cycle_id:
                 self._stop_editing()
+            self._cycle_action(cycle_id, *CYCLE_STEPS[step])
+            return self._address()
         return self._cycle_action(cycle_id, *CYCLE_STEPS[step])
 
     def _stop_editing(self) -> None:

@@ -48,7 +48,12 @@ from pms_dashboard.ui.states.rows import (
     record_var,
 )
 from pms_dashboard.ui.states.session import SessionState
-from pms_dashboard.ui.urls import checked_export_download, show_in_address
+from pms_dashboard.ui.urls import (
+    checked_export_download,
+    page_in_address,
+    show_in_address,
+    texts_in_address,
+)
 
 PAGE_SIZE = 10
 KR_SLOTS = 4  # key-result rows in the goal form
@@ -87,12 +92,10 @@ class GoalsState(Paged, SessionState):
 
     def _query_from_url(self) -> dict[str, Any]:
         params = self.router.url.query_parameters
-        wanted: dict[str, Any] = {"page": 1}
+        wanted: dict[str, Any] = {"page": page_in_address(params)}
         if params.get("scope") in ("mine", "team", "all"):
             wanted["scope"] = params["scope"]
-        for key in ("status", "search", "period", "confidence", "team"):
-            if params.get(key):
-                wanted[key] = str(params[key])[:100]
+        wanted |= texts_in_address(params, ("status", "search", "period", "confidence", "team"))
         if params.get("owner"):
             wanted["owner_id"] = str(params["owner"])[:40]
         if params.get("stale") == "1":
@@ -102,8 +105,6 @@ class GoalsState(Paged, SessionState):
         if params.get("sort"):
             wanted["sort"] = str(params["sort"])[:40]
             wanted["descending"] = params.get("desc") == "1"
-        if str(params.get("page", "")).isdigit():
-            wanted["page"] = max(1, min(int(params["page"]), 100_000))
         return wanted
 
     def _url_values(self) -> dict[str, str]:

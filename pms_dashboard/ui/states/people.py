@@ -44,7 +44,12 @@ from pms_dashboard.ui.states.rows import (
     record_var,
 )
 from pms_dashboard.ui.states.session import ROLE_LABELS, SessionState
-from pms_dashboard.ui.urls import checked_export_download, show_in_address
+from pms_dashboard.ui.urls import (
+    checked_export_download,
+    page_in_address,
+    show_in_address,
+    texts_in_address,
+)
 
 PAGE_SIZE = 20
 NOT_FOUND = "That person was not found or is not yours to see."
@@ -130,13 +135,8 @@ class PeopleState(Paged, SessionState):
         """The filters, view and page a reload or a shared link asks for (checked like any
         filter by `_query`; an unknown view is the table)."""
         params = self.router.url.query_parameters
-        wanted: dict[str, Any] = {}
-        for key, name in (("search", "search"), ("department", "department"),
-                          ("team", "team"), ("role", "role"), ("active", "active")):  # fmt: skip
-            if params.get(key):
-                wanted[name] = str(params[key])[:100]
-        page = str(params.get("page", ""))
-        wanted["page"] = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
+        wanted: dict[str, Any] = {"page": page_in_address(params)}
+        wanted |= texts_in_address(params, ("search", "department", "team", "role", "active"))
         self.view = "tree" if params.get("view") == "tree" else "table"
         return wanted
 
