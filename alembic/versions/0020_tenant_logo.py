@@ -41,6 +41,12 @@ def upgrade() -> None:
             "created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
             nullable=False,
         ),
+        sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_tenant_logo")),
+        sa.UniqueConstraint("tenant_id", name=op.f("uq_tenant_logo_tenant_id")),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenant.id"], name=op.f("fk_tenant_logo_tenant_id_tenant"),
+            ondelete="CASCADE",
+        ),
         sa.CheckConstraint(
             "content_type IN ('image/png', 'image/webp')",
             name=op.f("ck_tenant_logo_content_type_valid"),
@@ -53,12 +59,6 @@ def upgrade() -> None:
             "width BETWEEN 1 AND 1024 AND height BETWEEN 1 AND 1024",
             name=op.f("ck_tenant_logo_size_valid"),
         ),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenant.id"], name=op.f("fk_tenant_logo_tenant_id_tenant"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_tenant_logo")),
-        sa.UniqueConstraint("tenant_id", name=op.f("uq_tenant_logo_tenant_id")),
     )  # fmt: skip
     for statement in rls.enable_rls(TABLE):
         op.execute(statement)
