@@ -7,6 +7,7 @@ from pms_dashboard.auth.models import AuthSession, SignInAttempt, User
 from pms_dashboard.console.models import ConsoleSession, PlatformAdmin
 from pms_dashboard.goals.models import Goal, GoalCheckIn, KeyResult
 from pms_dashboard.keys.models import TenantDataKey, TenantKeyConfig
+from pms_dashboard.organisation.models import TenantLogo
 from pms_dashboard.reviews.models import (
     CalibrationChange,
     Review,
@@ -44,6 +45,7 @@ TENANT_MODELS: tuple[type[TenantOwned], ...] = (
     SsoLogin,
     TenantKeyConfig,
     TenantDataKey,
+    TenantLogo,
 )
 
 # Platform tables: no tenant_id, unreadable by the app role.

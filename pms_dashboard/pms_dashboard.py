@@ -9,6 +9,7 @@ from pms_dashboard.auth.http import SecurityHeaders, ServedBy, TrustedHosts
 from pms_dashboard.auth.routes import routes as auth_routes
 from pms_dashboard.console.routes import routes as console_routes
 from pms_dashboard.exports.routes import routes as export_routes
+from pms_dashboard.organisation.routes import routes as logo_routes
 from pms_dashboard.sso.routes import routes as sso_routes
 from pms_dashboard.tenancy.placement import PlacementUnavailable
 from pms_dashboard.ui.pages import (  # noqa: F401  (registers pages)
@@ -37,7 +38,7 @@ async def _being_moved(_request: Request, exc: Exception) -> Response:
 
 
 api = Starlette(
-    routes=[*auth_routes, *console_routes, *export_routes, *sso_routes],
+    routes=[*auth_routes, *console_routes, *export_routes, *logo_routes, *sso_routes],
     exception_handlers={PlacementUnavailable: _being_moved},
 )
 

@@ -16,11 +16,17 @@ from typing import Any
 
 import pytest
 import reflex as rx
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 from reflex.istate.data import RouterData
 
 import pms_dashboard.pms_dashboard  # noqa: F401  (registers every page and state)
-from pms_dashboard.ui.states.base import MALFORMED, AppState, TabOwnerGuard, session_fingerprint
+from pms_dashboard.ui.states.base import (
+    MALFORMED,
+    AppState,
+    TabOwnerGuard,
+    adapter_for,
+    session_fingerprint,
+)
 from tests.conftest import TEST_PASSWORD, new_tenant
 from tests.ui_harness import call, state_for, token_for, vars_text
 
@@ -72,7 +78,7 @@ def test_every_handler_is_checked_and_precisely_annotated(cls: type[rx.State], n
 
 
 def _wrong_values(hint: Any) -> list[Any]:
-    adapter = TypeAdapter(hint)
+    adapter = adapter_for(hint)  # the handlers' own (`ui.states.base`)
     wrong = []
     for value in CANDIDATES:
         try:

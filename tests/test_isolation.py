@@ -37,6 +37,7 @@ from pms_dashboard.db import engine as db_engine
 from pms_dashboard.goals.models import Goal, GoalCheckIn, KeyResult
 from pms_dashboard.keys.models import TenantDataKey, TenantKeyConfig
 from pms_dashboard.keys.providers import PlatformProvider
+from pms_dashboard.organisation.models import TenantLogo
 from pms_dashboard.reviews.models import (
     CalibrationChange,
     Review,
@@ -162,9 +163,12 @@ def seed_every_table(t: TenantFixture) -> dict[str, uuid.UUID]:
         _key, wrapped = PlatformProvider().new_data_key(tenant_id=tid)
         key_config = TenantKeyConfig(tenant_id=tid, provider="platform")
         data_key = TenantDataKey(tenant_id=tid, version=1, provider="platform", wrapped=wrapped)
-        s.add_all([change, grant, sso_config, sso_login, key_config, data_key])
+        logo = TenantLogo(tenant_id=tid, content_type="image/png", data=b"\x89PNG", width=1,
+                          height=1, version="seeded")  # fmt: skip
+        s.add_all([change, grant, sso_config, sso_login, key_config, data_key, logo])
         s.flush()
         return {
+            "tenant_logo": logo.id,
             "tenant_key_config": key_config.id,
             "tenant_data_key": data_key.id,
             "sso_config": sso_config.id,

@@ -92,6 +92,11 @@ class Customization(BaseModel):
     def _safe_logo(cls, value: str) -> str:
         return check_logo_url(value)
 
+    @property
+    def uploaded_logo(self) -> bool:
+        """Whether the logo is the organisation's uploaded one (served by the app)."""
+        return self.logo_url.startswith(LOGO_PATH)
+
     @classmethod
     def from_settings(cls, settings: dict[str, Any] | None) -> Customization:
         """Parse stored settings; fields that fail validation fall back to their default."""
@@ -118,6 +123,17 @@ def check_logo_url(value: str) -> str:
     if value and not (_HTTPS_URL.match(value) or _SITE_PATH.match(value)):
         raise ValueError("the logo must be an https:// address or a path starting with /")
     return value
+
+
+# Where an uploaded logo is served: `/api/logo/<tenant slug>?v=<version>`. The settings'
+# logo_url holds this address while the logo is an upload (the one source of truth for
+# which logo the pages show); the image itself is in the tenant's `tenant_logo` row.
+LOGO_PATH = "/api/logo/"
+
+
+def logo_address(slug: str, version: str) -> str:
+    """The address an uploaded logo is served at (a new version, a new address)."""
+    return f"{LOGO_PATH}{slug}?v={version}"
 
 
 class CustomizationError(UserError):

@@ -13,6 +13,7 @@ from reflex.utils.exec import is_prod_mode
 from sqlalchemy.orm import Session
 
 from pms_dashboard.exports import service as export_service
+from pms_dashboard.organisation.schemas import LOGO_PATH
 from pms_dashboard.tenancy.context import TenantContext
 
 MAX_ADDRESS_PAGE = 100_000  # a page number from the address above this is no page at all
@@ -49,6 +50,11 @@ def backend_url(path: str) -> str:
     if is_prod_mode():
         return path
     return rx.config.get_config().api_url.rstrip("/") + path
+
+
+def logo_src(url: str) -> str:
+    """A logo address as the browser loads it: an uploaded logo is served by the backend."""
+    return backend_url(url) if url.startswith(LOGO_PATH) else url
 
 
 def export_url(name: str, filters: dict[str, Any]) -> str:

@@ -10,9 +10,10 @@ from reflex.vars import ObjectVar
 
 from pms_dashboard.organisation.schemas import ACCENT_COLORS
 from pms_dashboard.ui.components.feedback import error_callout, notice_callout
-from pms_dashboard.ui.components.fields import labelled, native_select, options
+from pms_dashboard.ui.components.fields import field_message, labelled, native_select, options
 from pms_dashboard.ui.states.settings import (
     HIGH_CHOICES,
+    LOGO_UPLOAD_ID,
     LOW_CHOICES,
     ONLY_ADMINS,
     SettingsState,
@@ -136,9 +137,9 @@ def _form() -> rx.Component:
                         width="100%",
                     ),
                     rx.cond(
-                        SettingsState.form_logo_url != "",
+                        SettingsState.logo_preview != "",
                         rx.image(
-                            src=SettingsState.form_logo_url,
+                            src=SettingsState.logo_preview,
                             height="32px",
                             alt="Current logo",
                             id="settings-logo-preview",
@@ -147,7 +148,8 @@ def _form() -> rx.Component:
                     width="100%",
                     align="center",
                 ),
-                "Leave empty for the default. Only https:// addresses or paths on this site.",
+                "Leave empty for the default. Only https:// addresses or paths on this site; "
+                "or upload an image below.",
             ),
             labelled("Accent colour", _accent()),
             labelled(
@@ -177,11 +179,81 @@ def _form() -> rx.Component:
     )
 
 
+# What the file chooser offers; the server reads the content, whatever the name or type.
+LOGO_TYPES = {
+    "image/png": [".png"],
+    "image/jpeg": [".jpg", ".jpeg"],
+    "image/gif": [".gif"],
+    "image/webp": [".webp"],
+}
+
+
+def _logo_card() -> rx.Component:
+    """Upload the organisation's logo (checked and re-encoded on the server), or remove it."""
+    s = SettingsState
+    return rx.card(
+        rx.vstack(
+            rx.heading("Upload a logo", size="4"),
+            rx.upload.root(
+                rx.vstack(
+                    rx.button("Choose an image", type="button", variant="soft"),
+                    rx.foreach(
+                        rx.selected_files(LOGO_UPLOAD_ID),
+                        lambda name: rx.text(name, size="2", class_name="settings-logo-file"),
+                    ),
+                    align="center",
+                    spacing="2",
+                ),
+                id=LOGO_UPLOAD_ID,
+                accept=LOGO_TYPES,
+                max_files=1,
+                multiple=False,
+                border="1px dashed var(--gray-a7)",
+                border_radius="var(--radius-3)",
+                padding="1rem",
+                width="100%",
+            ),
+            rx.text(
+                "PNG, JPEG, GIF or WebP, at most 512 KB and 1024 × 1024 pixels.",
+                size="1",
+                color_scheme="gray",
+            ),
+            field_message(s.logo_error, s.logo_error != "", "settings-logo-upload-error"),
+            rx.flex(
+                rx.button(
+                    "Upload logo",
+                    type="button",
+                    on_click=s.upload_logo(rx.upload_files(upload_id=LOGO_UPLOAD_ID)),
+                    id="settings-logo-upload",
+                ),
+                rx.cond(
+                    s.logo_uploaded,
+                    rx.button(
+                        "Remove logo",
+                        type="button",
+                        variant="soft",
+                        color_scheme="red",
+                        on_click=s.remove_logo,
+                        id="settings-logo-remove",
+                    ),
+                ),
+                wrap="wrap",
+                gap="2",
+            ),
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
+        max_width="680px",
+        id="settings-logo-card",
+    )
+
+
 @template(route="/settings", title="Settings", on_load=SettingsState.load)
 def settings_page() -> rx.Component:
     return rx.cond(
         SettingsState.can_edit,
-        rx.vstack(_form(), _sso_card(), spacing="6", width="100%"),
+        rx.vstack(_form(), _logo_card(), _sso_card(), spacing="6", width="100%"),
         rx.cond(
             SettingsState.loaded,
             rx.callout(ONLY_ADMINS, icon="lock", color_scheme="amber", id="settings-denied"),

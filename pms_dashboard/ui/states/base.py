@@ -38,7 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVarTuple, Unpack, cast
 
 import reflex as rx
-from pydantic import TypeAdapter, ValidationError
+from pydantic import InstanceOf, TypeAdapter, ValidationError
 from reflex.event import EventCallback
 from reflex.middleware import Middleware
 from reflex.state import BaseState
@@ -79,12 +79,21 @@ class EndEvent(Exception):
         self.result = result
 
 
+def adapter_for(hint: Any) -> TypeAdapter[Any]:
+    """The validator of a handler parameter annotated `hint`. Uploaded files (Reflex's
+    upload route passes `list[rx.UploadFile]`, built on the server, never by the browser)
+    are checked by class: their fields (an open file) have no schema to check them by."""
+    if hint == list[rx.UploadFile]:
+        return TypeAdapter(list[InstanceOf[rx.UploadFile]])
+    return TypeAdapter(hint)
+
+
 def _adapters(fn: Callable[..., Any]) -> dict[str, TypeAdapter[Any]]:
     """One validator per annotated parameter of `fn` (built on first use: the annotations are
     strings until the module that defines them has finished loading)."""
     hints = typing.get_type_hints(fn)
     params = list(inspect.signature(fn).parameters.values())[1:]  # not self
-    return {p.name: TypeAdapter(hints[p.name]) for p in params if p.name in hints}
+    return {p.name: adapter_for(hints[p.name]) for p in params if p.name in hints}
 
 
 def _checked_arguments(

@@ -28,6 +28,7 @@ from pms_dashboard.errors import UserError
 from pms_dashboard.organisation.service import get_customization
 from pms_dashboard.tenancy.session import TenantSession
 from pms_dashboard.ui.states.base import AppState, EndEvent, event, show_error
+from pms_dashboard.ui.urls import logo_src
 
 ROLE_LABELS = {
     "employee": "Employee",
@@ -103,8 +104,8 @@ class SessionState(AppState):
         look = get_customization(session=session)
         if self.accent != look.accent:
             self.accent = look.accent
-        if self.logo_url != look.logo_url:
-            self.logo_url = look.logo_url
+        if self.logo_url != logo_src(look.logo_url):
+            self.logo_url = logo_src(look.logo_url)
 
     def _forget(self) -> None:
         self.user_name = self.user_email = self.role_label = self.role = self.tenant_name = ""

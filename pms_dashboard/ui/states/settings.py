@@ -11,17 +11,23 @@ from typing import Any
 import reflex as rx
 
 from pms_dashboard.errors import UserError
+from pms_dashboard.organisation.image import MAX_UPLOAD_BYTES
 from pms_dashboard.organisation.logo import check_logo_loads
 from pms_dashboard.organisation.schemas import ACCENT_COLORS, TenantSettings
 from pms_dashboard.organisation.service import (
+    get_customization,
     get_tenant_settings,
+    remove_logo,
     require_settings_editor,
     update_tenant_settings,
+    upload_logo,
 )
 from pms_dashboard.ui.states.base import event
 from pms_dashboard.ui.states.session import SessionState
+from pms_dashboard.ui.urls import logo_src
 
 ONLY_ADMINS = "Only tenant admins can change the organisation's settings."
+LOGO_UPLOAD_ID = "logo-upload"
 HIGH_CHOICES = [str(n) for n in range(3, 11)]
 LOW_CHOICES = ["0", "1"]
 
@@ -42,6 +48,9 @@ class SettingsState(SessionState):
     residency: str = ""  # where the organisation's data lives
     form_logo_url: str = ""  # the form's values; the shell's own accent/logo live in
     form_accent: rx.Field[str] = rx.field("indigo")  # SessionState and change only once saved
+    logo_preview: str = ""  # the stored logo as the browser loads it
+    logo_uploaded: bool = False  # the logo is an upload (it can be removed)
+    logo_error: str = ""  # a refused upload, beside the upload field
     stale_after_days: str = "14"
     rating_low: str = "1"
     rating_high: str = "5"
@@ -69,6 +78,7 @@ class SettingsState(SessionState):
         c = settings.customization
         self.form_key += 1
         self.org_name, self.form_logo_url, self.form_accent = settings.name, c.logo_url, c.accent
+        self.logo_preview, self.logo_uploaded = logo_src(c.logo_url), c.uploaded_logo
         self.residency = settings.residency
         self.stale_after_days = str(c.stale_after_days)
         self.rating_low, self.rating_high = str(c.rating_scale.low), str(c.rating_scale.high)
@@ -77,7 +87,8 @@ class SettingsState(SessionState):
     def _clear(self) -> None:
         self.can_edit = self.loaded = False
         self.form_key += 1
-        self.org_name = self.form_logo_url = self.residency = ""
+        self.org_name = self.form_logo_url = self.residency = self.logo_preview = ""
+        self.logo_uploaded = False
         self.labels = []
 
     def _clear_page(self) -> None:
@@ -91,7 +102,7 @@ class SettingsState(SessionState):
 
     @event
     def load(self):
-        self.error = self.success = ""
+        self.error = self.success = self.logo_error = ""
         with self._signed_in(self._unreadable) as (principal, session):
             settings = get_tenant_settings(session=session, actor=principal.context)
         self.can_edit = settings.can_edit
@@ -126,9 +137,10 @@ class SettingsState(SessionState):
     def save(self, form: dict[str, Any]):
         self.success = ""
         low, high = _int(self.rating_low, 1), _int(self.rating_high, 5)
+        logo_url = str(form.get("logo_url", ""))
         changes = {
             "name": str(form.get("name", "")),
-            "logo_url": str(form.get("logo_url", "")),
+            "logo_url": logo_url,
             "accent": self.form_accent,
             "stale_after_days": str(form.get("stale_after_days", "")).strip(),
             "rating_scale": {
@@ -139,18 +151,47 @@ class SettingsState(SessionState):
         }
         with self._signed_in() as (principal, session):
             require_settings_editor(session=session, actor=principal.context, message=ONLY_ADMINS)
+            stored_logo = get_customization(session=session).logo_url
         try:  # outside any transaction: it may wait on the network
-            check_logo_loads(str(form.get("logo_url", "")))
+            if logo_url.strip() != stored_logo:  # the stored one was checked when saved
+                check_logo_loads(logo_url)
         except UserError as err:
             return self._refused(err)
         with self._signed_in() as (principal, session):
             saved = update_tenant_settings(
                 session=session, actor=principal.context, changes=changes
             )
-        self.error = ""
+        self._saved(saved, "Settings saved.")
+        return None
+
+    def _saved(self, saved: TenantSettings, notice: str) -> None:
+        """The form shows what is stored now, and the shell takes the new look at once."""
+        self.error = self.logo_error = ""
         self._fill(saved)
         self.tenant_name = saved.name
-        # the shell takes the new look at once
-        self.accent, self.logo_url = saved.customization.accent, saved.customization.logo_url
-        self.success = "Settings saved."
+        self.accent, self.logo_url = saved.customization.accent, self.logo_preview
+        self.success = notice
+
+    def _logo_refused(self, err: UserError) -> None:
+        """A refused upload or removal: its words beside the upload field."""
+        self.success = ""
+        self.logo_error = str(err)
+
+    @event
+    def upload_logo(self, files: list[rx.UploadFile]):
+        """Whatever a browser sends: the service checks who asks and what the bytes are."""
+        self.success = self.logo_error = ""
+        # never more than one byte past the limit is read: that is enough to refuse it
+        data = files[0].file.read(MAX_UPLOAD_BYTES + 1) if files else b""
+        with self._signed_in(self._logo_refused) as (principal, session):
+            saved = upload_logo(session=session, actor=principal.context, data=data)
+        self._saved(saved, "Logo uploaded.")
+        return rx.clear_selected_files(LOGO_UPLOAD_ID)
+
+    @event
+    def remove_logo(self):
+        self.success = self.logo_error = ""
+        with self._signed_in(self._logo_refused) as (principal, session):
+            saved = remove_logo(session=session, actor=principal.context)
+        self._saved(saved, "Logo removed.")
         return None
