@@ -1,21 +1,30 @@
 """What a manager sees beside the review they write: the person's self review, once
-submitted, and their goals of the cycle's period, so the rating is decided with the
-evidence in view instead of from memory. Only for the manager review's own writer."""
+submitted, their goals of the cycle's period and their latest check-ins on those goals, so
+the rating is decided with the evidence in view instead of from memory. Only for the
+manager review's own writer."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from pms_dashboard.goals.models import Goal, GoalStatus
+from pms_dashboard.goals.models import Goal, GoalCheckIn, GoalStatus
 from pms_dashboard.reviews.models import Review, ReviewCycle, ReviewKind, ReviewStatus
-from pms_dashboard.reviews.schemas import ContextGoal, ReviewContext, ReviewDetail
+from pms_dashboard.reviews.schemas import (
+    ContextCheckIn,
+    ContextGoal,
+    ReviewContext,
+    ReviewDetail,
+)
 from pms_dashboard.tenancy.context import TenantContext
 
 MAX_GOALS = 25
+MAX_CHECK_INS = 5
 
 
 def manager_context(
@@ -51,12 +60,7 @@ def manager_context(
             col(Goal.progress),
             col(Goal.confidence),
         )
-        .where(
-            col(Goal.owner_id) == review.reviewee_id,
-            col(Goal.status) != GoalStatus.archived.value,
-            col(Goal.start_date) <= cycle.period_end,
-            col(Goal.due_date) >= cycle.period_start,
-        )
+        .where(*_goals_of_period(review.reviewee_id, cycle))
         .order_by(col(Goal.due_date), col(Goal.title))
         .limit(MAX_GOALS)
     ).all()
@@ -73,4 +77,43 @@ def manager_context(
             )
             for g in goals
         ],
+        check_ins=_latest_check_ins(session, review.reviewee_id, cycle),
     )
+
+
+def _goals_of_period(reviewee_id: uuid.UUID, cycle: ReviewCycle) -> tuple[Any, ...]:
+    """The reviewee's goals the cycle weighs: not archived, overlapping its period."""
+    return (
+        col(Goal.owner_id) == reviewee_id,
+        col(Goal.status) != GoalStatus.archived.value,
+        col(Goal.start_date) <= cycle.period_end,
+        col(Goal.due_date) >= cycle.period_start,
+    )
+
+
+def _latest_check_ins(
+    session: Session, reviewee_id: uuid.UUID, cycle: ReviewCycle
+) -> list[ContextCheckIn]:
+    """The newest check-ins on the reviewee's goals of the period, newest first; loaded as
+    objects so their notes are opened as everywhere else (`keys.fields`)."""
+    rows = session.execute(
+        select(GoalCheckIn, col(Goal.title))
+        .join(
+            Goal,
+            and_(col(Goal.tenant_id) == GoalCheckIn.tenant_id, col(Goal.id) == GoalCheckIn.goal_id),
+        )
+        .where(*_goals_of_period(reviewee_id, cycle))
+        .order_by(col(GoalCheckIn.created_at).desc(), col(GoalCheckIn.id))
+        .limit(MAX_CHECK_INS)
+    ).all()
+    return [
+        ContextCheckIn(
+            goal_id=str(ci.goal_id),
+            goal_title=title,
+            at=ci.created_at,
+            progress=ci.progress,
+            confidence=ci.confidence,
+            note=ci.note,
+        )
+        for ci, title in rows
+    ]

@@ -353,6 +353,19 @@ class ContextGoal:
 
 
 @dataclass(frozen=True, slots=True)
+class ContextCheckIn:
+    """One of the reviewee's latest check-ins on their goals of the period (its note opened
+    as the goal page shows it)."""
+
+    goal_id: str
+    goal_title: str
+    at: datetime
+    progress: Decimal
+    confidence: str
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
 class ReviewDetail:
     id: str
     cycle_name: str
@@ -372,11 +385,13 @@ class ReviewDetail:
 @dataclass(frozen=True, slots=True)
 class ReviewContext:
     """What the manager writing a review sees beside it: the person's self review once
-    submitted (else why not) and their goals of the cycle's period."""
+    submitted (else why not), their goals of the cycle's period and their latest check-ins
+    on those goals, newest first."""
 
     self_review: ReviewDetail | None
     self_review_note: str
     goals: list[ContextGoal]
+    check_ins: list[ContextCheckIn]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""Your profile: who you are in this organisation, and changing your password."""
+"""Your profile: who you are in this organisation, your name, the time zone you read dates
+and times in, and changing your password."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 import reflex as rx
 
 from pms_dashboard.auth.passwords import MIN_PASSWORD
+from pms_dashboard.auth.zones import TIME_ZONES
 from pms_dashboard.ui.components.feedback import error_callout, notice_callout
 from pms_dashboard.ui.components.fields import field_message, labelled
 from pms_dashboard.ui.states.profile import ProfileState
@@ -65,6 +67,49 @@ def _name_form() -> rx.Component:
     )
 
 
+def _zone_form() -> rx.Component:
+    """The zone every date and time is shown in: typed or picked from the browser's list of
+    every IANA zone (a datalist: it narrows as one types); the service checks it."""
+    return rx.card(
+        rx.form(
+            rx.vstack(
+                rx.heading("Time zone", size="4"),
+                rx.text(
+                    "Dates and times are shown in ",
+                    rx.text.strong(S.time_zone),
+                    ": it is now ",
+                    rx.text.span(S.zone_now, id="profile-zone-now"),
+                    ".",
+                    size="2",
+                ),
+                _field(
+                    "Your time zone",
+                    "time_zone",
+                    "Type a city or region (Europe/Paris, America/New_York) and pick it;"
+                    " leave empty for your organisation's zone, or UTC. CSV exports keep"
+                    " times in UTC (ISO 8601), whatever you choose.",
+                    default_value=S.own_time_zone,
+                    max_length=64,
+                    placeholder="Your organisation's zone",
+                    auto_complete="off",
+                    custom_attrs={"list": "profile-zones"},
+                ),
+                rx.el.datalist(
+                    *[rx.el.option(value=zone) for zone in TIME_ZONES], id="profile-zones"
+                ),
+                rx.button("Save time zone", type="submit", id="profile-zone-save"),
+                spacing="3",
+                width="100%",
+            ),
+            on_submit=S.save_time_zone,
+            reset_on_submit=False,
+        ),
+        width="100%",
+        max_width="520px",
+        id="profile-zone-card",
+    )
+
+
 def _password_form() -> rx.Component:
     return rx.card(
         rx.form(
@@ -116,6 +161,7 @@ def profile_page() -> rx.Component:
         error_callout(rx.cond(S.error_field == "", S.error, ""), "profile-error"),
         notice_callout(S.success, "profile-success"),
         _name_form(),
+        _zone_form(),
         _password_form(),
         spacing="5",
         width="100%",

@@ -22,5 +22,5 @@ class AccessLogState(SessionState):
     def load(self):
         with self._signed_in(self._not_admin) as (principal, session):
             rows = provider_access_log(session=session, actor=principal.context)
-        self.entries, self.error = [access_log_row(r) for r in rows], ""
+        self.entries, self.error = [access_log_row(r, zone=self.time_zone) for r in rows], ""
         return None

@@ -396,7 +396,7 @@ class GoalDetailState(SessionState):
         tree = detail.tree
         self.goal = goal_detail_row(detail)
         self.key_results = [key_result_row(kr) for kr in detail.key_results]
-        self.check_ins = [check_in_row(c) for c in detail.check_ins]
+        self.check_ins = [check_in_row(c, zone=self.time_zone) for c in detail.check_ins]
         self.children = [goal_link_row(link) for link in detail.children]
         self.ancestors = [goal_link_row(link) for link in detail.ancestors]
         self.tree = [goal_tree_row(node) for node in tree[1:]]

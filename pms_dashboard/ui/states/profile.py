@@ -1,20 +1,25 @@
-"""The profile page: a signed-in person changes their own password (the words of a refusal
-beside the input they are about; the typed passwords never kept in state)."""
+"""The profile page: a signed-in person changes their own password, their name and the time
+zone they read dates in (the words of a refusal beside the input they are about; the typed
+passwords never kept in state)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import reflex as rx
 
-from pms_dashboard.auth.profile import change_display_name, change_password
+from pms_dashboard.auth.profile import change_display_name, change_password, change_time_zone
 from pms_dashboard.auth.routes import password_attempt
+from pms_dashboard.auth.service import Principal
+from pms_dashboard.auth.zones import zone_in_force
 from pms_dashboard.errors import UserError
+from pms_dashboard.ui.format import moment
 from pms_dashboard.ui.states.base import event
 from pms_dashboard.ui.states.session import SessionState
 
 PASSWORD_FIELDS = ("current_password", "new_password", "confirm_password")
-FIELDS = (*PASSWORD_FIELDS, "display_name")
+FIELDS = (*PASSWORD_FIELDS, "display_name", "time_zone")
 
 
 class ProfileState(SessionState):
@@ -22,6 +27,8 @@ class ProfileState(SessionState):
     error_field: str = ""  # the input the error is about ("" for none)
     success: str = ""
     form_key: rx.Field[int] = rx.field(0)  # a new key empties the form after a change
+    own_time_zone: str = ""  # the zone they chose ("" for their organisation's, else UTC)
+    zone_now: str = ""  # the time it is, as their pages show times
 
     def _refused(self, err: UserError) -> None:
         self.error = str(err)
@@ -31,9 +38,16 @@ class ProfileState(SessionState):
     def load(self):
         """The page's one event: who is signed in (else back to sign-in), the tenant's look."""
         self.error = self.error_field = self.success = ""
-        with self._signed_in():
-            pass
+        with self._signed_in() as (principal, _session):
+            self._zones(principal)
         return None
+
+    def _zones(self, principal: Principal, own: str | None = None) -> None:
+        """The zone they chose (`own`, when just changed) and the one in force."""
+        chosen = principal.own_time_zone if own is None else own
+        self.own_time_zone = chosen or ""
+        self.time_zone = zone_in_force(chosen, principal.organisation_time_zone)
+        self.zone_now = moment(datetime.now(UTC), zone=self.time_zone)
 
     @event
     def save_password(self, form: dict[str, Any]):
@@ -69,4 +83,19 @@ class ProfileState(SessionState):
         self.user_name = name
         self.form_key += 1
         self.success = "Your name is changed."
+        return None
+
+    @event
+    def save_time_zone(self, form: dict[str, Any]):
+        """Change the zone every date and time is shown in for this person."""
+        self.error = self.error_field = self.success = ""
+        with self._signed_in() as (principal, session):
+            zone = change_time_zone(
+                session=session,
+                actor=principal.context,
+                time_zone=form.get("time_zone", ""),  # checked there, type included
+            )
+            self._zones(principal, zone or "")
+        self.form_key += 1
+        self.success = f"Dates and times are now shown in {self.time_zone}."
         return None
