@@ -119,14 +119,11 @@ def test_wrong_current_passwords_are_throttled_like_sign_ins_and_audited(
     call(st, ProfileState.save_password, _form())  # the right one, too soon
     assert "Too many attempts" in st.error and st.success == ""
     assert _hash(t) == before
-    with owner_session(t.id) as s:
-        refused = s.execute(
-            text(
-                "SELECT count(*) FROM audit_event WHERE action = 'auth.password_change_refused'"
-                " AND flagged AND tenant_id = :t"
-            ),
-            {"t": t.id},
-        ).scalar_one()
+    refused = _one(
+        t,
+        "SELECT count(*) FROM audit_event WHERE action = 'auth.password_change_refused'"
+        " AND flagged AND tenant_id = :t",
+    )
     assert refused == 3
 
 
@@ -169,12 +166,15 @@ def test_a_person_renames_themself_and_only_themself(
     assert audited["after"] == {"display_name": "Ana María López"}
 
 
-def _zone_of(t: TenantFixture, who: str) -> Any:
+def _one(t: TenantFixture, sql: str, **params: Any) -> Any:
+    """The one value `sql` reads in `t` (`:t` is its id)."""
     with owner_session(t.id) as s:
-        return s.execute(
-            text("SELECT time_zone FROM app_user WHERE tenant_id = :t AND id = :u"),
-            {"t": t.id, "u": t.user_id(who)},
-        ).scalar_one()
+        return s.execute(text(sql), {"t": t.id, **params}).scalar_one()
+
+
+def _zone_of(t: TenantFixture, who: str) -> Any:
+    sql = "SELECT time_zone FROM app_user WHERE tenant_id = :t AND id = :u"
+    return _one(t, sql, u=t.user_id(who))
 
 
 def _zone_changes(t: TenantFixture) -> list[dict]:

@@ -5,7 +5,7 @@ size of its alignment (see `goals.alignment`)."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
@@ -93,15 +93,36 @@ def _key_results(session: Session, goal: Goal) -> list[KeyResultView]:
 
 def _history(session: Session, goal: Goal, limit: int) -> list[CheckInView]:
     """The latest check-ins, newest first, with their authors' names."""
+    return newest_check_ins(session, col(GoalCheckIn.goal_id) == goal.id, limit=limit)
+
+
+def _source(
+    key_results: bool, aligned: bool
+) -> Literal["key_results", "aligned", "both", "check_ins"]:
+    """Where the goal's progress comes from: its key results and aligned goals weigh in
+    together (`checkins.recompute_progress`); with neither, each check-in sets it."""
+    if key_results and aligned:
+        return "both"
+    return "key_results" if key_results else "aligned" if aligned else "check_ins"
+
+
+def newest_check_ins(session: Session, *where: Any, limit: int) -> list[CheckInView]:
+    """The check-ins matching `where` (on the check-in or its goal), newest first, with
+    their authors' names and their goals; loaded as objects so their notes are opened
+    (`keys.fields`). The goal page's history and a review's context both read them so."""
     rows = session.execute(
-        select(GoalCheckIn, col(User.display_name))
+        select(GoalCheckIn, col(User.display_name), col(Goal.title))
         .join(
             User,
             and_(
                 col(User.id) == GoalCheckIn.author_id, col(User.tenant_id) == GoalCheckIn.tenant_id
             ),
         )
-        .where(col(GoalCheckIn.goal_id) == goal.id)
+        .join(
+            Goal,
+            and_(col(Goal.id) == GoalCheckIn.goal_id, col(Goal.tenant_id) == GoalCheckIn.tenant_id),
+        )
+        .where(*where)
         .order_by(col(GoalCheckIn.created_at).desc())
         .limit(limit)
     ).all()
@@ -113,16 +134,8 @@ def _history(session: Session, goal: Goal, limit: int) -> list[CheckInView]:
             progress=ci.progress,
             confidence=ci.confidence,
             note=ci.note,
+            goal_id=str(ci.goal_id),
+            goal_title=title,
         )
-        for ci, name in rows
+        for ci, name, title in rows
     ]
-
-
-def _source(
-    key_results: bool, aligned: bool
-) -> Literal["key_results", "aligned", "both", "check_ins"]:
-    """Where the goal's progress comes from: its key results and aligned goals weigh in
-    together (`checkins.recompute_progress`); with neither, each check-in sets it."""
-    if key_results and aligned:
-        return "both"
-    return "key_results" if key_results else "aligned" if aligned else "check_ins"

@@ -9,18 +9,15 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from pms_dashboard.goals.models import Goal, GoalCheckIn, GoalStatus
+from pms_dashboard.goals.detail import newest_check_ins
+from pms_dashboard.goals.models import Goal, GoalStatus
+from pms_dashboard.goals.schemas import CheckInView
 from pms_dashboard.reviews.models import Review, ReviewCycle, ReviewKind, ReviewStatus
-from pms_dashboard.reviews.schemas import (
-    ContextCheckIn,
-    ContextGoal,
-    ReviewContext,
-    ReviewDetail,
-)
+from pms_dashboard.reviews.schemas import ContextGoal, ReviewContext, ReviewDetail
 from pms_dashboard.tenancy.context import TenantContext
 
 MAX_GOALS = 25
@@ -93,27 +90,7 @@ def _goals_of_period(reviewee_id: uuid.UUID, cycle: ReviewCycle) -> tuple[Any, .
 
 def _latest_check_ins(
     session: Session, reviewee_id: uuid.UUID, cycle: ReviewCycle
-) -> list[ContextCheckIn]:
-    """The newest check-ins on the reviewee's goals of the period, newest first; loaded as
-    objects so their notes are opened as everywhere else (`keys.fields`)."""
-    rows = session.execute(
-        select(GoalCheckIn, col(Goal.title))
-        .join(
-            Goal,
-            and_(col(Goal.tenant_id) == GoalCheckIn.tenant_id, col(Goal.id) == GoalCheckIn.goal_id),
-        )
-        .where(*_goals_of_period(reviewee_id, cycle))
-        .order_by(col(GoalCheckIn.created_at).desc(), col(GoalCheckIn.id))
-        .limit(MAX_CHECK_INS)
-    ).all()
-    return [
-        ContextCheckIn(
-            goal_id=str(ci.goal_id),
-            goal_title=title,
-            at=ci.created_at,
-            progress=ci.progress,
-            confidence=ci.confidence,
-            note=ci.note,
-        )
-        for ci, title in rows
-    ]
+) -> list[CheckInView]:
+    """The newest check-ins on the reviewee's goals of the period, newest first."""
+    period = _goals_of_period(reviewee_id, cycle)
+    return newest_check_ins(session, *period, limit=MAX_CHECK_INS)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pms_dashboard.auth.resolve import RawId
 from pms_dashboard.errors import UserError, validation_message
+from pms_dashboard.goals.schemas import CheckInView
 from pms_dashboard.paging import Page
 
 MAX_CRITERIA = 20
@@ -353,19 +354,6 @@ class ContextGoal:
 
 
 @dataclass(frozen=True, slots=True)
-class ContextCheckIn:
-    """One of the reviewee's latest check-ins on their goals of the period (its note opened
-    as the goal page shows it)."""
-
-    goal_id: str
-    goal_title: str
-    at: datetime
-    progress: Decimal
-    confidence: str
-    note: str
-
-
-@dataclass(frozen=True, slots=True)
 class ReviewDetail:
     id: str
     cycle_name: str
@@ -391,7 +379,7 @@ class ReviewContext:
     self_review: ReviewDetail | None
     self_review_note: str
     goals: list[ContextGoal]
-    check_ins: list[ContextCheckIn]
+    check_ins: list[CheckInView]  # goal, author, time, progress, confidence, note
 
 
 @dataclass(frozen=True, slots=True)

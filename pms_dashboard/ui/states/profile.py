@@ -4,6 +4,7 @@ passwords never kept in state)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -73,29 +74,25 @@ class ProfileState(SessionState):
     @event
     def save_name(self, form: dict[str, Any]):
         """Change the name others see (lists, goals, reviews)."""
-        self.error = self.error_field = self.success = ""
-        with self._signed_in() as (principal, session):
-            name = change_display_name(
-                session=session,
-                actor=principal.context,
-                display_name=form.get("display_name", ""),  # checked there, type included
-            )
-        self.user_name = name
-        self.form_key += 1
+        self.user_name = self._save_one(change_display_name, "display_name", form)
         self.success = "Your name is changed."
         return None
 
     @event
     def save_time_zone(self, form: dict[str, Any]):
         """Change the zone every date and time is shown in for this person."""
-        self.error = self.error_field = self.success = ""
-        with self._signed_in() as (principal, session):
-            zone = change_time_zone(
-                session=session,
-                actor=principal.context,
-                time_zone=form.get("time_zone", ""),  # checked there, type included
-            )
-            self._zones(principal, zone or "")
-        self.form_key += 1
+        self._save_one(change_time_zone, "time_zone", form)
         self.success = f"Dates and times are now shown in {self.time_zone}."
         return None
+
+    def _save_one(self, change: Callable[..., Any], field: str, form: dict[str, Any]) -> str:
+        """Save one field of the profile with its service (which checks it, type included;
+        a refusal ends the handler with its words beside the field): what was saved ("" for
+        none); after a zone change, the zones in force."""
+        self.error = self.error_field = self.success = ""
+        with self._signed_in() as (principal, session):
+            saved = change(session=session, actor=principal.context, **{field: form.get(field, "")})
+            if field == "time_zone":
+                self._zones(principal, saved or "")
+        self.form_key += 1
+        return "" if saved is None else saved
