@@ -206,6 +206,13 @@ def _check_in_at(t: TenantFixture, who: str, at: datetime) -> str:
     return str(goal.id)
 
 
+def _emp1_checked_in(make_tenant: Callable[..., TenantFixture], at: datetime) -> tuple:
+    """A new organisation, a goal of its emp1 checked in at `at`, and emp1's session."""
+    t = make_tenant()
+    goal_id = _check_in_at(t, "emp1", at)
+    return t, goal_id, token_for(t.slug, f"emp1@{t.slug}.test", TEST_PASSWORD)
+
+
 def _check_in_time_seen(token: str, goal_id: str) -> str:
     st = state_for(GoalDetailState, token, "/goals/[goal_id]", {"goal_id": goal_id})
     call(st, GoalDetailState.load)
@@ -215,9 +222,7 @@ def _check_in_time_seen(token: str, goal_id: str) -> str:
 def test_a_person_picks_a_time_zone_and_their_times_show_in_it(
     make_tenant: Callable[..., TenantFixture],
 ) -> None:
-    t = make_tenant()
-    goal_id = _check_in_at(t, "emp1", datetime(2026, 1, 15, 12, 0, tzinfo=UTC))
-    token = token_for(t.slug, f"emp1@{t.slug}.test", TEST_PASSWORD)
+    t, goal_id, token = _emp1_checked_in(make_tenant, datetime(2026, 1, 15, 12, tzinfo=UTC))
     manager = token_for(t.slug, f"manager@{t.slug}.test", TEST_PASSWORD)
     assert _check_in_time_seen(token, goal_id) == "2026-01-15 12:00 UTC"  # none chosen yet
 
@@ -272,9 +277,7 @@ def test_a_bad_time_zone_is_refused_beside_its_input_and_changes_nothing(
 def test_without_a_zone_of_their_own_a_person_reads_their_organisations(
     make_tenant: Callable[..., TenantFixture],
 ) -> None:
-    t = make_tenant()
-    goal_id = _check_in_at(t, "emp1", datetime(2026, 7, 1, 12, 0, tzinfo=UTC))
-    token = token_for(t.slug, f"emp1@{t.slug}.test", TEST_PASSWORD)
+    t, goal_id, token = _emp1_checked_in(make_tenant, datetime(2026, 7, 1, 12, tzinfo=UTC))
 
     def organisation_zone(zone: object) -> None:
         with owner_session(t.id) as s:

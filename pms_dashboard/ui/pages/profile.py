@@ -43,11 +43,11 @@ def _password(label: str, name: str, autocomplete: str, hint: str = "") -> rx.Co
     return _field(label, name, hint, type="password", auto_complete=autocomplete)
 
 
-def _form_card(card_id: str, on_submit: Any, *children: rx.Component) -> rx.Component:
+def _form_card(title: str, *children: rx.Component, card_id: str, on_submit: Any) -> rx.Component:
     """One of the page's forms in its card (what was typed is kept on a refusal)."""
     return rx.card(
         rx.form(
-            rx.vstack(*children, spacing="3", width="100%"),
+            rx.vstack(rx.heading(title, size="4"), *children, spacing="3", width="100%"),
             on_submit=on_submit,
             reset_on_submit=False,
         ),
@@ -59,9 +59,7 @@ def _form_card(card_id: str, on_submit: Any, *children: rx.Component) -> rx.Comp
 
 def _name_form() -> rx.Component:
     return _form_card(
-        "profile-name-card",
-        S.save_name,
-        rx.heading("Your name", size="4"),
+        "Your name",
         _field(
             "Name others see on goals, reviews and lists",
             "display_name",
@@ -69,6 +67,8 @@ def _name_form() -> rx.Component:
             max_length=200,
         ),
         rx.button("Save name", type="submit", id="profile-name-save"),
+        card_id="profile-name-card",
+        on_submit=S.save_name,
     )
 
 
@@ -76,9 +76,7 @@ def _zone_form() -> rx.Component:
     """The zone every date and time is shown in: typed or picked from the browser's list of
     every IANA zone (a datalist: it narrows as one types); the service checks it."""
     return _form_card(
-        "profile-zone-card",
-        S.save_time_zone,
-        rx.heading("Time zone", size="4"),
+        "Time zone",
         rx.text(
             "Dates and times are shown in ",
             rx.text.strong(S.time_zone),
@@ -101,14 +99,14 @@ def _zone_form() -> rx.Component:
         ),
         rx.el.datalist(*[rx.el.option(value=zone) for zone in TIME_ZONES], id="profile-zones"),
         rx.button("Save time zone", type="submit", id="profile-zone-save"),
+        card_id="profile-zone-card",
+        on_submit=S.save_time_zone,
     )
 
 
 def _password_form() -> rx.Component:
     return _form_card(
-        "profile-password",
-        S.save_password,
-        rx.heading("Change your password", size="4"),
+        "Change your password",
         rx.text(
             "Your other sessions (other browsers and devices) end when you change it.",
             size="2",
@@ -123,6 +121,8 @@ def _password_form() -> rx.Component:
         ),
         _password("New password again", "confirm_password", "new-password"),
         rx.button("Change password", type="submit", id="profile-save"),
+        card_id="profile-password",
+        on_submit=S.save_password,
     )
 
 
