@@ -65,6 +65,8 @@ class User(TenantOwned, table=True):
     password_hash: str | None = Field(default=None, max_length=500)
     is_active: bool = Field(default=True, sa_column_kwargs={"server_default": "true"})
     created_at: datetime = created_at_field()
+    # the IANA zone their dates are shown in; None: their organisation's, else UTC
+    time_zone: str | None = Field(default=None, max_length=64)
 
 
 class RevokeReason(StrEnum):

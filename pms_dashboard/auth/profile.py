@@ -1,5 +1,6 @@
 """A signed-in person's own account: changing their password (the current one required;
-every other session of theirs ends, so a stolen session does not outlive the change).
+every other session of theirs ends, so a stolen session does not outlive the change), the
+name others see and the time zone they read dates and times in.
 
 A wrong current password counts as a failed sign-in of the account from that address (the
 sign-in throttle, `auth.throttle`), so a stolen session cannot be used to guess the
@@ -19,6 +20,7 @@ from pms_dashboard.audit import service as audit
 from pms_dashboard.audit.sessions import session_ref
 from pms_dashboard.auth.models import AuthSession, RevokeReason, User
 from pms_dashboard.auth.passwords import MAX_PASSWORD, MIN_PASSWORD, hash_password, verify_password
+from pms_dashboard.auth.zones import known_zone
 from pms_dashboard.errors import UserError
 from pms_dashboard.tenancy.context import AuditedRefusal, TenantContext
 
@@ -130,10 +132,38 @@ def change_display_name(*, session: Session, actor: TenantContext, display_name:
         raise PasswordChangeError(
             f"Your name can have at most {MAX_NAME} characters.", field="display_name"
         )
+    _update_profile(session=session, actor=actor, field="display_name", value=name)
+    return name
+
+
+def change_time_zone(*, session: Session, actor: TenantContext, time_zone: Any) -> str | None:
+    """The zone the actor reads dates and times in (an IANA name such as Europe/Paris; empty
+    for their organisation's, else UTC); audited with before and after. Returns the zone
+    saved (None for none)."""
+    if not isinstance(time_zone, str):
+        raise PasswordChangeError("Choose a time zone from the list.", field="time_zone")
+    zone = time_zone.strip() or None
+    if zone is not None and not known_zone(zone):
+        shown = zone if len(zone) <= 60 else zone[:60] + "…"
+        raise PasswordChangeError(
+            f"“{shown}” is not a time zone we know: choose one from the list, such as "
+            "Europe/Paris or America/New_York.",
+            field="time_zone",
+        )
+    _update_profile(session=session, actor=actor, field="time_zone", value=zone)
+    return zone
+
+
+def _update_profile(
+    *, session: Session, actor: TenantContext, field: str, value: str | None
+) -> None:
+    """Set one field of the actor's own person row, audited as `auth.profile_updated` with
+    before and after."""
     user = session.scalars(select(User).where(col(User.id) == actor.user_id)).one_or_none()
     if user is None or not user.is_active:
         raise PasswordChangeError("Your account cannot be changed.")
-    before, user.display_name = user.display_name, name
+    before = getattr(user, field)
+    setattr(user, field, value)
     session.add(user)
     session.flush()
     audit.record(
@@ -142,6 +172,5 @@ def change_display_name(*, session: Session, actor: TenantContext, display_name:
         actor_id=user.id,
         entity_type="app_user",
         entity_id=user.id,
-        detail={"before": {"display_name": before}, "after": {"display_name": name}},
+        detail={"before": {field: before}, "after": {field: value}},
     )
-    return name

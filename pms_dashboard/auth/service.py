@@ -51,6 +51,7 @@ from pms_dashboard.audit.sessions import SESSION_ENTITY, session_ref
 from pms_dashboard.auth import throttle, tokens
 from pms_dashboard.auth.models import AuthSession, RevokeReason, User, normalize_email
 from pms_dashboard.auth.passwords import hash_password, needs_rehash, verify_password
+from pms_dashboard.auth.zones import zone_in_force
 from pms_dashboard.errors import UserError
 from pms_dashboard.settings import get_settings
 from pms_dashboard.tenancy.context import TenantContext
@@ -96,6 +97,13 @@ class Principal:
     display_name: str
     tenant_name: str
     tenant_slug: str
+    own_time_zone: str | None = None  # the zone they chose, if any
+    organisation_time_zone: Any = None  # their organisation's setting, if any
+
+    @property
+    def time_zone(self) -> str:
+        """The zone their dates and times are shown in (`auth.zones`)."""
+        return zone_in_force(self.own_time_zone, self.organisation_time_zone)
 
     @property
     def context(self) -> TenantContext:
@@ -301,6 +309,8 @@ def open_session(
         display_name=user.display_name,
         tenant_name=tenant.name,
         tenant_slug=tenant.slug,
+        own_time_zone=user.time_zone,
+        organisation_time_zone=(tenant.settings or {}).get("time_zone"),
     )
     max_age = int(hours * 3600)
     token = tokens.issue(
@@ -337,7 +347,7 @@ def request_context(claims: tokens.TokenClaims) -> TenantContext:
 # trip (`tenancy.session.tenant_session(first=...)`); RLS and the explicit tenant keep it to
 # the token's tenant. The tenant's settings come with it (its look, its stale threshold).
 _SESSION_CHECK = """
-SELECT u.id, u.role, u.email, u.display_name, t.name, t.slug, t.settings,
+SELECT u.id, u.role, u.email, u.display_name, u.time_zone, t.name, t.slug, t.settings,
        s.last_seen_at < now() - %(idle)s AS idle,
        s.last_seen_at < now() - %(every)s AS stale
   FROM auth_session AS s
@@ -382,7 +392,9 @@ def authenticate_in(
         checked = session.connection().exec_driver_sql(sql, params).all()
     if not checked:
         return None
-    user_id, role, email, display_name, tenant_name, tenant_slug, settings, idle, stale = checked[0]
+    row = checked[0]
+    user_id, role, email, display_name, own_zone, tenant_name, tenant_slug, settings = row[:8]
+    idle, stale = row[8:]
     if idle:
         minutes = get_settings().session_idle_minutes
         _revoke(
@@ -413,6 +425,8 @@ def authenticate_in(
         display_name=display_name,
         tenant_name=tenant_name,
         tenant_slug=tenant_slug,
+        own_time_zone=own_zone,
+        organisation_time_zone=(settings or {}).get("time_zone"),
     )
     session.info["ctx"] = principal.context
     return principal

@@ -5,7 +5,7 @@ size of its alignment (see `goals.alignment`)."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import Integer, Uuid, and_, bindparam, select
 from sqlalchemy.orm import Session
@@ -97,32 +97,9 @@ def _key_results(session: Session, goal: Goal) -> list[KeyResultView]:
     ]
 
 
-_HISTORY = (  # built once: the latest `:limit` check-ins of `:goal` with their authors
-    select(GoalCheckIn, col(User.display_name))
-    .join(
-        User,
-        and_(col(User.id) == GoalCheckIn.author_id, col(User.tenant_id) == GoalCheckIn.tenant_id),
-    )
-    .where(col(GoalCheckIn.goal_id) == bindparam("goal", type_=Uuid))
-    .order_by(col(GoalCheckIn.created_at).desc())
-    .limit(bindparam("limit", type_=Integer))
-)
-
-
 def _history(session: Session, goal: Goal, limit: int) -> list[CheckInView]:
     """The latest check-ins, newest first, with their authors' names."""
-    rows = session.execute(_HISTORY, {"goal": goal.id, "limit": limit}).all()
-    return [
-        CheckInView(
-            id=str(ci.id),
-            author=name,
-            at=ci.created_at,
-            progress=ci.progress,
-            confidence=ci.confidence,
-            note=ci.note,
-        )
-        for ci, name in rows
-    ]
+    return _views(session.execute(_GOAL_HISTORY, {"goal": goal.id, "limit": limit}).all())
 
 
 def _source(
@@ -133,3 +110,50 @@ def _source(
     if key_results and aligned:
         return "both"
     return "key_results" if key_results else "aligned" if aligned else "check_ins"
+
+
+def newest_check_ins(session: Session, *where: Any, limit: int) -> list[CheckInView]:
+    """The check-ins matching `where` (on the check-in or its goal), newest first, with
+    their authors' names and their goals; loaded as objects so their notes are opened
+    (`keys.fields`). The goal page's history and a review's context both read them so."""
+    return _views(session.execute(_check_ins(*where).limit(limit)).all())
+
+
+def _check_ins(*where: Any) -> Any:
+    return (
+        select(GoalCheckIn, col(User.display_name), col(Goal.title))
+        .join(
+            User,
+            and_(
+                col(User.id) == GoalCheckIn.author_id, col(User.tenant_id) == GoalCheckIn.tenant_id
+            ),
+        )
+        .join(
+            Goal,
+            and_(col(Goal.id) == GoalCheckIn.goal_id, col(Goal.tenant_id) == GoalCheckIn.tenant_id),
+        )
+        .where(*where)
+        .order_by(col(GoalCheckIn.created_at).desc())
+    )
+
+
+# A goal page's history, built once (`:goal`, the latest `:limit`).
+_GOAL_HISTORY = _check_ins(col(GoalCheckIn.goal_id) == bindparam("goal", type_=Uuid)).limit(
+    bindparam("limit", type_=Integer)
+)
+
+
+def _views(rows: Any) -> list[CheckInView]:
+    return [
+        CheckInView(
+            id=str(ci.id),
+            author=name,
+            at=ci.created_at,
+            progress=ci.progress,
+            confidence=ci.confidence,
+            note=ci.note,
+            goal_id=str(ci.goal_id),
+            goal_title=title,
+        )
+        for ci, name, title in rows
+    ]

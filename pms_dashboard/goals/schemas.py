@@ -213,6 +213,8 @@ class CheckInView:
     progress: Decimal
     confidence: str
     note: str
+    goal_id: str = ""  # the goal's, where check-ins of several goals are listed
+    goal_title: str = ""
 
 
 @dataclass(frozen=True, slots=True)

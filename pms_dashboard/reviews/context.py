@@ -1,21 +1,27 @@
 """What a manager sees beside the review they write: the person's self review, once
-submitted, and their goals of the cycle's period, so the rating is decided with the
-evidence in view instead of from memory. Only for the manager review's own writer."""
+submitted, their goals of the cycle's period and their latest check-ins on those goals, so
+the rating is decided with the evidence in view instead of from memory. Only for the
+manager review's own writer."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from pms_dashboard.goals.detail import newest_check_ins
 from pms_dashboard.goals.models import Goal, GoalStatus
+from pms_dashboard.goals.schemas import CheckInView
 from pms_dashboard.reviews.models import Review, ReviewCycle, ReviewKind, ReviewStatus
 from pms_dashboard.reviews.schemas import ContextGoal, ReviewContext, ReviewDetail
 from pms_dashboard.tenancy.context import TenantContext
 
 MAX_GOALS = 25
+MAX_CHECK_INS = 5
 
 
 def manager_context(
@@ -51,12 +57,7 @@ def manager_context(
             col(Goal.progress),
             col(Goal.confidence),
         )
-        .where(
-            col(Goal.owner_id) == review.reviewee_id,
-            col(Goal.status) != GoalStatus.archived.value,
-            col(Goal.start_date) <= cycle.period_end,
-            col(Goal.due_date) >= cycle.period_start,
-        )
+        .where(*_goals_of_period(review.reviewee_id, cycle))
         .order_by(col(Goal.due_date), col(Goal.title))
         .limit(MAX_GOALS)
     ).all()
@@ -73,4 +74,23 @@ def manager_context(
             )
             for g in goals
         ],
+        check_ins=_latest_check_ins(session, review.reviewee_id, cycle),
     )
+
+
+def _goals_of_period(reviewee_id: uuid.UUID, cycle: ReviewCycle) -> tuple[Any, ...]:
+    """The reviewee's goals the cycle weighs: not archived, overlapping its period."""
+    return (
+        col(Goal.owner_id) == reviewee_id,
+        col(Goal.status) != GoalStatus.archived.value,
+        col(Goal.start_date) <= cycle.period_end,
+        col(Goal.due_date) >= cycle.period_start,
+    )
+
+
+def _latest_check_ins(
+    session: Session, reviewee_id: uuid.UUID, cycle: ReviewCycle
+) -> list[CheckInView]:
+    """The newest check-ins on the reviewee's goals of the period, newest first."""
+    period = _goals_of_period(reviewee_id, cycle)
+    return newest_check_ins(session, *period, limit=MAX_CHECK_INS)

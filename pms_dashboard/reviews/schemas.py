@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pms_dashboard.auth.resolve import RawId
 from pms_dashboard.errors import UserError, validation_message
+from pms_dashboard.goals.schemas import CheckInView
 from pms_dashboard.paging import Page
 
 MAX_CRITERIA = 20
@@ -372,11 +373,13 @@ class ReviewDetail:
 @dataclass(frozen=True, slots=True)
 class ReviewContext:
     """What the manager writing a review sees beside it: the person's self review once
-    submitted (else why not) and their goals of the cycle's period."""
+    submitted (else why not), their goals of the cycle's period and their latest check-ins
+    on those goals, newest first."""
 
     self_review: ReviewDetail | None
     self_review_note: str
     goals: list[ContextGoal]
+    check_ins: list[CheckInView]  # goal, author, time, progress, confidence, note
 
 
 @dataclass(frozen=True, slots=True)

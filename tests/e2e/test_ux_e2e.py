@@ -1,7 +1,8 @@
 """The product as people use it, in a real browser at a desktop (1400x900) and a phone
 (390x844) size: "View" on a cycle shows its detail and marks the cycle, chart labels do not
 run into each other, a logo address must load, unknown pages stay in the shell, goal
-filters survive a reload and people change their own password on their profile page."""
+filters survive a reload, and people change their own password and the time zone their
+times are shown in on their profile page."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import re
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from playwright.sync_api import expect
+from sqlalchemy import select, text
 from sqlmodel import col
 
 from pms_dashboard.seed import seed_demo
@@ -306,3 +308,61 @@ def test_a_person_changes_their_password_on_their_profile(
         page.fill("#profile-confirm-password", demo_password)
         page.click("#profile-save")
         page.wait_for_selector("#profile-success")
+
+
+def _a_checked_in_goal_of_a_report(email: str) -> str:
+    """A goal of `email`'s (or of one of their reports) that has a check-in."""
+    with owner_session(demo_tenant_id("acme")) as s:
+        return str(
+            s.execute(
+                text(
+                    "SELECT g.id FROM goal g JOIN app_user o ON o.tenant_id = g.tenant_id"
+                    " AND o.id = g.owner_id JOIN app_user me ON me.tenant_id = o.tenant_id"
+                    " AND me.email = :e WHERE (o.id = me.id OR o.manager_id = me.id)"
+                    " AND EXISTS (SELECT 1 FROM goal_check_in c WHERE c.tenant_id = g.tenant_id"
+                    " AND c.goal_id = g.id) ORDER BY g.id LIMIT 1"
+                ),
+                {"e": email},
+            ).scalar_one()
+        )
+
+
+def _hydrated(page) -> None:
+    """The profile holds its state (the zone's clock is shown): an input typed into before
+    would be drawn afresh, with the stored value, and lose what was typed."""
+    expect(page.locator("#profile-zone-now")).to_have_text(re.compile(r"\S"))
+
+
+@in_both_sizes
+def test_a_person_picks_a_time_zone_and_times_show_in_it(size, window, app_url, demo) -> None:
+    page = window(size)
+    goal_id = _a_checked_in_goal_of_a_report(MANAGER)
+    sign_in(page, app_url, "acme", MANAGER)
+    page.goto(f"{app_url}/profile")
+    try:
+        _hydrated(page)
+        page.fill("#profile-time-zone", "Mars/Olympus_Mons")
+        page.click("#profile-zone-save")
+        said = page.wait_for_selector("#profile-time_zone-error").inner_text()
+        assert "not a time zone we know" in said
+        assert page.input_value("#profile-time-zone") == "Mars/Olympus_Mons"  # kept
+        _fits(page, "/profile with a refused zone")
+        page.fill("#profile-time-zone", "Asia/Tokyo")
+        page.click("#profile-zone-save")
+        done = page.wait_for_selector("#profile-success").inner_text()
+        assert "now shown in Asia/Tokyo" in done
+        assert page.inner_text("#profile-zone-now").endswith(" JST")
+        _fits(page, "/profile with a zone")
+        _look(page, "profile-zone")
+        page.goto(f"{app_url}/goals/{goal_id}")
+        first = page.locator(".checkin-row").first
+        first.wait_for()
+        assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d JST", first.inner_text())
+        _fits(page, "a goal read in Asia/Tokyo")
+    finally:  # back to no zone of their own, the same way, for the other tests
+        page.goto(f"{app_url}/profile")
+        _hydrated(page)
+        page.wait_for_selector("#profile-success", state="detached")  # loaded: notices cleared
+        page.fill("#profile-time-zone", "")
+        page.click("#profile-zone-save")
+        expect(page.locator("#profile-success")).to_contain_text("now shown in UTC")

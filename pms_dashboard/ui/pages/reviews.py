@@ -149,11 +149,39 @@ def _context_goal(g: ObjectVar) -> rx.Component:
     )
 
 
+def _context_check_in(c: ObjectVar) -> rx.Component:
+    """A check-in in two short lines (a phone's width): goal and time, then progress,
+    confidence and the note."""
+    return rx.vstack(
+        rx.hstack(
+            rx.link(c["goal_title"], href="/goals/" + c["goal_id"].to(str), size="2"),
+            rx.text(c["at"], size="1", color_scheme="gray", white_space="nowrap"),
+            spacing="2",
+            align="baseline",
+            wrap="wrap",
+        ),
+        rx.hstack(
+            rx.text(c["progress"], "%", size="2", weight="medium"),
+            confidence_badge(c["confidence"]),
+            rx.text(c["note"], size="2", color_scheme="gray", min_width="0", flex="1"),
+            spacing="2",
+            align="center",
+            wrap="wrap",
+            width="100%",
+        ),
+        spacing="1",
+        width="100%",
+        class_name="context-checkin",
+    )
+
+
 def _context() -> rx.Component:
-    """Beside a manager's review: the person's self review and their goals of the period."""
+    """Beside a manager's review: the person's self review, their goals of the period and
+    their latest check-ins on them."""
     ctx = shown(ReviewsState.context)
     own = ctx["self_review"].to(dict[str, Any])
     goals = ctx["goals"].to(list[dict[str, Any]])
+    check_ins = ctx["check_ins"].to(list[dict[str, Any]])
     return rx.cond(
         ctx.length() > 0,
         rx.card(
@@ -174,6 +202,17 @@ def _context() -> rx.Component:
                     goals.length() > 0,
                     rx.vstack(rx.foreach(goals, _context_goal), spacing="2", width="100%"),
                     rx.text("No goals in this cycle's period.", size="2", color_scheme="gray"),
+                ),
+                rx.heading("Their latest check-ins", size="3"),
+                rx.cond(
+                    check_ins.length() > 0,
+                    rx.vstack(
+                        rx.foreach(check_ins, _context_check_in),
+                        spacing="3",
+                        width="100%",
+                        id="review-context-checkins",
+                    ),
+                    rx.text("No check-ins on these goals yet.", size="2", color_scheme="gray"),
                 ),
                 width="100%",
                 spacing="3",

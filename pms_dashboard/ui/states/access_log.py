@@ -36,7 +36,8 @@ class AccessLogState(Paged, SessionState):
             page = provider_access_page(
                 session=session, actor=principal.context, kind=kind, page=int(wanted["page"])
             )
-        self.entries, self.error = [access_log_row(r) for r in page.rows], ""
+        self.entries = [access_log_row(r, zone=self.time_zone) for r in page.rows]
+        self.error = ""
         self.kind = kind or ALL_KINDS
         self.total, self.page, self.pages = page.total, page.page, page.pages
         values = {"kind": kind, "page": "" if page.page == 1 else str(page.page)}

@@ -185,7 +185,7 @@ class CyclesState(ReviewsBase):
         cycles = review_cycles.list_cycles(session=session, actor=actor)
         offered = templates.list_templates(session=session, actor=actor) if manage else []
         options = common.scale_options(session=session)
-        self.cycles = [cycle_row(c) for c in cycles]
+        self.cycles = [cycle_row(c, zone=self.time_zone) for c in cycles]
         self.templates = [{"id": t.id, "name": t.name} for t in offered]
         self.can_manage = manage
         self.scale_options = options
@@ -211,7 +211,7 @@ class CyclesState(ReviewsBase):
         cycle = review_cycles.get_cycle(session=session, actor=actor, cycle_id=cid)
         box = calibration.ninebox(session=session, actor=actor, cycle_id=cid)
         nominable = set(targets)  # the rows to offer "Nominate peers" on (no ids kept)
-        self.cycle_id, self.cycle = cycle.id, cycle_row(cycle)
+        self.cycle_id, self.cycle = cycle.id, cycle_row(cycle, zone=self.time_zone)
         self.status_rows = [
             status_row(r, can_nominate=r.outcome_id in nominable) for r in status.page.rows
         ]
@@ -443,7 +443,7 @@ class CyclesState(ReviewsBase):
             )
         oid = parse_id(outcome_id)  # a well-formed id of the tenant: the service found it
         self.error = ""
-        self.history = [history_row(h) for h in got]
+        self.history = [history_row(h, zone=self.time_zone) for h in got]
         self.adjust_scores = [
             {"source": s.source, "score": number(s.score), "label": s.label} for s in scores
         ]

@@ -44,9 +44,9 @@ class KeyUseRow(TypedDict):
     reason: str
 
 
-def key_use_row(use: KeyUse) -> KeyUseRow:
+def key_use_row(use: KeyUse, *, zone: str) -> KeyUseRow:
     return KeyUseRow(
-        at=moment(use.at, seconds=True),
+        at=moment(use.at, zone=zone, seconds=True),
         provider=PROVIDER_LABELS.get(use.provider, use.provider),
         version="" if use.key_version is None else str(use.key_version),
         result="Unwrapped" if use.success else "Failed",
@@ -88,7 +88,7 @@ class EncryptionState(SessionState):
     def _show_view(self, view: EncryptionView) -> None:
         """The key's status and its use log into vars."""
         self._show_status(view.status)
-        self.log = [key_use_row(u) for u in view.log]
+        self.log = [key_use_row(u, zone=self.time_zone) for u in view.log]
 
     def _show_status(self, status: KeyStatus | None) -> None:
         self.form_key += 1
@@ -109,7 +109,8 @@ class EncryptionState(SessionState):
             if current is not None and current.kms_key_version
             else ""
         )
-        self.last_unwrap = moment(status.last_unwrap_at, seconds=True) or "Not yet"
+        last = moment(status.last_unwrap_at, zone=self.time_zone, seconds=True)
+        self.last_unwrap = last or "Not yet"
         self.cache = f"{status.cache_seconds:g} s"
         self.rotation = _rotation(status.rotation)
 

@@ -405,7 +405,7 @@ class GoalDetailState(SessionState):
             row["progress_source"] = self.goal.get("progress_source", row["progress_source"])
         self.goal = row
         self.key_results = [key_result_row(kr) for kr in detail.key_results]
-        self.check_ins = [check_in_row(c) for c in detail.check_ins]
+        self.check_ins = [check_in_row(c, zone=self.time_zone) for c in detail.check_ins]
         self.ancestors = [goal_link_row(link) for link in detail.ancestors]
         if below:
             self.children = [goal_link_row(link) for link in detail.children]

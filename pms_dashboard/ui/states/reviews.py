@@ -100,14 +100,14 @@ class ReviewsState(ReviewsBase):
         self.summary = detail.summary
         self.editable = detail.editable
         self.review = review_form_row(detail)
-        self.context = context_row(detail)
+        self.context = context_row(detail, zone=self.time_zone)
 
     def _home(self, session: TenantSession, actor: TenantContext) -> None:
         mine = writing.list_my_reviews(session=session, actor=actor)
         shared = results.list_my_results(session=session, actor=actor)
         options = common.scale_options(session=session)
         self.my_reviews = [my_review_row(r) for r in mine]
-        self.shared = [shared_row(r) for r in shared]
+        self.shared = [shared_row(r, zone=self.time_zone) for r in shared]
         self.scale_options = [{"value": NOT_SCORED, "label": "Not scored"}, *options]
 
     @event

@@ -186,9 +186,10 @@ def key_result_row(kr: KeyResultView) -> KeyResultRow:
     )
 
 
-def check_in_row(check_in: CheckInView) -> CheckInRow:
-    """A check-in as its row reads."""
-    return fill(CheckInRow, check_in, at=moment(check_in.at), progress=percent(check_in.progress))
+def check_in_row(check_in: CheckInView, *, zone: str) -> CheckInRow:
+    """A check-in as its row reads (its time in the reader's zone)."""
+    at, progress = moment(check_in.at, zone=zone), percent(check_in.progress)
+    return fill(CheckInRow, check_in, at=at, progress=progress)
 
 
 def goal_link_row(link: GoalLink) -> GoalLinkRow:
@@ -500,12 +501,25 @@ class ContextGoalRow(TypedDict):
     confidence: str
 
 
+class ContextCheckInRow(TypedDict):
+    """One of the reviewee's latest check-ins, beside the manager's review."""
+
+    goal_id: str
+    goal_title: str
+    at: str  # in the reader's zone
+    progress: int  # whole percent
+    confidence: str
+    note: str
+
+
 class ReviewContextRow(TypedDict):
-    """Beside a manager's review: the self review (or why none) and the person's goals."""
+    """Beside a manager's review: the self review (or why none), the person's goals and
+    their latest check-ins."""
 
     self_review: ReviewShownRow | None
     self_review_note: str
     goals: list[ContextGoalRow]
+    check_ins: list[ContextCheckInRow]
 
 
 class PeerShownRow(TypedDict):
@@ -536,18 +550,19 @@ def my_review_row(row: MyReviewRow) -> MyReviewListRow:
     return fill(MyReviewListRow, row, due=day(row.due))
 
 
-def shared_row(row: SharedCycleRow) -> SharedListRow:
-    """A shared result as its row reads (the day it was shared)."""
-    return fill(SharedListRow, row, shared_at=day(row.shared_at.date() if row.shared_at else None))
+def shared_row(row: SharedCycleRow, *, zone: str) -> SharedListRow:
+    """A shared result as its row reads (the day it was shared, in the reader's zone)."""
+    return fill(SharedListRow, row, shared_at=day(row.shared_at, zone=zone))
 
 
 CYCLE_DAYS = ("period_start", "period_end", "self_review_due", "manager_review_due")
 
 
-def cycle_row(row: CycleRow) -> CycleListRow:
-    """A cycle as its row reads: its period and deadlines as days, its launch a moment."""
+def cycle_row(row: CycleRow, *, zone: str) -> CycleListRow:
+    """A cycle as its row reads: its period and deadlines as days, its launch a moment (in
+    the reader's zone)."""
     days = {name: day(getattr(row, name)) for name in CYCLE_DAYS}
-    return fill(CycleListRow, row, launched_at=moment(row.launched_at), **days)
+    return fill(CycleListRow, row, launched_at=moment(row.launched_at, zone=zone), **days)
 
 
 def review_form_row(detail: ReviewDetail) -> ReviewFormRow:
@@ -568,13 +583,19 @@ def _review_shown(detail: ReviewDetail | None) -> ReviewShownRow | None:
     return fill(ReviewShownRow, detail, ratings=ratings)
 
 
-def context_row(detail: ReviewDetail) -> ReviewContextRow:
-    """What the open review's writer sees beside it (nothing for most reviews)."""
+def context_row(detail: ReviewDetail, *, zone: str) -> ReviewContextRow:
+    """What the open review's writer sees beside it (nothing for most reviews; check-in
+    times in the reader's zone)."""
     got = detail.context
     if got is None:
         return nothing(ReviewContextRow)
     goals = [fill(ContextGoalRow, g) for g in got.goals]
-    return fill(ReviewContextRow, got, self_review=_review_shown(got.self_review), goals=goals)
+    check_ins = [
+        fill(ContextCheckInRow, c, at=moment(c.at, zone=zone), progress=percent(c.progress))
+        for c in got.check_ins
+    ]
+    own = _review_shown(got.self_review)
+    return fill(ReviewContextRow, got, self_review=own, goals=goals, check_ins=check_ins)
 
 
 def results_row(got: MyResults) -> ResultsRow:
@@ -594,9 +615,9 @@ def ninebox_row(cell: NineBoxCell) -> NineBoxRow:
     return fill(NineBoxRow, cell, people=[dict(person) for person in cell.people])
 
 
-def history_row(row: CalibrationChangeRow) -> HistoryRow:
-    """A calibration change as its row reads."""
-    return fill(HistoryRow, row, created_at=moment(row.created_at))
+def history_row(row: CalibrationChangeRow, *, zone: str) -> HistoryRow:
+    """A calibration change as its row reads (its time in the reader's zone)."""
+    return fill(HistoryRow, row, created_at=moment(row.created_at, zone=zone))
 
 
 class ChartSlice(TypedDict):
@@ -627,6 +648,7 @@ class AccessLogRow(TypedDict):
     what: str
 
 
-def access_log_row(row: ProviderAccess) -> AccessLogRow:
-    """A super-admin's action as its row reads (to the second: an audit trail)."""
-    return fill(AccessLogRow, row, at=moment(row.at, seconds=True))
+def access_log_row(row: ProviderAccess, *, zone: str) -> AccessLogRow:
+    """A super-admin's action as its row reads (to the second: an audit trail; in the
+    reader's zone)."""
+    return fill(AccessLogRow, row, at=moment(row.at, zone=zone, seconds=True))

@@ -24,6 +24,7 @@ import reflex as rx
 from pms_dashboard.auth.cookies import token_from_cookie_header
 from pms_dashboard.auth.routes import signed_in
 from pms_dashboard.auth.service import Principal
+from pms_dashboard.auth.zones import DEFAULT_ZONE
 from pms_dashboard.errors import UserError
 from pms_dashboard.organisation.service import get_customization
 from pms_dashboard.tenancy.session import TenantSession
@@ -50,6 +51,7 @@ class SessionState(AppState):
     tenant_name: str = ""
     accent: str = "indigo"  # the tenant's look, from its settings (display only)
     logo_url: str = ""
+    time_zone: str = DEFAULT_ZONE  # the zone their dates and times are shown in (`ui.format`)
 
     @contextmanager
     def _signed_in(
@@ -97,6 +99,8 @@ class SessionState(AppState):
         self.role_label = ROLE_LABELS.get(principal.role, principal.role)
         self.role = principal.role
         self.tenant_name = principal.tenant_name
+        if self.time_zone != principal.time_zone:  # read with the session check: no statement
+            self.time_zone = principal.time_zone
 
     def _look(self, session: TenantSession) -> None:
         """The tenant's look, as of this event (its settings came with the session check,
@@ -109,6 +113,7 @@ class SessionState(AppState):
 
     def _forget(self) -> None:
         self.user_name = self.user_email = self.role_label = self.role = self.tenant_name = ""
+        self.time_zone = DEFAULT_ZONE
 
     @event
     def require_user(self):
