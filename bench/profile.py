@@ -157,6 +157,37 @@ def profiled(run: Callable[[], None], events: int, top: int, clock: str = "wall"
 # the new taking turns; see the issue's closing note): the figures this section compares to.
 BEFORE = {"wall": 21.96, "cpu": 10.2, "transactions": 2, "statements": 8}
 TARGET_MS = 5.0
+# App CPU (ms, median) and statements of each event of the load mix before this sitting's
+# cuts (same harness, measured on a busy machine before the change): what `--event all`
+# compares to in BENCHMARKS.md.
+MIX_BEFORE = {
+    "goals": (4.15, 3),
+    "next page": (3.86, 3),
+    "team scope": (5.24, 3),
+    "filter status": (5.76, 3),
+    "goal": (17.51, 9),
+    "check-in": (32.04, 30),
+    "overview": (14.15, 9),
+}
+
+
+def mix_table(runs: int) -> str:
+    """Each event of the load test's mix, timed in process: a Markdown table."""
+    lines = [
+        "| event | app CPU before (ms) | app CPU now (ms) | server time now (ms, p95) |"
+        " statements before | now |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, event in _events().items():
+        event()
+        _, statements = Traffic().of(event)
+        wall, cpu = timed(event, runs, name)
+        cpu_before, statements_before = MIX_BEFORE[name]
+        lines.append(
+            f"| {name} | {cpu_before:.2f} | {cpu.median_ms:.2f} | {wall.median_ms:.2f}"
+            f" ({wall.p95_ms:.2f}) | {statements_before} | {statements} |"
+        )
+    return "\n".join(lines)
 
 
 def run(runs: int = 200, events: int = 200, top: int = 10) -> None:
@@ -185,7 +216,13 @@ side by side with it, on the same busy machine).
 | transactions per event | {b["transactions"]} (visit) | {begins} | <= 1 |
 | statements per event (besides the door's pipelined set-up) | {b["statements"]} | {statements} | |
 
-Top {top} functions by own CPU time over {events} events, now:
+Every event of the real-websocket load test's mix (`bench.load`), the same way ({runs}
+events each; the employee's goals, their next page, one of their goals opened and checked in
+on; the manager's team list, status filter and overview):
+
+{mix_table(runs)}
+
+Top {top} functions by own CPU time over {events} events of "My goals" `load`, now:
 
 ```
 {_own_lines(own, top)}

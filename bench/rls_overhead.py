@@ -673,7 +673,7 @@ def measure_session_cost(subject: Subject) -> tuple[dict[str, Timing], float]:
     from pms_dashboard.db.engine import app_engine, role_url
     from pms_dashboard.settings import APP_ROLE
     from pms_dashboard.tenancy.context import TenantContext
-    from pms_dashboard.tenancy.session import _begin_with_context, tenant_session
+    from pms_dashboard.tenancy.session import _begin_at, tenant_session
 
     engine = app_engine()
     no_ping = create_engine(role_url(APP_ROLE), pool_size=2, pool_pre_ping=False)
@@ -697,7 +697,7 @@ def measure_session_cost(subject: Subject) -> tuple[dict[str, Timing], float]:
 
     def pipelined() -> None:
         with Session(bind=engine) as s:
-            _begin_with_context(s, subject.tenant_id)
+            _begin_at(s, subject.tenant_id, None)
             s.execute(one).scalar_one()
             s.commit()
 

@@ -172,6 +172,13 @@ def _found(session: Session, actor: TenantContext, kind: IdKind, ids: list[uuid.
     return found
 
 
+def found_here(session: Session, actor: TenantContext, kind: IdKind, uid: uuid.UUID) -> None:
+    """Note that `uid` is a row of `kind` of the actor's tenant, read by the caller itself
+    (a row read whole, under the tenant's scoping): later `resolve`s of it in this unit of
+    work send nothing."""
+    transaction_memo(session, MEMO_FOUND)[actor.tenant_id, kind, uid] = True
+
+
 def resolve(
     *,
     session: Session,

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from pms_dashboard.auth.permissions import Action, PermissionDenied, Resource
-from pms_dashboard.auth.resolve import IdKind, RawId, resolve, resolve_all
+from pms_dashboard.auth.resolve import IdKind, RawId, resolve_all
 from pms_dashboard.goals.models import Goal, GoalCheckIn, GoalStatus, KeyResult
 from pms_dashboard.goals.rules import (
     KEY_RESULTS_OF,
@@ -33,9 +33,7 @@ def check_in(
 ) -> uuid.UUID:
     """Record a check-in: new key-result values (progress then follows from them) or, for a
     goal measured only by check-ins, a progress figure; rolls up to the parents."""
-    gid = resolve(
-        session=session, actor=actor, kind=IdKind.goal, raw=goal_id, action=Action.check_in
-    )
+    goal = load_goal(session, actor, goal_id, Action.check_in)
     resolve_all(
         session=session,
         actor=actor,
@@ -44,7 +42,6 @@ def check_in(
         action=Action.check_in,
     )
     values = {uuid.UUID(str(k)): v for k, v in data.key_results.items()}  # resolved above
-    goal = load_goal(session, actor, gid, Action.check_in)
     if goal.status in (GoalStatus.archived.value, GoalStatus.draft.value):
         raise GoalError(f"This goal is {goal.status}: reopen it to check in.")
     if actor.user_id is None:
@@ -73,9 +70,6 @@ def check_in(
         if data.progress is None:
             raise GoalError("Give the progress (0-100%) for this goal.", field="progress")
         goal.progress = data.progress
-    if goal.parent_id:
-        session.flush()
-        recompute_progress(session=session, goal_ids=[goal.parent_id])
     entry = GoalCheckIn(
         goal_id=goal.id,
         author_id=actor.user_id,
@@ -86,7 +80,9 @@ def check_in(
     goal.updated_at = now()
     goal.confidence, goal.last_check_in_at = entry.confidence, entry.created_at
     session.add(entry)
-    session.flush()
+    session.flush()  # the goal's new progress with its confidence: one update
+    if goal.parent_id:
+        recompute_progress(session=session, goal_ids=[goal.parent_id])
     detail = {"progress": str(goal.progress), "confidence": entry.confidence}
     record(session, actor, "goal.check_in", goal, detail | {"key_results": kr_changes})
     return entry.id

@@ -25,7 +25,7 @@ from pms_dashboard.auth.permissions import (
     require,
     visible_user_ids,
 )
-from pms_dashboard.auth.resolve import IdKind, RawId, resolve
+from pms_dashboard.auth.resolve import IdKind, NotFoundHere, RawId, found_here, parse_id
 from pms_dashboard.goals.models import Goal, GoalStatus, KeyResult
 from pms_dashboard.organisation.service import get_customization
 from pms_dashboard.tenancy.context import TenantContext
@@ -121,8 +121,11 @@ KEY_RESULTS_OF = (
 def load_goal(session: Session, actor: TenantContext, goal_id: RawId, action: Action) -> Goal:
     """The goal, if it is one of the tenant's (else `NotFoundHere`) and the actor may do
     `action` to it (else `PermissionDenied`)."""
-    gid = resolve(session=session, actor=actor, kind=IdKind.goal, raw=goal_id, action=action)
-    goal = session.scalars(_GOAL_BY_ID, {"goal": gid}).one()
+    gid = parse_id(goal_id)
+    goal = session.scalars(_GOAL_BY_ID, {"goal": gid}).first() if gid else None
+    if goal is None:  # read under the tenant's scoping: what `resolve` would have refused
+        raise NotFoundHere(IdKind.goal, [gid] if gid else [], action=action)
+    found_here(session, actor, IdKind.goal, goal.id)
     require(
         session=session,
         actor=actor,
@@ -153,8 +156,12 @@ _GOAL_AND_OWNER = (  # built once: an alias costs more to build than the read to
 
 def open_goal(session: Session, actor: TenantContext, goal_id: RawId) -> Opened:
     """The goal to show, refused like `load_goal(..., Action.view)`."""
-    gid = resolve(session=session, actor=actor, kind=IdKind.goal, raw=goal_id, action=Action.view)
-    goal, name = session.execute(_GOAL_AND_OWNER, {"goal": gid}).one()
+    gid = parse_id(goal_id)
+    found = session.execute(_GOAL_AND_OWNER, {"goal": gid}).first() if gid else None
+    if found is None:
+        raise NotFoundHere(IdKind.goal, [gid] if gid else [], action=Action.view)
+    goal, name = found
+    found_here(session, actor, IdKind.goal, goal.id)
     relation = relations_to(session=session, actor=actor, subject_ids=[goal.owner_id])
     if not decide(actor.role, Resource.goal, Action.view, relation[goal.owner_id]):
         raise PermissionDenied(Resource.goal, Action.view, target_id=goal.owner_id)
