@@ -78,6 +78,13 @@ def goal_list_conditions(
 
 # The goal owner's person row in a list (one alias for every list: built once, not per call).
 _OWNER = aliased(User, name="owner")
+_ROW_COLUMNS = [
+    col(getattr(Goal, name))
+    for name in (
+        "id", "title", "status", "period", "progress", "due_date", "confidence",
+        "last_check_in_at", "created_at",
+    )
+]  # fmt: skip
 
 
 def list_goals(
@@ -112,9 +119,9 @@ def list_goals(
     order = sort_column.desc() if query.descending else sort_column.asc()
     page = min(query.page, page_count(total, query.page_size)) if counted else 1
     rows = session.execute(
-        select(
-            Goal,
-            col(owner.display_name),
+        select(  # the columns a row shows (no goal objects: nothing to track or to open)
+            *_ROW_COLUMNS,
+            col(owner.display_name).label("owner"),
             kr_count.label("key_results"),
         )
         .join(owner, owned_by(owner))
@@ -128,17 +135,17 @@ def list_goals(
             GoalRow(
                 id=str(g.id),
                 title=g.title,
-                owner=name,
+                owner=g.owner,
                 status=g.status,
                 period=g.period,
                 progress=g.progress,
                 due_date=g.due_date,
-                key_results=int(n),
+                key_results=int(g.key_results),
                 confidence=g.confidence or "",
                 stale=stale,
                 overdue=overdue,
             )
-            for g, name, n in rows
+            for g in rows
             for stale, overdue in [flags(g, cutoff, today)]
         ],
         total=total if counted else len(rows),

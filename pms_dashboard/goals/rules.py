@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, Uuid, and_, bindparam, func, literal, select
 from sqlalchemy.orm import Session, aliased
@@ -61,8 +61,17 @@ def stale_condition(cutoff: datetime) -> ColumnElement[bool]:
     )
 
 
-def flags(goal: Goal, cutoff: datetime, today: date) -> tuple[bool, bool]:
-    """(stale, overdue) of one loaded goal: the same rule as `stale_condition`."""
+class Dated(Protocol):
+    """What `flags` reads of a goal (a loaded goal, or a row of its columns)."""
+
+    status: str
+    due_date: date
+    last_check_in_at: datetime | None
+    created_at: datetime
+
+
+def flags(goal: Dated, cutoff: datetime, today: date) -> tuple[bool, bool]:
+    """(stale, overdue) of one goal: the same rule as `stale_condition`."""
     active = goal.status == GoalStatus.active.value
     return (
         active and (goal.last_check_in_at or goal.created_at) < cutoff,
