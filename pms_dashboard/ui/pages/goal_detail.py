@@ -371,7 +371,12 @@ def _edit_form() -> rx.Component:
         rx.form(
             rx.vstack(
                 rx.heading("Edit goal", size="3"),
-                goal_fields(parents=S.parents, goal=shown(S.goal), key_results=S.key_results),
+                goal_fields(
+                    parents=S.parents,
+                    goal=shown(S.goal),
+                    key_results=S.key_results,
+                    refusal=(S.edit_error, S.edit_field),
+                ),
                 goal_form_buttons(on_cancel=S.cancel_edit, submit="Save", submit_id="goal-save"),
                 spacing="3",
             ),
