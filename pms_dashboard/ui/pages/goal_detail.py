@@ -207,6 +207,36 @@ def _beside(field: rx.Var | str, element_id: str = "", **props: object) -> rx.Co
     return field_message(S.check_in_error, S.check_in_field == field, element_id, **props)
 
 
+def _check_in_kr(k: ObjectVar) -> rx.Component:
+    """A key result's new value in the check-in, its target beside it."""
+    return rx.vstack(
+        rx.hstack(
+            rx.text(k["title"], size="2", width="45%"),
+            rx.input(
+                name="kr_" + k["id"].to(str),
+                default_value=k["current_value"].to(str),
+                width="25%",
+                class_name="checkin-kr",
+                aria_label=k["title"],
+            ),
+            rx.text(
+                "of ",
+                k["target_value"],
+                " ",
+                k["unit"],
+                size="1",
+                color_scheme="gray",
+                class_name="checkin-kr-target",
+            ),
+            width="100%",
+            align="center",
+        ),
+        _beside("kr_" + k["id"].to(str), class_name="checkin-kr-error"),
+        spacing="1",
+        width="100%",
+    )
+
+
 def _check_in_form() -> rx.Component:
     """Kept as typed when refused (the message beside its input); after a saved check-in it
     starts afresh (a new key) from the goal as it now is and its last confidence."""
@@ -217,38 +247,7 @@ def _check_in_form() -> rx.Component:
                 rx.heading("Check in", size="3"),
                 rx.cond(
                     S.key_results.length() > 0,
-                    rx.vstack(
-                        rx.foreach(
-                            S.key_results,
-                            lambda k: rx.vstack(
-                                rx.hstack(
-                                    rx.text(k["title"], size="2", width="45%"),
-                                    rx.input(
-                                        name="kr_" + k["id"].to(str),
-                                        default_value=k["current_value"].to(str),
-                                        width="25%",
-                                        class_name="checkin-kr",
-                                        aria_label=k["title"],
-                                    ),
-                                    rx.text(
-                                        "of ",
-                                        k["target_value"],
-                                        " ",
-                                        k["unit"],
-                                        size="1",
-                                        color_scheme="gray",
-                                        class_name="checkin-kr-target",
-                                    ),
-                                    width="100%",
-                                    align="center",
-                                ),
-                                _beside("kr_" + k["id"].to(str), class_name="checkin-kr-error"),
-                                spacing="1",
-                                width="100%",
-                            ),
-                        ),
-                        width="100%",
-                    ),
+                    rx.vstack(rx.foreach(S.key_results, _check_in_kr), width="100%"),
                     rx.cond(
                         g["progress_source"] == "check_ins",
                         labelled(
