@@ -1,5 +1,5 @@
-"""Review cycles: the list and HR's buttons, and a cycle's status, charts, nine-box and
-calibration dialog (HR's forms and the confirmation dialog: components/cycle_forms.py)."""
+"""Review cycles: the list, HR's forms and buttons, and a cycle's status, charts, nine-box
+and calibration dialog."""
 
 from __future__ import annotations
 
@@ -10,11 +10,7 @@ from reflex.vars import ObjectVar
 
 from pms_dashboard.reviews.schemas import MAX_PEERS
 from pms_dashboard.ui.components.charts import count_bar_chart
-from pms_dashboard.ui.components.cycle_forms import (
-    confirm_dialog,
-    create_cycle_form,
-    create_template_form,
-)
+from pms_dashboard.ui.components.confirm import cycle_confirm_dialog
 from pms_dashboard.ui.components.export import export_menu
 from pms_dashboard.ui.components.feedback import error_callout, feedback
 from pms_dashboard.ui.components.fields import labelled
@@ -57,6 +53,150 @@ def _badge(value: rx.Var, colors: dict[str, str]) -> rx.Component:
         value,
         *[(k, rx.badge(k.replace("_", " "), color_scheme=c)) for k, c in colors.items()],
         rx.badge(value),
+    )
+
+
+# ------------------------------------------------------------------------ admin forms
+
+
+def _date(label: str, name: str, element_id: str) -> rx.Component:
+    d = shown(CyclesState.draft)
+    return labelled(
+        label, rx.input(type="date", name=name, id=element_id, default_value=d.get(name, ""))
+    )
+
+
+def _cycle_form_buttons(editing: Any) -> rx.Component:
+    """Create (or, for a draft being edited, save) and a way out of the edit."""
+    cancel = rx.button(
+        "Cancel",
+        type="button",
+        variant="soft",
+        on_click=CyclesState.cancel_edit,
+        id="cycle-edit-cancel",
+    )
+    return rx.hstack(
+        rx.button(
+            rx.cond(editing, "Save cycle", "Create cycle"),
+            type="submit",
+            id="cycle-create-submit",
+        ),
+        rx.cond(editing, cancel),
+        spacing="3",
+    )
+
+
+def _create_cycle_form() -> rx.Component:
+    """A new cycle, or the draft being edited (its values in the inputs; a new key each
+    time a draft is opened or the form is done)."""
+    d, editing = shown(CyclesState.draft), CyclesState.editing_cycle_id != ""
+    return rx.card(
+        rx.form(
+            rx.vstack(
+                rx.heading(rx.cond(editing, "Edit draft cycle", "New cycle"), size="4"),
+                labelled(
+                    "Name",
+                    rx.input(
+                        name="name",
+                        id="cycle-name",
+                        required=True,
+                        max_length=200,
+                        default_value=d.get("name", ""),
+                    ),
+                ),
+                labelled(
+                    "Template",
+                    rx.select.root(
+                        rx.select.trigger(
+                            placeholder="Choose a template", width="100%", id="cycle-template"
+                        ),
+                        rx.select.content(
+                            rx.foreach(
+                                CyclesState.templates,
+                                lambda t: rx.select.item(t["name"], value=t["id"]),
+                            )
+                        ),
+                        name="template_id",
+                        default_value=d.get("template_id", ""),
+                    ),
+                ),
+                rx.hstack(
+                    _date("Period start", "period_start", "cycle-period-start"),
+                    _date("Period end", "period_end", "cycle-period-end"),
+                    width="100%",
+                ),
+                rx.hstack(
+                    _date("Self reviews due", "self_review_due", "cycle-self-due"),
+                    _date("Manager reviews due", "manager_review_due", "cycle-manager-due"),
+                    width="100%",
+                ),
+                rx.text(
+                    "Participants (all empty means everyone active):",
+                    size="2",
+                    color_scheme="gray",
+                ),
+                labelled(
+                    "Departments (comma-separated)",
+                    rx.input(
+                        name="departments",
+                        id="cycle-departments",
+                        default_value=d.get("departments", ""),
+                    ),
+                ),
+                labelled(
+                    "Teams (comma-separated)",
+                    rx.input(name="teams", id="cycle-teams", default_value=d.get("teams", "")),
+                ),
+                labelled(
+                    "Whole organisations of managers (emails, comma-separated)",
+                    rx.input(
+                        name="manager_emails",
+                        id="cycle-managers",
+                        default_value=d.get("manager_emails", ""),
+                    ),
+                ),
+                _cycle_form_buttons(editing),
+                spacing="3",
+                width="100%",
+            ),
+            on_submit=CyclesState.create_cycle,
+            reset_on_submit=False,
+            key=CyclesState.form_key,
+            id="cycle-create",
+        ),
+        width="100%",
+    )
+
+
+def _create_template_form() -> rx.Component:
+    return rx.card(
+        rx.form(
+            rx.vstack(
+                rx.heading("New template", size="4"),
+                labelled(
+                    "Name",
+                    rx.input(
+                        name="template_name", id="template-name", required=True, max_length=200
+                    ),
+                ),
+                labelled(
+                    "Criteria, one per line: name; weight",
+                    rx.text_area(
+                        name="criteria",
+                        id="template-criteria",
+                        placeholder="Delivery; 2\nCollaboration; 1",
+                        min_height="160px",
+                        width="100%",
+                    ),
+                ),
+                rx.button("Create template", type="submit", id="template-create-submit"),
+                spacing="3",
+                width="100%",
+            ),
+            on_submit=CyclesState.create_template,
+            id="template-create",
+        ),
+        width="100%",
     )
 
 
@@ -521,8 +661,8 @@ def cycles_page() -> rx.Component:
         rx.cond(
             CyclesState.can_manage,
             rx.grid(
-                create_cycle_form(),
-                create_template_form(),
+                _create_cycle_form(),
+                _create_template_form(),
                 columns=CARD_COLUMNS,
                 spacing="4",
                 width="100%",
@@ -532,7 +672,7 @@ def cycles_page() -> rx.Component:
         rx.cond(CyclesState.cycle_id != "", _detail()),
         _adjust_dialog(),
         _nominate_dialog(),
-        confirm_dialog(),
+        cycle_confirm_dialog(),
         width="100%",
         spacing="4",
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 from reflex.vars import ObjectVar
 
+from pms_dashboard.ui.components.confirm import dialog_buttons
 from pms_dashboard.ui.components.feedback import error_callout, feedback
 from pms_dashboard.ui.components.fields import field_message, labelled, native_select, options
 from pms_dashboard.ui.components.goal_badges import (
@@ -66,19 +67,11 @@ def _archive_button() -> rx.Component:
             rx.alert_dialog.description(
                 "It leaves the lists and stops counting towards its parent."
             ),
-            rx.hstack(
-                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft")),
-                rx.alert_dialog.action(
-                    rx.button(
-                        "Archive",
-                        color_scheme="red",
-                        on_click=S.archive,
-                        id="goal-archive-confirm",
-                    )
+            dialog_buttons(
+                rx.button("Cancel", variant="soft"),
+                rx.button(
+                    "Archive", color_scheme="red", on_click=S.archive, id="goal-archive-confirm"
                 ),
-                justify="end",
-                spacing="3",
-                padding_top="1rem",
             ),
         ),
     )
