@@ -8,7 +8,7 @@ nothing of the project, so every package (the tenancy room included) may use it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from decimal import Decimal
 
 from pydantic import ValidationError
@@ -35,6 +35,12 @@ _BOUNDS = {
     "less_than": ("lt", "must be less than {}"),
 }
 _NOT_A_NUMBER = {"decimal_parsing", "decimal_type", "float_parsing", "int_parsing"}
+_NOT_A_DATE = {"date_parsing", "date_type", "date_from_datetime_parsing"}
+# Text lengths (`{}`: the bound).
+_LENGTHS = {
+    "string_too_short": ("min_length", "needs at least {} characters"),
+    "string_too_long": ("max_length", "may have at most {} characters"),
+}
 
 
 def _number(value: object) -> object:
@@ -48,21 +54,50 @@ def _number(value: object) -> object:
 def _plain(problem: Mapping[str, object]) -> str:
     """The problem in people's words where pydantic's are a developer's."""
     kind, ctx = str(problem["type"]), problem.get("ctx")
-    if kind in _BOUNDS and isinstance(ctx, Mapping):
-        key, words = _BOUNDS[kind]
+    if kind in (_BOUNDS | _LENGTHS) and isinstance(ctx, Mapping):
+        key, words = (_BOUNDS | _LENGTHS)[kind]
         bound = ctx.get(key)
         return words.format(_number(bound))
+    if kind == "missing" or (problem.get("input") is None and kind in _NOT_A_NUMBER | _NOT_A_DATE):
+        return "needs a value"
     if kind in _NOT_A_NUMBER:
         return "must be a number"
+    if kind in _NOT_A_DATE:
+        return "must be a date"
+    if kind in ("literal_error", "enum"):
+        return "is not one of the choices"
     return str(problem["msg"])
+
+
+def _path(problem: Mapping[str, object]) -> list[str]:
+    """Where a problem is, as parts ("key_results", "0", "title"): its place in the input,
+    then the field a check of the whole model named by raising `UserError(field=...)`."""
+    loc = problem["loc"]
+    parts = [str(p) for p in loc] if isinstance(loc, tuple) else []
+    ctx = problem.get("ctx")
+    named = ctx.get("error") if isinstance(ctx, Mapping) else None
+    if isinstance(named, UserError) and named.field:
+        parts += named.field.split(".")
+    return parts
 
 
 def validation_field(err: ValidationError) -> str | None:
     """The input the first problem is about, as a dotted path ("key_results.0.title"), so a
     form can show the message beside it; None for a problem of the whole form."""
     for problem in err.errors()[:1]:
-        return ".".join(str(p) for p in problem["loc"]) or None
+        return ".".join(_path(problem)) or None
     return None
+
+
+def field_in(field: str | None, fields: Collection[str]) -> str:
+    """Which of a form's `fields` a refusal about `field` (a dotted path) goes beside: the
+    field itself or the one it lies in ("key_results.1" holds "key_results.1.title"); ""
+    for anything else, so an unknown or forged name only ever reaches the form's own line."""
+    parts = (field or "").split(".")
+    for n in range(len(parts), 0, -1):
+        if ".".join(parts[:n]) in fields:
+            return ".".join(parts[:n])
+    return ""
 
 
 def validation_message(
@@ -73,15 +108,18 @@ def validation_message(
     unknown: str = "field",
 ) -> str:
     """One readable sentence per problem (at most `limit`), named by the field as the form
-    labels it ("Due date: Input should be a valid date."), so no developer's field name or
-    pydantic prefix reaches the page; a field the form does not have is named as unknown."""
+    labels it ("Due date: must be a date."; `labels` by name or by dotted path), so no
+    developer's field name or pydantic prefix reaches the page; a field the form does not
+    have is named as unknown."""
     sentences = []
     for problem in err.errors()[: max(limit, 1)]:
-        names = [str(p) for p in problem["loc"] if not isinstance(p, int)]
+        path = _path(problem)
+        names = [p for p in path if not p.isdigit()]
         if problem["type"] == "extra_forbidden" and len(names) == 1:
             sentences.append(f"Unknown {unknown} {names[0]!r}.")
             continue
-        known = [labels[n] for n in reversed(names) if labels and n in labels]
+        keys = [".".join(path), *reversed(names)]
+        known = [labels[n] for n in keys if labels and n in labels]
         label = known[0] if known else " ".join(names).replace("_", " ")
         text = _plain(problem).removeprefix("Value error, ").removeprefix("Assertion failed, ")
         text = text.rstrip(".")

@@ -25,7 +25,7 @@ from pms_dashboard.reviews.cycles import (
 )
 from pms_dashboard.reviews.schemas import ReviewError
 from pms_dashboard.tenancy.session import tenant_session
-from pms_dashboard.ui.states.goals import goal_input_from_form
+from pms_dashboard.ui.states.goals import goal_form_refusal, goal_input_from_form
 from tests.conftest import ctx
 from tests.test_goals import create, goal_input, t  # noqa: F401  (the fixture)
 from tests.test_reviews import Org, _cycle, _launched, _outcome, org  # noqa: F401
@@ -66,10 +66,10 @@ def _goal_form(**extra: str) -> dict[str, Any]:
 
 
 def test_a_key_result_without_a_title_is_refused_not_dropped() -> None:
-    with pytest.raises(GoalError, match="Key result 1: every key result needs a title") as got:
+    with pytest.raises(GoalError, match="Key result 1: give it a title") as got:
         goal_input_from_form(_goal_form(kr_start_0="0", kr_target_0="10"))
     assert got.value.field == "key_results.0.title"
-    with pytest.raises(ValidationError, match="needs a title"):
+    with pytest.raises(ValidationError, match="give it a title"):
         KeyResultInput(title="  ", target_value=Decimal(10))
     assert goal_input_from_form(_goal_form()).key_results == []  # an empty row is no row
 
@@ -134,3 +134,34 @@ def test_calibration_can_be_reopened_until_something_is_calibrated(org: Org) -> 
     with pytest.raises(ReviewError, match="no longer be reopened"):
         o.do("hr", reopen_calibration, cycle_id=cycle_id)
     assert o.snapshot() == before
+
+
+def test_a_check_of_the_whole_goal_names_the_input_it_is_about() -> None:
+    krs = [KeyResultInput(title=n, target_value=Decimal(1)) for n in ("Same", "other", "same")]
+    with pytest.raises(ValidationError) as refused:
+        goal_input("Twice", key_results=krs)
+    assert validation_field(refused.value) == "key_results.2.title"
+    labels = {"key_results.2.title": "Key result 3"}
+    said = validation_message(refused.value, labels, limit=1)
+    assert said == "Key result 3: give it a title different from the others."
+    with pytest.raises(ValidationError) as refused:
+        KeyResultInput(title="Flat", start_value=Decimal(5), target_value=Decimal(5))
+    assert validation_field(refused.value) == "target_value"
+
+
+@pytest.mark.parametrize(
+    ("field", "placed"),
+    [
+        ("title", "title"),
+        ("key_results.1.title", "key_results.1"),
+        ("key_results.1", "key_results.1"),
+        ("key_results.9.title", ""),  # no such row
+        ("key_results", ""),
+        ("__proto__", ""),
+        ("<img src=x>", ""),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_a_refusal_goes_beside_an_input_only_the_form_has(field: str | None, placed: str) -> None:
+    assert goal_form_refusal(GoalError("Refused.", field=field)) == ("Refused.", placed)

@@ -179,7 +179,7 @@ def test_check_in_rules(t):
     ("kwargs", "message"),
     [
         ({"title": "x"}, "at least 3"),
-        ({"due_date": TODAY - timedelta(days=40)}, "due date must be on or after"),
+        ({"due_date": TODAY - timedelta(days=40)}, "must be on or after the start date"),
         ({"due_date": TODAY + timedelta(days=5 * 366)}, "three years"),
         ({"weight": Decimal(0)}, "greater than 0"),
         ({"key_results": [{"title": "k", "start_value": 5, "target_value": 5}]}, "differ"),
@@ -190,7 +190,7 @@ def test_check_in_rules(t):
                     {"title": "same", "target_value": 2},
                 ]
             },
-            "different from each other",
+            "different from the others",
         ),
         ({"status": "archived"}, "Input should be"),
         ({"owner_id": ["a list"]}, "owner_id"),

@@ -226,3 +226,67 @@ def test_lists_say_none_only_once_read(world, state) -> None:
     assert st.loaded is True
     gone = state_for(state, None, "/goals")
     assert redirects_to(call(gone, state.load)) == "/signin" and gone.loaded is False
+
+
+# ------------------------------------------------------- the goal form's refusals, placed
+
+
+def _refusal_cases(w: dict[str, Any]) -> list[tuple[dict[str, str], str, str]]:
+    """(what is typed, the input the refusal goes beside, words it says)."""
+    return [
+        ({"title": "ab"}, "title", "Title: needs at least 3 characters."),
+        ({"weight": "0"}, "weight", "Weight: must be greater than 0."),
+        ({"period": "p" * 40}, "period", "Period: may have at most 32 characters."),
+        ({"start_date": "someday"}, "start_date", "Start date: must be a date."),
+        ({"due_date": (START - timedelta(days=1)).isoformat()}, "due_date", "on or after"),
+        (
+            {"kr_start_1": "0", "kr_target_1": "10"},
+            "key_results.1",
+            "Key result 2: give it a title",
+        ),
+        ({"kr_title_2": "B", "kr_target_2": "x"}, "key_results.2", "Key result 3 target: 'x' is"),
+        ({"kr_title_3": "sneaky kr", "kr_target_3": "5"}, "key_results.3", "Key result 4: give"),
+        ({"kr_unit_0": "u" * 40}, "key_results.0", "Key result 1 unit: may have at most 32"),
+        ({"parent_id": str(w["foreign"])}, "parent_id", "not found"),
+        ({"parent_id": str(w["other_team"])}, "parent_id", "parent goal"),
+        ({"owner_id": "garbage"}, "owner_id", "not found"),
+    ]
+
+
+def test_each_goal_form_refusal_goes_beside_its_input_and_saves_nothing(world) -> None:
+    before = _snapshot()
+    for typed, field, words in _refusal_cases(world):
+        st = state_for(GoalFormState, world["token"])
+        call(st, GoalFormState.create, _form(**typed))
+        assert (st.error_field, words in st.error) == (field, True), (typed, st.error)
+        assert "Input should" not in st.error and "_" not in st.error.split(":")[0]
+    assert _snapshot() == before
+
+
+def test_the_edit_forms_refusal_goes_beside_its_input_not_the_pages_line(world) -> None:
+    st = state_for(
+        GoalDetailState, world["token"], "/goals/[goal_id]", {"goal_id": str(world["own"])}
+    )
+    call(st, GoalDetailState.load)
+    call(st, GoalDetailState.start_edit)
+    call(st, GoalDetailState.save_edit, _form(weight="0"))
+    assert (st.edit_field, st.edit_error) == ("weight", "Weight: must be greater than 0.")
+    assert st.error == "" and st.editing
+    call(st, GoalDetailState.save_edit, _form(kr_start_1="1", kr_target_1="2"))
+    assert st.edit_field == "key_results.1" and st.edit_error.startswith("Key result 2:")
+    call(st, GoalDetailState.cancel_edit)
+    assert st.edit_error == st.edit_field == ""
+
+
+def test_forged_names_never_pick_an_input(world) -> None:
+    """Keys the form does not have are ignored; a refusal about anything the form does not
+    show (a forged key-result id, a name no input has) lands on the form's own line."""
+    forged = {
+        "key_results.0.title": "x", "kr_title_9": "", "kr_target_9": "5", "error_field": "title",
+        "__proto__": "x", "title.x": "y",
+    }  # fmt: skip
+    st = state_for(GoalFormState, world["token"])
+    call(st, GoalFormState.create, _form(title="ab", **forged))
+    assert st.error_field == "title"
+    call(st, GoalFormState.create, _form(kr_id_0=str(uuid.uuid4())))
+    assert st.error_field == "" and "not found" in st.error

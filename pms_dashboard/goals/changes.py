@@ -30,6 +30,8 @@ from pms_dashboard.goals.schemas import GoalError, GoalInput, KeyResultInput
 from pms_dashboard.keys import access as keys
 from pms_dashboard.tenancy.context import TenantContext
 
+PARENT = "parent_id"  # the input a refusal of the parent goal is about
+
 
 @dataclass(frozen=True, slots=True)
 class _InputIds:
@@ -86,14 +88,20 @@ def _check_parent(
     try:
         parent = load_goal(session, actor, parent_id, Action.view)
     except PermissionDenied:
-        raise GoalError("The parent goal was not found or you cannot see it.") from None
+        raise GoalError(
+            "The parent goal was not found or you cannot see it.", field=PARENT
+        ) from None
     if parent.status == GoalStatus.archived.value:
-        raise GoalError("You cannot align to an archived goal.")
+        raise GoalError("You cannot align to an archived goal.", field=PARENT)
     chain = [parent.id, *(a.goal.id for a in ancestors(session, parent))]
     if goal_id is not None and goal_id in chain:
-        raise GoalError("A goal cannot be aligned to itself or to a goal aligned below it.")
+        raise GoalError(
+            "A goal cannot be aligned to itself or to a goal aligned below it.", field=PARENT
+        )
     if len(chain) >= MAX_ALIGNMENT_DEPTH:
-        raise GoalError(f"Alignment chains are limited to {MAX_ALIGNMENT_DEPTH} levels.")
+        raise GoalError(
+            f"Alignment chains are limited to {MAX_ALIGNMENT_DEPTH} levels.", field=PARENT
+        )
     return parent
 
 
@@ -108,7 +116,7 @@ def _owner_for(session: Session, actor: TenantContext, owner_id: uuid.UUID | Non
         session=session, actor=actor, resource=Resource.goal, action=Action.create, subject_id=owner
     )
     if not user.is_active:
-        raise GoalError("Goals cannot be given to a deactivated person.")
+        raise GoalError("Goals cannot be given to a deactivated person.", field="owner_id")
     return owner
 
 

@@ -100,13 +100,13 @@ class KeyResultInput(BaseModel):
     @classmethod
     def _titled(cls, value: str) -> str:
         if not value:
-            raise ValueError("every key result needs a title")
+            raise ValueError("give it a title")
         return value
 
     @model_validator(mode="after")
     def _target_differs(self) -> KeyResultInput:
         if self.target_value == self.start_value:
-            raise ValueError(f"key result '{self.title}': the target must differ from the start")
+            raise GoalError("must differ from the start", field="target_value")
         return self
 
 
@@ -132,14 +132,17 @@ class GoalInput(BaseModel):
 
     @model_validator(mode="after")
     def _dates(self) -> GoalInput:
+        # each problem names its input (the error's field), so a form shows it beside it
         if self.due_date < self.start_date:
-            raise ValueError("the due date must be on or after the start date")
+            raise GoalError("must be on or after the start date", field="due_date")
         if (self.due_date - self.start_date).days > 3 * 366:
-            raise ValueError("a goal may span at most three years")
-        if self.key_results:
-            titles = [kr.title.lower() for kr in self.key_results]
-            if len(set(titles)) != len(titles):
-                raise ValueError("key result titles must be different from each other")
+            raise GoalError("may be at most three years after the start", field="due_date")
+        titles = [kr.title.lower() for kr in self.key_results or ()]
+        for i, title in enumerate(titles):
+            if title in titles[:i]:
+                raise GoalError(
+                    "give it a title different from the others", field=f"key_results.{i}.title"
+                )
         return self
 
 

@@ -1,7 +1,8 @@
 """Broken items 5 and 6 of the product walk, in a real browser at a desktop (1400x900) and a
 phone (390x844) size: the rating scale can't be changed while a cycle runs and two scores
 can't share a label; a key result without a title and a goal weight of 0 are refused with
-what was typed kept, instead of being dropped or turned into 1.
+what was typed kept, instead of being dropped or turned into 1, and the message stands
+beside the input it is about (under the key result's row, naming it; under the weight).
 
 Each "Broken" item's browser test, run against the code before the fixes began (37221f5)
 and against the fixed code. All of them fail on the old code and pass on the new:
@@ -119,6 +120,16 @@ def _just_below(page, field: str, message: str) -> None:
     assert 0 <= gap <= 40, f"{message} is {gap:.0f} px from {field}"
 
 
+def _beside(page, field: str, message: str) -> None:
+    """The message is just under the field and starts where it starts (not in a box for the
+    whole form): beside the input it is about."""
+    _just_below(page, field, message)
+    left, words = page.locator(field).bounding_box(), page.locator(message).bounding_box()
+    assert left is not None and words is not None
+    assert abs(words["x"] - left["x"]) <= 8, f"{message} starts {words['x'] - left['x']:.0f} px off"
+    assert page.locator("#goal-form-error").count() == 0  # said once, beside the field
+
+
 def _open_settings(page, app_url: str) -> None:
     sign_in(page, app_url, "acme", ADMIN)
     page.goto(f"{app_url}/settings")
@@ -173,13 +184,14 @@ def test_two_scores_cannot_share_a_label(size, window, app_url, demo) -> None:
 # ------------------------------------------------------------------- item 6: the goal form
 
 
-def _refused_goal(page, app_url: str, title: str, typed: dict[str, str]) -> str:
+def _refused_goal(page, app_url: str, title: str, typed: dict[str, str], refusal: str) -> str:
     """As a manager, a new goal titled `title` with `typed` in its fields, submitted: the
-    refusal's words, with the title kept and nothing saved (else the test fails)."""
+    refusal's words (shown as `refusal`), with the title kept and nothing saved (else the
+    test fails)."""
     new_goal_form(page, app_url, MANAGER, title)
     for field, value in typed.items():
         page.fill(field, value)
-    said = _saved_or_refused(page, "#goal-create", "#goal-form-error", "#checkin-save")
+    said = _saved_or_refused(page, "#goal-create", refusal, "#checkin-save")
     assert "Input should" not in said  # people's words
     assert page.input_value("#goal-title") == title
     assert _goals_titled(title) == []
@@ -190,8 +202,10 @@ def _refused_goal(page, app_url: str, title: str, typed: dict[str, str]) -> str:
 def test_a_key_result_without_a_title_is_refused_not_dropped(size, window, app_url, demo) -> None:
     title = f"Key result kept {uuid.uuid4().hex[:6]}"
     page = window(size)
-    said = _refused_goal(page, app_url, title, {"#kr-start-0": "0", "#kr-target-0": "10"})
+    typed = {"#kr-start-0": "0", "#kr-target-0": "10"}
+    said = _refused_goal(page, app_url, title, typed, "#kr-error-0")
     assert "Key result 1" in said and "title" in said.lower(), said
+    _beside(page, "#kr-title-0", "#kr-error-0")  # under its row, naming it
     # the key result's numbers are still there to be completed
     assert page.input_value("#kr-start-0") == "0"
     assert page.input_value("#kr-target-0") == "10"
@@ -207,6 +221,7 @@ def test_a_key_result_without_a_title_is_refused_not_dropped(size, window, app_u
 def test_a_goal_weight_of_0_is_refused_not_turned_into_1(size, window, app_url, demo) -> None:
     title = f"Weightless goal {uuid.uuid4().hex[:6]}"
     page = window(size)
-    said = _refused_goal(page, app_url, title, {"#goal-weight": "0"})
+    said = _refused_goal(page, app_url, title, {"#goal-weight": "0"}, "#goal-weight-error")
     assert "Weight" in said and "0" in said, said
+    _beside(page, "#goal-weight", "#goal-weight-error")
     assert page.input_value("#goal-weight") == "0"  # kept, not turned into 1

@@ -1,4 +1,7 @@
-"""The goal form's fields, shared by the create dialog and the edit form on the detail page."""
+"""The goal form's fields, shared by the create dialog and the edit form on the detail page.
+
+A refusal's words go beside the input they are about (`Refusal`: the state's message and
+the input's field name, "" for the whole form, whose line is under the key results)."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from typing import Any
 import reflex as rx
 
 from pms_dashboard.ui.components.feedback import error_callout
-from pms_dashboard.ui.components.fields import labelled, native_select, options
+from pms_dashboard.ui.components.fields import field_message, labelled, native_select, options
 from pms_dashboard.ui.states.goals import KR_SLOTS, NO_PARENT, GoalFormState
 
 # A key-result row's inputs: (field, placeholder, width, max length)
@@ -20,6 +23,22 @@ KR_INPUTS = (
     ("unit", "Unit", "14%", 32),
 )
 KR_VALUES = {"start": "start_value", "target": "target_value", "current": "current_value"}
+
+Refusal = tuple[Any, Any]  # (message var, field var) of the form's state
+
+
+def _beside(refusal: Refusal, field: str, element_id: str) -> rx.Component:
+    """The refusal's words, shown while they are about `field`."""
+    message, about = refusal
+    return field_message(message, about == field, element_id)
+
+
+def _field(
+    refusal: Refusal, label: str, field: str, control: rx.Component, **props: Any
+) -> rx.Component:
+    """A labelled control with the refusal about `field` under it (#<control id>-error)."""
+    element_id = f"{control.id}-error"  # type: ignore[attr-defined]
+    return labelled(label, rx.fragment(control, _beside(refusal, field, element_id)), **props)
 
 
 def _quarter_end(d: date) -> date:
@@ -45,15 +64,16 @@ def _kr_headings() -> rx.Component:
     )
 
 
-def _kr_row(i: int, key_results: Any) -> rx.Component:
-    """Key-result row `i`: empty, or (editing) the goal's i-th key result, id kept."""
+def _kr_row(i: int, key_results: Any, refusal: Refusal) -> rx.Component:
+    """Key-result row `i`: empty, or (editing) the goal's i-th key result, id kept; a
+    refusal about the row (it names it: "Key result 2: ...") under it, #kr-error-<i>."""
 
     def start(key: str) -> Any:
         if key_results is None:
             return ""
         return rx.cond(key_results.length() > i, key_results[i][key].to(str), "")
 
-    return rx.hstack(
+    row = rx.hstack(
         rx.el.input(type="hidden", name=f"kr_id_{i}", value=start("id")),
         *[
             rx.input(
@@ -70,13 +90,17 @@ def _kr_row(i: int, key_results: Any) -> rx.Component:
         spacing="2",
         width="100%",
     )
+    beside = _beside(refusal, f"key_results.{i}", f"kr-error-{i}")
+    return rx.vstack(row, beside, spacing="1", width="100%")
 
 
-def _owner_and_parent(owners: Any, parents: Any, goal: Any) -> rx.Component:
+def _owner_and_parent(owners: Any, parents: Any, goal: Any, refusal: Refusal) -> rx.Component:
     """Whose goal it is (creating only) and the goal it is aligned to."""
     owner = (
-        labelled(
+        _field(
+            refusal,
             "Owner",
+            "owner_id",
             native_select(
                 rx.foreach(owners, lambda o: rx.el.option(o["name"], value=o["id"])),
                 name="owner_id",
@@ -93,8 +117,10 @@ def _owner_and_parent(owners: Any, parents: Any, goal: Any) -> rx.Component:
         if goal is not None
         else NO_PARENT
     )
-    parent = labelled(
+    parent = _field(
+        refusal,
         "Aligned to (parent goal)",
+        "parent_id",
         native_select(
             rx.el.option("No parent", value=NO_PARENT),
             rx.foreach(parents, lambda p: rx.el.option(p["label"], value=p["id"])),
@@ -108,13 +134,15 @@ def _owner_and_parent(owners: Any, parents: Any, goal: Any) -> rx.Component:
     return rx.hstack(owner, parent, spacing="3", width="100%")
 
 
-def _schedule(value: Any) -> rx.Component:
+def _schedule(value: Any, refusal: Refusal) -> rx.Component:
     """Start and due dates, period, weight and status."""
     today = date.today()
     return rx.hstack(
         *[
-            labelled(
+            _field(
+                refusal,
                 label,
+                name,
                 rx.input(
                     type="date",
                     name=name,
@@ -128,8 +156,10 @@ def _schedule(value: Any) -> rx.Component:
                 ("Due", "due_date", "goal-due", _quarter_end(today)),
             )
         ],
-        labelled(
+        _field(
+            refusal,
             "Period",
+            "period",
             rx.input(
                 name="period",
                 placeholder="2026 Q4",
@@ -138,14 +168,18 @@ def _schedule(value: Any) -> rx.Component:
                 max_length=32,
             ),
         ),
-        labelled(
+        _field(
+            refusal,
             "Weight",
+            "weight",
             rx.input(
                 name="weight", id="goal-weight", default_value=value("weight", "1"), width="80px"
             ),
         ),
-        labelled(
+        _field(
+            refusal,
             "Status",
+            "status",
             native_select(
                 *options({"active": "Active", "draft": "Draft", "completed": "Completed"}),
                 name="status",
@@ -161,11 +195,14 @@ def _schedule(value: Any) -> rx.Component:
 def goal_fields(
     *,
     parents: Any,
+    refusal: Refusal,
     owners: Any = None,
     goal: Any = None,
     key_results: Any = None,
 ) -> rx.Component:
-    """Title, description, owner, parent, dates, weight, status and key-result rows.
+    """Title, description, owner, parent, dates, weight, status and key-result rows, each
+    with `refusal`'s words beside it when they are about it, else under the key results
+    (#goal-form-error).
 
     With `goal` (a dict var) the fields start from the goal's values (edit); `key_results`
     then fills the key-result rows, keeping each row's id so edits update in place."""
@@ -173,9 +210,12 @@ def goal_fields(
     def value(key: str, default: str) -> Any:
         return goal[key].to(str) if goal is not None else default
 
+    message, about = refusal
     return rx.vstack(
-        labelled(
+        _field(
+            refusal,
             "Title",
+            "title",
             rx.input(
                 name="title",
                 default_value=value("title", ""),
@@ -186,8 +226,10 @@ def goal_fields(
                 width="100%",
             ),
         ),
-        labelled(
+        _field(
+            refusal,
             "Description",
+            "description",
             rx.text_area(
                 name="description",
                 default_value=value("description", ""),
@@ -196,11 +238,12 @@ def goal_fields(
                 width="100%",
             ),
         ),
-        _owner_and_parent(owners, parents, goal),
-        _schedule(value),
+        _owner_and_parent(owners, parents, goal, refusal),
+        _schedule(value, refusal),
         rx.text("Key results (optional: progress then follows them)", size="2", weight="medium"),
         _kr_headings(),
-        *[_kr_row(i, key_results) for i in range(KR_SLOTS)],
+        *[_kr_row(i, key_results, refusal) for i in range(KR_SLOTS)],
+        error_callout(rx.cond(about == "", message, ""), "goal-form-error"),
         spacing="3",
         width="100%",
     )
@@ -231,8 +274,11 @@ def new_goal_dialog() -> rx.Component:
             rx.dialog.title("New goal"),
             rx.form(
                 rx.vstack(
-                    goal_fields(parents=GoalFormState.parents, owners=GoalFormState.owners),
-                    error_callout(GoalFormState.error, "goal-form-error"),
+                    goal_fields(
+                        parents=GoalFormState.parents,
+                        owners=GoalFormState.owners,
+                        refusal=(GoalFormState.error, GoalFormState.error_field),
+                    ),
                     goal_form_buttons(
                         on_cancel=GoalFormState.close_form,
                         submit="Create goal",

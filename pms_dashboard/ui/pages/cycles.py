@@ -10,6 +10,7 @@ from reflex.vars import ObjectVar
 
 from pms_dashboard.reviews.schemas import MAX_PEERS
 from pms_dashboard.ui.components.charts import count_bar_chart
+from pms_dashboard.ui.components.confirm import cycle_confirm_dialog
 from pms_dashboard.ui.components.export import export_menu
 from pms_dashboard.ui.components.feedback import error_callout, feedback
 from pms_dashboard.ui.components.fields import labelled
@@ -62,6 +63,26 @@ def _date(label: str, name: str, element_id: str) -> rx.Component:
     d = shown(CyclesState.draft)
     return labelled(
         label, rx.input(type="date", name=name, id=element_id, default_value=d.get(name, ""))
+    )
+
+
+def _cycle_form_buttons(editing: Any) -> rx.Component:
+    """Create (or, for a draft being edited, save) and a way out of the edit."""
+    cancel = rx.button(
+        "Cancel",
+        type="button",
+        variant="soft",
+        on_click=CyclesState.cancel_edit,
+        id="cycle-edit-cancel",
+    )
+    return rx.hstack(
+        rx.button(
+            rx.cond(editing, "Save cycle", "Create cycle"),
+            type="submit",
+            id="cycle-create-submit",
+        ),
+        rx.cond(editing, cancel),
+        spacing="3",
     )
 
 
@@ -134,24 +155,7 @@ def _create_cycle_form() -> rx.Component:
                         default_value=d.get("manager_emails", ""),
                     ),
                 ),
-                rx.hstack(
-                    rx.button(
-                        rx.cond(editing, "Save cycle", "Create cycle"),
-                        type="submit",
-                        id="cycle-create-submit",
-                    ),
-                    rx.cond(
-                        editing,
-                        rx.button(
-                            "Cancel",
-                            type="button",
-                            variant="soft",
-                            on_click=CyclesState.cancel_edit,
-                            id="cycle-edit-cancel",
-                        ),
-                    ),
-                    spacing="3",
-                ),
+                _cycle_form_buttons(editing),
                 spacing="3",
                 width="100%",
             ),
@@ -247,55 +251,6 @@ def _admin_buttons(c: ObjectVar) -> rx.Component:
             ),
         ),
         spacing="2",
-    )
-
-
-def _confirm_dialog() -> rx.Component:
-    """Asks before a step that cannot simply be undone, saying what it will do."""
-    return rx.alert_dialog.root(
-        rx.alert_dialog.content(
-            rx.alert_dialog.title(
-                rx.match(
-                    CyclesState.confirm_step,
-                    ("launch", "Launch this cycle?"),
-                    ("calibrate", "Start calibration?"),
-                    ("reopen", "Reopen writing?"),
-                    ("delete", "Delete this draft cycle?"),
-                    "Are you sure?",
-                )
-            ),
-            rx.alert_dialog.description(CyclesState.confirm_text),
-            rx.hstack(
-                rx.alert_dialog.cancel(
-                    rx.button(
-                        "Cancel",
-                        variant="soft",
-                        on_click=CyclesState.cancel_confirm,
-                        id="cycle-confirm-cancel",
-                    )
-                ),
-                rx.alert_dialog.action(
-                    rx.button(
-                        rx.match(
-                            CyclesState.confirm_step,
-                            ("launch", "Launch"),
-                            ("calibrate", "Start calibration"),
-                            ("reopen", "Reopen"),
-                            ("delete", "Delete"),
-                            "Continue",
-                        ),
-                        on_click=CyclesState.confirm,
-                        id="cycle-confirm-go",
-                    )
-                ),
-                justify="end",
-                spacing="3",
-                padding_top="1rem",
-            ),
-            id="cycle-confirm",
-        ),
-        open=CyclesState.confirm_step != "",
-        on_open_change=CyclesState.confirm_open_change,
     )
 
 
@@ -717,7 +672,7 @@ def cycles_page() -> rx.Component:
         rx.cond(CyclesState.cycle_id != "", _detail()),
         _adjust_dialog(),
         _nominate_dialog(),
-        _confirm_dialog(),
+        cycle_confirm_dialog(),
         width="100%",
         spacing="4",
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 from reflex.vars import ObjectVar
 
+from pms_dashboard.ui.components.confirm import dialog_buttons
 from pms_dashboard.ui.components.feedback import error_callout, feedback
 from pms_dashboard.ui.components.fields import field_message, labelled, native_select, options
 from pms_dashboard.ui.components.goal_badges import (
@@ -66,19 +67,11 @@ def _archive_button() -> rx.Component:
             rx.alert_dialog.description(
                 "It leaves the lists and stops counting towards its parent."
             ),
-            rx.hstack(
-                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft")),
-                rx.alert_dialog.action(
-                    rx.button(
-                        "Archive",
-                        color_scheme="red",
-                        on_click=S.archive,
-                        id="goal-archive-confirm",
-                    )
+            dialog_buttons(
+                rx.button("Cancel", variant="soft"),
+                rx.button(
+                    "Archive", color_scheme="red", on_click=S.archive, id="goal-archive-confirm"
                 ),
-                justify="end",
-                spacing="3",
-                padding_top="1rem",
             ),
         ),
     )
@@ -207,6 +200,36 @@ def _beside(field: rx.Var | str, element_id: str = "", **props: object) -> rx.Co
     return field_message(S.check_in_error, S.check_in_field == field, element_id, **props)
 
 
+def _check_in_kr(k: ObjectVar) -> rx.Component:
+    """A key result's new value in the check-in, its target beside it."""
+    return rx.vstack(
+        rx.hstack(
+            rx.text(k["title"], size="2", width="45%"),
+            rx.input(
+                name="kr_" + k["id"].to(str),
+                default_value=k["current_value"].to(str),
+                width="25%",
+                class_name="checkin-kr",
+                aria_label=k["title"],
+            ),
+            rx.text(
+                "of ",
+                k["target_value"],
+                " ",
+                k["unit"],
+                size="1",
+                color_scheme="gray",
+                class_name="checkin-kr-target",
+            ),
+            width="100%",
+            align="center",
+        ),
+        _beside("kr_" + k["id"].to(str), class_name="checkin-kr-error"),
+        spacing="1",
+        width="100%",
+    )
+
+
 def _check_in_form() -> rx.Component:
     """Kept as typed when refused (the message beside its input); after a saved check-in it
     starts afresh (a new key) from the goal as it now is and its last confidence."""
@@ -217,38 +240,7 @@ def _check_in_form() -> rx.Component:
                 rx.heading("Check in", size="3"),
                 rx.cond(
                     S.key_results.length() > 0,
-                    rx.vstack(
-                        rx.foreach(
-                            S.key_results,
-                            lambda k: rx.vstack(
-                                rx.hstack(
-                                    rx.text(k["title"], size="2", width="45%"),
-                                    rx.input(
-                                        name="kr_" + k["id"].to(str),
-                                        default_value=k["current_value"].to(str),
-                                        width="25%",
-                                        class_name="checkin-kr",
-                                        aria_label=k["title"],
-                                    ),
-                                    rx.text(
-                                        "of ",
-                                        k["target_value"],
-                                        " ",
-                                        k["unit"],
-                                        size="1",
-                                        color_scheme="gray",
-                                        class_name="checkin-kr-target",
-                                    ),
-                                    width="100%",
-                                    align="center",
-                                ),
-                                _beside("kr_" + k["id"].to(str), class_name="checkin-kr-error"),
-                                spacing="1",
-                                width="100%",
-                            ),
-                        ),
-                        width="100%",
-                    ),
+                    rx.vstack(rx.foreach(S.key_results, _check_in_kr), width="100%"),
                     rx.cond(
                         g["progress_source"] == "check_ins",
                         labelled(
@@ -371,7 +363,12 @@ def _edit_form() -> rx.Component:
         rx.form(
             rx.vstack(
                 rx.heading("Edit goal", size="3"),
-                goal_fields(parents=S.parents, goal=shown(S.goal), key_results=S.key_results),
+                goal_fields(
+                    parents=S.parents,
+                    goal=shown(S.goal),
+                    key_results=S.key_results,
+                    refusal=(S.edit_error, S.edit_field),
+                ),
                 goal_form_buttons(on_cancel=S.cancel_edit, submit="Save", submit_id="goal-save"),
                 spacing="3",
             ),

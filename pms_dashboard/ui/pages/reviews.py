@@ -7,6 +7,7 @@ from typing import Any
 import reflex as rx
 from reflex.vars import ObjectVar
 
+from pms_dashboard.ui.components.confirm import dialog_buttons
 from pms_dashboard.ui.components.feedback import feedback
 from pms_dashboard.ui.components.goal_badges import confidence_badge, progress_bar, status_badge
 from pms_dashboard.ui.components.tables import data_table, row_action, scroll_into_view
@@ -233,22 +234,17 @@ def _submit_button() -> rx.Component:
                 "Once submitted you cannot change it; the person's manager or an HR admin "
                 "can reopen it if something must change."
             ),
-            rx.hstack(
-                rx.alert_dialog.cancel(rx.button("Keep editing", variant="soft")),
-                rx.alert_dialog.action(
-                    rx.button(
-                        "Submit review",
-                        # the outcome's words are at the top of the page: bring them in view
-                        on_click=[
-                            ReviewsState.submit_review,
-                            scroll_into_view("reviews-notice", or_ids=("reviews-error",)),
-                        ],
-                        id="review-submit-confirm",
-                    )
+            dialog_buttons(
+                rx.button("Keep editing", variant="soft"),
+                rx.button(
+                    "Submit review",
+                    # the outcome's words are at the top of the page: bring them in view
+                    on_click=[
+                        ReviewsState.submit_review,
+                        scroll_into_view("reviews-notice", or_ids=("reviews-error",)),
+                    ],
+                    id="review-submit-confirm",
                 ),
-                justify="end",
-                spacing="3",
-                padding_top="1rem",
             ),
         ),
     )

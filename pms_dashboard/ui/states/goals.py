@@ -16,8 +16,8 @@ import reflex as rx
 from pydantic import BaseModel, ValidationError
 
 from pms_dashboard.auth.permissions import PermissionDenied
-from pms_dashboard.auth.resolve import NotFoundHere
-from pms_dashboard.errors import UserError, validation_field, validation_message
+from pms_dashboard.auth.resolve import IdKind, NotFoundHere
+from pms_dashboard.errors import UserError, field_in, validation_field, validation_message
 from pms_dashboard.goals import service as goals_service
 from pms_dashboard.goals.schemas import (
     CheckInInput,
@@ -288,45 +288,87 @@ def _or(value: Decimal | None, default: Decimal) -> Decimal:
     return default if value is None else value
 
 
+# The words for a key-result row's inputs, after "Key result N".
+KR_FIELDS = {"title": "", "start_value": " start", "target_value": " target",
+             "current_value": " current", "unit": " unit", "weight": " weight"}  # fmt: skip
+# The goal form's inputs a refusal may go beside: its own fields and each key-result row.
+GOAL_FORM_FIELDS = frozenset(
+    ("title", "description", "owner_id", "parent_id", "period", "start_date", "due_date",
+     "weight", "status", *(f"key_results.{i}" for i in range(KR_SLOTS)))
+)  # fmt: skip
+ID_FIELDS = {IdKind.parent: "parent_id", IdKind.owner: "owner_id"}  # ids the form sends
+
+
+def goal_form_refusal(err: UserError) -> tuple[str, str]:
+    """A goal form's refusal: its words, and the input they go beside ("" for the whole
+    form: a field the form does not have never picks an element)."""
+    field = ID_FIELDS.get(err.kind) if isinstance(err, NotFoundHere) else err.field
+    return str(err), field_in(field, GOAL_FORM_FIELDS)
+
+
+def _kr_labels(row: int, at: str = "") -> dict[str, str]:
+    """Key-result row `row`'s inputs as people name them ("Key result 2 target"), by field
+    name or (`at`: "key_results.0.") by dotted path."""
+    return {f"{at}{f}": f"Key result {row + 1}{words}" for f, words in KR_FIELDS.items()}
+
+
+def _key_result(form: dict[str, Any], i: int) -> KeyResultInput | None:
+    """Key-result row `i` of the goal form (None when empty); one with numbers but no
+    title is refused, never dropped."""
+    title = str(form.get(f"kr_title_{i}", "")).strip()
+    typed = [str(form.get(f"kr_{f}_{i}", "")).strip() for f in ("start", "target", "current")]
+    if not title and not any(typed):
+        return None
+    labels = _kr_labels(i)
+
+    def number(name: str) -> Decimal | None:
+        field = f"{name}_value"
+        return _decimal(form.get(f"kr_{name}_{i}"), labels[field], f"key_results.{i}.{field}")
+
+    kr_id = str(form.get(f"kr_id_{i}", "")).strip()
+    return _parsed(
+        KeyResultInput,
+        prefix=f"key_results.{i}.",
+        labels=labels,
+        id=kr_id or None,  # ids are resolved (or refused) by the service
+        title=title,
+        start_value=number("start") or Decimal(0),
+        target_value=number("target"),
+        current_value=number("current"),
+        unit=str(form.get(f"kr_unit_{i}", "")),
+    )
+
+
 def goal_input_from_form(form: dict[str, Any]) -> GoalInput:
     """The goal form's fields (strings from the browser) as a validated GoalInput; GoalError
-    with the first problem otherwise."""
-    krs: list[KeyResultInput] = []
-    for i in range(KR_SLOTS):
-        title = str(form.get(f"kr_title_{i}", "")).strip()
-        typed = [str(form.get(f"kr_{f}_{i}", "")).strip() for f in ("start", "target", "current")]
-        if not title and not any(typed):
-            continue  # an empty row; one with numbers but no title is refused, never dropped
-        kr_id = str(form.get(f"kr_id_{i}", "")).strip()
-        krs.append(
-            _parsed(
-                KeyResultInput,
-                prefix=f"key_results.{i}.",
-                labels={"title": f"Key result {i + 1}", "weight": f"Key result {i + 1} weight"},
-                id=kr_id or None,  # ids are resolved (or refused) by the service
-                title=title,
-                start_value=_decimal(form.get(f"kr_start_{i}"), f"key result {i + 1} start")
-                or Decimal(0),
-                target_value=_decimal(form.get(f"kr_target_{i}"), f"key result {i + 1} target"),  # type: ignore[arg-type]
-                current_value=_decimal(form.get(f"kr_current_{i}"), f"key result {i + 1} current"),
-                unit=str(form.get(f"kr_unit_{i}", "")),
-            )
-        )
+    with the first problem and the input it is about (a key result's: its form row)."""
+    rows = {i: kr for i in range(KR_SLOTS) if (kr := _key_result(form, i)) is not None}
+    at = {f"key_results.{n}": f"key_results.{i}" for n, i in enumerate(rows)}  # list -> row
     parent = str(form.get("parent_id", "") or NO_PARENT)
     owner = str(form.get("owner_id", "") or "")
-    return _parsed(
-        GoalInput,
-        title=str(form.get("title", "")),
-        description=str(form.get("description", "")),
-        owner_id=owner if owner and owner != "me" else None,
-        parent_id=None if parent == NO_PARENT else parent,
-        period=str(form.get("period", "")),
-        start_date=form.get("start_date") or None,  # type: ignore[arg-type]
-        due_date=form.get("due_date") or None,  # type: ignore[arg-type]
-        weight=_or(_decimal(form.get("weight"), "Weight", "weight"), Decimal(1)),
-        status=str(form.get("status", "active") or "active"),  # type: ignore[arg-type]
-        key_results=krs,
-    )
+    try:
+        return _parsed(
+            GoalInput,
+            labels={
+                k: v
+                for n, i in enumerate(rows)
+                for k, v in _kr_labels(i, f"key_results.{n}.").items()
+            },
+            title=str(form.get("title", "")),
+            description=str(form.get("description", "")),
+            owner_id=owner if owner and owner != "me" else None,
+            parent_id=None if parent == NO_PARENT else parent,
+            period=str(form.get("period", "")),
+            start_date=form.get("start_date") or None,  # type: ignore[arg-type]
+            due_date=form.get("due_date") or None,  # type: ignore[arg-type]
+            weight=_or(_decimal(form.get("weight"), "Weight", "weight"), Decimal(1)),
+            status=str(form.get("status", "active") or "active"),  # type: ignore[arg-type]
+            key_results=list(rows.values()),
+        )
+    except GoalError as err:
+        row = field_in(err.field, at)
+        field = at[row] + (err.field or "")[len(row) :] if row else err.field
+        raise GoalError(str(err), field=field) from None
 
 
 class GoalFormState(SessionState):
@@ -334,8 +376,13 @@ class GoalFormState(SessionState):
 
     open: bool = False
     error: str = ""
+    error_field: str = ""  # the input the refusal is about ("" for the whole form)
     owners: list[dict[str, str]] = []
     parents: list[dict[str, str]] = []
+
+    def _refused(self, err: UserError) -> None:
+        """What was typed stays; the words go beside the input they are about."""
+        self.error, self.error_field = goal_form_refusal(err)
 
     @event
     def open_form(self):
@@ -345,14 +392,14 @@ class GoalFormState(SessionState):
             parents = goals_service.parent_options(session=session, actor=actor, limit=50)
         self.owners = [{"id": o.id, "name": o.name} for o in owners]
         self.parents = [{"id": p.id, "label": f"{p.title} · {p.owner}"} for p in parents]
-        self.error = ""
+        self.error = self.error_field = ""
         self.open = True
         return None
 
     @event
     def close_form(self):
         self.open = False
-        self.error = ""
+        self.error = self.error_field = ""
 
     @event
     def set_open(self, value: bool):
@@ -364,7 +411,7 @@ class GoalFormState(SessionState):
             data = goal_input_from_form(form)
             goal_id = goals_service.create_goal(session=session, actor=principal.context, data=data)
         self.open = False
-        self.error = ""
+        self.error = self.error_field = ""
         return rx.redirect(f"/goals/{goal_id}")
 
 
@@ -384,6 +431,8 @@ class GoalDetailState(SessionState):
     check_in_field: str = ""  # the input the refusal is about ("" for the whole form)
     check_in_round: int = 0  # a new round after each saved check-in: the form starts afresh
     editing: bool = False
+    edit_error: str = ""  # the edit form's refusal, beside the input it is about
+    edit_field: str = ""
     parents: list[dict[str, str]] = []
 
     def _goal_id(self) -> str:
@@ -428,11 +477,16 @@ class GoalDetailState(SessionState):
         self.check_in_error = str(err)
         field = (err.field or "").replace("key_results.", "kr_", 1)
         known = {"progress", "note", "confidence"} | {f"kr_{k['id']}" for k in self.key_results}
-        self.check_in_field = field if field in known else ""
+        self.check_in_field = field_in(field, known)
+
+    def _edit_refused(self, err: UserError) -> None:
+        """The edit form keeps what was typed; the words go beside the input they are about."""
+        self.edit_error, self.edit_field = goal_form_refusal(err)
 
     @event
     def load(self):
         self.error = self.notice = self.check_in_error = self.check_in_field = ""
+        self.edit_error = self.edit_field = ""
         self.editing = False
         with self._signed_in(self._not_shown) as (principal, session):
             self._refresh(session, principal.context)
@@ -474,17 +528,17 @@ class GoalDetailState(SessionState):
             if p.id != self.goal.get("id")
         ]
         self.editing = True
-        self.error = ""
+        self.error = self.edit_error = self.edit_field = ""
         return None
 
     @event
     def cancel_edit(self):
         self.editing = False
-        self.error = ""
+        self.error = self.edit_error = self.edit_field = ""
 
     @event
     def save_edit(self, form: dict[str, Any]):
-        with self._signed_in() as (principal, session):
+        with self._signed_in(self._edit_refused) as (principal, session):
             data = goal_input_from_form(form)
             actor = principal.context
             goals_service.update_goal(
@@ -492,7 +546,7 @@ class GoalDetailState(SessionState):
             )
             self._refresh(session, actor)
         self.editing = False
-        self.error = ""
+        self.error = self.edit_error = self.edit_field = ""
         self.notice = "Goal saved."
         return None
 
