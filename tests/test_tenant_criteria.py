@@ -123,3 +123,20 @@ def test_each_statement_gets_criteria_for_its_own_tenant_tables_only(
     # Goal; Goal + KeyResult + User (aliased); User + Goal; KeyResult; Goal
     assert criteria.counts == [1, 3, 2, 1, 1]
     assert len(tenant_models()) > 3  # so "bounded" is not "all of them"
+
+
+def test_a_statement_built_once_is_scoped_to_each_tenant_it_runs_for(
+    two: tuple[TenantFixture, TenantFixture, uuid.UUID],
+) -> None:
+    """The scoped form of a statement is kept per tenant (`_scoped`): run by B, then by A,
+    then by B again, each run carries its own tenant's criteria — as the owner, whom RLS
+    does not stop, so a kept form of B's would show B's goal to A."""
+    from sqlalchemy import Uuid, bindparam
+
+    a, b, goal_id = two
+    built_once = select(Goal.title).where(col(Goal.id) == bindparam("goal", type_=Uuid))
+    runs = []
+    for who in (b, a, b, a):
+        with tenant_session(ctx(who, "emp1"), as_owner=True) as s:
+            runs.append(s.scalars(built_once, {"goal": goal_id}).all())
+    assert runs == [["B's secret goal"], [], ["B's secret goal"], []]

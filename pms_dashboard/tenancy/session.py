@@ -15,10 +15,13 @@ raises `CrossTenantWrite`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import time
 import uuid
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar
@@ -74,9 +77,36 @@ def _scope_to_tenant(state: ORMExecuteState) -> None:
         if any(issubclass(m.class_, TenantOwned) for m in state.all_mappers):
             raise MissingTenantContext("tenant-owned data queried without a tenant context")
         return
-    criteria = tenant_criteria(tenant_id, state.statement)
-    if criteria:
-        state.statement = state.statement.options(*criteria)
+    state.statement = _scoped(state.statement, tenant_id)
+
+
+# Each statement met, as scoped for the last tenants it ran for: a statement built once
+# (module level, bound parameters) is then scoped, and its cache key computed, once per
+# tenant instead of on every run (statements never change, so neither does the answer).
+_SCOPED: weakref.WeakKeyDictionary[Any, OrderedDict[uuid.UUID, Any]] = weakref.WeakKeyDictionary()
+_SCOPED_TENANTS = 32  # per statement
+_SCOPED_LOCK = threading.Lock()  # the event threads share it
+
+
+def _scoped(statement: Any, tenant_id: uuid.UUID) -> Any:
+    """`statement` with `tenant_criteria` for `tenant_id` (itself when it reaches no tenant
+    class)."""
+    with _SCOPED_LOCK:
+        try:
+            per_tenant = _SCOPED.get(statement)
+        except TypeError:  # not weakly referenceable: scoped on each run
+            per_tenant = None
+        if per_tenant is not None and tenant_id in per_tenant:
+            per_tenant.move_to_end(tenant_id)
+            return per_tenant[tenant_id]
+    criteria = tenant_criteria(tenant_id, statement)
+    scoped = statement.options(*criteria) if criteria else statement
+    with _SCOPED_LOCK, contextlib.suppress(TypeError):
+        per_tenant = _SCOPED.setdefault(statement, OrderedDict())
+        per_tenant[tenant_id] = scoped
+        if len(per_tenant) > _SCOPED_TENANTS:
+            per_tenant.popitem(last=False)
+    return scoped
 
 
 def tenant_criteria(tenant_id: uuid.UUID, statement: Any) -> tuple[Any, ...]:
