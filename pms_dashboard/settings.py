@@ -57,9 +57,11 @@ class Settings(BaseSettings):
         default=None, alias="PMS_AUDITOR_DB_PASSWORD", min_length=1
     )
     app_pool_size: int = Field(default=10, alias="PMS_APP_POOL_SIZE", ge=1, le=200)
-    # Threads per app worker that run the pages' event handlers (each holds a database
-    # connection while it runs; keep it at most PMS_APP_POOL_SIZE).
-    event_threads: int = Field(default=4, alias="PMS_EVENT_THREADS", ge=1, le=64)
+    # Threads per app worker that run the pages' plain event handlers, so one waiting on a
+    # slow query does not hold up the worker's other tabs (each holds a database connection
+    # while it runs: at most PMS_APP_POOL_SIZE). 0 (default): on the worker's event loop,
+    # which serves the most events per second when handlers are quick (BENCHMARKS.md).
+    event_threads: int = Field(default=0, alias="PMS_EVENT_THREADS", ge=0, le=64)
 
     # Regions (data residency): `name=url,name=url`, each region's cluster as the owner
     # role's URL of its pool database; the first is the home region, whose pool database

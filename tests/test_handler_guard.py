@@ -198,11 +198,20 @@ def test_the_fingerprint_tells_tenant_and_console_sessions_apart() -> None:
     assert len(prints) == 5  # "" and None are both nobody; the other cookie changes nothing
 
 
-def test_a_plain_handler_runs_on_an_event_thread_while_the_loop_serves_other_tabs() -> None:
-    """A handler waiting on the database must not hold up every other tab of the worker:
-    Reflex runs a plain handler on its event loop, so `checked` hands it to an event thread.
-    (Run on the loop, the handler below would wait for a release that never comes.)"""
+def test_with_event_threads_a_plain_handler_leaves_the_loop_to_other_tabs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With PMS_EVENT_THREADS set, a handler waiting on the database does not hold up every
+    other tab of the worker: Reflex runs a plain handler on its event loop, so `checked`
+    hands it to an event thread. (Run on the loop, the handler below would wait for a
+    release that never comes.)"""
+    from pms_dashboard.settings import get_settings
+    from pms_dashboard.ui.states import base
     from pms_dashboard.ui.states.base import checked
+
+    monkeypatch.setenv("PMS_EVENT_THREADS", "2")
+    monkeypatch.setattr(base, "_threads", None)
+    get_settings.cache_clear()
 
     started, release = threading.Event(), threading.Event()
     ran_on: list[str] = []
@@ -229,3 +238,21 @@ def test_a_plain_handler_runs_on_an_event_thread_while_the_loop_serves_other_tab
     assert ran_on and ran_on[0].startswith("pms-event")
     # the arguments are still checked before the handler runs, on its thread too
     assert asyncio.run(wrapped(object(), "21")) is not None and ran_on == ran_on[:1]
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def test_by_default_a_plain_handler_runs_on_the_loop() -> None:
+    """PMS_EVENT_THREADS=0 (the default): the handler runs where Reflex calls it."""
+    from pms_dashboard.settings import get_settings
+    from pms_dashboard.ui.states.base import checked
+
+    assert get_settings().event_threads == 0
+    ran_on: list[str] = []
+
+    def handler(self: Any, n: int) -> int:
+        ran_on.append(threading.current_thread().name)
+        return n + 1
+
+    assert asyncio.run(checked(handler)(object(), 1)) == 2
+    assert ran_on == [threading.main_thread().name]

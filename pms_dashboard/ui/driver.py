@@ -69,7 +69,7 @@ def _all_substates(state: BaseState) -> list[BaseState]:
 def call(state: rx.State, handler: Any, *args: Any, **kwargs: Any) -> list[Any]:
     """Run `handler` (e.g. `MyGoalsState.load`) on `state` with any arguments; return every
     event it returned or yielded (redirects, toasts) as a flat list. A plain handler runs on
-    the caller's thread (the server runs it on an event thread: `states.base.event_threads`),
+    the caller's thread (as the server does unless PMS_EVENT_THREADS is set),
     with its arguments checked as always; a background handler runs to its end (its `async
     with self` blocks are no-ops on a state of its own)."""
     fn = handler.fn if hasattr(handler, "fn") else handler

@@ -132,12 +132,15 @@ def _refuse(state: Any, fn: Callable[..., Any], reason: str) -> Any:
 _threads: ThreadPoolExecutor | None = None
 
 
-def event_threads() -> ThreadPoolExecutor:
+def event_threads() -> ThreadPoolExecutor | None:
     """The worker's threads for plain (synchronous) handlers, `PMS_EVENT_THREADS` of them:
-    a handler blocked on PostgreSQL then holds one thread, not the whole worker."""
+    a handler blocked on PostgreSQL then holds one thread, not the whole worker. None with
+    PMS_EVENT_THREADS=0: handlers run on the event loop (Reflex's own way)."""
     global _threads
+    size = get_settings().event_threads
+    if size == 0:
+        return None
     if _threads is None:
-        size = get_settings().event_threads
         _threads = ThreadPoolExecutor(max_workers=size, thread_name_prefix="pms-event")
     return _threads
 
@@ -183,8 +186,11 @@ def checked(fn: Callable[..., Any]) -> Callable[..., Any]:
         # A plain handler waits on the database: it runs on one of the event threads, so
         # the worker's event loop serves other tabs meanwhile (this tab's state stays
         # locked by Reflex until the handler returns).
+        threads = event_threads()
+        if threads is None:  # PMS_EVENT_THREADS=0: on the loop itself
+            return run_sync(args, kwargs)
         call = functools.partial(contextvars.copy_context().run, run_sync, args, kwargs)
-        return await asyncio.get_running_loop().run_in_executor(event_threads(), call)
+        return await asyncio.get_running_loop().run_in_executor(threads, call)
 
     checked_sync.__pms_inline__ = run_sync  # type: ignore[attr-defined]  # (tests, profiles)
 
