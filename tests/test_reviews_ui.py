@@ -744,3 +744,38 @@ def test_no_cookie_redirects_to_signin(world, state_cls, handler, args) -> None:
         assert redirects_to(call(st, handler, *args)) == "/signin"
         _clean(st)
     assert _snapshot() == before
+
+
+def test_sharing_results_and_closing_a_cycle_ask_first_and_say_what_will_happen(
+    world: dict[str, Any],
+) -> None:
+    """The page's Share results and Close open a confirmation that says what will happen;
+    nothing changes until it is confirmed, and Cancel changes nothing."""
+    a, cycle_id = world["a"], str(world["a_cycle"])
+    st = state_for(CyclesState, _token(a, "hr"), "/cycles")
+    call(st, CyclesState.load)
+
+    def shared() -> int:
+        return len(
+            a.read(
+                lambda s: s.scalars(
+                    select(col(ReviewOutcome.id)).where(col(ReviewOutcome.shared_at).is_not(None))
+                ).all()
+            )
+        )
+
+    call(st, CyclesState.ask, "share", cycle_id)
+    assert st.confirm_step == "share" and "can't be taken back" in st.confirm_text
+    assert shared() == 0
+    call(st, CyclesState.cancel_confirm)
+    assert st.confirm_step == "" and shared() == 0
+    call(st, CyclesState.ask, "share", cycle_id)
+    call(st, CyclesState.confirm)
+    assert st.error == "" and st.notice == "Shared 1 results with their people." and shared() == 1
+
+    call(st, CyclesState.ask, "close", cycle_id)
+    assert "no rating can be adjusted" in st.confirm_text
+    assert [c["status"] for c in st.cycles if c["id"] == cycle_id] == ["calibration"]
+    call(st, CyclesState.confirm)
+    assert st.notice == "Cycle closed."
+    assert [c["status"] for c in st.cycles if c["id"] == cycle_id] == ["closed"]

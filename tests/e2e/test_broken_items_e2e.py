@@ -52,7 +52,7 @@ from sqlalchemy import text
 
 from pms_dashboard.seed import seed_demo
 from pms_dashboard.tenancy.session import owner_session
-from tests.e2e.helpers import new_goal_form, sign_in
+from tests.e2e.helpers import new_goal_form, shoot, sign_in
 from tests.e2e.test_forms_e2e import _active_cycle
 
 pytestmark = pytest.mark.e2e
@@ -206,6 +206,7 @@ def test_a_key_result_without_a_title_is_refused_not_dropped(size, window, app_u
     said = _refused_goal(page, app_url, title, typed, "#kr-error-0")
     assert "Key result 1" in said and "title" in said.lower(), said
     _beside(page, "#kr-title-0", "#kr-error-0")  # under its row, naming it
+    shoot(page, f"goal-form-refusal-{size['width']}")
     # the key result's numbers are still there to be completed
     assert page.input_value("#kr-start-0") == "0"
     assert page.input_value("#kr-target-0") == "10"

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from pms_dashboard.organisation.image import NOT_AN_IMAGE
-from tests.e2e.helpers import sign_in
+from tests.e2e.helpers import shoot, sign_in
 from tests.e2e.test_ux_e2e import ADMIN, PHONE, demo, in_both_sizes
 
 pytestmark = pytest.mark.e2e
@@ -68,6 +68,7 @@ def test_an_uploaded_logo_shows_in_the_sidebar_and_can_be_removed(
     assert page.inner_text("#settings-success") == "Logo uploaded."
     assert page.locator("#settings-logo-upload-error").count() == 0
     _sidebar_logo_loaded(page, 64)
+    shoot(page, f"settings-logo-{size['width']}")
     _sidebar_shown(page, size)
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= size["width"]

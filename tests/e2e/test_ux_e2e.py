@@ -21,7 +21,7 @@ from pms_dashboard.sso import domains
 from pms_dashboard.sso.models import SsoConfig
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.session import catalog_session, owner_session
-from tests.e2e.helpers import demo_tenant_id, sign_in
+from tests.e2e.helpers import demo_tenant_id, shoot, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -354,6 +354,7 @@ def test_a_person_picks_a_time_zone_and_times_show_in_it(size, window, app_url, 
         assert page.inner_text("#profile-zone-now").endswith(" JST")
         _fits(page, "/profile with a zone")
         _look(page, "profile-zone")
+        shoot(page, f"profile-{page.viewport_size['width']}")
         page.goto(f"{app_url}/goals/{goal_id}")
         first = page.locator(".checkin-row").first
         first.wait_for()

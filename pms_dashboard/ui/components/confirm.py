@@ -19,6 +19,8 @@ def cycle_confirm_dialog() -> rx.Component:
                     ("calibrate", "Start calibration?"),
                     ("reopen", "Reopen writing?"),
                     ("delete", "Delete this draft cycle?"),
+                    ("share", "Share the results?"),
+                    ("close", "Close this cycle?"),
                     "Are you sure?",
                 )
             ),
@@ -37,6 +39,8 @@ def cycle_confirm_dialog() -> rx.Component:
                         ("calibrate", "Start calibration"),
                         ("reopen", "Reopen"),
                         ("delete", "Delete"),
+                        ("share", "Share results"),
+                        ("close", "Close the cycle"),
                         "Continue",
                     ),
                     on_click=CyclesState.confirm,

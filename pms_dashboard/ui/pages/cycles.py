@@ -236,7 +236,7 @@ def _admin_buttons(c: ObjectVar) -> rx.Component:
             (c["status"] == "calibration") | (c["status"] == "closed"),
             row_action(
                 "Share results",
-                CyclesState.share(c["id"]),
+                CyclesState.ask("share", c["id"]),
                 "cycle-share",
                 color_scheme="green",
                 variant="solid",
@@ -246,7 +246,7 @@ def _admin_buttons(c: ObjectVar) -> rx.Component:
             c["status"] == "calibration",
             rx.hstack(
                 row_action("Reopen", CyclesState.ask("reopen", c["id"]), "cycle-reopen"),
-                row_action("Close", CyclesState.close_cycle(c["id"]), "cycle-close"),
+                row_action("Close", CyclesState.ask("close", c["id"]), "cycle-close"),
                 spacing="2",
             ),
         ),

@@ -80,6 +80,15 @@ CONFIRM_TEXT = {
         " goes back to active."
     ),
     "delete": "Deleting removes this draft cycle for good (it has no reviews yet).",
+    "share": (
+        "Sharing shows every person with a calibrated rating their result: their rating, its"
+        " name on the scale and their manager's summary. Once seen it can't be taken back,"
+        " and their ratings can no longer be adjusted."
+    ),
+    "close": (
+        "Closing ends calibration: no rating can be adjusted and writing can't be reopened."
+        " Results can still be shared afterwards."
+    ),
 }
 
 # The steps a confirmation may take: the service and what the page says when it is done.
@@ -91,6 +100,8 @@ CYCLE_STEPS: dict[str, tuple[Callable[..., Any], Callable[[Any], str]]] = {
     "calibrate": (review_cycles.start_calibration, lambda _: "Calibration started."),
     "reopen": (review_cycles.reopen_calibration, lambda _: "Calibration reopened."),
     "delete": (review_cycles.delete_cycle, lambda name: f"Draft cycle “{name}” deleted."),
+    "share": (calibration.share_results, lambda n: f"Shared {n} results with their people."),
+    "close": (review_cycles.close_cycle, lambda _: "Cycle closed."),
 }
 
 CYCLE_EXPORTS: dict[str, tuple[str, dict[str, str]]] = {
@@ -379,13 +390,11 @@ class CyclesState(ReviewsBase):
 
     @event
     def close_cycle(self, cycle_id: str):
-        return self._cycle_action(cycle_id, review_cycles.close_cycle, lambda _: "Cycle closed.")
+        return self._cycle_action(cycle_id, *CYCLE_STEPS["close"])
 
     @event
     def share(self, cycle_id: str):
-        return self._cycle_action(
-            cycle_id, calibration.share_results, lambda n: f"Shared {n} results with their people."
-        )
+        return self._cycle_action(cycle_id, *CYCLE_STEPS["share"])
 
     @event
     def create_cycle(self, form: dict[str, Any]):
