@@ -752,7 +752,7 @@ def test_sharing_results_and_closing_a_cycle_ask_first_and_say_what_will_happen(
     """The page's Share results and Close open a confirmation that says what will happen;
     nothing changes until it is confirmed, and Cancel changes nothing."""
     a, cycle_id = world["a"], str(world["a_cycle"])
-    st = state_for(CyclesState, _token(a, "hr"), "/cycles")
+    st = state_for(CyclesState, _token(a, "admin"), "/cycles")
     call(st, CyclesState.load)
 
     def shared() -> int:
