@@ -1,5 +1,6 @@
 """The shell's responsive rules, in one place: below PHONE_MAX the sidebar folds into a menu
-button, padding shrinks, switches and tables fit the width (tables turn into cards)."""
+button, padding shrinks, switches and tables fit the width (tables turn into cards), and the
+goal form's dates and key-result rows wrap."""
 
 from __future__ import annotations
 
@@ -46,6 +47,13 @@ SHELL_CSS = f"""
   .pms-header-user {{ width: 100%; justify-content: space-between; gap: var(--space-2);
     white-space: nowrap; }}
   .pms-goal-layout {{ grid-template-columns: minmax(0, 1fr); }}
+  .pms-goal-schedule {{ flex-wrap: wrap; }}
+  .pms-goal-schedule > * {{ flex: 1 1 40%; min-width: 0; }}
+  .pms-goal-schedule input[type=date] {{ width: 100%; }}
+  .pms-kr-headings {{ display: none; }}
+  .pms-kr-row {{ flex-wrap: wrap; row-gap: var(--space-1); }}
+  .pms-kr-row > .rt-TextFieldRoot {{ width: calc(25% - 6px) !important; min-width: 0; }}
+  .pms-kr-row > .rt-TextFieldRoot:first-of-type {{ width: 100% !important; }}
   .pms-grow-phone {{ width: 100%; }}
   .pms-main .rt-SegmentedControlRoot {{ min-width: 0; max-width: 100%; height: auto;
     min-height: var(--space-6); }}

@@ -205,7 +205,17 @@ def test_a_key_result_without_a_title_is_refused_not_dropped(size, window, app_u
     typed = {"#kr-start-0": "0", "#kr-target-0": "10"}
     said = _refused_goal(page, app_url, title, typed, "#kr-error-0")
     assert "Key result 1" in said and "title" in said.lower(), said
-    _beside(page, "#kr-title-0", "#kr-error-0")  # under its row, naming it
+    # under its row (on a phone the row is two lines: under its numbers), naming it
+    _just_below(page, "#kr-start-0", "#kr-error-0")
+    row = page.locator("#kr-title-0").bounding_box()
+    words = page.locator("#kr-error-0").bounding_box()
+    assert row is not None and words is not None and abs(words["x"] - row["x"]) <= 8
+    assert page.locator("#goal-form-error").count() == 0  # said once, beside the row
+    wide = page.evaluate(
+        "() => { const d = document.querySelector('.rt-DialogContent');"
+        " return [d.scrollWidth, d.clientWidth]; }"
+    )
+    assert wide[0] <= wide[1], f"the goal form is wider than its dialog: {wide}"
     shoot(page, f"goal-form-refusal-{size['width']}")
     # the key result's numbers are still there to be completed
     assert page.input_value("#kr-start-0") == "0"

@@ -59,7 +59,7 @@ def _kr_headings() -> rx.Component:
         ],
         spacing="2",
         width="100%",
-        class_name="kr-headings",
+        class_name="kr-headings pms-kr-headings",
         aria_hidden="true",
     )
 
@@ -89,6 +89,7 @@ def _kr_row(i: int, key_results: Any, refusal: Refusal) -> rx.Component:
         ],
         spacing="2",
         width="100%",
+        class_name="pms-kr-row",  # a phone: the title on a line, its numbers below
     )
     beside = _beside(refusal, f"key_results.{i}", f"kr-error-{i}")
     return rx.vstack(row, beside, spacing="1", width="100%")
@@ -189,6 +190,7 @@ def _schedule(value: Any, refusal: Refusal) -> rx.Component:
         ),
         spacing="3",
         width="100%",
+        class_name="pms-goal-schedule",  # a phone: two a line
     )
 
 
