@@ -216,7 +216,8 @@ def test_a_key_result_without_a_title_is_refused_not_dropped(size, window, app_u
         " return [d.scrollWidth, d.clientWidth]; }"
     )
     assert wide[0] <= wide[1], f"the goal form is wider than its dialog: {wide}"
-    shoot(page, f"goal-form-refusal-{size['width']}")
+    if size["width"] < 900:
+        shoot(page, "goal-form-refusal-390")
     # the key result's numbers are still there to be completed
     assert page.input_value("#kr-start-0") == "0"
     assert page.input_value("#kr-target-0") == "10"

@@ -354,7 +354,8 @@ def test_a_person_picks_a_time_zone_and_times_show_in_it(size, window, app_url, 
         assert page.inner_text("#profile-zone-now").endswith(" JST")
         _fits(page, "/profile with a zone")
         _look(page, "profile-zone")
-        shoot(page, f"profile-{page.viewport_size['width']}")
+        if size == DESKTOP:
+            shoot(page, "profile-1400")
         page.goto(f"{app_url}/goals/{goal_id}")
         first = page.locator(".checkin-row").first
         first.wait_for()
