@@ -180,7 +180,7 @@ def test_each_cycle_form_refusal_goes_beside_its_input_and_keeps_what_was_typed(
     before = o.snapshot()
     for changes, field, words in [
         ({"name": ""}, "name", "Name:"),
-        ({"period_end": "2024-12-31"}, "period_end", "Period end: must be on or after"),
+        ({"period_end": "2024-12-31"}, "period_end", "Period end: the period must end on or after"),
         ({"template_id": theirs}, "template_id", "template was not found"),
         ({"departments": "Sales, Nowhere"}, "participants.departments", "department"),
         ({"teams": "Gamma"}, "participants.teams", "team"),

@@ -151,7 +151,7 @@ class CycleCreate(_Input):
     @model_validator(mode="after")
     def _dates_in_order(self) -> CycleCreate:
         if self.period_end < self.period_start:
-            raise ReviewError("must be on or after the period start", field="period_end")
+            raise ReviewError("the period must end on or after its start", field="period_end")
         for about, due in (
             ("self_review_due", self.self_review_due),
             ("manager_review_due", self.manager_review_due),
