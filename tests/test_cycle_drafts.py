@@ -16,7 +16,8 @@ from sqlmodel import col
 
 from pms_dashboard.audit.models import AuditEvent
 from pms_dashboard.auth.permissions import PermissionDenied
-from pms_dashboard.auth.resolve import NotFoundHere
+from pms_dashboard.auth.resolve import IdKind, NotFoundHere
+from pms_dashboard.errors import UserError
 from pms_dashboard.reviews.cycles import (
     delete_cycle,
     get_cycle,
@@ -26,9 +27,10 @@ from pms_dashboard.reviews.cycles import (
 )
 from pms_dashboard.reviews.models import ReviewCycle
 from pms_dashboard.reviews.schemas import ReviewError
-from pms_dashboard.ui.states.cycles import CyclesState
+from pms_dashboard.ui.states.cycles import CYCLE_FORM_FIELDS, CYCLE_IDS, CyclesState
+from pms_dashboard.ui.states.session import form_refusal
 from tests.conftest import TEST_PASSWORD, TenantFixture
-from tests.test_reviews import Org, _build_org, _cycle
+from tests.test_reviews import Org, _build_org, _cycle, _template
 from tests.ui_harness import call, state_for, token_for
 
 
@@ -153,3 +155,73 @@ def test_from_the_page_edit_save_and_delete(org: Org) -> None:
     assert "for good" in st.confirm_text
     call(st, CyclesState.confirm)
     assert "deleted" in st.notice and st.cycles == []
+
+
+def test_each_cycle_form_refusal_goes_beside_its_input_and_keeps_what_was_typed(
+    org: Org, make_tenant: Callable[..., TenantFixture]
+) -> None:
+    o = org
+    _cycle(o, name="H1")
+    mine, theirs = _template(o, name="Mine"), _template(_build_org(make_tenant()), name="Theirs")
+    token = token_for(o.t.slug, f"admin@{o.t.slug}.test", TEST_PASSWORD)
+    st = state_for(CyclesState, token, "/cycles")
+    call(st, CyclesState.load)
+    good = {
+        "name": "H2",
+        "template_id": mine,
+        "period_start": "2025-01-01",
+        "period_end": "2025-06-30",
+        "self_review_due": "2025-07-07",
+        "manager_review_due": "2025-07-21",
+        "departments": "Sales",
+        "teams": "Alpha",
+        "manager_emails": f"manager@{o.t.slug}.test",
+    }
+    before = o.snapshot()
+    for changes, field, words in [
+        ({"name": ""}, "name", "Name:"),
+        ({"period_end": "2024-12-31"}, "period_end", "Period end: the period must end on or after"),
+        ({"template_id": theirs}, "template_id", "template was not found"),
+        ({"departments": "Sales, Nowhere"}, "participants.departments", "department"),
+        ({"teams": "Gamma"}, "participants.teams", "team"),
+        ({"manager_emails": "nobody@x.test"}, "participants.manager_emails", "email"),
+        ({"manager_review_due": "2025-07-01"}, "manager_review_due", "self review deadline"),
+    ]:
+        typed = good | changes
+        call(st, CyclesState.create_cycle, typed)
+        assert (st.cycle_field, st.error, st.notice) == (field, "", ""), (changes, st.error)
+        assert words.lower() in st.cycle_error.lower(), st.cycle_error
+        assert st.draft == typed  # the form shows again what was typed
+        assert o.snapshot() == before
+
+    # A refusal about no one input stays in the page's callout, the typed values kept.
+    call(st, CyclesState.create_cycle, good | {"name": "h1"})
+    assert "already exists" in st.error and (st.cycle_error, st.cycle_field) == ("", "")
+    assert st.draft["name"] == "h1" and o.snapshot() == before
+
+    call(st, CyclesState.create_cycle, good)
+    assert "created" in st.notice and (st.error, st.cycle_error, st.cycle_field) == ("", "", "")
+    assert st.draft == {} and "H2" in [c["name"] for c in st.cycles]
+
+
+@pytest.mark.parametrize(
+    ("err", "placed"),
+    [
+        (ReviewError("Refused.", field="period_end"), "period_end"),
+        (ReviewError("Refused.", field="participants.teams.0"), "participants.teams"),
+        (ReviewError("Refused.", field="participants"), ""),
+        (ReviewError("Refused.", field="status"), ""),
+        (ReviewError("Refused.", field='name"><script>'), ""),
+        (ReviewError("Refused.", field="key_results.0"), ""),
+        (NotFoundHere(IdKind.goal), ""),
+        (NotFoundHere(IdKind.department), "participants.departments"),
+    ],
+)
+def test_a_forged_field_never_places_a_refusal_beside_a_wrong_input(
+    err: UserError, placed: str
+) -> None:
+    assert form_refusal(err, CYCLE_FORM_FIELDS, CYCLE_IDS) == (str(err), placed)
+    st = state_for(CyclesState, None, "/cycles")
+    st._cycle_form_refused(err)
+    assert (st.cycle_field, st.cycle_error if placed else st.error) == (placed, str(err))
+    assert (st.error if placed else st.cycle_error) == ""

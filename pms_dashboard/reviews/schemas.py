@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pms_dashboard.auth.resolve import RawId
-from pms_dashboard.errors import UserError, validation_message
+from pms_dashboard.errors import UserError, validation_field, validation_message
 from pms_dashboard.goals.schemas import CheckInView
 from pms_dashboard.paging import Page
 
@@ -36,13 +36,14 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def parse(model: type[M], data: Any) -> M:
-    """Validate `data` into `model`, or raise `ReviewError` with the first problem in words."""
+    """Validate `data` into `model`, or raise `ReviewError` with the first problem in words
+    and the field it is about (so a form shows it beside that input)."""
     if isinstance(data, model):
         return data
     try:
         return model.model_validate(data)
     except ValidationError as err:
-        raise ReviewError(validation_message(err, limit=1)) from None
+        raise ReviewError(validation_message(err, limit=1), field=validation_field(err)) from None
 
 
 def _strip(value: Any) -> Any:
@@ -150,19 +151,21 @@ class CycleCreate(_Input):
     @model_validator(mode="after")
     def _dates_in_order(self) -> CycleCreate:
         if self.period_end < self.period_start:
-            raise ValueError("the period must end on or after its start")
-        for label, due in (
-            ("self review", self.self_review_due),
-            ("manager review", self.manager_review_due),
+            raise ReviewError("the period must end on or after its start", field="period_end")
+        for about, due in (
+            ("self_review_due", self.self_review_due),
+            ("manager_review_due", self.manager_review_due),
         ):
             if due is not None and due < self.period_start:
-                raise ValueError(f"the {label} deadline cannot be before the period starts")
+                raise ReviewError("cannot be before the period starts", field=about)
         if (
             self.self_review_due is not None
             and self.manager_review_due is not None
             and self.manager_review_due < self.self_review_due
         ):
-            raise ValueError("the manager review deadline cannot be before the self review's")
+            raise ReviewError(
+                "cannot be before the self review deadline", field="manager_review_due"
+            )
         return self
 
 

@@ -1,4 +1,5 @@
-"""Form pieces every form uses: a labelled control and a native <select>."""
+"""Form pieces every form uses: a labelled control, a refusal's words beside the input they
+are about, and a native <select>."""
 
 from __future__ import annotations
 
@@ -61,3 +62,20 @@ def field_message(message: Any, show: Any, element_id: str = "", **props: Any) -
             **props,
         ),
     )
+
+
+Refusal = tuple[Any, Any]  # (message var, field var) of a form's state
+
+
+def refusal_beside(refusal: Refusal, field: str, element_id: str) -> rx.Component:
+    """The refusal's words, shown while they are about `field`."""
+    message, about = refusal
+    return field_message(message, about == field, element_id)
+
+
+def refused_field(
+    refusal: Refusal, label: str, field: str, control: rx.Component, **props: Any
+) -> rx.Component:
+    """A labelled control with the refusal about `field` under it (#<control id>-error)."""
+    beside = refusal_beside(refusal, field, f"{control.id}-error")  # type: ignore[attr-defined]
+    return labelled(label, rx.fragment(control, beside), **props)

@@ -11,7 +11,13 @@ from typing import Any
 import reflex as rx
 
 from pms_dashboard.ui.components.feedback import error_callout
-from pms_dashboard.ui.components.fields import field_message, labelled, native_select, options
+from pms_dashboard.ui.components.fields import (
+    Refusal,
+    native_select,
+    options,
+    refusal_beside,
+    refused_field,
+)
 from pms_dashboard.ui.states.goals import KR_SLOTS, NO_PARENT, GoalFormState
 
 # A key-result row's inputs: (field, placeholder, width, max length)
@@ -23,22 +29,6 @@ KR_INPUTS = (
     ("unit", "Unit", "14%", 32),
 )
 KR_VALUES = {"start": "start_value", "target": "target_value", "current": "current_value"}
-
-Refusal = tuple[Any, Any]  # (message var, field var) of the form's state
-
-
-def _beside(refusal: Refusal, field: str, element_id: str) -> rx.Component:
-    """The refusal's words, shown while they are about `field`."""
-    message, about = refusal
-    return field_message(message, about == field, element_id)
-
-
-def _field(
-    refusal: Refusal, label: str, field: str, control: rx.Component, **props: Any
-) -> rx.Component:
-    """A labelled control with the refusal about `field` under it (#<control id>-error)."""
-    element_id = f"{control.id}-error"  # type: ignore[attr-defined]
-    return labelled(label, rx.fragment(control, _beside(refusal, field, element_id)), **props)
 
 
 def _quarter_end(d: date) -> date:
@@ -91,14 +81,14 @@ def _kr_row(i: int, key_results: Any, refusal: Refusal) -> rx.Component:
         width="100%",
         class_name="pms-kr-row",  # a phone: the title on a line, its numbers below
     )
-    beside = _beside(refusal, f"key_results.{i}", f"kr-error-{i}")
+    beside = refusal_beside(refusal, f"key_results.{i}", f"kr-error-{i}")
     return rx.vstack(row, beside, spacing="1", width="100%")
 
 
 def _owner_and_parent(owners: Any, parents: Any, goal: Any, refusal: Refusal) -> rx.Component:
     """Whose goal it is (creating only) and the goal it is aligned to."""
     owner = (
-        _field(
+        refused_field(
             refusal,
             "Owner",
             "owner_id",
@@ -118,7 +108,7 @@ def _owner_and_parent(owners: Any, parents: Any, goal: Any, refusal: Refusal) ->
         if goal is not None
         else NO_PARENT
     )
-    parent = _field(
+    parent = refused_field(
         refusal,
         "Aligned to (parent goal)",
         "parent_id",
@@ -140,7 +130,7 @@ def _schedule(value: Any, refusal: Refusal) -> rx.Component:
     today = date.today()
     return rx.hstack(
         *[
-            _field(
+            refused_field(
                 refusal,
                 label,
                 name,
@@ -157,7 +147,7 @@ def _schedule(value: Any, refusal: Refusal) -> rx.Component:
                 ("Due", "due_date", "goal-due", _quarter_end(today)),
             )
         ],
-        _field(
+        refused_field(
             refusal,
             "Period",
             "period",
@@ -169,7 +159,7 @@ def _schedule(value: Any, refusal: Refusal) -> rx.Component:
                 max_length=32,
             ),
         ),
-        _field(
+        refused_field(
             refusal,
             "Weight",
             "weight",
@@ -177,7 +167,7 @@ def _schedule(value: Any, refusal: Refusal) -> rx.Component:
                 name="weight", id="goal-weight", default_value=value("weight", "1"), width="80px"
             ),
         ),
-        _field(
+        refused_field(
             refusal,
             "Status",
             "status",
@@ -214,7 +204,7 @@ def goal_fields(
 
     message, about = refusal
     return rx.vstack(
-        _field(
+        refused_field(
             refusal,
             "Title",
             "title",
@@ -228,7 +218,7 @@ def goal_fields(
                 width="100%",
             ),
         ),
-        _field(
+        refused_field(
             refusal,
             "Description",
             "description",

@@ -13,7 +13,7 @@ from pms_dashboard.ui.components.charts import count_bar_chart
 from pms_dashboard.ui.components.confirm import cycle_confirm_dialog
 from pms_dashboard.ui.components.export import export_menu
 from pms_dashboard.ui.components.feedback import error_callout, feedback
-from pms_dashboard.ui.components.fields import labelled
+from pms_dashboard.ui.components.fields import labelled, refusal_beside, refused_field
 from pms_dashboard.ui.components.pager import list_total, pager
 from pms_dashboard.ui.components.tables import data_table, row_action, scroll_into_view
 from pms_dashboard.ui.states.cycles import KEEP, CyclesState
@@ -59,11 +59,22 @@ def _badge(value: rx.Var, colors: dict[str, str]) -> rx.Component:
 # ------------------------------------------------------------------------ admin forms
 
 
-def _date(label: str, name: str, element_id: str) -> rx.Component:
+# The cycle form's refusal about one input (its words, its field), shown under that input.
+CYCLE_REFUSAL = (CyclesState.cycle_error, CyclesState.cycle_field)
+
+
+def _cycle_input(
+    label: str, name: str, element_id: str, field: str = "", **props: Any
+) -> rx.Component:
+    """An input of the cycle form starting at the draft's value (what was typed, after a
+    refusal), with the refusal about `field` (default: `name`) under it."""
     d = shown(CyclesState.draft)
-    return labelled(
-        label, rx.input(type="date", name=name, id=element_id, default_value=d.get(name, ""))
-    )
+    control = rx.input(name=name, id=element_id, default_value=d.get(name, ""), **props)
+    return refused_field(CYCLE_REFUSAL, label, field or name, control)
+
+
+def _date(label: str, name: str, element_id: str) -> rx.Component:
+    return _cycle_input(label, name, element_id, type="date")
 
 
 def _cycle_form_buttons(editing: Any) -> rx.Component:
@@ -94,30 +105,24 @@ def _create_cycle_form() -> rx.Component:
         rx.form(
             rx.vstack(
                 rx.heading(rx.cond(editing, "Edit draft cycle", "New cycle"), size="4"),
-                labelled(
-                    "Name",
-                    rx.input(
-                        name="name",
-                        id="cycle-name",
-                        required=True,
-                        max_length=200,
-                        default_value=d.get("name", ""),
-                    ),
-                ),
+                _cycle_input("Name", "name", "cycle-name", required=True, max_length=200),
                 labelled(
                     "Template",
-                    rx.select.root(
-                        rx.select.trigger(
-                            placeholder="Choose a template", width="100%", id="cycle-template"
+                    rx.fragment(
+                        rx.select.root(
+                            rx.select.trigger(
+                                placeholder="Choose a template", width="100%", id="cycle-template"
+                            ),
+                            rx.select.content(
+                                rx.foreach(
+                                    CyclesState.templates,
+                                    lambda t: rx.select.item(t["name"], value=t["id"]),
+                                )
+                            ),
+                            name="template_id",
+                            default_value=d.get("template_id", ""),
                         ),
-                        rx.select.content(
-                            rx.foreach(
-                                CyclesState.templates,
-                                lambda t: rx.select.item(t["name"], value=t["id"]),
-                            )
-                        ),
-                        name="template_id",
-                        default_value=d.get("template_id", ""),
+                        refusal_beside(CYCLE_REFUSAL, "template_id", "cycle-template-error"),
                     ),
                 ),
                 rx.hstack(
@@ -135,25 +140,20 @@ def _create_cycle_form() -> rx.Component:
                     size="2",
                     color_scheme="gray",
                 ),
-                labelled(
+                _cycle_input(
                     "Departments (comma-separated)",
-                    rx.input(
-                        name="departments",
-                        id="cycle-departments",
-                        default_value=d.get("departments", ""),
-                    ),
+                    "departments",
+                    "cycle-departments",
+                    "participants.departments",
                 ),
-                labelled(
-                    "Teams (comma-separated)",
-                    rx.input(name="teams", id="cycle-teams", default_value=d.get("teams", "")),
+                _cycle_input(
+                    "Teams (comma-separated)", "teams", "cycle-teams", "participants.teams"
                 ),
-                labelled(
+                _cycle_input(
                     "Whole organisations of managers (emails, comma-separated)",
-                    rx.input(
-                        name="manager_emails",
-                        id="cycle-managers",
-                        default_value=d.get("manager_emails", ""),
-                    ),
+                    "manager_emails",
+                    "cycle-managers",
+                    "participants.manager_emails",
                 ),
                 _cycle_form_buttons(editing),
                 spacing="3",

@@ -35,9 +35,27 @@ from pms_dashboard.ui.states.rows import (
     record_var,
     status_row,
 )
+from pms_dashboard.ui.states.session import form_refusal
 from pms_dashboard.ui.urls import checked_export_download, page_in_address, show_in_address
 
 KEEP = "keep"
+# The cycle form's inputs: name -> the most characters kept of what was typed.
+CYCLE_INPUTS = {"name": 400, "template_id": 64, "period_start": 32, "period_end": 32,
+                "self_review_due": 32, "manager_review_due": 32, "departments": 4000,
+                "teams": 4000, "manager_emails": 8000}  # fmt: skip
+# The fields a cycle refusal may go beside (as the service names them), and the input that
+# sent each kind of id or name it may not find.
+CYCLE_FORM_FIELDS = frozenset(
+    ("name", "template_id", "period_start", "period_end", "self_review_due",
+     "manager_review_due", *(f"participants.{k}" for k in ("departments", "teams",
+     "manager_emails")))
+)  # fmt: skip
+CYCLE_IDS = {
+    IdKind.template: "template_id",
+    IdKind.department: "participants.departments",
+    IdKind.team: "participants.teams",
+    IdKind.email: "participants.manager_emails",
+}
 STATUS_PAGE_SIZE = 20
 MAX_SELECTED = 50  # checkbox ticks kept (the service allows MAX_PEERS per nomination)
 
@@ -147,6 +165,8 @@ class CyclesState(ReviewsBase):
     editing_cycle_id: str = ""
     draft: rx.Field[dict[str, str]] = rx.field(default_factory=dict)
     form_key: int = 0
+    cycle_error: str = ""  # a refusal of the cycle form about one input, beside it
+    cycle_field: str = ""  # that input's field (`CYCLE_FORM_FIELDS`; "" while none)
 
     nominate_open: bool = False
     nominate_outcome_id: str = ""
@@ -359,7 +379,15 @@ class CyclesState(ReviewsBase):
 
     def _stop_editing(self) -> None:
         self.editing_cycle_id, self.draft = "", {}
+        self.cycle_error = self.cycle_field = ""
         self.form_key += 1
+
+    def _cycle_form_refused(self, err: UserError) -> None:
+        """What was typed stays (the draft holds it); the words go beside the input they are
+        about, or in the page's callout when they are about no one input."""
+        message, field = form_refusal(err, CYCLE_FORM_FIELDS, CYCLE_IDS)
+        self.cycle_error, self.cycle_field = (message, field) if field else ("", "")
+        self.error, self.notice = ("", "") if field else (message, "")
 
     @event
     def edit_cycle(self, cycle_id: str):
@@ -368,6 +396,7 @@ class CyclesState(ReviewsBase):
             actor = principal.context
             got = review_cycles.get_draft(session=session, actor=actor, cycle_id=cycle_id)
         self.editing_cycle_id, self.error, self.notice = got.id, "", ""
+        self.cycle_error = self.cycle_field = ""
         self.draft = {
             "name": got.name,
             "template_id": got.template_id,
@@ -398,21 +427,13 @@ class CyclesState(ReviewsBase):
 
     @event
     def create_cycle(self, form: dict[str, Any]):
-        data = {
-            "name": _text(form, "name"),
-            "template_id": _text(form, "template_id", 64),
-            "period_start": _text(form, "period_start", 32),
-            "period_end": _text(form, "period_end", 32),
-            "self_review_due": _text(form, "self_review_due", 32),
-            "manager_review_due": _text(form, "manager_review_due", 32),
-            "participants": {
-                "departments": _csv(_text(form, "departments", 4000)),
-                "teams": _csv(_text(form, "teams", 4000)),
-                "manager_emails": _csv(_text(form, "manager_emails", 8000)),
-            },
-        }
+        typed = {name: _text(form, name, most) for name, most in CYCLE_INPUTS.items()}
+        self.draft = typed  # kept whatever the answer (a refusal shows it again)
+        who = ("departments", "teams", "manager_emails")
+        data: dict[str, Any] = {k: v for k, v in typed.items() if k not in who}
+        data["participants"] = {k: _csv(typed[k]) for k in who}
         editing = self.editing_cycle_id
-        with self._signed_in() as (principal, session):
+        with self._signed_in(self._cycle_form_refused) as (principal, session):
             actor = principal.context
             if editing:
                 got = review_cycles.update_cycle(

@@ -47,7 +47,7 @@ from pms_dashboard.ui.states.rows import (
     nothing,
     record_var,
 )
-from pms_dashboard.ui.states.session import SessionState
+from pms_dashboard.ui.states.session import SessionState, form_refusal
 from pms_dashboard.ui.urls import (
     checked_export_download,
     page_in_address,
@@ -302,8 +302,7 @@ ID_FIELDS = {IdKind.parent: "parent_id", IdKind.owner: "owner_id"}  # ids the fo
 def goal_form_refusal(err: UserError) -> tuple[str, str]:
     """A goal form's refusal: its words, and the input they go beside ("" for the whole
     form: a field the form does not have never picks an element)."""
-    field = ID_FIELDS.get(err.kind) if isinstance(err, NotFoundHere) else err.field
-    return str(err), field_in(field, GOAL_FORM_FIELDS)
+    return form_refusal(err, GOAL_FORM_FIELDS, ID_FIELDS)
 
 
 def _kr_labels(row: int, at: str = "") -> dict[str, str]:

@@ -15,17 +15,18 @@ shown. Ids never reach vars.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 import reflex as rx
 
 from pms_dashboard.auth.cookies import token_from_cookie_header
+from pms_dashboard.auth.resolve import IdKind, NotFoundHere
 from pms_dashboard.auth.routes import signed_in
 from pms_dashboard.auth.service import Principal
 from pms_dashboard.auth.zones import DEFAULT_ZONE
-from pms_dashboard.errors import UserError
+from pms_dashboard.errors import UserError, field_in
 from pms_dashboard.organisation.service import get_customization
 from pms_dashboard.tenancy.session import TenantSession
 from pms_dashboard.ui.states.base import AppState, EndEvent, event, show_error
@@ -39,6 +40,16 @@ ROLE_LABELS = {
 }
 
 Refused = Callable[[UserError], Any]
+
+
+def form_refusal(
+    err: UserError, fields: Collection[str], ids: Mapping[IdKind, str] | None = None
+) -> tuple[str, str]:
+    """A form's refusal: its words, and which of its `fields` they go beside (an id or a
+    name not found: the input that sent that kind, `ids`); "" for the whole form, so a
+    field the form does not have, forged or not, never picks an input."""
+    field = (ids or {}).get(err.kind) if isinstance(err, NotFoundHere) else err.field
+    return str(err), field_in(field, fields)
 
 
 class SessionState(AppState):
