@@ -601,15 +601,17 @@ def test_a_managers_summary_has_only_their_reports(summarised: tuple[Org, uuid.U
 def test_summary_ratings_agree_with_the_status_page_on_the_tenants_scale(
     summarised: tuple[Org, uuid.UUID],
 ) -> None:
-    """A 1-4 scale with a label that would start a formula: columns follow the tenant's
-    scale (the 5 is clamped into its top label as the status page does), headers and text
-    cells are neutralised, and the total row equals cycle_status's distribution."""
+    """A 1-4 scale with a label that would start a formula: columns follow the scale (the
+    cycle's, kept since launch; the 5 is clamped into its top label as the status page
+    does), headers and text cells are neutralised, and the total row equals cycle_status's
+    distribution."""
     o, cycle_id = summarised
     labels = {"1": "=Low", "2": "Mid", "3": "Good", "4": "Top"}
     scale = {"low": 1, "high": 4, "labels": labels}
     with owner_session() as s:
         s.execute(update(Tenant).where(col(Tenant.id) == o.t.id).values(
             settings={"rating_scale": scale}))  # fmt: skip
+    _owner_update(ReviewCycle, col(ReviewCycle.id) == cycle_id, rating_scale=scale)
     _owner_update(User, col(User.id) == o.ids["other_mgr"], department="@SUM(1)")
     _owner_update(User, col(User.id) == o.ids["manager"], display_name="+1 Boss")
 

@@ -82,7 +82,8 @@ def require_settings_editor(*, session: Session, actor: TenantContext, message: 
 
 SCALE_IN_USE = (
     "The rating scale can't be changed while a review cycle is running (active or in "
-    "calibration): its ratings would change meaning. Change it after the cycle is closed."
+    "calibration): its ratings would change meaning. Change it after the cycle is closed; "
+    "closed cycles keep the scale they launched with."
 )
 # The reviews package builds on this one, so its table is named here, not imported.
 _CYCLES = table("review_cycle", column("status"))

@@ -27,11 +27,11 @@ from pms_dashboard.reviews import status
 from pms_dashboard.reviews.common import (
     actor_user_id,
     check_score,
+    cycle_scale,
     iso,
     load_cycle,
     names_of,
     num,
-    rating_scale,
     resolve_id,
 )
 from pms_dashboard.reviews.models import (
@@ -168,9 +168,9 @@ def cycle_status(
     actor_id = actor_user_id(actor, Resource.calibration, Action.view)
     require(session=session, actor=actor, resource=Resource.cycle, action=Action.view)
     q = parse(StatusQuery, query or {})
-    load_cycle(session, cycle_id, Action.view)
+    cycle = load_cycle(session, cycle_id, Action.view)
     conditions = visible_outcomes(actor, cycle_id, actor_id)
-    scale = rating_scale(session)
+    scale = cycle_scale(session, cycle)
     funnel = _funnel(session, conditions)
     return CycleStatusView(
         page=_status_page(session, conditions, scale, q, sum(n for _, n in funnel)),
@@ -198,8 +198,7 @@ def ninebox(*, session: Session, actor: TenantContext, cycle_id: RawId) -> NineB
     cycle_id = resolve_id(session, actor, IdKind.cycle, cycle_id, Action.view)
     actor_id = actor_user_id(actor, Resource.calibration, Action.view)
     require(session=session, actor=actor, resource=Resource.cycle, action=Action.view)
-    load_cycle(session, cycle_id, Action.view)
-    scale = rating_scale(session)
+    scale = cycle_scale(session, load_cycle(session, cycle_id, Action.view))
     reviewee = aliased(User)
     rows = session.execute(
         select(
@@ -292,7 +291,7 @@ def adjust_calibration(
         raise ReviewError("Ratings can be adjusted only while the cycle is in calibration.")
     status.check(outcome, status.CALIBRATE)
     if data.final_rating is not None:
-        check_score(rating_scale(session), data.final_rating)
+        check_score(cycle_scale(session, cycle), data.final_rating)
     history = _calibration_change(outcome, actor_id, data)
     session.add(history)
     before = {
@@ -367,7 +366,7 @@ def calibration_dialog(
 
 
 def _scores(session: Session, outcome: ReviewOutcome) -> list[ScoreLine]:
-    scale = rating_scale(session)
+    scale = cycle_scale(session, load_cycle(session, outcome.cycle_id, Action.view))
     reviews = session.execute(
         select(col(Review.kind), col(Review.score)).where(
             col(Review.cycle_id) == outcome.cycle_id,

@@ -62,15 +62,28 @@ def rating_scale(session: Session) -> RatingScale:
     return get_customization(session=session).rating_scale
 
 
+def cycle_scale(session: Session, cycle: ReviewCycle) -> RatingScale:
+    """The scale a cycle's ratings mean: the one it launched with (kept on the cycle, so a
+    later change of the organisation's scale never re-reads them); a draft's is the
+    organisation's current one."""
+    if cycle.rating_scale:
+        return RatingScale.model_validate(cycle.rating_scale)
+    return rating_scale(session)
+
+
 def check_score(scale: RatingScale, score: int) -> None:
-    """Refuse a score outside the tenant's scale, in words."""
+    """Refuse a score outside the cycle's scale, in words."""
     if not scale.low <= score <= scale.high:
         raise ReviewError(f"Scores are whole numbers from {scale.low} to {scale.high}.")
 
 
-def scale_options(*, session: Session) -> list[dict[str, str]]:
-    """The tenant's rating scale as select options: value is the whole score."""
-    scale = rating_scale(session)
+def scale_options(*, session: Session, cycle_id: uuid.UUID | None = None) -> list[dict[str, str]]:
+    """A (resolved) cycle's rating scale, else the tenant's, as select options: value is
+    the whole score."""
+    if cycle_id is None:
+        scale = rating_scale(session)
+    else:
+        scale = cycle_scale(session, load_cycle(session, cycle_id, Action.view))
     return [{"value": str(s), "label": f"{s} · {scale.labels[s]}"} for s in scale.scores]
 
 

@@ -16,7 +16,14 @@ from pms_dashboard.auth.models import User
 from pms_dashboard.auth.permissions import Action, Resource, may, require
 from pms_dashboard.auth.resolve import IdKind, RawId, resolve_all, resolve_emails, resolve_name
 from pms_dashboard.reviews import status
-from pms_dashboard.reviews.common import criteria_of, iso, load_cycle, names_of, resolve_id
+from pms_dashboard.reviews.common import (
+    criteria_of,
+    iso,
+    load_cycle,
+    names_of,
+    rating_scale,
+    resolve_id,
+)
 from pms_dashboard.reviews.models import (
     CycleStatus,
     OutcomeStatus,
@@ -354,6 +361,7 @@ def launch_cycle(*, session: Session, actor: TenantContext, cycle_id: RawId) -> 
     session.add_all(outcomes)
     before = status.move(cycle, status.LAUNCH)
     cycle.launched_at = utcnow()
+    cycle.rating_scale = rating_scale(session).model_dump(mode="json")  # kept from now on
     session.flush()
     audit.record(
         session=session,

@@ -110,6 +110,13 @@ class ReviewCycle(TenantOwned, table=True):
         sa_type=JSONB,  # type: ignore[call-overload]
         sa_column_kwargs={"server_default": text("'{}'::jsonb"), "nullable": False},
     )
+    # The rating scale the cycle launched with (as `RatingScale` serialises), so its ratings
+    # keep their meaning when the organisation's scale changes later; NULL while a draft.
+    rating_scale: dict[str, Any] | None = Field(
+        default=None,
+        sa_type=JSONB,  # type: ignore[call-overload]
+        sa_column_kwargs={"nullable": True},
+    )
     created_at: datetime = created_at_field()
 
 

@@ -44,7 +44,7 @@ from pms_dashboard.db import csvsafe
 from pms_dashboard.organisation.schemas import RatingScale
 from pms_dashboard.people.service import has_reports
 from pms_dashboard.reviews.calibration import performance_expr, visible_outcomes
-from pms_dashboard.reviews.common import actor_user_id, load_cycle, rating_scale, resolve_id
+from pms_dashboard.reviews.common import actor_user_id, cycle_scale, load_cycle, resolve_id
 from pms_dashboard.reviews.models import (
     Review,
     ReviewCriterion,
@@ -98,21 +98,21 @@ _KIND_COLUMNS = {
 
 def _status_scope(
     session: Session, actor: TenantContext, cycle_id: RawId
-) -> tuple[uuid.UUID, list[ColumnElement[bool]]]:
-    """The cycle's id and the conditions on `ReviewOutcome` for the people the actor may
+) -> tuple[ReviewCycle, list[ColumnElement[bool]]]:
+    """The cycle and the conditions on `ReviewOutcome` for the people the actor may
     see in it, after `cycle_status`'s own checks in its order (so a refusal, and its audit,
     is the status page's), then refusing an actor who may see nobody."""
     cycle_id = resolve_id(session, actor, IdKind.cycle, cycle_id, Action.view)
     actor_id = actor_user_id(actor, Resource.calibration, Action.view)
     require(session=session, actor=actor, resource=Resource.cycle, action=Action.view)
-    load_cycle(session, cycle_id, Action.view)
+    cycle = load_cycle(session, cycle_id, Action.view)
     sees_someone = decide(actor.role, Resource.calibration, Action.view, Relation.other) or (
         decide(actor.role, Resource.calibration, Action.view, Relation.report)
         and has_reports(session=session, actor=actor)
     )
     if not sees_someone:
         raise PermissionDenied(Resource.calibration, Action.view)
-    return cycle_id, visible_outcomes(actor, cycle_id, actor_id)
+    return cycle, visible_outcomes(actor, cycle_id, actor_id)
 
 
 def _tenant_only(statement: Select, tenant_id: uuid.UUID) -> Select:
@@ -219,7 +219,8 @@ def reviews_export_statement(*, session: Session, actor: TenantContext, cycle_id
     Rows are ordered by reviewee, then self, manager and peer reviews, then criterion order.
     Free text cannot start a spreadsheet formula (`csvsafe.safe_text`).
     """
-    cycle_id, conditions = _status_scope(session, actor, cycle_id)
+    cycle, conditions = _status_scope(session, actor, cycle_id)
+    cycle_id = cycle.id
     tid = actor.tenant_id
     reviewee = aliased(User, name="reviewee")
     reviewer = aliased(User, name="reviewer")
@@ -396,12 +397,12 @@ def cycle_summary_frame(
     Columns: department | manager (neutralised text; "(no department)" / "(no manager)"),
     participants, self_submitted, manager_submitted, peer_submitted (submitted reviews of each
     kind), completion_pct (submitted share of all the cycle's reviews of those people, 0-100,
-    one decimal), one count column per label of the tenant's rating scale (low to high) of
+    one decimal), one count column per label of the cycle's rating scale (low to high) of
     people whose rating in force (final rating, else computed score, rounded to the scale as
     the status page does) carries that label, and not_rated.
     """
-    cycle_id, conditions = _status_scope(session, actor, cycle_id)
+    cycle, conditions = _status_scope(session, actor, cycle_id)
     if by not in ("department", "manager"):
         raise ReviewError("A summary is by department or by manager.")
     people, reviews = _summary_counts(session, actor.tenant_id, conditions, by)
-    return _summary_table(people, reviews, rating_scale(session), by)
+    return _summary_table(people, reviews, cycle_scale(session, cycle), by)

@@ -17,11 +17,11 @@ from pms_dashboard.reviews.common import (
     CENT,
     actor_user_id,
     criteria_of,
+    cycle_scale,
     denied,
     load_cycle,
     num,
     outcome_for,
-    rating_scale,
     resolve_id,
 )
 from pms_dashboard.reviews.models import (
@@ -137,7 +137,7 @@ def my_results(*, session: Session, actor: TenantContext, cycle_id: RawId) -> My
     peer_reviews = by_kind.get(ReviewKind.peer.value, [])
     shown = len(peer_reviews) >= MIN_ANONYMOUS_PEERS
     peers, summaries = _peer_feedback(session, cycle, peer_reviews) if shown else ([], [])
-    scale = rating_scale(session)
+    scale = cycle_scale(session, cycle)
     return MyResults(
         cycle_id=str(cycle.id),
         cycle_name=cycle.name,

@@ -371,6 +371,7 @@ class ReviewDetail:
     ratings: list[RatingRow]
     score_label: str = ""
     context: ReviewContext | None = None  # beside a manager review, for its writer
+    cycle_id: str = ""  # whose rating scale the form offers
 
 
 @dataclass(frozen=True, slots=True)

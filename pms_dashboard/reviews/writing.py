@@ -15,18 +15,19 @@ from pms_dashboard.audit import service as audit
 from pms_dashboard.auth.models import User
 from pms_dashboard.auth.permissions import Action, PermissionDenied, Resource, may, require
 from pms_dashboard.auth.resolve import IdKind, RawId, resolve_all
+from pms_dashboard.organisation.schemas import RatingScale
 from pms_dashboard.reviews import context, status
 from pms_dashboard.reviews.common import (
     CENT,
     actor_user_id,
     check_score,
     criteria_of,
+    cycle_scale,
     denied,
     load_cycle,
     names_of,
     num,
     outcome_for,
-    rating_scale,
     resolve_id,
 )
 from pms_dashboard.reviews.models import (
@@ -108,9 +109,10 @@ def review_detail(
         )
     }
     names = names_of(session, {review.reviewee_id, review.reviewer_id})
-    scale = rating_scale(session)
+    scale = cycle_scale(session, cycle)
     return ReviewDetail(
         id=str(review.id),
+        cycle_id=str(cycle.id),
         cycle_name=cycle.name,
         reviewee_name=names.get(review.reviewee_id, ""),
         reviewer_name=names.get(review.reviewer_id, ""),
@@ -196,10 +198,10 @@ def _apply_draft(
     review: Review,
     criteria: list[ReviewCriterion],
     draft: ReviewDraft,
+    scale: RatingScale,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Write the draft's summary and ratings (criterion ids resolved already); return the
-    changed fields before and after."""
-    scale = rating_scale(session)
+    """Write the draft's summary and ratings (criterion ids resolved already), each score
+    checked against the cycle's scale; return the changed fields before and after."""
     known = {c.id: c for c in criteria}
     ratings = [(uuid.UUID(str(r.criterion_id)), r) for r in draft.ratings]
     for criterion_id, rating in ratings:
@@ -268,7 +270,8 @@ def save_review(
     review_id, parsed = _resolve_draft(session, actor, review_id, draft, optional=False)
     review, cycle = _writable_review(session, actor, review_id)
     assert parsed is not None
-    before, after = _apply_draft(session, review, criteria_of(session, cycle.template_id), parsed)
+    criteria = criteria_of(session, cycle.template_id)
+    before, after = _apply_draft(session, review, criteria, parsed, cycle_scale(session, cycle))
     if after:
         audit.record(
             session=session,
@@ -293,10 +296,11 @@ def submit_review(
     review_id, parsed = _resolve_draft(session, actor, review_id, draft, optional=True)
     review, cycle = _writable_review(session, actor, review_id)
     criteria = criteria_of(session, cycle.template_id)
+    scale = cycle_scale(session, cycle)
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
     if parsed is not None:
-        before, after = _apply_draft(session, review, criteria, parsed)
+        before, after = _apply_draft(session, review, criteria, parsed, scale)
     scores = {
         r.criterion_id: r.score
         for r in session.scalars(
@@ -306,7 +310,6 @@ def submit_review(
     missing = [c.name for c in criteria if scores.get(c.id) is None]
     if missing:
         raise ReviewError("Score every criterion before submitting. Missing: " + ", ".join(missing))
-    scale = rating_scale(session)
     for value in scores.values():
         if value is not None:
             check_score(scale, int(value))

@@ -185,6 +185,7 @@ class CyclesState(ReviewsBase):
     def _clear_detail(self) -> None:
         self.cycle_id, self.cycle = "", nothing(CycleListRow)
         self.status_rows, self.funnel, self.distribution, self.ninebox = [], [], [], []
+        self.scale_options = []
         self.status_page = self.status_pages = 1
         self.status_total = self.unplaced = 0
         self._clear_adjust()
@@ -215,11 +216,9 @@ class CyclesState(ReviewsBase):
         manage = review_cycles.can_manage_cycles(session=session, actor=actor)
         cycles = review_cycles.list_cycles(session=session, actor=actor)
         offered = templates.list_templates(session=session, actor=actor) if manage else []
-        options = common.scale_options(session=session)
         self.cycles = [cycle_row(c, zone=self.time_zone) for c in cycles]
         self.templates = [{"id": t.id, "name": t.name} for t in offered]
         self.can_manage = manage
-        self.scale_options = options
 
     def _detail(
         self, session: TenantSession, actor: TenantContext, cycle_id: Any, page: int = 1
@@ -241,6 +240,7 @@ class CyclesState(ReviewsBase):
         )
         cycle = review_cycles.get_cycle(session=session, actor=actor, cycle_id=cid)
         box = calibration.ninebox(session=session, actor=actor, cycle_id=cid)
+        options = common.scale_options(session=session, cycle_id=cid)  # the cycle's own
         nominable = set(targets)  # the rows to offer "Nominate peers" on (no ids kept)
         self.cycle_id, self.cycle = cycle.id, cycle_row(cycle, zone=self.time_zone)
         self.status_rows = [
@@ -252,6 +252,7 @@ class CyclesState(ReviewsBase):
         self.distribution = [CountRow(name=n, count=c) for n, c in status.distribution]
         self.ninebox = [ninebox_row(c) for c in box.cells]
         self.unplaced = box.unplaced
+        self.scale_options = options
 
     @event
     def load(self):

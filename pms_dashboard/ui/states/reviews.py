@@ -12,6 +12,7 @@ convenience: the services resolve and check them again on every call.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -44,6 +45,11 @@ from pms_dashboard.ui.states.session import SessionState
 
 NO_ACCESS = "You do not have access to that."
 NOT_SCORED = "none"  # a select cannot hold "", so "not scored" has a value of its own
+
+
+def scale_of(session: TenantSession, shown: ReviewDetail) -> list[dict[str, str]]:
+    """The scores a review's form offers: its cycle's scale (kept since launch)."""
+    return common.scale_options(session=session, cycle_id=uuid.UUID(shown.cycle_id))
 
 
 class ReviewsBase(SessionState):
@@ -93,7 +99,13 @@ class ReviewsState(ReviewsBase):
         self.context = nothing(ReviewContextRow)
         self.summary, self.editable, self.can_reopen = "", False, False
 
-    def _show_review(self, detail: ReviewDetail) -> None:
+    def _offer(self, options: list[dict[str, str]]) -> None:
+        """The score select's options: "Not scored", then the scale's scores."""
+        self.scale_options = [{"value": NOT_SCORED, "label": "Not scored"}, *options]
+
+    def _show_review(self, detail: ReviewDetail, options: list[dict[str, str]]) -> None:
+        """The review into the form, scored on its cycle's scale (`options`)."""
+        self._offer(options)
         self.can_reopen = detail.may_reopen
         self.review_id = detail.id
         self.ratings = [rating_form_row(r, not_scored=NOT_SCORED) for r in detail.ratings]
@@ -105,10 +117,9 @@ class ReviewsState(ReviewsBase):
     def _home(self, session: TenantSession, actor: TenantContext) -> None:
         mine = writing.list_my_reviews(session=session, actor=actor)
         shared = results.list_my_results(session=session, actor=actor)
-        options = common.scale_options(session=session)
         self.my_reviews = [my_review_row(r) for r in mine]
         self.shared = [shared_row(r, zone=self.time_zone) for r in shared]
-        self.scale_options = [{"value": NOT_SCORED, "label": "Not scored"}, *options]
+        self._offer(common.scale_options(session=session))  # an open review offers its cycle's
 
     @event
     def load(self):
@@ -127,8 +138,9 @@ class ReviewsState(ReviewsBase):
             shown = writing.get_review(
                 session=session, actor=principal.context, review_id=review_id
             )
+            options = scale_of(session, shown)
         self.error = ""
-        self._show_review(shown)
+        self._show_review(shown, options)
         return None
 
     @event
@@ -188,8 +200,9 @@ class ReviewsState(ReviewsBase):
             actor = principal.context
             shown = fn(session=session, actor=actor, review_id=self.review_id, draft=self._draft())
             self._home(session, actor)
+            options = scale_of(session, shown)
         self.error, self.notice = "", done
-        self._show_review(shown)
+        self._show_review(shown, options)
         return None
 
     @event
@@ -211,8 +224,9 @@ class ReviewsState(ReviewsBase):
             writing.reopen_review(session=session, actor=actor, review_id=rid)
             shown = writing.get_review(session=session, actor=actor, review_id=rid)
             self._home(session, actor)
+            options = scale_of(session, shown)
         self.error, self.notice = "", "Review reopened."
-        self._show_review(shown)
+        self._show_review(shown, options)
         return None
 
     @event
