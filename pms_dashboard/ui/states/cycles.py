@@ -384,8 +384,8 @@ class CyclesState(ReviewsBase):
         self.form_key += 1
 
     def _cycle_form_refused(self, err: UserError) -> None:
-        """What was typed stays (the draft holds it); the words go beside the input they are
-        about, or in the page's callout when they are about no one input."""
+        """What was typed stays in the browser (the form is not drawn afresh); the words go
+        beside the input they are about, or in the page's callout when about no one input."""
         message, field = form_refusal(err, CYCLE_FORM_FIELDS, CYCLE_IDS)
         self.cycle_error, self.cycle_field = (message, field) if field else ("", "")
         self.error, self.notice = ("", "") if field else (message, "")
@@ -428,8 +428,10 @@ class CyclesState(ReviewsBase):
 
     @event
     def create_cycle(self, form: dict[str, Any]):
+        # A refusal leaves `form_key` as it is: the inputs are not drawn afresh, so the
+        # browser keeps what was typed (never copied into the state: an id or name typed
+        # there may be another organisation's, and the state must not hold it).
         typed = {name: _text(form, name, most) for name, most in CYCLE_INPUTS.items()}
-        self.draft = typed  # kept whatever the answer (a refusal shows it again)
         who = ("departments", "teams", "manager_emails")
         data: dict[str, Any] = {k: v for k, v in typed.items() if k not in who}
         data["participants"] = {k: _csv(typed[k]) for k in who}
