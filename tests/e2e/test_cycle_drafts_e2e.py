@@ -29,6 +29,11 @@ def test_hr_edits_then_deletes_a_draft(page, app_url, demo) -> None:
     page.click("#cycle-template")
     page.get_by_role("option").first.click()
     page.fill("#cycle-period-start", "2027-01-01")
+    page.fill("#cycle-period-end", "2026-12-01")  # before the start: refused beside it
+    page.click("#cycle-create-submit")
+    assert "Period end" in page.wait_for_selector("#cycle-period-end-error").inner_text()
+    assert page.input_value("#cycle-name") == name  # what was typed is still there
+    assert page.input_value("#cycle-period-start") == "2027-01-01"
     page.fill("#cycle-period-end", "2027-06-30")
     page.click("#cycle-create-submit")
     row = page.locator(".cycle-row", has_text=name)
