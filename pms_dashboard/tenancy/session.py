@@ -15,7 +15,6 @@ raises `CrossTenantWrite`.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -80,33 +79,51 @@ def _scope_to_tenant(state: ORMExecuteState) -> None:
     state.statement = _scoped(state.statement, tenant_id)
 
 
-# Each statement met, as scoped for the last tenants it ran for: a statement built once
-# (module level, bound parameters) is then scoped, and its cache key computed, once per
-# tenant instead of on every run (statements never change, so neither does the answer).
-_SCOPED: weakref.WeakKeyDictionary[Any, OrderedDict[uuid.UUID, Any]] = weakref.WeakKeyDictionary()
-_SCOPED_TENANTS = 32  # per statement
-_SCOPED_LOCK = threading.Lock()  # the event threads share it
+class _Scopes:
+    """What is kept of a statement met: the tenant classes it reaches, and its scoped form
+    for each of the last tenants it ran for."""
+
+    __slots__ = ("by_tenant", "classes")
+
+    def __init__(self, classes: Sequence[type[TenantOwned]]) -> None:
+        self.classes = classes
+        self.by_tenant: OrderedDict[uuid.UUID, Any] = OrderedDict()
+
+
+# Each statement met, while it lives: a statement built once (module level, bound
+# parameters) is walked once, and scoped (its cache key computed) once per tenant, instead
+# of on every run. Statements never change (every change makes a new one), so neither does
+# what is kept of them.
+_SCOPES: weakref.WeakKeyDictionary[Any, _Scopes] = weakref.WeakKeyDictionary()
+_SCOPED_TENANTS = 32  # scoped forms kept per statement
+_SCOPES_LOCK = threading.Lock()  # event threads share it
 
 
 def _scoped(statement: Any, tenant_id: uuid.UUID) -> Any:
-    """`statement` with `tenant_criteria` for `tenant_id` (itself when it reaches no tenant
-    class)."""
-    with _SCOPED_LOCK:
+    """`statement` with the tenant criteria for `tenant_id` (itself when it reaches no
+    tenant class)."""
+    with _SCOPES_LOCK:
         try:
-            per_tenant = _SCOPED.get(statement)
+            kept = _SCOPES.get(statement)
         except TypeError:  # not weakly referenceable: scoped on each run
-            per_tenant = None
-        if per_tenant is not None and tenant_id in per_tenant:
-            per_tenant.move_to_end(tenant_id)
-            return per_tenant[tenant_id]
-    criteria = tenant_criteria(tenant_id, statement)
-    scoped = statement.options(*criteria) if criteria else statement
-    with _SCOPED_LOCK, contextlib.suppress(TypeError):
-        per_tenant = _SCOPED.setdefault(statement, OrderedDict())
-        per_tenant[tenant_id] = scoped
-        if len(per_tenant) > _SCOPED_TENANTS:
-            per_tenant.popitem(last=False)
+            return _with_criteria(statement, tenant_id, _classes_of(statement))
+        if kept is not None and tenant_id in kept.by_tenant:
+            kept.by_tenant.move_to_end(tenant_id)
+            return kept.by_tenant[tenant_id]
+    classes = kept.classes if kept is not None else _classes_of(statement)
+    scoped = _with_criteria(statement, tenant_id, classes)
+    with _SCOPES_LOCK:
+        kept = _SCOPES.setdefault(statement, _Scopes(classes))
+        kept.by_tenant[tenant_id] = scoped
+        if len(kept.by_tenant) > _SCOPED_TENANTS:
+            kept.by_tenant.popitem(last=False)
     return scoped
+
+
+def _with_criteria(
+    statement: Any, tenant_id: uuid.UUID, classes: Sequence[type[TenantOwned]]
+) -> Any:
+    return statement.options(*_criteria(tenant_id, classes)) if classes else statement
 
 
 def tenant_criteria(tenant_id: uuid.UUID, statement: Any) -> tuple[Any, ...]:
@@ -115,11 +132,18 @@ def tenant_criteria(tenant_id: uuid.UUID, statement: Any) -> tuple[Any, ...]:
     subqueries are scoped too (they render on compilation, so they hold in a raw COPY as
     well). Finding them walks the statement once, so the cost grows with the statement, not
     with the number of tenant classes; a statement carrying loader options of its own (which
-    could reach tables at compile time) gets every class. The lambdas are cached per class
-    by SQLAlchemy."""
+    could reach tables at compile time) gets every class."""
+    return _criteria(tenant_id, _classes_of(statement))
+
+
+def _classes_of(statement: Any) -> Sequence[type[TenantOwned]]:
     own = getattr(statement, "_with_options", ())
     loads = any(not isinstance(option, LoaderCriteriaOption) for option in own)
-    classes = tenant_models() if loads else _classes_of(statement)
+    return tenant_models() if loads else _tenant_classes_in(statement)
+
+
+def _criteria(tenant_id: uuid.UUID, classes: Sequence[type[TenantOwned]]) -> tuple[Any, ...]:
+    """The lambdas are cached per class by SQLAlchemy."""
     return tuple(
         with_loader_criteria(cls, lambda c: c.tenant_id == tenant_id, include_aliases=True)
         for cls in classes
@@ -128,24 +152,6 @@ def tenant_criteria(tenant_id: uuid.UUID, statement: Any) -> tuple[Any, ...]:
 
 # Each table met so far: its tenant class, or None for a table of no tenant.
 _CLASS_OF: dict[Table, type[TenantOwned] | None] = {}
-
-
-# The tenant classes of each statement met, while it lives: a statement built once (module
-# level, with bound parameters) is walked once, not on every execution. Statements are
-# immutable (every change makes a new one), so the answer never goes stale.
-_CLASSES_OF_STATEMENT: weakref.WeakKeyDictionary[Any, list[type[TenantOwned]]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _classes_of(statement: Any) -> list[type[TenantOwned]]:
-    try:
-        return _CLASSES_OF_STATEMENT[statement]
-    except KeyError:
-        found = _CLASSES_OF_STATEMENT[statement] = _tenant_classes_in(statement)
-        return found
-    except TypeError:  # not weakly referenceable: walk it each time
-        return _tenant_classes_in(statement)
 
 
 def _tenant_classes_in(statement: Any) -> list[type[TenantOwned]]:
