@@ -31,11 +31,6 @@ from typing import Any
 from bench.common import Timing, prepare_database, summarize, write_section
 
 
-def _employee_load() -> Callable[[], None]:
-    """One "My goals" load event of the 1,000-goal tenant's employee, on one tab's state."""
-    return _events()["goals"]
-
-
 def _events() -> dict[str, Callable[[], None]]:
     """The load test's events, in process, on the 1,000-goal tenant: the employee's "My
     goals" load, a page of it, one of their goals opened and checked in on, and the
@@ -171,14 +166,14 @@ MIX_BEFORE = {
 }
 
 
-def mix_table(runs: int) -> str:
-    """Each event of the load test's mix, timed in process: a Markdown table."""
+def mix_table(events: dict[str, Callable[[], None]], runs: int) -> str:
+    """Each event of the load test's mix (`_events`), timed in process: a Markdown table."""
     lines = [
         "| event | app CPU before (ms) | app CPU now (ms) | server time now (ms, p95) |"
         " statements before | now |",
         "|---|---:|---:|---:|---:|---:|",
     ]
-    for name, event in _events().items():
+    for name, event in events.items():
         event()
         _, statements = Traffic().of(event)
         wall, cpu = timed(event, runs, name)
@@ -193,7 +188,8 @@ def mix_table(runs: int) -> str:
 def run(runs: int = 200, events: int = 200, top: int = 10) -> None:
     """`make bench`: time and profile the event, write its BENCHMARKS.md section."""
     prepare_database()
-    event = _employee_load()
+    events = _events()
+    event = events["goals"]  # "My goals" load of the 1,000-goal tenant's employee
     event()
     begins, statements = Traffic().of(event)
     wall, cpu = timed(event, runs)
@@ -220,7 +216,7 @@ Every event of the real-websocket load test's mix (`bench.load`), the same way (
 events each; the employee's goals, their next page, one of their goals opened and checked in
 on; the manager's team list, status filter and overview):
 
-{mix_table(runs)}
+{mix_table(events, runs)}
 
 Top {top} functions by own CPU time over {events} events of "My goals" `load`, now:
 
