@@ -36,7 +36,7 @@ TARGET_MS, TARGET_FLOOR_RATIO, TARGET_SCALE_RATIO = 720, 1.5, 1.2
 WATCH = """
 window.__rendered = null;
 new MutationObserver((_, obs) => {
-  const bars = document.querySelector('#chart-health .recharts-bar-rectangle');
+  const bars = document.querySelector('#chart-health .bar-row');
   const total = document.querySelector('#stat-total');
   if (bars && total && /\\d/.test(total.textContent)) {
     window.__rendered = performance.now();

@@ -1,6 +1,6 @@
 """The shell's responsive rules, in one place: below PHONE_MAX the sidebar folds into a menu
 button, padding shrinks, switches and tables fit the width (tables turn into cards), and the
-goal form's dates and key-result rows wrap."""
+goal form's dates and key-result rows wrap; and the rules that draw the charts."""
 
 from __future__ import annotations
 
@@ -76,9 +76,38 @@ SHELL_CSS = f"""
 """
 
 
+# The count charts and the share ring (`components.charts`): bars and a ring of CSS.
+CHART_CSS = """
+.bar-chart { list-style: none; margin: 0; padding: 0; width: 100%;
+  display: grid; gap: var(--space-2); }
+.bar-row { display: grid; grid-template-columns: minmax(5rem, 9rem) minmax(0, 1fr) auto;
+  align-items: center; gap: var(--space-3); font-size: var(--font-size-1);
+  line-height: var(--line-height-1); }
+.bar-name { overflow-wrap: anywhere; color: var(--gray-11); }
+.bar-track { height: 1.25rem; background: var(--gray-3); border-radius: 0 4px 4px 0; }
+.bar-fill { display: block; height: 100%; border-radius: 0 4px 4px 0; }
+.bar-value { min-width: 2ch; text-align: right; font-variant-numeric: tabular-nums;
+  font-weight: 500; }
+.ring-chart { display: flex; flex-wrap: wrap; align-items: center; gap: var(--space-5);
+  width: 100%; min-height: 10rem; }
+.ring { position: relative; width: 9rem; height: 9rem; flex: 0 0 auto; }
+.ring-band { position: absolute; inset: 0; border-radius: 50%;
+  -webkit-mask: radial-gradient(circle, transparent 56%, #000 57%);
+  mask: radial-gradient(circle, transparent 56%, #000 57%); }
+.ring-total { position: absolute; inset: 0; display: flex; flex-direction: column;
+  align-items: center; justify-content: center; font-size: var(--font-size-1);
+  color: var(--gray-11); }
+.ring-total strong { font-size: var(--font-size-5); color: var(--gray-12); }
+.ring-legend { list-style: none; margin: 0; padding: 0; display: grid; gap: var(--space-2);
+  font-size: var(--font-size-2); }
+.ring-legend li { display: flex; align-items: center; gap: var(--space-2); }
+.swatch { width: 0.75rem; height: 0.75rem; border-radius: 2px; flex: 0 0 auto; }
+"""
+
+
 def shell_style() -> rx.Component:
     """The rules above as a <style> element of the page."""
-    return rx.el.style(SHELL_CSS)
+    return rx.el.style(SHELL_CSS + CHART_CSS)
 
 
 def card_labels(element_id: str, columns: Sequence[str | None]) -> rx.Component:

@@ -40,7 +40,7 @@ def shoot(page, name: str, selector: str | None = None) -> None:
         return
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = str(SCREENSHOTS / f"{name}.png")
-    page.wait_for_timeout(1500)  # let the charts finish their entry animation
+    page.wait_for_timeout(300)  # late rows settle
     if selector:
         page.locator(selector).screenshot(path=path)
     else:

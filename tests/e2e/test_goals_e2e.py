@@ -43,8 +43,8 @@ def demo() -> None:
 
 def test_manager_creates_aligned_goal_checks_in_and_parent_rolls_up(page, app_url, demo, browser):
     sign_in(page, app_url, "acme", "maria.manager@acme.example")
-    page.wait_for_selector("#chart-health .recharts-bar-rectangle")
-    page.wait_for_selector("#chart-funnel .recharts-bar-rectangle")  # the running review cycle
+    page.wait_for_selector("#chart-health .bar-row")
+    page.wait_for_selector("#chart-funnel .bar-row")  # the running review cycle
     assert int(page.inner_text("#stat-total h1, #stat-total .rt-Heading").strip()) > 0
     shoot(page, "overview")
     parent_before = _db_progress(PARENT)

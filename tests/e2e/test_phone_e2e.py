@@ -54,7 +54,7 @@ def test_manager_pages_fit_and_their_primary_action_can_be_used(sized, app_url, 
     page.wait_for_selector(".goal-row")
     goal = page.get_attribute(".goal-title >> nth=0", "href")
     pages = [
-        ("/overview", "#chart-health .recharts-bar-rectangle", ["#goal-new", "#stat-total"]),
+        ("/overview", "#chart-health .bar-row", ["#goal-new", "#stat-total"]),
         ("/goals", ".goal-row", ["#goal-new", ".goal-title"]),
         # ready once the check-in form is there: the first goal may be one without key results
         (goal, "#checkin-save", ["#goal-new", "#checkin-save"]),

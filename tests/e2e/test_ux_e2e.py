@@ -47,7 +47,7 @@ def _look(page, name: str) -> None:
     where = os.environ.get("PMS_LOOK_DIR")
     if where:
         width = page.viewport_size["width"]
-        page.wait_for_timeout(1200)  # charts finish their entry animation
+        page.wait_for_timeout(300)  # late rows settle
         page.screenshot(path=str(Path(where) / f"{name}-{width}.png"), full_page=True)
 
 
@@ -101,32 +101,31 @@ def test_view_on_a_cycle_brings_its_detail_into_view_and_marks_the_cycle(
     _look(page, "cycles")
 
 
-# Every text of a chart (axis names, the donut's values) as a box, with the chart's own box.
+# Every text of a chart (names, counts, the ring's legend and total) as a box, with the
+# chart's own box.
 _CHART_TEXTS = """(id) => {
   const chart = document.getElementById(id);
-  const svg = chart.querySelector('.recharts-wrapper > svg').getBoundingClientRect();
   const box = (e) => { const r = e.getBoundingClientRect();
     return {text: e.textContent, l: r.left, r: r.right, t: r.top, b: r.bottom}; };
-  const axes = [...chart.querySelectorAll('text.recharts-cartesian-axis-tick-value')].map(box);
-  const labels = [...chart.querySelectorAll('.recharts-pie-label-text')].map(box);
-  return {svg: {l: svg.left, r: svg.right, t: svg.top, b: svg.bottom}, axes, labels};
+  const texts = [...chart.querySelectorAll(
+    '.bar-name, .bar-value, .ring-legend li, .ring-total')].map(box);
+  const bars = [...chart.querySelectorAll('.bar-fill')].map(box);
+  return {chart: box(chart), texts, bars};
 }"""
 
 
 def _readable(page, chart_id: str) -> None:
-    """No two names on the axes overlap and no text is cut off by the chart's edge."""
-    if chart_id == "chart-completion":  # drawn once the donut's entry animation ends
-        page.wait_for_selector(f"#{chart_id} .recharts-pie-label-text")
+    """Every name and count is inside the chart's box and no two of them overlap; no bar
+    runs out of the chart either."""
     found = page.evaluate(_CHART_TEXTS, chart_id)
-    svg = found["svg"]
-    texts = found["axes"] + found["labels"]
+    edge, texts = found["chart"], found["texts"]
     assert texts, f"{chart_id}: no labels drawn"
-    for t in texts:
-        inside = t["l"] >= svg["l"] - 1 and t["r"] <= svg["r"] + 1
-        inside = inside and t["t"] >= svg["t"] - 1 and t["b"] <= svg["b"] + 1
-        assert inside, f"{chart_id}: {t['text']!r} is cut off by the chart's edge ({t}, {svg})"
-    for i, a in enumerate(found["axes"]):
-        for b in found["axes"][i + 1 :]:
+    for t in texts + found["bars"]:
+        inside = t["l"] >= edge["l"] - 1 and t["r"] <= edge["r"] + 1
+        inside = inside and t["t"] >= edge["t"] - 1 and t["b"] <= edge["b"] + 1
+        assert inside, f"{chart_id}: {t['text']!r} is cut off by the chart's edge ({t}, {edge})"
+    for i, a in enumerate(texts):
+        for b in texts[i + 1 :]:
             apart = a["r"] <= b["l"] or b["r"] <= a["l"] or a["b"] <= b["t"] or b["b"] <= a["t"]
             assert apart, f"{chart_id}: {a['text']!r} runs into {b['text']!r}"
 
@@ -135,14 +134,14 @@ def _readable(page, chart_id: str) -> None:
 def test_chart_labels_neither_overlap_nor_are_cut_off(size, window, app_url, demo) -> None:
     page = window(size)
     sign_in(page, app_url, "acme", HR)  # HR sees the whole organisation's charts
-    page.wait_for_selector("#chart-ratings .recharts-bar-rectangle")
-    page.wait_for_selector("#chart-completion .recharts-pie-sector")
+    page.wait_for_selector("#chart-ratings .bar-row")
+    page.wait_for_selector("#chart-completion .ring-legend li")
     for chart in ("chart-completion", "chart-health", "chart-funnel", "chart-ratings"):
         _readable(page, chart)
     _look(page, "overview")
     page.goto(f"{app_url}/cycles")
     page.locator(".cycle-row", has_text="closed").first.locator(".cycle-view").click()
-    page.wait_for_selector("#cycle-distribution .recharts-bar-rectangle")
+    page.wait_for_selector("#cycle-distribution .bar-row")
     for chart in ("cycle-funnel", "cycle-distribution"):
         _readable(page, chart)
     _look(page, "cycle")

@@ -299,7 +299,7 @@ def _chart(title: str, data: rx.Var, chart_id: str) -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.text(title, weight="medium"),
-            count_bar_chart(data, color=rx.color(ACCENT, 9)),
+            count_bar_chart(data, color=rx.color(ACCENT, 9), label=title),
             width="100%",
         ),
         width="100%",

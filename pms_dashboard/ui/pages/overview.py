@@ -8,7 +8,7 @@ from typing import cast
 import reflex as rx
 from reflex.vars import ObjectVar
 
-from pms_dashboard.ui.components.charts import count_bar_chart
+from pms_dashboard.ui.components.charts import count_bar_chart, share_ring
 from pms_dashboard.ui.components.goal_badges import confidence_badge, progress_bar
 from pms_dashboard.ui.components.tables import item_list
 from pms_dashboard.ui.states.overview import DUE_SOON_DAYS, OverviewState
@@ -39,7 +39,9 @@ def _health_chart() -> rx.Component:
         rx.vstack(
             rx.heading("Goal health", size="3"),
             rx.text("Latest check-in confidence of active goals", size="1", color_scheme="gray"),
-            count_bar_chart(OverviewState.health_chart, value_key="value", label="Goals"),
+            count_bar_chart(
+                OverviewState.health_chart, value_key="value", label="Active goals by confidence"
+            ),
             rx.hstack(
                 rx.foreach(
                     OverviewState.health_chart,
@@ -103,22 +105,11 @@ def _completion_chart() -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.heading("Active vs completed", size="3"),
-            rx.recharts.pie_chart(
-                rx.recharts.pie(
-                    data=OverviewState.completion_chart,
-                    data_key="value",
-                    name_key="name",
-                    inner_radius="45%",
-                    start_angle=90,
-                    end_angle=-270,
-                    # the value labels sit outside the ring: room for them inside the box
-                    outer_radius="68%",
-                    label=True,
-                ),
-                rx.recharts.graphing_tooltip(),
-                rx.recharts.legend(icon_size=10, height=24),
-                height=240,
-                width="100%",
+            share_ring(
+                OverviewState.completion_chart,
+                OverviewState.completion_ring,
+                OverviewState.completion_done,
+                "completed",
             ),
             width="100%",
             id="chart-completion",
@@ -137,7 +128,7 @@ def _review_chart(title: str, data: rx.Var, chart_id: str, color: str) -> rx.Com
                 width="100%",
             ),
             rx.text(OverviewState.cycle_name, size="1", color_scheme="gray"),
-            count_bar_chart(data, color=color),
+            count_bar_chart(data, color=color, label=title),
             width="100%",
             id=chart_id,
         ),

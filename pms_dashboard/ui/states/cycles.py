@@ -28,6 +28,7 @@ from pms_dashboard.ui.states.rows import (
     HistoryRow,
     NineBoxRow,
     StatusListRow,
+    count_rows,
     cycle_row,
     history_row,
     ninebox_row,
@@ -248,8 +249,8 @@ class CyclesState(ReviewsBase):
         ]
         self.status_page, self.status_pages = status.page.page, status.page.pages
         self.status_total = status.page.total
-        self.funnel = [CountRow(name=n.replace("_", " "), count=c) for n, c in status.funnel]
-        self.distribution = [CountRow(name=n, count=c) for n, c in status.distribution]
+        self.funnel = count_rows((n.replace("_", " "), c) for n, c in status.funnel)
+        self.distribution = count_rows(status.distribution)
         self.ninebox = [ninebox_row(c) for c in box.cells]
         self.unplaced = box.unplaced
         self.scale_options = options

@@ -19,7 +19,9 @@ from pms_dashboard.ui.states.rows import (
     CountRow,
     GoalListRow,
     LinkedSlice,
+    count_rows,
     goal_list_row,
+    shares,
 )
 from pms_dashboard.ui.states.session import SessionState
 
@@ -35,12 +37,26 @@ HEALTH_SLICES = (
 )
 
 
+def ring_gradient(parts: list[ChartSlice]) -> str:
+    """The CSS conic gradient that draws `parts` round a ring, clockwise from the top (a
+    grey ring when there is nothing to count)."""
+    drawn = [part for part in parts if part["share"] > 0]
+    stops, start = [], 0.0
+    for i, part in enumerate(drawn):  # the last part closes the ring (shares are rounded)
+        end = 100.0 if i == len(drawn) - 1 else min(100.0, start + part["share"])
+        stops.append(f"{part['fill']} {start:.1f}% {end:.1f}%")
+        start = end
+    return f"conic-gradient({', '.join(stops)})" if stops else "var(--gray-5)"
+
+
 class OverviewState(SessionState):
     """Counts and short lists only: the overview never holds a whole table."""
 
     health: dict[str, int] = {}
     health_chart: list[LinkedSlice] = []
     completion_chart: list[ChartSlice] = []
+    completion_ring: str = ""  # the ring's CSS gradient
+    completion_done: str = ""  # the share completed, in the ring's middle
     due_soon: rx.Field[list[GoalListRow]] = rx.field(default_factory=list)
     stale: rx.Field[list[GoalListRow]] = rx.field(default_factory=list)
     scope_label: str = ""
@@ -74,17 +90,25 @@ class OverviewState(SessionState):
             team = admin or people_service.has_reports(session=session, actor=actor)
             self._review_charts(session, actor, team)
         self.health = asdict(health)
+        counts = [self.health[key] for key, *_ in HEALTH_SLICES]
         self.health_chart = [
-            LinkedSlice(
-                name=label, value=self.health[key], fill=color, href=f"/goals?scope=all&{q}"
+            LinkedSlice(name=label, value=n, share=length, fill=color, href=f"{ALL_GOALS}&{q}")
+            for (_, label, color, q), n, length in zip(
+                HEALTH_SLICES, counts, shares(counts), strict=True
             )
-            for key, label, color, q in HEALTH_SLICES
         ]
         active = health.on_track + health.at_risk + health.off_track + health.no_check_in
+        parts = [("Active", active, "var(--accent-9)"), ("Completed", health.completed,
+                                                         "var(--green-9)")]  # fmt: skip
         self.completion_chart = [
-            ChartSlice(name="Active", value=active, fill="var(--accent-9)"),
-            ChartSlice(name="Completed", value=health.completed, fill="var(--green-9)"),
+            ChartSlice(name=name, value=n, share=part, fill=fill)
+            for (name, n, fill), part in zip(
+                parts, shares([n for _, n, _ in parts], of_total=True), strict=True
+            )
         ]
+        done = self.completion_chart[1]["share"]
+        self.completion_done = f"{done:.0f}%" if active + health.completed else "-"
+        self.completion_ring = ring_gradient(self.completion_chart)
         self.due_soon = [goal_list_row(r) for r in soon.rows]
         self.stale = [goal_list_row(r) for r in stale.rows]
         self.scope_label = (
@@ -117,5 +141,5 @@ class OverviewState(SessionState):
             query={"page_size": 1},
         )
         self.cycle_name, self.cycle_href = cycle.name, f"/cycles?cycle={cycle.id}"
-        self.funnel = [CountRow(name=n.replace("_", " "), count=c) for n, c in status.funnel]
-        self.ratings = [CountRow(name=n, count=c) for n, c in status.distribution]
+        self.funnel = count_rows((n.replace("_", " "), c) for n, c in status.funnel)
+        self.ratings = count_rows(status.distribution)

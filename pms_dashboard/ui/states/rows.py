@@ -6,6 +6,7 @@ A state var typed with one of these lets Reflex and mypy check the fields a page
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any, TypedDict, TypeVar, cast
 
 import reflex as rx
@@ -426,6 +427,24 @@ class CountRow(TypedDict):
 
     name: str
     count: int
+    share: float  # its bar's length: % of the largest count of its chart
+
+
+def shares(values: Sequence[int], *, of_total: bool = False) -> list[float]:
+    """Each value as a percentage (one decimal) of the largest, or (`of_total`) of their
+    sum: a bar's length, a ring's part. All 0 when there is nothing to count."""
+    whole = sum(values) if of_total else max(values, default=0)
+    return [round(100 * v / whole, 1) if whole else 0.0 for v in values]
+
+
+def count_rows(pairs: Iterable[tuple[str, int]]) -> list[CountRow]:
+    """(name, count) pairs as the rows of a count chart, each with its bar's length."""
+    named = list(pairs)
+    lengths = shares([count for _, count in named])
+    return [
+        CountRow(name=name, count=count, share=length)
+        for (name, count), length in zip(named, lengths, strict=True)
+    ]
 
 
 class NineBoxRow(TypedDict):
@@ -621,10 +640,11 @@ def history_row(row: CalibrationChangeRow, *, zone: str) -> HistoryRow:
 
 
 class ChartSlice(TypedDict):
-    """A slice of an overview chart."""
+    """A part of the overview's ring."""
 
     name: str
     value: int
+    share: float  # % of the whole
     fill: str  # a CSS colour
 
 
@@ -633,6 +653,7 @@ class LinkedSlice(TypedDict):
 
     name: str
     value: int
+    share: float  # its bar's length: % of the largest
     fill: str  # a CSS colour
     href: str
 
