@@ -1,9 +1,9 @@
 """Charts of counts by name (goal health, a cycle's status funnel and rating distribution) and
 the overview's share ring, drawn with HTML and CSS: a few bars of counts need no charting
 library. Recharts was a 700 KB script that every page of the shell loaded: without it the
-overview renders in about 530 ms instead of 790 (bench/page_render.py). The bars draw at once
-without an entry animation, and its names and numbers are real text that wraps, scales with the reader's
-font size and is read out by a screen reader as a list.
+overview renders in about 530 ms instead of 790 (bench/page_render.py). The bars draw at
+once, without an entry animation, and their names and numbers are real text that wraps,
+scales with the reader's font size and is read out by a screen reader as a list.
 
 Each row carries its `share`: the bar's length as a percentage of the longest bar (a count
 chart) or of the whole (the ring); the states compute it (`states.rows.count_rows`). The
