@@ -128,6 +128,51 @@ def _kr_of(t, goal_id):
         return s.scalars(select(col(KeyResult.id)).where(col(KeyResult.goal_id) == goal_id)).one()
 
 
+def test_a_check_in_asks_nothing_more_about_its_goals_own_key_results(t, make_tenant):
+    """The goal's key results are read whole under the tenant's scoping, so the ids in the
+    form need no look-up of their own; one of another organisation is still refused as
+    not found, and nothing is written."""
+    goal = create(
+        t, "emp1", goal_input("KRs", key_results=[KeyResultInput(title="k", target_value=10)])
+    )
+    kr = _kr_of(t, goal)
+    sent: list[str] = []
+
+    def grab(_conn, _cursor, statement, *_):
+        sent.append(" ".join(statement.split()))
+
+    from sqlalchemy import event
+
+    from pms_dashboard.db.engine import app_engine
+
+    event.listen(app_engine(), "before_cursor_execute", grab)
+    try:
+        with tenant_session(ctx(t, "emp1")) as s:
+            service.check_in(
+                session=s,
+                actor=ctx(t, "emp1"),
+                goal_id=goal,
+                data=CheckInInput(confidence="on_track", key_results={kr: Decimal(4)}),
+            )
+    finally:
+        event.remove(app_engine(), "before_cursor_execute", grab)
+    assert not [q for q in sent if q.startswith("SELECT key_result.id FROM key_result")]
+    assert any(q.startswith("INSERT INTO goal_check_in") for q in sent)
+    other = make_tenant()
+    foreign_goal = create(
+        other, "emp1", goal_input("Theirs", key_results=[KeyResultInput(title="x", target_value=1)])
+    )
+    foreign = CheckInInput(confidence="on_track", key_results={_kr_of(other, foreign_goal): 1})
+    with (
+        pytest.raises(PermissionDenied, match="key result was not found"),
+        tenant_session(ctx(t, "emp1")) as s,
+    ):
+        service.check_in(session=s, actor=ctx(t, "emp1"), goal_id=goal, data=foreign)
+    with owner_session() as s:
+        kept = s.scalars(select(col(KeyResult.current_value)).where(col(KeyResult.id) == kr))
+        assert [Decimal(v) for v in kept] == [Decimal(4)]
+
+
 def test_check_in_rules(t):
     with_krs = create(
         t,

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from pms_dashboard.auth.permissions import Action, PermissionDenied, Resource
-from pms_dashboard.auth.resolve import IdKind, RawId, resolve_all
+from pms_dashboard.auth.resolve import IdKind, RawId, found_here, resolve_all
 from pms_dashboard.goals.models import Goal, GoalCheckIn, GoalStatus, KeyResult
 from pms_dashboard.goals.rules import (
     KEY_RESULTS_OF,
@@ -34,7 +34,10 @@ def check_in(
     """Record a check-in: new key-result values (progress then follows from them) or, for a
     goal measured only by check-ins, a progress figure; rolls up to the parents."""
     goal = load_goal(session, actor, goal_id, Action.check_in)
-    resolve_all(
+    krs = {k.id: k for k in session.scalars(KEY_RESULTS_OF, {"goal": goal.id})}
+    for kr_id in krs:  # read whole under the tenant's scoping: resolving them sends nothing
+        found_here(session, actor, IdKind.key_result, kr_id)
+    resolve_all(  # an id that is not the tenant's (or no id) is refused as one
         session=session,
         actor=actor,
         kind=IdKind.key_result,
@@ -46,7 +49,6 @@ def check_in(
         raise GoalError(f"This goal is {goal.status}: reopen it to check in.")
     if actor.user_id is None:
         raise PermissionDenied(Resource.goal, Action.check_in)
-    krs = {k.id: k for k in session.scalars(KEY_RESULTS_OF, {"goal": goal.id})}
     unknown = set(values) - set(krs)
     if unknown:
         raise GoalError("A key result in the check-in does not belong to this goal.")
