@@ -19,13 +19,15 @@ not counted. Part two: the cost of `tenant_session(ctx)` itself against a bare t
 
 from __future__ import annotations
 
+import os
 import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from bench.common import Timing, measure_interleaved, prepare_database, write_section
@@ -357,6 +359,8 @@ class Side:
         self.conn = self._fairy.driver_connection
         self.setup = setup
         self.owner = owner
+        self.backend_pid = int(self.conn.execute("SELECT pg_backend_pid()").fetchone()[0])
+        self.conn.rollback()
 
     def close(self) -> None:
         self.conn.rollback()
@@ -429,6 +433,45 @@ class Side:
         return plans
 
 
+@contextmanager
+def one_cpu(sides: list[Side]) -> Iterator[int | None]:
+    """This process and every side's server process on one CPU while the block runs (the
+    CPU, or None when they cannot be pinned: no such call, or a server not on this machine).
+
+    Left to the scheduler, the two sides' server processes sat on different CPUs relative to
+    this one, and which side paid a cross-CPU wake-up on each round trip (+0.05-0.07 ms a
+    statement) changed from run to run: a query of four statements measured 1.06 in one
+    run and 1.49 in the next. On one CPU every round trip of both sides is a plain switch."""
+    pids = [side.backend_pid for side in sides]
+    local = hasattr(os, "sched_setaffinity") and all(_is_postgres(pid) for pid in pids)
+    if not local:
+        yield None
+        return
+    mine = os.sched_getaffinity(0)
+    cpu = min(mine)
+    try:
+        for pid in [0, *pids]:
+            os.sched_setaffinity(pid, {cpu})
+    except OSError:  # not ours to pin: measured as the scheduler places them
+        os.sched_setaffinity(0, mine)
+        yield None
+        return
+    try:
+        yield cpu
+    finally:
+        for pid in [0, *pids]:
+            with suppress(OSError):
+                os.sched_setaffinity(pid, mine)
+
+
+def _is_postgres(pid: int) -> bool:
+    """A PostgreSQL server process of this machine (a remote server's pid is not one)."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip() == "postgres"
+    except OSError:
+        return False
+
+
 @dataclass(frozen=True)
 class Breakdown:
     """Where a query's time goes on one side, per statement, from the server's own numbers:
@@ -450,6 +493,7 @@ class QueryResult:
     planned: int  # statements PostgreSQL planned on every run (RLS side)
     planned_owner: int  # the same on the owner's side
     breakdown: tuple[Breakdown, Breakdown] | None  # (RLS, owner), when over target
+    pinned_cpu: int | None  # where both sides ran (`one_cpu`), None: where the scheduler put them
 
     @property
     def ratio(self) -> float:
@@ -548,7 +592,7 @@ def measure_queries(
     }
     results = []
     try:
-        with Progress() as bar:
+        with Progress() as bar, one_cpu(list(sides.values())) as cpu:
             task = bar.add_task(f"RLS overhead{label}", total=len(queries) * RUNS)
             for query in queries:
                 rls, owner = sides[query.role], sides["owner"]
@@ -588,6 +632,7 @@ def measure_queries(
                             if over and explain_over
                             else None
                         ),
+                        cpu,
                     )
                 )
     finally:
@@ -821,6 +866,16 @@ def _settings_text() -> str:
     return ", ".join(f"`{name} = {value}`" for name, value in RUNTIME_SETTINGS.items())
 
 
+def _pinning_text(results: list[QueryResult]) -> str:
+    if any(r.pinned_cpu is None for r in results):
+        return "The processes ran where the scheduler put them (they could not be pinned here)."
+    return (
+        "This process and both sides' server processes ran on one CPU (`one_cpu`): left to "
+        "the scheduler, one side's round trips could pay a cross-CPU wake-up the other's did "
+        "not, which moved a query's ratio from 1.06 to 1.49 between runs."
+    )
+
+
 def report(subject: Subject, results: list[QueryResult], subselect: list[QueryResult],
            session: dict[str, Timing], round_trip_ms: float, seconds: float) -> str:  # fmt: skip
     rows = "\n".join(
@@ -855,7 +910,8 @@ every goal list and count) has no tenant filter of its own and relies on RLS alo
 owner's copy gets `WHERE tenant.id = :t`. Samples alternate between the sides, {RUNS:,} each
 after {WARMUP} warm-ups (psycopg prepares statements after five runs, as in the app), and
 time all of a service's statements with rows fetched, inside an open transaction (the
-context set-up is part two). Both sides plan alike: the owner's transactions take the
+context set-up is part two). {_pinning_text(results)}
+Both sides plan alike: the owner's transactions take the
 runtime roles' settings ({_settings_text()}, `pms_dashboard.db.roles`). "planned each
 run": how many of the query's statements PostgreSQL planned afresh on every run instead of
 reusing a cached generic plan (`pg_prepared_statements`). Target: ratio at most {TARGET:.2f}.
