@@ -118,6 +118,11 @@ def test_a_tenant_at_its_list_limit_is_told_to_retry_and_sees_no_change(two) -> 
             )
         with pytest.raises(limits.TenantBusy), tenant_session(ctx(a, "admin")) as s:
             goals.list_goals(session=s, actor=ctx(a, "admin"), query=GoalListQuery())
+        # the overview's counts are a pass over the tenant's goals too: they wait their turn
+        with pytest.raises(limits.TenantBusy), tenant_session(ctx(a, "admin")) as s:
+            goals.goal_health(session=s, actor=ctx(a, "admin"))
+        with tenant_session(ctx(b, "admin")) as s:
+            assert goals.goal_health(session=s, actor=ctx(b, "admin")).total == 1
     call(page_a, GoalsState.set_scope, "team")  # the slots were freed with their transactions
     assert page_a.error == "" and page_a.scope == "team" and page_a.total == 0
 

@@ -155,7 +155,9 @@ def list_goals(
 
 
 def goal_health(*, session: Session, actor: TenantContext, scope: str = "all") -> GoalHealth:
-    """Counts behind the overview's goal charts, over the goals visible in `scope`."""
+    """Counts behind the overview's goal charts, over the goals visible in `scope` (a pass
+    over the tenant's goals: it holds a list slot, like a list)."""
+    limits.take_slot(session, limits.LIST)
     today = date.today()
     cutoff = stale_before(session)
     active = col(Goal.status) == GoalStatus.active.value
