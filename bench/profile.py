@@ -188,8 +188,8 @@ def mix_table(events: dict[str, Callable[[], None]], runs: int) -> str:
 def run(runs: int = 200, events: int = 200, top: int = 10) -> None:
     """`make bench`: time and profile the event, write its BENCHMARKS.md section."""
     prepare_database()
-    events = _events()
-    event = events["goals"]  # "My goals" load of the 1,000-goal tenant's employee
+    mix = _events()
+    event = mix["goals"]  # "My goals" load of the 1,000-goal tenant's employee
     event()
     begins, statements = Traffic().of(event)
     wall, cpu = timed(event, runs)
@@ -216,7 +216,7 @@ Every event of the real-websocket load test's mix (`bench.load`), the same way (
 events each; the employee's goals, their next page, one of their goals opened and checked in
 on; the manager's team list, status filter and overview):
 
-{mix_table(events, runs)}
+{mix_table(mix, runs)}
 
 Top {top} functions by own CPU time over {events} events of "My goals" `load`, now:
 
