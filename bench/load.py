@@ -19,7 +19,8 @@ sign-in page, disconnects and timeouts.
 
 Three measurements per set-up, bounded in time and count, loopback only:
 - capacity: `CAPACITY_TABS` tabs with no think time for `SECONDS` s (events/s, latency);
-- latency: `IDLE_TABS` tabs with a think time of 1-3 s between events for `SECONDS` s;
+- latency: `IDLE_TABS` tabs with a think time of 1-3 s between events for `SECONDS` s (each
+  tab starts at a random moment of the first 3 s, and the measurement once all have);
 - memory: the workers' resident memory before the tabs connect and with `IDLE_TABS` tabs
   connected, each having loaded its goal list; the difference per tab.
 The load generator runs on the same two cores as the server; its own CPU use is reported.
@@ -373,6 +374,8 @@ class Tab:
 
     async def run(self, tally: Tally, stop: asyncio.Event, window: list[float],
                   think: tuple[float, float] | None) -> None:  # fmt: skip
+        if think:  # people do not all click at the same moment: each tab starts on its own
+            await asyncio.sleep(random.uniform(0, think[1]))
         while not stop.is_set():
             for kind, action in self.actions():
                 if stop.is_set():
@@ -463,7 +466,8 @@ async def _open_tabs(url: str, persons: list[Person], names: dict[str, str]) -> 
 
 async def _phase(tabs: list[Tab], seconds: float, think: tuple[float, float] | None) -> Phase:
     stop = asyncio.Event()
-    window = [time.perf_counter() + (0.0 if think is None else 0.5), float("inf")]
+    # with think time, measured once every tab has started (`Tab.run`), not in the start-up
+    window = [time.perf_counter() + (0.0 if think is None else think[1]), float("inf")]
     tallies = [Tally() for _ in tabs]
     cpu0 = _cpu_s()
     tasks = [asyncio.create_task(t.run(tally, stop, window, think)) for t, tally in
@@ -606,8 +610,10 @@ each tab a different person of a different tenant ({TENANTS} `{PREFIX}-*` tenant
 alternately), signed in through the real sign-in route with its own cookie. The mix, in a
 loop: open the goal list, next page (employees) or the team (managers), filter by status,
 open a goal, check in on it, open the overview. Every row, goal page, tenant name and email
-a tab receives is checked against its own tenant. {seconds:.0f} s per measurement; the load
-generator shares the machine's cores with the server (its own use in the last column).
+a tab receives is checked against its own tenant. {seconds:.0f} s per measurement; with think
+time each tab starts at a random moment of the first {THINK_SECONDS[1]:.0f} s and the
+measurement once all have (not every tab clicking at the same instant). The load generator
+shares the machine's cores with the server (its own use in the last column).
 
 Targets: >= {TARGET_PER_WORKER} events/s per worker with p95 <= {TARGET_P95_MS} ms, 2
 workers >= {TARGET_SCALE}x one worker, 0 leaks, 0 errors, <= {TARGET_KB} KB per connected
