@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from urllib.parse import parse_qs, urlsplit
 
 from pms_dashboard.goals import service
-from pms_dashboard.goals.schemas import CheckInInput, GoalInput
+from pms_dashboard.goals.schemas import CheckInInput, GoalInput, GoalListQuery
 from pms_dashboard.tenancy.session import tenant_session
 from pms_dashboard.ui.states.overview import OverviewState, ring_gradient
 from pms_dashboard.ui.states.rows import ChartSlice, count_rows, shares
@@ -89,6 +90,12 @@ def test_the_overview_fills_its_charts_from_the_organisations_goals(make_tenant)
     assert bars["On track"] == (2, 100.0)
     assert bars["At risk"] == (1, 50.0)
     assert bars["Off track"] == (0, 0.0)
+    # every bar opens exactly the goals it counts
+    for bar in st.health_chart:
+        params = {k: v[0] for k, v in parse_qs(urlsplit(bar["href"]).query).items()}
+        with tenant_session(manager) as s:
+            listed = service.list_goals(session=s, actor=manager, query=GoalListQuery(**params))
+        assert listed.total == bar["value"], bar
     ring = {row["name"]: (row["value"], row["share"]) for row in st.completion_chart}
     assert ring == {"Active": (3, 75.0), "Completed": (1, 25.0)}
     assert st.completion_done == "25%"

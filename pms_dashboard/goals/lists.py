@@ -24,7 +24,14 @@ from pms_dashboard.goals.rules import (
     stale_condition,
     visible_goals,
 )
-from pms_dashboard.goals.schemas import GoalHealth, GoalLink, GoalListQuery, GoalRow, OwnerOption
+from pms_dashboard.goals.schemas import (
+    NO_CHECK_IN,
+    GoalHealth,
+    GoalLink,
+    GoalListQuery,
+    GoalRow,
+    OwnerOption,
+)
 from pms_dashboard.paging import Page, page_count
 from pms_dashboard.tenancy import limits
 from pms_dashboard.tenancy.context import TenantContext
@@ -71,7 +78,9 @@ def goal_list_conditions(
         conditions.append(col(Goal.status) == GoalStatus.active.value)
         conditions.append(col(Goal.due_date) <= today + timedelta(days=query.due_within_days))
         conditions.append(col(Goal.due_date) >= today)
-    if query.confidence:
+    if query.confidence == NO_CHECK_IN:
+        conditions.append(col(Goal.confidence).is_(None))
+    elif query.confidence:
         conditions.append(col(Goal.confidence) == query.confidence)
     return conditions
 

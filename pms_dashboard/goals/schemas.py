@@ -27,6 +27,10 @@ class GoalError(UserError):
     """A goal change was refused; the message is safe to show and nothing was written."""
 
 
+# The confidence filter's value for goals nobody has checked in on yet (no confidence).
+NO_CHECK_IN = "none"
+
+
 class GoalListQuery(BaseModel):
     """Paging, sorting and filtering of a goal list; rejects anything else."""
 
@@ -61,7 +65,7 @@ class GoalListQuery(BaseModel):
     def _known_confidence(cls, value: str | None) -> str | None:
         if value in (None, "", "all"):
             return None
-        if value not in {c.value for c in Confidence}:
+        if value != NO_CHECK_IN and value not in {c.value for c in Confidence}:
             raise ValueError(f"unknown confidence {value!r}")
         return value
 

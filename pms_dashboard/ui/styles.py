@@ -84,6 +84,9 @@ CHART_CSS = """
   align-items: center; gap: var(--space-3); font-size: var(--font-size-1);
   line-height: var(--line-height-1); }
 .bar-name { overflow-wrap: anywhere; color: var(--gray-11); }
+.bar-link { color: inherit; border-radius: var(--radius-2); }
+.bar-link:hover .bar-name { color: var(--accent-11); text-decoration: underline; }
+.bar-link:hover .bar-track { background: var(--gray-4); }
 .bar-track { height: 1.25rem; background: var(--gray-3); border-radius: 0 4px 4px 0; }
 .bar-fill { display: block; height: 100%; border-radius: 0 4px 4px 0; }
 .bar-value { min-width: 2ch; text-align: right; font-variant-numeric: tabular-nums;

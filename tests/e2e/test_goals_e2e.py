@@ -47,6 +47,14 @@ def test_manager_creates_aligned_goal_checks_in_and_parent_rolls_up(page, app_ur
     page.wait_for_selector("#chart-funnel .bar-row")  # the running review cycle
     assert int(page.inner_text("#stat-total h1, #stat-total .rt-Heading").strip()) > 0
     shoot(page, "overview")
+    # a bar of the goal-health chart opens the goals it counts
+    at_risk = page.locator("#chart-health .bar-link", has_text="At risk")
+    count = int(at_risk.locator(".bar-value").inner_text())
+    at_risk.click()
+    page.wait_for_url("**/goals?*confidence=at_risk*")
+    page.wait_for_selector(".goal-row")
+    assert page.locator(".goal-row").count() == count
+    assert page.get_by_role("button", name="Confidence: at risk").is_visible()  # to clear it
     parent_before = _db_progress(PARENT)
 
     page.goto(f"{app_url}/goals")

@@ -17,16 +17,22 @@ import reflex as rx
 
 
 def count_bar_chart(
-    data: Any, *, color: Any = None, value_key: str = "count", label: str = "People"
+    data: Any,
+    *,
+    color: Any = None,
+    value_key: str = "count",
+    label: str = "People",
+    linked: bool = False,
 ) -> rx.Component:
     """A bar per row of `data` (`name`, `value_key` and `share`): its name, its bar and its
     count on a line of their own, so long names (rating labels are up to 40 characters) wrap
     beside their bar; in `color`, or (None) each bar in its row's own `fill`. `label`: what
-    is counted, for assistive technology."""
+    is counted, for assistive technology. `linked`: each row is a link to its `href` (the
+    list it counts)."""
 
     def row(d: Any) -> rx.Component:
         fill = color if color is not None else d["fill"]
-        return rx.el.li(
+        parts = (
             rx.el.span(d["name"], class_name="bar-name"),
             rx.el.span(
                 rx.el.span(
@@ -36,8 +42,12 @@ def count_bar_chart(
                 aria_hidden="true",
             ),
             rx.el.span(d[value_key], class_name="bar-value"),
-            class_name="bar-row",
         )
+        if linked:
+            return rx.el.li(
+                rx.link(*parts, href=d["href"], underline="none", class_name="bar-row bar-link")
+            )
+        return rx.el.li(*parts, class_name="bar-row")
 
     return rx.el.ul(rx.foreach(data, row), class_name="bar-chart", aria_label=label)
 

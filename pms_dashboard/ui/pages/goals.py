@@ -174,7 +174,7 @@ def _link_filter() -> rx.Component:
             rx.cond(
                 GoalsState.due_within != "",
                 "Due within " + GoalsState.due_within + " days",
-                "Confidence: " + GoalsState.confidence,
+                GoalsState.confidence_label,
             ),
             rx.icon("x", size=12),
             size="1",

@@ -38,21 +38,16 @@ def _health_chart() -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.heading("Goal health", size="3"),
-            rx.text("Latest check-in confidence of active goals", size="1", color_scheme="gray"),
-            count_bar_chart(
-                OverviewState.health_chart, value_key="value", label="Active goals by confidence"
+            rx.text(
+                "Latest check-in confidence of active goals: open a bar for its goals",
+                size="1",
+                color_scheme="gray",
             ),
-            rx.hstack(
-                rx.foreach(
-                    OverviewState.health_chart,
-                    lambda d: rx.link(
-                        rx.badge(d["name"], ": ", d["value"], variant="soft"),
-                        href=d["href"],
-                        class_name="health-link",
-                    ),
-                ),
-                spacing="2",
-                wrap="wrap",
+            count_bar_chart(
+                OverviewState.health_chart,
+                value_key="value",
+                label="Active goals by confidence",
+                linked=True,
             ),
             width="100%",
             id="chart-health",

@@ -33,7 +33,7 @@ HEALTH_SLICES = (
     ("on_track", "On track", "var(--green-9)", "confidence=on_track"),
     ("at_risk", "At risk", "var(--amber-9)", "confidence=at_risk"),
     ("off_track", "Off track", "var(--red-9)", "confidence=off_track"),
-    ("no_check_in", "No check-in", "var(--gray-8)", "status=active"),
+    ("no_check_in", "No check-in", "var(--gray-8)", "status=active&confidence=none"),
 )
 
 
