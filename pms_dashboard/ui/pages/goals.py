@@ -8,6 +8,7 @@ from typing import Any
 import reflex as rx
 from reflex.vars import ObjectVar
 
+from pms_dashboard.goals.schemas import NO_CHECK_IN
 from pms_dashboard.ui.components.export import export_menu
 from pms_dashboard.ui.components.feedback import error_callout
 from pms_dashboard.ui.components.goal_badges import (
@@ -165,6 +166,15 @@ def _stale_switch() -> rx.Component:
     )
 
 
+# The confidence filter a link from the overview sets, as its button reads.
+CONFIDENCE_FILTERS = {
+    "on_track": "Confidence: on track",
+    "at_risk": "Confidence: at risk",
+    "off_track": "Confidence: off track",
+    NO_CHECK_IN: "No check-in yet",
+}
+
+
 def _link_filter() -> rx.Component:
     """The filter a link from the overview set (due within n days, or a confidence), with a
     button to clear it."""
@@ -174,7 +184,7 @@ def _link_filter() -> rx.Component:
             rx.cond(
                 GoalsState.due_within != "",
                 "Due within " + GoalsState.due_within + " days",
-                GoalsState.confidence_label,
+                rx.match(GoalsState.confidence, *CONFIDENCE_FILTERS.items(), ""),
             ),
             rx.icon("x", size=12),
             size="1",

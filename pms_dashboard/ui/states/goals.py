@@ -20,7 +20,6 @@ from pms_dashboard.auth.resolve import IdKind, NotFoundHere
 from pms_dashboard.errors import UserError, field_in, validation_field, validation_message
 from pms_dashboard.goals import service as goals_service
 from pms_dashboard.goals.schemas import (
-    NO_CHECK_IN,
     CheckInInput,
     GoalError,
     GoalInput,
@@ -60,13 +59,6 @@ PAGE_SIZE = 10
 KR_SLOTS = 4  # key-result rows in the goal form
 NO_PARENT = "none"
 
-# The confidence filter a link from the overview sets, as its button reads.
-CONFIDENCE_FILTERS = {
-    "on_track": "Confidence: on track",
-    "at_risk": "Confidence: at risk",
-    "off_track": "Confidence: off track",
-    NO_CHECK_IN: "No check-in yet",
-}
 FILTER_PARAMS = ("scope", "status", "search", "period", "stale", "due", "confidence", "team")
 NO_SUCH_FILTER = "That filter or sort is not available."
 
@@ -91,7 +83,6 @@ class GoalsState(Paged, SessionState):
     stale_only: bool = False
     due_within: str = ""
     confidence: str = ""
-    confidence_label: str = ""  # the confidence filter as its button reads
     owner: rx.Field[str] = rx.field("")  # a person's id, as the owner menu offers it
     team: rx.Field[str] = rx.field("")
     error: str = ""
@@ -159,7 +150,6 @@ class GoalsState(Paged, SessionState):
         self.period, self.stale_only = query.period, query.stale_only
         self.due_within = "" if query.due_within_days is None else str(query.due_within_days)
         self.confidence = query.confidence or ""
-        self.confidence_label = CONFIDENCE_FILTERS.get(self.confidence, "")
         self.owner = str(query.owner_id) if query.owner_id else ""
         self.team = query.team
         # the address follows the list (no navigation, no second load)
@@ -201,7 +191,6 @@ class GoalsState(Paged, SessionState):
         """on_load: filters come from the URL, so charts elsewhere can link to a filtered list."""
         self.sort, self.descending, self.scope, self.status = "due_date", False, "mine", "all"
         self.search = self.period = self.due_within = self.confidence = ""
-        self.confidence_label = ""
         self.owner = self.team = ""
         self.stale_only = False
         return self._load(menus=True, **self._query_from_url())

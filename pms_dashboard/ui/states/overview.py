@@ -98,16 +98,14 @@ class OverviewState(SessionState):
             )
         ]
         active = health.on_track + health.at_risk + health.off_track + health.no_check_in
-        parts = [("Active", active, "var(--accent-9)"), ("Completed", health.completed,
-                                                         "var(--green-9)")]  # fmt: skip
+        active_part, done_part = shares([active, health.completed], of_total=True)
         self.completion_chart = [
-            ChartSlice(name=name, value=n, share=part, fill=fill)
-            for (name, n, fill), part in zip(
-                parts, shares([n for _, n, _ in parts], of_total=True), strict=True
-            )
+            ChartSlice(name="Active", value=active, share=active_part, fill="var(--accent-9)"),
+            ChartSlice(
+                name="Completed", value=health.completed, share=done_part, fill="var(--green-9)"
+            ),
         ]
-        done = self.completion_chart[1]["share"]
-        self.completion_done = f"{done:.0f}%" if active + health.completed else "-"
+        self.completion_done = f"{done_part:.0f}%" if active + health.completed else "-"
         self.completion_ring = ring_gradient(self.completion_chart)
         self.due_soon = [goal_list_row(r) for r in soon.rows]
         self.stale = [goal_list_row(r) for r in stale.rows]
