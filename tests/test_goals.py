@@ -504,3 +504,48 @@ def test_the_goal_page_says_where_its_progress_comes_from(t: TenantFixture) -> N
     create(t, "manager", goal_input("Aligned below plain", parent_id=plain))
     assert detail(t, "manager", with_krs).progress_source == "both"
     assert detail(t, "manager", plain).progress_source == "aligned"
+
+
+def test_a_kept_list_statement_binds_what_moves_and_is_the_viewers_own(t, make_tenant):
+    """Lists keep their statements per viewer and filters (`lists._list_statements`): the
+    page, the stale cutoff and today are bound on each run, and nobody else's list is
+    reused for a viewer."""
+    from pms_dashboard.goals import lists
+    from pms_dashboard.organisation.service import update_tenant_settings
+    from tests.conftest import add_goals
+
+    add_goals(t, "emp1", 7)
+    add_goals(t, "emp2", 2)
+    other = make_tenant()
+    add_goals(other, "emp1", 3)
+    old = create(t, "emp1", goal_input("Old goal"))
+    with owner_session() as s:  # created 40 days ago, never checked in: stale at 14 days
+        s.execute(
+            update(Goal)
+            .where(Goal.id == old)
+            .values(created_at=func.now() - text("interval '40 days'"))
+        )
+
+    def titles(tenant: TenantFixture, who: str, **q) -> tuple[list[str], int]:
+        with tenant_session(ctx(tenant, who)) as s:
+            page = service.list_goals(
+                session=s, actor=ctx(tenant, who), query=GoalListQuery(sort="title", **q)
+            )
+        return [r.title for r in page.rows], page.total
+
+    first, total = titles(t, "emp1", page_size=5)
+    kept = lists._list_statements.cache_info().hits
+    second, _ = titles(t, "emp1", page_size=5, page=2)
+    assert lists._list_statements.cache_info().hits == kept + 1  # the same statements
+    assert total == 8 and len(first) == 5 and len(second) == 3
+    assert sorted(first + second) == first + second  # page 2 goes on where page 1 ended
+    assert titles(t, "emp1", page_size=5, page=9)[0] == second  # clamped to the last page
+    assert titles(t, "emp2")[0] == ["Goal 0", "Goal 1"]  # their own, not emp1's
+    assert titles(other, "emp1")[0] == ["Goal 0", "Goal 1", "Goal 2"]  # nor the tenant's
+    assert titles(t, "emp1", stale_only=True)[0] == ["Old goal"]
+    with tenant_session(ctx(t, "admin")) as s:
+        update_tenant_settings(session=s, actor=ctx(t, "admin"), changes={"stale_after_days": 60})
+    assert titles(t, "emp1", stale_only=True)[0] == []  # the cutoff is read on each run
+    with tenant_session(ctx(t, "emp1")) as s:
+        assert service.goal_health(session=s, actor=ctx(t, "emp1")).stale == 0
+    assert titles(t, "emp1", due_within_days=31)[0] == ["Goal 0", "Goal 1"]  # due in 30, 31

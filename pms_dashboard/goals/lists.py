@@ -3,10 +3,24 @@ the overview's health counts; and the menus of a goal form (periods, parents, ow
 
 from __future__ import annotations
 
+import functools
+import uuid
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, text
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Date,
+    DateTime,
+    Integer,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session, aliased
 from sqlmodel import col
 
@@ -49,7 +63,52 @@ def goal_list_conditions(
     query asks (`owner` is the alias of the owner's person row the caller joins). The page
     and its CSV export both use it, so an export holds exactly the rows of the list
     (`cutoff`: `stale_before`, when the caller has it already)."""
+    filters = _resolved_filters(session=session, actor=actor, query=query)
     today = date.today()
+    cutoff = cutoff or stale_before(session)
+    return _conditions(actor, query, filters, owner, cutoff, today, _due_by(query, today))
+
+
+def _due_by(query: GoalListQuery, today: date) -> date:
+    """The last due date a `due_within_days` filter keeps."""
+    return today + timedelta(days=query.due_within_days or 0)
+
+
+class _Filters(NamedTuple):
+    """A list's filters that name something of the tenant, resolved (or refused)."""
+
+    owner_id: uuid.UUID | None
+    department: str
+    team: str
+
+
+def _resolved_filters(*, session: Session, actor: TenantContext, query: GoalListQuery) -> _Filters:
+    # filter values are resolved like any id or name a request carries: a person, team or
+    # department that is not this tenant's is refused, never silently an empty list
+    owner_id = department = team = None
+    if query.owner_id:
+        owner_id = resolve(session=session, actor=actor, kind=IdKind.owner, raw=query.owner_id)
+    if query.department:
+        department = resolve_name(
+            session=session, actor=actor, kind=IdKind.department, raw=query.department
+        )
+    if query.team:
+        team = resolve_name(session=session, actor=actor, kind=IdKind.team, raw=query.team)
+    return _Filters(owner_id, department or "", team or "")
+
+
+def _conditions(
+    actor: TenantContext,
+    query: GoalListQuery,
+    filters: _Filters,
+    owner: Any,
+    cutoff: datetime | BindParameter[datetime],
+    today: date | BindParameter[date],
+    due_by: date | BindParameter[date],
+) -> list[ColumnElement[bool]]:
+    """`goal_list_conditions` with the filters resolved; the moving values (the stale
+    `cutoff`, `today`, and `due_by`: today plus `query.due_within_days`) given, or bound
+    parameters."""
     conditions = visible_goals(actor, query.scope)
     if query.status:
         conditions.append(col(Goal.status) == query.status)
@@ -57,26 +116,19 @@ def goal_list_conditions(
         conditions.append(col(Goal.status) != GoalStatus.archived.value)
     if query.search:
         conditions.append(col(Goal.title).ilike(f"%{escape_like(query.search)}%", escape="\\"))
-    # filter values are resolved like any id or name a request carries: a person, team or
-    # department that is not this tenant's is refused, never silently an empty list
-    if query.owner_id:
-        owner_id = resolve(session=session, actor=actor, kind=IdKind.owner, raw=query.owner_id)
-        conditions.append(col(Goal.owner_id) == owner_id)
-    if query.department:
-        department = resolve_name(
-            session=session, actor=actor, kind=IdKind.department, raw=query.department
-        )
-        conditions.append(col(owner.department) == department)
-    if query.team:
-        team = resolve_name(session=session, actor=actor, kind=IdKind.team, raw=query.team)
-        conditions.append(col(owner.team) == team)
+    if filters.owner_id:
+        conditions.append(col(Goal.owner_id) == filters.owner_id)
+    if filters.department:
+        conditions.append(col(owner.department) == filters.department)
+    if filters.team:
+        conditions.append(col(owner.team) == filters.team)
     if query.period:
         conditions.append(col(Goal.period) == query.period)
     if query.stale_only:
-        conditions.append(stale_condition(cutoff or stale_before(session)))
+        conditions.append(stale_condition(cutoff))
     if query.due_within_days is not None:
         conditions.append(col(Goal.status) == GoalStatus.active.value)
-        conditions.append(col(Goal.due_date) <= today + timedelta(days=query.due_within_days))
+        conditions.append(col(Goal.due_date) <= due_by)
         conditions.append(col(Goal.due_date) >= today)
     if query.confidence == NO_CHECK_IN:
         conditions.append(col(Goal.confidence).is_(None))
@@ -96,26 +148,37 @@ _ROW_COLUMNS = [
 ]  # fmt: skip
 
 
-def list_goals(
-    *, session: Session, actor: TenantContext, query: GoalListQuery, counted: bool = True
-) -> Page:
-    """One page of the goals the actor may see in `query.scope`, filtered and sorted
-    (TenantBusy when the tenant already runs its share of list queries). Not `counted`: the
-    first page only, its `total` the rows on it (for a short list with no pager)."""
-    limits.take_slot(session, limits.LIST)
-    today = date.today()
-    cutoff = stale_before(session)
-    owner = _OWNER
-    conditions = goal_list_conditions(
-        session=session, actor=actor, query=query, owner=owner, cutoff=cutoff
-    )
+# The moving values of a kept statement: bound on each run.
+_CUTOFF = bindparam("cutoff", type_=DateTime(timezone=True))
+_TODAY = bindparam("today", type_=Date)
+_DUE_BY = bindparam("due_by", type_=Date)
+_LIMIT = bindparam("limit", type_=Integer)
+_OFFSET = bindparam("offset", type_=Integer)
 
-    total = 0
-    if counted:
-        counting = select(func.count()).select_from(Goal)
-        if query.department or query.team:  # joins people only when it filters on them
-            counting = counting.join(owner, owned_by(owner))
-        total = session.scalar(counting.where(*conditions)) or 0
+
+class _ListKey(NamedTuple):
+    """What decides a goal list's SQL: the viewer, the query but its page, and the resolved
+    filters."""
+
+    tenant_id: uuid.UUID
+    user_id: uuid.UUID | None
+    role: str | None
+    query: GoalListQuery
+    filters: _Filters
+
+
+@functools.lru_cache(maxsize=256)  # about 50 KB each, scoped forms and cache keys included
+def _list_statements(key: _ListKey) -> tuple[Any, Any]:
+    """A goal list's count and page statements, kept for the lists last asked for: a person
+    paging, sorting or filtering their list again reuses them, and with them their tenant
+    scoping and SQLAlchemy's cache key (building and scoping the two costs more than running
+    them). A statement never changes once built; the moving values are bound parameters."""
+    actor = TenantContext(tenant_id=key.tenant_id, user_id=key.user_id, role=key.role)
+    query, owner = key.query, _OWNER
+    conditions = _conditions(actor, query, key.filters, owner, _CUTOFF, _TODAY, _DUE_BY)
+    counting = select(func.count()).select_from(Goal)
+    if query.department or query.team:  # joins people only when it filters on them
+        counting = counting.join(owner, owned_by(owner))
     kr_count = (
         select(func.count())
         .where(col(KeyResult.goal_id) == Goal.id, col(KeyResult.tenant_id) == Goal.tenant_id)
@@ -126,8 +189,7 @@ def list_goals(
         col(owner.display_name) if query.sort == "owner" else col(getattr(Goal, query.sort))
     )
     order = sort_column.desc() if query.descending else sort_column.asc()
-    page = min(query.page, page_count(total, query.page_size)) if counted else 1
-    rows = session.execute(
+    rows = (
         select(  # the columns a row shows (no goal objects: nothing to track or to open)
             *_ROW_COLUMNS,
             col(owner.display_name).label("owner"),
@@ -136,9 +198,30 @@ def list_goals(
         .join(owner, owned_by(owner))
         .where(*conditions)
         .order_by(order, col(Goal.id))
-        .limit(query.page_size)
-        .offset((page - 1) * query.page_size)
-    ).all()
+        .limit(_LIMIT)
+        .offset(_OFFSET)
+    )
+    return counting.where(*conditions), rows
+
+
+def list_goals(
+    *, session: Session, actor: TenantContext, query: GoalListQuery, counted: bool = True
+) -> Page:
+    """One page of the goals the actor may see in `query.scope`, filtered and sorted
+    (TenantBusy when the tenant already runs its share of list queries). Not `counted`: the
+    first page only, its `total` the rows on it (for a short list with no pager)."""
+    limits.take_slot(session, limits.LIST)
+    today = date.today()
+    cutoff = stale_before(session)
+    filters = _resolved_filters(session=session, actor=actor, query=query)
+    first_page = query.model_copy(update={"page": 1})  # the page is a bound parameter
+    key = _ListKey(actor.tenant_id, actor.user_id, actor.role, first_page, filters)
+    counting, listing = _list_statements(key)
+    values: dict[str, Any] = {"cutoff": cutoff, "today": today, "due_by": _due_by(query, today)}
+    total = (session.scalar(counting, values) or 0) if counted else 0
+    page = min(query.page, page_count(total, query.page_size)) if counted else 1
+    values |= {"limit": query.page_size, "offset": (page - 1) * query.page_size}
+    rows = session.execute(listing, values).all()
     return Page(
         rows=[
             GoalRow(
@@ -168,29 +251,35 @@ def goal_health(*, session: Session, actor: TenantContext, scope: str = "all") -
     over the tenant's goals: it holds a list slot, like a list)."""
     limits.take_slot(session, limits.LIST)
     today = date.today()
-    cutoff = stale_before(session)
+    values = {
+        "cutoff": stale_before(session),
+        "today": today,
+        "due_by": today + timedelta(days=DUE_SOON_DAYS),
+    }
+    counts = _health_statement(actor.tenant_id, actor.user_id, actor.role, scope)
+    return GoalHealth(*[int(v) for v in session.execute(counts, values).one()])
+
+
+@functools.lru_cache(maxsize=256)
+def _health_statement(
+    tenant_id: uuid.UUID, user_id: uuid.UUID | None, role: str | None, scope: str
+) -> Any:
+    """`goal_health`'s counts for a viewer, kept like `_list_statements`."""
+    actor = TenantContext(tenant_id=tenant_id, user_id=user_id, role=role)
     active = col(Goal.status) == GoalStatus.active.value
     conf = col(Goal.confidence)
-    row = session.execute(
-        select(
-            func.count(),
-            func.count().filter(and_(active, conf == Confidence.on_track.value)),
-            func.count().filter(and_(active, conf == Confidence.at_risk.value)),
-            func.count().filter(and_(active, conf == Confidence.off_track.value)),
-            func.count().filter(and_(active, conf.is_(None))),
-            func.count().filter(col(Goal.status) == GoalStatus.completed.value),
-            func.count().filter(stale_condition(cutoff)),
-            func.count().filter(and_(active, col(Goal.due_date) < today)),
-            func.count().filter(
-                and_(
-                    active,
-                    col(Goal.due_date) >= today,
-                    col(Goal.due_date) <= today + timedelta(days=DUE_SOON_DAYS),
-                )
-            ),
-        ).where(col(Goal.status) != GoalStatus.archived.value, *visible_goals(actor, scope))
-    ).one()
-    return GoalHealth(*[int(v) for v in row])
+    due = col(Goal.due_date)
+    return select(
+        func.count(),
+        func.count().filter(and_(active, conf == Confidence.on_track.value)),
+        func.count().filter(and_(active, conf == Confidence.at_risk.value)),
+        func.count().filter(and_(active, conf == Confidence.off_track.value)),
+        func.count().filter(and_(active, conf.is_(None))),
+        func.count().filter(col(Goal.status) == GoalStatus.completed.value),
+        func.count().filter(stale_condition(_CUTOFF)),
+        func.count().filter(and_(active, due < _TODAY)),
+        func.count().filter(and_(active, due >= _TODAY, due <= _DUE_BY)),
+    ).where(col(Goal.status) != GoalStatus.archived.value, *visible_goals(actor, scope))
 
 
 def periods(*, session: Session) -> list[str]:

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Uuid, and_, bindparam, func, literal, select
+from sqlalchemy import BindParameter, ColumnElement, Uuid, and_, bindparam, func, literal, select
 from sqlalchemy.orm import Session, aliased
 from sqlmodel import col
 
@@ -53,8 +53,9 @@ def stale_before(session: Session) -> datetime:
     return now() - timedelta(days=get_customization(session=session).stale_after_days)
 
 
-def stale_condition(cutoff: datetime) -> ColumnElement[bool]:
-    """Active, and neither checked in on nor created since `cutoff` (`stale_before`)."""
+def stale_condition(cutoff: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
+    """Active, and neither checked in on nor created since `cutoff` (`stale_before`, or a
+    bound parameter for it)."""
     return and_(
         col(Goal.status) == GoalStatus.active.value,
         func.coalesce(col(Goal.last_check_in_at), Goal.created_at) < cutoff,

@@ -15,6 +15,8 @@ from sqlalchemy import (
     ColumnElement,
     CursorResult,
     Select,
+    Uuid,
+    bindparam,
     func,
     literal,
     or_,
@@ -361,18 +363,20 @@ def manager_choices(
     return [PersonRef(str(u.id), u.display_name, u.job_title or "") for u in users]
 
 
+# Built once (bound parameters): every overview asks it.
+_HAS_REPORTS = (
+    select(literal(True))
+    .where(col(User.manager_id) == bindparam("actor", type_=Uuid), col(User.is_active).is_(True))
+    .limit(1)
+)
+
+
 def has_reports(*, session: Session, actor: TenantContext) -> bool:
     """Whether anyone active reports to the actor (an employee may lead people too; a
     deactivated report no longer counts)."""
     if actor.user_id is None:
         return False
-    return bool(
-        session.scalar(
-            select(literal(True))
-            .where(col(User.manager_id) == actor.user_id, col(User.is_active).is_(True))
-            .limit(1)
-        )
-    )
+    return bool(session.scalar(_HAS_REPORTS, {"actor": actor.user_id}))
 
 
 def may_manage_people(*, actor: TenantContext) -> bool:

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select, true
+from sqlalchemy import ColumnElement, Integer, Select, bindparam, func, or_, select, true
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -257,19 +257,23 @@ def _manager_ids_of(participants: dict[str, Any]) -> set[uuid.UUID]:
     return out
 
 
+# Built once (a bound limit): the overview and the cycles page ask it on every load.
+_CYCLES = (
+    select(ReviewCycle, col(ReviewTemplate.name))
+    .join(ReviewTemplate, col(ReviewTemplate.id) == col(ReviewCycle.template_id))
+    .order_by(
+        col(ReviewCycle.period_start).desc(),
+        col(ReviewCycle.created_at).desc(),
+        col(ReviewCycle.id),
+    )
+    .limit(bindparam("limit", type_=Integer))
+)
+
+
 def list_cycles(*, session: Session, actor: TenantContext, limit: int = 200) -> list[CycleRow]:
     """The tenant's cycles, newest period first (everyone may see that a cycle exists)."""
     require(session=session, actor=actor, resource=Resource.cycle, action=Action.view)
-    rows = session.execute(
-        select(ReviewCycle, col(ReviewTemplate.name))
-        .join(ReviewTemplate, col(ReviewTemplate.id) == col(ReviewCycle.template_id))
-        .order_by(
-            col(ReviewCycle.period_start).desc(),
-            col(ReviewCycle.created_at).desc(),
-            col(ReviewCycle.id),
-        )
-        .limit(min(max(limit, 1), 500))
-    ).all()
+    rows = session.execute(_CYCLES, {"limit": min(max(limit, 1), 500)}).all()
     managers: set[uuid.UUID | None] = set()
     for cycle, _ in rows:
         managers |= _manager_ids_of(cycle.participants or {})
