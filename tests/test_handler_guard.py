@@ -23,6 +23,7 @@ import pms_dashboard.pms_dashboard  # noqa: F401  (registers every page and stat
 from pms_dashboard.ui.states.base import (
     MALFORMED,
     AppState,
+    TabOwner,
     TabOwnerGuard,
     adapter_for,
     session_fingerprint,
@@ -178,8 +179,8 @@ def test_a_new_session_in_the_tab_finds_every_state_reset_before_its_first_event
         assert goals.rows == [] and goals.user_name == "" and people.rows == []
         assert "rows" in goals.dirty_vars  # the defaults are what the next delta sends
         goals.rows = [{"title": "GLOBEX-SECRET again"}]
-    mine = root.get_substate(AppState.get_full_name().split(".")[1:])
-    assert mine._tab_owner == session_fingerprint("")
+    tab = root.get_substate(TabOwner.get_full_name().split(".")[1:])
+    assert tab._owner == session_fingerprint("")
 
 
 def test_the_fingerprint_tells_tenant_and_console_sessions_apart() -> None:

@@ -140,3 +140,36 @@ def test_a_statement_built_once_is_scoped_to_each_tenant_it_runs_for(
         with tenant_session(ctx(who, "emp1"), as_owner=True) as s:
             runs.append(s.scalars(built_once, {"goal": goal_id}).all())
     assert runs == [["B's secret goal"], [], ["B's secret goal"], []]
+
+
+def test_a_column_read_on_core_is_scoped_like_an_orm_query(
+    two: tuple[TenantFixture, TenantFixture, uuid.UUID],
+) -> None:
+    """`read_rows` (a list's count and page, on the session's connection) carries the same
+    criteria: as the owner, whom RLS does not stop, A reads nothing of B's however the
+    statement reaches it, and B reads its own; with no tenant context it refuses."""
+    from pms_dashboard.tenancy.context import MissingTenantContext
+    from pms_dashboard.tenancy.session import TenantSession, read_rows
+
+    a, b, goal_id = two
+    owner = aliased(User)
+    statements = [
+        select(col(Goal.title)).where(col(Goal.id) == goal_id),
+        select(col(owner.email))
+        .join(Goal, col(Goal.owner_id) == owner.id)
+        .where(col(Goal.id) == goal_id),
+        select(func.count()).select_from(KeyResult),
+    ]
+
+    def reads(who: TenantFixture) -> list[list[Any]]:
+        with tenant_session(ctx(who, "emp1"), as_owner=True) as s:
+            return [list(read_rows(s, statement).all()) for statement in statements]
+
+    assert reads(a) == [[], [], [(0,)]]
+    assert reads(b) == [[("B's secret goal",)], [(f"emp1@{b.slug}.test",)], [(1,)]]
+    with owner_session(a.id) as s:  # a session with no tenant: refused before it runs
+        bare = TenantSession(bind=s.connection())
+        with pytest.raises(MissingTenantContext):
+            read_rows(bare, statements[0])
+        with pytest.raises(TypeError):
+            read_rows(bare, Goal.__table__.delete())  # type: ignore[attr-defined]

@@ -49,6 +49,7 @@ from pms_dashboard.goals.schemas import (
 from pms_dashboard.paging import Page, page_count
 from pms_dashboard.tenancy import limits
 from pms_dashboard.tenancy.context import TenantContext
+from pms_dashboard.tenancy.session import read_rows
 
 
 def goal_list_conditions(
@@ -218,10 +219,10 @@ def list_goals(
     key = _ListKey(actor.tenant_id, actor.user_id, actor.role, first_page, filters)
     counting, listing = _list_statements(key)
     values: dict[str, Any] = {"cutoff": cutoff, "today": today, "due_by": _due_by(query, today)}
-    total = (session.scalar(counting, values) or 0) if counted else 0
+    total = (read_rows(session, counting, values).scalar() or 0) if counted else 0
     page = min(query.page, page_count(total, query.page_size)) if counted else 1
     values |= {"limit": query.page_size, "offset": (page - 1) * query.page_size}
-    rows = session.execute(listing, values).all()
+    rows = read_rows(session, listing, values).all()
     return Page(
         rows=[
             GoalRow(
@@ -257,7 +258,7 @@ def goal_health(*, session: Session, actor: TenantContext, scope: str = "all") -
         "due_by": today + timedelta(days=DUE_SOON_DAYS),
     }
     counts = _health_statement(actor.tenant_id, actor.user_id, actor.role, scope)
-    return GoalHealth(*[int(v) for v in session.execute(counts, values).one()])
+    return GoalHealth(*[int(v) for v in read_rows(session, counts, values).one()])
 
 
 @functools.lru_cache(maxsize=256)

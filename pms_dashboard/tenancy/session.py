@@ -7,10 +7,10 @@ Services receive the session and never open or commit one; only entry points cal
 openers (the Reflex states' one helper, the HTTP routes, the command line, the seeding
 jobs: `tests/test_architecture.py` holds it).
 
-Defence in depth on top of row-level security: every ORM query on a tenant-owned model
-also gets `tenant_id = :ctx` (`with_loader_criteria`), a tenant-model query in a session
-without a tenant raises `MissingTenantContext`, and flushing an object of another tenant
-raises `CrossTenantWrite`.
+Defence in depth on top of row-level security: every ORM query on a tenant-owned model,
+and every column read on Core through `read_rows`, also gets `tenant_id = :ctx`
+(`with_loader_criteria`); a tenant-model query in a session without a tenant raises
+`MissingTenantContext`, and flushing an object of another tenant raises `CrossTenantWrite`.
 """
 
 from __future__ import annotations
@@ -77,6 +77,22 @@ def _scope_to_tenant(state: ORMExecuteState) -> None:
             raise MissingTenantContext("tenant-owned data queried without a tenant context")
         return
     state.statement = _scoped(state.statement, tenant_id)
+
+
+def read_rows(session: Session, statement: Any, params: dict[str, Any] | None = None) -> Any:
+    """A read of columns (no ORM objects) on the session's connection: the same tenant
+    scoping as an ORM query gets (`_scoped`), without the ORM's work around each statement
+    (a list's count and page run so). The session's pending changes are flushed first, as
+    an ORM query would."""
+    if not statement.is_select:
+        raise TypeError("read_rows runs SELECT statements only")
+    session.flush()
+    tenant_id = session.info.get("tenant_id")
+    if tenant_id is None:
+        if _classes_of(statement):
+            raise MissingTenantContext("tenant-owned data queried without a tenant context")
+        return session.connection().execute(statement, params or {})
+    return session.connection().execute(_scoped(statement, tenant_id), params or {})
 
 
 class _Scopes:

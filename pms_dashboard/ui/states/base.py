@@ -19,8 +19,8 @@ Two guarantees live here, in one place, instead of in each handler:
   token), not per signed-in person, so whatever one person's pages put into vars would still be
   there for the next person signing in to the same tab. `TabOwnerGuard` (a Reflex middleware,
   run on every event before its handler and before hydration) compares a fingerprint of the
-  request's session cookies with the one that filled the state (the backend-only var
-  `_tab_owner`) and, on any difference, resets every state of ours to its defaults first. So
+  request's session cookies with the one that filled the state (the backend-only var of
+  `TabOwner`) and, on any difference, resets every state of ours to its defaults first. So
   no var of one session is ever sent to another, even to a client that reuses a tab's token.
 """
 
@@ -209,9 +209,6 @@ def _is_handler(name: str, value: Any) -> bool:
 class AppState(rx.State):
     """Every state of ours derives from this: handlers checked, one owner per tab."""
 
-    # A fingerprint of the session cookies whose requests filled this tab's states.
-    _tab_owner: str = ""
-
     def __init_subclass__(cls, **kwargs: Any) -> None:
         for name, value in list(vars(cls).items()):
             if _is_handler(name, value):
@@ -255,18 +252,28 @@ def _descendants(cls: type[BaseState]) -> list[type[BaseState]]:
     return out
 
 
+class TabOwner(rx.State):
+    """Who filled the tab's states: a leaf of its own beside ours, so that the guard reads it
+    on every event without loading every state of ours (a Redis-backed manager fetches a
+    state with all the states below it)."""
+
+    # A fingerprint of the session cookies whose requests filled this tab's states.
+    _owner: str = ""
+
+
 async def claim_tab(root: rx.State) -> bool:
     """Make the tab's states the current session's: when another session filled them, reset
     every one of them (loading those not in memory, as a Redis-backed manager may not have
     them) before anything is sent. True when a reset happened."""
-    mine = await root.get_state(AppState)
+    tab = await root.get_state(TabOwner)
     owner = session_fingerprint(root.router.headers.cookie)
-    if mine._tab_owner == owner:
+    if tab._owner == owner:
         return False
-    for cls in _descendants(AppState):
+    mine = await root.get_state(AppState)
+    for cls in _descendants(AppState):  # those not loaded for this event too
         await root.get_state(cls)
     mine.reset()  # this state and every substate, to their defaults (marked to be sent)
-    mine._tab_owner = owner
+    tab._owner = owner
     return True
 
 
