@@ -71,8 +71,13 @@ Where one worker's time goes:
 - Handler threads (`PMS_EVENT_THREADS=2`) overlap the waits but cost more worker CPU than
   they save: 120 events/s at 0.92 worker cores. The pool's pre-ping off: 124-127 events/s,
   no measurable change.
-- Two workers share the 2 cores with PostgreSQL, Redis and the load generator: at 143-159
-  events/s the workers use about 1.4 cores and PostgreSQL 0.35, and the machine is full.
+- Handlers that do not block the loop while PostgreSQL works (SQLAlchemy's greenlet bridge,
+  psycopg's waits handed to the event loop, at most 3 handlers at once) raised one worker
+  from 104-109 to 124-132 events/s (the worker then at 1.0 core, p95 down a third), but
+  each event cost about 15% more worker CPU, and two workers, already short of CPU, fell
+  from 145-161 to 121-126 events/s. Not kept.
+- Two workers share the 2 cores with PostgreSQL, Redis and the load generator: at 143-189
+  events/s the workers use about 1.4 cores and PostgreSQL 0.4, and the machine is full.
 - 200 tabs thinking 1-3 s ask for about 90 events/s: 80-90% of one worker's capacity, so
   their p95 on one worker is queueing behind other tabs (a navigation alone takes 11 ms and
   a click 6 ms, with 1 tab connected or 200). Two workers serve the same load with a p95

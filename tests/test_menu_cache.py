@@ -160,3 +160,87 @@ def _all(state: Any) -> list[Any]:
 def test_a_read_without_a_tenant_session_is_refused() -> None:
     with contextless_session() as s, pytest.raises(RuntimeError):
         cache.cached(s, ("x",), lambda: 1)
+
+
+def test_a_write_drops_only_the_menus_read_from_its_tables(statements: Statements) -> None:
+    """A change of goals (a check-in, an edit) re-reads the periods menu only: the menus of
+    people (owners, teams) stay kept. A change of people is the previous test."""
+    from sqlalchemy import select
+
+    from pms_dashboard.goals.models import Goal
+
+    t = _tenant("Alpha")
+    st = state_for(GoalsState, _token(t, "manager"), "/goals")
+    call(st, GoalsState.load)
+    with tenant_session(ctx(t, "emp1")) as s:  # an ORM write of a goal
+        goal = s.scalars(select(Goal).where(Goal.owner_id == t.user_id("emp1"))).first()
+        assert goal is not None
+        goal.period = "Alpha-later"
+    after = statements.of(lambda: call(st, GoalsState.load))
+    assert _menu_reads(after) == 1  # the periods; owners and teams kept
+    assert "Alpha-later" in st.periods and st.teams == ["Alpha"]
+
+
+@pytest.mark.parametrize(
+    ("write", "dropped"),
+    [
+        ("UPDATE goal SET title = title WHERE false", False),  # one plain write: its table
+        ("UPDATE app_user SET team = team WHERE false", True),
+        ('DELETE FROM "app_user" WHERE false', True),
+        # more than one write, or a shape not parsed: counts as a write of every table
+        (
+            "WITH g AS (UPDATE goal SET title = title WHERE false RETURNING 1)"
+            " UPDATE goal SET title = title WHERE false",
+            True,
+        ),
+        ("SELECT 1 FROM goal WHERE false FOR UPDATE", True),
+    ],
+)
+def test_a_textual_write_drops_what_it_may_have_changed(
+    statements: Statements, write: str, dropped: bool
+) -> None:
+    from sqlalchemy import text
+
+    t = new_tenant()
+    reads: list[int] = []
+
+    def read_people(s: Any) -> list[str]:
+        reads.append(1)
+        return ["kept"]
+
+    def visit() -> None:
+        with tenant_session(ctx(t, "admin")) as s:
+            cache.cached(s, "people", lambda: read_people(s), tables=["app_user"])
+
+    visit()
+    with tenant_session(ctx(t, "admin")) as s:
+        s.execute(text(write))
+    visit()
+    assert len(reads) == (2 if dropped else 1)
+
+
+def test_a_value_read_while_a_write_of_its_tables_commits_is_not_kept(
+    statements: Statements,
+) -> None:
+    """The race: another transaction writes people while the menu is being read, so what
+    was read may be out of date and is not kept; a write of other tables does not count."""
+    from sqlalchemy import text
+
+    t = new_tenant()
+    reads: list[str] = []
+
+    def read_while(write: str) -> Callable[[], list[str]]:
+        def read() -> list[str]:
+            reads.append(write)
+            with tenant_session(ctx(t, "admin")) as other:
+                other.execute(text(write))
+            return ["value"]
+
+        return read
+
+    for write in ("UPDATE app_user SET team = team WHERE false", "UPDATE goal SET title = title"):
+        for _ in range(2):
+            with tenant_session(ctx(t, "admin")) as s:
+                cache.cached(s, write, read_while(write), tables=["app_user"])
+    assert reads.count("UPDATE app_user SET team = team WHERE false") == 2  # never kept
+    assert reads.count("UPDATE goal SET title = title") == 1  # kept: goals are not read

@@ -134,10 +134,17 @@ class GoalsState(Paged, SessionState):
             actor = principal.context
             page = goals_service.list_goals(session=session, actor=actor, query=query)
             if menus:  # the filter menus: once per page load, not on every paging step
-                periods, owners, teams = cached(
+                periods = cached(
                     session,
-                    ("goal menus", actor.user_id, actor.role),
-                    lambda: _menus(session, actor),
+                    "goal periods",
+                    lambda: goals_service.periods(session=session),
+                    tables=["goal"],
+                )
+                owners, teams = cached(  # kept when goals change (a check-in)
+                    session,
+                    ("goal people menus", actor.user_id, actor.role),
+                    lambda: _people_menus(session, actor),
+                    tables=["app_user"],
                 )
         if menus:
             self.periods, self.teams = list(periods), list(teams)  # copies: never the cache's
@@ -238,10 +245,9 @@ class GoalsState(Paged, SessionState):
         return self._load(sort=column, descending=descending, page=1)
 
 
-def _menus(session: TenantSession, actor: TenantContext) -> tuple[Any, ...]:
-    """The goal list's filter menus as `actor` may use them: periods, owners, teams."""
+def _people_menus(session: TenantSession, actor: TenantContext) -> tuple[Any, ...]:
+    """The goal list's menus of people as `actor` may use them: owners, teams."""
     return (
-        goals_service.periods(session=session),
         goals_service.owner_options(session=session, actor=actor),
         people_service.teams(session=session, actor=actor),
     )
