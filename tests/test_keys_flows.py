@@ -127,6 +127,27 @@ def test_cli_use_status_and_an_export_that_decrypts_while_streaming(
     assert "MARKER" not in str(raw(t, "SELECT note FROM goal_check_in WHERE tenant_id = :t"))
 
 
+def test_the_goal_page_and_a_review_read_the_notes_opened(
+    make_tenant: Callable[..., TenantFixture], bao: Bao
+) -> None:
+    """The goal page's history and a review's context read check-ins as columns, not objects
+    (`goals.detail`): their notes are opened all the same, and stay sealed where stored."""
+    from pms_dashboard.goals.detail import newest_check_ins
+    from pms_dashboard.goals.models import GoalCheckIn
+
+    t = make_tenant()
+    opted_in(t, bao)
+    goal_id = new_goal(t, "MARKER-page description")
+    check_in(t, goal_id, "MARKER-page note")
+    with tenant_session(ctx(t, "manager")) as s:
+        shown = goals.goal_detail(session=s, actor=ctx(t, "manager"), goal_id=goal_id)
+        context = newest_check_ins(s, GoalCheckIn.goal_id == goal_id, limit=5)
+    assert [c.note for c in shown.check_ins] == ["MARKER-page note"]
+    assert [c.note for c in context] == ["MARKER-page note"]
+    ((stored,),) = raw(t, "SELECT note FROM goal_check_in WHERE tenant_id = :t")
+    assert envelope.is_sealed(stored) and "MARKER" not in stored
+
+
 def test_the_cli_refuses_what_it_cannot_use(
     make_tenant: Callable[..., TenantFixture], bao: Bao, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -279,6 +300,9 @@ def test_a_ciphertext_out_of_place_is_reported_never_shown(
                   {"v": sealed[0], "t": other.id, "i": foreign})  # fmt: skip
     assert description(t, source) == "MARKER-original"
     assert description(t, target) == MISPLACED_TEXT
+    with tenant_session(ctx(t, "manager")) as s:  # the goal page's history says so too
+        history = goals.goal_detail(session=s, actor=ctx(t, "manager"), goal_id=target)
+    assert [c.note for c in history.check_ins] == [MISPLACED_TEXT]
     assert description(other, foreign) == MISPLACED_TEXT
     notes = export(t, "check-ins")["note"].tolist()
     assert notes == [MISPLACED_TEXT]

@@ -19,7 +19,10 @@ from pms_dashboard.goals.alignment import tree_nodes as make_tree
 from pms_dashboard.goals.models import Goal, GoalCheckIn
 from pms_dashboard.goals.rules import KEY_RESULTS_OF, flags, kr_progress, open_goal, stale_before
 from pms_dashboard.goals.schemas import CheckInView, GoalDetail, KeyResultView
+from pms_dashboard.keys.envelope import Place
+from pms_dashboard.keys.fields import opened
 from pms_dashboard.tenancy.context import TenantContext
+from pms_dashboard.tenancy.session import read_rows
 
 MAX_CHECK_INS = 200
 
@@ -99,7 +102,7 @@ def _key_results(session: Session, goal: Goal) -> list[KeyResultView]:
 
 def _history(session: Session, goal: Goal, limit: int) -> list[CheckInView]:
     """The latest check-ins, newest first, with their authors' names."""
-    return _views(session.execute(_GOAL_HISTORY, {"goal": goal.id, "limit": limit}).all())
+    return _views(session, read_rows(session, _GOAL_HISTORY, {"goal": goal.id, "limit": limit}))
 
 
 def _source(
@@ -114,14 +117,25 @@ def _source(
 
 def newest_check_ins(session: Session, *where: Any, limit: int) -> list[CheckInView]:
     """The check-ins matching `where` (on the check-in or its goal), newest first, with
-    their authors' names and their goals; loaded as objects so their notes are opened
-    (`keys.fields`). The goal page's history and a review's context both read them so."""
-    return _views(session.execute(_check_ins(*where).limit(limit)).all())
+    their authors' names and their goals, their notes opened (`keys.fields.opened`). The
+    goal page's history and a review's context both read them so."""
+    return _views(session, read_rows(session, _check_ins(*where).limit(limit)))
 
 
 def _check_ins(*where: Any) -> Any:
+    """Columns, not objects: a page of history builds no objects to track."""
     return (
-        select(GoalCheckIn, col(User.display_name), col(Goal.title))
+        select(
+            col(GoalCheckIn.tenant_id),
+            col(GoalCheckIn.id),
+            col(GoalCheckIn.goal_id),
+            col(GoalCheckIn.created_at),
+            col(GoalCheckIn.progress),
+            col(GoalCheckIn.confidence),
+            col(GoalCheckIn.note),
+            col(User.display_name).label("author"),
+            col(Goal.title).label("goal_title"),
+        )
         .join(
             User,
             and_(
@@ -143,17 +157,20 @@ _GOAL_HISTORY = _check_ins(col(GoalCheckIn.goal_id) == bindparam("goal", type_=U
 )
 
 
-def _views(rows: Any) -> list[CheckInView]:
+def _views(session: Session, rows: Any) -> list[CheckInView]:
     return [
         CheckInView(
             id=str(ci.id),
-            author=name,
+            author=ci.author,
             at=ci.created_at,
             progress=ci.progress,
             confidence=ci.confidence,
-            note=ci.note,
+            note=opened(session, Place(ci.tenant_id, _TABLE, "note", ci.id), ci.note),
             goal_id=str(ci.goal_id),
-            goal_title=title,
+            goal_title=ci.goal_title,
         )
-        for ci, name, title in rows
+        for ci in rows
     ]
+
+
+_TABLE = GoalCheckIn.__tablename__

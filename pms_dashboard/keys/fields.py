@@ -64,19 +64,30 @@ def _plaintext_after_flush(session: Session, _ctx: Any) -> None:
 
 
 def _reveal(obj: Any, session: Any, only: Any = None) -> None:
-    if access.session_tenant(session) != obj.tenant_id:
-        # Not a unit of work of this row's tenant (an operator's read across tenants, with
-        # no tenant context to audit the key's use in): the key is not used, the stored
-        # value stays sealed.
-        return
     for column in encrypted_columns(obj):
         stored = obj.__dict__.get(column)
-        if (only is not None and column not in only) or not envelope.is_sealed(stored):
+        if only is not None and column not in only:
             continue
         place = Place(obj.tenant_id, obj.__tablename__, column, obj.id)
-        attributes.set_committed_value(
-            obj, column, access.reveal(session, place=place, stored=stored)
-        )
+        text = opened(session, place, stored)
+        if text is not stored:
+            attributes.set_committed_value(obj, column, text)
+
+
+def opened(session: Any, place: Place, stored: Any) -> Any:
+    """What people read for the stored value of `place` (a row's column read as a column,
+    not through an object: the rule the objects' hook applies): a sealed value of an
+    encrypted column opened, in a unit of work of the row's own tenant only; anything else
+    as stored. Not in a unit of work of the row's tenant (an operator's read across
+    tenants, with no tenant context to audit the key's use in), the key is not used and the
+    stored value stays sealed."""
+    if (
+        place.column not in ENCRYPTED.get(place.table, ())
+        or not envelope.is_sealed(stored)
+        or access.session_tenant(session) != place.tenant_id
+    ):
+        return stored
+    return access.reveal(session, place=place, stored=stored)
 
 
 @event.listens_for(TenantOwned, "load", propagate=True)
