@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from starlette.applications import Starlette
@@ -132,3 +133,31 @@ def test_a_slot_needs_a_tenant_session() -> None:
 
     with pytest.raises(RuntimeError), contextless_session() as s:
         limits.take_slot(s, limits.EXPORT)
+
+
+def test_a_list_page_tries_its_slot_in_the_set_up_round_trip(two) -> None:
+    """The list page's slot is tried with the door's set-up (`limits.slot_try`), not by a
+    statement of its own; the slots are tried in order, so the last free one is found."""
+    from sqlalchemy import Engine, event
+
+    from pms_dashboard.ui.states.goals import GoalsState
+    from tests.ui_harness import call, state_for, token_for
+
+    a, _b = two
+    page = state_for(GoalsState, token_for(a.slug, f"admin@{a.slug}.test", TEST_PASSWORD))
+    call(page, GoalsState.load)
+    sent: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        call(page, GoalsState.set_scope, "team")
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+    assert page.error == "" and page.scope == "team"
+    assert sent and not [s for s in sent if "advisory" in s]
+    with _holding_list_slots(a, get_settings().list_slots_per_tenant - 1):
+        call(page, GoalsState.set_scope, "mine")
+        assert page.error == "" and page.scope == "mine" and page.total == 1

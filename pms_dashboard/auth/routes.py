@@ -28,6 +28,7 @@ from pms_dashboard.auth.cookies import SESSION_COOKIE, token_from_cookie_header
 from pms_dashboard.auth.http import client_ip, csrf_refusal, frontend, set_session_cookie
 from pms_dashboard.auth.profile import WrongCurrentPassword
 from pms_dashboard.auth.service import Principal, SignedIn, SignInError, SignInThrottled
+from pms_dashboard.tenancy import limits
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.session import TenantSession, contextless_session, tenant_session
 
@@ -36,19 +37,25 @@ from pms_dashboard.tenancy.session import TenantSession, contextless_session, te
 
 @contextmanager
 def signed_in(
-    token: str | None, *, ip: str = ""
+    token: str | None, *, ip: str = "", slot: limits.Kind | None = None
 ) -> Iterator[tuple[Principal, TenantSession] | None]:
     """The one tenant transaction of a request carrying `token`: opened for the tenant the
     verified token names, the session checked inside it (`authenticate_in`), then yields
     (principal, session) for the request's own work; None when the token signs no one in
     (the transaction still commits, so an idle session's end is kept). Commits when the
-    block ends, rolls back on any error (a refusal is then audited in its own)."""
+    block ends, rolls back on any error (a refusal is then audited in its own). `slot`: the
+    kind of heavy work the request will do (a list): one of the tenant's slots for it is
+    tried in the same round trip (`limits.slot_try`)."""
     claims = tokens.verify(token or "")
     if claims is None:
         yield None
         return
-    check = service.session_check(claims)  # sent with the door's set-up: one round trip
-    with tenant_session(service.request_context(claims), first=[check]) as session:
+    first = [service.session_check(claims)]  # sent with the door's set-up: one round trip
+    if slot is not None:
+        first.append(limits.slot_try(slot, claims.tenant_id))
+    with tenant_session(service.request_context(claims), first=first) as session:
+        if slot is not None:
+            limits.tried(session, slot, session.info["first_rows"][1])
         checked = session.info["first_rows"][0]
         principal = service.authenticate_in(session=session, claims=claims, ip=ip, checked=checked)
         yield None if principal is None else (principal, session)

@@ -10,7 +10,10 @@ exports cannot queue everyone else behind it.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -49,6 +52,28 @@ class TenantBusy(UserError):
 _TAKE = text("SELECT pg_try_advisory_xact_lock(hashtextextended(:key, :slot))")
 
 
+def _key(kind: Kind, tenant_id: uuid.UUID) -> str:
+    return f"pms.{kind.name}:{tenant_id}"
+
+
+def slot_try(kind: Kind, tenant_id: uuid.UUID) -> tuple[str, dict[str, Any]]:
+    """The same try as `take_slot`'s, as SQL for the door's set-up round trip
+    (`tenant_session(first=...)`): the number of the slot it took, or NULL when every slot
+    is taken (a CASE tries them in order and stops at the first). `tried(session, kind,
+    rows)` records the answer, so the page's `take_slot` sends nothing."""
+    whens = " ".join(
+        f"WHEN pg_try_advisory_xact_lock(hashtextextended(%(key)s, {n})) THEN {n}"
+        for n in range(kind.slots)
+    )
+    return f"SELECT CASE {whens} END", {"key": _key(kind, tenant_id)}
+
+
+def tried(session: Session, kind: Kind, rows: Sequence[Any]) -> None:
+    """Record what `slot_try` found in this transaction: a slot held, or every slot taken."""
+    taken = bool(rows) and rows[0][0] is not None
+    session.info.setdefault("slots_held" if taken else "slots_busy", set()).add(kind.name)
+
+
 def take_slot(session: Session, kind: Kind) -> None:
     """Hold one of the tenant's slots for `kind` until the session's transaction ends;
     TenantBusy if every slot is taken."""
@@ -58,7 +83,9 @@ def take_slot(session: Session, kind: Kind) -> None:
     held = session.info.setdefault("slots_held", set())  # until the transaction ends
     if kind.name in held:  # a page reading two lists in one transaction takes one slot
         return
-    key = f"pms.{kind.name}:{tenant_id}"
+    if kind.name in session.info.get("slots_busy", ()):  # tried with the set-up: all taken
+        raise TenantBusy(kind)
+    key = _key(kind, tenant_id)
     for slot in range(kind.slots):
         if session.execute(_TAKE, {"key": key, "slot": slot}).scalar_one():
             held.add(kind.name)

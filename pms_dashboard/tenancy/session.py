@@ -222,6 +222,7 @@ def _forget_changed_memos(session: Session, _ctx: Any) -> None:
 def _forget_memos_at_the_end(session: Session, transaction: Any) -> None:
     """A memo lives for one transaction (a session used for several starts each afresh), and
     so does a tenant's slot (a transaction-level advisory lock)."""
+    session.info.pop("slots_busy", None)
     session.info.pop("slots_held", None)  # `limits.take_slot` asks again (a savepoint
     if transaction.parent is None:  # rolled back may have released it)
         session.info.pop("memo", None)

@@ -27,6 +27,7 @@ from pms_dashboard.goals.schemas import (
     KeyResultInput,
 )
 from pms_dashboard.people import service as people_service
+from pms_dashboard.tenancy import limits
 from pms_dashboard.tenancy.cache import cached
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.session import TenantSession
@@ -129,7 +130,7 @@ class GoalsState(Paged, SessionState):
         """One page of the list with `changes` to its filters, sort or paging (and, for a
         page load, the filter menus); a refusal leaves the list as it was."""
         self.loaded = True  # sent with the rows (or the refusal): no "none" note before
-        with self._signed_in() as (principal, session):
+        with self._signed_in(slot=limits.LIST) as (principal, session):  # it reads a list
             query = _list_query(self._filters() | changes)
             actor = principal.context
             page = goals_service.list_goals(session=session, actor=actor, query=query)

@@ -13,6 +13,7 @@ from pms_dashboard.goals.schemas import GoalListQuery
 from pms_dashboard.people import service as people_service
 from pms_dashboard.reviews import calibration
 from pms_dashboard.reviews import cycles as review_cycles
+from pms_dashboard.tenancy import limits
 from pms_dashboard.ui.states.base import event
 from pms_dashboard.ui.states.rows import (
     ChartSlice,
@@ -69,7 +70,7 @@ class OverviewState(SessionState):
     @event
     def load(self):
         self.loaded = True  # sent with what the load read
-        with self._signed_in() as (principal, session):
+        with self._signed_in(slot=limits.LIST) as (principal, session):  # counts, lists
             actor = principal.context
             health = goals_service.goal_health(session=session, actor=actor)
             soon = goals_service.list_goals(

@@ -28,6 +28,7 @@ from pms_dashboard.auth.service import Principal
 from pms_dashboard.auth.zones import DEFAULT_ZONE
 from pms_dashboard.errors import UserError, field_in
 from pms_dashboard.organisation.service import get_customization
+from pms_dashboard.tenancy import limits
 from pms_dashboard.tenancy.session import TenantSession
 from pms_dashboard.ui.states.base import AppState, EndEvent, event, show_error
 from pms_dashboard.ui.urls import logo_src
@@ -66,7 +67,7 @@ class SessionState(AppState):
 
     @contextmanager
     def _signed_in(
-        self, refused: Refused | None = None
+        self, refused: Refused | None = None, *, slot: limits.Kind | None = None
     ) -> Iterator[tuple[Principal, TenantSession]]:
         """The event's one tenant transaction, authenticated inside it: yields (principal,
         session) for the handler's work, which commits when the block ends.
@@ -76,11 +77,12 @@ class SessionState(AppState):
         /signin. A `UserError` raised in the block rolls the work back (a refusal that
         leaves a trace is audited in a transaction of its own) and ends the handler with
         `refused(err)` (default: the words in the page's `error`). Only UserError: any other
-        exception is a bug and goes on up."""
+        exception is a bug and goes on up. `slot`: the heavy work the handler does (a list),
+        its slot tried in the set-up's round trip."""
         token = token_from_cookie_header(self.router.headers.cookie)
         found = None
         try:
-            with signed_in(token, ip=self.router.session.client_ip or "") as found:
+            with signed_in(token, ip=self.router.session.client_ip or "", slot=slot) as found:
                 if found is not None:
                     self._show(found[0])
                     self._look(found[1])
