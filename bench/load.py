@@ -59,29 +59,34 @@ TARGET_PER_WORKER, TARGET_P95_MS, TARGET_SCALE, TARGET_KB = 150, 100, 1.7, 400
 FINDINGS = """\
 Where one worker's time goes:
 - A worker runs one handler at a time on its event loop and waits for PostgreSQL inside it:
-  its CPU (0.74 of a core) and its PostgreSQL backends' (0.24) add up to about one core. An
-  event costs about 5.9 ms of worker CPU and 1.9 ms of database time, one after the other;
-  the handlers' share of the worker's CPU is about 95% (SQLAlchemy about 35%, psycopg 10%).
+  its CPU (0.68 of a core at about 150 events/s) and its PostgreSQL backends' (0.28) add up
+  to about one core. An event costs about 4.5 ms of worker CPU and 1.9 ms of database time,
+  one after the other (5.9 ms and 1.9 ms before the list statements were kept and the menus
+  of people survived check-ins; py-spy on the worker). The handlers' share of the worker's
+  CPU is about 70%: a check-in 20%, a goal's page 14%, the lists 24%, the overview 11%.
 - Planning is 0.8 ms of the database's 1.9 ms: the runtime roles plan every statement for
   the tenant at hand (`plan_cache_mode = force_custom_plan`, `pms_dashboard.db.roles`).
   With PostgreSQL's own choice (`auto`) the same mix ran at 144 events/s (PostgreSQL 0.15
-  cores), but a generic plan is made for no tenant in particular and served a 100,000-goal
-  tenant's team list 3.5x slower. Keeping plans only for reads by key (every list planned
-  afresh in its slot) measured 121 events/s, within the noise of 117-127: the setting stays.
+  cores) when a worker did 117-127, but a generic plan is made for no tenant in particular
+  and served a 100,000-goal tenant's team list 3.5x slower. Keeping plans only for reads by
+  key (every list planned afresh in its slot) measured within the noise: the setting stays.
 - Handler threads (`PMS_EVENT_THREADS=2`) overlap the waits but cost more worker CPU than
-  they save: 120 events/s at 0.92 worker cores. The pool's pre-ping off: 124-127 events/s,
-  no measurable change.
+  they save: 120 events/s at 0.92 worker cores (117-127 without). The pool's pre-ping
+  off: no measurable change.
 - Handlers that do not block the loop while PostgreSQL works (SQLAlchemy's greenlet bridge,
   psycopg's waits handed to the event loop, at most 3 handlers at once) raised one worker
   from 104-109 to 124-132 events/s (the worker then at 1.0 core, p95 down a third), but
   each event cost about 15% more worker CPU, and two workers, already short of CPU, fell
   from 145-161 to 121-126 events/s. Not kept.
-- Two workers share the 2 cores with PostgreSQL, Redis and the load generator: at 143-189
-  events/s the workers use about 1.4 cores and PostgreSQL 0.4, and the machine is full.
-- 200 tabs thinking 1-3 s ask for about 90 events/s: 80-90% of one worker's capacity, so
-  their p95 on one worker is queueing behind other tabs (a navigation alone takes 11 ms and
-  a click 6 ms, with 1 tab connected or 200). Two workers serve the same load with a p95
-  of 96-200 ms.
+- Two workers share the 2 cores with PostgreSQL, Redis and the load generator: at 200-218
+  events/s the workers use about 1.3 cores, PostgreSQL 0.4 and the load generator 0.1, and
+  the machine is full. Reading and writing each event's states in Redis is about 10% of a
+  worker's time; the tab-owner check, a state of its own, 2.4% (it was 4.4% while it
+  fetched every state of ours from Redis for the framework's own events).
+- 200 tabs thinking 1-3 s ask for about 90 events/s, 60% of one worker's capacity: their
+  p95 on one worker is queueing behind other tabs in bursts (a navigation alone takes
+  11 ms and a click 6 ms, with 1 tab connected or 200). Two workers serve the same load
+  with a p95 under 100 ms.
 """
 
 _ROOT = "reflex___state____state"
