@@ -283,6 +283,12 @@ def _health_statement(
     ).where(col(Goal.status) != GoalStatus.archived.value, *visible_goals(actor, scope))
 
 
+# The tables each menu read reads: a committed write of one of them drops the menu where it
+# is kept (`tenancy.cache.cached(tables=...)`).
+PERIODS_READ = (Goal.__tablename__,)
+OWNERS_READ = (User.__tablename__,)
+
+
 def periods(*, session: Session) -> list[str]:
     """The periods goals of the tenant use (for filter menus), newest first."""
     # A skip scan over the (tenant_id, period) index: one probe per distinct period, not a

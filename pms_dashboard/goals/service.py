@@ -27,6 +27,8 @@ from pms_dashboard.goals.changes import archive_goal, create_goal, update_goal
 from pms_dashboard.goals.checkins import check_in, recompute_progress
 from pms_dashboard.goals.detail import goal_detail
 from pms_dashboard.goals.lists import (
+    OWNERS_READ,
+    PERIODS_READ,
     goal_health,
     goal_list_conditions,
     list_goals,
@@ -46,6 +48,8 @@ from pms_dashboard.goals.schemas import GoalError
 __all__ = [
     "DUE_SOON_DAYS",
     "MAX_ALIGNMENT_DEPTH",
+    "OWNERS_READ",
+    "PERIODS_READ",
     "GoalError",
     "alignment_tree",
     "archive_goal",

@@ -317,6 +317,11 @@ def flatten_tree(roots: list[TreeNode], *, limit: int = MAX_TREE_NODES) -> list[
     return lines
 
 
+# The tables the menus of people (departments, teams) read: a committed write of one of them
+# drops the menus where they are kept (`tenancy.cache.cached(tables=...)`).
+MENUS_READ = (User.__tablename__,)
+
+
 def departments(*, session: Session, actor: TenantContext) -> list[str]:
     """Distinct departments among the people visible to the actor (for filter menus)."""
     return _distinct(session, actor, col(User.department))

@@ -67,7 +67,8 @@ def _visit_everything(page, app_url: str) -> None:
     page.goto(f"{app_url}/reviews")
     page.wait_for_load_state("networkidle")
     page.goto(f"{app_url}/overview")
-    page.wait_for_selector("#chart-health")
+    page.wait_for_selector("#chart-health")  # in the page before its state arrives, so also:
+    page.wait_for_function("document.querySelector('#tenant-name')?.innerText.trim()")
 
 
 def _record_frames(page) -> list[str]:

@@ -139,13 +139,13 @@ class GoalsState(Paged, SessionState):
                     session,
                     "goal periods",
                     lambda: goals_service.periods(session=session),
-                    tables=["goal"],
+                    tables=goals_service.PERIODS_READ,
                 )
                 owners, teams = cached(  # kept when goals change (a check-in)
                     session,
                     ("goal people menus", actor.user_id, actor.role),
                     lambda: _people_menus(session, actor),
-                    tables=["app_user"],
+                    tables=(*goals_service.OWNERS_READ, *people_service.MENUS_READ),
                 )
         if menus:
             self.periods, self.teams = list(periods), list(teams)  # copies: never the cache's

@@ -109,7 +109,7 @@ class PeopleState(Paged, SessionState):
                 people.departments(session=session, actor=actor),
                 people.teams(session=session, actor=actor, department=query.department),
             ),
-            tables=["app_user"],
+            tables=people.MENUS_READ,
         )
         tree = (
             people.flatten_tree(people.team_tree(session=session, actor=actor))
