@@ -187,6 +187,8 @@ def test_a_write_drops_only_the_menus_read_from_its_tables(statements: Statement
         ("UPDATE goal SET title = title WHERE false", False),  # one plain write: its table
         ("UPDATE app_user SET team = team WHERE false", True),
         ('DELETE FROM "app_user" WHERE false', True),
+        ("UPDATE public.app_user SET team = team WHERE false", True),  # schema-qualified
+        ('UPDATE "public"."goal" SET title = title WHERE false', False),
         # more than one write, or a shape not parsed: counts as a write of every table
         (
             "WITH g AS (UPDATE goal SET title = title WHERE false RETURNING 1)"
@@ -244,3 +246,21 @@ def test_a_value_read_while_a_write_of_its_tables_commits_is_not_kept(
                 cache.cached(s, write, read_while(write), tables=["app_user"])
     assert reads.count("UPDATE app_user SET team = team WHERE false") == 2  # never kept
     assert reads.count("UPDATE goal SET title = title") == 1  # kept: goals are not read
+
+
+def test_a_read_that_names_no_tables_is_kept_until_any_write(statements: Statements) -> None:
+    from sqlalchemy import text
+
+    t = new_tenant()
+    reads: list[int] = []
+
+    def visit() -> None:
+        with tenant_session(ctx(t, "admin")) as s:
+            cache.cached(s, "anything", lambda: reads.append(1) or ["value"])
+
+    visit()
+    visit()  # nothing written: kept
+    with tenant_session(ctx(t, "admin")) as s:
+        s.execute(text("UPDATE goal SET title = title WHERE false"))
+    visit()  # any write of the tenant drops it
+    assert len(reads) == 2

@@ -41,9 +41,9 @@ MAX_ENTRIES = 1_000  # least recently used first out past this (a menu is up to 
 
 ANY_TABLE = "*"  # a write whose tables are not known: it counts as a write of every table
 _WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE|COPY|TRUNCATE)\b", re.IGNORECASE)
-# The one table of a plain textual write ("INSERT INTO t", "UPDATE t", "DELETE FROM t").
+# The one table of a plain textual write ("INSERT INTO t", "UPDATE s.t", "DELETE FROM t").
 _ONE_TABLE = re.compile(
-    r"^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+(?:ONLY\s+)?\"?(\w+)\"?", re.IGNORECASE
+    r"^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+(?:ONLY\s+)?([\w.\"]+)", re.IGNORECASE
 )
 
 Snapshot = tuple[int, ...]
@@ -129,6 +129,8 @@ class _Entries:
 
 def _stale(kept: frozenset[str] | None, written: set[str]) -> bool:
     """Whether an entry read from `kept` (None: unknown) is changed by writes of `written`."""
+    if not written:
+        return False
     return kept is None or ANY_TABLE in written or not kept.isdisjoint(written)
 
 
@@ -194,7 +196,8 @@ def _executing(state: ORMExecuteState) -> None:
         writes = len(_WRITES.findall(statement.text))
         if writes:  # one plain write names its table; anything else may write any
             named = _ONE_TABLE.match(statement.text) if writes == 1 else None
-            _wrote(state.session, {named.group(1).lower() if named else ANY_TABLE})
+            table = named.group(1).rsplit(".", 1)[-1].strip('"').lower() if named else ""
+            _wrote(state.session, {table or ANY_TABLE})
     elif state.is_update or state.is_delete or state.is_insert:
         tables = {str(getattr(m.local_table, "name", ANY_TABLE)) for m in state.all_mappers}
         _wrote(state.session, tables or {ANY_TABLE})
