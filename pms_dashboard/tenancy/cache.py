@@ -106,20 +106,18 @@ class _Entries:
         with self.lock:
             return self._snapshot(tenant_id, tables)
 
-    def drop(self, tenant_id: uuid.UUID | None, tables: Iterable[str] = (ANY_TABLE,)) -> None:
-        """A write of `tables` committed for `tenant_id` (None: platform administration)."""
+    def drop(self, tenant_id: uuid.UUID | None, tables: Iterable[str]) -> None:
+        """A write of `tables` committed for `tenant_id` (None: platform administration).
+        Only counted: an entry whose snapshot it changes is dropped when next asked for
+        (`get`), so a commit does not walk the cache."""
         with self.lock:
             if tenant_id is None:
                 self.everything += 1
                 self.values.clear()
                 return
-            written = set(tables)
             counts = self.writes.setdefault(tenant_id, {})
-            for table in written:
+            for table in set(tables):
                 counts[table] = counts.get(table, 0) + 1
-            for key, (_e, kept, _s, _v) in list(self.values.items()):
-                if key[0] == tenant_id and _stale(kept, written):
-                    del self.values[key]
 
     def clear(self) -> None:
         with self.lock:

@@ -49,7 +49,15 @@ class TenantBusy(UserError):
         )
 
 
-_TAKE = text("SELECT pg_try_advisory_xact_lock(hashtextextended(:key, :slot))")
+def _try_sql(kind: Kind, key: str) -> str:
+    """One statement that tries the tenant's slots for `kind` in order and stops at the
+    first it takes: its number, or NULL when every slot is taken (`key`: the placeholder
+    of the slots' key in the driver's or SQLAlchemy's style)."""
+    whens = " ".join(
+        f"WHEN pg_try_advisory_xact_lock(hashtextextended({key}, {n})) THEN {n}"
+        for n in range(kind.slots)
+    )
+    return f"SELECT CASE {whens} END"
 
 
 def _key(kind: Kind, tenant_id: uuid.UUID) -> str:
@@ -57,15 +65,10 @@ def _key(kind: Kind, tenant_id: uuid.UUID) -> str:
 
 
 def slot_try(kind: Kind, tenant_id: uuid.UUID) -> tuple[str, dict[str, Any]]:
-    """The same try as `take_slot`'s, as SQL for the door's set-up round trip
-    (`tenant_session(first=...)`): the number of the slot it took, or NULL when every slot
-    is taken (a CASE tries them in order and stops at the first). `tried(session, kind,
-    rows)` records the answer, so the page's `take_slot` sends nothing."""
-    whens = " ".join(
-        f"WHEN pg_try_advisory_xact_lock(hashtextextended(%(key)s, {n})) THEN {n}"
-        for n in range(kind.slots)
-    )
-    return f"SELECT CASE {whens} END", {"key": _key(kind, tenant_id)}
+    """`take_slot`'s try as SQL for the door's set-up round trip (`tenant_session(first=...)`);
+    `tried(session, kind, rows)` records the answer, so the page's `take_slot` sends
+    nothing."""
+    return _try_sql(kind, "%(key)s"), {"key": _key(kind, tenant_id)}
 
 
 def tried(session: Session, kind: Kind, rows: Sequence[Any]) -> None:
@@ -83,11 +86,8 @@ def take_slot(session: Session, kind: Kind) -> None:
     held = session.info.setdefault("slots_held", set())  # until the transaction ends
     if kind.name in held:  # a page reading two lists in one transaction takes one slot
         return
-    if kind.name in session.info.get("slots_busy", ()):  # tried with the set-up: all taken
+    if kind.name not in session.info.get("slots_busy", ()):  # not tried with the set-up
+        found = session.execute(text(_try_sql(kind, ":key")), {"key": _key(kind, tenant_id)})
+        tried(session, kind, found.all())
+    if kind.name not in held:
         raise TenantBusy(kind)
-    key = _key(kind, tenant_id)
-    for slot in range(kind.slots):
-        if session.execute(_TAKE, {"key": key, "slot": slot}).scalar_one():
-            held.add(kind.name)
-            return
-    raise TenantBusy(kind)
