@@ -67,12 +67,16 @@ Where one worker's time goes:
   one after the other (5.9 ms and 1.9 ms before the list statements were kept and the menus
   of people survived check-ins; py-spy on the worker). The handlers' share of the worker's
   CPU is about 70%: a check-in 20%, a goal's page 14%, the lists 24%, the overview 11%.
-- Planning is 0.8 ms of the database's 1.9 ms: the runtime roles plan every statement for
-  the tenant at hand (`plan_cache_mode = force_custom_plan`, `pms_dashboard.db.roles`).
-  With PostgreSQL's own choice (`auto`) the same mix ran at 144 events/s (PostgreSQL 0.15
-  cores) when a worker did 117-127, but a generic plan is made for no tenant in particular
-  and served a 100,000-goal tenant's team list 3.5x slower. Keeping plans only for reads by
-  key (every list planned afresh in its slot) measured within the noise: the setting stays.
+- Planning was 0.8 ms of the database's 1.9 ms per event: the runtime roles plan every
+  statement for the tenant at hand (`plan_cache_mode = force_custom_plan`,
+  `pms_dashboard.db.roles`), because a generic plan is made for no tenant in particular and
+  served a 100,000-goal tenant's team list 3.5x slower. With PostgreSQL's own choice
+  (`auto`) for every statement, two workers served 304-322 events/s against 247-256, with
+  PostgreSQL at 0.36 cores against 0.54. A goal's page and what it does there (check-in,
+  edit, archive) read and write by key only, and now reuse cached plans
+  (`tenancy.session.CACHED_PLANS`), while the lists keep plans made for their tenant. Two
+  workers: 270-275 events/s against 247-250; one worker: 140-141 against 126-135
+  (alternating the code on the same database).
 - Handler threads (`PMS_EVENT_THREADS=2`) overlap the waits but cost more worker CPU than
   they save: 120 events/s at 0.92 worker cores (117-127 without). The pool's pre-ping
   off: no measurable change.

@@ -15,17 +15,17 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, update
+from sqlalchemy import Engine, event, text, update
 from sqlmodel import col
 
 import pms_dashboard.ui.pages
 from pms_dashboard.goals import service as goals
 from pms_dashboard.tenancy.context import TenantContext
 from pms_dashboard.tenancy.models import Tenant
-from pms_dashboard.tenancy.session import owner_session, tenant_session
+from pms_dashboard.tenancy.session import CACHED_PLANS, owner_session, tenant_session
 from pms_dashboard.ui.states.access_log import AccessLogState
 from pms_dashboard.ui.states.cycles import CyclesState
-from pms_dashboard.ui.states.goals import PAGE_SIZE, GoalsState
+from pms_dashboard.ui.states.goals import PAGE_SIZE, GoalDetailState, GoalsState
 from pms_dashboard.ui.states.people import PeopleState
 from pms_dashboard.ui.states.session import SessionState
 from pms_dashboard.ui.templates import SIGNED_IN_PAGES
@@ -37,6 +37,7 @@ from tests.conftest import (
     draft_cycle,
     new_tenant,
 )
+from tests.tiers import one_connection_engine, placement_of
 from tests.ui_harness import call, redirects_to, state_for, token_for
 
 for _module in pkgutil.iter_modules(pms_dashboard.ui.pages.__path__):  # registers the pages
@@ -218,3 +219,55 @@ def test_a_stale_session_is_still_refused_in_one_transaction(
     assert traffic.of(lambda: seen.append(_visit("/goals", forged))).begins == 1
     st, events = seen[0]
     assert redirects_to(events) == "/signin" and st.rows == [] and st.user_name == ""
+
+
+def test_a_goals_page_reuses_cached_plans_and_a_list_plans_for_its_tenant(
+    t: TenantFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The goal page's events read and write one goal by key, so their transaction may reuse
+    PostgreSQL's cached generic plans; a list's transaction keeps plans made for the tenant at
+    hand (the runtime roles' setting). Each service below reports the setting it ran under."""
+    seen: dict[str, list[str]] = {}
+
+    def reporting(name: str) -> None:
+        real = getattr(goals, name)
+
+        def report(*args: Any, session: Any, **kwargs: Any) -> Any:
+            mode = session.execute(text("SHOW plan_cache_mode")).scalar_one()
+            seen.setdefault(name, []).append(mode)
+            return real(*args, session=session, **kwargs)
+
+        monkeypatch.setattr(goals, name, report)
+
+    token, goal = _token(t, "emp1"), _first_goal(t)
+    for name in ("goal_detail", "check_in", "list_goals", "parent_options"):
+        reporting(name)
+    st, _ = _visit("/goals/[goal_id]", token, {"goal_id": goal})
+    call(
+        st, GoalDetailState.submit_check_in, {"confidence": "on_track", "note": "", "progress": "5"}
+    )
+    call(st, GoalDetailState.start_edit)  # the edit form's parent menu is a list
+    assert st.check_in_error == "" and st.error == ""
+    _visit("/goals", token)
+    assert seen == {
+        "goal_detail": ["auto", "auto"],  # the page, and again after the check-in
+        "check_in": ["auto"],
+        "parent_options": ["force_custom_plan"],
+        "list_goals": ["force_custom_plan"],
+    }
+
+
+def test_cached_plans_end_with_their_transaction(t: TenantFixture) -> None:
+    """The next transaction on the same server session plans for its tenant again."""
+    engine = one_connection_engine(placement_of(t.id))
+    actor = TenantContext(tenant_id=t.id, user_id=t.user_id("emp1"), role="employee")
+    try:
+        with tenant_session(actor, engine=engine, first=[CACHED_PLANS]) as s:
+            first = s.execute(text("SELECT pg_backend_pid(), current_setting('plan_cache_mode')"))
+            pid, mode = first.one()
+        assert mode == "auto"
+        with tenant_session(actor, engine=engine) as s:
+            after = s.execute(text("SELECT pg_backend_pid(), current_setting('plan_cache_mode')"))
+            assert after.one() == (pid, "force_custom_plan")
+    finally:
+        engine.dispose()

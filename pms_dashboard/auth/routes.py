@@ -30,14 +30,19 @@ from pms_dashboard.auth.profile import WrongCurrentPassword
 from pms_dashboard.auth.service import Principal, SignedIn, SignInError, SignInThrottled
 from pms_dashboard.tenancy import limits
 from pms_dashboard.tenancy.context import TenantContext
-from pms_dashboard.tenancy.session import TenantSession, contextless_session, tenant_session
+from pms_dashboard.tenancy.session import (
+    CACHED_PLANS,
+    TenantSession,
+    contextless_session,
+    tenant_session,
+)
 
 # ------------------------------------------------------------- a request's transaction
 
 
 @contextmanager
 def signed_in(
-    token: str | None, *, ip: str = "", slot: limits.Kind | None = None
+    token: str | None, *, ip: str = "", slot: limits.Kind | None = None, by_key: bool = False
 ) -> Iterator[tuple[Principal, TenantSession] | None]:
     """The one tenant transaction of a request carrying `token`: opened for the tenant the
     verified token names, the session checked inside it (`authenticate_in`), then yields
@@ -45,18 +50,22 @@ def signed_in(
     (the transaction still commits, so an idle session's end is kept). Commits when the
     block ends, rolls back on any error (a refusal is then audited in its own). `slot`: the
     kind of heavy work the request will do (a list): one of the tenant's slots for it is
-    tried in the same round trip (`limits.slot_try`)."""
+    tried in the same round trip (`limits.slot_try`). `by_key`: the request reads and writes
+    rows by key only, and may reuse cached plans (`CACHED_PLANS`)."""
     claims = tokens.verify(token or "")
     if claims is None:
         yield None
         return
-    first = [service.session_check(claims)]  # sent with the door's set-up: one round trip
+    # sent with the door's set-up: one round trip
+    first = [CACHED_PLANS] if by_key else []
+    first.append(service.session_check(claims))
     if slot is not None:
         first.append(limits.slot_try(slot, claims.tenant_id))
     with tenant_session(service.request_context(claims), first=first) as session:
+        rows = session.info["first_rows"][1 if by_key else 0 :]
         if slot is not None:
-            limits.tried(session, slot, session.info["first_rows"][1])
-        checked = session.info["first_rows"][0]
+            limits.tried(session, slot, rows[1])
+        checked = rows[0]
         principal = service.authenticate_in(session=session, claims=claims, ip=ip, checked=checked)
         yield None if principal is None else (principal, session)
 

@@ -494,13 +494,13 @@ class GoalDetailState(SessionState):
         self.error = self.notice = self.check_in_error = self.check_in_field = ""
         self.edit_error = self.edit_field = ""
         self.editing = False
-        with self._signed_in(self._not_shown) as (principal, session):
+        with self._signed_in(self._not_shown, by_key=True) as (principal, session):
             self._refresh(session, principal.context)
         return None
 
     @event
     def submit_check_in(self, form: dict[str, Any]):
-        with self._signed_in(self._check_in_refused) as (principal, session):
+        with self._signed_in(self._check_in_refused, by_key=True) as (principal, session):
             values = {}
             for kr in self.key_results:
                 name = f"kr_{kr['id']}"
@@ -544,7 +544,7 @@ class GoalDetailState(SessionState):
 
     @event
     def save_edit(self, form: dict[str, Any]):
-        with self._signed_in(self._edit_refused) as (principal, session):
+        with self._signed_in(self._edit_refused, by_key=True) as (principal, session):
             data = goal_input_from_form(form)
             actor = principal.context
             goals_service.update_goal(
@@ -558,7 +558,7 @@ class GoalDetailState(SessionState):
 
     @event
     def archive(self):
-        with self._signed_in() as (principal, session):
+        with self._signed_in(by_key=True) as (principal, session):
             actor = principal.context
             goals_service.archive_goal(session=session, actor=actor, goal_id=self._goal_id())
             self._refresh(session, actor)

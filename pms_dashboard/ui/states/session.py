@@ -67,7 +67,11 @@ class SessionState(AppState):
 
     @contextmanager
     def _signed_in(
-        self, refused: Refused | None = None, *, slot: limits.Kind | None = None
+        self,
+        refused: Refused | None = None,
+        *,
+        slot: limits.Kind | None = None,
+        by_key: bool = False,
     ) -> Iterator[tuple[Principal, TenantSession]]:
         """The event's one tenant transaction, authenticated inside it: yields (principal,
         session) for the handler's work, which commits when the block ends.
@@ -78,11 +82,14 @@ class SessionState(AppState):
         leaves a trace is audited in a transaction of its own) and ends the handler with
         `refused(err)` (default: the words in the page's `error`). Only UserError: any other
         exception is a bug and goes on up. `slot`: the heavy work the handler does (a list),
-        its slot tried in the set-up's round trip."""
+        its slot tried in the set-up's round trip. `by_key`: the handler reads and writes rows
+        by key only (one goal and what hangs on it), so its statements may reuse cached plans
+        (`tenancy.session.CACHED_PLANS`)."""
         token = token_from_cookie_header(self.router.headers.cookie)
         found = None
         try:
-            with signed_in(token, ip=self.router.session.client_ip or "", slot=slot) as found:
+            ip = self.router.session.client_ip or ""
+            with signed_in(token, ip=ip, slot=slot, by_key=by_key) as found:
                 if found is not None:
                     self._show(found[0])
                     self._look(found[1])
