@@ -24,6 +24,7 @@ Three measurements per set-up, bounded in time and count, loopback only:
   the workers can serve at once add queueing, not work: Little's law);
 - latency: `IDLE_TABS` tabs with a think time of 1-3 s between events for `SECONDS` s (each
   tab starts at a random moment of the first 3 s, and the measurement once all have);
+  in both, each tab starts at a step of the mix of its own, not all on the same page;
 - memory: the workers' resident memory before the tabs connect and with `IDLE_TABS` tabs
   connected, each having loaded its goal list; the difference per tab.
 The load generator runs on the same two cores as the server; its own CPU use is reported.
@@ -687,16 +688,16 @@ each tab a different person of a different tenant ({TENANTS} `{PREFIX}-*` tenant
 alternately), signed in through the real sign-in route with its own cookie. The mix, in a
 loop: open the goal list, next page (employees) or the team (managers), filter by status,
 open a goal, check in on it, open the overview. Every row, goal page, tenant name and email
-a tab receives is checked against its own tenant. {seconds:.0f} s per measurement. Each tab
-starts at a step of the mix of its own; with think time also at a random moment of the
-first {THINK_SECONDS[1]:.0f} s, and the measurement once all have (not every tab clicking at the
-same instant). With no think time,
-a curve over {counts} tabs: each tab sends its next event as soon as the last is
-answered, so once the workers are busy, more tabs only wait longer in line (Little's law:
-at 150 events/s, 24 such tabs wait 160 ms on average whatever the server does). The peak is
-the capacity; the most events/s with a p95 within the target is what a set-up serves at
-that latency. The load generator shares the machine's cores with the server (its own use
-in the last column).
+a tab receives is checked against its own tenant. {seconds:.0f} s per measurement.
+
+Each tab starts at a step of the mix of its own; with think time, also at a random moment
+of the first {THINK_SECONDS[1]:.0f} s, and the measurement once all have (not every tab clicking at
+the same instant). With no think time, a curve over {counts} tabs: each tab sends its
+next event as soon as the last is answered, so once the workers are busy, more tabs only
+wait longer in line (Little's law: at 150 events/s, 24 such tabs wait 160 ms on average
+whatever the server does). The peak is the capacity; the most events/s with a p95 within
+the target is what a set-up serves at that latency. The load generator shares the
+machine's cores with the server (its own use in the last column).
 
 Targets: >= {TARGET_PER_WORKER} events/s per worker with p95 <= {TARGET_P95_MS} ms, 2
 workers >= {TARGET_SCALE}x one worker, 0 leaks, 0 errors, <= {TARGET_KB} KB per connected
