@@ -567,6 +567,8 @@ class Setup:
 
 async def _measure(url: str, server_pid: int, label: str, workers: int,
                    persons: list[Person], seconds: float) -> Setup:  # fmt: skip
+    from rich.progress import Progress
+
     names = _names()
     pids = _descendants(server_pid)
     # warm the workers up (imports, first queries) before the memory baseline
@@ -579,8 +581,16 @@ async def _measure(url: str, server_pid: int, label: str, workers: int,
     tabs = await _open_tabs(url, persons, names)
     await asyncio.sleep(2)
     rss1 = _rss_kb(pids)
-    thinking = await _phase(tabs, seconds, THINK_SECONDS)
-    curve = [await _phase(tabs[:n], seconds, None) for n in CAPACITY_TABS if n <= len(tabs)]
+    counts = [n for n in CAPACITY_TABS if n <= len(tabs)]
+    with Progress() as progress:
+        task = progress.add_task(f"{label}: {len(tabs)} tabs thinking", total=1 + len(counts))
+        thinking = await _phase(tabs, seconds, THINK_SECONDS)
+        progress.advance(task)
+        curve = []
+        for n in counts:
+            progress.update(task, description=f"{label}: {n} tabs, no think time")
+            curve.append(await _phase(tabs[:n], seconds, None))
+            progress.advance(task)
     for tab in tabs:
         await tab.close()
     return Setup(label, workers, curve, thinking, (rss1 - rss0) / len(persons), rss1 / 1024)
