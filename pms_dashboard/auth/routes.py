@@ -56,16 +56,15 @@ def signed_in(
     if claims is None:
         yield None
         return
-    # sent with the door's set-up: one round trip
-    first = [CACHED_PLANS] if by_key else []
-    first.append(service.session_check(claims))
+    first = [service.session_check(claims)]  # sent with the door's set-up: one round trip
     if slot is not None:
         first.append(limits.slot_try(slot, claims.tenant_id))
+    if by_key:  # last: its row (the setting) is not read
+        first.append(CACHED_PLANS)
     with tenant_session(service.request_context(claims), first=first) as session:
-        rows = session.info["first_rows"][1 if by_key else 0 :]
         if slot is not None:
-            limits.tried(session, slot, rows[1])
-        checked = rows[0]
+            limits.tried(session, slot, session.info["first_rows"][1])
+        checked = session.info["first_rows"][0]
         principal = service.authenticate_in(session=session, claims=claims, ip=ip, checked=checked)
         yield None if principal is None else (principal, session)
 

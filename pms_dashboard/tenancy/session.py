@@ -262,8 +262,8 @@ _SET_PATH = "SELECT set_config('search_path', %s, true)"
 # parameters. Its rows land in `session.info["first_rows"]` (one list per read).
 FirstRead = tuple[str, dict[str, Any]]
 
-# Sent first with the set-up of a unit of work that reads and writes rows by key only (a
-# goal's page, a check-in): until the transaction ends it may reuse PostgreSQL's cached
+# Sent with the set-up of a unit of work that reads and writes rows by key only (a goal's
+# page, a check-in): from there until the transaction ends it may reuse PostgreSQL's cached
 # generic plans, where the runtime roles otherwise plan every statement for the tenant at
 # hand (`db.roles.RUNTIME_SETTINGS`: a tenant's lists must not run on a plan made for a
 # tenant of another size). A read by key has one plan whatever the tenant's size, and
