@@ -86,33 +86,27 @@ def performance_expr() -> ColumnElement[Any]:
 NOT_RATED_LABEL = "Not rated"
 
 
-def _funnel(session: Session, conditions: list[ColumnElement[bool]]) -> list[tuple[str, int]]:
-    """How many of the visible outcomes stand at each status, in order."""
-    counts = dict(
-        session.execute(
-            select(col(ReviewOutcome.status), func.count())
-            .where(*conditions)
-            .group_by(col(ReviewOutcome.status))
-        ).all()
-    )
-    return [(s.value, int(counts.get(s.value, 0))) for s in OutcomeStatus]
-
-
-def _distribution(
+def _tallies(
     session: Session, conditions: list[ColumnElement[bool]], scale: RatingScale
-) -> list[tuple[str, int]]:
-    """How many of the visible outcomes carry each label of the scale (the rating in force,
-    rounded), then those not rated yet if any."""
+) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """Over the visible outcomes, in one pass: the funnel (how many stand at each status, in
+    order) and the distribution (how many carry each label of the scale, the rating in force
+    rounded, then those not rated yet if any)."""
     rounded = func.round(performance_expr())
-    counts: Counter[str] = Counter()
-    for value, n in session.execute(
-        select(rounded, func.count()).where(*conditions).group_by(rounded)
+    statuses: Counter[str] = Counter()
+    labels: Counter[str] = Counter()
+    for at, value, n in session.execute(
+        select(col(ReviewOutcome.status), rounded, func.count())
+        .where(*conditions)
+        .group_by(col(ReviewOutcome.status), rounded)
     ).all():
-        counts[scale.label(float(value)) if value is not None else NOT_RATED_LABEL] += int(n)
-    distribution = [(scale.labels[s], counts.get(scale.labels[s], 0)) for s in scale.scores]
-    if counts.get(NOT_RATED_LABEL):
-        distribution.append((NOT_RATED_LABEL, counts[NOT_RATED_LABEL]))
-    return distribution
+        statuses[at] += int(n)
+        labels[scale.label(float(value)) if value is not None else NOT_RATED_LABEL] += int(n)
+    funnel = [(s.value, statuses.get(s.value, 0)) for s in OutcomeStatus]
+    distribution = [(scale.labels[s], labels.get(scale.labels[s], 0)) for s in scale.scores]
+    if labels.get(NOT_RATED_LABEL):
+        distribution.append((NOT_RATED_LABEL, labels[NOT_RATED_LABEL]))
+    return funnel, distribution
 
 
 def _status_page(
@@ -171,11 +165,11 @@ def cycle_status(
     cycle = load_cycle(session, cycle_id, Action.view)
     conditions = visible_outcomes(actor, cycle_id, actor_id)
     scale = cycle_scale(session, cycle)
-    funnel = _funnel(session, conditions)
+    funnel, distribution = _tallies(session, conditions, scale)
     return CycleStatusView(
         page=_status_page(session, conditions, scale, q, sum(n for _, n in funnel)),
         funnel=funnel,
-        distribution=_distribution(session, conditions, scale),
+        distribution=distribution,
     )
 
 
