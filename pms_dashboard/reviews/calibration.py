@@ -39,6 +39,7 @@ from pms_dashboard.reviews.models import (
     CycleStatus,
     OutcomeStatus,
     Review,
+    ReviewCycle,
     ReviewKind,
     ReviewOutcome,
     ReviewStatus,
@@ -149,6 +150,19 @@ def _status_page(
     )
 
 
+def status_scope(
+    session: Session, actor: TenantContext, cycle_id: RawId
+) -> tuple[ReviewCycle, list[ColumnElement[bool]]]:
+    """The cycle and the conditions on `ReviewOutcome` for the people the actor may see in
+    it, after the status page's checks in their order: the id is the tenant's, the actor is
+    a person who may view cycles, and the cycle may be opened."""
+    cycle_id = resolve_id(session, actor, IdKind.cycle, cycle_id, Action.view)
+    actor_id = actor_user_id(actor, Resource.calibration, Action.view)
+    require(session=session, actor=actor, resource=Resource.cycle, action=Action.view)
+    cycle = load_cycle(session, cycle_id, Action.view)
+    return cycle, visible_outcomes(actor, cycle_id, actor_id)
+
+
 def cycle_status(
     *,
     session: Session,
@@ -158,12 +172,8 @@ def cycle_status(
 ) -> CycleStatusView:
     """One page of per-reviewee rows the actor may see, with the status funnel and the
     rating distribution over all of them (counted in SQL)."""
-    cycle_id = resolve_id(session, actor, IdKind.cycle, cycle_id, Action.view)
-    actor_id = actor_user_id(actor, Resource.calibration, Action.view)
-    require(session=session, actor=actor, resource=Resource.cycle, action=Action.view)
+    cycle, conditions = status_scope(session, actor, cycle_id)
     q = parse(StatusQuery, query or {})
-    cycle = load_cycle(session, cycle_id, Action.view)
-    conditions = visible_outcomes(actor, cycle_id, actor_id)
     scale = cycle_scale(session, cycle)
     funnel, distribution = _tallies(session, conditions, scale)
     return CycleStatusView(
@@ -171,6 +181,15 @@ def cycle_status(
         funnel=funnel,
         distribution=distribution,
     )
+
+
+def cycle_tallies(
+    *, session: Session, actor: TenantContext, cycle_id: RawId
+) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """`cycle_status`'s funnel and rating distribution alone, after the same checks (the
+    overview's charts: no page of rows to read)."""
+    cycle, conditions = status_scope(session, actor, cycle_id)
+    return _tallies(session, conditions, cycle_scale(session, cycle))
 
 
 def performance_bucket(scale: RatingScale, score: Decimal | float | None) -> str | None:

@@ -37,14 +37,13 @@ from pms_dashboard.auth.permissions import (
     Relation,
     Resource,
     decide,
-    require,
 )
-from pms_dashboard.auth.resolve import IdKind, RawId
+from pms_dashboard.auth.resolve import RawId
 from pms_dashboard.db import csvsafe
 from pms_dashboard.organisation.schemas import RatingScale
 from pms_dashboard.people.service import has_reports
-from pms_dashboard.reviews.calibration import performance_expr, visible_outcomes
-from pms_dashboard.reviews.common import actor_user_id, cycle_scale, load_cycle, resolve_id
+from pms_dashboard.reviews.calibration import performance_expr, status_scope
+from pms_dashboard.reviews.common import cycle_scale
 from pms_dashboard.reviews.models import (
     Review,
     ReviewCriterion,
@@ -100,19 +99,16 @@ def _status_scope(
     session: Session, actor: TenantContext, cycle_id: RawId
 ) -> tuple[ReviewCycle, list[ColumnElement[bool]]]:
     """The cycle and the conditions on `ReviewOutcome` for the people the actor may
-    see in it, after `cycle_status`'s own checks in its order (so a refusal, and its audit,
-    is the status page's), then refusing an actor who may see nobody."""
-    cycle_id = resolve_id(session, actor, IdKind.cycle, cycle_id, Action.view)
-    actor_id = actor_user_id(actor, Resource.calibration, Action.view)
-    require(session=session, actor=actor, resource=Resource.cycle, action=Action.view)
-    cycle = load_cycle(session, cycle_id, Action.view)
+    see in it, after the status page's own checks (`calibration.status_scope`: a refusal,
+    and its audit, is the status page's), then refusing an actor who may see nobody."""
+    cycle, conditions = status_scope(session, actor, cycle_id)
     sees_someone = decide(actor.role, Resource.calibration, Action.view, Relation.other) or (
         decide(actor.role, Resource.calibration, Action.view, Relation.report)
         and has_reports(session=session, actor=actor)
     )
     if not sees_someone:
         raise PermissionDenied(Resource.calibration, Action.view)
-    return cycle, visible_outcomes(actor, cycle_id, actor_id)
+    return cycle, conditions
 
 
 def _tenant_only(statement: Select, tenant_id: uuid.UUID) -> Select:

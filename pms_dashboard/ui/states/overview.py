@@ -133,12 +133,9 @@ class OverviewState(SessionState):
             return
         newest_first = sorted(started, key=lambda c: c.period_start, reverse=True)
         cycle = min(newest_first, key=lambda c: order[c.status])  # running before finished
-        status = calibration.cycle_status(
-            session=session,
-            actor=actor,
-            cycle_id=uuid.UUID(cycle.id),
-            query={"page_size": 1},
+        funnel, distribution = calibration.cycle_tallies(
+            session=session, actor=actor, cycle_id=uuid.UUID(cycle.id)
         )
         self.cycle_name, self.cycle_href = cycle.name, f"/cycles?cycle={cycle.id}"
-        self.funnel = count_rows((n.replace("_", " "), c) for n, c in status.funnel)
-        self.ratings = count_rows(status.distribution)
+        self.funnel = count_rows((n.replace("_", " "), c) for n, c in funnel)
+        self.ratings = count_rows(distribution)
