@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     # while it runs: at most PMS_APP_POOL_SIZE). 0 (default): on the worker's event loop,
     # which serves the most events per second when handlers are quick (BENCHMARKS.md).
     event_threads: int = Field(default=0, alias="PMS_EVENT_THREADS", ge=0, le=64)
+    # The overview's goal counts over more goals than this are kept for a short time
+    # (`goals.lists.goal_health`, `tenancy.cache`); 0 reads them on every load.
+    counts_kept_over: int = Field(default=10_000, alias="PMS_COUNTS_KEPT_OVER", ge=0)
 
     # Regions (data residency): `name=url,name=url`, each region's cluster as the owner
     # role's URL of its pool database; the first is the home region, whose pool database

@@ -1,8 +1,11 @@
-"""Page-constant reads (filter menus) kept per tenant and viewer for a short, explicit time.
+"""Page-constant reads (filter menus) and large counts kept per tenant and viewer for a
+short, explicit time.
 
 A list page's menus (periods, owners, teams, departments) change rarely but were read on
-every visit and every paging step. `cached(session, key, read, tables=...)` keeps what
-`read()` returned in the caller's tenant transaction, under the tenant of that transaction
+every visit and every paging step; the overview's counts over a very large scope (tens of
+thousands of goals) cost tens of milliseconds, and one write moves them by one. `cached(
+session, key, read, tables=..., keep=...)` keeps what `read()` returned in the caller's
+tenant transaction (those answers `keep` accepts), under the tenant of that transaction
 and the caller's key (which names the viewer when the answer depends on who asks), for
 `LIFETIME_S` seconds. Nothing is shared between tenants or viewers: the tenant comes from
 the session, never from the caller, and a value is only ever computed inside that tenant's
@@ -136,13 +139,19 @@ _ENTRIES = _Entries()
 
 
 def cached(
-    session: Session, key: Hashable, read: Callable[[], T], *, tables: Iterable[str] | None = None
+    session: Session,
+    key: Hashable,
+    read: Callable[[], T],
+    *,
+    tables: Iterable[str] | None = None,
+    keep: Callable[[T], bool] | None = None,
 ) -> T:
     """`read()` (run in `session`, a tenant transaction), or what it returned within the last
     `LIFETIME_S` seconds for the same tenant and `key` with no committed write of the
     tenant's `tables` since (`tables`: every table `read` reads; None: any write counts).
     `key` must name everything the answer depends on besides the tenant (the viewer, the
-    viewer's role, the filter)."""
+    viewer's role, the filter). `keep`: which answers are kept (None: all); the others are
+    read again on every call."""
     tenant_id = session.info.get("tenant_id")
     if not isinstance(tenant_id, uuid.UUID):
         raise RuntimeError("a tenant's cached reads need a tenant session")
@@ -153,7 +162,7 @@ def cached(
     snapshot = _ENTRIES.current(tenant_id, reads)
     value = read()
     # what this transaction wrote is not yet committed: a value read after it is not kept
-    if not _stale(reads, session.info.get("wrote", set())):
+    if (keep is None or keep(value)) and not _stale(reads, session.info.get("wrote", set())):
         _ENTRIES.put(tenant_id, key, reads, snapshot, value)
     return value
 
