@@ -197,7 +197,8 @@ Floor, same run: the same shell with nothing of its own to read (an unknown addr
 header): {floor.median_ms:.0f} ms median, p95 {floor.p95_ms:.0f} ms.
 
 The app as deployed keeps goal counts over more than 10,000 goals for up to 30 s
-(`PMS_COUNTS_KEPT_OVER`; dropped at once by a change made through the same process), so
+(`PMS_COUNTS_KEPT_OVER`; dropped at once by a change made through the same process, and
+used only while they count the same people: one more statement on each use), so
 the 100,000-goal overview reads its counts on the first load of a 30-s window and not on
 the loads after it; nothing changes the goals during the run. The same rounds follow on an
 app that reads every count on every load (`PMS_COUNTS_KEPT_OVER=0`): what the first load

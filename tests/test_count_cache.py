@@ -96,6 +96,22 @@ def test_a_large_count_is_kept_until_a_write_in_this_process(
     assert (now.at_risk, now.completed) == (1, 1)
 
 
+def test_a_change_of_reports_shows_at_once_wherever_it_was_made(
+    statements: Statements, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _keep_over(monkeypatch, 2)
+    t = _tenant()
+    assert _health(t, "manager").total == 4
+    kept = statements.of(lambda: _health(t, "manager"))
+    assert _counted(kept) == 0 and len(kept) >= 1  # kept: only its reports are checked
+    with owner_engine().begin() as conn:  # emp1 leaves the team, not through this process
+        conn.execute(
+            text("UPDATE app_user SET manager_id = NULL WHERE id = :u"), {"u": t.user_id("emp1")}
+        )
+    assert _health(t, "manager").total == 1  # their goals are no longer counted
+    assert _health(t, "emp1").total == 3
+
+
 def test_the_lifetime_ends_a_kept_count(
     statements: Statements, monkeypatch: pytest.MonkeyPatch
 ) -> None:

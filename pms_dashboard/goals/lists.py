@@ -14,8 +14,10 @@ from sqlalchemy import (
     Date,
     DateTime,
     Integer,
+    Text,
     and_,
     bindparam,
+    cast,
     func,
     or_,
     select,
@@ -25,7 +27,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlmodel import col
 
 from pms_dashboard.auth.models import User
-from pms_dashboard.auth.permissions import management_chain, visible_user_ids
+from pms_dashboard.auth.permissions import management_chain, reports_subtree, visible_user_ids
 from pms_dashboard.auth.resolve import IdKind, resolve, resolve_name
 from pms_dashboard.db.text import escape_like
 from pms_dashboard.goals.alignment import link
@@ -259,21 +261,49 @@ def goal_health(*, session: Session, actor: TenantContext, scope: str = "all") -
 
     Counts over more than `PMS_COUNTS_KEPT_OVER` goals are kept (`tenancy.cache`): a pass
     over 90,000 goals costs about 30 ms, and one write moves such counts by one. A committed
-    write of goals or people in this process drops them at once; another process's shows
-    within `cache.LIFETIME_S`. Smaller counts are read on every call."""
+    write of goals or people in this process drops them at once; another process's change
+    of goals shows within `cache.LIFETIME_S`, and a change of whose goals they count at
+    once (checked on every use). Smaller counts are read on every call."""
     limits.take_slot(session, limits.LIST)
     today = date.today()
     cutoff = stale_before(session)
     values = {"cutoff": cutoff, "today": today, "due_by": today + timedelta(days=DUE_SOON_DAYS)}
     counts = _health_statement(actor.tenant_id, actor.user_id, actor.role, scope)
-
-    def read() -> GoalHealth:
-        return GoalHealth(*[int(v) for v in read_rows(session, counts, values).one()])
-
-    # the day and the stale cutoff's day (it moves with the tenant's setting) name the answer
-    key = ("goal_health", actor.user_id, actor.role, scope, today, cutoff.date())
     over = get_settings().counts_kept_over
-    return cached(session, key, read, tables=HEALTH_READ, keep=lambda h: 0 < over < h.total)
+
+    def read() -> tuple[Any, GoalHealth]:
+        health = GoalHealth(*[int(v) for v in read_rows(session, counts, values).one()])
+        kept = 0 < over < health.total
+        return (_owners_digest(session, actor, scope) if kept else None), health
+
+    # the day and the stale cutoff's day (it moves with the tenant's setting) name the answer;
+    # whose goals it counts is checked on every use: a change of reports shows at once, in
+    # whichever process it was made
+    key = ("goal_health", actor.user_id, actor.role, scope, today, cutoff.date())
+    _, health = cached(
+        session,
+        key,
+        read,
+        tables=HEALTH_READ,
+        keep=lambda found: found[0] is not None,
+        still=lambda found: found[0] == _owners_digest(session, actor, scope),
+    )
+    return health
+
+
+def _owners_digest(session: Session, actor: TenantContext, scope: str) -> Any:
+    """Which people's goals `scope` counts for the actor, as (how many, a sum of their ids'
+    hashes): what a kept count must still match. Scopes that do not follow the reports-to
+    tree (their own goals; an admin's whole tenant) are named by the scope alone."""
+    visible = visible_user_ids(actor)
+    if scope == "mine" or actor.user_id is None or (visible is None and scope != "team"):
+        return scope
+    owners = select(func.count(), func.sum(func.hashtextextended(cast(col(User.id), Text), 0)))
+    if visible is not None:
+        owners = owners.where(col(User.id).in_(visible))
+    if scope == "team" and visible is None:
+        owners = owners.where(col(User.id).in_(reports_subtree(actor.user_id)))
+    return tuple(session.execute(owners).one())
 
 
 @functools.lru_cache(maxsize=256)

@@ -145,19 +145,21 @@ def cached(
     *,
     tables: Iterable[str] | None = None,
     keep: Callable[[T], bool] | None = None,
+    still: Callable[[T], bool] | None = None,
 ) -> T:
     """`read()` (run in `session`, a tenant transaction), or what it returned within the last
     `LIFETIME_S` seconds for the same tenant and `key` with no committed write of the
     tenant's `tables` since (`tables`: every table `read` reads; None: any write counts).
     `key` must name everything the answer depends on besides the tenant (the viewer, the
     viewer's role, the filter). `keep`: which answers are kept (None: all); the others are
-    read again on every call."""
+    read again on every call. `still`: checked in `session` against a kept answer before it
+    is served (what another process may have changed); one it refuses is read again."""
     tenant_id = session.info.get("tenant_id")
     if not isinstance(tenant_id, uuid.UUID):
         raise RuntimeError("a tenant's cached reads need a tenant session")
     reads = None if tables is None else frozenset(tables)
     hit, value = _ENTRIES.get(tenant_id, key)
-    if hit:
+    if hit and (still is None or still(value)):
         return value  # type: ignore[no-any-return]
     snapshot = _ENTRIES.current(tenant_id, reads)
     value = read()
