@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from bench.common import Timing, measure, prepare_database, summarize, write_section
 
@@ -122,22 +123,13 @@ def _server_time(slug: str, token: str, *, kept: bool) -> Timing:
 
 
 @contextmanager
-def _app(counts_kept_over: int | None) -> Iterator[str]:
-    """The production app, with `PMS_COUNTS_KEPT_OVER` set when given; yields its URL."""
+def _app(env: dict[str, str]) -> Iterator[str]:
+    """The production app, with `env` on top of this process's environment; its URL."""
     from tests.app_process import running_app
 
     log = Path(tempfile.mkdtemp(prefix="pms-bench-app-")) / "app.log"
-    before = os.environ.get(_KEPT_OVER)
-    if counts_kept_over is not None:
-        os.environ[_KEPT_OVER] = str(counts_kept_over)
-    try:
-        with running_app(log) as url:
-            yield url
-    finally:
-        if before is None:
-            os.environ.pop(_KEPT_OVER, None)
-        else:
-            os.environ[_KEPT_OVER] = before
+    with mock.patch.dict(os.environ, env), running_app(log) as url:
+        yield url
 
 
 def _phase(url: str, pages: dict[str, tuple[str, str, str]], label: str) -> dict[str, Timing]:
@@ -166,16 +158,16 @@ def run() -> list[tuple[str, float, float]]:
     overview = {slug: (tokens[slug], "/overview", WATCH) for slug in (big, small)}
     # the floor as the small tenant's manager: the same shell, header and session
     floor_page = (tokens[small], "/no-such-page", WATCH_SHELL)
-    with _app(None) as url:  # as deployed: large counts kept (PMS_COUNTS_KEPT_OVER)
+    with _app({}) as url:  # as deployed: large counts kept (PMS_COUNTS_KEPT_OVER)
         shown = _phase(url, overview | {_FLOOR: floor_page}, "overview in Chromium")
-    with _app(0) as url:  # every count read on every load
+    with _app({_KEPT_OVER: "0"}) as url:  # every count read on every load
         read = _phase(url, overview, "overview in Chromium, counts read on each load")
     floor = shown[_FLOOR]
-    b, s_ = shown[big], shown[small]
     b_read, s_read = read[big], read[small]
     b_srv, s_srv = (_server_time(slug, tokens[slug], kept=True) for slug in (big, small))
     b_cold = _server_time(big, tokens[big], kept=False)
-    b_med, b_p95, s_med, s_p95 = b.median_ms, b.p95_ms, s_.median_ms, s_.p95_ms
+    b_med, b_p95 = shown[big].median_ms, shown[big].p95_ms
+    s_med, s_p95 = shown[small].median_ms, shown[small].p95_ms
     read_ratio = b_read.median_ms / s_read.median_ms
     verdicts = (
         _verdict(s_med <= TARGET_MS),

@@ -292,18 +292,19 @@ def goal_health(*, session: Session, actor: TenantContext, scope: str = "all") -
 
 
 def _owners_digest(session: Session, actor: TenantContext, scope: str) -> Any:
-    """Which people's goals `scope` counts for the actor, as (how many, a sum of their ids'
-    hashes): what a kept count must still match. Scopes that do not follow the reports-to
-    tree (their own goals; an admin's whole tenant) are named by the scope alone."""
-    visible = visible_user_ids(actor)
-    if scope == "mine" or actor.user_id is None or (visible is None and scope != "team"):
+    """What of the reports-to tree `scope` follows for the actor, as (how many people are
+    below them, a sum of their ids' hashes): what a kept count must still match. Scopes that
+    do not follow the tree (their own goals; an admin's whole tenant) are named by the scope
+    alone."""
+    if scope == "mine" or actor.user_id is None:
         return scope
-    owners = select(func.count(), func.sum(func.hashtextextended(cast(col(User.id), Text), 0)))
-    if visible is not None:
-        owners = owners.where(col(User.id).in_(visible))
-    if scope == "team" and visible is None:
-        owners = owners.where(col(User.id).in_(reports_subtree(actor.user_id)))
-    return tuple(session.execute(owners).one())
+    if visible_user_ids(actor) is None and scope != "team":  # an admin's "all"
+        return scope
+    below = func.hashtextextended(cast(col(User.id), Text), 0)
+    digest = select(func.count(), func.sum(below)).where(
+        col(User.id).in_(reports_subtree(actor.user_id))
+    )
+    return tuple(session.execute(digest).one())
 
 
 @functools.lru_cache(maxsize=256)
